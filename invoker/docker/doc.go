@@ -1,0 +1,18 @@
+// Package docker runs action proxies in containers on a Docker engine. It
+// implements invoker.Sandbox with the Docker Engine API client.
+//
+// The invoker reaches a container only through a Unix socket in a
+// bind-mounted host directory (Gust's own runtime images, whose proxy serves
+// on $GUST_PROXY_SOCKET) or through container port 8080 published on
+// 127.0.0.1 (blackbox images), never through a bridge IP.
+//
+// Containers run with a memory limit and no swap, a pids limit, a nofile
+// ulimit, all capabilities dropped and no-new-privileges. Gust's runtime
+// images also run as uid 65534 on a read-only root file system with small
+// tmpfs mounts for the directories the proxy writes.
+//
+// Nothing is ever pulled from a registry. Sandbox.EnsureImage builds a
+// runtime image from a runtimes.Recipe through the engine's build API
+// (FROM scratch plus files from the host), and a missing blackbox image is
+// reported as ErrImageNotFound.
+package docker

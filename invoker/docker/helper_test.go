@@ -1,0 +1,263 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+
+	"github.com/gusthub/gust/actions/runtimes"
+	"github.com/gusthub/gust/invoker"
+)
+
+// run identifies this test process, so that its containers and images do
+// not collide with another's.
+var run = randomID()
+
+// testOwner owns every container the tests create.
+var testOwner = "gust-test-" + run
+
+var shared struct {
+	mu     sync.Mutex
+	dir    string   // temporary files of the whole run
+	bin    string   // the echoproxy binary
+	binErr error    // why it could not be built
+	images []string // images to remove at the end
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cleanupRun()
+	os.Exit(code)
+}
+
+// cleanupRun removes what the tests left: containers of testOwner, the
+// images they built and the temporary directory.
+func cleanupRun() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := cli.Ping(ctx); err != nil {
+		return
+	}
+	s, err := New(Options{Client: cli, Logger: quietLogger()})
+	if err == nil {
+		if err := s.RemoveLeftovers(ctx, testOwner); err != nil {
+			fmt.Fprintln(os.Stderr, "remove test containers:", err)
+		}
+	}
+	for _, ref := range shared.images {
+		if _, err := cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !isNotFound(err) {
+			fmt.Fprintln(os.Stderr, "remove test image:", err)
+		}
+	}
+}
+
+// requireDocker returns a Sandbox on the local Docker engine, closed when
+// tb ends. Without a reachable engine it skips tb, or fails it when
+// GUST_REQUIRE_DOCKER=1 (as in CI).
+func requireDocker(tb testing.TB, opts Options) *Sandbox {
+	tb.Helper()
+	if opts.Logger == nil {
+		opts.Logger = quietLogger()
+	}
+	s, err := New(opts)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = s.Ping(ctx)
+		cancel()
+		if err != nil {
+			s.Close()
+		}
+	}
+	if err != nil {
+		if os.Getenv("GUST_REQUIRE_DOCKER") == "1" {
+			tb.Fatalf("GUST_REQUIRE_DOCKER=1 but no Docker engine is reachable: %v", err)
+		}
+		tb.Skipf("no Docker engine reachable (set GUST_REQUIRE_DOCKER=1 to fail instead): %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// tempDir returns the run's temporary directory.
+func tempDir(tb testing.TB) string {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.dir == "" {
+		d, err := os.MkdirTemp("", "gust-docker-test-")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		shared.dir = d
+	}
+	return shared.dir
+}
+
+// echoBinary compiles testdata/echoproxy once per run into a static binary.
+func echoBinary(tb testing.TB) string {
+	tb.Helper()
+	dir := tempDir(tb)
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.bin == "" && shared.binErr == nil {
+		out := filepath.Join(dir, "echoproxy")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./testdata/echoproxy")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			shared.binErr = fmt.Errorf("build echoproxy: %v\n%s", err, b)
+		} else {
+			shared.bin = out
+		}
+	}
+	if shared.binErr != nil {
+		tb.Fatal(shared.binErr)
+	}
+	return shared.bin
+}
+
+// echoRecipe returns a recipe for an image holding the echoproxy, with
+// extra files; the tag is new for each call.
+func echoRecipe(tb testing.TB, extra ...runtimes.File) runtimes.Recipe {
+	tb.Helper()
+	tag := "gust-test/echoproxy:" + run + "-" + randomID()
+	shared.mu.Lock()
+	shared.images = append(shared.images, tag)
+	shared.mu.Unlock()
+	return runtimes.Recipe{
+		Kind:       "test:1",
+		Tag:        tag,
+		Files:      append([]runtimes.File{{Path: "/bin/proxy", HostPath: echoBinary(tb), Mode: 0o755}}, extra...),
+		Entrypoint: []string{"/bin/proxy"},
+		Env:        map[string]string{"GOMAXPROCS": "1", "TEST_QUOTED": `a "b" $c \d`},
+	}
+}
+
+var echoImage struct {
+	once sync.Once
+	tag  string
+	err  error
+}
+
+// testImage returns the run's echoproxy image, building it once.
+func testImage(tb testing.TB, s *Sandbox) string {
+	tb.Helper()
+	echoImage.once.Do(func() {
+		r := echoRecipe(tb)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		echoImage.tag, echoImage.err = r.Tag, s.EnsureImage(ctx, r)
+	})
+	if echoImage.err != nil {
+		tb.Fatalf("build test image: %v", echoImage.err)
+	}
+	return echoImage.tag
+}
+
+// testSpec returns a spec for the echoproxy image.
+func testSpec(tb testing.TB, s *Sandbox, socket bool) invoker.Spec {
+	return invoker.Spec{
+		Name:        "gust-test-" + run + "-" + randomID(),
+		Owner:       testOwner,
+		Kind:        "test:1",
+		Image:       testImage(tb, s),
+		MemoryMB:    64,
+		Env:         map[string]string{"__OW_API_HOST": "http://127.0.0.1:3233"},
+		Labels:      map[string]string{"namespace": "guest", "action": "echo"},
+		ProxySocket: socket,
+	}
+}
+
+// create creates a container that is destroyed when tb ends.
+func create(tb testing.TB, s *Sandbox, spec invoker.Spec) *Container {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := s.Create(ctx, spec)
+	if err != nil {
+		tb.Fatalf("create: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := c.Destroy(context.Background()); err != nil {
+			tb.Errorf("destroy: %v", err)
+		}
+	})
+	return c.(*Container)
+}
+
+// post sends body to the proxy's path and decodes its JSON answer.
+func post(ctx context.Context, c invoker.Container, path string, body any) (map[string]any, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL()+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Client().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("%s: %s: %s", path, resp.Status, msg)
+	}
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("%s: decode: %w", path, err)
+	}
+	return out, nil
+}
+
+// runValue sends value to /run.
+func runValue(tb testing.TB, c invoker.Container, value map[string]any) map[string]any {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := post(ctx, c, "/run", map[string]any{"value": value})
+	if err != nil {
+		tb.Fatalf("run: %v", err)
+	}
+	return out
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func isNotFound(err error) bool {
+	return err != nil && errdefs.IsNotFound(err)
+}

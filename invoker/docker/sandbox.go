@@ -1,0 +1,368 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+	"github.com/docker/go-units"
+
+	"github.com/gusthub/gust/invoker"
+)
+
+// Labels that Create puts on every container.
+const (
+	LabelOwner     = "gust.owner"
+	LabelNamespace = "gust.namespace"
+	LabelAction    = "gust.action"
+	LabelKind      = "gust.kind"
+	// LabelSocketDir names the host directory bind-mounted for the proxy
+	// socket, so that RemoveLeftovers can remove it too.
+	LabelSocketDir = "gust.socket-dir"
+)
+
+// Paths and values inside a container that runs Gust's action proxy.
+const (
+	// SocketMount is where the per-container socket directory is mounted.
+	SocketMount = "/gust/run"
+	// SocketEnv names the environment variable that tells the proxy where
+	// to listen.
+	SocketEnv = "GUST_PROXY_SOCKET"
+	// SocketPath is the value of $GUST_PROXY_SOCKET.
+	SocketPath = SocketMount + "/proxy.sock"
+	// ProxyPort is the container port of OpenWhisk's action proxy.
+	ProxyPort = 8080
+	// RuntimeUser is the user Gust's runtime images run as (nobody).
+	RuntimeUser = "65534:65534"
+)
+
+const runtimeUID = 65534
+
+// minMemoryMB is the smallest memory limit the Docker engine accepts.
+const minMemoryMB = 6
+
+// ErrImageNotFound is returned when an image is not present on the engine.
+// Gust never pulls images from a registry.
+var ErrImageNotFound = errors.New("image not found on the Docker engine")
+
+// ErrClosed is returned by the methods of a closed Sandbox.
+var ErrClosed = errors.New("docker sandbox closed")
+
+// Options configures a Sandbox. The zero value is usable.
+type Options struct {
+	// SocketDir is the host directory under which Create makes one
+	// directory per container for the proxy's Unix socket. The Docker
+	// engine must be able to bind-mount it, so it must be on the engine's
+	// host. Default: $TMPDIR/gust-proxy.
+	SocketDir string
+	// Network is the container network mode ("bridge", "none", a network
+	// name). Empty means the engine's default. Containers reached through a
+	// published port need a network that publishes ports.
+	Network string
+	// Labels are added to every container Create makes.
+	Labels map[string]string
+	// Tmpfs maps a path inside containers of Gust's runtime images to
+	// tmpfs mount options; these are the only writable places of their
+	// read-only root file system. Default: /tmp and /action, 64 MiB each,
+	// writable by everyone. Tmpfs usage counts against the memory limit.
+	Tmpfs map[string]string
+	// PidsLimit limits the number of processes and threads in a container.
+	// Default: 1024, as OpenWhisk.
+	PidsLimit int64
+	// NoFile is the soft and hard limit of open files. Default: 1024.
+	NoFile int64
+	// ReadOnlyBlackbox also runs blackbox images (Spec.ProxySocket false)
+	// with a read-only root file system. Stock OpenWhisk images write to
+	// their root file system, so the default is false.
+	ReadOnlyBlackbox bool
+	// Logger receives the sandbox's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Client is the Docker client to use. Default: one from the
+	// environment (DOCKER_HOST, ...) with API version negotiation. The
+	// Sandbox closes it on Close.
+	Client *client.Client
+}
+
+// Sandbox creates containers on a Docker engine. It implements
+// invoker.Sandbox. Its methods are safe for concurrent use.
+type Sandbox struct {
+	cli       *client.Client
+	log       *slog.Logger
+	socketDir string
+	network   string
+	labels    map[string]string
+	tmpfs     map[string]string
+	pids      int64
+	nofile    int64
+	roBlack   bool
+
+	builds   flight       // concurrent EnsureImage calls, by tag
+	nbuilds  atomic.Int64 // images built, for tests
+	closeMu  sync.Mutex
+	isClosed bool
+}
+
+var _ invoker.Sandbox = (*Sandbox)(nil)
+
+// New returns a Sandbox configured by opts. It does not contact the engine;
+// use Ping to check that it is reachable.
+func New(opts Options) (*Sandbox, error) {
+	cli := opts.Client
+	if cli == nil {
+		var err error
+		cli, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, fmt.Errorf("docker client: %w", err)
+		}
+	}
+	s := &Sandbox{
+		cli:       cli,
+		log:       opts.Logger,
+		socketDir: opts.SocketDir,
+		network:   opts.Network,
+		labels:    maps.Clone(opts.Labels),
+		tmpfs:     maps.Clone(opts.Tmpfs),
+		pids:      opts.PidsLimit,
+		nofile:    opts.NoFile,
+		roBlack:   opts.ReadOnlyBlackbox,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("sandbox", "docker")
+	if s.socketDir == "" {
+		s.socketDir = filepath.Join(os.TempDir(), "gust-proxy")
+	}
+	if s.tmpfs == nil {
+		s.tmpfs = map[string]string{
+			"/tmp":    "rw,nosuid,nodev,size=64m,mode=1777",
+			"/action": "rw,nosuid,nodev,exec,size=64m,mode=1777",
+		}
+	}
+	if s.pids <= 0 {
+		s.pids = 1024
+	}
+	if s.nofile <= 0 {
+		s.nofile = 1024
+	}
+	return s, nil
+}
+
+// Name returns "docker".
+func (s *Sandbox) Name() string { return "docker" }
+
+// Ping checks that the engine answers.
+func (s *Sandbox) Ping(ctx context.Context) error {
+	if _, err := s.cli.Ping(ctx); err != nil {
+		return fmt.Errorf("ping docker engine: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connection to the engine. It does not remove
+// containers. It is idempotent.
+func (s *Sandbox) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.isClosed {
+		return nil
+	}
+	s.isClosed = true
+	if err := s.cli.Close(); err != nil {
+		return fmt.Errorf("close docker client: %w", err)
+	}
+	return nil
+}
+
+func (s *Sandbox) closed() bool {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	return s.isClosed
+}
+
+// Create creates and starts a container for spec and returns once its
+// action proxy accepts connections. If the container exits first, or ctx
+// ends first, Create removes it and returns an error. A missing image is
+// reported as ErrImageNotFound: Create never pulls.
+func (s *Sandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Container, error) {
+	if s.closed() {
+		return nil, ErrClosed
+	}
+	if spec.Image == "" {
+		return nil, errors.New("create container: spec has no image")
+	}
+	if spec.MemoryMB < minMemoryMB {
+		return nil, fmt.Errorf("create container %s: memory limit %d MiB is below the engine's minimum of %d MiB", spec.Name, spec.MemoryMB, minMemoryMB)
+	}
+	var sockDir string
+	if spec.ProxySocket {
+		var err error
+		if sockDir, err = s.makeSocketDir(); err != nil {
+			return nil, fmt.Errorf("create container %s: %w", spec.Name, err)
+		}
+	}
+	cfg, hc := s.containerConfig(spec, sockDir)
+	created, err := s.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
+	if err != nil {
+		removeSocketDir(s.log, sockDir)
+		if errdefs.IsNotFound(err) {
+			return nil, imageNotFound(spec.Image)
+		}
+		return nil, fmt.Errorf("create container %s: %w", spec.Name, err)
+	}
+	c := newContainer(s, created.ID, spec.Name, sockDir)
+	if err := c.start(ctx); err != nil {
+		// ctx may be done; removal must still happen.
+		if derr := c.Destroy(context.WithoutCancel(ctx)); derr != nil {
+			s.log.Warn("remove failed container", "container", created.ID, "err", derr)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// containerConfig returns the container and host configuration for spec.
+func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string) (*container.Config, *container.HostConfig) {
+	env := make([]string, 0, len(spec.Env)+1)
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
+		env = append(env, k+"="+spec.Env[k])
+	}
+	labels := maps.Clone(s.labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for k, v := range spec.Labels {
+		if !strings.Contains(k, ".") {
+			k = "gust." + k // "namespace" → "gust.namespace"
+		}
+		labels[k] = v
+	}
+	labels[LabelOwner] = spec.Owner
+	labels[LabelKind] = spec.Kind
+	mem := int64(spec.MemoryMB) << 20
+	pids := s.pids
+	cfg := &container.Config{
+		Image:  spec.Image,
+		Env:    env,
+		Labels: labels,
+	}
+	hc := &container.HostConfig{
+		NetworkMode: container.NetworkMode(s.network),
+		Resources: container.Resources{
+			Memory:     mem,
+			MemorySwap: mem,
+			PidsLimit:  &pids,
+			Ulimits:    []*units.Ulimit{{Name: "nofile", Soft: s.nofile, Hard: s.nofile}},
+		},
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		ReadonlyRootfs: spec.ProxySocket || s.roBlack,
+	}
+	if hc.ReadonlyRootfs {
+		hc.Tmpfs = maps.Clone(s.tmpfs)
+	}
+	if spec.ProxySocket {
+		cfg.User = RuntimeUser
+		cfg.Env = append(cfg.Env, SocketEnv+"="+SocketPath)
+		cfg.Labels[LabelSocketDir] = sockDir
+		hc.Binds = []string{sockDir + ":" + SocketMount + ":rw"}
+	} else {
+		port := nat.Port(fmt.Sprintf("%d/tcp", ProxyPort))
+		cfg.ExposedPorts = nat.PortSet{port: struct{}{}}
+		hc.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1", HostPort: ""}}}
+	}
+	return cfg, hc
+}
+
+// makeSocketDir makes a fresh directory for one container's proxy socket,
+// writable by the runtime user.
+func (s *Sandbox) makeSocketDir() (string, error) {
+	// A socket path must fit in sockaddr_un's 108 bytes.
+	if len(s.socketDir)+len("/c1234567890/proxy.sock") >= 108 {
+		return "", fmt.Errorf("socket directory %s: path too long for Unix sockets", s.socketDir)
+	}
+	if err := os.MkdirAll(s.socketDir, 0o755); err != nil {
+		return "", fmt.Errorf("make socket directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(s.socketDir, "c")
+	if err != nil {
+		return "", fmt.Errorf("make socket directory: %w", err)
+	}
+	// Hand the directory to the runtime user; without the privilege to do
+	// so, let everyone write it.
+	if err := os.Chown(dir, runtimeUID, runtimeUID); err != nil {
+		err = os.Chmod(dir, 0o777)
+		if err != nil {
+			os.Remove(dir)
+			return "", fmt.Errorf("make socket directory writable: %w", err)
+		}
+	}
+	return dir, nil
+}
+
+// removeSocketDir removes a container's socket directory, if any.
+func removeSocketDir(log *slog.Logger, dir string) {
+	if dir == "" {
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		log.Warn("remove socket directory", "dir", dir, "err", err)
+	}
+}
+
+// RemoveLeftovers force-removes every container labeled with owner, with
+// their socket directories.
+func (s *Sandbox) RemoveLeftovers(ctx context.Context, owner string) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	list, err := s.cli.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", LabelOwner+"="+owner)),
+	})
+	if err != nil {
+		return fmt.Errorf("list containers of %s: %w", owner, err)
+	}
+	var errs []error
+	for _, c := range list {
+		err := s.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID, err))
+			continue
+		}
+		if dir := c.Labels[LabelSocketDir]; s.ownsSocketDir(dir) {
+			removeSocketDir(s.log, dir)
+		}
+		s.log.Info("removed leftover container", "container", c.ID, "owner", owner)
+	}
+	return errors.Join(errs...)
+}
+
+// ownsSocketDir reports whether dir is a per-container directory directly
+// under the sandbox's socket directory, so that a label cannot make it
+// remove anything else.
+func (s *Sandbox) ownsSocketDir(dir string) bool {
+	if dir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(s.socketDir, dir)
+	return err == nil && rel != "." && !strings.Contains(rel, string(filepath.Separator)) && !strings.HasPrefix(rel, "..")
+}
+
+// imageNotFound returns the error for a missing image.
+func imageNotFound(ref string) error {
+	return fmt.Errorf("%w: %s (Gust does not pull images from registries; build or load it on this engine first)", ErrImageNotFound, ref)
+}
