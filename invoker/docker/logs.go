@@ -51,14 +51,9 @@ type lineWriter struct {
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)
-	for len(p) > 0 {
+	for {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			w.buf = append(w.buf, p...)
-			for len(w.buf) >= maxLine {
-				w.send(w.buf[:maxLine])
-				w.buf = w.buf[maxLine:]
-			}
 			break
 		}
 		if len(w.buf) == 0 {
@@ -69,6 +64,14 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 			w.buf = w.buf[:0]
 		}
 		p = p[i+1:]
+	}
+	w.buf = append(w.buf, p...)
+	// Deliver the full chunks of an overlong line, keeping at least a byte
+	// so that a newline right after a chunk does not make an empty line.
+	if len(w.buf) > maxLine {
+		k := (len(w.buf) - 1) / maxLine * maxLine
+		w.send(w.buf[:k])
+		w.buf = append(w.buf[:0], w.buf[k:]...)
 	}
 	return n, nil
 }
@@ -81,7 +84,15 @@ func (w *lineWriter) flush() {
 	}
 }
 
+// send delivers b as one line, or as several if it is longer than maxLine.
 func (w *lineWriter) send(b []byte) {
 	b = bytes.TrimSuffix(b, []byte{'\r'})
-	w.emit(invoker.LogLine{Time: time.Now(), Stream: w.stream, Text: string(b)})
+	for {
+		chunk := b[:min(len(b), maxLine)]
+		w.emit(invoker.LogLine{Time: time.Now(), Stream: w.stream, Text: string(chunk)})
+		b = b[len(chunk):]
+		if len(b) == 0 {
+			return
+		}
+	}
 }

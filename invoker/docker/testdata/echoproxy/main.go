@@ -9,6 +9,7 @@
 //	spawn           start this many sleeping child processes
 //	probe           report uid, gid and whether / and /tmp are writable
 //	env             list of environment variables to report
+//	quiet           do not print the sentinels
 //
 // After each /run it prints the OpenWhisk sentinel on both streams.
 package main
@@ -69,10 +70,12 @@ func run(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"error":%q}`, err.Error())
 		return
 	}
-	defer func() {
-		fmt.Println(sentinel)
-		fmt.Fprintln(os.Stderr, sentinel)
-	}()
+	if _, quiet := req.Value["quiet"]; !quiet {
+		defer func() {
+			fmt.Println(sentinel)
+			fmt.Fprintln(os.Stderr, sentinel)
+		}()
+	}
 	res := map[string]any{}
 	for k, v := range req.Value {
 		res[k] = v

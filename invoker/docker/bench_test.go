@@ -1,0 +1,112 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gusthub/gust/invoker"
+)
+
+// drain reads a container's logs until they close, as the invoker would.
+func drain(c invoker.Container) {
+	go func() {
+		for range c.Logs() {
+		}
+	}()
+}
+
+// reportPercentiles reports the p50 and p99 of durations, in microseconds.
+func reportPercentiles(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(d[len(d)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkRunRoundTrip measures a POST /run to a warm container over a
+// keep-alive connection, one request at a time: without output (the
+// transport alone, as the floors measure it) and with the two sentinel
+// lines a runtime prints after each activation.
+func BenchmarkRunRoundTrip(b *testing.B) {
+	s := requireDocker(b, Options{})
+	const quiet = `{"value":{"name":"gust","quiet":true},"namespace":"guest","action_name":"/guest/echo","activation_id":"a1","deadline":"1700000000000"}`
+	const logged = `{"value":{"name":"gust"},"namespace":"guest","action_name":"/guest/echo","activation_id":"a1","deadline":"1700000000000"}`
+	for _, tt := range []struct {
+		name   string
+		socket bool
+		body   string
+	}{
+		{"socket", true, quiet},
+		{"port", false, quiet},
+		{"socket+sentinels", true, logged},
+		{"port+sentinels", false, logged},
+	} {
+		body := []byte(tt.body)
+		b.Run(tt.name, func(b *testing.B) {
+			c := create(b, s, testSpec(b, s, tt.socket))
+			drain(c)
+			url := c.BaseURL() + "/run"
+			do := func() {
+				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp, err := c.Client().Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("run: %s", resp.Status)
+				}
+			}
+			do() // open the keep-alive connection
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for b.Loop() {
+				t0 := time.Now()
+				do()
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			reportPercentiles(b, lat)
+		})
+	}
+}
+
+// BenchmarkCreate measures creating and starting a container until its
+// proxy accepts connections. Removal is not timed.
+func BenchmarkCreate(b *testing.B) {
+	s := requireDocker(b, Options{})
+	for _, tt := range transports {
+		b.Run(tt.name, func(b *testing.B) {
+			spec := testSpec(b, s, tt.socket)
+			ctx := context.Background()
+			var lat []time.Duration
+			for b.Loop() {
+				spec.Name = "gust-test-" + run + "-" + randomID()
+				t0 := time.Now()
+				c, err := s.Create(ctx, spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+				b.StopTimer()
+				drain(c)
+				if err := c.Destroy(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			reportPercentiles(b, lat)
+		})
+	}
+}
