@@ -1,0 +1,139 @@
+package actions
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// InitialVersion is an entity's version when it is created.
+const InitialVersion = "0.0.1"
+
+// Action is a function: code, an image or a sequence, with its parameters,
+// annotations and limits. Its JSON is OpenWhisk's.
+type Action struct {
+	// Namespace is the action's path: "ns" or "ns/pkg".
+	Namespace   string    `json:"namespace"`
+	Name        string    `json:"name"`
+	Version     string    `json:"version"`
+	Exec        Exec      `json:"exec"`
+	Annotations KeyValues `json:"annotations"`
+	Parameters  KeyValues `json:"parameters"`
+	Limits      Limits    `json:"limits"`
+	Publish     bool      `json:"publish"`
+	// Updated is the time of the last change, in epoch milliseconds.
+	Updated int64 `json:"updated"`
+}
+
+// FullName is the action's fully qualified name.
+func (a *Action) FullName() Name {
+	ns, pkg, _ := strings.Cut(a.Namespace, "/")
+	return Name{Namespace: ns, Package: pkg, Name: a.Name}
+}
+
+// ActionPut is the body of PUT /actions/{name}. Absent fields keep the
+// current action's values on update.
+type ActionPut struct {
+	Exec           *Exec      `json:"exec"`
+	Parameters     *KeyValues `json:"parameters"`
+	Annotations    *KeyValues `json:"annotations"`
+	Limits         *LimitsPut `json:"limits"`
+	Version        *string    `json:"version"`
+	Publish        *bool      `json:"publish"`
+	DelAnnotations []string   `json:"delAnnotations"`
+}
+
+// Apply builds the action that a PUT of p makes of current (nil when the
+// action is new) under name n. It resolves the kind, computes "binary",
+// bumps the version and adds the "exec" and "provide-api-key" annotations as
+// OpenWhisk does.
+func (p *ActionPut) Apply(current *Action, n Name, m *Manifest, now time.Time) (Action, error) {
+	var a Action
+	if current != nil {
+		a = *current
+		a.Version = BumpVersion(current.Version)
+	} else {
+		if p.Exec == nil {
+			return Action{}, Invalidf("The request content was malformed:\nexec undefined")
+		}
+		a = Action{Version: InitialVersion, Limits: DefaultLimits()}
+	}
+	a.Namespace, a.Name = n.Path(), n.Name
+	if p.Exec != nil {
+		e, err := p.Exec.normalize(m, n.Namespace)
+		if err != nil {
+			return Action{}, err
+		}
+		a.Exec = e
+	}
+	if p.Parameters != nil {
+		if err := p.Parameters.Validate("parameters"); err != nil {
+			return Action{}, err
+		}
+		a.Parameters = *p.Parameters
+	}
+	if p.Annotations != nil {
+		if err := p.Annotations.Validate("annotations"); err != nil {
+			return Action{}, err
+		}
+		a.Annotations = a.Annotations.Merge(*p.Annotations)
+	}
+	if len(p.DelAnnotations) > 0 {
+		a.Annotations = a.Annotations.Without(p.DelAnnotations...)
+	}
+	l, err := p.Limits.Apply(a.Limits)
+	if err != nil {
+		return Action{}, err
+	}
+	a.Limits = l
+	if p.Publish != nil {
+		a.Publish = *p.Publish
+	}
+	if err := checkParameterSize(a.Parameters); err != nil {
+		return Action{}, err
+	}
+	a.Annotations = a.Annotations.Set("exec", a.Exec.Kind)
+	if current == nil && !a.Annotations.Has("provide-api-key") {
+		a.Annotations = a.Annotations.Set("provide-api-key", false)
+	}
+	a.Updated = now.UnixMilli()
+	return a, nil
+}
+
+// BumpVersion increments the patch number of a semantic version.
+func BumpVersion(v string) string {
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return InitialVersion
+	}
+	patch, err := strconv.Atoi(parts[2])
+	if err != nil {
+		return InitialVersion
+	}
+	return fmt.Sprintf("%s.%s.%d", parts[0], parts[1], patch+1)
+}
+
+func checkParameterSize(kvs KeyValues) error {
+	size := 0
+	for _, kv := range kvs {
+		size += len(kv.Key) + len(kv.Value)
+	}
+	if size > MaxParameterBytes {
+		return Invalidf("Parameters larger than allowed: %d > %d bytes.", size, MaxParameterBytes)
+	}
+	return nil
+}
+
+// FinalParameters returns the keys of parameters an invocation may not
+// override: with the "final" annotation, every defined parameter.
+func (a *Action) FinalParameters() []string {
+	if !a.Annotations.IsTrue("final") {
+		return nil
+	}
+	keys := make([]string, 0, len(a.Parameters))
+	for _, kv := range a.Parameters {
+		keys = append(keys, kv.Key)
+	}
+	return keys
+}

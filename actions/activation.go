@@ -1,0 +1,167 @@
+package actions
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+)
+
+// Activation status codes and their names in OpenWhisk.
+const (
+	StatusSuccess          = 0
+	StatusApplicationError = 1
+	StatusDeveloperError   = 2
+	StatusInternalError    = 3
+)
+
+var statusNames = [...]string{"success", "application error", "action developer error", "whisk internal error"}
+
+// StatusName is the "status" string of a status code.
+func StatusName(code int) string {
+	if code < 0 || code >= len(statusNames) {
+		return statusNames[StatusInternalError]
+	}
+	return statusNames[code]
+}
+
+// NewActivationID returns a fresh activation id: 32 lowercase hex digits.
+func NewActivationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ActivationIDLength is the length of every activation id.
+const ActivationIDLength = 32
+
+// IsActivationID reports whether s looks like an activation id.
+func IsActivationID(s string) bool {
+	if len(s) != ActivationIDLength {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// Activation is the record of one run of an action, trigger or sequence.
+type Activation struct {
+	Namespace    string    `json:"namespace"`
+	Name         string    `json:"name"`
+	Version      string    `json:"version"`
+	Subject      string    `json:"subject"`
+	ActivationID string    `json:"activationId"`
+	Start        int64     `json:"start"`
+	End          int64     `json:"end"`
+	Duration     int64     `json:"duration"`
+	StatusCode   int       `json:"statusCode"`
+	Cause        string    `json:"cause,omitempty"`
+	Response     Response  `json:"response"`
+	Logs         []string  `json:"logs"`
+	Annotations  KeyValues `json:"annotations"`
+	Publish      bool      `json:"publish"`
+}
+
+// Response is an activation's outcome.
+type Response struct {
+	StatusCode int             `json:"statusCode"`
+	Result     json.RawMessage `json:"result,omitempty"`
+	Size       int             `json:"size,omitempty"`
+}
+
+type activationJSON Activation
+
+// MarshalJSON writes OpenWhisk's extended form: response with "status" and
+// "success", and no "end" or "duration" when End is zero (trigger records).
+func (a Activation) MarshalJSON() ([]byte, error) {
+	type response struct {
+		Status     string          `json:"status"`
+		StatusCode int             `json:"statusCode"`
+		Success    bool            `json:"success"`
+		Result     json.RawMessage `json:"result,omitempty"`
+		Size       int             `json:"size,omitempty"`
+	}
+	v := struct {
+		activationJSON
+		End      *int64    `json:"end,omitempty"`
+		Duration *int64    `json:"duration,omitempty"`
+		Response response  `json:"response"`
+		Logs     []string  `json:"logs"`
+		Annots   KeyValues `json:"annotations"`
+	}{activationJSON: activationJSON(a)}
+	if a.End != 0 {
+		v.End, v.Duration = &a.End, &a.Duration
+	}
+	v.Response = response{
+		Status: StatusName(a.Response.StatusCode), StatusCode: a.Response.StatusCode,
+		Success: a.Response.StatusCode == StatusSuccess, Result: a.Response.Result, Size: a.Response.Size,
+	}
+	v.Logs = nonNil(a.Logs)
+	v.Annots = a.Annotations
+	if v.Annots == nil {
+		v.Annots = KeyValues{}
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes.
+func (a *Activation) UnmarshalJSON(b []byte) error {
+	var v activationJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*a = Activation(v)
+	return nil
+}
+
+// Summary is an activation as lists show it without docs: no response
+// result and no logs.
+type Summary struct {
+	Namespace    string    `json:"namespace"`
+	Name         string    `json:"name"`
+	Version      string    `json:"version"`
+	Subject      string    `json:"subject"`
+	ActivationID string    `json:"activationId"`
+	Start        int64     `json:"start"`
+	End          int64     `json:"end,omitempty"`
+	Duration     int64     `json:"duration,omitempty"`
+	Cause        string    `json:"cause,omitempty"`
+	StatusCode   int       `json:"statusCode"`
+	Annotations  KeyValues `json:"annotations"`
+	Publish      bool      `json:"publish"`
+}
+
+// Summary returns the list form of a.
+func (a *Activation) Summary() Summary {
+	s := Summary{
+		Namespace: a.Namespace, Name: a.Name, Version: a.Version, Subject: a.Subject,
+		ActivationID: a.ActivationID, Start: a.Start, Cause: a.Cause,
+		StatusCode: a.Response.StatusCode, Annotations: a.Annotations, Publish: a.Publish,
+	}
+	if a.End != 0 {
+		s.End, s.Duration = a.End, a.Duration
+	}
+	if s.Annotations == nil {
+		s.Annotations = KeyValues{}
+	}
+	return s
+}
+
+// Path is the activation's entity path without the namespace: "name" or
+// "pkg/name", taken from its "path" annotation.
+func (a *Activation) Path() string {
+	if p, ok := a.Annotations.String("path"); ok {
+		if _, rest, found := cutFirst(p); found {
+			return rest
+		}
+	}
+	return a.Name
+}
+
+func cutFirst(p string) (string, string, bool) {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			return p[:i], p[i+1:], true
+		}
+	}
+	return p, "", false
+}

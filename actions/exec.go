@@ -1,0 +1,142 @@
+package actions
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Exec says what an action runs: code of a runtime kind, a blackbox image,
+// or a sequence of other actions.
+type Exec struct {
+	Kind       string
+	Code       string
+	Image      string
+	Main       string
+	Binary     bool
+	Components []string // fully qualified, for sequences
+}
+
+// MarshalJSON writes OpenWhisk's form: code kinds {kind, code, binary,
+// main?}; blackbox {kind, image, binary, code?, main?}; sequence {kind,
+// components}. An empty Code is left out (as with ?code=false).
+func (e Exec) MarshalJSON() ([]byte, error) {
+	type codeExec struct {
+		Kind   string `json:"kind"`
+		Image  string `json:"image,omitempty"`
+		Code   string `json:"code,omitempty"`
+		Binary bool   `json:"binary"`
+		Main   string `json:"main,omitempty"`
+	}
+	if e.Kind == KindSequence {
+		return json.Marshal(struct {
+			Kind       string   `json:"kind"`
+			Components []string `json:"components"`
+		}{e.Kind, nonNil(e.Components)})
+	}
+	return json.Marshal(codeExec{Kind: e.Kind, Image: e.Image, Code: e.Code, Binary: e.Binary, Main: e.Main})
+}
+
+// UnmarshalJSON reads OpenWhisk's form, rejecting wrong field types.
+func (e *Exec) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Kind       *string   `json:"kind"`
+		Code       *string   `json:"code"`
+		Jar        *string   `json:"jar"`
+		Image      *string   `json:"image"`
+		Main       *string   `json:"main"`
+		Binary     *bool     `json:"binary"`
+		Components *[]string `json:"components"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*e = Exec{}
+	if raw.Kind == nil {
+		return fmt.Errorf("exec: kind is required")
+	}
+	e.Kind = strings.ToLower(strings.TrimSpace(*raw.Kind))
+	if raw.Code != nil {
+		e.Code = *raw.Code
+	} else if raw.Jar != nil {
+		e.Code = *raw.Jar
+	}
+	if raw.Image != nil {
+		e.Image = *raw.Image
+	}
+	if raw.Main != nil {
+		e.Main = *raw.Main
+	}
+	if raw.Binary != nil {
+		e.Binary = *raw.Binary
+	}
+	if raw.Components != nil {
+		e.Components = *raw.Components
+	}
+	return nil
+}
+
+var base64Rule = regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$`)
+
+// IsBinaryCode reports whether code is base64 (a zip or other binary), the
+// way OpenWhisk decides the computed "binary" field.
+func IsBinaryCode(code string) bool {
+	c := strings.TrimSpace(code)
+	return c != "" && len(c)%4 == 0 && base64Rule.MatchString(c)
+}
+
+// normalize checks an exec from a PUT request against the manifest, resolves
+// its kind and fully qualifies sequence components relative to namespace ns.
+func (e Exec) normalize(m *Manifest, ns string) (Exec, error) {
+	switch e.Kind {
+	case KindSequence:
+		if len(e.Components) == 0 {
+			return Exec{}, Invalidf("No component specified for the sequence.")
+		}
+		if len(e.Components) > MaxSequenceLength {
+			return Exec{}, Invalidf("Too many actions in the sequence.")
+		}
+		out := Exec{Kind: KindSequence, Components: make([]string, len(e.Components))}
+		for i, c := range e.Components {
+			n, err := ParseName(c, ns)
+			if err != nil {
+				return Exec{}, err
+			}
+			out.Components[i] = n.String()
+		}
+		return out, nil
+	case KindBlackbox:
+		if strings.TrimSpace(e.Image) == "" {
+			return Exec{}, Invalidf("The request content was malformed:\nexec of kind 'blackbox' requires an image")
+		}
+		e.Binary = e.Code != "" && IsBinaryCode(e.Code)
+		e.Components = nil
+		return e, nil
+	}
+	r, err := m.Resolve(e.Kind)
+	if err != nil {
+		return Exec{}, err
+	}
+	if e.Code == "" {
+		return Exec{}, Invalidf("The request content was malformed:\nexec of kind '%s' requires code", r.Kind)
+	}
+	if len(e.Code) > MaxCodeBytes {
+		return Exec{}, Invalidf("Code size larger than allowed: %d > %d bytes.", len(e.Code), MaxCodeBytes)
+	}
+	return Exec{Kind: r.Kind, Code: e.Code, Main: e.Main, Binary: IsBinaryCode(e.Code)}, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// jsonIsObject reports whether b holds a JSON object.
+func jsonIsObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 0 && b[0] == '{'
+}

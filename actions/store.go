@@ -1,0 +1,199 @@
+package actions
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/gusthub/gust/hub"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Bucket and object store names.
+const (
+	actionsBucket  = "gust_actions"
+	packagesBucket = "gust_packages"
+	codeStore      = "gust_code"
+)
+
+// inlineCodeLimit is the largest code kept inside the action's KV value;
+// larger code goes to the object store, since NATS servers commonly limit
+// messages to 1 MB.
+const inlineCodeLimit = 256 << 10
+
+// Store keeps actions and packages in JetStream.
+type Store struct {
+	actions  *hub.Collection[storedAction]
+	packages *hub.Collection[Package]
+	code     jetstream.ObjectStore
+}
+
+// storedAction is an action as kept in its bucket: large code lives in the
+// object store under CodeObject.
+type storedAction struct {
+	Action
+	CodeObject string `json:"codeObject,omitempty"`
+}
+
+// OpenStore opens (creating them if needed) the buckets behind a Store.
+func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
+	acts, err := hub.OpenCollection[storedAction](ctx, js, actionsBucket)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := hub.OpenCollection[Package](ctx, js, packagesBucket)
+	if err != nil {
+		return nil, err
+	}
+	code, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: codeStore, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", codeStore, err)
+	}
+	return &Store{actions: acts, packages: pkgs, code: code}, nil
+}
+
+func actionKey(n Name) string { return hub.Key(n.Namespace, n.Package, n.Name) }
+
+// GetAction returns the action named n with its revision; withCode false
+// leaves Exec.Code empty. It returns hub.ErrNotFound if there is none.
+func (s *Store) GetAction(ctx context.Context, n Name, withCode bool) (*Action, uint64, error) {
+	sa, rev, err := s.actions.Get(ctx, actionKey(n))
+	if err != nil {
+		return nil, 0, err
+	}
+	a := sa.Action
+	if !withCode {
+		a.Exec.Code = ""
+	} else if sa.CodeObject != "" {
+		b, err := s.code.GetBytes(ctx, sa.CodeObject)
+		if err != nil {
+			return nil, 0, fmt.Errorf("read code of %s: %w", n, err)
+		}
+		a.Exec.Code = string(b)
+	}
+	return &a, rev, nil
+}
+
+// PutAction stores a: created when rev is 0 (hub.ErrExists if present),
+// else updated if still at rev (hub.ErrConflict otherwise).
+func (s *Store) PutAction(ctx context.Context, a *Action, rev uint64) (uint64, error) {
+	n := a.FullName()
+	sa := storedAction{Action: *a}
+	if len(a.Exec.Code) > inlineCodeLimit {
+		obj := fmt.Sprintf("%s@%s", actionKey(n), a.Version)
+		if _, err := s.code.Put(ctx, jetstream.ObjectMeta{Name: obj}, bytes.NewReader([]byte(a.Exec.Code))); err != nil {
+			return 0, fmt.Errorf("store code of %s: %w", n, err)
+		}
+		sa.Exec.Code, sa.CodeObject = "", obj
+	}
+	var err error
+	if rev == 0 {
+		rev, err = s.actions.Create(ctx, actionKey(n), sa)
+	} else {
+		var old storedAction
+		old, _, _ = s.actions.Get(ctx, actionKey(n))
+		rev, err = s.actions.Update(ctx, actionKey(n), sa, rev)
+		if err == nil && old.CodeObject != "" && old.CodeObject != sa.CodeObject {
+			_ = s.code.Delete(ctx, old.CodeObject)
+		}
+	}
+	if err != nil && sa.CodeObject != "" {
+		_ = s.code.Delete(ctx, sa.CodeObject)
+	}
+	return rev, err
+}
+
+// DeleteAction removes the action named n if still at rev (0: any).
+func (s *Store) DeleteAction(ctx context.Context, n Name, rev uint64) error {
+	sa, _, err := s.actions.Get(ctx, actionKey(n))
+	if err != nil {
+		return err
+	}
+	if err := s.actions.Delete(ctx, actionKey(n), rev); err != nil {
+		return err
+	}
+	if sa.CodeObject != "" {
+		if err := s.code.Delete(ctx, sa.CodeObject); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("delete code of %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// ListActions returns the actions of namespace ns (all of them, packaged ones
+// too) or, when pkg is not empty, of that package; newest first, without
+// code.
+func (s *Store) ListActions(ctx context.Context, ns, pkg string) ([]Action, error) {
+	filter := hub.EncodeToken(ns) + ".>"
+	if pkg != "" {
+		filter = hub.Key(ns, pkg) + ".*"
+	}
+	es, err := s.actions.List(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Action, len(es))
+	for i, e := range es {
+		out[i] = e.Value.Action
+		out[i].Exec.Code = ""
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
+	return out, nil
+}
+
+func packageKey(n Name) string { return hub.Key(n.Namespace, n.Name) }
+
+// GetPackage returns the package named n (its Package field is ignored).
+func (s *Store) GetPackage(ctx context.Context, n Name) (*Package, uint64, error) {
+	p, rev, err := s.packages.Get(ctx, packageKey(n))
+	if err != nil {
+		return nil, 0, err
+	}
+	return &p, rev, nil
+}
+
+// PutPackage stores p: created when rev is 0, else updated if still at rev.
+func (s *Store) PutPackage(ctx context.Context, p *Package, rev uint64) (uint64, error) {
+	if rev == 0 {
+		return s.packages.Create(ctx, packageKey(p.FullName()), *p)
+	}
+	return s.packages.Update(ctx, packageKey(p.FullName()), *p, rev)
+}
+
+// DeletePackage removes the package named n if still at rev (0: any).
+func (s *Store) DeletePackage(ctx context.Context, n Name, rev uint64) error {
+	return s.packages.Delete(ctx, packageKey(n), rev)
+}
+
+// ListPackages returns the packages of namespace ns, newest first.
+func (s *Store) ListPackages(ctx context.Context, ns string) ([]Package, error) {
+	es, err := s.packages.List(ctx, hub.EncodeToken(ns)+".*")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Package, len(es))
+	for i, e := range es {
+		out[i] = e.Value
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
+	return out, nil
+}
+
+// ListPublicPackages returns the published packages of every namespace but
+// ns, newest first.
+func (s *Store) ListPublicPackages(ctx context.Context, exclude string) ([]Package, error) {
+	es, err := s.packages.List(ctx, ">")
+	if err != nil {
+		return nil, err
+	}
+	var out []Package
+	for _, e := range es {
+		if e.Value.Publish && e.Value.Namespace != exclude {
+			out = append(out, e.Value)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
+	return out, nil
+}

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+)
+
+// OpenWhisk's standard messages.
+const (
+	msgNotFound       = "The requested resource does not exist."
+	msgForbidden      = "The supplied authentication is not authorized to access this resource."
+	msgUnauthorized   = "The supplied authentication is invalid."
+	msgExists         = "resource already exists"
+	msgConflict       = "Concurrent modification to resource detected."
+	msgInternal       = "There was an internal server error."
+	msgMethod         = "HTTP method not allowed, supported methods: "
+	msgOverloaded     = "System is overloaded, try again later."
+	msgMalformedStart = "The request content was malformed:\n"
+)
+
+// Error is an API error with the status code it answers with.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(status int, msg string) error { return &Error{Status: status, Message: msg} }
+
+// errorBody is OpenWhisk's error response.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// statusOf maps an error to its HTTP status and message. It is the one place
+// that decides how errors look to clients.
+func statusOf(err error) (int, string) {
+	var apiErr *Error
+	var invalid *actions.InvalidError
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr.Status, apiErr.Message
+	case errors.As(err, &invalid):
+		return http.StatusBadRequest, invalid.Msg
+	case errors.Is(err, actions.ErrForbidden):
+		return http.StatusForbidden, msgForbidden
+	case errors.Is(err, hub.ErrNotFound):
+		return http.StatusNotFound, msgNotFound
+	case errors.Is(err, hub.ErrExists):
+		return http.StatusConflict, msgExists
+	case errors.Is(err, hub.ErrConflict):
+		return http.StatusConflict, msgConflict
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, msgOverloaded
+	}
+	return http.StatusInternalServerError, msgInternal
+}
+
+// writeError answers the request with err as {"error", "code"}, where code is
+// the request's transaction id. 500s are logged with their cause.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := statusOf(err)
+	tid := transactionID(r)
+	if status >= 500 {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("tid", tid), slog.Any("err", err))
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="OpenWhisk secure realm"`)
+	}
+	writeJSON(w, status, errorBody{Error: msg, Code: tid})
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"` + msgInternal + `"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

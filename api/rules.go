@@ -1,0 +1,164 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
+)
+
+func (s *Server) listRules(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	ns, err := ownNamespace(r, id)
+	if err != nil {
+		return err
+	}
+	p, err := parseList(r, "rules")
+	if err != nil {
+		return err
+	}
+	all, err := s.cfg.Rules.ListRules(r.Context(), ns)
+	if err != nil {
+		return err
+	}
+	return writeList(w, "rules", all, p, func(r rules.Rule) rules.Rule { return r })
+}
+
+func (s *Server) getRule(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	n, err := ownName(r, id)
+	if err != nil {
+		return err
+	}
+	rule, _, err := s.cfg.Rules.GetRule(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rule)
+	return nil
+}
+
+func (s *Server) putRule(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	ctx := r.Context()
+	n, err := ownName(r, id)
+	if err != nil {
+		return err
+	}
+	var put rules.RulePut
+	if err := decodeBody(r, maxBodyBytes, &put); err != nil {
+		return err
+	}
+	overwrite, err := queryBool(r, "overwrite")
+	if err != nil {
+		return err
+	}
+	current, rev, err := s.cfg.Rules.GetRule(ctx, n)
+	switch {
+	case err == nil && !overwrite:
+		return errorf(http.StatusConflict, msgExists)
+	case err != nil && !errors.Is(err, hub.ErrNotFound):
+		return err
+	}
+	rule, err := put.Apply(current, n, s.now())
+	if err != nil {
+		return err
+	}
+	tn := rule.Trigger.FullName()
+	if tn.Namespace != n.Namespace {
+		return actions.ErrForbidden
+	}
+	if _, _, err := s.cfg.Rules.GetTrigger(ctx, tn); errors.Is(err, hub.ErrNotFound) {
+		return actions.Invalidf("trigger %s does not exist", tn)
+	} else if err != nil {
+		return err
+	}
+	an := rule.Action.FullName()
+	if _, err := actions.Resolve(ctx, s.cfg.Actions, an, id.Namespace, false); errors.Is(err, hub.ErrNotFound) {
+		return actions.Invalidf("action %s does not exist", an)
+	} else if err != nil {
+		return err
+	}
+	status := rules.StatusActive
+	if current != nil {
+		status = current.Status
+	}
+	if _, err := s.cfg.Rules.PutRule(ctx, &rule, rev); err != nil {
+		return err
+	}
+	if current != nil && current.Trigger != rule.Trigger {
+		err := s.updateTrigger(ctx, current.Trigger.FullName(), func(t *rules.Trigger) { delete(t.Rules, rule.LinkKey()) })
+		if err != nil && !errors.Is(err, hub.ErrNotFound) {
+			return err
+		}
+	}
+	link := rules.Link{Action: rule.Action, Status: status}
+	if err := s.updateTrigger(ctx, tn, func(t *rules.Trigger) {
+		if t.Rules == nil {
+			t.Rules = map[string]rules.Link{}
+		}
+		t.Rules[rule.LinkKey()] = link
+	}); err != nil {
+		return err
+	}
+	rule.Status = status
+	writeJSON(w, http.StatusOK, rule)
+	return nil
+}
+
+func (s *Server) setRuleStatus(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	ctx := r.Context()
+	n, err := ownName(r, id)
+	if err != nil {
+		return err
+	}
+	var put rules.StatusPut
+	if err := decodeBody(r, maxBodyBytes, &put); err != nil {
+		return err
+	}
+	if err := put.Check(); err != nil {
+		return err
+	}
+	rule, _, err := s.cfg.Rules.GetRule(ctx, n)
+	if err != nil {
+		return err
+	}
+	if rule.Status != put.Status {
+		err := s.updateTrigger(ctx, rule.Trigger.FullName(), func(t *rules.Trigger) {
+			if t.Rules == nil {
+				t.Rules = map[string]rules.Link{}
+			}
+			t.Rules[rule.LinkKey()] = rules.Link{Action: rule.Action, Status: put.Status}
+		})
+		if errors.Is(err, hub.ErrNotFound) {
+			return errorf(http.StatusNotFound, "Only rules with existing triggers can be activated")
+		}
+		if err != nil {
+			return err
+		}
+		rule.Status = put.Status
+	}
+	writeJSON(w, http.StatusOK, rule)
+	return nil
+}
+
+func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	ctx := r.Context()
+	n, err := ownName(r, id)
+	if err != nil {
+		return err
+	}
+	rule, rev, err := s.cfg.Rules.GetRule(ctx, n)
+	if err != nil {
+		return err
+	}
+	err = s.updateTrigger(ctx, rule.Trigger.FullName(), func(t *rules.Trigger) { delete(t.Rules, rule.LinkKey()) })
+	if err != nil && !errors.Is(err, hub.ErrNotFound) {
+		return err
+	}
+	if err := s.cfg.Rules.DeleteRule(ctx, n, rev); err != nil {
+		return err
+	}
+	rule.Status = rules.StatusInactive
+	writeJSON(w, http.StatusOK, rule)
+	return nil
+}

@@ -1,0 +1,269 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/rules"
+)
+
+// ActionStore is what the API needs of the action and package store.
+type ActionStore interface {
+	GetAction(ctx context.Context, n actions.Name, withCode bool) (*actions.Action, uint64, error)
+	PutAction(ctx context.Context, a *actions.Action, rev uint64) (uint64, error)
+	DeleteAction(ctx context.Context, n actions.Name, rev uint64) error
+	ListActions(ctx context.Context, ns, pkg string) ([]actions.Action, error)
+	GetPackage(ctx context.Context, n actions.Name) (*actions.Package, uint64, error)
+	PutPackage(ctx context.Context, p *actions.Package, rev uint64) (uint64, error)
+	DeletePackage(ctx context.Context, n actions.Name, rev uint64) error
+	ListPackages(ctx context.Context, ns string) ([]actions.Package, error)
+	ListPublicPackages(ctx context.Context, exclude string) ([]actions.Package, error)
+}
+
+// RuleStore is what the API needs of the trigger and rule store.
+type RuleStore interface {
+	GetTrigger(ctx context.Context, n actions.Name) (*rules.Trigger, uint64, error)
+	PutTrigger(ctx context.Context, t *rules.Trigger, rev uint64) (uint64, error)
+	DeleteTrigger(ctx context.Context, n actions.Name, rev uint64) error
+	ListTriggers(ctx context.Context, ns string) ([]rules.Trigger, error)
+	GetRule(ctx context.Context, n actions.Name) (*rules.Rule, uint64, error)
+	PutRule(ctx context.Context, r *rules.Rule, rev uint64) (uint64, error)
+	DeleteRule(ctx context.Context, n actions.Name, rev uint64) error
+	ListRules(ctx context.Context, ns string) ([]rules.Rule, error)
+}
+
+// ActivationReader is what the API needs of the activation store.
+type ActivationReader interface {
+	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
+	List(ctx context.Context, q actions.Query) ([]actions.Activation, int, error)
+}
+
+// Authenticator checks namespace keys and manages namespaces.
+type Authenticator interface {
+	Authenticate(ctx context.Context, uuid, key string) (*Identity, error)
+	Create(ctx context.Context, ns string, admin bool) (string, error)
+	Namespaces(ctx context.Context) ([]string, error)
+}
+
+// Config is what a Server is built from.
+type Config struct {
+	Actions     ActionStore
+	Rules       RuleStore
+	Activations ActivationReader
+	Identities  Authenticator
+	Manifest    *actions.Manifest
+	// Build names this build in GET /api/v1.
+	Build  string
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+	mux *http.ServeMux
+}
+
+// Body size limits: 1 MB for everything but action code, which OpenWhisk
+// allows up to 48 MB (base64 makes it larger on the wire).
+const (
+	maxBodyBytes       = 1 << 20
+	maxActionBodyBytes = actions.MaxCodeBytes*4/3 + maxBodyBytes
+)
+
+// New builds the API server.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.cfg.Manifest == nil {
+		s.cfg.Manifest = actions.DefaultManifest()
+	}
+	s.routes()
+	return s
+}
+
+// ServeHTTP serves the API with CORS headers on every response.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")
+	tid := newTransactionID()
+	h.Set("X-Request-ID", tid)
+	r = r.WithContext(context.WithValue(r.Context(), tidKey{}, tid))
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("handler panicked", "path", r.URL.Path, "panic", v)
+			s.writeError(w, r, errorf(http.StatusInternalServerError, msgInternal))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+type (
+	tidKey      struct{}
+	identityKey struct{}
+)
+
+func newTransactionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func transactionID(r *http.Request) string {
+	if v, ok := r.Context().Value(tidKey{}).(string); ok {
+		return v
+	}
+	return ""
+}
+
+// handlerFunc is an API handler; an error it returns is written by
+// writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, id *Identity) error
+
+// authed wraps h with Basic authentication.
+func (s *Server) authed(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.authenticate(r)
+		if err == nil {
+			err = h(w, r, id)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) (*Identity, error) {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return nil, errorf(http.StatusUnauthorized, msgUnauthorized)
+	}
+	id, err := s.cfg.Identities.Authenticate(r.Context(), user, pass)
+	if err != nil {
+		if err == ErrBadCredentials {
+			return nil, errorf(http.StatusUnauthorized, msgUnauthorized)
+		}
+		return nil, err
+	}
+	return id, nil
+}
+
+// namespace resolves the {ns} of the URL for the caller: "_" is the caller's
+// own. own reports whether it is the caller's.
+func namespace(r *http.Request, id *Identity) (ns string, own bool, err error) {
+	ns = r.PathValue("ns")
+	if ns == actions.DefaultNamespace || ns == id.Namespace {
+		return id.Namespace, true, nil
+	}
+	if err := actions.CheckNamespace(ns); err != nil {
+		return "", false, err
+	}
+	return ns, false, nil
+}
+
+// ownNamespace is namespace for operations only the owner may do.
+func ownNamespace(r *http.Request, id *Identity) (string, error) {
+	ns, own, err := namespace(r, id)
+	if err != nil {
+		return "", err
+	}
+	if !own {
+		return "", errorf(http.StatusForbidden, msgForbidden)
+	}
+	return ns, nil
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /api/v1", s.info)
+	m.HandleFunc("GET /api/v1/{$}", s.info)
+	m.HandleFunc("GET /{$}", s.root)
+	m.HandleFunc("GET /api/v1/namespaces", s.authed(s.listNamespaces))
+	m.HandleFunc("GET /api/v1/namespaces/{$}", s.authed(s.listNamespaces))
+	m.HandleFunc("PUT /api/v1/namespaces/{ns}", s.authed(s.createNamespace))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/limits", s.authed(s.limits))
+
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/actions", s.authed(s.listActions))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/actions/{name...}", s.authed(s.getAction))
+	m.HandleFunc("PUT /api/v1/namespaces/{ns}/actions/{name...}", s.authed(s.putAction))
+	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/actions/{name...}", s.authed(s.deleteAction))
+
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/packages", s.authed(s.listPackages))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/packages/{name}", s.authed(s.getPackage))
+	m.HandleFunc("PUT /api/v1/namespaces/{ns}/packages/{name}", s.authed(s.putPackage))
+	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/packages/{name}", s.authed(s.deletePackage))
+
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/triggers", s.authed(s.listTriggers))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.getTrigger))
+	m.HandleFunc("PUT /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.putTrigger))
+	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.deleteTrigger))
+
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/rules", s.authed(s.listRules))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.getRule))
+	m.HandleFunc("PUT /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.putRule))
+	m.HandleFunc("POST /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.setRuleStatus))
+	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.deleteRule))
+
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations", s.authed(s.listActivations))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}", s.authed(s.getActivation))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/logs", s.authed(s.getActivationLogs))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/result", s.authed(s.getActivationResult))
+
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(http.StatusNotFound, msgNotFound))
+	})
+}
+
+// info answers GET /api/v1 (no auth), which the CLI reads for build info.
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"description":      "OpenWhisk API",
+		"api_version":      "1.0.0",
+		"api_version_path": "v1",
+		"build":            s.cfg.Build,
+		"buildno":          s.cfg.Build,
+		"swagger_paths":    map[string]string{"ui": "/docs", "api-docs": "/api/v1/api-docs"},
+	})
+}
+
+// root answers GET / with the API paths and the runtimes, as OpenWhisk does.
+func (s *Server) root(w http.ResponseWriter, r *http.Request) {
+	byFamily := map[string][]map[string]any{}
+	for _, rt := range s.cfg.Manifest.Runtimes() {
+		byFamily[rt.Family] = append(byFamily[rt.Family], map[string]any{
+			"kind": rt.Kind, "default": rt.Default, "deprecated": false,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"description": "Gust, an OpenWhisk-compatible serverless event hub",
+		"api_paths":   []string{"/api/v1"},
+		"runtimes":    byFamily,
+		"limits":      limitsBody(),
+	})
+}
+
+// trimSlashes drops a trailing slash from a {name...} path value.
+func trimSlashes(s string) string { return strings.TrimSuffix(s, "/") }

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
+)
+
+// serveOptions are the flags of `gust serve`; each has a GUST_* variable.
+type serveOptions struct {
+	dataDir     string
+	listen      string
+	natsListen  string
+	natsURL     string
+	devGuestKey bool
+	logFormat   string
+	logLevel    string
+}
+
+// DefaultListen is OpenWhisk standalone's address.
+const DefaultListen = "127.0.0.1:3233"
+
+func newServeCmd(e *env) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run Gust: embedded NATS JetStream, the OpenWhisk API, feeds, rules and the invoker",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), o, e)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", envOr(e, "GUST_DATA_DIR", defaultDataDir(e.getenv)), "directory for JetStream state (env GUST_DATA_DIR)")
+	f.StringVar(&o.listen, "listen", envOr(e, "GUST_LISTEN", DefaultListen), "API address (env GUST_LISTEN)")
+	f.StringVar(&o.natsListen, "nats-listen", envOr(e, "GUST_NATS_LISTEN", ""), "expose the embedded NATS on this address, e.g. 127.0.0.1:4222 (env GUST_NATS_LISTEN; default off)")
+	f.StringVar(&o.natsURL, "nats", envOr(e, "GUST_NATS", ""), "use an external NATS server with JetStream instead of embedding one (env GUST_NATS)")
+	f.BoolVar(&o.devGuestKey, "dev-guest-key", envOr(e, "GUST_DEV_GUEST_KEY", "") == "true", "accept OpenWhisk's well-known guest key for namespace guest (env GUST_DEV_GUEST_KEY=true)")
+	f.StringVar(&o.logFormat, "log-format", envOr(e, "GUST_LOG_FORMAT", "text"), "log format: text or json (env GUST_LOG_FORMAT)")
+	f.StringVar(&o.logLevel, "log-level", envOr(e, "GUST_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GUST_LOG_LEVEL)")
+	return cmd
+}
+
+func envOr(e *env, key, def string) string {
+	if v := e.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// defaultDataDir is gust under the user's data directory.
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "gust")
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".local", "share", "gust")
+	}
+	return filepath.Join(os.TempDir(), "gust")
+}
+
+func newLogger(o serveOptions, e *env) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", o.logLevel)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(e.stderr, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", o.logFormat)
+}
+
+// serve runs Gust until ctx ends, then drains and shuts down in reverse
+// order of start.
+func serve(ctx context.Context, o serveOptions, e *env) error {
+	started := time.Now()
+	log, err := newLogger(o, e)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, DataDir: o.dataDir, Listen: o.natsListen, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := h.Close(); err != nil {
+			log.Warn("hub close", "err", err)
+		}
+	}()
+	js := h.JetStream()
+	store, err := actions.OpenStore(ctx, js)
+	if err != nil {
+		return err
+	}
+	activations, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
+	if err != nil {
+		return err
+	}
+	ruleStore, err := rules.OpenStore(ctx, js)
+	if err != nil {
+		return err
+	}
+	ids, err := api.OpenIdentities(ctx, js)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	apiHost := "http://" + ln.Addr().String()
+	if err := bootstrap(ctx, ids, o, e, apiHost, log); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler: api.New(api.Config{
+			Actions: store, Rules: ruleStore, Activations: activations, Identities: ids,
+			Build: version, Logger: log.With("component", "api"),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("gust ready", "api", apiHost, "data_dir", o.dataDir, "nats", natsDescription(h, o),
+		"startup", time.Since(started).Round(time.Millisecond).String())
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("API server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("gust shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("API shutdown", "err", err)
+	}
+	return nil
+}
+
+func natsDescription(h *hub.Hub, o serveOptions) string {
+	switch {
+	case o.natsURL != "":
+		return o.natsURL
+	case h.ClientURL() != "":
+		return "embedded, " + h.ClientURL()
+	}
+	return "embedded, in-process only"
+}
+
+// bootstrap makes sure the admin key and namespace guest exist, and that
+// the CLI configuration lets the gust CLI on this machine work with no
+// set-up.
+func bootstrap(ctx context.Context, ids *api.Identities, o serveOptions, e *env, apiHost string, log *slog.Logger) error {
+	adminAuth, err := ensureAdmin(ctx, ids, o.dataDir)
+	if err != nil {
+		return err
+	}
+	path := configPath(e.getenv)
+	props, err := readProps(path)
+	if err != nil {
+		return err
+	}
+	guestAuth := ""
+	if o.devGuestKey {
+		if err := ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
+			return fmt.Errorf("register the dev guest key: %w", err)
+		}
+		guestAuth = api.DevGuestKey
+	} else if auth := props[propAuth]; auth != "" && authenticates(ctx, ids, auth) {
+		guestAuth = auth // the config already holds a key of this server
+	}
+	if guestAuth == "" {
+		// No key of ours is written down anywhere: make one, since only its
+		// hash is kept.
+		if guestAuth, err = ids.Create(ctx, "guest", false); err != nil {
+			return fmt.Errorf("create namespace guest: %w", err)
+		}
+		log.Info("created a key for namespace guest", "config", path)
+	}
+	want := map[string]string{propAPIHost: apiHost, propAuth: guestAuth, propAdminAuth: adminAuth}
+	changed := false
+	for k, v := range want {
+		if props[k] != v {
+			props[k], changed = v, true
+		}
+	}
+	if changed {
+		if err := writeProps(path, props); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func authenticates(ctx context.Context, ids *api.Identities, auth string) bool {
+	id, key, ok := strings.Cut(auth, ":")
+	if !ok {
+		return false
+	}
+	_, err := ids.Authenticate(ctx, id, key)
+	return err == nil
+}
+
+// ensureAdmin returns the admin key kept in the data directory (mode 0600),
+// creating it on first start. It may create namespaces.
+func ensureAdmin(ctx context.Context, ids *api.Identities, dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "admin.auth")
+	if b, err := os.ReadFile(path); err == nil {
+		auth := strings.TrimSpace(string(b))
+		if err := ids.Add(ctx, actions.SystemNamespace, auth, true); err != nil {
+			return "", fmt.Errorf("register admin key: %w", err)
+		}
+		return auth, nil
+	}
+	auth, err := ids.Create(ctx, actions.SystemNamespace, true)
+	if err != nil {
+		return "", fmt.Errorf("create admin key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(auth+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write admin key: %w", err)
+	}
+	return auth, nil
+}

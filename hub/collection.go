@@ -1,0 +1,216 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Errors a Collection returns; callers branch on them with errors.Is.
+var (
+	// ErrNotFound means no value is stored under the key.
+	ErrNotFound = errors.New("not found")
+	// ErrExists means Create found a value already stored under the key.
+	ErrExists = errors.New("already exists")
+	// ErrConflict means the value changed since the revision the caller read.
+	ErrConflict = errors.New("concurrent modification")
+)
+
+// Collection stores values of one type as JSON in a JetStream key-value
+// bucket, with optimistic concurrency by revision. Keys are built with Key.
+type Collection[T any] struct {
+	kv jetstream.KeyValue
+}
+
+// Entry is a value with the revision it was read at.
+type Entry[T any] struct {
+	Key      string
+	Value    T
+	Revision uint64
+}
+
+// OpenCollection creates the bucket if it does not exist and returns the
+// collection over it.
+func OpenCollection[T any](ctx context.Context, js jetstream.JetStream, bucket string) (*Collection[T], error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   bucket,
+		History:  1,
+		Storage:  jetstream.FileStorage,
+		Replicas: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
+	}
+	return &Collection[T]{kv: kv}, nil
+}
+
+// Get returns the value under key and its revision, or ErrNotFound.
+func (c *Collection[T]) Get(ctx context.Context, key string) (T, uint64, error) {
+	var v T
+	e, err := c.kv.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			return v, 0, fmt.Errorf("get %s: %w", key, ErrNotFound)
+		}
+		return v, 0, fmt.Errorf("get %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		return v, 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return v, e.Revision(), nil
+}
+
+// Create stores v under key unless a value is there already (ErrExists).
+func (c *Collection[T]) Create(ctx context.Context, key string, v T) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", key, err)
+	}
+	rev, err := c.kv.Create(ctx, key, b)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, fmt.Errorf("create %s: %w", key, ErrExists)
+		}
+		return 0, fmt.Errorf("create %s: %w", key, err)
+	}
+	return rev, nil
+}
+
+// Update replaces the value under key if it is still at revision rev
+// (ErrConflict otherwise).
+func (c *Collection[T]) Update(ctx context.Context, key string, v T, rev uint64) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", key, err)
+	}
+	nrev, err := c.kv.Update(ctx, key, b, rev)
+	if err != nil {
+		if isWrongSequence(err) {
+			return 0, fmt.Errorf("update %s: %w", key, ErrConflict)
+		}
+		return 0, fmt.Errorf("update %s: %w", key, err)
+	}
+	return nrev, nil
+}
+
+// Put stores v under key whatever is there.
+func (c *Collection[T]) Put(ctx context.Context, key string, v T) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", key, err)
+	}
+	rev, err := c.kv.Put(ctx, key, b)
+	if err != nil {
+		return 0, fmt.Errorf("put %s: %w", key, err)
+	}
+	return rev, nil
+}
+
+// Delete removes the value under key if it is still at revision rev; rev 0
+// deletes whatever is there.
+func (c *Collection[T]) Delete(ctx context.Context, key string, rev uint64) error {
+	var opts []jetstream.KVDeleteOpt
+	if rev != 0 {
+		opts = append(opts, jetstream.LastRevision(rev))
+	}
+	if err := c.kv.Delete(ctx, key, opts...); err != nil {
+		if isWrongSequence(err) {
+			return fmt.Errorf("delete %s: %w", key, ErrConflict)
+		}
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// List returns every value whose key matches filter (a subject pattern such
+// as "guest.>"), in key order of their last update.
+func (c *Collection[T]) List(ctx context.Context, filter string) ([]Entry[T], error) {
+	w, err := c.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", filter, err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []Entry[T]
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list %s: %w", filter, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return out, nil
+			}
+			if e == nil { // the watcher has delivered every current value
+				return out, nil
+			}
+			var v T
+			if err := json.Unmarshal(e.Value(), &v); err != nil {
+				return nil, fmt.Errorf("decode %s: %w", e.Key(), err)
+			}
+			out = append(out, Entry[T]{Key: e.Key(), Value: v, Revision: e.Revision()})
+		}
+	}
+}
+
+// Watch delivers the current values whose keys match filter and then every
+// change, until ctx ends. A Change with Ready set marks the end of the
+// initial values.
+// Deleted keys arrive with Deleted set.
+func (c *Collection[T]) Watch(ctx context.Context, filter string) (<-chan Change[T], error) {
+	w, err := c.kv.Watch(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", filter, err)
+	}
+	out := make(chan Change[T], 64)
+	go func() {
+		defer close(out)
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				var ch Change[T]
+				if e == nil {
+					ch.Ready = true
+				} else {
+					ch.Key, ch.Revision = e.Key(), e.Revision()
+					ch.Deleted = e.Operation() != jetstream.KeyValuePut
+					if !ch.Deleted && json.Unmarshal(e.Value(), &ch.Value) != nil {
+						continue // a value this version cannot read is skipped, not fatal
+					}
+				}
+				select {
+				case out <- ch:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Change is one update delivered by Watch.
+type Change[T any] struct {
+	Key      string
+	Value    T
+	Revision uint64
+	Deleted  bool
+	// Ready marks that every value present when the watch began has been
+	// delivered.
+	Ready bool
+}
+
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		return true
+	}
+	return errors.Is(err, jetstream.ErrKeyExists)
+}

@@ -1,0 +1,10 @@
+// Package hub is Gust's event mesh: it runs the embedded NATS server with
+// JetStream (or connects to an external NATS), and gives the other packages
+// their storage and streams on it.
+//
+// All of Gust's state lives in JetStream: key-value buckets hold entities
+// (through Collection), an object store holds large action code, and streams
+// carry events, invocations and activation records. Components talk to each
+// other only through NATS subjects, so roles can split across processes that
+// share one NATS.
+package hub

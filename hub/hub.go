@@ -1,0 +1,205 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Defaults for the embedded JetStream limits.
+const (
+	DefaultMaxMemory = 256 << 20 // 256 MiB of memory-backed streams
+	DefaultMaxStore  = 8 << 30   // 8 GiB of file-backed streams
+)
+
+// Options configure a Hub.
+type Options struct {
+	// URL connects to an external NATS server (with JetStream) instead of
+	// embedding one. When it is set, the other fields but Logger are ignored.
+	URL string
+	// DataDir holds the embedded server's JetStream store (DataDir/jetstream).
+	DataDir string
+	// Listen exposes the embedded server on this host:port for other
+	// processes. Empty means no network listener: only in-process clients.
+	Listen string
+	// MaxMemory and MaxStore bound JetStream's memory and disk use in bytes;
+	// zero means the defaults above.
+	MaxMemory int64
+	MaxStore  int64
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Hub is a connection to the event mesh and, when embedded, the NATS server
+// behind it.
+type Hub struct {
+	srv *server.Server // nil when connected to an external NATS
+	nc  *nats.Conn
+	js  jetstream.JetStream
+
+	closeOnce sync.Once
+}
+
+// Start starts the embedded NATS server (or connects to Options.URL) and
+// returns once JetStream is ready. Close releases it.
+func Start(ctx context.Context, opts Options) (*Hub, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.URL != "" {
+		nc, err := nats.Connect(opts.URL, nats.Name("gust"), nats.MaxReconnects(-1))
+		if err != nil {
+			return nil, fmt.Errorf("connect to NATS at %s: %w", opts.URL, err)
+		}
+		return newHub(ctx, nil, nc)
+	}
+	if opts.DataDir == "" {
+		return nil, errors.New("hub: a data directory is required to embed NATS")
+	}
+	sopts := &server.Options{
+		ServerName:         "gust",
+		JetStream:          true,
+		StoreDir:           filepath.Join(opts.DataDir, "jetstream"),
+		JetStreamMaxMemory: orDefault(opts.MaxMemory, DefaultMaxMemory),
+		JetStreamMaxStore:  orDefault(opts.MaxStore, DefaultMaxStore),
+		NoSigs:             true,
+		DontListen:         opts.Listen == "",
+		// Gust's own clients retry; a slow consumer should not stall the server.
+		MaxPayload: 8 << 20,
+	}
+	if opts.Listen != "" {
+		host, port, err := splitHostPort(opts.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("hub: --nats-listen %q: %w", opts.Listen, err)
+		}
+		sopts.Host, sopts.Port = host, port
+	}
+	srv, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("create NATS server: %w", err)
+	}
+	srv.SetLoggerV2(natsLogger{logger.With("component", "nats")}, false, false, false)
+	srv.Start()
+	if !readyWithin(ctx, srv, 10*time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("embedded NATS server did not become ready (is the data directory locked by another Gust?)")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("gust"))
+	if err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
+	}
+	h, err := newHub(ctx, srv, nc)
+	if err != nil {
+		srv.Shutdown()
+		return nil, err
+	}
+	return h, nil
+}
+
+func newHub(ctx context.Context, srv *server.Server, nc *nats.Conn) (*Hub, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("open JetStream: %w", err)
+	}
+	if _, err := js.AccountInfo(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("JetStream is not available on this NATS: %w", err)
+	}
+	return &Hub{srv: srv, nc: nc, js: js}, nil
+}
+
+func readyWithin(ctx context.Context, srv *server.Server, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if srv.ReadyForConnections(50 * time.Millisecond) {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// Conn is the hub's NATS connection.
+func (h *Hub) Conn() *nats.Conn { return h.nc }
+
+// JetStream is the hub's JetStream context.
+func (h *Hub) JetStream() jetstream.JetStream { return h.js }
+
+// ClientURL is the URL other processes use to reach the embedded server, or
+// "" when it has no network listener or the hub is external.
+func (h *Hub) ClientURL() string {
+	if h.srv == nil || h.srv.Addr() == nil {
+		return ""
+	}
+	return h.srv.ClientURL()
+}
+
+// Close drains the connection and shuts the embedded server down, waiting
+// until it has stopped. It is idempotent.
+func (h *Hub) Close() error {
+	var err error
+	h.closeOnce.Do(func() {
+		if derr := h.nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
+			err = fmt.Errorf("drain NATS connection: %w", derr)
+		}
+		waitClosed(h.nc, 5*time.Second)
+		if h.srv != nil {
+			h.srv.Shutdown()
+			h.srv.WaitForShutdown()
+		}
+	})
+	return err
+}
+
+func waitClosed(nc *nats.Conn, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for !nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	nc.Close()
+}
+
+func orDefault(v, def int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return host, port, nil
+}
+
+// natsLogger adapts the NATS server's logger to slog. Unlike the stock one,
+// Fatalf does not exit the process: Gust decides what a failure means.
+type natsLogger struct{ l *slog.Logger }
+
+func (n natsLogger) Noticef(format string, v ...any) { n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...)) }
+func (n natsLogger) Warnf(format string, v ...any)   { n.l.Warn("nats server", "detail", fmt.Sprintf(format, v...)) }
+func (n natsLogger) Fatalf(format string, v ...any)  { n.l.Error("nats server", "detail", fmt.Sprintf(format, v...)) }
+func (n natsLogger) Errorf(format string, v ...any)  { n.l.Error("nats server", "detail", fmt.Sprintf(format, v...)) }
+func (n natsLogger) Debugf(format string, v ...any)  { n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...)) }
+func (n natsLogger) Tracef(format string, v ...any)  { n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...)) }

@@ -1,0 +1,143 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"sort"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	triggersBucket = "gust_triggers"
+	rulesBucket    = "gust_rules"
+)
+
+// Store keeps triggers and rules in JetStream.
+type Store struct {
+	triggers *hub.Collection[Trigger]
+	rules    *hub.Collection[Rule]
+}
+
+// OpenStore opens (creating them if needed) the buckets behind a Store.
+func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
+	ts, err := hub.OpenCollection[Trigger](ctx, js, triggersBucket)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := hub.OpenCollection[Rule](ctx, js, rulesBucket)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{triggers: ts, rules: rs}, nil
+}
+
+func key(n actions.Name) string { return hub.Key(n.Namespace, n.Name) }
+
+// GetTrigger returns the trigger named n and its revision, or hub.ErrNotFound.
+func (s *Store) GetTrigger(ctx context.Context, n actions.Name) (*Trigger, uint64, error) {
+	t, rev, err := s.triggers.Get(ctx, key(n))
+	if err != nil {
+		return nil, 0, err
+	}
+	return &t, rev, nil
+}
+
+// PutTrigger stores t: created when rev is 0 (hub.ErrExists if present),
+// else updated if still at rev (hub.ErrConflict otherwise).
+func (s *Store) PutTrigger(ctx context.Context, t *Trigger, rev uint64) (uint64, error) {
+	if rev == 0 {
+		return s.triggers.Create(ctx, key(t.FullName()), *t)
+	}
+	return s.triggers.Update(ctx, key(t.FullName()), *t, rev)
+}
+
+// DeleteTrigger removes the trigger named n if still at rev (0: any).
+func (s *Store) DeleteTrigger(ctx context.Context, n actions.Name, rev uint64) error {
+	return s.triggers.Delete(ctx, key(n), rev)
+}
+
+// GetRule returns the rule named n, with its status read from its trigger,
+// and its revision, or hub.ErrNotFound.
+func (s *Store) GetRule(ctx context.Context, n actions.Name) (*Rule, uint64, error) {
+	r, rev, err := s.rules.Get(ctx, key(n))
+	if err != nil {
+		return nil, 0, err
+	}
+	t, _, err := s.GetTrigger(ctx, r.Trigger.FullName())
+	if err != nil && !errors.Is(err, hub.ErrNotFound) {
+		return nil, 0, err
+	}
+	r.Status = StatusOf(t, &r)
+	return &r, rev, nil
+}
+
+// PutRule stores r: created when rev is 0, else updated if still at rev.
+// Its status is not stored: it lives on the trigger.
+func (s *Store) PutRule(ctx context.Context, r *Rule, rev uint64) (uint64, error) {
+	v := *r
+	v.Status = ""
+	if rev == 0 {
+		return s.rules.Create(ctx, key(r.FullName()), v)
+	}
+	return s.rules.Update(ctx, key(r.FullName()), v, rev)
+}
+
+// DeleteRule removes the rule named n if still at rev (0: any).
+func (s *Store) DeleteRule(ctx context.Context, n actions.Name, rev uint64) error {
+	return s.rules.Delete(ctx, key(n), rev)
+}
+
+// ListTriggers returns the triggers of namespace ns, newest first.
+func (s *Store) ListTriggers(ctx context.Context, ns string) ([]Trigger, error) {
+	es, err := s.triggers.List(ctx, hub.EncodeToken(ns)+".*")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Trigger, len(es))
+	for i, e := range es {
+		out[i] = e.Value
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
+	return out, nil
+}
+
+// ListRules returns the rules of namespace ns, newest first, each with its
+// status read from its trigger.
+func (s *Store) ListRules(ctx context.Context, ns string) ([]Rule, error) {
+	es, err := s.rules.List(ctx, hub.EncodeToken(ns)+".*")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Rule, len(es))
+	triggers := map[string]*Trigger{}
+	for i, e := range es {
+		r := e.Value
+		tk := key(r.Trigger.FullName())
+		t, seen := triggers[tk]
+		if !seen {
+			if tv, _, err := s.triggers.Get(ctx, tk); err == nil {
+				t = &tv
+			}
+			triggers[tk] = t
+		}
+		r.Status = StatusOf(t, &r)
+		out[i] = r
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
+	return out, nil
+}
+
+// StatusOf is rule r's status as its trigger t records it; inactive when the
+// trigger is gone (nil) or does not know the rule.
+func StatusOf(t *Trigger, r *Rule) string {
+	if t == nil {
+		return StatusInactive
+	}
+	if l, ok := t.Rules[r.LinkKey()]; ok {
+		return l.Status
+	}
+	return StatusInactive
+}
