@@ -197,9 +197,21 @@ func splitHostPort(addr string) (string, int, error) {
 // Fatalf does not exit the process: Gust decides what a failure means.
 type natsLogger struct{ l *slog.Logger }
 
-func (n natsLogger) Noticef(format string, v ...any) { n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Warnf(format string, v ...any)   { n.l.Warn("nats server", "detail", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Fatalf(format string, v ...any)  { n.l.Error("nats server", "detail", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Errorf(format string, v ...any)  { n.l.Error("nats server", "detail", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Debugf(format string, v ...any)  { n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Tracef(format string, v ...any)  { n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...)) }
+func (n natsLogger) Noticef(format string, v ...any) {
+	n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Warnf(format string, v ...any) {
+	n.l.Warn("nats server", "detail", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Fatalf(format string, v ...any) {
+	n.l.Error("nats server", "detail", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Errorf(format string, v ...any) {
+	n.l.Error("nats server", "detail", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Debugf(format string, v ...any) {
+	n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Tracef(format string, v ...any) {
+	n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...))
+}
