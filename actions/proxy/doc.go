@@ -1,0 +1,36 @@
+// Package proxy is Gust's action proxy: the HTTP server inside an action
+// container that implements OpenWhisk's action container protocol
+// (POST /init, POST /run) in ActionLoop mode, so that Gust's runtime images
+// behave like OpenWhisk's and OpenWhisk's invoker could drive them.
+//
+// One long-lived language process per container runs the action. /init
+// writes the action's code into the action directory (plain text, or a
+// base64 zip that is extracted there) and starts the launcher with the
+// init's env, $GUST_ACTION_PATH (the code file, or the directory of an
+// extracted zip), $GUST_ACTION_MAIN (the entry point's name) and
+// __OW_WAIT_FOR_ACK=true. The launcher reads requests from its stdin and
+// writes answers on file descriptor 3, one JSON line each:
+//
+//   - first an acknowledgement, {"ok":true} once the code is loaded, or
+//     {"error":"..."}, after which the proxy fails the init with 502;
+//   - then for each /run, whose body the proxy writes to stdin as one line,
+//     the action's result. The launcher sets every string field of the line
+//     except "value" as the environment variable __OW_<FIELD IN UPPER CASE>
+//     and calls the entry point with "value".
+//
+// A launcher that can run requests concurrently says so in its
+// acknowledgement, {"ok":true,"concurrent":true}. The proxy then passes
+// /runs through as they come and adds a numeric field "__gust_run" to each
+// request line; the launcher answers {"__gust_run":<same>,"result":...}, so
+// answers may come in any order. Otherwise the proxy runs one /run at a time
+// and the lines are OpenWhisk's, so OpenWhisk's ActionLoop launchers work.
+//
+// The language process writes straight to the container's stdout and
+// stderr. After every /run and every failed /init the proxy writes the
+// sentinel line XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX to both streams once
+// the answer has arrived, so it follows what the action wrote before
+// answering.
+//
+// Main is the command-line entry point of the gust binary when it runs as
+// /gust-proxy in a runtime image or as the local-process sandbox's child.
+package proxy

@@ -1,0 +1,366 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+)
+
+// Sentinel is the line the proxy writes to stdout and stderr after every
+// activation, so that log collectors know where its logs end.
+const Sentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+
+// Error texts of the protocol, as OpenWhisk's runtimes send them.
+const (
+	msgInitTwice   = "Cannot initialize the action more than once."
+	msgNoCode      = "Missing main/no code to execute."
+	msgNotDict     = "The action did not return a dictionary or array."
+	msgExited      = "command exited"
+	msgNotInit     = "no action defined yet"
+	msgShuttingOff = "The action proxy is shutting down."
+)
+
+// maxBody bounds /init and /run bodies; OpenWhisk limits code to 48 MB.
+const maxBody = 128 << 20
+
+// Config configures a Server.
+type Config struct {
+	// Launcher is the argument vector of the language process. Launcher[0]
+	// is the program, looked up in $PATH, unless LauncherPath is set.
+	Launcher []string
+	// LauncherPath, when set, is the program to run, and Launcher[0] is
+	// only the process's argv[0].
+	LauncherPath string
+	// Dir is the action directory, created if missing: /init writes the
+	// code there, and the language process runs in it.
+	Dir string
+	// Source is the file name for code that is not a zip, such as
+	// "index.js". Default: "exec".
+	Source string
+	// Env is the language process's environment before the variables of
+	// /init. Nil means an empty environment.
+	Env []string
+	// Stdout and Stderr are the container's output streams. When they are
+	// *os.File the language process writes to them directly; otherwise
+	// through a pipe that the Server copies. Nil discards.
+	Stdout, Stderr io.Writer
+	// Logger receives the proxy's own diagnostics, which must not go to
+	// Stdout or Stderr where they would mix with the action's logs.
+	// Nil discards.
+	Logger *slog.Logger
+}
+
+// Server serves the action container protocol. It is an http.Handler; the
+// caller owns the listeners. Close stops the language process.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+
+	mu          sync.Mutex
+	initialized bool
+	closed      bool
+	proc        *process
+	out, errOut *stream
+}
+
+// New returns a Server for cfg. It starts nothing: the language process
+// starts at /init.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Launcher) == 0 {
+		return nil, errors.New("proxy: no launcher command")
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("proxy: no action directory")
+	}
+	if cfg.Source == "" {
+		cfg.Source = "exec"
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST /init", s.handleInit)
+	s.mux.HandleFunc("POST /run", s.handleRun)
+	return s, nil
+}
+
+// ServeHTTP serves POST /init and POST /run.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close kills the language process and waits for it. Requests that arrive
+// later are answered 503. Close is idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	p, out, errOut := s.proc, s.out, s.errOut
+	s.mu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+	return errors.Join(out.close(), errOut.close())
+}
+
+type initRequest struct {
+	Value struct {
+		Name   string         `json:"name"`
+		Main   string         `json:"main"`
+		Binary bool           `json:"binary"`
+		Code   string         `json:"code"`
+		Env    map[string]any `json:"env"`
+	} `json:"value"`
+}
+
+func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var req initRequest
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
+		s.failInit(w, http.StatusBadRequest, "Error unmarshaling request: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		s.failInit(w, http.StatusServiceUnavailable, msgShuttingOff)
+		return
+	case s.initialized:
+		s.mu.Unlock()
+		s.failInit(w, http.StatusForbidden, msgInitTwice)
+		return
+	case req.Value.Code == "":
+		s.mu.Unlock()
+		s.failInit(w, http.StatusForbidden, msgNoCode)
+		return
+	}
+	s.initialized = true
+	err = s.openStreams()
+	s.mu.Unlock()
+	if err != nil {
+		s.failInit(w, http.StatusBadGateway, err.Error())
+		return
+	}
+
+	v := req.Value
+	where, err := writeCode(s.cfg.Dir, s.cfg.Source, v.Code, v.Binary)
+	if err != nil {
+		s.failInit(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	main := v.Main
+	if main == "" {
+		main = "main"
+	}
+	env := append([]string(nil), s.cfg.Env...)
+	for k, val := range v.Env {
+		env = append(env, k+"="+envString(val))
+	}
+	env = append(env, "GUST_ACTION_PATH="+where, "GUST_ACTION_MAIN="+main, "__OW_WAIT_FOR_ACK=true")
+
+	p, err := startProcess(s.cfg, env, s.out.w, s.errOut.w)
+	if err != nil {
+		s.failInit(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	if err := p.awaitAck(r.Context()); err != nil {
+		p.stop()
+		s.failInit(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		p.stop()
+		s.failInit(w, http.StatusServiceUnavailable, msgShuttingOff)
+		return
+	}
+	s.proc = p
+	s.mu.Unlock()
+	s.log.Debug("action initialized", "name", v.Name, "main", main, "concurrent", p.concurrent)
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// failInit answers an /init with an error and ends the activation's logs.
+func (s *Server) failInit(w http.ResponseWriter, code int, msg string) {
+	s.log.Debug("init failed", "status", code, "err", msg)
+	s.writeSentinels()
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
+	code, answer := s.run(r)
+	s.writeSentinels()
+	if answer == nil {
+		return // the client is gone
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	// The client may be gone; there is nobody to tell.
+	_, _ = w.Write(append(answer, '\n'))
+}
+
+// run executes one /run and returns the status and body of its answer.
+func (s *Server) run(r *http.Request) (int, []byte) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	var line bytes.Buffer
+	if err == nil {
+		err = json.Compact(&line, body)
+	}
+	if err == nil && (line.Len() == 0 || line.Bytes()[0] != '{') {
+		err = errors.New("the request is not a JSON object")
+	}
+	if err != nil {
+		return errorAnswer(http.StatusBadRequest, "Error unmarshaling request: "+err.Error())
+	}
+	s.mu.Lock()
+	p, closed := s.proc, s.closed
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return errorAnswer(http.StatusServiceUnavailable, msgShuttingOff)
+	case p == nil:
+		return errorAnswer(http.StatusBadRequest, msgNotInit)
+	}
+	result, err := p.run(r.Context(), line.Bytes())
+	switch {
+	case errors.Is(err, errExited):
+		return errorAnswer(http.StatusBadRequest, msgExited)
+	case err != nil:
+		s.log.Debug("run abandoned", "err", err)
+		return 0, nil
+	case !isObjectOrArray(result):
+		return errorAnswer(http.StatusBadGateway, msgNotDict)
+	}
+	return http.StatusOK, result
+}
+
+func (s *Server) openStreams() error {
+	if s.out != nil {
+		return nil
+	}
+	out, err := openStream(s.cfg.Stdout)
+	if err != nil {
+		return err
+	}
+	errOut, err := openStream(s.cfg.Stderr)
+	if err != nil {
+		return errors.Join(err, out.close())
+	}
+	s.out, s.errOut = out, errOut
+	return nil
+}
+
+// writeSentinels ends an activation's logs on both streams.
+func (s *Server) writeSentinels() {
+	s.mu.Lock()
+	out, errOut := s.out, s.errOut
+	s.mu.Unlock()
+	line := []byte(Sentinel + "\n")
+	for i, st := range []*stream{out, errOut} {
+		var err error
+		switch {
+		case st != nil:
+			_, err = st.w.Write(line)
+		case i == 0:
+			_, err = s.cfg.Stdout.Write(line)
+		default:
+			_, err = s.cfg.Stderr.Write(line)
+		}
+		if err != nil {
+			s.log.Warn("write sentinel", "err", err)
+		}
+	}
+}
+
+// stream is where the language process and the sentinels write one of the
+// container's output streams: the stream itself when it is a file, else a
+// pipe copied to it.
+type stream struct {
+	w      *os.File
+	owned  bool // w is the write end of a pipe the stream copies
+	copied chan struct{}
+}
+
+func openStream(dst io.Writer) (*stream, error) {
+	if f, ok := dst.(*os.File); ok {
+		return &stream{w: f}, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("proxy: output pipe: %w", err)
+	}
+	st := &stream{w: w, owned: true, copied: make(chan struct{})}
+	go func() {
+		defer close(st.copied)
+		defer r.Close()
+		// The destination failing leaves nothing to do but drain.
+		if _, err := io.Copy(dst, r); err != nil {
+			_, _ = io.Copy(io.Discard, r)
+		}
+	}()
+	return st, nil
+}
+
+// close closes the pipe, if any, and waits until its output is copied. The
+// language process must have exited.
+func (st *stream) close() error {
+	if st == nil || !st.owned {
+		return nil
+	}
+	err := st.w.Close()
+	<-st.copied
+	return err
+}
+
+func envString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func isObjectOrArray(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[') && json.Valid(b)
+}
+
+func errorAnswer(code int, msg string) (int, []byte) {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	return code, b
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = errorAnswer(http.StatusInternalServerError, err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}

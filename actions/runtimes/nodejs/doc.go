@@ -1,0 +1,13 @@
+// Package nodejs holds Gust's nodejs launcher, the language process that
+// the action proxy (actions/proxy) starts for nodejs actions.
+//
+// The launcher loads the action's code once and then answers the proxy's
+// ActionLoop requests: a main function may be synchronous or async, a
+// top-level function or exports.main / module.exports.main, under the name
+// /init gave. A zip action is loaded with require on its directory, so the
+// main field of its package.json picks the file. A rejected promise becomes
+// the result {"error": <serialized reason>} and a thrown error the result
+// {"error": "An error has occurred: ..."}, both application errors; a
+// result that is undefined becomes {}. With __OW_ALLOW_CONCURRENT=true in
+// its environment the launcher runs requests concurrently.
+package nodejs

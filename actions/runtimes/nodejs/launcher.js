@@ -1,0 +1,134 @@
+'use strict';
+// Gust's nodejs launcher: the language process of an action proxy in
+// ActionLoop mode. The proxy (actions/proxy) starts it once per container
+// with the action's code at $GUST_ACTION_PATH (a file, or the directory of an
+// extracted zip) and the entry point's name in $GUST_ACTION_MAIN. It answers
+// on file descriptor 3: first {"ok":true} once the code is loaded (or
+// {"error":...} and exits), then one JSON line per request line read from
+// stdin. With __OW_ALLOW_CONCURRENT=true it handles requests concurrently:
+// each request then carries a numeric "__gust_run" id, and each answer is
+// {"__gust_run":id,"result":...}.
+
+const fs = require('fs');
+const path = require('path');
+const readline = require('readline');
+const Module = require('module');
+
+const RESULT_FD = 3;
+const concurrent = process.env.__OW_ALLOW_CONCURRENT === 'true';
+
+function send(obj) {
+  let buf = Buffer.from(JSON.stringify(obj) + '\n');
+  while (buf.length > 0) {
+    const n = fs.writeSync(RESULT_FD, buf);
+    buf = buf.subarray(n);
+  }
+}
+
+function errorText(e) {
+  if (e instanceof Error) return e.stack ? String(e.stack) : String(e);
+  return typeof e === 'string' ? e : JSON.stringify(e);
+}
+
+// serializeError turns a rejection reason into a JSON value as the
+// serialize-error package does for the OpenWhisk nodejs runtime.
+function serializeError(e) {
+  if (e === undefined || e === null || e === false) return {};
+  if (e instanceof Error) {
+    const out = { name: e.name, message: e.message, stack: e.stack };
+    for (const k of Object.keys(e)) out[k] = e[k];
+    return out;
+  }
+  return e;
+}
+
+function loadFile(file, name) {
+  const code = fs.readFileSync(file, 'utf8');
+  const mod = new Module(file, module);
+  mod.filename = file;
+  mod.paths = Module._nodeModulePaths(path.dirname(file));
+  const local = /^[A-Za-z_$][\w$]*$/.test(name)
+    ? `typeof ${name} === 'function' ? ${name} : undefined`
+    : 'undefined';
+  const wrapper = new Function('exports', 'require', 'module', '__filename', '__dirname',
+    code + '\n;return ' + local + ';');
+  const found = wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, path.dirname(file));
+  const exported = mod.exports && mod.exports[name];
+  return typeof exported === 'function' ? exported : found;
+}
+
+function loadDir(dir, name) {
+  if (!fs.existsSync(path.join(dir, 'package.json')) && !fs.existsSync(path.join(dir, 'index.js'))) {
+    throw new Error('Zipped actions must contain either package.json or index.js at the root.');
+  }
+  process.chdir(dir);
+  const mod = require(dir);
+  return mod && mod[name];
+}
+
+function load() {
+  const where = process.env.GUST_ACTION_PATH;
+  const name = process.env.GUST_ACTION_MAIN || 'main';
+  const fn = fs.statSync(where).isDirectory() ? loadDir(where, name) : loadFile(where, name);
+  if (typeof fn !== 'function') {
+    throw new Error(`Action entrypoint '${name}' is not a function.`);
+  }
+  return fn;
+}
+
+function reply(id, result) {
+  let line;
+  try {
+    line = concurrent ? { __gust_run: id, result: result } : result;
+    JSON.stringify(line);
+  } catch (e) {
+    line = { error: 'The action returned a result that cannot be serialized: ' + e.message };
+    if (concurrent) line = { __gust_run: id, result: line };
+  }
+  if (JSON.stringify(line) === undefined) line = null; // a function or symbol
+  send(line);
+}
+
+async function run(fn, line) {
+  let msg;
+  try {
+    msg = JSON.parse(line);
+  } catch (e) {
+    send({ error: 'The request is not valid JSON: ' + e.message });
+    return;
+  }
+  const id = msg.__gust_run;
+  for (const [k, v] of Object.entries(msg)) {
+    if (k !== 'value' && typeof v === 'string') process.env['__OW_' + k.toUpperCase()] = v;
+  }
+  let pending;
+  try {
+    pending = fn(msg.value === undefined ? {} : msg.value);
+  } catch (e) {
+    console.error(e);
+    reply(id, { error: 'An error has occurred: ' + errorText(e) });
+    return;
+  }
+  let result;
+  try {
+    result = await pending;
+  } catch (e) {
+    reply(id, { error: serializeError(e) });
+    return;
+  }
+  reply(id, result === undefined ? {} : result);
+}
+
+let main;
+try {
+  main = load();
+} catch (e) {
+  console.error('Error during initialization:', e);
+  send({ error: 'Initialization has failed due to: ' + errorText(e) });
+  process.exit(1);
+}
+send({ ok: true, concurrent: concurrent });
+
+const input = readline.createInterface({ input: process.stdin, terminal: false });
+input.on('line', (line) => { run(main, line); });
+input.on('close', () => process.exit(0));

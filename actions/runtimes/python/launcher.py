@@ -1,0 +1,90 @@
+"""Gust's python launcher: the language process of an action proxy in
+ActionLoop mode.
+
+The proxy (actions/proxy) starts it once per container with the action's
+code at $GUST_ACTION_PATH (a file, or the directory of an extracted zip with
+a __main__.py) and the entry point's name in $GUST_ACTION_MAIN. It answers on
+file descriptor 3: first {"ok": true} once the code is loaded (or
+{"error": ...} and exits), then one JSON line for each request line read from
+stdin, one request at a time.
+"""
+
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+RESULT_FD = 3
+
+
+def send(obj):
+    try:
+        data = json.dumps(obj)
+    except (TypeError, ValueError) as e:
+        data = json.dumps({"error": "The action returned a result that cannot be serialized: %s" % e})
+    buf = (data + "\n").encode("utf-8")
+    while buf:
+        n = os.write(RESULT_FD, buf)
+        buf = buf[n:]
+
+
+def load():
+    where = os.environ["GUST_ACTION_PATH"]
+    name = os.environ.get("GUST_ACTION_MAIN") or "main"
+    if os.path.isdir(where):
+        sys.path.insert(0, where)
+        os.chdir(where)
+        where = os.path.join(where, "__main__.py")
+        if not os.path.exists(where):
+            raise Exception("Zip file does not include __main__.py")
+    spec = importlib.util.spec_from_file_location("main__", where)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["main__"] = module
+    spec.loader.exec_module(module)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise Exception("Action entrypoint '%s' is not a function." % name)
+    return fn
+
+
+def flush():
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def run(fn, line):
+    try:
+        msg = json.loads(line)
+    except ValueError as e:
+        return {"error": "The request is not valid JSON: %s" % e}
+    for k, v in msg.items():
+        if k != "value" and isinstance(v, str):
+            os.environ["__OW_" + k.upper()] = v
+    try:
+        return fn(msg.get("value", {}))
+    except Exception as e:
+        traceback.print_exc()
+        return {"error": "An error has occurred: %r" % e}
+
+
+def main():
+    try:
+        fn = load()
+    except BaseException as e:
+        traceback.print_exc()
+        flush()
+        send({"error": "Initialization has failed due to: %s" % e})
+        sys.exit(1)
+    send({"ok": True})
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return
+        result = run(fn, line)
+        flush()
+        send(result)
+
+
+if __name__ == "__main__":
+    main()
