@@ -70,7 +70,7 @@ func (s *Sandbox) EnsureImage(ctx context.Context, recipe runtimes.Recipe) error
 	if err != nil || ok {
 		return err
 	}
-	return s.builds.do(ctx, recipe.Tag, func(ctx context.Context) error {
+	return s.builds.do(ctx, s.stop, recipe.Tag, func(ctx context.Context) error {
 		// Another caller may have built it while this one waited.
 		if ok, err := s.ImageExists(ctx, recipe.Tag); err != nil || ok {
 			return err
@@ -277,6 +277,7 @@ const buildTimeout = 10 * time.Minute
 type flight struct {
 	mu    sync.Mutex
 	calls map[string]*flightCall
+	wg    sync.WaitGroup
 }
 
 type flightCall struct {
@@ -287,8 +288,8 @@ type flightCall struct {
 // do runs fn for key unless a run for key is in progress, in which case it
 // waits for that run's result or for ctx to end. fn runs under a context
 // that is not canceled when the first caller's ctx is, so that other
-// waiters are not failed by it.
-func (f *flight) do(ctx context.Context, key string, fn func(context.Context) error) error {
+// waiters are not failed by it, but is when stop is.
+func (f *flight) do(ctx, stop context.Context, key string, fn func(context.Context) error) error {
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = map[string]*flightCall{}
@@ -297,9 +298,13 @@ func (f *flight) do(ctx context.Context, key string, fn func(context.Context) er
 	if !ok {
 		c = &flightCall{done: make(chan struct{})}
 		f.calls[key] = c
+		f.wg.Add(1)
 		go func() {
+			defer f.wg.Done()
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
+			unstop := context.AfterFunc(stop, cancel)
 			c.err = fn(fctx)
+			unstop()
 			cancel()
 			f.mu.Lock()
 			delete(f.calls, key)
@@ -315,3 +320,6 @@ func (f *flight) do(ctx context.Context, key string, fn func(context.Context) er
 		return fmt.Errorf("wait for image build: %w", ctx.Err())
 	}
 }
+
+// wait waits for the runs in progress to end.
+func (f *flight) wait() { f.wg.Wait() }

@@ -111,6 +111,8 @@ type Sandbox struct {
 
 	builds   flight       // concurrent EnsureImage calls, by tag
 	nbuilds  atomic.Int64 // images built, for tests
+	stop     context.Context
+	stopFn   context.CancelFunc // cancels builds on Close
 	closeMu  sync.Mutex
 	isClosed bool
 }
@@ -139,6 +141,7 @@ func New(opts Options) (*Sandbox, error) {
 		nofile:    opts.NoFile,
 		roBlack:   opts.ReadOnlyBlackbox,
 	}
+	s.stop, s.stopFn = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -172,8 +175,9 @@ func (s *Sandbox) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection to the engine. It does not remove
-// containers. It is idempotent.
+// Close cancels image builds in progress, waits for them to end and
+// closes the connection to the engine. It does not remove containers. It
+// is idempotent.
 func (s *Sandbox) Close() error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -181,6 +185,8 @@ func (s *Sandbox) Close() error {
 		return nil
 	}
 	s.isClosed = true
+	s.stopFn()
+	s.builds.wait()
 	if err := s.cli.Close(); err != nil {
 		return fmt.Errorf("close docker client: %w", err)
 	}
@@ -250,6 +256,7 @@ func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string) (*container
 		}
 		labels[k] = v
 	}
+	delete(labels, LabelSocketDir) // only the sandbox sets it
 	labels[LabelOwner] = spec.Owner
 	labels[LabelKind] = spec.Kind
 	mem := int64(spec.MemoryMB) << 20
