@@ -4,14 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,21 +18,9 @@ import (
 )
 
 // TestMain lets the test binary act as the proxy when started as
-// gust-proxy, as the gust binary does: the proxy runs a copy of itself as
-// the language process of native actions.
-func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == proxy.ProgramName {
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-		err := proxy.Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// gust-proxy: the proxy runs a copy of itself as the language process of
+// native actions.
+func TestMain(m *testing.M) { proxytest.Main(m) }
 
 // TestProtocol runs the conformance suite against Main run in-process,
 // serving on a Unix socket, with the host's interpreters.
