@@ -57,7 +57,9 @@ type Config struct {
 	Rules       RuleStore
 	Activations ActivationReader
 	Identities  Authenticator
-	Manifest    *actions.Manifest
+	// Activator runs invocations; nil answers invokes with 503.
+	Activator Activator
+	Manifest  *actions.Manifest
 	// Build names this build in GET /api/v1.
 	Build  string
 	Logger *slog.Logger
@@ -210,6 +212,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/actions/{name...}", s.authed(s.getAction))
 	m.HandleFunc("PUT /api/v1/namespaces/{ns}/actions/{name...}", s.authed(s.putAction))
 	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/actions/{name...}", s.authed(s.deleteAction))
+	m.HandleFunc("POST /api/v1/namespaces/{ns}/actions/{name...}", s.authed(s.invokeAction))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/packages", s.authed(s.listPackages))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/packages/{name}", s.authed(s.getPackage))

@@ -1,6 +1,7 @@
 // Command gust is Gust in one binary: `gust serve` runs the event hub (NATS
 // JetStream, API, feeds, rules, invoker) and every other command is the CLI
-// that manages it.
+// that manages it. Run as gust-proxy (argv[0]) it is the action proxy inside
+// action containers.
 package main
 
 import (
@@ -8,12 +9,20 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+
+	"github.com/gusthub/gust/actions/proxy"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	var err error
+	if filepath.Base(os.Args[0]) == proxy.ProgramName {
+		err = proxy.Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -29,6 +33,7 @@ type serveOptions struct {
 	devGuestKey bool
 	logFormat   string
 	logLevel    string
+	invoker     invokerOptions
 }
 
 // DefaultListen is OpenWhisk standalone's address.
@@ -52,7 +57,33 @@ func newServeCmd(e *env) *cobra.Command {
 	f.BoolVar(&o.devGuestKey, "dev-guest-key", envOr(e, "GUST_DEV_GUEST_KEY", "") == "true", "accept OpenWhisk's well-known guest key for namespace guest (env GUST_DEV_GUEST_KEY=true)")
 	f.StringVar(&o.logFormat, "log-format", envOr(e, "GUST_LOG_FORMAT", "text"), "log format: text or json (env GUST_LOG_FORMAT)")
 	f.StringVar(&o.logLevel, "log-level", envOr(e, "GUST_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GUST_LOG_LEVEL)")
+	f.StringVar(&o.invoker.sandbox, "sandbox", envOr(e, "GUST_SANDBOX", "auto"), "where actions run: auto (Docker if reachable, else local processes), docker or process (env GUST_SANDBOX)")
+	f.IntVar(&o.invoker.memoryMB, "invoker-memory", envInt(e, "GUST_INVOKER_MEMORY", 2048), "MB of memory all action containers may use together (env GUST_INVOKER_MEMORY)")
+	f.DurationVar(&o.invoker.pauseGrace, "pause-grace", envDuration(e, "GUST_PAUSE_GRACE", 10*time.Second), "pause a warm container idle this long; 0 never pauses (env GUST_PAUSE_GRACE)")
+	f.DurationVar(&o.invoker.idleTTL, "idle-ttl", envDuration(e, "GUST_IDLE_TTL", 10*time.Minute), "remove a warm container idle this long (env GUST_IDLE_TTL)")
+	f.IntVar(&o.invoker.stemCells, "stem-cells", envInt(e, "GUST_STEM_CELLS", 2), "pre-warmed containers per runtime kind, at most the manifest's count (env GUST_STEM_CELLS)")
+	f.IntVar(&o.invoker.maxInFlight, "invoker-max-inflight", envInt(e, "GUST_INVOKER_MAX_INFLIGHT", 64), "activations one invoker runs at once (env GUST_INVOKER_MAX_INFLIGHT)")
+	f.StringVar(&o.invoker.proxyBinary, "proxy-binary", envOr(e, "GUST_PROXY_BINARY", ""), "statically linked gust executable to use as the action proxy (default: this one)")
+	_ = f.MarkHidden("proxy-binary")
 	return cmd
+}
+
+func envInt(e *env, key string, def int) int {
+	if v := e.getenv(key); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func envDuration(e *env, key string, def time.Duration) time.Duration {
+	if v := e.getenv(key); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
 }
 
 func envOr(e *env, key, def string) string {
@@ -135,10 +166,26 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 		ln.Close()
 		return err
 	}
+	sb, err := openSandbox(ctx, o.invoker, o.dataDir, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if _, err := invoker.OpenQueue(ctx, js); err != nil {
+		ln.Close()
+		return err
+	}
+	stopInvoker, err := startInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: apiHost, owner: containerOwner(o.dataDir)}, o.invoker, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopInvoker()
 	srv := &http.Server{
 		Handler: api.New(api.Config{
 			Actions: store, Rules: ruleStore, Activations: activations, Identities: ids,
-			Build: version, Logger: log.With("component", "api"),
+			Activator: invoker.NewDispatcher(h),
+			Build:     version, Logger: log.With("component", "api"),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -146,7 +193,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("gust ready", "api", apiHost, "data_dir", o.dataDir, "nats", natsDescription(h, o),
+	log.Info("gust ready", "api", apiHost, "data_dir", o.dataDir, "nats", natsDescription(h, o), "sandbox", sb.Name(),
 		"startup", time.Since(started).Round(time.Millisecond).String())
 
 	select {
@@ -246,4 +293,14 @@ func ensureAdmin(ctx context.Context, ids *api.Identities, dataDir string) (stri
 		return "", fmt.Errorf("write admin key: %w", err)
 	}
 	return auth, nil
+}
+
+// containerOwner names the containers of the Gust with data directory dir.
+func containerOwner(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return "gust-" + hex.EncodeToString(sum[:4])
 }

@@ -1,0 +1,41 @@
+# Gust — see README.md. `make test` is what CI runs (through .ci/run).
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN     := bin/gust
+
+.PHONY: build run test test-short fuzz bench lint clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gust
+
+run: build
+	./$(BIN) serve --dev-guest-key
+
+# The whole suite: vet, unit and integration tests (a real Docker engine,
+# embedded NATS, real HTTP), then short fuzz runs of the input decoders.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+	$(MAKE) fuzz
+
+test-short:
+	$(GO) test -short ./...
+
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzActionPut$$' -fuzztime $(FUZZTIME)
+
+# Every benchmark, printed as a table: figure, value, the floor measured in
+# the same run, and their ratio.
+BENCHTIME ?= 1x
+bench:
+	@$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./... 2>&1 | tee bench.out | awk -f .ci/benchtable.awk
+
+lint:
+	$(GO) vet ./...
+	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	staticcheck ./...
+
+clean:
+	rm -rf bin bench.out

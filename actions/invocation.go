@@ -1,0 +1,55 @@
+package actions
+
+import "encoding/json"
+
+// Invocation asks an invoker to run an action once. The controller builds
+// it when an action is invoked or a rule fires; it travels through the hub's
+// work queue to whichever invoker pulls it.
+type Invocation struct {
+	ActivationID string `json:"activationId"`
+	// Namespace and Subject are the activation's: the invoking namespace.
+	Namespace string `json:"namespace"`
+	Subject   string `json:"subject"`
+	// Action is the resolved action without its code; Action.Parameters are
+	// its default parameters (package, binding and action merged).
+	Action Action `json:"action"`
+	// Payload is the invocation's own parameters, a JSON object; they
+	// override the defaults.
+	Payload json.RawMessage `json:"payload,omitempty"`
+	// APIKey is given to the action as __OW_API_KEY when it asks for it.
+	APIKey string `json:"apiKey,omitempty"`
+	// Submitted is when the controller accepted the request, in epoch
+	// milliseconds; waitTime is measured from it.
+	Submitted int64 `json:"submitted"`
+	// Cause is the activation id of the sequence or trigger that caused this.
+	Cause string `json:"cause,omitempty"`
+	// Annotations are added to the activation record (binding, causedBy...).
+	Annotations KeyValues `json:"annotations,omitempty"`
+	// TransactionID ties the activation to the API request that made it.
+	TransactionID string `json:"transactionId,omitempty"`
+}
+
+// Params returns the action's parameters: the defaults overridden by the
+// payload, as one JSON object. Init parameters are left out: they go to the
+// environment at /init.
+func (inv *Invocation) Params() json.RawMessage {
+	m := map[string]json.RawMessage{}
+	for _, kv := range inv.Action.Parameters {
+		if !kv.Init {
+			m[kv.Key] = kv.Value
+		}
+	}
+	if len(inv.Payload) > 0 {
+		var p map[string]json.RawMessage
+		if json.Unmarshal(inv.Payload, &p) == nil {
+			for k, v := range p {
+				m[k] = v
+			}
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return json.RawMessage("{}")
+	}
+	return b
+}

@@ -1,0 +1,131 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+)
+
+// Activator runs invocations: it queues one and, with wait > 0, waits up to
+// wait for its record, returning nil when the time is up.
+type Activator interface {
+	Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error)
+}
+
+// maxBlockingWait is how long a blocking invoke waits before answering 202,
+// as OpenWhisk's.
+const maxBlockingWait = 60 * time.Second
+
+// invokeAction answers POST /namespaces/{ns}/actions/{name}: 202 with the
+// activation id, or for blocking calls the record (or its result) with 200
+// for success, 502 for application and developer errors, 500 for internal
+// ones, and 202 when the wait ran out.
+func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	ctx := r.Context()
+	if s.cfg.Activator == nil {
+		return errorf(http.StatusServiceUnavailable, msgOverloaded)
+	}
+	ns, _, err := namespace(r, id)
+	if err != nil {
+		return err
+	}
+	n, err := actionName(r, ns)
+	if err != nil {
+		return err
+	}
+	blocking, err := queryBool(r, "blocking")
+	if err != nil {
+		return err
+	}
+	resultOnly, err := queryBool(r, "result")
+	if err != nil {
+		return err
+	}
+	wait := maxBlockingWait
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms <= 0 || time.Duration(ms)*time.Millisecond > maxBlockingWait {
+			return errorf(http.StatusBadRequest, fmt.Sprintf("Timeout must be number of milliseconds up to %d.", maxBlockingWait.Milliseconds()))
+		}
+		wait = time.Duration(ms) * time.Millisecond
+	}
+	body, err := readBody(r, maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var payload map[string]json.RawMessage
+	if err := decodeObject(body, &payload); err != nil {
+		return err
+	}
+	a, err := actions.Resolve(ctx, s.cfg.Actions, n, id.Namespace, false)
+	if err != nil {
+		return err
+	}
+	for _, k := range a.FinalParameters() {
+		if _, ok := payload[k]; ok {
+			return errorf(http.StatusBadRequest, "Request defines parameters that are not allowed (e.g., reserved properties).")
+		}
+	}
+	if a.Exec.Kind == actions.KindSequence {
+		return errorf(http.StatusNotImplemented, "Sequences cannot be invoked yet in this version of Gust.")
+	}
+	inv := &actions.Invocation{
+		ActivationID:  actions.NewActivationID(),
+		Namespace:     id.Namespace,
+		Subject:       id.Namespace,
+		Action:        *a,
+		Submitted:     s.now().UnixMilli(),
+		TransactionID: transactionID(r),
+	}
+	if len(payload) > 0 {
+		inv.Payload, _ = json.Marshal(payload)
+	}
+	if key := r.Header.Get("Authorization"); key != "" {
+		if u, p, ok := r.BasicAuth(); ok {
+			inv.APIKey = u + ":" + p
+		}
+	}
+	if a.Annotations.Has("binding") {
+		inv.Annotations = inv.Annotations.Set("binding", a.Annotations.Get("binding"))
+	}
+	w.Header().Set("x-openwhisk-activation-id", inv.ActivationID)
+	if !blocking {
+		wait = 0
+	}
+	rec, err := s.cfg.Activator.Activate(ctx, inv, wait)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		writeJSON(w, http.StatusAccepted, map[string]string{"activationId": inv.ActivationID})
+		return nil
+	}
+	status := http.StatusOK
+	switch rec.Response.StatusCode {
+	case actions.StatusApplicationError, actions.StatusDeveloperError:
+		status = http.StatusBadGateway
+	case actions.StatusInternalError:
+		status = http.StatusInternalServerError
+	}
+	if resultOnly {
+		writeRaw(w, status, rec.Response.Result)
+		return nil
+	}
+	writeJSON(w, status, rec)
+	return nil
+}
+
+// writeRaw answers with JSON that is already encoded.
+func writeRaw(w http.ResponseWriter, status int, b json.RawMessage) {
+	if len(b) == 0 {
+		b = json.RawMessage("{}")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/actions/runtimes"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/invoker"
+	"github.com/gusthub/gust/invoker/docker"
+	"github.com/gusthub/gust/invoker/process"
+)
+
+// invokerOptions are the invoker's flags of `gust serve`.
+type invokerOptions struct {
+	sandbox     string // auto, docker or process
+	memoryMB    int
+	pauseGrace  time.Duration
+	idleTTL     time.Duration
+	stemCells   int
+	proxyBinary string
+	maxInFlight int
+}
+
+// nativeSkeleton is the image wsk's --native names; Gust runs such actions
+// with its own native runtime instead of pulling it.
+const nativeSkeleton = "openwhisk/dockerskeleton"
+
+// sandboxes is the invoker's sandbox and what resolves images for it.
+type sandboxes struct {
+	invoker.Sandbox
+	images invoker.ImageFunc
+	close  func() error
+}
+
+// openSandbox picks the Docker engine when one answers, else local
+// processes, and says so loudly.
+func openSandbox(ctx context.Context, o invokerOptions, dataDir string, log *slog.Logger) (*sandboxes, error) {
+	proxyBin, err := proxyBinary(o.proxyBinary)
+	if err != nil {
+		return nil, err
+	}
+	if o.sandbox == "auto" || o.sandbox == "docker" {
+		sb, err := docker.New(docker.Options{SocketDir: filepath.Join(dataDir, "sockets"), Logger: log.With("component", "docker")})
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err = sb.Ping(pctx)
+			cancel()
+			if err == nil {
+				return &sandboxes{Sandbox: sb, images: dockerImages(sb, proxyBin), close: sb.Close}, nil
+			}
+			_ = sb.Close()
+		}
+		if o.sandbox == "docker" {
+			return nil, fmt.Errorf("no Docker engine reachable: %w", err)
+		}
+		log.Warn("NO DOCKER ENGINE REACHABLE: actions run as local processes WITHOUT ISOLATION; start a Docker engine for real sandboxes",
+			"err", err)
+	}
+	if o.sandbox != "auto" && o.sandbox != "process" {
+		return nil, fmt.Errorf("--sandbox %q: use auto, docker or process", o.sandbox)
+	}
+	sb, err := process.New(process.Options{ProxyBinary: proxyBin, Logger: log.With("component", "process")})
+	if err != nil {
+		return nil, err
+	}
+	images := func(ctx context.Context, e actions.Exec) (string, bool, error) {
+		if e.Kind == actions.KindBlackbox && e.Image != nativeSkeleton {
+			return "", false, fmt.Errorf("%w: blackbox image %s needs a Docker engine, and none is reachable", invoker.ErrImage, e.Image)
+		}
+		return "", true, nil
+	}
+	return &sandboxes{Sandbox: sb, images: images, close: func() error { return nil }}, nil
+}
+
+// dockerImages resolves runtime kinds to Gust's own images, built on first
+// need from the local toolchain, and blackbox actions to their image, which
+// must already be on the engine.
+func dockerImages(sb *docker.Sandbox, proxyBin string) invoker.ImageFunc {
+	var mu sync.Mutex
+	built := map[string]string{}
+	return func(ctx context.Context, e actions.Exec) (string, bool, error) {
+		kind := e.Kind
+		if e.Kind == actions.KindBlackbox {
+			if e.Image != nativeSkeleton {
+				if err := sb.CheckImage(ctx, e.Image); err != nil {
+					return "", false, fmt.Errorf("%w: %v", invoker.ErrImage, err)
+				}
+				return e.Image, false, nil
+			}
+			kind = "native"
+		}
+		mu.Lock()
+		tag, ok := built[kind]
+		mu.Unlock()
+		if ok {
+			return tag, true, nil
+		}
+		recipe, err := runtimes.RecipeFor(kind, proxyBin)
+		if err != nil {
+			return "", false, fmt.Errorf("runtime %s: %w", kind, err)
+		}
+		if err := sb.EnsureImage(ctx, recipe); err != nil {
+			return "", false, fmt.Errorf("build runtime image for %s: %w", kind, err)
+		}
+		mu.Lock()
+		built[kind] = recipe.Tag
+		mu.Unlock()
+		return recipe.Tag, true, nil
+	}
+}
+
+// proxyBinary is the executable that serves as the action proxy: the gust
+// binary itself unless told otherwise. It must be statically linked to run
+// in an image FROM scratch.
+func proxyBinary(explicit string) (string, error) {
+	p := explicit
+	if p == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("find the gust executable: %w", err)
+		}
+		p = exe
+	}
+	if isDynamic(p) {
+		return "", fmt.Errorf("the action proxy %s is dynamically linked; build gust with CGO_ENABLED=0 (make build does) or pass --proxy-binary", p)
+	}
+	return p, nil
+}
+
+// isDynamic reports whether the ELF file at p asks for a dynamic loader.
+func isDynamic(p string) bool {
+	f, err := elf.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return true
+		}
+	}
+	return false
+}
+
+// startInvoker builds the pool and the invoker, removes containers an
+// earlier run left, keeps stem cells warm, and runs the invoker until ctx
+// ends. The returned stop waits for it and destroys every container.
+func startInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerOptions, log *slog.Logger) (stop func(), err error) {
+	owner := deps.owner
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = sb.RemoveLeftovers(cctx, owner)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("remove leftover containers: %w", err)
+	}
+	pool := invoker.NewPool(sb, invoker.PoolOptions{
+		MemoryMB: o.memoryMB, PauseGrace: o.pauseGrace, IdleTTL: o.idleTTL, Owner: owner,
+		Logger: log.With("component", "pool"),
+	})
+	iv := invoker.New(deps.hub, pool, deps.code, deps.records, sb.images, invoker.Options{
+		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Logger: log.With("component", "invoker"),
+	})
+	runCtx, cancelRun := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	if o.stemCells > 0 {
+		bg.Add(1)
+		go func() { // building runtime images may take a while: not on the way to ready
+			defer bg.Done()
+			keepStemCells(runCtx, pool, sb, deps.apiHost, o.stemCells, log)
+		}()
+	}
+	done := make(chan error, 1)
+	go func() { done <- iv.Run(runCtx) }()
+	return func() {
+		cancelRun()
+		bg.Wait()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("invoker stopped", "err", err)
+		}
+		pool.Close()
+		if err := sb.close(); err != nil {
+			log.Warn("close sandbox", "err", err)
+		}
+	}, nil
+}
+
+// invokerDeps are what the invoker needs from the rest of Gust.
+type invokerDeps struct {
+	hub     *hub.Hub
+	code    invoker.CodeStore
+	records invoker.RecordStore
+	apiHost string
+	// owner names this Gust's containers: unique per data directory, so
+	// that two Gusts on one engine leave each other's containers alone.
+	owner string
+}
+
+// keepStemCells asks the pool for pre-warmed containers of every runtime
+// the manifest wants them for, at most perKind each.
+func keepStemCells(ctx context.Context, pool *invoker.Pool, sb *sandboxes, apiHost string, perKind int, log *slog.Logger) {
+	for _, rt := range actions.DefaultManifest().Runtimes() {
+		if rt.StemCells == 0 || ctx.Err() != nil {
+			continue
+		}
+		img, socket, err := sb.images(ctx, actions.Exec{Kind: rt.Kind})
+		if err != nil {
+			log.Warn("no stem cells", "kind", rt.Kind, "err", err)
+			continue
+		}
+		pool.KeepStemCells(invoker.Spec{
+			Kind: rt.Kind, Image: img, ProxySocket: socket, MemoryMB: actions.DefaultMemoryMB,
+			Env: map[string]string{"__OW_API_HOST": apiHost},
+		}, min(perKind, rt.StemCells))
+	}
+}

@@ -1,0 +1,347 @@
+package invoker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+)
+
+// MaxResultBytes bounds an action's result, as OpenWhisk's 1 MB.
+const MaxResultBytes = 1 << 20
+
+// sentinelWait is how long the invoker waits for an activation's log
+// sentinels once its run has answered.
+const sentinelWait = 2 * time.Second
+
+// OpenWhisk's messages for failed activations.
+const (
+	msgAbnormalInit   = "The action did not initialize and exited unexpectedly."
+	msgAbnormalRun    = "The action did not produce a valid response and exited unexpectedly."
+	msgMemoryExceeded = "The action exhausted its memory and was aborted."
+	msgNoContainer    = "Failed to provision resources to run the action."
+	msgActionMissing  = "Action could not be found or may have been deleted."
+)
+
+func timeoutMessage(ms int, init bool) string {
+	if init {
+		return fmt.Sprintf("The action exceeded its time limits of %d milliseconds during initialization.", ms)
+	}
+	return fmt.Sprintf("The action exceeded its time limits of %d milliseconds.", ms)
+}
+
+// outcome is what an /init or /run call produced.
+type outcome struct {
+	status  int             // an actions.Status* code
+	result  json.RawMessage // the result or {"error": ...}
+	timeout bool
+	healthy bool // the container may run another activation
+}
+
+func errorResult(msg string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	return b
+}
+
+func failed(status int, msg string) outcome {
+	return outcome{status: status, result: errorResult(msg)}
+}
+
+// activate runs inv in a pool container and returns its activation record.
+func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actions.Activation {
+	a := &inv.Action
+	rec := iv.newRecord(inv)
+	spec, err := iv.spec(ctx, a)
+	if err != nil {
+		return iv.finish(rec, inv, time.Now(), 0, false, failed(actions.StatusDeveloperError, err.Error()), nil)
+	}
+	waitStart := time.Now()
+	lease, err := iv.pool.Acquire(ctx, Request{Key: warmKey(inv), Spec: spec, Concurrency: a.Limits.Concurrency})
+	if err != nil {
+		iv.log.Error("no container for activation", "activation_id", inv.ActivationID, "action", a.FullName().String(), "err", err)
+		status := actions.StatusInternalError
+		if errors.Is(err, errImage) {
+			status = actions.StatusDeveloperError
+		}
+		msg := msgNoContainer
+		if status == actions.StatusDeveloperError {
+			msg = err.Error()
+		}
+		return iv.finish(rec, inv, waitStart, 0, false, failed(status, msg), nil)
+	}
+	c := lease.Container()
+	collect := a.Limits.Concurrency <= 1
+	var session *logSession
+	if collect {
+		session = lease.logs().begin(a.Limits.Logs << 20)
+	}
+	start := time.Now()
+	var initTime time.Duration
+	out := outcome{healthy: true}
+	if lease.Cold {
+		out = iv.init(ctx, c, inv)
+		initTime = time.Since(start)
+		if out.healthy {
+			lease.MarkInitialized()
+		}
+	}
+	if out.healthy {
+		out = iv.run(ctx, c, inv)
+	}
+	var logs []string
+	if collect {
+		logs = lease.logs().end(session, sentinelWait)
+	}
+	iv.pool.Release(lease, out.healthy)
+	rec = iv.finish(rec, inv, start, initTime, lease.Cold, out, logs)
+	return rec
+}
+
+// warmKey identifies the containers that may serve inv: the same invoking
+// namespace and the same version of the same action.
+func warmKey(inv *actions.Invocation) string {
+	a := &inv.Action
+	return inv.Namespace + "|" + a.FullName().String() + "|" + a.Version + "|" + strconv.FormatInt(a.Updated, 10)
+}
+
+// spec is the container an action runs in.
+func (iv *Invoker) spec(ctx context.Context, a *actions.Action) (Spec, error) {
+	img, socket, err := iv.images(ctx, a.Exec)
+	if err != nil {
+		return Spec{}, err
+	}
+	n := a.FullName()
+	return Spec{
+		Kind: a.Exec.Kind, Image: img, ProxySocket: socket, MemoryMB: a.Limits.Memory,
+		Env: map[string]string{"__OW_API_HOST": iv.opts.APIHost},
+		Labels: map[string]string{
+			"gust.namespace": n.Namespace, "gust.action": n.Local(), "gust.kind": a.Exec.Kind,
+		},
+	}, nil
+}
+
+// errImage marks image errors, which are the action's fault (a blackbox
+// image that is not there), not the system's.
+var errImage = errors.New("image")
+
+// init sends /init with the action's code.
+func (iv *Invoker) init(ctx context.Context, c Container, inv *actions.Invocation) outcome {
+	a := &inv.Action
+	full, _, err := iv.code.GetAction(ctx, a.FullName(), true)
+	if err != nil || full.Version != a.Version {
+		return outcome{status: actions.StatusDeveloperError, result: errorResult(msgActionMissing)}
+	}
+	main := full.Exec.Main
+	if main == "" {
+		main = "main"
+	}
+	env := iv.activationEnv(inv)
+	for _, kv := range full.Parameters {
+		if kv.Init {
+			env[kv.Key] = envString(kv.Value)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"value": map[string]any{
+		"name": a.Name, "main": main, "binary": full.Exec.Binary, "code": full.Exec.Code, "env": env,
+	}})
+	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
+	status, resp, err := post(ctx, c, "/init", body, timeout)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return outcome{status: actions.StatusDeveloperError, result: errorResult(timeoutMessage(a.Limits.Timeout, true)), timeout: true}
+	case err != nil:
+		return outcome{status: actions.StatusDeveloperError, result: errorResult(iv.crashMessage(c, msgAbnormalInit))}
+	case status != http.StatusOK:
+		if isErrorObject(resp) {
+			return outcome{status: actions.StatusDeveloperError, result: resp}
+		}
+		return outcome{status: actions.StatusDeveloperError, result: errorResult(initFailure(resp))}
+	}
+	return outcome{healthy: true}
+}
+
+func initFailure(body []byte) string {
+	if s := strings.TrimSpace(string(body)); s != "" {
+		return "The action failed during initialization: " + s
+	}
+	return "The action failed during initialization."
+}
+
+// run sends /run with the activation's parameters and reads the result.
+func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation) outcome {
+	a := &inv.Action
+	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
+	msg := map[string]any{
+		"value":          inv.Params(),
+		"namespace":      inv.Namespace,
+		"action_name":    "/" + a.FullName().Path() + "/" + a.Name,
+		"action_version": a.Version,
+		"activation_id":  inv.ActivationID,
+		"transaction_id": inv.TransactionID,
+		"deadline":       strconv.FormatInt(time.Now().Add(timeout).UnixMilli(), 10),
+	}
+	if inv.APIKey != "" && providesAPIKey(a) {
+		msg["api_key"] = inv.APIKey
+	}
+	body, _ := json.Marshal(msg)
+	status, resp, err := post(ctx, c, "/run", body, timeout)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return outcome{status: actions.StatusDeveloperError, result: errorResult(timeoutMessage(a.Limits.Timeout, false)), timeout: true}
+	case errors.Is(err, errTooLarge):
+		return outcome{status: actions.StatusApplicationError, healthy: true, result: errorResult(fmt.Sprintf(
+			"The action produced a response that exceeded the allowed length: %d > %d bytes.", len(resp), MaxResultBytes))}
+	case err != nil:
+		return outcome{status: actions.StatusDeveloperError, result: errorResult(iv.crashMessage(c, msgAbnormalRun))}
+	}
+	trimmed := bytes.TrimSpace(resp)
+	isObject := len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed)
+	isArray := len(trimmed) > 0 && trimmed[0] == '[' && json.Valid(trimmed)
+	switch {
+	case status == http.StatusOK && isObject && isErrorObject(trimmed):
+		return outcome{status: actions.StatusApplicationError, result: trimmed, healthy: true}
+	case status == http.StatusOK && (isObject || isArray):
+		return outcome{status: actions.StatusSuccess, result: trimmed, healthy: true}
+	case isObject && isErrorObject(trimmed):
+		return outcome{status: actions.StatusDeveloperError, result: trimmed}
+	}
+	detail := "."
+	if len(trimmed) > 0 {
+		detail = ": " + string(trimmed)
+	}
+	return outcome{status: actions.StatusDeveloperError, result: errorResult("The action did not produce a valid JSON response" + detail)}
+}
+
+// crashMessage tells a container that ran out of memory from one that died
+// another way.
+func (iv *Invoker) crashMessage(c Container, otherwise string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if c.OOMKilled(ctx) {
+		return msgMemoryExceeded
+	}
+	return otherwise
+}
+
+var errTooLarge = errors.New("response too large")
+
+// post sends body to the proxy and returns the status and at most
+// MaxResultBytes of the response (errTooLarge, with what was read, beyond).
+func post(ctx context.Context, c Container, path string, body []byte, timeout time.Duration) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL()+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Client().Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
+		}
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResultBytes+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
+		}
+		return 0, nil, err
+	}
+	if len(b) > MaxResultBytes {
+		n, _ := io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, make([]byte, int64(len(b))+n), errTooLarge
+	}
+	return resp.StatusCode, b, nil
+}
+
+func isErrorObject(b []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return false
+	}
+	_, ok := m["error"]
+	return ok
+}
+
+// providesAPIKey reports whether the action gets __OW_API_KEY: when its
+// provide-api-key annotation is true or absent (older actions).
+func providesAPIKey(a *actions.Action) bool {
+	return !a.Annotations.Has("provide-api-key") || a.Annotations.IsTrue("provide-api-key")
+}
+
+// activationEnv is the __OW_* environment of an activation, sent at /init.
+func (iv *Invoker) activationEnv(inv *actions.Invocation) map[string]string {
+	a := &inv.Action
+	env := map[string]string{
+		"__OW_NAMESPACE":      inv.Namespace,
+		"__OW_ACTION_NAME":    "/" + a.FullName().Path() + "/" + a.Name,
+		"__OW_ACTION_VERSION": a.Version,
+		"__OW_ACTIVATION_ID":  inv.ActivationID,
+		"__OW_TRANSACTION_ID": inv.TransactionID,
+		"__OW_DEADLINE":       strconv.FormatInt(time.Now().Add(time.Duration(a.Limits.Timeout)*time.Millisecond).UnixMilli(), 10),
+	}
+	if inv.APIKey != "" && providesAPIKey(a) {
+		env["__OW_API_KEY"] = inv.APIKey
+	}
+	return env
+}
+
+// envString is a parameter value as an environment variable: strings as
+// they are, anything else as compact JSON.
+func envString(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, v) == nil {
+		return buf.String()
+	}
+	return string(v)
+}
+
+// newRecord starts the activation record of inv.
+func (iv *Invoker) newRecord(inv *actions.Invocation) *actions.Activation {
+	a := &inv.Action
+	return &actions.Activation{
+		Namespace: inv.Namespace, Name: a.Name, Version: a.Version, Subject: inv.Subject,
+		ActivationID: inv.ActivationID, Cause: inv.Cause, Publish: false,
+	}
+}
+
+// finish completes rec with the outcome and OpenWhisk's annotations: path,
+// kind, limits, waitTime, initTime (cold starts only) and timeout.
+func (iv *Invoker) finish(rec *actions.Activation, inv *actions.Invocation, start time.Time, initTime time.Duration, cold bool, out outcome, logs []string) *actions.Activation {
+	a := &inv.Action
+	end := time.Now()
+	rec.Start, rec.End = start.UnixMilli(), end.UnixMilli()
+	rec.Duration = rec.End - rec.Start
+	rec.Response = actions.Response{StatusCode: out.status, Result: out.result}
+	rec.StatusCode = out.status
+	rec.Logs = logs
+	if rec.Logs == nil {
+		rec.Logs = []string{}
+	}
+	ann := actions.KeyValues{}
+	ann = ann.Set("path", a.FullName().Path()+"/"+a.Name)
+	ann = ann.Set("waitTime", max(start.UnixMilli()-inv.Submitted, 0))
+	ann = ann.Set("kind", a.Exec.Kind)
+	ann = ann.Set("timeout", out.timeout)
+	ann = ann.Set("limits", a.Limits)
+	if cold {
+		ann = ann.Set("initTime", initTime.Milliseconds())
+	}
+	rec.Annotations = ann.Merge(inv.Annotations)
+	return rec
+}

@@ -1,0 +1,229 @@
+package invoker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+)
+
+// The hub's invocation work queue: controllers publish on
+// gust.invoke.<namespace>, invokers pull from one shared durable consumer.
+const (
+	InvokeStream   = "GUST_INVOKE"
+	invokeSubjects = "gust.invoke.>"
+	invokeConsumer = "invokers"
+	// doneSubject is where an invoker announces a finished activation, on
+	// core NATS, to whoever waits for it: gust.done.<activation id>.
+	doneSubjectPrefix = "gust.done."
+)
+
+func invokeSubject(ns string) string { return "gust.invoke." + hub.EncodeToken(ns) }
+
+// DoneSubject is the subject that announces activation id's record.
+func DoneSubject(id string) string { return doneSubjectPrefix + id }
+
+// OpenQueue creates or updates the invocation work queue.
+func OpenQueue(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:      InvokeStream,
+		Subjects:  []string{invokeSubjects},
+		Retention: jetstream.WorkQueuePolicy,
+		Storage:   jetstream.FileStorage,
+		MaxAge:    24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", InvokeStream, err)
+	}
+	return st, nil
+}
+
+// CodeStore reads actions with their code, for /init.
+type CodeStore interface {
+	GetAction(ctx context.Context, n actions.Name, withCode bool) (*actions.Action, uint64, error)
+}
+
+// RecordStore keeps activation records.
+type RecordStore interface {
+	Put(ctx context.Context, a *actions.Activation) error
+}
+
+// ImageFunc returns the image that runs exec, and whether that image runs
+// Gust's own action proxy (reachable on a Unix socket). Its errors should
+// wrap ErrImage when the action, not the system, is at fault.
+type ImageFunc func(ctx context.Context, exec actions.Exec) (image string, proxySocket bool, err error)
+
+// ErrImage marks an image error that is the action's fault, such as a
+// blackbox image that is not on the machine.
+var ErrImage = errImage
+
+// Options configure an Invoker.
+type Options struct {
+	// APIHost is given to actions as __OW_API_HOST.
+	APIHost string
+	// MaxInFlight bounds the activations this invoker runs at once.
+	MaxInFlight int
+	Logger      *slog.Logger
+}
+
+// Invoker pulls invocations from the hub's work queue and runs them in its
+// container pool, then stores each activation record and announces it.
+type Invoker struct {
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	pool   *Pool
+	code   CodeStore
+	rec    RecordStore
+	images ImageFunc
+	opts   Options
+	log    *slog.Logger
+}
+
+// New returns an invoker; Run starts it.
+func New(h *hub.Hub, pool *Pool, code CodeStore, records RecordStore, images ImageFunc, opts Options) *Invoker {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 64
+	}
+	return &Invoker{js: h.JetStream(), nc: h.Conn(), pool: pool, code: code, rec: records, images: images, opts: opts, log: log}
+}
+
+// Run consumes invocations until ctx ends, then waits for the activations
+// in flight to finish.
+func (iv *Invoker) Run(ctx context.Context) error {
+	st, err := OpenQueue(ctx, iv.js)
+	if err != nil {
+		return err
+	}
+	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       invokeConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: 10000,
+	})
+	if err != nil {
+		return fmt.Errorf("open consumer %s: %w", invokeConsumer, err)
+	}
+	slots := make(chan struct{}, iv.opts.MaxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	it, err := cons.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", InvokeStream, err)
+	}
+	go func() {
+		<-ctx.Done()
+		it.Stop()
+	}()
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		msg, err := it.Next()
+		if err != nil {
+			<-slots
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			iv.log.Warn("invocation queue", "err", err)
+			continue
+		}
+		// OpenWhisk runs an activation at most once: take it off the queue
+		// before running it.
+		if err := msg.Ack(); err != nil {
+			iv.log.Warn("ack invocation", "err", err)
+		}
+		var inv actions.Invocation
+		if err := json.Unmarshal(msg.Data(), &inv); err != nil {
+			<-slots
+			iv.log.Error("undecodable invocation dropped", "err", err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			iv.handle(context.WithoutCancel(ctx), &inv)
+		}()
+	}
+}
+
+// handle runs one invocation, stores its record and announces it.
+func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
+	rec := iv.activate(ctx, inv)
+	b, err := json.Marshal(rec)
+	if err != nil {
+		iv.log.Error("encode activation", "activation_id", inv.ActivationID, "err", err)
+		return
+	}
+	if err := iv.rec.Put(ctx, rec); err != nil {
+		iv.log.Error("store activation", "activation_id", inv.ActivationID, "err", err)
+	}
+	if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
+		iv.log.Warn("announce activation", "activation_id", inv.ActivationID, "err", err)
+	}
+}
+
+// Dispatcher is the controller's side of invocations: it queues them on the
+// hub and, for blocking callers, waits for their records.
+type Dispatcher struct {
+	js jetstream.JetStream
+	nc *nats.Conn
+}
+
+// NewDispatcher returns a dispatcher on h. The queue must exist (OpenQueue).
+func NewDispatcher(h *hub.Hub) *Dispatcher {
+	return &Dispatcher{js: h.JetStream(), nc: h.Conn()}
+}
+
+// Activate queues inv. With wait > 0 it then waits up to wait for the
+// activation's record and returns it, or nil when the time is up.
+func (d *Dispatcher) Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error) {
+	b, err := json.Marshal(inv)
+	if err != nil {
+		return nil, fmt.Errorf("encode invocation: %w", err)
+	}
+	var done chan *nats.Msg
+	if wait > 0 {
+		done = make(chan *nats.Msg, 1)
+		sub, err := d.nc.ChanSubscribe(DoneSubject(inv.ActivationID), done)
+		if err != nil {
+			return nil, fmt.Errorf("wait for activation: %w", err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+	}
+	if _, err := d.js.Publish(ctx, invokeSubject(inv.Namespace), b, jetstream.WithMsgID(inv.ActivationID)); err != nil {
+		return nil, fmt.Errorf("queue invocation: %w", err)
+	}
+	if wait <= 0 {
+		return nil, nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case m := <-done:
+		var rec actions.Activation
+		if err := json.Unmarshal(m.Data, &rec); err != nil {
+			return nil, fmt.Errorf("decode activation: %w", err)
+		}
+		return &rec, nil
+	case <-t.C:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

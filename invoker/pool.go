@@ -1,0 +1,523 @@
+package invoker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PoolOptions configure a Pool.
+type PoolOptions struct {
+	// MemoryMB is the memory all containers may use together; a container
+	// counts with its action's memory limit.
+	MemoryMB int
+	// PauseGrace is how long an idle warm container stays running before it
+	// is paused; zero never pauses.
+	PauseGrace time.Duration
+	// IdleTTL is how long an idle warm container is kept before it is
+	// removed; zero keeps it until capacity is needed.
+	IdleTTL time.Duration
+	// Owner names this invoker's containers, so that a restarted invoker can
+	// remove what an earlier run left.
+	Owner  string
+	Logger *slog.Logger
+}
+
+// Pool keeps action containers: warm ones keyed by namespace and action
+// version, and stem cells per kind and memory that have no code yet. It
+// bounds their memory, evicting the least recently used idle warm
+// containers, and queues requests in order when it is full.
+type Pool struct {
+	sb   Sandbox
+	opts PoolOptions
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	usedMB   int
+	warm     map[string][]*container // by warm key
+	stems    map[string][]*container // by stem key
+	stemSpec map[string]Spec         // stem key → spec of the stem cells to keep
+	stemWant map[string]int          // stem key → how many to keep
+	stemHave map[string]int          // stem key → how many are kept or starting
+	waiters  []chan struct{}
+	closed   bool
+	seq      atomic.Int64
+	bg       sync.WaitGroup
+}
+
+// container is a sandbox container with its pool bookkeeping.
+type container struct {
+	Container
+	key         string // warm key; "" for a stem cell
+	stemKey     string
+	kind        string
+	memMB       int
+	maxActive   int
+	active      int
+	initialized bool
+	paused      bool
+	dead        bool
+	lastUsed    time.Time
+	timer       *time.Timer
+	logs        *logCollector
+}
+
+// ErrPoolClosed is returned by Acquire once Close has begun.
+var ErrPoolClosed = errors.New("container pool is closed")
+
+// NewPool returns a pool that creates containers with sb.
+func NewPool(sb Sandbox, opts PoolOptions) *Pool {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MemoryMB <= 0 {
+		opts.MemoryMB = 2048
+	}
+	return &Pool{sb: sb, opts: opts, log: log,
+		warm: map[string][]*container{}, stems: map[string][]*container{},
+		stemSpec: map[string]Spec{}, stemWant: map[string]int{}, stemHave: map[string]int{}}
+}
+
+// Lease is a container acquired for one activation.
+type Lease struct {
+	c    *container
+	pool *Pool
+	// Cold reports that the container has not run /init yet.
+	Cold bool
+}
+
+// Container is the leased container.
+func (l *Lease) Container() Container { return l.c.Container }
+
+// logs is the leased container's log collector.
+func (l *Lease) logs() *logCollector { return l.c.logs }
+
+// Request says what container an activation needs.
+type Request struct {
+	// Key identifies the action version and invocation namespace whose warm
+	// containers may serve the activation.
+	Key string
+	// Spec creates a container when none is warm; Spec.Kind and
+	// Spec.MemoryMB also pick a stem cell.
+	Spec Spec
+	// Concurrency is how many activations one container may run at once.
+	Concurrency int
+}
+
+func stemKey(kind string, memMB int) string { return fmt.Sprintf("%s/%d", kind, memMB) }
+
+// Acquire returns a container for req: a warm one, a stem cell, or a new
+// one, waiting in line while the pool is full.
+func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
+	if req.Concurrency < 1 {
+		req.Concurrency = 1
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrPoolClosed
+		}
+		if c := p.takeWarm(req); c != nil {
+			p.mu.Unlock()
+			if err := p.resume(ctx, c); err != nil {
+				p.Release(&Lease{c: c, pool: p}, false)
+				continue
+			}
+			return &Lease{c: c, pool: p}, nil
+		}
+		if c := p.takeStem(req); c != nil {
+			p.mu.Unlock()
+			return &Lease{c: c, pool: p, Cold: true}, nil
+		}
+		if p.reserve(req.Spec.MemoryMB) {
+			p.mu.Unlock()
+			c, err := p.create(ctx, req.Spec, req.Key, req.Concurrency)
+			if err != nil {
+				p.mu.Lock()
+				p.usedMB -= req.Spec.MemoryMB
+				p.wakeNextLocked()
+				p.mu.Unlock()
+				return nil, err
+			}
+			return &Lease{c: c, pool: p, Cold: true}, nil
+		}
+		if req.Spec.MemoryMB > p.opts.MemoryMB {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("action needs %d MB, more than the invoker's %d MB", req.Spec.MemoryMB, p.opts.MemoryMB)
+		}
+		wake := make(chan struct{})
+		p.waiters = append(p.waiters, wake)
+		p.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			p.mu.Lock()
+			p.dropWaiterLocked(wake)
+			p.mu.Unlock()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// takeWarm claims an initialized container of req.Key with room for one
+// more activation.
+func (p *Pool) takeWarm(req Request) *container {
+	for _, c := range p.warm[req.Key] {
+		if !c.dead && c.active < c.maxActive {
+			c.active++
+			c.stopTimer()
+			return c
+		}
+	}
+	return nil
+}
+
+// takeStem claims a stem cell of the request's kind and memory and starts
+// its replacement.
+func (p *Pool) takeStem(req Request) *container {
+	sk := stemKey(req.Spec.Kind, req.Spec.MemoryMB)
+	cs := p.stems[sk]
+	if len(cs) == 0 {
+		return nil
+	}
+	c := cs[len(cs)-1]
+	p.stems[sk] = cs[:len(cs)-1]
+	p.stemHave[sk]--
+	c.stemKey, c.key, c.maxActive, c.active = "", req.Key, max(req.Concurrency, 1), 1
+	p.warm[req.Key] = append(p.warm[req.Key], c)
+	p.replenishLocked(sk)
+	return c
+}
+
+// reserve books memMB of capacity, evicting least recently used idle warm
+// containers when that makes room.
+func (p *Pool) reserve(memMB int) bool {
+	if p.usedMB+memMB <= p.opts.MemoryMB {
+		p.usedMB += memMB
+		return true
+	}
+	var idle []*container
+	freeable := 0
+	for _, cs := range p.warm {
+		for _, c := range cs {
+			if c.active == 0 && !c.dead {
+				idle = append(idle, c)
+				freeable += c.memMB
+			}
+		}
+	}
+	if p.usedMB-freeable+memMB > p.opts.MemoryMB {
+		return false
+	}
+	sortByLastUsed(idle)
+	for _, c := range idle {
+		if p.usedMB+memMB <= p.opts.MemoryMB {
+			break
+		}
+		p.removeLocked(c, "evicted")
+	}
+	p.usedMB += memMB
+	return true
+}
+
+func sortByLastUsed(cs []*container) {
+	for i := 1; i < len(cs); i++ {
+		for j := i; j > 0 && cs[j].lastUsed.Before(cs[j-1].lastUsed); j-- {
+			cs[j], cs[j-1] = cs[j-1], cs[j]
+		}
+	}
+}
+
+// create starts a container for spec; its memory is already reserved.
+func (p *Pool) create(ctx context.Context, spec Spec, key string, concurrency int) (*container, error) {
+	spec.Name = fmt.Sprintf("%s_%d", p.opts.Owner, p.seq.Add(1))
+	spec.Owner = p.opts.Owner
+	sc, err := p.sb.Create(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	c := &container{Container: sc, key: key, kind: spec.Kind, memMB: spec.MemoryMB,
+		maxActive: max(concurrency, 1), active: 1, lastUsed: time.Now()}
+	c.logs = newLogCollector(sc.Logs())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		p.usedMB -= spec.MemoryMB
+		go p.destroy(c)
+		return nil, ErrPoolClosed
+	}
+	if key != "" {
+		p.warm[key] = append(p.warm[key], c)
+	}
+	return c, nil
+}
+
+func (p *Pool) resume(ctx context.Context, c *container) error {
+	p.mu.Lock()
+	paused := c.paused
+	c.paused = false
+	p.mu.Unlock()
+	if !paused {
+		return nil
+	}
+	if err := c.Resume(ctx); err != nil {
+		p.log.Warn("resume container failed", "container", c.ID(), "err", err)
+		return err
+	}
+	return nil
+}
+
+// Release returns a lease. A container that failed (healthy false) is
+// destroyed; a healthy one stays warm for its next activation.
+func (p *Pool) Release(l *Lease, healthy bool) {
+	c := l.c
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.active--
+	c.lastUsed = time.Now()
+	if !healthy || p.closed {
+		p.removeLocked(c, "failed")
+	} else if c.active == 0 {
+		p.armIdleLocked(c)
+	}
+	p.wakeNextLocked()
+}
+
+// MarkInitialized records that the leased container ran /init.
+func (l *Lease) MarkInitialized() {
+	l.pool.mu.Lock()
+	l.c.initialized = true
+	l.pool.mu.Unlock()
+}
+
+// armIdleLocked schedules pausing an idle container after the grace, and
+// removing it after the idle TTL.
+func (p *Pool) armIdleLocked(c *container) {
+	c.stopTimer()
+	switch {
+	case p.opts.PauseGrace > 0 && !c.paused:
+		c.timer = time.AfterFunc(p.opts.PauseGrace, func() { p.pauseIdle(c) })
+	case p.opts.IdleTTL > 0:
+		c.timer = time.AfterFunc(p.opts.IdleTTL, func() { p.expireIdle(c) })
+	}
+}
+
+func (p *Pool) pauseIdle(c *container) {
+	p.mu.Lock()
+	if c.dead || c.active > 0 || c.paused || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	c.paused = true // claimed: a concurrent Acquire resumes it
+	p.bg.Add(1)
+	p.mu.Unlock()
+	defer p.bg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Pause(ctx); err != nil {
+		p.log.Warn("pause container failed", "container", c.ID(), "err", err)
+		p.mu.Lock()
+		p.removeLocked(c, "pause failed")
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Lock()
+	if c.active == 0 && !c.dead && p.opts.IdleTTL > 0 {
+		ttl := p.opts.IdleTTL - p.opts.PauseGrace
+		c.timer = time.AfterFunc(max(ttl, time.Millisecond), func() { p.expireIdle(c) })
+	}
+	p.mu.Unlock()
+}
+
+func (p *Pool) expireIdle(c *container) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.dead || c.active > 0 {
+		return
+	}
+	p.removeLocked(c, "idle")
+	p.wakeNextLocked()
+}
+
+func (c *container) stopTimer() {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+}
+
+// removeLocked takes c out of the pool, frees its memory and destroys it in
+// the background.
+func (p *Pool) removeLocked(c *container, why string) {
+	if c.dead {
+		return
+	}
+	c.dead = true
+	c.stopTimer()
+	p.usedMB -= c.memMB
+	if c.key != "" {
+		p.warm[c.key] = without(p.warm[c.key], c)
+		if len(p.warm[c.key]) == 0 {
+			delete(p.warm, c.key)
+		}
+	}
+	p.log.Debug("container removed", "container", c.ID(), "reason", why)
+	p.bg.Add(1)
+	go func() {
+		defer p.bg.Done()
+		p.destroy(c)
+	}()
+}
+
+func (p *Pool) destroy(c *container) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Destroy(ctx); err != nil {
+		p.log.Warn("destroy container failed", "container", c.ID(), "err", err)
+	}
+}
+
+func without(cs []*container, c *container) []*container {
+	out := cs[:0]
+	for _, x := range cs {
+		if x != c {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// wakeNextLocked lets the first waiting Acquire try again.
+func (p *Pool) wakeNextLocked() {
+	if len(p.waiters) == 0 {
+		return
+	}
+	w := p.waiters[0]
+	p.waiters = p.waiters[1:]
+	close(w)
+}
+
+func (p *Pool) dropWaiterLocked(w chan struct{}) {
+	for i, x := range p.waiters {
+		if x == w {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			return
+		}
+	}
+	// Already woken: pass the turn on so it is not lost.
+	p.wakeNextLocked()
+}
+
+// KeepStemCells asks the pool to keep count pre-warmed containers of spec
+// (its Kind and MemoryMB) ready, and starts them.
+func (p *Pool) KeepStemCells(spec Spec, count int) {
+	sk := stemKey(spec.Kind, spec.MemoryMB)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stemSpec[sk], p.stemWant[sk] = spec, count
+	p.replenishLocked(sk)
+}
+
+// replenishLocked starts stem cells until the wanted count is reached.
+func (p *Pool) replenishLocked(sk string) {
+	for p.stemHave[sk] < p.stemWant[sk] {
+		if !p.startStemLocked(sk) {
+			return
+		}
+	}
+}
+
+// startStemLocked starts one stem cell in the background if memory allows.
+func (p *Pool) startStemLocked(sk string) bool {
+	spec := p.stemSpec[sk]
+	if p.closed || p.usedMB+spec.MemoryMB > p.opts.MemoryMB {
+		return false
+	}
+	p.usedMB += spec.MemoryMB
+	p.stemHave[sk]++
+	p.bg.Add(1)
+	go func() {
+		defer p.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c, err := p.create(ctx, spec, "", 1)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err != nil {
+			if !errors.Is(err, ErrPoolClosed) {
+				p.usedMB -= spec.MemoryMB
+				p.log.Warn("start stem cell failed", "kind", spec.Kind, "err", err)
+			}
+			p.stemHave[sk]--
+			p.wakeNextLocked()
+			return
+		}
+		c.active, c.stemKey = 0, sk
+		p.stems[sk] = append(p.stems[sk], c)
+	}()
+	return true
+}
+
+// Stats describes the pool's containers.
+type Stats struct {
+	UsedMB, CapacityMB       int
+	Warm, Busy, Paused, Stem int
+	Waiting                  int
+}
+
+// Stats returns a snapshot of the pool.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Stats{UsedMB: p.usedMB, CapacityMB: p.opts.MemoryMB, Waiting: len(p.waiters)}
+	for _, cs := range p.warm {
+		for _, c := range cs {
+			s.Warm++
+			if c.active > 0 {
+				s.Busy++
+			}
+			if c.paused {
+				s.Paused++
+			}
+		}
+	}
+	for _, cs := range p.stems {
+		s.Stem += len(cs)
+	}
+	return s
+}
+
+// Close destroys every container and waits until they are gone. It is
+// idempotent.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		for _, cs := range p.warm {
+			for _, c := range append([]*container(nil), cs...) {
+				p.removeLocked(c, "shutdown")
+			}
+		}
+		for sk, cs := range p.stems {
+			for _, c := range cs {
+				c.dead = true
+				p.usedMB -= c.memMB
+				p.bg.Add(1)
+				go func(c *container) { defer p.bg.Done(); p.destroy(c) }(c)
+			}
+			delete(p.stems, sk)
+		}
+		for _, w := range p.waiters {
+			close(w)
+		}
+		p.waiters = nil
+	}
+	p.mu.Unlock()
+	p.bg.Wait()
+}
