@@ -2,6 +2,7 @@ package actions
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -56,6 +57,9 @@ func (p *Package) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// ErrPackageNotBinding means a PUT tried to turn a package into a binding.
+var ErrPackageNotBinding = errors.New("a package cannot become a binding")
+
 // IsBinding reports whether p is a package binding.
 func (p *Package) IsBinding() bool { return p.Binding != nil }
 
@@ -78,7 +82,8 @@ type BindingPut struct {
 }
 
 // Apply builds the package that a PUT of p makes of current (nil when new)
-// named n. The caller checks the bound package exists and is no binding.
+// named n; it returns ErrPackageNotBinding when p would turn a package into
+// a binding. The caller checks the bound package exists and is no binding.
 // Binding namespaces "_" resolve to n's namespace.
 func (p *PackagePut) Apply(current *Package, n Name, now time.Time) (Package, error) {
 	var pkg Package
@@ -94,7 +99,7 @@ func (p *PackagePut) Apply(current *Package, n Name, now time.Time) (Package, er
 	pkg.Namespace, pkg.Name = n.Namespace, n.Name
 	if p.Binding != nil && p.Binding.Name != "" {
 		if current != nil && current.Binding == nil {
-			return Package{}, Invalidf("Resource is a package and cannot be converted into a binding.")
+			return Package{}, ErrPackageNotBinding
 		}
 		ns := p.Binding.Namespace
 		if ns == "" || ns == DefaultNamespace {

@@ -22,6 +22,8 @@ const (
 	msgMethod         = "HTTP method not allowed, supported methods: "
 	msgOverloaded     = "System is overloaded, try again later."
 	msgMalformedStart = "The request content was malformed:\n"
+
+	msgPackageNotBinding = "Resource is a package and cannot be converted into a binding."
 )
 
 // Error is an API error with the status code it answers with.
@@ -50,6 +52,8 @@ func statusOf(err error) (int, string) {
 		return apiErr.Status, apiErr.Message
 	case errors.As(err, &invalid):
 		return http.StatusBadRequest, invalid.Msg
+	case errors.Is(err, actions.ErrPackageNotBinding):
+		return http.StatusConflict, msgPackageNotBinding
 	case errors.Is(err, actions.ErrForbidden):
 		return http.StatusForbidden, msgForbidden
 	case errors.Is(err, hub.ErrNotFound):
