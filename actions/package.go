@@ -57,6 +57,10 @@ func (p *Package) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// BindingAnnotation is the annotation that holds a binding's {namespace,
+// name}; on an action reached through a binding, it names the binding.
+const BindingAnnotation = "binding"
+
 // ErrPackageNotBinding means a PUT tried to turn a package into a binding.
 var ErrPackageNotBinding = errors.New("a package cannot become a binding")
 
@@ -130,6 +134,12 @@ func (p *PackagePut) Apply(current *Package, n Name, now time.Time) (Package, er
 	}
 	if err := checkParameterSize(pkg.Parameters); err != nil {
 		return Package{}, err
+	}
+	// As OpenWhisk, the server alone sets the "binding" annotation, so that
+	// lists can tell bindings apart.
+	pkg.Annotations = pkg.Annotations.Without(BindingAnnotation)
+	if pkg.Binding != nil {
+		pkg.Annotations = pkg.Annotations.Set(BindingAnnotation, *pkg.Binding)
 	}
 	pkg.Updated = now.UnixMilli()
 	return pkg, nil

@@ -52,7 +52,7 @@ func Resolve(ctx context.Context, g Getter, n Name, caller string, withCode bool
 	}
 	a.Parameters = params.Merge(a.Parameters)
 	if pkg.Binding != nil {
-		a.Annotations = a.Annotations.Set("binding", n.Namespace+"/"+n.Package)
+		a.Annotations = a.Annotations.Set(BindingAnnotation, n.Namespace+"/"+n.Package)
 	}
 	return a, nil
 }
