@@ -96,7 +96,14 @@ func (s *Server) getPackage(w http.ResponseWriter, r *http.Request, id *Identity
 	}
 	src := pkg.FullName()
 	if pkg.Binding != nil {
-		src = actions.Name{Namespace: pkg.Binding.Namespace, Name: pkg.Binding.Name}
+		// As OpenWhisk, a binding shows the bound package's parameters
+		// overridden by its own, and the bound package's actions.
+		bound, err := s.visiblePackage(ctx, actions.Name{Namespace: pkg.Binding.Namespace, Name: pkg.Binding.Name}, id)
+		if err != nil {
+			return err
+		}
+		pkg.Parameters = bound.Parameters.Merge(pkg.Parameters)
+		src = bound.FullName()
 	}
 	acts, err := s.cfg.Actions.ListActions(ctx, src.Namespace, src.Name)
 	if err != nil {
