@@ -50,20 +50,24 @@ const (
 	firesPerMinute        = 60
 )
 
+// limitsBody is the answer to GET /namespaces/{ns}/limits, in OpenWhisk's
+// units: memory and logs in MB (as its MemoryLimit and LogLimit write
+// them), timeouts in milliseconds.
 func limitsBody() map[string]any {
 	return map[string]any{
 		"invocationsPerMinute":  invocationsPerMinute,
 		"concurrentInvocations": concurrentInvocations,
 		"firesPerMinute":        firesPerMinute,
-		"minActionMemory":       actions.MinMemoryMB << 20,
-		"maxActionMemory":       actions.MaxMemoryMB << 20,
-		"minActionLogs":         actions.MinLogsMB << 20,
-		"maxActionLogs":         actions.MaxLogsMB << 20,
+		"minActionMemory":       actions.MinMemoryMB,
+		"maxActionMemory":       actions.MaxMemoryMB,
+		"minActionLogs":         actions.MinLogsMB,
+		"maxActionLogs":         actions.MaxLogsMB,
 		"minActionTimeout":      actions.MinTimeoutMS,
 		"maxActionTimeout":      actions.MaxTimeoutMS,
 		"minActionConcurrency":  actions.MinConcurrency,
 		"maxActionConcurrency":  actions.MaxConcurrency,
 		"maxParameterSize":      actions.MaxParameterBytes,
+		"maxActionInstances":    concurrentInvocations,
 	}
 }
 
