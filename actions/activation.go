@@ -88,6 +88,7 @@ func (a Activation) MarshalJSON() ([]byte, error) {
 		Logs     []string  `json:"logs"`
 		Annots   KeyValues `json:"annotations"`
 	}{activationJSON: activationJSON(a)}
+	v.StatusCode = a.Response.StatusCode // one fact, written twice
 	if a.End != 0 {
 		v.End, v.Duration = &a.End, &a.Duration
 	}
