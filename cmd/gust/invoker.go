@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,36 +118,17 @@ func dockerImages(sb *docker.Sandbox, proxyBin string) invoker.ImageFunc {
 }
 
 // proxyBinary is the executable that serves as the action proxy: the gust
-// binary itself unless told otherwise. It must be statically linked to run
-// in an image FROM scratch.
+// binary itself unless told otherwise. Runtime images carry it with the
+// libraries it links.
 func proxyBinary(explicit string) (string, error) {
-	p := explicit
-	if p == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return "", fmt.Errorf("find the gust executable: %w", err)
-		}
-		p = exe
+	if explicit != "" {
+		return explicit, nil
 	}
-	if isDynamic(p) {
-		return "", fmt.Errorf("the action proxy %s is dynamically linked; build gust with CGO_ENABLED=0 (make build does) or pass --proxy-binary", p)
-	}
-	return p, nil
-}
-
-// isDynamic reports whether the ELF file at p asks for a dynamic loader.
-func isDynamic(p string) bool {
-	f, err := elf.Open(p)
+	exe, err := os.Executable()
 	if err != nil {
-		return false
+		return "", fmt.Errorf("find the gust executable: %w", err)
 	}
-	defer f.Close()
-	for _, prog := range f.Progs {
-		if prog.Type == elf.PT_INTERP {
-			return true
-		}
-	}
-	return false
+	return exe, nil
 }
 
 // startInvoker builds the pool and the invoker, removes containers an

@@ -63,7 +63,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.DurationVar(&o.invoker.idleTTL, "idle-ttl", envDuration(e, "GUST_IDLE_TTL", 10*time.Minute), "remove a warm container idle this long (env GUST_IDLE_TTL)")
 	f.IntVar(&o.invoker.stemCells, "stem-cells", envInt(e, "GUST_STEM_CELLS", 2), "pre-warmed containers per runtime kind, at most the manifest's count (env GUST_STEM_CELLS)")
 	f.IntVar(&o.invoker.maxInFlight, "invoker-max-inflight", envInt(e, "GUST_INVOKER_MAX_INFLIGHT", 64), "activations one invoker runs at once (env GUST_INVOKER_MAX_INFLIGHT)")
-	f.StringVar(&o.invoker.proxyBinary, "proxy-binary", envOr(e, "GUST_PROXY_BINARY", ""), "statically linked gust executable to use as the action proxy (default: this one)")
+	f.StringVar(&o.invoker.proxyBinary, "proxy-binary", envOr(e, "GUST_PROXY_BINARY", ""), "gust executable to use as the action proxy (default: this one)")
 	_ = f.MarkHidden("proxy-binary")
 	return cmd
 }
