@@ -101,7 +101,7 @@ func ParseName(s, ns string) (Name, error) {
 	if err := CheckNamespace(n.Namespace); err != nil {
 		return Name{}, err
 	}
-	if len(parts) == 3 { // "ns//name" has an empty package, not none
+	if hasPkg := len(parts) == 3 || !abs && len(parts) == 2; hasPkg { // "ns//name" has an empty package, not none
 		if err := CheckName(n.Package); err != nil {
 			return Name{}, err
 		}
