@@ -32,10 +32,11 @@ BENCHTIME ?= 1x
 bench:
 	@$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./... 2>&1 | tee bench.out | awk -f .ci/benchtable.awk
 
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 lint:
 	$(GO) vet ./...
-	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1
-	staticcheck ./...
+	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	$(STATICCHECK) ./...
 
 clean:
 	rm -rf bin bench.out
