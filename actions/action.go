@@ -44,6 +44,14 @@ type ActionPut struct {
 	DelAnnotations []string   `json:"delAnnotations"`
 }
 
+// CodeLength is the length of the code the request carries, 0 when none.
+func (p *ActionPut) CodeLength() int {
+	if p.Exec == nil {
+		return 0
+	}
+	return len(p.Exec.Code)
+}
+
 // Apply builds the action that a PUT of p makes of current (nil when the
 // action is new) under name n. It resolves the kind, computes "binary",
 // bumps the version and adds the "exec" and "provide-api-key" annotations as
@@ -90,7 +98,10 @@ func (p *ActionPut) Apply(current *Action, n Name, m *Manifest, now time.Time) (
 	if p.Publish != nil {
 		a.Publish = *p.Publish
 	}
-	if err := checkParameterSize(a.Parameters); err != nil {
+	if err := checkParameterSize(a.Parameters, "parameters"); err != nil {
+		return Action{}, err
+	}
+	if err := checkParameterSize(a.Annotations, "annotations"); err != nil {
 		return Action{}, err
 	}
 	a.Annotations = a.Annotations.Set("exec", a.Exec.Kind)
@@ -114,15 +125,28 @@ func BumpVersion(v string) string {
 	return fmt.Sprintf("%s.%s.%d", parts[0], parts[1], patch+1)
 }
 
-func checkParameterSize(kvs KeyValues) error {
+// checkParameterSize bounds parameters or annotations (field names which)
+// to MaxParameterBytes, as OpenWhisk bounds both.
+func checkParameterSize(kvs KeyValues, field string) error {
 	size := 0
 	for _, kv := range kvs {
 		size += len(kv.Key) + len(kv.Value)
 	}
 	if size > MaxParameterBytes {
-		return Invalidf("Parameters larger than allowed: %d > %d bytes.", size, MaxParameterBytes)
+		return &SizeError{Field: field, Size: size, Limit: MaxParameterBytes}
 	}
 	return nil
+}
+
+// SizeError reports a field of an entity larger than its limit, which
+// OpenWhisk answers with 413. Its message is OpenWhisk's.
+type SizeError struct {
+	Field       string // "exec", "parameters" or "annotations"
+	Size, Limit int
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("%s larger than allowed: %d > %d bytes.", e.Field, e.Size, e.Limit)
 }
 
 // FinalParameters returns the keys of parameters an invocation may not

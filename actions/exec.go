@@ -123,7 +123,7 @@ func (e Exec) normalize(m *Manifest, ns string) (Exec, error) {
 		return Exec{}, Invalidf("The request content was malformed:\nexec of kind '%s' requires code", r.Kind)
 	}
 	if len(e.Code) > MaxCodeBytes {
-		return Exec{}, Invalidf("Code size larger than allowed: %d > %d bytes.", len(e.Code), MaxCodeBytes)
+		return Exec{}, &SizeError{Field: "exec", Size: len(e.Code), Limit: MaxCodeBytes}
 	}
 	return Exec{Kind: r.Kind, Code: e.Code, Main: e.Main, Binary: IsBinaryCode(e.Code)}, nil
 }

@@ -132,7 +132,7 @@ func (p *PackagePut) Apply(current *Package, n Name, now time.Time) (Package, er
 	if p.Publish != nil {
 		pkg.Publish = *p.Publish
 	}
-	if err := checkParameterSize(pkg.Parameters); err != nil {
+	if err := checkParameterSize(pkg.Parameters, "parameters"); err != nil {
 		return Package{}, err
 	}
 	// As OpenWhisk, the server alone sets the "binding" annotation, so that

@@ -3,12 +3,16 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 )
+
+// maxActionRestBytes bounds an action PUT body without its code.
+const maxActionRestBytes = 4 * maxBodyBytes
 
 // actionName parses the {name...} of an action URL relative to ns: "name" or
 // "pkg/name".
@@ -120,9 +124,21 @@ func (s *Server) putAction(w http.ResponseWriter, r *http.Request, id *Identity)
 	if err != nil {
 		return err
 	}
-	var put actions.ActionPut
-	if err := decodeBody(r, maxActionBodyBytes, &put); err != nil {
+	body, err := readBody(r, maxActionBodyBytes)
+	if err != nil {
 		return err
+	}
+	var put actions.ActionPut
+	if err := decodeObject(body, &put); err != nil {
+		return err
+	}
+	// Only the code may be large: the rest of the action is stored in one
+	// message, which must stay well under NATS's payload limit. Parameters
+	// and annotations are bounded on their own (1 MB each) with OpenWhisk's
+	// messages; this bounds the rest (image, main, components).
+	if rest := len(body) - put.CodeLength(); rest > maxActionRestBytes {
+		return errorf(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("Request larger than allowed: %d > %d bytes, not counting the code.", rest, maxActionRestBytes))
 	}
 	overwrite, err := queryBool(r, "overwrite")
 	if err != nil {

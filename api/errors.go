@@ -47,9 +47,12 @@ type errorBody struct {
 func statusOf(err error) (int, string) {
 	var apiErr *Error
 	var invalid *actions.InvalidError
+	var tooBig *actions.SizeError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr.Status, apiErr.Message
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, tooBig.Error()
 	case errors.As(err, &invalid):
 		return http.StatusBadRequest, invalid.Msg
 	case errors.Is(err, actions.ErrPackageNotBinding):
