@@ -71,9 +71,6 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 			return errorf(http.StatusBadRequest, "Request defines parameters that are not allowed (e.g., reserved properties).")
 		}
 	}
-	if a.Exec.Kind == actions.KindSequence {
-		return errorf(http.StatusNotImplemented, "Sequences cannot be invoked yet in this version of Gust.")
-	}
 	inv := &actions.Invocation{
 		ActivationID:  actions.NewActivationID(),
 		Namespace:     id.Namespace,

@@ -179,20 +179,42 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 }
 
 // Dispatcher is the controller's side of invocations: it queues them on the
-// hub and, for blocking callers, waits for their records.
+// hub and, for blocking callers, waits for their records. It runs sequences
+// itself, component by component.
 type Dispatcher struct {
-	js jetstream.JetStream
-	nc *nats.Conn
+	js      jetstream.JetStream
+	nc      *nats.Conn
+	actions actions.Getter
+	records RecordStore
+	log     *slog.Logger
+
+	bg     sync.WaitGroup // sequences still running for callers that stopped waiting
+	stopBg context.CancelFunc
+	bgCtx  context.Context
 }
 
 // NewDispatcher returns a dispatcher on h. The queue must exist (OpenQueue).
-func NewDispatcher(h *hub.Hub) *Dispatcher {
-	return &Dispatcher{js: h.JetStream(), nc: h.Conn()}
+// It resolves sequence components with acts and stores sequence records in
+// records. Close waits for sequences still running.
+func NewDispatcher(h *hub.Hub, acts actions.Getter, records RecordStore, log *slog.Logger) *Dispatcher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Dispatcher{js: h.JetStream(), nc: h.Conn(), actions: acts, records: records, log: log, bgCtx: ctx, stopBg: cancel}
 }
 
-// Activate queues inv. With wait > 0 it then waits up to wait for the
-// activation's record and returns it, or nil when the time is up.
+// Activate runs inv. With wait > 0 it waits up to wait for the activation's
+// record and returns it, or nil when the time is up (the activation goes
+// on). With wait 0 it returns nil once the activation is queued.
 func (d *Dispatcher) Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error) {
+	return d.activate(ctx, inv, wait, true)
+}
+
+func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait time.Duration, topmost bool) (*actions.Activation, error) {
+	if inv.Action.Exec.Kind == actions.KindSequence {
+		return d.activateSequence(ctx, inv, wait, topmost)
+	}
 	b, err := json.Marshal(inv)
 	if err != nil {
 		return nil, fmt.Errorf("encode invocation: %w", err)
@@ -226,4 +248,34 @@ func (d *Dispatcher) Activate(ctx context.Context, inv *actions.Invocation, wait
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// activateSequence runs a sequence in the background, so that it finishes
+// even when its caller stops waiting, and waits for it up to wait.
+func (d *Dispatcher) activateSequence(ctx context.Context, inv *actions.Invocation, wait time.Duration, topmost bool) (*actions.Activation, error) {
+	done := make(chan *actions.Activation, 1)
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		done <- d.runSequence(d.bgCtx, inv, topmost)
+	}()
+	if wait <= 0 {
+		return nil, nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case rec := <-done:
+		return rec, nil
+	case <-t.C:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops the sequences still running and waits for them.
+func (d *Dispatcher) Close() {
+	d.stopBg()
+	d.bg.Wait()
 }

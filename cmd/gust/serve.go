@@ -181,10 +181,12 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 		return err
 	}
 	defer stopInvoker()
+	dispatcher := invoker.NewDispatcher(h, store, activations, log.With("component", "dispatcher"))
+	defer dispatcher.Close() // before the invoker stops: sequences need it
 	srv := &http.Server{
 		Handler: api.New(api.Config{
 			Actions: store, Rules: ruleStore, Activations: activations, Identities: ids,
-			Activator: invoker.NewDispatcher(h),
+			Activator: dispatcher,
 			Build:     version, Logger: log.With("component", "api"),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

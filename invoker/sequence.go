@@ -1,0 +1,96 @@
+package invoker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+)
+
+// sequenceGrace is added to each component's timeout when the sequence
+// waits for it, as OpenWhisk's one minute.
+const sequenceGrace = time.Minute
+
+// runSequence runs the sequence inv names: each component is invoked with
+// the previous one's result, and the first error stops the chain. It returns
+// the sequence's record, which it also stores and announces. Components run
+// on whichever invoker pulls them.
+func (d *Dispatcher) runSequence(ctx context.Context, inv *actions.Invocation, topmost bool) *actions.Activation {
+	seq := &inv.Action
+	start := time.Now()
+	rec := &actions.Activation{
+		Namespace: inv.Namespace, Name: seq.Name, Version: seq.Version, Subject: inv.Subject,
+		ActivationID: inv.ActivationID, Cause: inv.Cause, Start: start.UnixMilli(),
+	}
+	params := inv.Params() // the sequence's defaults and payload go to the first component
+	var last *actions.Activation
+	var ids []string
+	memory := 0
+	status, result := actions.StatusSuccess, json.RawMessage("{}")
+	for _, comp := range seq.Exec.Components {
+		n, err := actions.ParseName(comp, inv.Namespace)
+		if err == nil {
+			var a *actions.Action
+			a, err = actions.Resolve(ctx, d.actions, n, inv.Namespace, false)
+			if err == nil {
+				memory = max(memory, a.Limits.Memory)
+				child := &actions.Invocation{
+					ActivationID: actions.NewActivationID(), Namespace: inv.Namespace, Subject: inv.Subject,
+					Action: *a, Payload: params, APIKey: inv.APIKey, Submitted: time.Now().UnixMilli(),
+					Cause: inv.ActivationID, TransactionID: inv.TransactionID,
+					Annotations: actions.KeyValues{}.Set("causedBy", "sequence"),
+				}
+				ids = append(ids, child.ActivationID)
+				last, err = d.activate(ctx, child, time.Duration(a.Limits.Timeout)*time.Millisecond+sequenceGrace, false)
+				if err == nil && last == nil {
+					err = fmt.Errorf("Timeout reached when retrieving activation %s for sequence component.", child.ActivationID)
+				}
+			}
+		}
+		if err != nil {
+			status, result = actions.StatusApplicationError, errorResult(fmt.Sprintf("Sequence component %s failed: %v", comp, err))
+			if ctx.Err() != nil {
+				status = actions.StatusInternalError
+			}
+			break
+		}
+		status, result = last.Response.StatusCode, last.Response.Result
+		if status != actions.StatusSuccess {
+			break
+		}
+		params = result
+	}
+	end := time.Now()
+	rec.End, rec.Duration = end.UnixMilli(), end.Sub(start).Milliseconds()
+	rec.StatusCode = status
+	rec.Response = actions.Response{StatusCode: status, Result: result}
+	rec.Logs = ids
+	if rec.Logs == nil {
+		rec.Logs = []string{}
+	}
+	limits := seq.Limits
+	limits.Memory = max(memory, limits.Memory)
+	ann := actions.KeyValues{}.
+		Set("path", seq.FullName().Path()+"/"+seq.Name).
+		Set("kind", actions.KindSequence).
+		Set("limits", limits).
+		Set("waitTime", max(start.UnixMilli()-inv.Submitted, 0))
+	if topmost {
+		ann = ann.Set("topmost", true)
+	}
+	rec.Annotations = ann.Merge(inv.Annotations)
+	d.record(ctx, rec)
+	return rec
+}
+
+// record stores a record the dispatcher made and announces it.
+func (d *Dispatcher) record(ctx context.Context, rec *actions.Activation) {
+	if err := d.records.Put(ctx, rec); err != nil {
+		d.log.Error("store activation", "activation_id", rec.ActivationID, "err", err)
+	}
+	if b, err := json.Marshal(rec); err == nil {
+		_ = d.nc.Publish(DoneSubject(rec.ActivationID), b)
+	}
+}
