@@ -59,7 +59,9 @@ type Config struct {
 	Identities  Authenticator
 	// Activator runs invocations; nil answers invokes with 503.
 	Activator Activator
-	Manifest  *actions.Manifest
+	// Events takes trigger fires; nil answers fires with 503.
+	Events   EventPublisher
+	Manifest *actions.Manifest
 	// Build names this build in GET /api/v1.
 	Build  string
 	Logger *slog.Logger
@@ -223,6 +225,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.getTrigger))
 	m.HandleFunc("PUT /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.putTrigger))
 	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.deleteTrigger))
+	m.HandleFunc("POST /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.fireTrigger))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/rules", s.authed(s.listRules))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.getRule))

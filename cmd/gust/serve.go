@@ -183,10 +183,26 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	defer stopInvoker()
 	dispatcher := invoker.NewDispatcher(h, store, activations, log.With("component", "dispatcher"))
 	defer dispatcher.Close() // before the invoker stops: sequences need it
+	if _, err := hub.OpenEvents(ctx, js); err != nil {
+		ln.Close()
+		return err
+	}
+	engineCtx, stopEngine := context.WithCancel(ctx)
+	engineDone := make(chan error, 1)
+	go func() {
+		engineDone <- rules.NewEngine(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).Run(engineCtx)
+	}()
+	defer func() { // before the dispatcher closes: the engine queues through it
+		stopEngine()
+		if err := <-engineDone; err != nil {
+			log.Warn("rule engine stopped", "err", err)
+		}
+	}()
 	srv := &http.Server{
 		Handler: api.New(api.Config{
 			Actions: store, Rules: ruleStore, Activations: activations, Identities: ids,
 			Activator: dispatcher,
+			Events:    hub.NewPublisher(js),
 			Build:     version, Logger: log.With("component", "api"),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

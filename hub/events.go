@@ -1,0 +1,162 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// EventsStream is the stream of trigger events: every event put on a
+// trigger, from the API or a feed, on subject gust.events.<ns>.<trigger>.
+const EventsStream = "GUST_EVENTS"
+
+const eventsPrefix = "gust.events"
+
+// Headers Gust adds to event messages besides the CloudEvents ones.
+const (
+	// HeaderActivationID carries the trigger activation id the API already
+	// answered with, so the rule engine records the activation under it.
+	HeaderActivationID = "Gust-Activation-Id"
+	// HeaderSubject names who fired the trigger.
+	HeaderSubject = "Gust-Subject"
+)
+
+// dedupWindow is how long JetStream remembers event ids to drop
+// redeliveries of the same upstream event.
+const dedupWindow = 10 * time.Minute
+
+// EventSubject is the subject of events of trigger t in namespace ns.
+func EventSubject(ns, t string) string { return eventsPrefix + "." + Key(ns, t) }
+
+// ParseEventSubject returns the namespace and trigger of an event subject.
+func ParseEventSubject(subject string) (ns, trigger string, ok bool) {
+	rest, found := strings.CutPrefix(subject, eventsPrefix+".")
+	if !found {
+		return "", "", false
+	}
+	a, b, found := strings.Cut(rest, ".")
+	if !found || strings.Contains(b, ".") {
+		return "", "", false
+	}
+	return DecodeToken(a), DecodeToken(b), true
+}
+
+// OpenEvents creates or updates the events stream.
+func OpenEvents(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       EventsStream,
+		Subjects:   []string{eventsPrefix + ".>"},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     7 * 24 * time.Hour,
+		MaxBytes:   1 << 30,
+		Discard:    jetstream.DiscardOld,
+		Duplicates: dedupWindow,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", EventsStream, err)
+	}
+	return st, nil
+}
+
+// PublishEvent puts e on trigger t of namespace ns in binary mode (the
+// CloudEvents attributes as ce- headers, the data as the body) and returns
+// once JetStream has stored it. A second event with the same id on the same
+// trigger within the dedup window is dropped. extra headers are added.
+func PublishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e event.Event, extra map[string]string) error {
+	if err := e.Validate(); err != nil {
+		return fmt.Errorf("invalid event: %w", err)
+	}
+	m := nats.NewMsg(EventSubject(ns, t))
+	m.Header.Set("ce-specversion", e.SpecVersion())
+	m.Header.Set("ce-id", e.ID())
+	m.Header.Set("ce-source", e.Source())
+	m.Header.Set("ce-type", e.Type())
+	setIf(m.Header, "ce-subject", e.Subject())
+	setIf(m.Header, "ce-dataschema", e.DataSchema())
+	if !e.Time().IsZero() {
+		m.Header.Set("ce-time", e.Time().UTC().Format(time.RFC3339Nano))
+	}
+	setIf(m.Header, "Content-Type", e.DataContentType())
+	for k, v := range e.Extensions() {
+		s, err := types.Format(v)
+		if err != nil {
+			return fmt.Errorf("event extension %s: %w", k, err)
+		}
+		m.Header.Set("ce-"+k, s)
+	}
+	for k, v := range extra {
+		m.Header.Set(k, v)
+	}
+	m.Data = e.Data()
+	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(ns+"/"+t+"/"+e.ID())); err != nil {
+		return fmt.Errorf("publish event to %s/%s: %w", ns, t, err)
+	}
+	return nil
+}
+
+func setIf(h nats.Header, k, v string) {
+	if v != "" {
+		h.Set(k, v)
+	}
+}
+
+// DecodeEvent reads a CloudEvent from a message PublishEvent wrote.
+func DecodeEvent(h nats.Header, data []byte) (event.Event, error) {
+	e := event.New(h.Get("ce-specversion"))
+	e.SetID(h.Get("ce-id"))
+	e.SetSource(h.Get("ce-source"))
+	e.SetType(h.Get("ce-type"))
+	if v := h.Get("ce-subject"); v != "" {
+		e.SetSubject(v)
+	}
+	if v := h.Get("ce-dataschema"); v != "" {
+		e.SetDataSchema(v)
+	}
+	if v := h.Get("ce-time"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return event.Event{}, fmt.Errorf("event time %q: %w", v, err)
+		}
+		e.SetTime(t)
+	}
+	for k := range h {
+		name := strings.ToLower(k)
+		ext, ok := strings.CutPrefix(name, "ce-")
+		if !ok {
+			continue
+		}
+		switch ext {
+		case "specversion", "id", "source", "type", "subject", "dataschema", "time":
+			continue
+		}
+		e.SetExtension(ext, h.Get(k))
+	}
+	if len(data) > 0 {
+		e.SetDataContentType(h.Get("Content-Type"))
+		e.DataEncoded = data
+	}
+	if err := e.Validate(); err != nil {
+		return event.Event{}, fmt.Errorf("invalid event: %w", err)
+	}
+	return e, nil
+}
+
+// Publisher puts events on triggers; it is PublishEvent bound to a
+// JetStream context, for components that publish often.
+type Publisher struct{ js jetstream.JetStream }
+
+// NewPublisher returns a publisher on js. The events stream must exist
+// (OpenEvents).
+func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
+
+// Publish is PublishEvent.
+func (p *Publisher) Publish(ctx context.Context, ns, t string, e event.Event, extra map[string]string) error {
+	return PublishEvent(ctx, p.js, ns, t, e, extra)
+}

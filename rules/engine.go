@@ -1,0 +1,264 @@
+package rules
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+)
+
+// Activator queues an invocation without waiting for it.
+type Activator interface {
+	Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error)
+}
+
+// RecordStore keeps activation records.
+type RecordStore interface {
+	Put(ctx context.Context, a *actions.Activation) error
+}
+
+// TriggerReader reads triggers.
+type TriggerReader interface {
+	GetTrigger(ctx context.Context, n actions.Name) (*Trigger, uint64, error)
+}
+
+// Engine turns trigger events into invocations: it consumes the hub's event
+// stream durably and, for every active rule of the event's trigger, invokes
+// the rule's action with the trigger's parameters and the event's data, then
+// records the trigger's activation with one log line per rule.
+type Engine struct {
+	js        jetstream.JetStream
+	triggers  TriggerReader
+	actions   actions.Getter
+	activator Activator
+	records   RecordStore
+	log       *slog.Logger
+}
+
+const engineConsumer = "rules"
+
+// PlainFireType is the CloudEvents type of an OpenWhisk-style fire (a JSON
+// payload POSTed to a trigger). Its actions get only the payload, as in
+// OpenWhisk; actions of any other event also get the event's attributes as
+// the parameter EventParameter.
+const PlainFireType = "dev.gust.trigger.fire"
+
+// EventParameter is the parameter that carries a CloudEvent's attributes
+// (id, source, type, specversion, time, subject, datacontenttype and
+// extensions) to the actions its rules invoke.
+const EventParameter = "__event"
+
+// NewEngine returns an engine; Run starts it.
+func NewEngine(js jetstream.JetStream, triggers TriggerReader, acts actions.Getter, activator Activator, records RecordStore, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{js: js, triggers: triggers, actions: acts, activator: activator, records: records, log: log}
+}
+
+// Run consumes events until ctx ends. An event is acknowledged only after
+// its rules' invocations are queued and its record is stored, so an event is
+// not lost when Gust stops mid-stream; a redelivered event does not run a
+// rule's action twice, because each invocation's id is derived from the
+// event and the rule and the work queue drops duplicates.
+func (e *Engine) Run(ctx context.Context) error {
+	st, err := hub.OpenEvents(ctx, e.js)
+	if err != nil {
+		return err
+	}
+	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       engineConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 1000,
+	})
+	if err != nil {
+		return fmt.Errorf("open consumer %s: %w", engineConsumer, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", hub.EventsStream, err)
+	}
+	go func() {
+		<-ctx.Done()
+		it.Stop()
+	}()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			e.log.Warn("event stream", "err", err)
+			continue
+		}
+		if err := e.handle(context.WithoutCancel(ctx), msg); err != nil {
+			e.log.Error("trigger event not processed; it will be redelivered", "subject", msg.Subject(), "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			continue
+		}
+		_ = msg.Ack()
+	}
+}
+
+// ruleResult is one log line of a trigger activation, OpenWhisk's shape.
+type ruleResult struct {
+	StatusCode   int    `json:"statusCode"`
+	Success      bool   `json:"success"`
+	ActivationID string `json:"activationId,omitempty"`
+	Rule         string `json:"rule"`
+	Action       string `json:"action"`
+	Error        string `json:"error,omitempty"`
+}
+
+func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
+	ns, tname, ok := hub.ParseEventSubject(msg.Subject())
+	if !ok {
+		e.log.Warn("event on an unknown subject dropped", "subject", msg.Subject())
+		return nil
+	}
+	ev, err := hub.DecodeEvent(msg.Headers(), msg.Data())
+	if err != nil {
+		e.log.Warn("undecodable event dropped", "subject", msg.Subject(), "err", err)
+		return nil
+	}
+	t, _, err := e.triggers.GetTrigger(ctx, actions.Name{Namespace: ns, Name: tname})
+	if errors.Is(err, hub.ErrNotFound) {
+		e.log.Info("event for a deleted trigger dropped", "trigger", ns+"/"+tname)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	triggerID := msg.Headers().Get(hub.HeaderActivationID)
+	if !actions.IsActivationID(triggerID) {
+		triggerID = derivedID(ns, tname, ev.ID())
+	}
+	subject := msg.Headers().Get(hub.HeaderSubject)
+	if subject == "" {
+		subject = ns
+	}
+	payload := eventPayload(ev.Data())
+	params := t.Parameters.Object()
+	for k, v := range payload {
+		params[k] = v
+	}
+	if ev.Type() != PlainFireType {
+		params[EventParameter] = eventAttributes(ev)
+	}
+	args, _ := json.Marshal(params)
+
+	names := make([]string, 0, len(t.Rules))
+	for name := range t.Rules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var logs []string
+	active := 0
+	for _, rname := range names {
+		link := t.Rules[rname]
+		action := link.Action.FullName()
+		res := ruleResult{Rule: rname, Action: link.Action.Path + "/" + link.Action.Name}
+		if link.Status != StatusActive {
+			res.StatusCode, res.Error = actions.StatusApplicationError,
+				fmt.Sprintf("Rule '%s' is inactive, action '%s' was not activated.", rname, res.Action)
+		} else {
+			active++
+			a, err := actions.Resolve(ctx, e.actions, action, ns, false)
+			switch {
+			case errors.Is(err, hub.ErrNotFound), errors.Is(err, actions.ErrForbidden):
+				res.StatusCode, res.Error = actions.StatusApplicationError, "The requested resource does not exist."
+			case err != nil:
+				return err
+			default:
+				inv := &actions.Invocation{
+					ActivationID: derivedID(triggerID, rname), Namespace: ns, Subject: subject,
+					Action: *a, Payload: args, Submitted: time.Now().UnixMilli(), Cause: triggerID,
+				}
+				if _, err := e.activator.Activate(ctx, inv, 0); err != nil {
+					return err
+				}
+				res.Success, res.ActivationID = true, inv.ActivationID
+			}
+		}
+		b, _ := json.Marshal(res)
+		logs = append(logs, string(b))
+	}
+	if active == 0 && msg.Headers().Get(hub.HeaderActivationID) == "" {
+		return nil // as OpenWhisk: a fire that activates nothing leaves no record
+	}
+	start := ev.Time()
+	if start.IsZero() {
+		start = time.Now()
+	}
+	rec := &actions.Activation{
+		Namespace: ns, Name: t.Name, Version: t.Version, Subject: subject, ActivationID: triggerID,
+		Start: start.UnixMilli(), Logs: logs,
+		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(payload)},
+		Annotations: actions.KeyValues{}.Set("path", ns+"/"+t.Name),
+	}
+	return e.records.Put(ctx, rec)
+}
+
+// eventPayload is an event's data as parameters: a JSON object's fields,
+// or {"payload": data} for any other data.
+func eventPayload(data []byte) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	if len(data) == 0 {
+		return out
+	}
+	if json.Unmarshal(data, &out) == nil {
+		return out
+	}
+	if json.Valid(data) {
+		return map[string]json.RawMessage{"payload": data}
+	}
+	return map[string]json.RawMessage{"payload": mustJSON(string(data))}
+}
+
+// eventAttributes is the JSON object of an event's context attributes.
+func eventAttributes(ev event.Event) json.RawMessage {
+	m := map[string]any{"id": ev.ID(), "source": ev.Source(), "type": ev.Type(), "specversion": ev.SpecVersion()}
+	if !ev.Time().IsZero() {
+		m["time"] = ev.Time().UTC().Format(time.RFC3339Nano)
+	}
+	for k, v := range map[string]string{"subject": ev.Subject(), "datacontenttype": ev.DataContentType(), "dataschema": ev.DataSchema()} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	for k, v := range ev.Extensions() {
+		m[k] = v
+	}
+	return mustJSON(m)
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("{}")
+	}
+	return b
+}
+
+// derivedID is a stable activation id made of parts, so that processing
+// the same event again yields the same ids.
+func derivedID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
