@@ -82,7 +82,9 @@ func (s *Store) PutAction(ctx context.Context, a *Action, rev uint64) (uint64, e
 	n := a.FullName()
 	sa := storedAction{Action: *a}
 	if len(a.Exec.Code) > inlineCodeLimit {
-		obj := fmt.Sprintf("%s@%s", actionKey(n), a.Version)
+		// A unique name per write: two racing creates must not share (and
+		// then delete) one object.
+		obj := fmt.Sprintf("%s@%s#%s", actionKey(n), a.Version, NewActivationID())
 		if _, err := s.code.Put(ctx, jetstream.ObjectMeta{Name: obj}, bytes.NewReader([]byte(a.Exec.Code))); err != nil {
 			return 0, fmt.Errorf("store code of %s: %w", n, err)
 		}

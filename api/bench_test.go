@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,49 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
-	"github.com/gusthub/gust/hub"
-	"github.com/gusthub/gust/rules"
 )
 
 // benchSamples is how many requests each latency benchmark times, whatever
 // b.N is, so that its percentiles are stable.
 const benchSamples = 2000
-
-// benchServer starts the API on a real embedded hub.
-func benchServer(b *testing.B) *httptest.Server {
-	b.Helper()
-	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = h.Close() })
-	js := h.JetStream()
-	store, err := actions.OpenStore(ctx, js)
-	if err != nil {
-		b.Fatal(err)
-	}
-	acts, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rs, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ids, err := api.OpenIdentities(ctx, js)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(api.New(api.Config{Actions: store, Rules: rs, Activations: acts, Identities: ids}))
-	b.Cleanup(srv.Close)
-	return srv
-}
 
 // timeRequests sends n requests made by mk and returns their latencies,
 // sorted; any status but 200 fails the benchmark.
@@ -126,7 +88,7 @@ func getRequest(base string, i int) *http.Request {
 // BenchmarkEntityPut times PUT of an action through the API (auth, decode,
 // validate, JetStream KV write) against the bare HTTP floor.
 func BenchmarkEntityPut(b *testing.B) {
-	srv := benchServer(b)
+	srv := newEnv(b).srv
 	client := srv.Client()
 	for i := 0; i < b.N; i++ {
 		lat := timeRequests(b, client, benchSamples, func(i int) *http.Request { return putRequest(srv.URL, i) })
@@ -138,7 +100,7 @@ func BenchmarkEntityPut(b *testing.B) {
 // BenchmarkEntityGet times GET of an action through the API against the
 // bare HTTP floor.
 func BenchmarkEntityGet(b *testing.B) {
-	srv := benchServer(b)
+	srv := newEnv(b).srv
 	client := srv.Client()
 	timeRequests(b, client, 100, func(i int) *http.Request { return putRequest(srv.URL, i) })
 	for i := 0; i < b.N; i++ {
