@@ -1,7 +1,6 @@
 package actions
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -133,10 +132,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// jsonIsObject reports whether b holds a JSON object.
-func jsonIsObject(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	return len(b) > 0 && b[0] == '{'
 }

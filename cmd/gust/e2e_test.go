@@ -329,7 +329,7 @@ func TestE2ETriggerRulesAndSequences(t *testing.T) {
 		for i := 0; i < 2; i++ {
 			g.mustCall(t, 202, "POST", "/namespaces/_/triggers/temps", `{"temperature":30}`, nil, hdr...)
 		}
-		recs := g.waitActivations(t, "the CloudEvent's activation", func(rs []record) bool {
+		g.waitActivations(t, "the CloudEvent's activation", func(rs []record) bool {
 			for _, r := range rs {
 				if r.Name == "echo" && strings.Contains(string(r.Response.Result), "sensor-7-0042") {
 					return true
@@ -338,7 +338,7 @@ func TestE2ETriggerRulesAndSequences(t *testing.T) {
 			return false
 		})
 		time.Sleep(time.Second) // a duplicate, if any, would have run by now
-		recs = g.waitActivations(t, "settled activations", func([]record) bool { return true })
+		recs := g.waitActivations(t, "settled activations", func([]record) bool { return true })
 		n := 0
 		for _, r := range recs {
 			if r.Name == "echo" && strings.Contains(string(r.Response.Result), "sensor-7-0042") {
