@@ -266,3 +266,22 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+
+// unrouted answers requests no route takes: 405 with Allow when the path
+// has routes for other methods, else 404.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		s.writeError(w, r, errorf(http.StatusNotFound, msgNotFound))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	s.writeError(w, r, errorf(http.StatusMethodNotAllowed, msgMethod+strings.Join(allowed, ", ")+"."))
+}
