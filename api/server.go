@@ -266,7 +266,6 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-
 // unrouted answers requests no route takes: 405 with Allow when the path
 // has routes for other methods, else 404.
 func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
