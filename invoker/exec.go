@@ -144,6 +144,11 @@ func (iv *Invoker) init(ctx context.Context, c Container, inv *actions.Invocatio
 		main = "main"
 	}
 	env := iv.activationEnv(inv)
+	if a.Limits.Concurrency > 1 {
+		// Runtimes run one activation at a time unless told otherwise
+		// (OpenWhisk's intra-container concurrency).
+		env["__OW_ALLOW_CONCURRENT"] = "true"
+	}
 	for _, kv := range full.Parameters {
 		if kv.Init {
 			env[kv.Key] = envString(kv.Value)
