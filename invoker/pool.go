@@ -64,6 +64,21 @@ type container struct {
 	lastUsed    time.Time
 	timer       *time.Timer
 	logs        *logCollector
+	// ready is closed once the container ran /init or was removed: other
+	// activations of a concurrent action wait for it before their /run.
+	ready       chan struct{}
+	readyClosed bool
+	// pauseMu orders a Pause in progress before the Resume of the next
+	// activation.
+	pauseMu sync.Mutex
+}
+
+// signalReadyLocked wakes the activations waiting for c's /init.
+func (c *container) signalReadyLocked() {
+	if !c.readyClosed {
+		c.readyClosed = true
+		close(c.ready)
+	}
 }
 
 // ErrPoolClosed is returned by Acquire once Close has begun.
@@ -124,7 +139,14 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 			return nil, ErrPoolClosed
 		}
 		if c := p.takeWarm(req); c != nil {
+			initialized := c.initialized
 			p.mu.Unlock()
+			if !initialized && !p.awaitInit(ctx, c) {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				continue
+			}
 			if err := p.resume(ctx, c); err != nil {
 				p.Release(&Lease{c: c, pool: p}, false)
 				continue
@@ -136,13 +158,13 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 			return &Lease{c: c, pool: p, Cold: true}, nil
 		}
 		if p.reserve(req.Spec.MemoryMB) {
+			c := newContainer(req.Spec, req.Key, req.Concurrency)
+			p.warm[req.Key] = append(p.warm[req.Key], c)
+			p.bg.Add(1) // Close waits for containers being created
 			p.mu.Unlock()
-			c, err := p.create(ctx, req.Spec, req.Key, req.Concurrency)
+			err := p.start(ctx, c, req.Spec)
+			p.bg.Done()
 			if err != nil {
-				p.mu.Lock()
-				p.usedMB -= req.Spec.MemoryMB
-				p.wakeNextLocked()
-				p.mu.Unlock()
 				return nil, err
 			}
 			return &Lease{c: c, pool: p, Cold: true}, nil
@@ -165,8 +187,31 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	}
 }
 
-// takeWarm claims an initialized container of req.Key with room for one
-// more activation.
+// awaitInit waits until the container that another activation is
+// initializing is ready. It reports false, having given back the claimed
+// slot, when /init failed or ctx ended first.
+func (p *Pool) awaitInit(ctx context.Context, c *container) bool {
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.initialized && !c.dead && ctx.Err() == nil {
+		return true
+	}
+	c.active--
+	if c.active == 0 && !c.dead {
+		c.lastUsed = time.Now()
+		p.armIdleLocked(c)
+	}
+	p.wakeNextLocked()
+	return false
+}
+
+// takeWarm claims a container of req.Key with room for one more
+// activation. It may still be running its first activation's /init (an
+// action whose concurrency is above 1): the caller then waits for it.
 func (p *Pool) takeWarm(req Request) *container {
 	for _, c := range p.warm[req.Key] {
 		if !c.dead && c.active < c.maxActive {
@@ -234,31 +279,48 @@ func sortByLastUsed(cs []*container) {
 	}
 }
 
-// create starts a container for spec; its memory is already reserved.
-func (p *Pool) create(ctx context.Context, spec Spec, key string, concurrency int) (*container, error) {
+// newContainer books a container that is yet to be created. The caller
+// holds p.mu and has reserved its memory.
+func newContainer(spec Spec, key string, concurrency int) *container {
+	return &container{key: key, kind: spec.Kind, memMB: spec.MemoryMB,
+		maxActive: max(concurrency, 1), active: 1, lastUsed: time.Now(), ready: make(chan struct{})}
+}
+
+// start creates the sandbox container of c, which is booked with its
+// memory reserved (and, for a warm key, listed so that concurrent
+// activations can join it). When the creation fails or the container was
+// removed meanwhile (Close), start frees what c held and returns an error.
+// The caller is counted in p.bg, so Close waits for start.
+func (p *Pool) start(ctx context.Context, c *container, spec Spec) error {
 	spec.Name = fmt.Sprintf("%s_%d", p.opts.Owner, p.seq.Add(1))
 	spec.Owner = p.opts.Owner
 	sc, err := p.sb.Create(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	c := &container{Container: sc, key: key, kind: spec.Kind, memMB: spec.MemoryMB,
-		maxActive: max(concurrency, 1), active: 1, lastUsed: time.Now()}
-	c.logs = newLogCollector(sc.Logs())
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		p.usedMB -= spec.MemoryMB
-		go p.destroy(c)
-		return nil, ErrPoolClosed
+	if err == nil && !c.dead && !p.closed {
+		c.Container = sc
+		c.logs = newLogCollector(sc.Logs())
+		p.mu.Unlock()
+		return nil
 	}
-	if key != "" {
-		p.warm[key] = append(p.warm[key], c)
+	if err == nil {
+		err = ErrPoolClosed
 	}
-	return c, nil
+	p.forgetLocked(c)
+	p.wakeNextLocked()
+	p.mu.Unlock()
+	if sc != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if derr := sc.Destroy(dctx); derr != nil {
+			p.log.Warn("destroy container failed", "container", sc.ID(), "err", derr)
+		}
+	}
+	return err
 }
 
 func (p *Pool) resume(ctx context.Context, c *container) error {
+	c.pauseMu.Lock() // a Pause in progress ends first
+	defer c.pauseMu.Unlock()
 	p.mu.Lock()
 	paused := c.paused
 	c.paused = false
@@ -293,6 +355,7 @@ func (p *Pool) Release(l *Lease, healthy bool) {
 func (l *Lease) MarkInitialized() {
 	l.pool.mu.Lock()
 	l.c.initialized = true
+	l.c.signalReadyLocked()
 	l.pool.mu.Unlock()
 }
 
@@ -316,11 +379,14 @@ func (p *Pool) pauseIdle(c *container) {
 	}
 	c.paused = true // claimed: a concurrent Acquire resumes it
 	p.bg.Add(1)
+	c.pauseMu.Lock()
 	p.mu.Unlock()
 	defer p.bg.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.Pause(ctx); err != nil {
+	err := c.Pause(ctx)
+	c.pauseMu.Unlock()
+	if err != nil {
 		p.log.Warn("pause container failed", "container", c.ID(), "err", err)
 		p.mu.Lock()
 		p.removeLocked(c, "pause failed")
@@ -353,19 +419,10 @@ func (c *container) stopTimer() {
 }
 
 // removeLocked takes c out of the pool, frees its memory and destroys it in
-// the background.
+// the background. A container still being created is destroyed by start.
 func (p *Pool) removeLocked(c *container, why string) {
-	if c.dead {
+	if !p.forgetLocked(c) || c.Container == nil {
 		return
-	}
-	c.dead = true
-	c.stopTimer()
-	p.usedMB -= c.memMB
-	if c.key != "" {
-		p.warm[c.key] = without(p.warm[c.key], c)
-		if len(p.warm[c.key]) == 0 {
-			delete(p.warm, c.key)
-		}
 	}
 	p.log.Debug("container removed", "container", c.ID(), "reason", why)
 	p.bg.Add(1)
@@ -373,6 +430,25 @@ func (p *Pool) removeLocked(c *container, why string) {
 		defer p.bg.Done()
 		p.destroy(c)
 	}()
+}
+
+// forgetLocked takes c out of the pool's bookkeeping and frees its memory;
+// it reports false if c was already gone.
+func (p *Pool) forgetLocked(c *container) bool {
+	if c.dead {
+		return false
+	}
+	c.dead = true
+	c.stopTimer()
+	c.signalReadyLocked()
+	p.usedMB -= c.memMB
+	if c.key != "" {
+		p.warm[c.key] = without(p.warm[c.key], c)
+		if len(p.warm[c.key]) == 0 {
+			delete(p.warm, c.key)
+		}
+	}
+	return true
 }
 
 func (p *Pool) destroy(c *container) {
@@ -446,16 +522,21 @@ func (p *Pool) startStemLocked(sk string) bool {
 		defer p.bg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		c, err := p.create(ctx, spec, "", 1)
+		c := newContainer(spec, "", 1)
+		err := p.start(ctx, c, spec)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if err != nil {
 			if !errors.Is(err, ErrPoolClosed) {
-				p.usedMB -= spec.MemoryMB
 				p.log.Warn("start stem cell failed", "kind", spec.Kind, "err", err)
 			}
 			p.stemHave[sk]--
-			p.wakeNextLocked()
+			return
+		}
+		if p.closed { // Close did not see it
+			p.forgetLocked(c)
+			p.bg.Add(1)
+			go func() { defer p.bg.Done(); p.destroy(c) }()
 			return
 		}
 		c.active, c.stemKey = 0, sk
