@@ -1,0 +1,389 @@
+package invoker_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/actions/runtimes"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/invoker"
+	"github.com/gusthub/gust/invoker/docker"
+)
+
+// runID names this test process's containers, so that they do not collide
+// with another's on a shared engine.
+var runID = randomID()
+
+// shared holds what the whole test run builds once.
+var shared struct {
+	mu     sync.Mutex
+	dir    string // temporary files of the run
+	proxy  string // the statically linked gust, the action proxy
+	err    error
+	owners []string // container owners to clean up at the end
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cleanupRun()
+	os.Exit(code)
+}
+
+// cleanupRun removes every container the run's invokers owned and the
+// run's temporary files.
+func cleanupRun() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if len(shared.owners) > 0 {
+		if sb, err := docker.New(docker.Options{Logger: quiet()}); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			for _, o := range shared.owners {
+				if err := sb.RemoveLeftovers(ctx, o); err != nil {
+					fmt.Fprintln(os.Stderr, "remove test containers:", err)
+				}
+			}
+			cancel()
+			sb.Close()
+		}
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+}
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func randomID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// runDir is the run's temporary directory; it is short, because Unix
+// socket paths under it must fit in 108 bytes.
+func runDir(tb testing.TB) string {
+	tb.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.dir == "" {
+		d, err := os.MkdirTemp("/tmp", "gi")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		shared.dir = d
+	}
+	return shared.dir
+}
+
+// proxyBinary builds the statically linked gust once per run: runtime
+// images carry it as their action proxy.
+func proxyBinary(tb testing.TB) string {
+	tb.Helper()
+	dir := runDir(tb)
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.proxy == "" && shared.err == nil {
+		out := filepath.Join(dir, "gust")
+		cmd := exec.Command("go", "build", "-o", out, "./cmd/gust")
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			shared.err = fmt.Errorf("build gust: %v\n%s", err, b)
+		} else {
+			shared.proxy = out
+		}
+	}
+	if shared.err != nil {
+		tb.Fatal(shared.err)
+	}
+	return shared.proxy
+}
+
+// requireDocker returns a sandbox on the local Docker engine, closed when
+// tb ends. Without a reachable engine it skips tb, or fails it when
+// GUST_REQUIRE_DOCKER=1 (as in CI).
+func requireDocker(tb testing.TB) *docker.Sandbox {
+	tb.Helper()
+	sb, err := docker.New(docker.Options{SocketDir: filepath.Join(runDir(tb), "s"), Logger: quiet()})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = sb.Ping(ctx)
+		cancel()
+		if err != nil {
+			sb.Close()
+		}
+	}
+	if err != nil {
+		if os.Getenv("GUST_REQUIRE_DOCKER") == "1" {
+			tb.Fatalf("GUST_REQUIRE_DOCKER=1 but no Docker engine is reachable: %v", err)
+		}
+		tb.Skipf("no Docker engine reachable (set GUST_REQUIRE_DOCKER=1 to fail instead): %v", err)
+	}
+	tb.Cleanup(func() { sb.Close() })
+	return sb
+}
+
+// nativeSkeleton is the image wsk --native names; it runs on the native
+// runtime, as gust serve does.
+const nativeSkeleton = "openwhisk/dockerskeleton"
+
+// images resolves runtime kinds to Gust's own images, built on first need
+// from the host, as gust serve resolves them.
+func images(sb *docker.Sandbox, proxyBin string) invoker.ImageFunc {
+	var mu sync.Mutex
+	built := map[string]string{}
+	return func(ctx context.Context, e actions.Exec) (string, bool, error) {
+		kind := e.Kind
+		if e.Kind == actions.KindBlackbox {
+			if e.Image != nativeSkeleton {
+				if err := sb.CheckImage(ctx, e.Image); err != nil {
+					return "", false, fmt.Errorf("%w: %v", invoker.ErrImage, err)
+				}
+				return e.Image, false, nil
+			}
+			kind = runtimes.Native
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if tag, ok := built[kind]; ok {
+			return tag, true, nil
+		}
+		recipe, err := runtimes.RecipeFor(kind, proxyBin)
+		if err != nil {
+			return "", false, fmt.Errorf("runtime %s: %w", kind, err)
+		}
+		if err := sb.EnsureImage(ctx, recipe); err != nil {
+			return "", false, fmt.Errorf("build runtime image for %s: %w", kind, err)
+		}
+		built[kind] = recipe.Tag
+		return recipe.Tag, true, nil
+	}
+}
+
+// stack is Gust's invoker side wired as gust serve wires it: an embedded
+// hub, the action and activation stores, the work queue, a Docker sandbox,
+// a pool, a running invoker and a dispatcher.
+type stack struct {
+	hub     *hub.Hub
+	store   *actions.Store
+	records *actions.ActivationStore
+	sb      *docker.Sandbox
+	images  invoker.ImageFunc
+	owner   string
+	pool    *invoker.Pool
+	disp    *invoker.Dispatcher
+	stopRun func() // stops the invoker, not its pool
+}
+
+// stackOptions tune a stack; zero values take the test defaults.
+type stackOptions struct {
+	pool  invoker.PoolOptions
+	owner string // default: a fresh one
+}
+
+// newStack starts a stack that is torn down, every container removed, when
+// tb ends.
+func newStack(tb testing.TB, o stackOptions) *stack {
+	tb.Helper()
+	sb := requireDocker(tb)
+	proxy := proxyBinary(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h, err := hub.Start(ctx, hub.Options{DataDir: tb.TempDir(), Logger: quiet()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = h.Close() })
+	store, err := actions.OpenStore(ctx, h.JetStream())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	records, err := actions.OpenActivationStore(ctx, h.JetStream(), actions.ActivationRetention{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := invoker.OpenQueue(ctx, h.JetStream()); err != nil {
+		tb.Fatal(err)
+	}
+	s := &stack{hub: h, store: store, records: records, sb: sb, images: images(sb, proxy), owner: o.owner}
+	if s.owner == "" {
+		s.owner = "gust-t" + runID + randomID()
+	}
+	shared.mu.Lock()
+	shared.owners = append(shared.owners, s.owner)
+	shared.mu.Unlock()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := sb.RemoveLeftovers(ctx, s.owner); err != nil {
+			tb.Errorf("remove containers: %v", err)
+		}
+	})
+	s.startInvoker(tb, o.pool)
+	s.disp = invoker.NewDispatcher(h, store, records, quiet())
+	tb.Cleanup(s.disp.Close)
+	return s
+}
+
+// startInvoker starts a pool and an invoker on it; they stop, the pool's
+// containers destroyed, when tb ends.
+func (s *stack) startInvoker(tb testing.TB, po invoker.PoolOptions) {
+	tb.Helper()
+	po.Owner = s.owner
+	if po.Logger == nil {
+		po.Logger = quiet()
+	}
+	s.pool = invoker.NewPool(s.sb, po)
+	iv := invoker.New(s.hub, s.pool, s.store, s.records, s.images, invoker.Options{APIHost: "http://127.0.0.1:3233", Logger: quiet()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- iv.Run(ctx) }()
+	var once sync.Once
+	s.stopRun = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					tb.Errorf("invoker: %v", err)
+				}
+			case <-time.After(time.Minute):
+				tb.Errorf("invoker did not stop within a minute")
+			}
+		})
+	}
+	pool, stop := s.pool, s.stopRun
+	tb.Cleanup(func() {
+		stop()
+		pool.Close()
+	})
+}
+
+// stopInvKeepPool stops the invoker as a crash would: its pool's
+// containers stay.
+func (s *stack) stopInvKeepPool() { s.stopRun() }
+
+// invokerPool is a pool of memMB (0: the default) that never pauses.
+func invokerPool(memMB int) invoker.PoolOptions { return invoker.PoolOptions{MemoryMB: memMB} }
+
+type containerSummary = container.Summary
+
+// action describes an action to create.
+type action struct {
+	ns, name, kind, code string
+	binary               bool
+	image                string
+	limits               func(*actions.Limits)
+}
+
+// put creates or updates an action and returns it as stored.
+func (s *stack) put(tb testing.TB, a action) *actions.Action {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if a.ns == "" {
+		a.ns = "guest"
+	}
+	if a.kind == "" {
+		a.kind = runtimes.NodeJS20
+	}
+	act := &actions.Action{
+		Namespace: a.ns, Name: a.name, Version: actions.InitialVersion,
+		Exec:    actions.Exec{Kind: a.kind, Code: a.code, Binary: a.binary, Image: a.image},
+		Limits:  actions.DefaultLimits(),
+		Updated: time.Now().UnixMilli(),
+	}
+	if a.limits != nil {
+		a.limits(&act.Limits)
+	}
+	n := act.FullName()
+	var rev uint64
+	if old, r, err := s.store.GetAction(ctx, n, false); err == nil {
+		act.Version, rev = actions.BumpVersion(old.Version), r
+	} else if !errors.Is(err, hub.ErrNotFound) {
+		tb.Fatalf("get action %s: %v", n, err)
+	}
+	if _, err := s.store.PutAction(ctx, act, rev); err != nil {
+		tb.Fatalf("put action %s: %v", n, err)
+	}
+	act.Exec.Code = ""
+	return act
+}
+
+// invoke runs the action ns/name for namespace invoking with params through
+// the dispatcher and waits up to a minute for its record.
+func (s *stack) invoke(tb testing.TB, invoking string, a *actions.Action, params string) *actions.Activation {
+	tb.Helper()
+	rec, err := s.activate(invoking, a, params, time.Minute)
+	if err != nil {
+		tb.Fatalf("invoke %s: %v", a.Name, err)
+	}
+	if rec == nil {
+		tb.Fatalf("invoke %s: no record within a minute", a.Name)
+	}
+	return rec
+}
+
+func (s *stack) activate(invoking string, a *actions.Action, params string, wait time.Duration) (*actions.Activation, error) {
+	if invoking == "" {
+		invoking = a.FullName().Namespace
+	}
+	inv := &actions.Invocation{
+		ActivationID: actions.NewActivationID(), Namespace: invoking, Subject: invoking,
+		Action: *a, Submitted: time.Now().UnixMilli(),
+	}
+	if params != "" {
+		inv.Payload = []byte(params)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait+5*time.Second)
+	defer cancel()
+	return s.disp.Activate(ctx, inv, wait)
+}
+
+// containers lists the engine's containers of the stack's owner.
+func (s *stack) containers(tb testing.TB) []containerSummary {
+	tb.Helper()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := cli.ContainerList(ctx, container.ListOptions{
+		All: true, Filters: filters.NewArgs(filters.Arg("label", docker.LabelOwner+"="+s.owner)),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return list
+}
+
+// eventually polls cond every 20 ms until it holds or d passes.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

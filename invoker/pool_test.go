@@ -1,0 +1,468 @@
+package invoker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gusthub/gust/invoker"
+)
+
+// fakeSandbox is an in-memory Sandbox that records what the pool asks of
+// it, to test the pool's own logic.
+type fakeSandbox struct {
+	mu     sync.Mutex
+	n      int
+	all    []*fakeContainer
+	events []string // "create c1", "pause c1", "resume c1", "destroy c1"
+	// gate, when set, holds every Create until it is closed.
+	gate chan struct{}
+}
+
+func (s *fakeSandbox) Name() string { return "fake" }
+
+func (s *fakeSandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Container, error) {
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	c := &fakeContainer{sb: s, id: fmt.Sprintf("c%d", s.n), spec: spec, logs: make(chan invoker.LogLine)}
+	s.all = append(s.all, c)
+	s.events = append(s.events, "create "+c.id)
+	return c, nil
+}
+
+func (s *fakeSandbox) RemoveLeftovers(context.Context, string) error { return nil }
+
+func (s *fakeSandbox) record(e string) {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+}
+
+// has reports whether event e happened.
+func (s *fakeSandbox) has(e string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Contains(s.events, e)
+}
+
+// eventsOf returns the events whose verb is verb, in order.
+func (s *fakeSandbox) eventsOf(verb string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, e := range s.events {
+		if len(e) > len(verb) && e[:len(verb)+1] == verb+" " {
+			out = append(out, e[len(verb)+1:])
+		}
+	}
+	return out
+}
+
+// alive counts the containers not destroyed.
+func (s *fakeSandbox) alive() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.all {
+		if !c.destroyed {
+			n++
+		}
+	}
+	return n
+}
+
+type fakeContainer struct {
+	sb        *fakeSandbox
+	id        string
+	spec      invoker.Spec
+	logs      chan invoker.LogLine
+	paused    bool
+	destroyed bool
+}
+
+func (c *fakeContainer) ID() string                       { return c.id }
+func (c *fakeContainer) Client() *http.Client             { return http.DefaultClient }
+func (c *fakeContainer) BaseURL() string                  { return "http://fake.invalid" }
+func (c *fakeContainer) Logs() <-chan invoker.LogLine     { return c.logs }
+func (c *fakeContainer) OOMKilled(_ context.Context) bool { return false }
+
+func (c *fakeContainer) Pause(context.Context) error {
+	c.sb.mu.Lock()
+	defer c.sb.mu.Unlock()
+	if c.paused || c.destroyed {
+		return errors.New("pause: not running")
+	}
+	c.paused = true
+	c.sb.events = append(c.sb.events, "pause "+c.id)
+	return nil
+}
+
+func (c *fakeContainer) Resume(context.Context) error {
+	c.sb.mu.Lock()
+	defer c.sb.mu.Unlock()
+	if !c.paused || c.destroyed {
+		return errors.New("resume: not paused")
+	}
+	c.paused = false
+	c.sb.events = append(c.sb.events, "resume "+c.id)
+	return nil
+}
+
+func (c *fakeContainer) Destroy(context.Context) error {
+	c.sb.mu.Lock()
+	defer c.sb.mu.Unlock()
+	if !c.destroyed {
+		c.destroyed = true
+		close(c.logs)
+		c.sb.events = append(c.sb.events, "destroy "+c.id)
+	}
+	return nil
+}
+
+var _ invoker.Sandbox = (*fakeSandbox)(nil)
+
+func newFakePool(t *testing.T, o invoker.PoolOptions) (*invoker.Pool, *fakeSandbox) {
+	t.Helper()
+	sb := &fakeSandbox{}
+	o.Owner = "test"
+	p := invoker.NewPool(sb, o)
+	t.Cleanup(p.Close)
+	return p, sb
+}
+
+// req asks for a 128 MB container of key.
+func req(key string) invoker.Request {
+	return invoker.Request{Key: key, Spec: invoker.Spec{Kind: "nodejs:20", MemoryMB: 128}}
+}
+
+// use acquires a container for key, marks it initialized and releases it.
+func use(t *testing.T, p *invoker.Pool, key string) string {
+	t.Helper()
+	l := acquire(t, p, req(key))
+	l.MarkInitialized()
+	p.Release(l, true)
+	return l.Container().ID()
+}
+
+func acquire(t *testing.T, p *invoker.Pool, r invoker.Request) *invoker.Lease {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := p.Acquire(ctx, r)
+	if err != nil {
+		t.Fatalf("acquire %s: %v", r.Key, err)
+	}
+	return l
+}
+
+func TestPoolWarmReuse(t *testing.T) {
+	p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 512})
+	l := acquire(t, p, req("a"))
+	if !l.Cold {
+		t.Error("first lease is not cold")
+	}
+	l.MarkInitialized()
+	p.Release(l, true)
+	l2 := acquire(t, p, req("a"))
+	if l2.Cold || l2.Container() != l.Container() {
+		t.Errorf("second lease cold %t, container %s after %s: want the warm one", l2.Cold, l2.Container().ID(), l.Container().ID())
+	}
+	p.Release(l2, false) // failed: destroyed
+	if !eventually(time.Second, func() bool { return sb.has("destroy " + l.Container().ID()) }) {
+		t.Error("failed container not destroyed")
+	}
+	if st := p.Stats(); st.UsedMB != 0 || st.Warm != 0 {
+		t.Errorf("stats after the failure: %+v", st)
+	}
+}
+
+func TestPoolEvictsLeastRecentlyUsed(t *testing.T) {
+	p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 3 * 128})
+	a, b, c := use(t, p, "a"), use(t, p, "b"), use(t, p, "c")
+	time.Sleep(2 * time.Millisecond)
+	use(t, p, "a") // a is now the most recently used: b, c, a
+	for i, want := range []string{b, c} {
+		use(t, p, fmt.Sprint("new", i))
+		if !eventually(time.Second, func() bool { return len(sb.eventsOf("destroy")) == i+1 }) {
+			t.Fatalf("destroyed %v, want %d", sb.eventsOf("destroy"), i+1)
+		}
+		if got := sb.eventsOf("destroy")[i]; got != want {
+			t.Errorf("eviction %d took %s, want %s (order b=%s c=%s a=%s)", i, got, want, b, c, a)
+		}
+	}
+	if st := p.Stats(); st.UsedMB != 3*128 || st.Warm != 3 {
+		t.Errorf("stats %+v, want 3 warm containers filling 384 MB", st)
+	}
+}
+
+func TestPoolQueuesInOrderWhenFull(t *testing.T) {
+	p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 128})
+	busy := acquire(t, p, req("busy"))
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	for i, key := range []string{"w1", "w2", "w3"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := acquire(t, p, req(key))
+			mu.Lock()
+			order = append(order, key)
+			mu.Unlock()
+			l.MarkInitialized()
+			p.Release(l, true)
+		}()
+		if !eventually(time.Second, func() bool { return p.Stats().Waiting == i+1 }) {
+			t.Fatalf("%s is not waiting: %+v", key, p.Stats())
+		}
+	}
+	if st := p.Stats(); st.Busy != 1 || st.UsedMB != 128 {
+		t.Errorf("stats while full: %+v", st)
+	}
+	busy.MarkInitialized()
+	p.Release(busy, true)
+	wg.Wait()
+	if !slices.Equal(order, []string{"w1", "w2", "w3"}) {
+		t.Errorf("served %v, want first come first served", order)
+	}
+}
+
+func TestPoolRefusesActionLargerThanPool(t *testing.T) {
+	p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 256})
+	r := req("big")
+	r.Spec.MemoryMB = 512
+	if _, err := p.Acquire(context.Background(), r); err == nil {
+		t.Error("a 512 MB action was given a container in a 256 MB pool")
+	}
+}
+
+func TestPoolWaiterGivesUpWithContext(t *testing.T) {
+	p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 128})
+	busy := acquire(t, p, req("busy"))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Acquire(ctx, req("other")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Acquire on a full pool = %v, want the context's deadline", err)
+	}
+	if st := p.Stats(); st.Waiting != 0 {
+		t.Errorf("%d still waiting", st.Waiting)
+	}
+	p.Release(busy, true)
+	use(t, p, "other") // the turn was not lost
+}
+
+func TestPoolStemCells(t *testing.T) {
+	p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+	p.KeepStemCells(invoker.Spec{Kind: "nodejs:20", MemoryMB: 128}, 1)
+	if !eventually(time.Second, func() bool { return p.Stats().Stem == 1 }) {
+		t.Fatalf("no stem cell: %+v", p.Stats())
+	}
+	stem := sb.eventsOf("create")[0]
+	l := acquire(t, p, req("a"))
+	if !l.Cold || l.Container().ID() != stem {
+		t.Errorf("lease got %s (cold %t), want stem cell %s", l.Container().ID(), l.Cold, stem)
+	}
+	if !eventually(time.Second, func() bool { return p.Stats().Stem == 1 && len(sb.eventsOf("create")) == 2 }) {
+		t.Errorf("stem cell not replenished: %+v, created %v", p.Stats(), sb.eventsOf("create"))
+	}
+	// Another kind or memory does not take it.
+	other := req("b")
+	other.Spec.MemoryMB = 256
+	if l := acquire(t, p, other); l.Container().ID() == sb.eventsOf("create")[1] {
+		t.Error("a 256 MB action took a 128 MB stem cell")
+	}
+	if st := p.Stats(); st.UsedMB != 2*128+256 || st.Stem != 1 {
+		t.Errorf("stats %+v, want the former stem cell, a new one and a 256 MB container", st)
+	}
+}
+
+func TestPoolPausesAfterGraceAndResumes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 512, PauseGrace: 10 * time.Second, IdleTTL: 10 * time.Minute})
+		id := use(t, p, "a")
+		time.Sleep(9 * time.Second)
+		synctest.Wait()
+		if sb.has("pause " + id) {
+			t.Fatal("paused before the grace")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if !sb.has("pause "+id) || p.Stats().Paused != 1 {
+			t.Fatalf("not paused after the grace: %v, %+v", sb.events, p.Stats())
+		}
+		l := acquire(t, p, req("a"))
+		if l.Cold || l.Container().ID() != id || !sb.has("resume "+id) {
+			t.Errorf("reuse got %s (cold %t), events %v: want %s resumed", l.Container().ID(), l.Cold, sb.events, id)
+		}
+		if st := p.Stats(); st.Paused != 0 {
+			t.Errorf("stats after resume %+v", st)
+		}
+		p.Release(l, true)
+		// Paused again, then removed after the idle TTL.
+		time.Sleep(11 * time.Second)
+		synctest.Wait()
+		if n := len(sb.eventsOf("pause")); n != 2 {
+			t.Errorf("%d pauses, want 2", n)
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if !sb.has("destroy "+id) || p.Stats().Warm != 0 || p.Stats().UsedMB != 0 {
+			t.Errorf("not removed after the idle TTL: %v, %+v", sb.events, p.Stats())
+		}
+	})
+}
+
+func TestPoolIdleTTLWithoutPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 512, IdleTTL: time.Minute})
+		id := use(t, p, "a")
+		time.Sleep(59 * time.Second)
+		synctest.Wait()
+		if sb.has("destroy " + id) {
+			t.Fatal("removed before the TTL")
+		}
+		use(t, p, "a") // use restarts the clock
+		time.Sleep(59 * time.Second)
+		synctest.Wait()
+		if sb.has("destroy " + id) {
+			t.Fatal("removed less than a TTL after its last use")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if !sb.has("destroy "+id) || len(sb.eventsOf("pause")) != 0 {
+			t.Errorf("events %v: want removed, never paused", sb.events)
+		}
+	})
+}
+
+func TestPoolConcurrencySlots(t *testing.T) {
+	p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+	r := req("c")
+	r.Concurrency = 3
+	first := acquire(t, p, r)
+	// While the first activation initializes the container, a second one
+	// joins it but waits for /init to end.
+	got := make(chan *invoker.Lease, 1)
+	go func() { got <- acquire(t, p, r) }()
+	select {
+	case l := <-got:
+		t.Fatalf("second activation got %s before /init ended", l.Container().ID())
+	case <-time.After(50 * time.Millisecond):
+	}
+	first.MarkInitialized()
+	var second *invoker.Lease
+	select {
+	case second = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("second activation still waiting after /init")
+	}
+	third := acquire(t, p, r)
+	for _, l := range []*invoker.Lease{second, third} {
+		if l.Cold || l.Container() != first.Container() {
+			t.Errorf("lease %s cold %t, want the first container %s", l.Container().ID(), l.Cold, first.Container().ID())
+		}
+	}
+	fourth := acquire(t, p, r)
+	if fourth.Container() == first.Container() || !fourth.Cold {
+		t.Error("a fourth activation shared a container of concurrency 3")
+	}
+	p.Release(second, true)
+	if l := acquire(t, p, r); l.Container() != first.Container() {
+		t.Error("a freed slot was not reused")
+	}
+	if n := len(sb.eventsOf("create")); n != 2 {
+		t.Errorf("%d containers, want 2", n)
+	}
+}
+
+func TestPoolConcurrentJoinersRetryWhenInitFails(t *testing.T) {
+	p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+	r := req("c")
+	r.Concurrency = 2
+	first := acquire(t, p, r)
+	got := make(chan *invoker.Lease, 1)
+	go func() { got <- acquire(t, p, r) }()
+	time.Sleep(20 * time.Millisecond)
+	p.Release(first, false) // /init failed
+	select {
+	case l := <-got:
+		if !l.Cold || l.Container() == first.Container() {
+			t.Errorf("joiner got %s cold %t, want a new cold container", l.Container().ID(), l.Cold)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("joiner stuck after the /init it waited for failed")
+	}
+}
+
+func TestPoolCloseDestroysEverything(t *testing.T) {
+	sb := &fakeSandbox{}
+	p := invoker.NewPool(sb, invoker.PoolOptions{MemoryMB: 5 * 128, PauseGrace: time.Millisecond, Owner: "test"})
+	p.KeepStemCells(invoker.Spec{Kind: "python:3", MemoryMB: 128}, 1)
+	idle := use(t, p, "idle")          // paused soon
+	busy := acquire(t, p, req("busy")) // still leased
+	_ = busy
+	if !eventually(time.Second, func() bool { return p.Stats().Stem == 1 && sb.has("pause "+idle) }) {
+		t.Fatalf("setup: %+v, %v", p.Stats(), sb.events)
+	}
+	// One more being created when Close comes.
+	sb.gate = make(chan struct{})
+	creating := make(chan error, 1)
+	go func() {
+		_, err := p.Acquire(context.Background(), req("late"))
+		creating <- err
+	}()
+	// And one waiting for room: 128 MB are free, 128 MB idle.
+	waiting := make(chan error, 1)
+	if !eventually(time.Second, func() bool { return p.Stats().UsedMB == 4*128 }) {
+		t.Fatalf("setup: %+v", p.Stats())
+	}
+	go func() {
+		r := req("waiter")
+		r.Spec.MemoryMB = 3 * 128
+		_, err := p.Acquire(context.Background(), r)
+		waiting <- err
+	}()
+	if !eventually(time.Second, func() bool { return p.Stats().Waiting == 1 }) {
+		t.Fatalf("setup: %+v", p.Stats())
+	}
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a container was being created")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(sb.gate)
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if n := sb.alive(); n != 0 {
+		t.Errorf("%d containers left after Close (events %v)", n, sb.events)
+	}
+	if err := <-waiting; !errors.Is(err, invoker.ErrPoolClosed) {
+		t.Errorf("waiting Acquire = %v, want ErrPoolClosed", err)
+	}
+	if err := <-creating; !errors.Is(err, invoker.ErrPoolClosed) {
+		t.Errorf("Acquire being created = %v, want ErrPoolClosed", err)
+	}
+	if _, err := p.Acquire(context.Background(), req("after")); !errors.Is(err, invoker.ErrPoolClosed) {
+		t.Errorf("Acquire after Close = %v, want ErrPoolClosed", err)
+	}
+	p.Close() // idempotent
+}
