@@ -1,0 +1,109 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/gusthub/gust/actions"
+)
+
+// ActivationListOptions select activations; wsk sends limit and skip
+// always, the others when set.
+type ActivationListOptions struct {
+	// Name keeps the activations of one entity: "name" or "pkg/name".
+	Name        string
+	Limit, Skip int
+	// Since and Upto bound the start time, in epoch milliseconds; zero
+	// means unbounded.
+	Since, Upto int64
+	// Docs asks for full records (with results and logs).
+	Docs bool
+}
+
+// ListActivations returns the caller's activations, newest first.
+func (c *Client) ListActivations(ctx context.Context, o ActivationListOptions) ([]actions.Activation, *Response, error) {
+	q := ListOptions{Limit: o.Limit, Skip: o.Skip}.values()
+	if o.Name != "" {
+		q.Set("name", o.Name)
+	}
+	if o.Since > 0 {
+		q.Set("since", strconv.FormatInt(o.Since, 10))
+	}
+	if o.Upto > 0 {
+		q.Set("upto", strconv.FormatInt(o.Upto, 10))
+	}
+	if o.Docs {
+		q.Set("docs", "true")
+	}
+	v, resp, err := call[[]actions.Activation](ctx, c, http.MethodGet, namespacePath(DefaultNamespace, "activations", ""), q, nil)
+	if err != nil {
+		return nil, resp, err
+	}
+	return *v, resp, nil
+}
+
+// GetActivation returns the activation id.
+func (c *Client) GetActivation(ctx context.Context, id string) (*actions.Activation, *Response, error) {
+	return call[actions.Activation](ctx, c, http.MethodGet, namespacePath(DefaultNamespace, "activations", id), nil, nil)
+}
+
+// ActivationLogs returns the log lines of the activation id.
+func (c *Client) ActivationLogs(ctx context.Context, id string) ([]string, *Response, error) {
+	v, resp, err := call[struct {
+		Logs []string `json:"logs"`
+	}](ctx, c, http.MethodGet, namespacePath(DefaultNamespace, "activations", id+"/logs"), nil, nil)
+	if err != nil {
+		return nil, resp, err
+	}
+	return v.Logs, resp, nil
+}
+
+// ActivationResult is the answer of GET /activations/{id}/result.
+type ActivationResult struct {
+	Result  json.RawMessage `json:"result"`
+	Success bool            `json:"success"`
+	Status  string          `json:"status"`
+	Size    int             `json:"size,omitempty"`
+}
+
+// GetActivationResult returns the result of the activation id.
+func (c *Client) GetActivationResult(ctx context.Context, id string) (*ActivationResult, *Response, error) {
+	return call[ActivationResult](ctx, c, http.MethodGet, namespacePath(DefaultNamespace, "activations", id+"/result"), nil, nil)
+}
+
+// Namespaces returns the namespaces the key may act in.
+func (c *Client) Namespaces(ctx context.Context) ([]string, *Response, error) {
+	v, resp, err := call[[]string](ctx, c, http.MethodGet, "/api/v1/namespaces", nil, nil)
+	if err != nil {
+		return nil, resp, err
+	}
+	return *v, resp, nil
+}
+
+// NamespaceKey is a new namespace and its key.
+type NamespaceKey struct {
+	Namespace string `json:"namespace"`
+	Auth      string `json:"auth"`
+}
+
+// CreateNamespace creates namespace ns with a fresh key; the client's key
+// must be an admin key.
+func (c *Client) CreateNamespace(ctx context.Context, ns string) (*NamespaceKey, *Response, error) {
+	return call[NamespaceKey](ctx, c, http.MethodPut, "/api/v1/namespaces/"+ns, nil, nil)
+}
+
+// Info is the answer of GET /api/v1, which needs no key.
+type Info struct {
+	Description    string `json:"description"`
+	APIVersion     string `json:"api_version"`
+	APIVersionPath string `json:"api_version_path"`
+	Build          string `json:"build"`
+	BuildNumber    string `json:"buildno"`
+}
+
+// Info returns the server's API description and build.
+func (c *Client) Info(ctx context.Context) (*Info, *Response, error) {
+	return call[Info](ctx, c, http.MethodGet, "/api/v1", nil, nil)
+}
