@@ -28,10 +28,21 @@ func (o ListOptions) values() url.Values {
 	return url.Values{"limit": {strconv.Itoa(o.Limit)}, "skip": {strconv.Itoa(o.Skip)}}
 }
 
+// Summary is an entity as lists show it.
+type Summary struct {
+	// Namespace is "ns", or "ns/pkg" for an action in a package.
+	Namespace   string            `json:"namespace"`
+	Name        string            `json:"name"`
+	Version     string            `json:"version"`
+	Publish     bool              `json:"publish"`
+	Annotations actions.KeyValues `json:"annotations"`
+	Updated     int64             `json:"updated"`
+}
+
 // List returns a page of the caller's entities: GET
 // /namespaces/_/{kind}?limit=L&skip=S.
-func (k *Collection[T]) List(ctx context.Context, o ListOptions) ([]T, *Response, error) {
-	v, resp, err := call[[]T](ctx, k.c, http.MethodGet, namespacePath(DefaultNamespace, k.kind, ""), o.values(), nil)
+func (k *Collection[T]) List(ctx context.Context, o ListOptions) ([]Summary, *Response, error) {
+	v, resp, err := call[[]Summary](ctx, k.c, http.MethodGet, namespacePath(DefaultNamespace, k.kind, ""), o.values(), nil)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -320,7 +320,7 @@ func (x *call) summary(kind, namespace, name string, annots, params actions.KeyV
 }
 
 // actionRow is a row of wsk's action list: name, publish state, kind.
-func actionRow(x *call, a actions.Action) {
+func actionRow(x *call, a client.Summary) {
 	kind, _ := a.Annotations.String("exec")
 	x.listRow(a.Namespace, a.Name, a.Publish, 0, kind)
 }

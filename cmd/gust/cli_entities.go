@@ -80,7 +80,7 @@ func getLeaf[T any](kind string, coll func(*client.Client) *client.Collection[T]
 }
 
 // listLeaf is `KIND list`: rows prints the human form of a page.
-func listLeaf[T any](kind string, coll func(*client.Client) *client.Collection[T], rows func(x *call, all []T) error) leaf {
+func listLeaf[T any](kind string, coll func(*client.Client) *client.Collection[T], rows func(x *call, all []client.Summary) error) leaf {
 	var o client.ListOptions
 	return leaf{use: "list", short: "List " + kind + "s", maxArgs: 0, flags: listFlags(&o),
 		run: func(x *call, _ []string) error {
@@ -109,8 +109,8 @@ func deleteLeaf[T any](kind string, coll func(*client.Client) *client.Collection
 }
 
 // rows prints a list titled title, one row per entity.
-func rows[T any](title string, row func(x *call, v T)) func(x *call, all []T) error {
-	return func(x *call, all []T) error {
+func rows(title string, row func(x *call, v client.Summary)) func(x *call, all []client.Summary) error {
+	return func(x *call, all []client.Summary) error {
 		fmt.Fprintln(x.stdout, title)
 		for _, v := range all {
 			row(x, v)
@@ -179,7 +179,7 @@ func newPackageCmd(e *env) *cobra.Command {
 	return group(e, "package", "Work with packages", true,
 		put.leaf(false), put.leaf(true),
 		getLeaf("package", packagesOf),
-		listLeaf("package", packagesOf, rows("packages", packageRow)),
+		listLeaf("package", packagesOf, rows("packages", plainRow)),
 		del,
 		leaf{use: "bind PACKAGE NAME", short: "Bind a package: a reference with parameters of its own", minArgs: 2, maxArgs: 2, pairs: true,
 			flags: bindFiles.register,
@@ -209,7 +209,7 @@ func newTriggerCmd(e *env) *cobra.Command {
 	return group(e, "trigger", "Work with triggers", true,
 		put.leaf(false), put.leaf(true),
 		getLeaf("trigger", triggersOf),
-		listLeaf("trigger", triggersOf, rows("triggers", triggerRow)),
+		listLeaf("trigger", triggersOf, rows("triggers", plainRow)),
 		leaf{use: "delete NAME", short: "Delete a trigger", minArgs: 1, maxArgs: 1,
 			run: func(x *call, args []string) error {
 				// As wsk, which reads the trigger first to find its feed.
@@ -290,13 +290,12 @@ func ruleStatusLeaf(verb, past, status string) leaf {
 		}}
 }
 
-// packageRow and triggerRow are rows of wsk's package and trigger lists.
-func packageRow(x *call, p actions.Package) { x.listRow(p.Namespace, p.Name, p.Publish, 0) }
-func triggerRow(x *call, t rules.Trigger)   { x.listRow(t.Namespace, t.Name, t.Publish, 0) }
+// plainRow is a row of wsk's package and trigger lists.
+func plainRow(x *call, s client.Summary) { x.listRow(s.Namespace, s.Name, s.Publish, 0) }
 
 // ruleRows prints wsk's rule list; as wsk, it reads each rule for its
 // status.
-func ruleRows(x *call, all []rules.Rule) error {
+func ruleRows(x *call, all []client.Summary) error {
 	fmt.Fprintln(x.stdout, "rules")
 	for _, r := range all {
 		full, _, err := x.c.Rules.Get(x.ctx, "/"+r.Namespace+"/"+r.Name)

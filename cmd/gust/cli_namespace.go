@@ -106,9 +106,9 @@ func (x *call) listAll(ns string) error {
 	}
 	fmt.Fprintf(x.stdout, "Entities in namespace: %s\n", ns)
 	for _, err := range []error{
-		rows("packages", packageRow)(x, pkgs),
+		rows("packages", plainRow)(x, pkgs),
 		rows("actions", actionRow)(x, acts),
-		rows("triggers", triggerRow)(x, trigs),
+		rows("triggers", plainRow)(x, trigs),
 	} {
 		if err != nil {
 			return err
