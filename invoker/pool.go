@@ -469,9 +469,13 @@ func without(cs []*container, c *container) []*container {
 	return out
 }
 
-// wakeNextLocked lets the first waiting Acquire try again.
+// wakeNextLocked lets the first waiting Acquire try again; with none
+// waiting, freed memory goes to the stem cells still missing.
 func (p *Pool) wakeNextLocked() {
 	if len(p.waiters) == 0 {
+		for sk := range p.stemWant {
+			p.replenishLocked(sk)
+		}
 		return
 	}
 	w := p.waiters[0]

@@ -466,3 +466,22 @@ func TestPoolCloseDestroysEverything(t *testing.T) {
 	}
 	p.Close() // idempotent
 }
+
+func TestPoolReplenishesStemCellsWhenMemoryFrees(t *testing.T) {
+	p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 2 * 128})
+	stem := invoker.Spec{Kind: "python:3", MemoryMB: 128}
+	p.KeepStemCells(stem, 1)
+	if !eventually(time.Second, func() bool { return p.Stats().Stem == 1 }) {
+		t.Fatalf("no stem cell: %+v", p.Stats())
+	}
+	a := acquire(t, p, req("a"))
+	py := acquire(t, p, invoker.Request{Key: "py", Spec: stem})
+	if st := p.Stats(); st.Stem != 0 || st.UsedMB != 256 {
+		t.Fatalf("stats with a full pool: %+v", st)
+	}
+	p.Release(a, false) // destroyed: 128 MB free again
+	if !eventually(time.Second, func() bool { return p.Stats().Stem == 1 }) {
+		t.Errorf("stem cell not replenished once memory freed: %+v", p.Stats())
+	}
+	p.Release(py, true)
+}
