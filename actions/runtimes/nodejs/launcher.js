@@ -89,6 +89,24 @@ function reply(id, result) {
   send(line);
 }
 
+// drained resolves once node has handed every queued write of stream to
+// the OS. console.log queues output when the pipe is full; the proxy writes
+// the log sentinels as soon as the result arrives, so the action's output
+// must be out first or it would land in the next activation's logs.
+function drained(stream) {
+  if (stream.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => stream.write('', resolve));
+}
+
+// finish answers request id once the action's output is flushed.
+async function finish(id, result) {
+  if (!concurrent) {
+    await drained(process.stdout);
+    await drained(process.stderr);
+  }
+  reply(id, result);
+}
+
 async function run(fn, line) {
   let msg;
   try {
@@ -106,17 +124,17 @@ async function run(fn, line) {
     pending = fn(msg.value === undefined ? {} : msg.value);
   } catch (e) {
     console.error(e);
-    reply(id, { error: 'An error has occurred: ' + errorText(e) });
+    await finish(id, { error: 'An error has occurred: ' + errorText(e) });
     return;
   }
   let result;
   try {
     result = await pending;
   } catch (e) {
-    reply(id, { error: serializeError(e) });
+    await finish(id, { error: serializeError(e) });
     return;
   }
-  reply(id, result === undefined ? {} : result);
+  await finish(id, result === undefined ? {} : result);
 }
 
 let main;
