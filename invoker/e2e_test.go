@@ -16,6 +16,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/actions/runtimes"
+	"github.com/gusthub/gust/invoker/docker"
 )
 
 // helloCode is the issue's example action.
@@ -380,7 +381,7 @@ func TestNativeAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := s.put(t, action{name: "native", kind: actions.KindBlackbox, image: nativeSkeleton, binary: true,
+	a := s.put(t, action{name: "native", kind: actions.KindBlackbox, image: docker.NativeSkeleton, binary: true,
 		code: base64.StdEncoding.EncodeToString(bin)})
 	rec := s.invoke(t, "", a, `{"name":"Gust"}`)
 	var r struct{ Echo map[string]string }

@@ -138,43 +138,6 @@ func requireDocker(tb testing.TB) *docker.Sandbox {
 	return sb
 }
 
-// nativeSkeleton is the image wsk --native names; it runs on the native
-// runtime, as gust serve does.
-const nativeSkeleton = "openwhisk/dockerskeleton"
-
-// images resolves runtime kinds to Gust's own images, built on first need
-// from the host, as gust serve resolves them.
-func images(sb *docker.Sandbox, proxyBin string) invoker.ImageFunc {
-	var mu sync.Mutex
-	built := map[string]string{}
-	return func(ctx context.Context, e actions.Exec) (string, bool, error) {
-		kind := e.Kind
-		if e.Kind == actions.KindBlackbox {
-			if e.Image != nativeSkeleton {
-				if err := sb.CheckImage(ctx, e.Image); err != nil {
-					return "", false, fmt.Errorf("%w: %v", invoker.ErrImage, err)
-				}
-				return e.Image, false, nil
-			}
-			kind = runtimes.Native
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if tag, ok := built[kind]; ok {
-			return tag, true, nil
-		}
-		recipe, err := runtimes.RecipeFor(kind, proxyBin)
-		if err != nil {
-			return "", false, fmt.Errorf("runtime %s: %w", kind, err)
-		}
-		if err := sb.EnsureImage(ctx, recipe); err != nil {
-			return "", false, fmt.Errorf("build runtime image for %s: %w", kind, err)
-		}
-		built[kind] = recipe.Tag
-		return recipe.Tag, true, nil
-	}
-}
-
 // stack is Gust's invoker side wired as gust serve wires it: an embedded
 // hub, the action and activation stores, the work queue, a Docker sandbox,
 // a pool, a running invoker and a dispatcher.
@@ -220,7 +183,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 	if _, err := invoker.OpenQueue(ctx, h.JetStream()); err != nil {
 		tb.Fatal(err)
 	}
-	s := &stack{hub: h, store: store, records: records, sb: sb, images: images(sb, proxy), owner: o.owner}
+	s := &stack{hub: h, store: store, records: records, sb: sb, images: sb.RuntimeImages(proxy), owner: o.owner}
 	if s.owner == "" {
 		s.owner = "gust-t" + runID + randomID()
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
-	"github.com/gusthub/gust/actions/runtimes"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/invoker/docker"
@@ -28,10 +27,6 @@ type invokerOptions struct {
 	proxyBinary string
 	maxInFlight int
 }
-
-// nativeSkeleton is the image wsk's --native names; Gust runs such actions
-// with its own native runtime instead of pulling it.
-const nativeSkeleton = "openwhisk/dockerskeleton"
 
 // sandboxes is the invoker's sandbox and what resolves images for it.
 type sandboxes struct {
@@ -54,7 +49,7 @@ func openSandbox(ctx context.Context, o invokerOptions, dataDir string, log *slo
 			err = sb.Ping(pctx)
 			cancel()
 			if err == nil {
-				return &sandboxes{Sandbox: sb, images: dockerImages(sb, proxyBin), close: sb.Close}, nil
+				return &sandboxes{Sandbox: sb, images: sb.RuntimeImages(proxyBin), close: sb.Close}, nil
 			}
 			_ = sb.Close()
 		}
@@ -72,49 +67,12 @@ func openSandbox(ctx context.Context, o invokerOptions, dataDir string, log *slo
 		return nil, err
 	}
 	images := func(ctx context.Context, e actions.Exec) (string, bool, error) {
-		if e.Kind == actions.KindBlackbox && e.Image != nativeSkeleton {
+		if e.Kind == actions.KindBlackbox && e.Image != docker.NativeSkeleton {
 			return "", false, fmt.Errorf("%w: blackbox image %s needs a Docker engine, and none is reachable", invoker.ErrImage, e.Image)
 		}
 		return "", true, nil
 	}
 	return &sandboxes{Sandbox: sb, images: images, close: func() error { return nil }}, nil
-}
-
-// dockerImages resolves runtime kinds to Gust's own images, built on first
-// need from the local toolchain, and blackbox actions to their image, which
-// must already be on the engine.
-func dockerImages(sb *docker.Sandbox, proxyBin string) invoker.ImageFunc {
-	var mu sync.Mutex
-	built := map[string]string{}
-	return func(ctx context.Context, e actions.Exec) (string, bool, error) {
-		kind := e.Kind
-		if e.Kind == actions.KindBlackbox {
-			if e.Image != nativeSkeleton {
-				if err := sb.CheckImage(ctx, e.Image); err != nil {
-					return "", false, fmt.Errorf("%w: %v", invoker.ErrImage, err)
-				}
-				return e.Image, false, nil
-			}
-			kind = "native"
-		}
-		mu.Lock()
-		tag, ok := built[kind]
-		mu.Unlock()
-		if ok {
-			return tag, true, nil
-		}
-		recipe, err := runtimes.RecipeFor(kind, proxyBin)
-		if err != nil {
-			return "", false, fmt.Errorf("runtime %s: %w", kind, err)
-		}
-		if err := sb.EnsureImage(ctx, recipe); err != nil {
-			return "", false, fmt.Errorf("build runtime image for %s: %w", kind, err)
-		}
-		mu.Lock()
-		built[kind] = recipe.Tag
-		mu.Unlock()
-		return recipe.Tag, true, nil
-	}
 }
 
 // proxyBinary is the executable that serves as the action proxy: the gust
