@@ -22,9 +22,12 @@ test:
 test-short:
 	$(GO) test -short ./...
 
+# Short coverage-guided runs of the input decoders. The server-level fuzz
+# targets (FuzzActionPut, ...) replay their corpus in every `go test`.
 FUZZTIME ?= 10s
 fuzz:
-	$(GO) test ./api -run '^$$' -fuzz '^FuzzActionPut$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzDecodeEntities$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./hub -run '^$$' -fuzz '^FuzzTokenRoundTrip$$' -fuzztime 5s
 
 # Every benchmark, printed as a table: figure, value, the floor measured in
 # the same run, and their ratio.
