@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -162,7 +163,10 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	}
 }
 
-// handle runs one invocation, stores its record and announces it.
+// handle runs one invocation, announces its record and stores it. The
+// announcement goes first: it carries the whole record, so a blocking
+// caller need not wait for the store (as in OpenWhisk, where blocking calls
+// are answered from the invoker's completion message).
 func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 	rec := iv.activate(ctx, inv)
 	b, err := json.Marshal(rec)
@@ -170,11 +174,11 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 		iv.log.Error("encode activation", "activation_id", inv.ActivationID, "err", err)
 		return
 	}
-	if err := iv.rec.Put(ctx, rec); err != nil {
-		iv.log.Error("store activation", "activation_id", inv.ActivationID, "err", err)
-	}
 	if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
 		iv.log.Warn("announce activation", "activation_id", inv.ActivationID, "err", err)
+	}
+	if err := iv.rec.Put(ctx, rec); err != nil {
+		iv.log.Error("store activation", "activation_id", inv.ActivationID, "err", err)
 	}
 }
 
@@ -191,6 +195,14 @@ type Dispatcher struct {
 	bg     sync.WaitGroup // sequences still running for callers that stopped waiting
 	stopBg context.CancelFunc
 	bgCtx  context.Context
+
+	// One subscription to every completion serves all blocking callers,
+	// instead of a subscribe and unsubscribe per call.
+	subOnce sync.Once
+	sub     *nats.Subscription
+	subErr  error
+	mu      sync.Mutex
+	waiting map[string]chan []byte
 }
 
 // NewDispatcher returns a dispatcher on h. The queue must exist (OpenQueue).
@@ -201,7 +213,8 @@ func NewDispatcher(h *hub.Hub, acts actions.Getter, records RecordStore, log *sl
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Dispatcher{js: h.JetStream(), nc: h.Conn(), actions: acts, records: records, log: log, bgCtx: ctx, stopBg: cancel}
+	return &Dispatcher{js: h.JetStream(), nc: h.Conn(), actions: acts, records: records, log: log,
+		bgCtx: ctx, stopBg: cancel, waiting: map[string]chan []byte{}}
 }
 
 // Activate runs inv. With wait > 0 it waits up to wait for the activation's
@@ -219,14 +232,13 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 	if err != nil {
 		return nil, fmt.Errorf("encode invocation: %w", err)
 	}
-	var done chan *nats.Msg
+	var done chan []byte
 	if wait > 0 {
-		done = make(chan *nats.Msg, 1)
-		sub, err := d.nc.ChanSubscribe(DoneSubject(inv.ActivationID), done)
-		if err != nil {
-			return nil, fmt.Errorf("wait for activation: %w", err)
+		var err error
+		if done, err = d.await(inv.ActivationID); err != nil {
+			return nil, err
 		}
-		defer func() { _ = sub.Unsubscribe() }()
+		defer d.forget(inv.ActivationID)
 	}
 	if _, err := d.js.Publish(ctx, invokeSubject(inv.Namespace), b, jetstream.WithMsgID(inv.ActivationID)); err != nil {
 		return nil, fmt.Errorf("queue invocation: %w", err)
@@ -237,9 +249,9 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case m := <-done:
+	case data := <-done:
 		var rec actions.Activation
-		if err := json.Unmarshal(m.Data, &rec); err != nil {
+		if err := json.Unmarshal(data, &rec); err != nil {
 			return nil, fmt.Errorf("decode activation: %w", err)
 		}
 		return &rec, nil
@@ -274,8 +286,44 @@ func (d *Dispatcher) activateSequence(ctx context.Context, inv *actions.Invocati
 	}
 }
 
-// Close stops the sequences still running and waits for them.
+// await registers interest in activation id's completion.
+func (d *Dispatcher) await(id string) (chan []byte, error) {
+	d.subOnce.Do(func() {
+		d.sub, d.subErr = d.nc.Subscribe(doneSubjectPrefix+"*", func(m *nats.Msg) {
+			id := strings.TrimPrefix(m.Subject, doneSubjectPrefix)
+			d.mu.Lock()
+			ch := d.waiting[id]
+			d.mu.Unlock()
+			if ch != nil {
+				select {
+				case ch <- m.Data:
+				default: // already answered
+				}
+			}
+		})
+	})
+	if d.subErr != nil {
+		return nil, fmt.Errorf("wait for activation: %w", d.subErr)
+	}
+	ch := make(chan []byte, 1)
+	d.mu.Lock()
+	d.waiting[id] = ch
+	d.mu.Unlock()
+	return ch, nil
+}
+
+func (d *Dispatcher) forget(id string) {
+	d.mu.Lock()
+	delete(d.waiting, id)
+	d.mu.Unlock()
+}
+
+// Close stops the sequences still running, waits for them and drops the
+// completion subscription.
 func (d *Dispatcher) Close() {
 	d.stopBg()
 	d.bg.Wait()
+	if d.sub != nil {
+		_ = d.sub.Unsubscribe()
+	}
 }
