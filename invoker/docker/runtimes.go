@@ -3,7 +3,12 @@ package docker
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/actions/runtimes"
@@ -49,6 +54,42 @@ func (s *Sandbox) RuntimeImages(proxyBinary string) invoker.ImageFunc {
 		mu.Lock()
 		built[kind] = recipe.Tag
 		mu.Unlock()
+		s.pruneRuntimeImages(ctx, recipe.Tag)
 		return recipe.Tag, true, nil
+	}
+}
+
+// pruneAge is how old another build's runtime image must be before it is
+// pruned: a younger one may belong to another Gust on the same engine.
+const pruneAge = 24 * time.Hour
+
+// pruneRuntimeImages removes the other tags of keep's repository older
+// than pruneAge: images of runtimes built by earlier gust builds, which are
+// content-versioned and would otherwise pile up. An image a container still
+// uses stays (the engine refuses to remove it without force).
+func (s *Sandbox) pruneRuntimeImages(ctx context.Context, keep string) {
+	repo, _, ok := strings.Cut(keep, ":")
+	if !ok {
+		return
+	}
+	imgs, err := s.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
+	if err != nil {
+		s.log.Debug("list runtime images", "err", err)
+		return
+	}
+	for _, img := range imgs {
+		if time.Since(time.Unix(img.Created, 0)) < pruneAge {
+			continue
+		}
+		for _, tag := range img.RepoTags {
+			if tag == keep || !strings.HasPrefix(tag, repo+":") {
+				continue
+			}
+			if _, err := s.cli.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
+				s.log.Debug("keep old runtime image", "image", tag, "err", err)
+				continue
+			}
+			s.log.Info("removed old runtime image", "image", tag)
+		}
 	}
 }
