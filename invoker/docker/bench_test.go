@@ -110,3 +110,48 @@ func BenchmarkCreate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPauseResume measures what the pool's pause-grace costs: pausing
+// an idle container and resuming it before a /run, against the floor of the
+// same /run on a running container. The resume is on the next activation's
+// critical path.
+func BenchmarkPauseResume(b *testing.B) {
+	s := requireDocker(b, Options{})
+	c := create(b, s, testSpec(b, s, true))
+	drain(c)
+	ctx := context.Background()
+	body := []byte(`{"value":{"quiet":true},"namespace":"guest","action_name":"/guest/echo","activation_id":"a1","deadline":"1700000000000"}`)
+	run := func() {
+		resp, err := c.Client().Post(c.BaseURL()+"/run", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	const n = 50
+	var pause, resume, floor []time.Duration
+	for range b.N {
+		for range n {
+			t0 := time.Now()
+			if err := c.Pause(ctx); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if err := c.Resume(ctx); err != nil {
+				b.Fatal(err)
+			}
+			run()
+			pause, resume = append(pause, t1.Sub(t0)), append(resume, time.Since(t1))
+			t3 := time.Now()
+			run()
+			floor = append(floor, time.Since(t3))
+		}
+	}
+	slices.Sort(pause)
+	slices.Sort(resume)
+	slices.Sort(floor)
+	b.ReportMetric(float64(pause[len(pause)/2].Microseconds())/1e3, "pause-p50-ms")
+	b.ReportMetric(float64(resume[len(resume)/2].Microseconds())/1e3, "resume+run-p50-ms")
+	b.ReportMetric(float64(floor[len(floor)/2].Microseconds())/1e3, "floor-resume+run-p50-ms")
+}
