@@ -267,6 +267,10 @@ func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string) (*container
 		Labels: labels,
 	}
 	hc := &container.HostConfig{
+		// Output reaches the invoker through attach. Docker's own log file
+		// would only cost CPU per line and grow without bound for a chatty
+		// action.
+		LogConfig:   container.LogConfig{Type: "none"},
 		NetworkMode: container.NetworkMode(s.network),
 		Resources: container.Resources{
 			Memory:     mem,
