@@ -83,6 +83,9 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hub: --nats-listen %q: %w", opts.Listen, err)
 		}
+		if port == 0 {
+			port = server.RANDOM_PORT // ":0" means any free port, as with net.Listen
+		}
 		sopts.Host, sopts.Port = host, port
 	}
 	srv, err := server.NewServer(sopts)

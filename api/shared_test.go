@@ -1,0 +1,73 @@
+package api_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
+)
+
+// TestProcessesShareState runs a second API on its own connection to the
+// first one's NATS (as a second gust serve --nats=... would) and checks
+// that each sees what the other writes.
+func TestProcessesShareState(t *testing.T) {
+	ctx := context.Background()
+	first, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = first.Close() })
+	if first.ClientURL() == "" {
+		t.Fatal("the embedded NATS has no client URL")
+	}
+	second, err := hub.Start(ctx, hub.Options{URL: first.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = second.Close() })
+
+	serve := func(h *hub.Hub) *env {
+		js := h.JetStream()
+		store, err := actions.OpenStore(ctx, js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := rules.OpenStore(ctx, js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := api.OpenIdentities(ctx, js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(api.New(api.Config{Actions: store, Rules: rs, Activations: acts, Identities: ids}))
+		t.Cleanup(srv.Close)
+		return &env{t: t, srv: srv}
+	}
+	a, b := serve(first), serve(second)
+
+	a.must("PUT", "/api/v1/namespaces/_/actions/shared?overwrite=false", bodyHello)
+	if r := b.guest("GET", "/api/v1/namespaces/_/actions/shared", ""); r.status != 200 || !strings.Contains(string(r.body), `"name":"shared"`) {
+		t.Fatalf("the second process does not see the action: %d %s", r.status, r.body)
+	}
+	b.must("PUT", "/api/v1/namespaces/_/triggers/t?overwrite=false", bodyTrigger)
+	b.must("PUT", "/api/v1/namespaces/_/rules/r?overwrite=false", `{"trigger":"/_/t","action":"/_/shared"}`)
+	if r := a.guest("GET", "/api/v1/namespaces/_/rules/r", ""); r.status != 200 || !strings.Contains(string(r.body), `"status":"active"`) {
+		t.Fatalf("the first process does not see the rule: %d %s", r.status, r.body)
+	}
+	if r := a.guest("PUT", "/api/v1/namespaces/_/actions/shared?overwrite=false", bodyHello); r.status != 409 {
+		t.Fatalf("create of an action the other process made: %d, want 409", r.status)
+	}
+}
