@@ -18,6 +18,21 @@
 //     except "value" as the environment variable __OW_<FIELD IN UPPER CASE>
 //     and calls the entry point with "value".
 //
+// With Config.Prestart (the -prestart flag) the proxy starts the launcher
+// before /init, as soon as the proxy itself starts, so that a stem cell's
+// interpreter is up when its /init comes. The launcher then gets
+// GUST_INIT_ON_STDIN=true and __OW_WAIT_FOR_ACK=true but neither the code's
+// place nor the init's env. It may write {"ready":true} on file descriptor
+// 3 once it is up (Main listens only then, for up to 10 s), and waits for a
+// first line on stdin,
+// {"init":{"env":{...}}}: the environment variables it sets before it loads
+// the code, the init's env with $GUST_ACTION_PATH, $GUST_ACTION_MAIN and
+// __OW_WAIT_FOR_ACK among them, the same that a launcher started at /init
+// gets. It answers with the acknowledgement above, and the protocol goes on
+// as before. A launcher that exits before /init fails the /init with 502
+// and says so. Gust's nodejs and python launchers support both ways; an
+// ActionLoop launcher that does not runs without -prestart.
+//
 // A launcher that can run requests concurrently says so in its
 // acknowledgement, {"ok":true,"concurrent":true}. The proxy then passes
 // /runs through as they come and adds a numeric field "__gust_run" to each

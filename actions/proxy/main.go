@@ -28,15 +28,21 @@ const SocketEnv = "GUST_PROXY_SOCKET"
 // shutdownGrace bounds how long Main waits for requests in flight.
 const shutdownGrace = 5 * time.Second
 
+// prestartWait bounds how long Main waits for a pre-started language
+// process before it listens.
+const prestartWait = 10 * time.Second
+
 // Main runs the action proxy until ctx is done, then returns nil. args are
 // the command-line arguments after the program name:
 //
-//	gust-proxy [-addr :8080] [-socket PATH] [-dir /action] [-source NAME] [LAUNCHER ARG...]
+//	gust-proxy [-addr :8080] [-socket PATH] [-dir /action] [-source NAME] [-prestart] [LAUNCHER ARG...]
 //
 // It serves on the TCP address -addr (empty: none) and, when -socket or
 // else $GUST_PROXY_SOCKET names a path, on a Unix socket there, created with
 // mode 0666. LAUNCHER is the language process's command, e.g.
-// `/usr/bin/node /gust/launcher.js`; it gets the proxy's environment. Without
+// `/usr/bin/node /gust/launcher.js`; it gets the proxy's environment. With
+// -prestart the proxy starts it at once, before /init, and hands it the code
+// at /init on stdin (Config.Prestart); the launcher must support that. Without
 // one the proxy serves native actions: it runs a copy of its own executable
 // with -exec-loop, which runs the action's executable per activation
 // (package native). Setting $GUST_PROXY_DEBUG sends the proxy's own logs to
@@ -48,6 +54,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	socket := fs.String("socket", getenv(SocketEnv), "Unix socket `path` to serve on too")
 	dir := fs.String("dir", "/action", "action `directory`")
 	source := fs.String("source", native.SourceName, "file `name` for code that is not a zip")
+	prestart := fs.Bool("prestart", false, "start LAUNCHER before /init, which hands it the code on stdin")
 	execLoop := fs.Bool("exec-loop", false, "be the language process of a native action")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -68,8 +75,11 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		Stdout:   stdout,
 		Stderr:   stderr,
 		Logger:   logger,
+		Prestart: *prestart,
 	}
 	if len(cfg.Launcher) == 0 {
+		// The native loop takes its code at start.
+		cfg.Prestart = false
 		self, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("proxy: find own executable for native actions: %w", err)
@@ -79,6 +89,16 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	srv, err := New(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.Prestart {
+		// Listen once the language process is up, so that a container
+		// counts as started when its /init need not wait for it. One
+		// that is slow or broken is the /init's to report.
+		wctx, cancel := context.WithTimeout(ctx, prestartWait)
+		if err := srv.WaitReady(wctx); err != nil {
+			logger.Warn("the language process is not ready; listening anyway", "err", err)
+		}
+		cancel()
 	}
 	lns, err := listen(*addr, *socket)
 	if err == nil && len(lns) == 0 {

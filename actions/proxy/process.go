@@ -30,9 +30,11 @@ type process struct {
 	writeMu sync.Mutex // one request line at a time on stdin
 	runMu   sync.Mutex // one run at a time unless concurrent
 
-	ack        chan []byte // the first line of fd 3
-	lines      chan []byte // later lines, unless concurrent
-	concurrent bool        // set by the reader before it delivers ack
+	ready      chan struct{} // closed at the first line of fd 3 or its end
+	readyLine  bool          // the first line was a ready line; set before ready closes
+	ack        chan []byte   // the first line of fd 3 (after a ready line)
+	lines      chan []byte   // later lines, unless concurrent
+	concurrent bool          // set by the reader before it delivers ack
 
 	pendingMu sync.Mutex
 	pending   map[uint64]chan []byte
@@ -46,8 +48,9 @@ type process struct {
 }
 
 // startProcess starts the language process with env, writing to stdout and
-// stderr, and the goroutines that watch it.
-func startProcess(cfg Config, env []string, stdout, stderr *os.File) (*process, error) {
+// stderr, and the goroutines that watch it. A prestarted process may first
+// write a ready line on fd 3.
+func startProcess(cfg Config, env []string, stdout, stderr *os.File, prestarted bool) (*process, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("stdin pipe: %w", err)
@@ -79,6 +82,7 @@ func startProcess(cfg Config, env []string, stdout, stderr *os.File) (*process, 
 		return nil, fmt.Errorf("start %s: %w", cfg.Launcher[0], err)
 	}
 	p := &process{
+		ready:    make(chan struct{}),
 		cmd:      cmd,
 		stdin:    inW,
 		results:  resR,
@@ -91,7 +95,7 @@ func startProcess(cfg Config, env []string, stdout, stderr *os.File) (*process, 
 	}
 	p.wg.Add(2)
 	go p.wait()
-	go p.read()
+	go p.read(prestarted)
 	return p, nil
 }
 
@@ -112,17 +116,31 @@ func (p *process) wait() {
 }
 
 // read delivers the lines of fd 3: the acknowledgement, then results.
-func (p *process) read() {
+func (p *process) read(prestarted bool) {
 	defer p.wg.Done()
 	defer close(p.dead)
 	r := bufio.NewReaderSize(p.results, 64<<10)
-	first := true
+	first, readyOpen := true, true
+	defer func() {
+		if readyOpen {
+			close(p.ready)
+		}
+	}()
 	for {
 		line, err := r.ReadBytes('\n')
 		if err != nil {
 			return
 		}
 		line = bytes.TrimRight(line, "\r\n")
+		if readyOpen {
+			readyOpen = false
+			isReady := prestarted && isReadyLine(line)
+			p.readyLine = isReady
+			close(p.ready)
+			if isReady {
+				continue
+			}
+		}
 		switch {
 		case first:
 			first = false
@@ -143,6 +161,15 @@ func (p *process) read() {
 			}
 		}
 	}
+}
+
+// isReadyLine says whether line is a pre-started launcher's {"ready":true},
+// which says it waits for its init line.
+func isReadyLine(line []byte) bool {
+	var m struct {
+		Ready bool `json:"ready"`
+	}
+	return json.Unmarshal(line, &m) == nil && m.Ready
 }
 
 // deliver hands a concurrent answer to the run waiting for it.
@@ -186,6 +213,53 @@ func (p *process) awaitAck(ctx context.Context) error {
 		return errors.New(msgExited)
 	case <-ctx.Done():
 		return fmt.Errorf("initialization abandoned: %w", ctx.Err())
+	}
+}
+
+// initOnStdinEnv names the environment variable that tells a pre-started
+// launcher to wait for its init line on stdin.
+const initOnStdinEnv = "GUST_INIT_ON_STDIN"
+
+// initialize sends a pre-started process the init line, which carries the
+// environment variables to set before the code is loaded, and waits for
+// its acknowledgement.
+func (p *process) initialize(ctx context.Context, env map[string]string) error {
+	select {
+	case <-p.exited:
+		return p.exitedBeforeInit()
+	default:
+	}
+	var msg struct {
+		Init struct {
+			Env map[string]string `json:"env"`
+		} `json:"init"`
+	}
+	msg.Init.Env = env
+	line, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("encode the init line: %w", err)
+	}
+	if err := p.send(line); err != nil {
+		return p.exitedBeforeInit()
+	}
+	err = p.awaitAck(ctx)
+	if err != nil && err.Error() == msgExited {
+		<-p.ready // closed, since fd 3 ended
+		if !p.readyLine {
+			// It never said it was up: it did not get to the code.
+			return p.exitedBeforeInit()
+		}
+	}
+	return err
+}
+
+// exitedBeforeInit describes a pre-started process that is gone.
+func (p *process) exitedBeforeInit() error {
+	select {
+	case <-p.exited:
+		return fmt.Errorf("the language process exited before /init: %s", p.cmd.ProcessState)
+	case <-time.After(exitGrace):
+		return errors.New("the language process exited before /init")
 	}
 }
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,13 @@ type Config struct {
 	// Stdout or Stderr where they would mix with the action's logs.
 	// Nil discards.
 	Logger *slog.Logger
+	// Prestart starts the language process in New, before /init, with
+	// $GUST_INIT_ON_STDIN=true: a launcher that supports it waits for an
+	// init line on stdin that carries the code's place and the init's env
+	// (see the package documentation), so that a stem cell's /init does
+	// not wait for the interpreter to start. Only for launchers that
+	// support it; others get their code at start, as in ActionLoop.
+	Prestart bool
 }
 
 // Server serves the action container protocol. It is an http.Handler; the
@@ -66,12 +74,15 @@ type Server struct {
 	mu          sync.Mutex
 	initialized bool
 	closed      bool
-	proc        *process
+	proc        *process // the language process of the initialized action
+	pre         *process // with Prestart: the process until /init succeeds
+	preErr      error    // with Prestart: why pre did not start
 	out, errOut *stream
 }
 
-// New returns a Server for cfg. It starts nothing: the language process
-// starts at /init.
+// New returns a Server for cfg. Unless cfg.Prestart is set it starts
+// nothing: the language process starts at /init. With Prestart it starts
+// the language process; should that fail, /init reports why.
 func New(cfg Config) (*Server, error) {
 	if len(cfg.Launcher) == 0 {
 		return nil, errors.New("proxy: no launcher command")
@@ -95,7 +106,49 @@ func New(cfg Config) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /init", s.handleInit)
 	s.mux.HandleFunc("POST /run", s.handleRun)
+	if cfg.Prestart {
+		s.prestart()
+	}
 	return s, nil
+}
+
+// WaitReady waits until the language process that Config.Prestart started
+// says it is ready for /init, has exited, or ctx is done. Without such a
+// process it returns at once.
+func (s *Server) WaitReady(ctx context.Context) error {
+	s.mu.Lock()
+	p := s.pre
+	s.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// prestart starts the language process that /init will hand the code to.
+func (s *Server) prestart() {
+	err := s.openStreams()
+	if err == nil {
+		// The process runs in the action directory, which /init fills.
+		if err = os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+			err = fmt.Errorf("create action directory: %w", err)
+		}
+	}
+	var p *process
+	if err == nil {
+		env := append([]string(nil), s.cfg.Env...)
+		env = append(env, "__OW_WAIT_FOR_ACK=true", initOnStdinEnv+"=true")
+		p, err = startProcess(s.cfg, env, s.out.w, s.errOut.w, true)
+	}
+	if err != nil {
+		s.log.Warn("prestart language process", "err", err)
+	}
+	s.pre, s.preErr = p, err
 }
 
 // ServeHTTP serves POST /init and POST /run.
@@ -112,10 +165,13 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	p, out, errOut := s.proc, s.out, s.errOut
+	p, pre, out, errOut := s.proc, s.pre, s.out, s.errOut
 	s.mu.Unlock()
 	if p != nil {
 		p.stop()
+	}
+	if pre != nil {
+		pre.stop()
 	}
 	return errors.Join(out.close(), errOut.close())
 }
@@ -173,19 +229,28 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 	if main == "" {
 		main = "main"
 	}
-	env := append([]string(nil), s.cfg.Env...)
+	env := make(map[string]string, len(v.Env)+3)
 	for k, val := range v.Env {
-		env = append(env, k+"="+envString(val))
+		env[k] = envString(val)
 	}
-	env = append(env, "GUST_ACTION_PATH="+where, "GUST_ACTION_MAIN="+main, "__OW_WAIT_FOR_ACK=true")
+	env["GUST_ACTION_PATH"], env["GUST_ACTION_MAIN"] = where, main
+	env["__OW_WAIT_FOR_ACK"] = "true"
 
-	p, err := startProcess(s.cfg, env, s.out.w, s.errOut.w)
-	if err != nil {
-		s.failInit(w, http.StatusBadGateway, err.Error())
-		return
+	var p *process
+	if s.cfg.Prestart {
+		p, err = s.initPrestarted(r.Context(), env)
+	} else {
+		p, err = s.startInitialized(r.Context(), env)
 	}
-	if err := p.awaitAck(r.Context()); err != nil {
-		p.stop()
+	if err != nil {
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed && s.cfg.Prestart {
+			// Close stopped the process: it did not fail by itself.
+			s.failInit(w, http.StatusServiceUnavailable, msgShuttingOff)
+			return
+		}
 		s.failInit(w, http.StatusBadGateway, err.Error())
 		return
 	}
@@ -196,10 +261,49 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 		s.failInit(w, http.StatusServiceUnavailable, msgShuttingOff)
 		return
 	}
-	s.proc = p
+	s.proc, s.pre = p, nil
 	s.mu.Unlock()
 	s.log.Debug("action initialized", "name", v.Name, "main", main, "concurrent", p.concurrent)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// startInitialized starts the language process with the code's place and
+// the init's env in its environment, and waits for its acknowledgement.
+func (s *Server) startInitialized(ctx context.Context, initEnv map[string]string) (*process, error) {
+	env := append([]string(nil), s.cfg.Env...)
+	for k, v := range initEnv {
+		env = append(env, k+"="+v)
+	}
+	p, err := startProcess(s.cfg, env, s.out.w, s.errOut.w, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.awaitAck(ctx); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// initPrestarted hands the code's place and the init's env to the
+// pre-started language process and waits for its acknowledgement. The
+// process stays s.pre meanwhile, so that Close stops it.
+func (s *Server) initPrestarted(ctx context.Context, env map[string]string) (*process, error) {
+	s.mu.Lock()
+	p, err := s.pre, s.preErr
+	s.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("the language process did not start: %w", err)
+	}
+	err = p.initialize(ctx, env)
+	if err != nil {
+		p.stop()
+		s.mu.Lock()
+		s.pre = nil
+		s.mu.Unlock()
+		return nil, err
+	}
+	return p, nil
 }
 
 // failInit answers an /init with an error and ends the activation's logs.

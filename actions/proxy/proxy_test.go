@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,12 +24,23 @@ import (
 func TestMain(m *testing.M) { proxytest.Main(m) }
 
 // TestProtocol runs the conformance suite against Main run in-process,
-// serving on a Unix socket, with the host's interpreters.
+// serving on a Unix socket, with the host's interpreters, which start with
+// the proxy (-prestart, as runtimes.HostArgs asks).
 func TestProtocol(t *testing.T) {
-	proxytest.Run(t, startInProcess)
+	proxytest.Run(t, func(t *testing.T, kind string, env map[string]string) proxytest.Target {
+		return startInProcess(t, kind, env, true)
+	})
 }
 
-func startInProcess(t *testing.T, kind string, env map[string]string) proxytest.Target {
+// TestProtocolStartAtInit runs the conformance suite with the language
+// process started at /init, as ActionLoop launchers need.
+func TestProtocolStartAtInit(t *testing.T) {
+	proxytest.Run(t, func(t *testing.T, kind string, env map[string]string) proxytest.Target {
+		return startInProcess(t, kind, env, false)
+	})
+}
+
+func startInProcess(t *testing.T, kind string, env map[string]string, prestart bool) proxytest.Target {
 	dir := t.TempDir()
 	args, err := runtimes.HostArgs(kind, dir)
 	if errors.Is(err, runtimes.ErrUnavailable) {
@@ -36,6 +48,9 @@ func startInProcess(t *testing.T, kind string, env map[string]string) proxytest.
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !prestart {
+		args = slices.DeleteFunc(args, func(a string) bool { return a == "-prestart" })
 	}
 	for k, v := range env {
 		t.Setenv(k, v)

@@ -65,8 +65,8 @@ func TestRecipeFor(t *testing.T) {
 		entrypoint []string
 		files      []string // image paths the recipe must have
 	}{
-		{NodeJS20, []string{"/gust-proxy", "-source", "index.js", "--"}, []string{"/gust-proxy", "/gust/launcher.js"}},
-		{Python3, []string{"/gust-proxy", "-source", "__main__.py", "--"}, []string{"/gust-proxy", "/gust/launcher.py"}},
+		{NodeJS20, []string{"/gust-proxy", "-source", "index.js", "-prestart", "--"}, []string{"/gust-proxy", "/gust/launcher.js"}},
+		{Python3, []string{"/gust-proxy", "-source", "__main__.py", "-prestart", "--"}, []string{"/gust-proxy", "/gust/launcher.py"}},
 		{Native, []string{"/gust-proxy", "-source", "exec"}, []string{"/gust-proxy"}},
 	}
 	for _, tt := range tests {

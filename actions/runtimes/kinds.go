@@ -139,7 +139,9 @@ func HostEnv(kind string) (map[string]string, error) {
 func (rt *runtime) proxyArgs(interpreter, launcher string) []string {
 	args := []string{"-source", rt.source}
 	if launcher != "" {
-		args = append(args, "--", interpreter, launcher)
+		// Gust's launchers take their code on stdin at /init, so the
+		// interpreter starts with the container, before it.
+		args = append(args, "-prestart", "--", interpreter, launcher)
 	}
 	return args
 }

@@ -2,8 +2,12 @@
 // Gust's nodejs launcher: the language process of an action proxy in
 // ActionLoop mode. The proxy (actions/proxy) starts it once per container
 // with the action's code at $GUST_ACTION_PATH (a file, or the directory of an
-// extracted zip) and the entry point's name in $GUST_ACTION_MAIN. It answers
-// on file descriptor 3: first {"ok":true} once the code is loaded (or
+// extracted zip) and the entry point's name in $GUST_ACTION_MAIN. Started
+// before /init with GUST_INIT_ON_STDIN=true, it writes {"ready":true} on file
+// descriptor 3, waits for an init line on stdin, {"init":{"env":{...}}},
+// sets those environment variables (the two above among them) and then
+// loads the code. It answers on file
+// descriptor 3: first {"ok":true} once the code is loaded (or
 // {"error":...} and exits), then one JSON line per request line read from
 // stdin. With __OW_ALLOW_CONCURRENT=true it handles requests concurrently:
 // each request then carries a numeric "__gust_run" id, and each answer is
@@ -15,7 +19,8 @@ const readline = require('readline');
 const Module = require('module');
 
 const RESULT_FD = 3;
-const concurrent = process.env.__OW_ALLOW_CONCURRENT === 'true';
+// Set once the code is loaded, from the environment /init gave.
+let concurrent = false;
 
 function send(obj) {
   let buf = Buffer.from(JSON.stringify(obj) + '\n');
@@ -137,16 +142,45 @@ async function run(fn, line) {
   await finish(id, result === undefined ? {} : result);
 }
 
-let main;
-try {
-  main = load();
-} catch (e) {
-  console.error('Error during initialization:', e);
-  send({ error: 'Initialization has failed due to: ' + errorText(e) });
-  process.exit(1);
+let main = null;
+
+// start loads the code and acknowledges it.
+function start() {
+  concurrent = process.env.__OW_ALLOW_CONCURRENT === 'true';
+  let fn;
+  try {
+    fn = load();
+  } catch (e) {
+    console.error('Error during initialization:', e);
+    send({ error: 'Initialization has failed due to: ' + errorText(e) });
+    process.exit(1);
+  }
+  main = fn;
+  send({ ok: true, concurrent: concurrent });
 }
-send({ ok: true, concurrent: concurrent });
+
+// initFrom sets the environment of the init line, then loads the code.
+function initFrom(line) {
+  let env;
+  try {
+    env = JSON.parse(line).init.env;
+    if (env === null || typeof env !== 'object') throw new Error('the init line has no env');
+  } catch (e) {
+    send({ error: 'Initialization has failed due to: invalid init line: ' + e.message });
+    process.exit(1);
+  }
+  for (const [k, v] of Object.entries(env)) process.env[k] = String(v);
+  start();
+}
+
+const deferred = process.env.GUST_INIT_ON_STDIN === 'true';
+delete process.env.GUST_INIT_ON_STDIN;
+if (!deferred) start();
 
 const input = readline.createInterface({ input: process.stdin, terminal: false });
-input.on('line', (line) => { run(main, line); });
+input.on('line', (line) => {
+  if (main === null) initFrom(line);
+  else run(main, line);
+});
 input.on('close', () => process.exit(0));
+if (deferred) send({ ready: true });

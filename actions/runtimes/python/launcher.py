@@ -7,6 +7,10 @@ a __main__.py) and the entry point's name in $GUST_ACTION_MAIN. It answers on
 file descriptor 3: first {"ok": true} once the code is loaded (or
 {"error": ...} and exits), then one JSON line for each request line read from
 stdin, one request at a time.
+
+Started before /init with GUST_INIT_ON_STDIN=true, it writes {"ready": true}
+on file descriptor 3, then waits for an init line on stdin, {"init": {"env": {...}}}, sets those environment variables (the
+two above among them) and then loads the code.
 """
 
 import importlib.util
@@ -68,7 +72,28 @@ def run(fn, line):
         return {"error": "An error has occurred: %r" % e}
 
 
+def init_from_stdin():
+    """Sets the environment of the init line; False if stdin ended."""
+    send({"ready": True})
+    line = sys.stdin.readline()
+    if not line:
+        return False
+    try:
+        env = json.loads(line)["init"]["env"]
+        if not isinstance(env, dict):
+            raise ValueError("the init line has no env")
+        for k, v in env.items():
+            os.environ[k] = str(v)
+    except Exception as e:
+        send({"error": "Initialization has failed due to: invalid init line: %s" % e})
+        sys.exit(1)
+    return True
+
+
 def main():
+    deferred = os.environ.pop("GUST_INIT_ON_STDIN", None) == "true"
+    if deferred and not init_from_stdin():
+        return
     try:
         fn = load()
     except BaseException as e:
