@@ -38,6 +38,11 @@ func (s *Server) getRule(w http.ResponseWriter, r *http.Request, id *Identity) e
 	return nil
 }
 
+// putRule answers PUT /rules/{name}. Beyond OpenWhisk, a rule may carry a
+// filter (rules.Filter) in its annotation "filter", or as the body field
+// "filter", which is stored as that annotation; an invalid filter is a 400
+// that names the problem. The filter is copied onto the trigger's link so
+// that the engine need not read the rule per event.
 func (s *Server) putRule(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
 	n, err := ownName(r, id)
@@ -91,7 +96,7 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request, id *Identity) e
 			return err
 		}
 	}
-	link := rules.Link{Action: rule.Action, Status: status}
+	link := rules.LinkOf(&rule, status)
 	if err := s.updateTrigger(ctx, tn, func(t *rules.Trigger) {
 		if t.Rules == nil {
 			t.Rules = map[string]rules.Link{}
@@ -127,7 +132,7 @@ func (s *Server) setRuleStatus(w http.ResponseWriter, r *http.Request, id *Ident
 			if t.Rules == nil {
 				t.Rules = map[string]rules.Link{}
 			}
-			t.Rules[rule.LinkKey()] = rules.Link{Action: rule.Action, Status: put.Status}
+			t.Rules[rule.LinkKey()] = rules.LinkOf(rule, put.Status)
 		})
 		if errors.Is(err, hub.ErrNotFound) {
 			return errorf(http.StatusNotFound, "Only rules with existing triggers can be activated")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -34,9 +35,11 @@ type TriggerReader interface {
 }
 
 // Engine turns trigger events into invocations: it consumes the hub's event
-// stream durably and, for every active rule of the event's trigger, invokes
-// the rule's action with the trigger's parameters and the event's data, then
-// records the trigger's activation with one log line per rule.
+// stream durably and, for every active rule of the event's trigger whose
+// filter (if any) matches the event, invokes the rule's action with the
+// trigger's parameters and the event's data, then records the trigger's
+// activation with one log line per rule. Filters are read from the
+// trigger's links and compiled once.
 type Engine struct {
 	js        jetstream.JetStream
 	triggers  TriggerReader
@@ -44,6 +47,7 @@ type Engine struct {
 	activator Activator
 	records   RecordStore
 	log       *slog.Logger
+	filters   filterCache
 }
 
 const engineConsumer = "rules"
@@ -112,6 +116,39 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
+// filterCache holds compiled filters by their JSON text, so that each
+// distinct filter is compiled once, not once per event.
+type filterCache struct {
+	mu sync.Mutex
+	m  map[string]filterEntry
+}
+
+type filterEntry struct {
+	f   Filter
+	err error
+}
+
+// maxCachedFilters bounds the cache; when full it starts over.
+const maxCachedFilters = 4096
+
+// get returns the compiled filter of raw; an absent filter matches all.
+func (c *filterCache) get(raw json.RawMessage) (Filter, error) {
+	if len(raw) == 0 {
+		return Filter{}, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if en, ok := c.m[string(raw)]; ok {
+		return en.f, en.err
+	}
+	f, err := ParseFilter(raw)
+	if c.m == nil || len(c.m) >= maxCachedFilters {
+		c.m = make(map[string]filterEntry)
+	}
+	c.m[string(raw)] = filterEntry{f: f, err: err}
+	return f, err
+}
+
 // ruleResult is one log line of a trigger activation, OpenWhisk's shape.
 type ruleResult struct {
 	StatusCode   int    `json:"statusCode"`
@@ -170,10 +207,18 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		link := t.Rules[rname]
 		action := link.Action.FullName()
 		res := ruleResult{Rule: rname, Action: link.Action.Path + "/" + link.Action.Name}
-		if link.Status != StatusActive {
+		f, ferr := e.filters.get(link.Filter)
+		switch {
+		case link.Status != StatusActive:
 			res.StatusCode, res.Error = actions.StatusApplicationError,
 				fmt.Sprintf("Rule '%s' is inactive, action '%s' was not activated.", rname, res.Action)
-		} else {
+		case ferr != nil:
+			res.StatusCode, res.Error = actions.StatusApplicationError,
+				fmt.Sprintf("Rule '%s' has an %v, action '%s' was not activated.", rname, ferr, res.Action)
+		case !f.Match(ev):
+			res.StatusCode, res.Error = actions.StatusApplicationError,
+				fmt.Sprintf("Rule '%s' filtered out the event, action '%s' was not activated.", rname, res.Action)
+		default:
 			active++
 			a, err := actions.Resolve(ctx, e.actions, action, ns, false)
 			switch {
@@ -196,7 +241,10 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		logs = append(logs, string(b))
 	}
 	if active == 0 && msg.Headers().Get(hub.HeaderActivationID) == "" {
-		return nil // as OpenWhisk: a fire that activates nothing leaves no record
+		// As OpenWhisk, a fire that activates nothing leaves no record;
+		// so does a feed event that every active rule filters out. A fire
+		// through the API, whose id the caller has, is always recorded.
+		return nil
 	}
 	start := ev.Time()
 	if start.IsZero() {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -33,10 +34,18 @@ func (r Ref) FullName() actions.Name {
 // String is the fully qualified name with a leading slash.
 func (r Ref) String() string { return r.FullName().String() }
 
-// Link is what a trigger keeps of each of its rules.
+// Link is what a trigger keeps of each of its rules: enough to run the
+// rule without reading it. Filter is a copy of the rule's filter annotation
+// (FilterAnnotation), absent when the rule takes every event.
 type Link struct {
-	Action Ref    `json:"action"`
-	Status string `json:"status"`
+	Action Ref             `json:"action"`
+	Status string          `json:"status"`
+	Filter json.RawMessage `json:"filter,omitempty"`
+}
+
+// LinkOf is the link of rule r with status.
+func LinkOf(r *Rule, status string) Link {
+	return Link{Action: r.Action, Status: status, Filter: r.Annotations.Get(FilterAnnotation)}
 }
 
 // Trigger is a named stream of events. Its JSON is OpenWhisk's.
@@ -127,6 +136,10 @@ type RulePut struct {
 	Version     *string            `json:"version"`
 	Publish     *bool              `json:"publish"`
 	Status      string             `json:"status"`
+	// Filter, when present, sets the rule's filter annotation
+	// (FilterAnnotation); null removes it. It is a convenience: the
+	// annotation is the stored form.
+	Filter json.RawMessage `json:"filter,omitempty"`
 }
 
 // NameOrRef is an entity named by a string or by a {path, name} object.
@@ -198,11 +211,42 @@ func (p *RulePut) Apply(current *Rule, n actions.Name, now time.Time) (Rule, err
 		}
 		r.Annotations = *p.Annotations
 	}
+	if p.Filter != nil {
+		r.Annotations = r.Annotations.Without(FilterAnnotation)
+		if string(p.Filter) != "null" {
+			r.Annotations = append(r.Annotations, actions.KeyValue{Key: FilterAnnotation, Value: p.Filter})
+		}
+	}
+	if err := normalizeFilter(&r); err != nil {
+		return Rule{}, err
+	}
 	if p.Publish != nil {
 		r.Publish = *p.Publish
 	}
 	r.Updated = now.UnixMilli()
 	return r, nil
+}
+
+// normalizeFilter checks r's filter annotation and stores it as compact
+// JSON. A string value is read as the filter's JSON text, for clients that
+// can only send string annotations.
+func normalizeFilter(r *Rule) error {
+	raw := r.Annotations.Get(FilterAnnotation)
+	if raw == nil {
+		return nil
+	}
+	if s, ok := r.Annotations.String(FilterAnnotation); ok {
+		raw = json.RawMessage(s)
+	}
+	if _, err := ParseFilter(raw); err != nil {
+		return actions.Invalidf("The request content was malformed:\n%v", err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return actions.Invalidf("The request content was malformed:\n%v: %v", ErrInvalidFilter, err)
+	}
+	r.Annotations = r.Annotations.Set(FilterAnnotation, json.RawMessage(buf.Bytes()))
+	return nil
 }
 
 // StatusPut is the body of POST /rules/{name}.

@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	cliCommands = append(cliCommands, newPackageCmd, newTriggerCmd, newRuleCmd)
+	cliCommands = append(cliCommands, newPackageCmd, newTriggerCmd)
 }
 
 // Accessors of the client's collections, for the generic leaves.
@@ -240,69 +240,5 @@ func newTriggerCmd(e *env) *cobra.Command {
 	)
 }
 
-func newRuleCmd(e *env) *cobra.Command {
-	put := putSpec[rules.Rule]{kind: "rule", coll: rulesOf, args: "NAME TRIGGER ACTION", minArgs: 3, maxArgs: 3,
-		flags: func() (func(*pflag.FlagSet), func(*call, []string, bool) (any, error)) {
-			return nil, func(_ *call, args []string, _ bool) (any, error) {
-				_, rel := client.SplitName(args[0])
-				return &client.RuleRequest{Name: rel, Trigger: client.Qualify(args[1]), Action: client.Qualify(args[2])}, nil
-			}
-		}}
-	var disable bool
-	del := deleteLeaf("rule", rulesOf, nil)
-	del.flags = func(fs *pflag.FlagSet) { fs.BoolVar(&disable, "disable", false, "disable the rule first") }
-	deleteRule := del.run
-	del.run = func(x *call, args []string) error {
-		if disable {
-			if _, err := x.c.SetRuleStatus(x.ctx, args[0], rules.StatusInactive); err != nil {
-				return fail(err, "Unable to disable rule '%s'", args[0])
-			}
-		}
-		return deleteRule(x, args)
-	}
-	return group(e, "rule", "Work with rules", true,
-		put.leaf(false), put.leaf(true),
-		getLeaf("rule", rulesOf),
-		listLeaf("rule", rulesOf, ruleRows),
-		del,
-		ruleStatusLeaf("enable", "enabled", rules.StatusActive),
-		ruleStatusLeaf("disable", "disabled", rules.StatusInactive),
-		leaf{use: "status NAME", short: "Show whether a rule is active", minArgs: 1, maxArgs: 1,
-			run: func(x *call, args []string) error {
-				r, resp, err := x.c.Rules.Get(x.ctx, args[0])
-				if err != nil {
-					return fail(err, "Unable to get status of rule '%s'", args[0])
-				}
-				return x.show(resp, func() error { x.ok("rule %s is %s", args[0], r.Status); return nil })
-			}},
-	)
-}
-
-// ruleStatusLeaf is rule enable or rule disable.
-func ruleStatusLeaf(verb, past, status string) leaf {
-	return leaf{use: verb + " NAME", short: "Set a rule " + status, minArgs: 1, maxArgs: 1,
-		run: func(x *call, args []string) error {
-			resp, err := x.c.SetRuleStatus(x.ctx, args[0], status)
-			if err != nil {
-				return fail(err, "Unable to %s rule '%s'", verb, args[0])
-			}
-			return x.show(resp, func() error { x.ok("%s rule %s", past, args[0]); return nil })
-		}}
-}
-
 // plainRow is a row of wsk's package and trigger lists.
 func plainRow(x *call, s client.Summary) { x.listRow(s.Namespace, s.Name, s.Publish, 0) }
-
-// ruleRows prints wsk's rule list; as wsk, it reads each rule for its
-// status.
-func ruleRows(x *call, all []client.Summary) error {
-	fmt.Fprintln(x.stdout, "rules")
-	for _, r := range all {
-		full, _, err := x.c.Rules.Get(x.ctx, "/"+r.Namespace+"/"+r.Name)
-		if err != nil {
-			return fail(err, "Unable to get the status of rule '%s'", r.Name)
-		}
-		x.listRow(r.Namespace, r.Name, r.Publish, 20, full.Status)
-	}
-	return nil
-}
