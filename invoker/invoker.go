@@ -124,14 +124,18 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", InvokeStream, err)
 	}
+	// On shutdown, stop pulling and hand back what was fetched but not
+	// taken, so that a restarted invoker (or another one) gets it at once
+	// instead of after AckWait.
 	go func() {
 		<-ctx.Done()
-		it.Stop()
+		it.Drain()
 	}()
 	for {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
+			handBack(it)
 			return nil
 		}
 		msg, err := it.Next()
@@ -142,6 +146,12 @@ func (iv *Invoker) Run(ctx context.Context) error {
 			}
 			iv.log.Warn("invocation queue", "err", err)
 			continue
+		}
+		if ctx.Err() != nil {
+			<-slots
+			_ = msg.Nak()
+			handBack(it)
+			return nil
 		}
 		// OpenWhisk runs an activation at most once: take it off the queue
 		// before running it.
@@ -160,6 +170,18 @@ func (iv *Invoker) Run(ctx context.Context) error {
 			defer func() { <-slots }()
 			iv.handle(context.WithoutCancel(ctx), &inv)
 		}()
+	}
+}
+
+// handBack returns every message a draining iterator still holds to the
+// stream for redelivery.
+func handBack(it jetstream.MessagesContext) {
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return
+		}
+		_ = msg.Nak()
 	}
 }
 

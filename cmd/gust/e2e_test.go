@@ -410,3 +410,65 @@ func TestE2ERestartKeepsStateAndLeavesNoContainers(t *testing.T) {
 		t.Fatalf("activations after restart: %d hello, want 2", countNamed(recs, "hello"))
 	}
 }
+
+// TestE2EFiresSurviveRestartExactlyOnce fires 500 CloudEvents, stops Gust
+// while their activations are still queued, restarts it, fires 500 more and
+// sends 100 of the first ones again (as a sender that never saw the answer
+// would): every event runs its rule's action exactly once.
+func TestE2EFiresSurviveRestartExactlyOnce(t *testing.T) {
+	requireEngine(t)
+	dir := t.TempDir()
+	g := startGust(t, dir)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/count?overwrite=false", nodeAction(`function main(p) { return { i: p.i }; }`), nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/triggers/ticks?overwrite=false", map[string]any{}, nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/rules/r?overwrite=false", map[string]string{"trigger": "/_/ticks", "action": "/_/count"}, nil)
+	fire := func(g *gustProcess, i int) {
+		g.mustCall(t, 202, "POST", "/namespaces/_/triggers/ticks", fmt.Sprintf(`{"i":%d}`, i), nil,
+			"ce-specversion", "1.0", "ce-id", fmt.Sprintf("tick-%d", i), "ce-source", "/test/ticks", "ce-type", "dev.gust.test.tick")
+	}
+	for i := 0; i < 500; i++ {
+		fire(g, i)
+	}
+	g.stop(t) // the backlog is still in the event stream and the work queue
+
+	g = startGust(t, dir)
+	for i := 500; i < 1000; i++ {
+		fire(g, i)
+	}
+	for i := 400; i < 500; i++ {
+		fire(g, i) // resent: the dedup window drops them
+	}
+	seen := map[int]int{}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		seen = map[int]int{}
+		total := 0
+		for skip := 0; ; skip += 200 {
+			var page []record
+			g.mustCall(t, 200, "GET", fmt.Sprintf("/namespaces/_/activations?name=count&docs=true&limit=200&skip=%d", skip), nil, &page)
+			for _, r := range page {
+				var res struct{ I int }
+				if err := json.Unmarshal(r.Response.Result, &res); err != nil || r.Response.StatusCode != 0 {
+					t.Fatalf("activation %s failed: %s", r.ActivationID, r.Response.Result)
+				}
+				seen[res.I]++
+				total++
+			}
+			if len(page) < 200 {
+				break
+			}
+		}
+		if total >= 1000 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for i := 0; i < 1000; i++ {
+		if seen[i] != 1 {
+			t.Errorf("event %d ran %d times, want once", i, seen[i])
+		}
+	}
+	if len(seen) != 1000 {
+		t.Errorf("%d distinct events ran, want 1000", len(seen))
+	}
+}
