@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -23,7 +25,10 @@ type EventPublisher interface {
 // trigger activation's id once the event is stored, or 204 when no rule of
 // the trigger is active. A request that is a CloudEvent (binary ce-
 // headers, or application/cloudevents+json) is taken as that event,
-// keeping its id, source and type; any other body is a JSON object payload.
+// keeping its id, source and type; a batch
+// (application/cloudevents-batch+json) is taken as its events, answered
+// with {"activationIds": [...]}, one per event; any other body is a JSON
+// object payload.
 func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
 	if s.cfg.Events == nil {
@@ -37,10 +42,18 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 	if err != nil {
 		return err
 	}
-	activationID := actions.NewActivationID()
-	ev, err := requestEvent(r, body, n, activationID, s.now())
-	if err != nil {
-		return err
+	batch := strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/cloudevents-batch+json")
+	var events []event.Event
+	if batch {
+		if events, err = batchEvents(body); err != nil {
+			return err
+		}
+	} else {
+		ev, err := requestEvent(r, body, n, actions.NewActivationID(), s.now())
+		if err != nil {
+			return err
+		}
+		events = []event.Event{ev}
 	}
 	t, _, err := s.cfg.Rules.GetTrigger(ctx, n)
 	if err != nil {
@@ -50,13 +63,52 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	extra := map[string]string{hub.HeaderActivationID: activationID, hub.HeaderSubject: id.Namespace}
-	if err := s.cfg.Events.Publish(ctx, n.Namespace, n.Name, ev, extra); err != nil {
-		return err
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		ids[i] = actions.NewActivationID()
+		if !batch && ev.Type() == rules.PlainFireType {
+			ids[i] = ev.ID() // a plain fire's event is named by its activation
+		}
+		extra := map[string]string{hub.HeaderActivationID: ids[i], hub.HeaderSubject: id.Namespace}
+		if err := s.cfg.Events.Publish(ctx, n.Namespace, n.Name, ev, extra); err != nil {
+			return err
+		}
 	}
-	w.Header().Set("x-openwhisk-activation-id", activationID)
-	writeJSON(w, http.StatusAccepted, map[string]string{"activationId": activationID})
+	if batch {
+		writeJSON(w, http.StatusAccepted, map[string][]string{"activationIds": ids})
+		return nil
+	}
+	w.Header().Set("x-openwhisk-activation-id", ids[0])
+	writeJSON(w, http.StatusAccepted, map[string]string{"activationId": ids[0]})
 	return nil
+}
+
+// maxBatchEvents bounds a batch of CloudEvents in one fire.
+const maxBatchEvents = 1000
+
+// batchEvents reads a CloudEvents JSON batch: an array of structured
+// events, each checked before any is stored.
+func batchEvents(body []byte) ([]event.Event, error) {
+	var events []event.Event
+	if err := json.Unmarshal(body, &events); err != nil {
+		return nil, malformed("not a valid batch of CloudEvents: " + err.Error())
+	}
+	if len(events) == 0 {
+		return nil, malformed("the batch of CloudEvents is empty")
+	}
+	if len(events) > maxBatchEvents {
+		return nil, errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("A batch may hold at most %d CloudEvents, not %d.", maxBatchEvents, len(events)))
+	}
+	for i, ev := range events {
+		if err := checkEvent(ev); err != nil {
+			var apiErr *Error
+			if errors.As(err, &apiErr) {
+				return nil, malformed(fmt.Sprintf("event %d of the batch: %s", i, strings.TrimPrefix(apiErr.Message, msgMalformedStart)))
+			}
+			return nil, err
+		}
+	}
+	return events, nil
 }
 
 func hasActiveRule(t *rules.Trigger) bool {
@@ -72,8 +124,6 @@ func hasActiveRule(t *rules.Trigger) bool {
 func requestEvent(r *http.Request, body []byte, n actions.Name, activationID string, now time.Time) (event.Event, error) {
 	ct := strings.ToLower(r.Header.Get("Content-Type"))
 	switch {
-	case strings.HasPrefix(ct, "application/cloudevents-batch+json"):
-		return event.Event{}, errorf(http.StatusUnsupportedMediaType, "Batches of CloudEvents are not accepted on trigger fire yet; send the events one by one.")
 	case strings.HasPrefix(ct, "application/cloudevents+json"):
 		var ev event.Event
 		if err := json.Unmarshal(body, &ev); err != nil {
@@ -104,7 +154,12 @@ func requestEvent(r *http.Request, body []byte, n actions.Name, activationID str
 // binaryEvent reads a binary-mode CloudEvent: ce- headers and the body as
 // data.
 func binaryEvent(r *http.Request, body []byte) (event.Event, error) {
-	ev := event.New(r.Header.Get("ce-specversion"))
+	version := r.Header.Get("ce-specversion")
+	if version != event.CloudEventsVersionV1 && version != event.CloudEventsVersionV03 {
+		// The SDK's event has no context for other versions: check first.
+		return event.Event{}, malformed("CloudEvent attribute 'specversion' must be 1.0, not '" + version + "'")
+	}
+	ev := event.New(version)
 	for k, vs := range r.Header {
 		name, ok := strings.CutPrefix(strings.ToLower(k), "ce-")
 		if !ok || len(vs) == 0 {
