@@ -157,6 +157,8 @@ type ruleResult struct {
 	Rule         string `json:"rule"`
 	Action       string `json:"action"`
 	Error        string `json:"error,omitempty"`
+	// outcome is the rule's RuleOutcome.Outcome; it is not logged.
+	outcome string
 }
 
 func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
@@ -202,6 +204,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	sort.Strings(names)
 	var logs []string
+	var results []ruleResult // for publishOutcome
 	active := 0
 	for _, rname := range names {
 		link := t.Rules[rname]
@@ -210,20 +213,20 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		f, ferr := e.filters.get(link.Filter)
 		switch {
 		case link.Status != StatusActive:
-			res.StatusCode, res.Error = actions.StatusApplicationError,
-				fmt.Sprintf("Rule '%s' is inactive, action '%s' was not activated.", rname, res.Action)
+			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
+				fmt.Sprintf("Rule '%s' is inactive, action '%s' was not activated.", rname, res.Action), OutcomeInactive
 		case ferr != nil:
-			res.StatusCode, res.Error = actions.StatusApplicationError,
-				fmt.Sprintf("Rule '%s' has an %v, action '%s' was not activated.", rname, ferr, res.Action)
+			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
+				fmt.Sprintf("Rule '%s' has an %v, action '%s' was not activated.", rname, ferr, res.Action), OutcomeFailed
 		case !f.Match(ev):
-			res.StatusCode, res.Error = actions.StatusApplicationError,
-				fmt.Sprintf("Rule '%s' filtered out the event, action '%s' was not activated.", rname, res.Action)
+			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
+				fmt.Sprintf("Rule '%s' filtered out the event, action '%s' was not activated.", rname, res.Action), OutcomeFiltered
 		default:
 			active++
 			a, err := actions.Resolve(ctx, e.actions, action, ns, false)
 			switch {
 			case errors.Is(err, hub.ErrNotFound), errors.Is(err, actions.ErrForbidden):
-				res.StatusCode, res.Error = actions.StatusApplicationError, "The requested resource does not exist."
+				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError, "The requested resource does not exist.", OutcomeFailed
 			case err != nil:
 				return err
 			default:
@@ -234,16 +237,18 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 				if _, err := e.activator.Activate(ctx, inv, 0); err != nil {
 					return err
 				}
-				res.Success, res.ActivationID = true, inv.ActivationID
+				res.Success, res.ActivationID, res.outcome = true, inv.ActivationID, OutcomeActivated
 			}
 		}
 		b, _ := json.Marshal(res)
 		logs = append(logs, string(b))
+		results = append(results, res)
 	}
 	if active == 0 && msg.Headers().Get(hub.HeaderActivationID) == "" {
 		// As OpenWhisk, a fire that activates nothing leaves no record;
 		// so does a feed event that every active rule filters out. A fire
 		// through the API, whose id the caller has, is always recorded.
+		e.publishOutcome(ns, t.Name, triggerID, ev, results)
 		return nil
 	}
 	start := ev.Time()
@@ -256,7 +261,11 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(payload)},
 		Annotations: actions.KeyValues{}.Set("path", ns+"/"+t.Name),
 	}
-	return e.records.Put(ctx, rec)
+	if err := e.records.Put(ctx, rec); err != nil {
+		return err
+	}
+	e.publishOutcome(ns, t.Name, triggerID, ev, results)
+	return nil
 }
 
 // eventPayload is an event's data as parameters: a JSON object's fields,

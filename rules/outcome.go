@@ -1,0 +1,122 @@
+package rules
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gusthub/gust/hub"
+)
+
+// outcomesPrefix starts the subjects of outcomes. No stream captures them:
+// outcomes live on core NATS only.
+const outcomesPrefix = "gust.outcomes"
+
+// OutcomeSubject is the core NATS subject on which the engine publishes the
+// outcomes of the events of trigger t in namespace ns.
+func OutcomeSubject(ns, t string) string { return outcomesPrefix + "." + hub.Key(ns, t) }
+
+// What became of a rule for one event: the values of RuleOutcome.Outcome.
+const (
+	OutcomeActivated = "activated" // the rule's action was queued
+	OutcomeInactive  = "inactive"  // the rule is disabled
+	OutcomeFiltered  = "filtered"  // the rule's filter did not match the event
+	OutcomeFailed    = "failed"    // the rule could not run: a bad filter, a missing action
+)
+
+// Outcome is what became of one trigger event: for each rule of the
+// trigger, whether it activated its action. The engine publishes it as JSON
+// on OutcomeSubject once the event is processed (and its record, if any,
+// stored); it is not kept, so only current subscribers see it, and an event
+// the engine processes again is published again.
+type Outcome struct {
+	// Trigger is "ns/name".
+	Trigger string `json:"trigger"`
+	// Time is when the engine processed the event.
+	Time  time.Time    `json:"time"`
+	Event OutcomeEvent `json:"event"`
+	// TriggerActivationID is the trigger activation's id. The activation
+	// is recorded unless no rule was active and the event did not come
+	// through the API.
+	TriggerActivationID string        `json:"triggerActivationId"`
+	Rules               []RuleOutcome `json:"rules"`
+}
+
+// OutcomeEvent is the CloudEvents attributes of an Outcome's event.
+type OutcomeEvent struct {
+	ID              string `json:"id"`
+	Source          string `json:"source"`
+	Type            string `json:"type"`
+	Subject         string `json:"subject,omitempty"`
+	DataContentType string `json:"datacontenttype,omitempty"`
+}
+
+// RuleOutcome is what one rule did with an event.
+type RuleOutcome struct {
+	// Rule and Action are "ns/name".
+	Rule   string `json:"rule"`
+	Action string `json:"action"`
+	// Outcome is one of OutcomeActivated, OutcomeInactive, OutcomeFiltered
+	// and OutcomeFailed.
+	Outcome string `json:"outcome"`
+	// ActivationID is the action's activation, when activated.
+	ActivationID string `json:"activationId,omitempty"`
+	// Error says why a rule failed.
+	Error string `json:"error,omitempty"`
+}
+
+// publishOutcome publishes what became of ev on core NATS: one marshal and
+// one buffered write, which the server drops when nobody listens.
+func (e *Engine) publishOutcome(ns, trigger, triggerID string, ev event.Event, results []ruleResult) {
+	nc := e.js.Conn()
+	if nc == nil {
+		return
+	}
+	o := Outcome{
+		Trigger: ns + "/" + trigger, Time: time.Now().UTC(), TriggerActivationID: triggerID,
+		Event: OutcomeEvent{ID: ev.ID(), Source: ev.Source(), Type: ev.Type(), Subject: ev.Subject(), DataContentType: ev.DataContentType()},
+		Rules: make([]RuleOutcome, len(results)),
+	}
+	for i, r := range results {
+		o.Rules[i] = RuleOutcome{Rule: r.Rule, Action: r.Action, Outcome: r.outcome, ActivationID: r.ActivationID}
+		if r.outcome == OutcomeFailed {
+			o.Rules[i].Error = r.Error
+		}
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return
+	}
+	if err := nc.Publish(OutcomeSubject(ns, trigger), b); err != nil {
+		e.log.Debug("outcome not published", "trigger", o.Trigger, "err", err)
+	}
+}
+
+// Outcomes subscribes to the outcomes the engine publishes.
+type Outcomes struct{ nc *nats.Conn }
+
+// NewOutcomes returns outcomes read over nc.
+func NewOutcomes(nc *nats.Conn) *Outcomes { return &Outcomes{nc: nc} }
+
+// Subscribe calls deliver with the JSON of each Outcome of trigger t in
+// namespace ns, or of every trigger of ns when t is empty, from now until
+// stop is called. deliver runs on one goroutine of the subscription's own
+// and should not block; messages it falls behind on are dropped by NATS.
+func (o *Outcomes) Subscribe(ns, t string, deliver func([]byte)) (stop func(), err error) {
+	subject := outcomesPrefix + "." + hub.EncodeToken(ns) + ".*"
+	if t != "" {
+		subject = OutcomeSubject(ns, t)
+	}
+	sub, err := o.nc.Subscribe(subject, func(m *nats.Msg) { deliver(m.Data) })
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to %s: %w", subject, err)
+	}
+	if err := o.nc.Flush(); err != nil { // the server has the interest
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("subscribe to %s: %w", subject, err)
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
+}
