@@ -60,7 +60,10 @@ type Config struct {
 	// Activator runs invocations; nil answers invokes with 503.
 	Activator Activator
 	// Events takes trigger fires; nil answers fires with 503.
-	Events   EventPublisher
+	Events EventPublisher
+	// Outcomes streams what became of trigger events (GET .../events);
+	// nil answers such streams with 503.
+	Outcomes OutcomeSource
 	Manifest *actions.Manifest
 	// Build names this build in GET /api/v1.
 	Build  string
@@ -229,6 +232,8 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.putRule))
 	m.HandleFunc("POST /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.setRuleStatus))
 	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.deleteRule))
+
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/events", s.authed(s.streamEvents))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations", s.authed(s.listActivations))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}", s.authed(s.getActivation))

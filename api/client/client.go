@@ -198,6 +198,29 @@ const maxErrorBody = 512
 // *Error for a non-2xx answer and an *ActivationError for a 502 without a
 // code; the Response is returned either way once the server answered.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body any) (*Response, error) {
+	req, err := c.newRequest(ctx, method, path, query, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err // a *url.Error: it names the method and URL
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read answer of %s %s: %w", method, req.URL.Redacted(), err)
+	}
+	r := &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: b}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return r, nil
+	}
+	return r, answerError(resp.StatusCode, b)
+}
+
+// newRequest is the request Do sends: path under the API host, body as
+// JSON unless nil, and the key for the namespace API.
+func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body any) (*http.Request, error) {
 	u := *c.base
 	u.Path = strings.TrimRight(c.base.Path, "/") + path
 	u.RawPath = ""
@@ -221,20 +244,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		req.Header.Set("Authorization", c.authz)
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err // a *url.Error: it names the method and URL
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read answer of %s %s: %w", method, u.Redacted(), err)
-	}
-	r := &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: b}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return r, nil
-	}
-	return r, answerError(resp.StatusCode, b)
+	return req, nil
 }
 
 // answerError decodes a non-2xx answer as wsk does: with a code it is an

@@ -203,6 +203,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 			Actions: store, Rules: ruleStore, Activations: activations, Identities: ids,
 			Activator: dispatcher,
 			Events:    hub.NewPublisher(js),
+			Outcomes:  rules.NewOutcomes(h.Conn()),
 			Build:     version, Logger: log.With("component", "api"),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -28,6 +28,7 @@ type testServer struct {
 	rules       *rules.Store
 	activations *actions.ActivationStore
 	ids         *api.Identities
+	hub         *hub.Hub
 }
 
 // startTestServer starts a real Gust API for the test and returns its URL
@@ -52,7 +53,7 @@ func newTestServer(t testing.TB) *testServer {
 		}
 	})
 	js := h.JetStream()
-	ts := &testServer{auth: api.DevGuestKey, configPath: filepath.Join(dir, "cli-config")}
+	ts := &testServer{auth: api.DevGuestKey, configPath: filepath.Join(dir, "cli-config"), hub: h}
 	if ts.actions, err = actions.OpenStore(ctx, js); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +74,7 @@ func newTestServer(t testing.TB) *testServer {
 	}
 	srv := httptest.NewServer(api.New(api.Config{
 		Actions: ts.actions, Rules: ts.rules, Activations: ts.activations, Identities: ts.ids, Build: "test",
+		Events: hub.NewPublisher(js), Outcomes: rules.NewOutcomes(h.Conn()),
 	}))
 	t.Cleanup(srv.Close)
 	ts.apiHost = srv.URL

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+)
+
+// OutcomeSource streams what became of trigger events, as JSON outcomes
+// (rules.Outcome); rules.Outcomes is one. Subscribe calls deliver with each
+// outcome of trigger t in namespace ns (of every trigger of ns when t is
+// empty) until stop is called; deliver must not block.
+type OutcomeSource interface {
+	Subscribe(ns, t string, deliver func(outcome []byte)) (stop func(), err error)
+}
+
+// Tuning of event streams.
+const (
+	// outcomeBuffer is how many outcomes one stream holds for a slow
+	// reader before it drops them.
+	outcomeBuffer = 256
+	// heartbeatEvery is how often an idle stream sends an empty line, so
+	// that proxies keep it open and clients notice a dead server.
+	heartbeatEvery = 15 * time.Second
+)
+
+// streamEvents answers GET /namespaces/{ns}/events[?trigger=NAME], a Gust
+// extension: the outcomes of the events of the caller's own triggers (of
+// the one named, which must exist) from now on, as newline-delimited JSON
+// (application/x-ndjson), one rules.Outcome a line, until the client goes
+// away. An idle stream sends an empty line every 15 s. A stream whose
+// client reads too slowly for its 256-outcome buffer loses outcomes
+// instead of slowing the rule engine; the next line then says how many:
+// {"dropped": N}. Another namespace is 403.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	ctx := r.Context()
+	ns, err := ownNamespace(r, id)
+	if err != nil {
+		return err
+	}
+	trigger := r.URL.Query().Get("trigger")
+	if trigger != "" {
+		if err := actions.CheckName(trigger); err != nil {
+			return err
+		}
+		if _, _, err := s.cfg.Rules.GetTrigger(ctx, actions.Name{Namespace: ns, Name: trigger}); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Outcomes == nil {
+		return errorf(http.StatusServiceUnavailable, msgOverloaded)
+	}
+	lines := make(chan []byte, outcomeBuffer)
+	var dropped atomic.Int64
+	stop, err := s.cfg.Outcomes.Subscribe(ns, trigger, func(b []byte) {
+		select {
+		case lines <- b:
+		default:
+			dropped.Add(1)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	h := w.Header()
+	h.Set("Content-Type", "application/x-ndjson")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil { // the client waits for the headers
+		return nil
+	}
+	heartbeat := time.NewTicker(heartbeatEvery)
+	defer heartbeat.Stop()
+	for {
+		var line []byte
+		select {
+		case <-ctx.Done():
+			return nil
+		case line = <-lines:
+		case <-heartbeat.C:
+		}
+		if n := dropped.Swap(0); n > 0 {
+			line = append([]byte(`{"dropped":`+strconv.FormatInt(n, 10)+"}\n"), line...)
+		}
+		if _, err := w.Write(append(line, '\n')); err != nil {
+			return nil // the client is gone
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+	}
+}

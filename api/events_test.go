@@ -1,0 +1,230 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
+)
+
+// queuedIDs is the rule engine's Activator: it keeps the ids of the
+// invocations the engine queues, and runs none.
+type queuedIDs struct {
+	mu  sync.Mutex
+	ids map[string]string // action name → activation id
+}
+
+func (q *queuedIDs) Activate(_ context.Context, inv *actions.Invocation, _ time.Duration) (*actions.Activation, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ids[inv.Action.Name] = inv.ActivationID
+	return nil, nil
+}
+
+func (q *queuedIDs) get(action string) string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.ids[action]
+}
+
+// eventsEnv is an API on e's hub with trigger fires and outcome streams,
+// and a rule engine that queues into the returned Activator.
+func eventsEnv(t *testing.T, e *env) (*env, *queuedIDs) {
+	t.Helper()
+	ctx := t.Context()
+	js := e.hub.JetStream()
+	store, err := actions.OpenStore(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.OpenStore(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.OpenEvents(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	q := &queuedIDs{ids: map[string]string{}}
+	engineCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rules.NewEngine(js, rs, store, q, e.activations, nil).Run(engineCtx) }()
+	srv := httptest.NewServer(api.New(api.Config{
+		Actions: store, Rules: rs, Activations: e.activations, Identities: e.ids,
+		Events: hub.NewPublisher(js), Outcomes: rules.NewOutcomes(e.hub.Conn()),
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("engine: %v", err)
+		}
+	})
+	return &env{t: t, srv: srv, otherAuth: e.otherAuth}, q
+}
+
+// eventStream is an open GET .../events: its answer and its lines.
+type eventStream struct {
+	res   *http.Response
+	lines chan string
+}
+
+// openEvents opens an event stream at path; it is closed when the test
+// ends.
+func openEvents(t *testing.T, srv *httptest.Server, path, auth string) *eventStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", auth)
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &eventStream{res: res, lines: make(chan string, 100)}
+	t.Cleanup(func() {
+		cancel()
+		res.Body.Close()
+	})
+	go func() {
+		defer close(s.lines)
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if sc.Text() != "" { // heartbeats
+				s.lines <- sc.Text()
+			}
+		}
+	}()
+	return s
+}
+
+// next returns the stream's next line.
+func (s *eventStream) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case l, ok := <-s.lines:
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		return l
+	case <-time.After(10 * time.Second):
+		t.Fatal("no line on the stream")
+	}
+	return ""
+}
+
+// outcome returns the stream's next outcome.
+func (s *eventStream) outcome(t *testing.T) rules.Outcome {
+	t.Helper()
+	var o rules.Outcome
+	if l := s.next(t); json.Unmarshal([]byte(l), &o) != nil {
+		t.Fatalf("not an outcome: %s", l)
+	}
+	return o
+}
+
+func TestEventStream(t *testing.T) {
+	e, queued := eventsEnv(t, newEnv(t))
+	e.must("PUT", "/api/v1/namespaces/_/actions/hello", bodyHello)
+	e.must("PUT", "/api/v1/namespaces/_/triggers/t", `{}`)
+	e.must("PUT", "/api/v1/namespaces/_/triggers/t2", `{}`)
+	e.must("PUT", "/api/v1/namespaces/_/rules/r1", `{"trigger":"/_/t","action":"/_/hello"}`)
+	e.must("PUT", "/api/v1/namespaces/_/rules/r2", `{"trigger":"/_/t","action":"/_/hello"}`)
+	e.must("POST", "/api/v1/namespaces/_/rules/r2", `{"status":"inactive"}`)
+	e.must("PUT", "/api/v1/namespaces/_/rules/r3", `{"trigger":"/_/t","action":"/_/hello","filter":{"exact":{"type":"never"}}}`)
+	e.must("PUT", "/api/v1/namespaces/_/rules/r4", `{"trigger":"/_/t2","action":"/_/hello"}`)
+	fire := func(trigger string) string {
+		t.Helper()
+		r := e.guest("POST", "/api/v1/namespaces/_/triggers/"+trigger, `{"x":1}`)
+		if r.status != http.StatusAccepted {
+			t.Fatalf("fire %s: %d %s", trigger, r.status, r.body)
+		}
+		return r.object(t)["activationId"].(string)
+	}
+
+	t.Run("every trigger: what each rule did", func(t *testing.T) {
+		s := openEvents(t, e.srv, "/api/v1/namespaces/_/events", guestAuth)
+		if s.res.StatusCode != http.StatusOK || s.res.Header.Get("Content-Type") != "application/x-ndjson" {
+			t.Fatalf("status %d, Content-Type %q", s.res.StatusCode, s.res.Header.Get("Content-Type"))
+		}
+		id := fire("t")
+		o := s.outcome(t)
+		if o.Trigger != "guest/t" || o.TriggerActivationID != id || o.Event.ID != id || o.Event.Type != rules.PlainFireType {
+			t.Errorf("outcome = %+v", o)
+		}
+		want := []rules.RuleOutcome{
+			{Rule: "guest/r1", Action: "guest/hello", Outcome: rules.OutcomeActivated, ActivationID: queued.get("hello")},
+			{Rule: "guest/r2", Action: "guest/hello", Outcome: rules.OutcomeInactive},
+			{Rule: "guest/r3", Action: "guest/hello", Outcome: rules.OutcomeFiltered},
+		}
+		if fmt.Sprint(o.Rules) != fmt.Sprint(want) || want[0].ActivationID == "" {
+			t.Errorf("rules = %+v\nwant %+v", o.Rules, want)
+		}
+		fire("t2")
+		if o := s.outcome(t); o.Trigger != "guest/t2" {
+			t.Errorf("outcome = %+v", o)
+		}
+	})
+	t.Run("one trigger", func(t *testing.T) {
+		s := openEvents(t, e.srv, "/api/v1/namespaces/guest/events?trigger=t2", guestAuth)
+		fire("t")
+		id := fire("t2")
+		if o := s.outcome(t); o.Trigger != "guest/t2" || o.TriggerActivationID != id {
+			t.Errorf("outcome = %+v", o)
+		}
+	})
+	for _, tc := range []struct {
+		name, path, auth string
+		status           int
+	}{
+		{"another namespace", "/api/v1/namespaces/other/events", guestAuth, http.StatusForbidden},
+		{"a missing trigger", "/api/v1/namespaces/_/events?trigger=nope", guestAuth, http.StatusNotFound},
+		{"another namespace's trigger", "/api/v1/namespaces/_/events?trigger=t", e.otherAuth, http.StatusNotFound},
+		{"no key", "/api/v1/namespaces/_/events", "", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := e.do("GET", tc.path, tc.auth, ""); r.status != tc.status {
+				t.Errorf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+		})
+	}
+}
+
+// floodSource delivers n outcomes as soon as a stream subscribes, faster
+// than any stream reads.
+type floodSource struct{ n int }
+
+func (f floodSource) Subscribe(_, _ string, deliver func([]byte)) (func(), error) {
+	for i := range f.n {
+		deliver(fmt.Appendf(nil, `{"trigger":"guest/t","triggerActivationId":"%d"}`, i))
+	}
+	return func() {}, nil
+}
+
+// TestEventStreamDrops checks that a stream that falls behind drops
+// outcomes, says how many, and goes on.
+func TestEventStreamDrops(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(api.New(api.Config{Identities: e.ids, Outcomes: floodSource{n: 300}}))
+	t.Cleanup(srv.Close)
+	s := openEvents(t, srv, "/api/v1/namespaces/_/events", guestAuth)
+	if l := s.next(t); l != `{"dropped":44}` {
+		t.Errorf("first line %s, want the notice", l)
+	}
+	for i := range 256 {
+		if o := s.outcome(t); o.TriggerActivationID != fmt.Sprint(i) {
+			t.Fatalf("outcome %d = %+v", i, o)
+		}
+	}
+}
