@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/gusthub/gust/hub"
 	"github.com/nats-io/nats.go/jetstream"
@@ -136,12 +135,12 @@ func (s *Store) ListActions(ctx context.Context, ns, pkg string) ([]Action, erro
 	if err != nil {
 		return nil, err
 	}
+	hub.SortNewestFirst(es, func(a storedAction) int64 { return a.Updated })
 	out := make([]Action, len(es))
 	for i, e := range es {
 		out[i] = e.Value.Action
 		out[i].Exec.Code = ""
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
 	return out, nil
 }
 
@@ -175,11 +174,11 @@ func (s *Store) ListPackages(ctx context.Context, ns string) ([]Package, error) 
 	if err != nil {
 		return nil, err
 	}
+	hub.SortNewestFirst(es, func(p Package) int64 { return p.Updated })
 	out := make([]Package, len(es))
 	for i, e := range es {
 		out[i] = e.Value
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
 	return out, nil
 }
 
@@ -190,12 +189,12 @@ func (s *Store) ListPublicPackages(ctx context.Context, exclude string) ([]Packa
 	if err != nil {
 		return nil, err
 	}
+	hub.SortNewestFirst(es, func(p Package) int64 { return p.Updated })
 	var out []Package
 	for _, e := range es {
 		if e.Value.Publish && e.Value.Namespace != exclude {
 			out = append(out, e.Value)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
 	return out, nil
 }

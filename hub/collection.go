@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -213,4 +214,17 @@ func isWrongSequence(err error) bool {
 		return true
 	}
 	return errors.Is(err, jetstream.ErrKeyExists)
+}
+
+// SortNewestFirst orders entries by their update time, latest first, and
+// entries updated in the same millisecond by revision (write order), so
+// that lists page deterministically.
+func SortNewestFirst[T any](es []Entry[T], updated func(T) int64) {
+	sort.SliceStable(es, func(i, j int) bool {
+		ui, uj := updated(es[i].Value), updated(es[j].Value)
+		if ui != uj {
+			return ui > uj
+		}
+		return es[i].Revision > es[j].Revision
+	})
 }

@@ -3,7 +3,6 @@ package rules
 import (
 	"context"
 	"errors"
-	"sort"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
@@ -96,11 +95,11 @@ func (s *Store) ListTriggers(ctx context.Context, ns string) ([]Trigger, error) 
 	if err != nil {
 		return nil, err
 	}
+	hub.SortNewestFirst(es, func(t Trigger) int64 { return t.Updated })
 	out := make([]Trigger, len(es))
 	for i, e := range es {
 		out[i] = e.Value
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
 	return out, nil
 }
 
@@ -111,6 +110,7 @@ func (s *Store) ListRules(ctx context.Context, ns string) ([]Rule, error) {
 	if err != nil {
 		return nil, err
 	}
+	hub.SortNewestFirst(es, func(r Rule) int64 { return r.Updated })
 	out := make([]Rule, len(es))
 	triggers := map[string]*Trigger{}
 	for i, e := range es {
@@ -126,7 +126,6 @@ func (s *Store) ListRules(ctx context.Context, ns string) ([]Rule, error) {
 		r.Status = StatusOf(t, &r)
 		out[i] = r
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated > out[j].Updated })
 	return out, nil
 }
 

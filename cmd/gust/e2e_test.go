@@ -438,30 +438,45 @@ func TestE2EFiresSurviveRestartExactlyOnce(t *testing.T) {
 	for i := 400; i < 500; i++ {
 		fire(g, i) // resent: the dedup window drops them
 	}
-	seen := map[int]int{}
+	// Wait until every activation is recorded and no more arrive, then read
+	// them: paging with skip while records are still being written would
+	// shift the pages and count some twice.
+	count := func() int {
+		var n struct{ Activations int }
+		g.mustCall(t, 200, "GET", "/namespaces/_/activations?name=count&count=true", nil, &n)
+		return n.Activations
+	}
 	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		seen = map[int]int{}
-		total := 0
-		for skip := 0; ; skip += 200 {
-			var page []record
-			g.mustCall(t, 200, "GET", fmt.Sprintf("/namespaces/_/activations?name=count&docs=true&limit=200&skip=%d", skip), nil, &page)
-			for _, r := range page {
-				var res struct{ I int }
-				if err := json.Unmarshal(r.Response.Result, &res); err != nil || r.Response.StatusCode != 0 {
-					t.Fatalf("activation %s failed: %s", r.ActivationID, r.Response.Result)
-				}
-				seen[res.I]++
-				total++
-			}
-			if len(page) < 200 {
-				break
-			}
-		}
-		if total >= 1000 || time.Now().After(deadline) {
+	for last := -1; ; {
+		n := count()
+		if n >= 1000 && n == last {
 			break
 		}
-		time.Sleep(500 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("%d activations after 3 minutes, want 1000", n)
+		}
+		last = n
+		time.Sleep(time.Second)
+	}
+	seen := map[int]int{}
+	ids := map[string]bool{}
+	for skip := 0; ; skip += 200 {
+		var page []record
+		g.mustCall(t, 200, "GET", fmt.Sprintf("/namespaces/_/activations?name=count&docs=true&limit=200&skip=%d", skip), nil, &page)
+		for _, r := range page {
+			var res struct{ I int }
+			if err := json.Unmarshal(r.Response.Result, &res); err != nil || r.Response.StatusCode != 0 {
+				t.Fatalf("activation %s failed: %s", r.ActivationID, r.Response.Result)
+			}
+			if ids[r.ActivationID] {
+				t.Fatalf("activation %s listed twice", r.ActivationID)
+			}
+			ids[r.ActivationID] = true
+			seen[res.I]++
+		}
+		if len(page) < 200 {
+			break
+		}
 	}
 	for i := 0; i < 1000; i++ {
 		if seen[i] != 1 {
