@@ -42,7 +42,9 @@ func (s *Server) getRule(w http.ResponseWriter, r *http.Request, id *Identity) e
 // filter (rules.Filter) in its annotation "filter", or as the body field
 // "filter", which is stored as that annotation; an invalid filter is a 400
 // that names the problem. The filter is copied onto the trigger's link so
-// that the engine need not read the rule per event.
+// that the engine need not read the rule per event. So is its delivery
+// policy (rules.Delivery), in the annotation "delivery" or the body field
+// "delivery"; its dead-letter trigger must exist in the rule's namespace.
 func (s *Server) putRule(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
 	n, err := ownName(r, id)
@@ -76,6 +78,15 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request, id *Identity) e
 		return actions.Invalidf("trigger %s does not exist", tn)
 	} else if err != nil {
 		return err
+	}
+	if d := rule.Delivery(); d != nil {
+		if dl, ok := d.DeadLetterName(); ok {
+			if _, _, err := s.cfg.Rules.GetTrigger(ctx, dl); errors.Is(err, hub.ErrNotFound) {
+				return actions.Invalidf("The request content was malformed:\n%v: the dead-letter trigger %s does not exist", rules.ErrInvalidDelivery, dl)
+			} else if err != nil {
+				return err
+			}
+		}
 	}
 	an := rule.Action.FullName()
 	if _, err := actions.Resolve(ctx, s.cfg.Actions, an, id.Namespace, false); errors.Is(err, hub.ErrNotFound) {

@@ -12,4 +12,12 @@
 // extension, data.<path> fields of JSON data. The trigger keeps a copy of
 // each rule's filter with its status, and the Engine compiles each distinct
 // filter once.
+//
+// Also beyond OpenWhisk, a rule may have a delivery policy (Delivery), in
+// its annotation "delivery", copied onto the trigger's link the same way:
+// the engine then waits for each activation of the rule's action, retries
+// developer and internal errors with exponential backoff, and puts a
+// DeadLetterType event on the policy's dead-letter trigger when every
+// attempt failed. Events carry a hop count (HopsExtension); the engine runs
+// no rule for an event over HopLimit, which stops loops.
 package rules

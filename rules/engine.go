@@ -48,6 +48,11 @@ type Engine struct {
 	records   RecordStore
 	log       *slog.Logger
 	filters   filterCache
+
+	// deliveries runs rules with a delivery policy (engine_delivery.go);
+	// sleep waits between their attempts.
+	deliveries *deliveries
+	sleep      func(ctx context.Context, d time.Duration) error
 }
 
 const engineConsumer = "rules"
@@ -68,7 +73,8 @@ func NewEngine(js jetstream.JetStream, triggers TriggerReader, acts actions.Gett
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{js: js, triggers: triggers, actions: acts, activator: activator, records: records, log: log}
+	return &Engine{js: js, triggers: triggers, actions: acts, activator: activator, records: records, log: log,
+		deliveries: newDeliveries(), sleep: sleep}
 }
 
 // Run consumes events until ctx ends. An event is acknowledged only after
@@ -76,7 +82,11 @@ func NewEngine(js jetstream.JetStream, triggers TriggerReader, acts actions.Gett
 // not lost when Gust stops mid-stream; a redelivered event does not run a
 // rule's action twice, because each invocation's id is derived from the
 // event and the rule and the work queue drops duplicates.
+//
+// Rules with a delivery policy (Delivery) run in the background; Run
+// returns once they have finished or been abandoned (see Engine.deliver).
 func (e *Engine) Run(ctx context.Context) error {
+	defer e.deliveries.stop()
 	st, err := hub.OpenEvents(ctx, e.js)
 	if err != nil {
 		return err
@@ -197,6 +207,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		params[EventParameter] = eventAttributes(ev)
 	}
 	args, _ := json.Marshal(params)
+	hops, hopErr := e.checkHops(ns, tname, ev)
 
 	names := make([]string, 0, len(t.Rules))
 	for name := range t.Rules {
@@ -215,6 +226,10 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		case link.Status != StatusActive:
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
 				fmt.Sprintf("Rule '%s' is inactive, action '%s' was not activated.", rname, res.Action), OutcomeInactive
+		case hopErr != nil:
+			active++ // recorded, even for an event that did not come through the API
+			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
+				fmt.Sprintf("%v Rule '%s' did not activate action '%s'.", hopErr, rname, res.Action), OutcomeFailed
 		case ferr != nil:
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
 				fmt.Sprintf("Rule '%s' has an %v, action '%s' was not activated.", rname, ferr, res.Action), OutcomeFailed
@@ -234,7 +249,13 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 					ActivationID: derivedID(triggerID, rname), Namespace: ns, Subject: subject,
 					Action: *a, Payload: args, Submitted: time.Now().UnixMilli(), Cause: triggerID,
 				}
-				if _, err := e.activator.Activate(ctx, inv, 0); err != nil {
+				if link.Delivery != nil {
+					err = e.startDelivery(ctx, &delivery{policy: *link.Delivery, inv: *inv, triggerID: triggerID,
+						rule: rname, action: res.Action, ev: ev, hops: hops})
+				} else {
+					_, err = e.activator.Activate(ctx, inv, 0)
+				}
+				if err != nil {
 					return err
 				}
 				res.Success, res.ActivationID, res.outcome = true, inv.ActivationID, OutcomeActivated

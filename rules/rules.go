@@ -36,16 +36,19 @@ func (r Ref) String() string { return r.FullName().String() }
 
 // Link is what a trigger keeps of each of its rules: enough to run the
 // rule without reading it. Filter is a copy of the rule's filter annotation
-// (FilterAnnotation), absent when the rule takes every event.
+// (FilterAnnotation), absent when the rule takes every event; Delivery is
+// the rule's delivery policy (DeliveryAnnotation), absent when the rule has
+// none.
 type Link struct {
-	Action Ref             `json:"action"`
-	Status string          `json:"status"`
-	Filter json.RawMessage `json:"filter,omitempty"`
+	Action   Ref             `json:"action"`
+	Status   string          `json:"status"`
+	Filter   json.RawMessage `json:"filter,omitempty"`
+	Delivery *Delivery       `json:"delivery,omitempty"`
 }
 
 // LinkOf is the link of rule r with status.
 func LinkOf(r *Rule, status string) Link {
-	return Link{Action: r.Action, Status: status, Filter: r.Annotations.Get(FilterAnnotation)}
+	return Link{Action: r.Action, Status: status, Filter: r.Annotations.Get(FilterAnnotation), Delivery: r.Delivery()}
 }
 
 // Trigger is a named stream of events. Its JSON is OpenWhisk's.
@@ -140,6 +143,9 @@ type RulePut struct {
 	// (FilterAnnotation); null removes it. It is a convenience: the
 	// annotation is the stored form.
 	Filter json.RawMessage `json:"filter,omitempty"`
+	// Delivery, when present, sets the rule's delivery policy annotation
+	// (DeliveryAnnotation); null removes it.
+	Delivery json.RawMessage `json:"delivery,omitempty"`
 }
 
 // NameOrRef is an entity named by a string or by a {path, name} object.
@@ -217,7 +223,16 @@ func (p *RulePut) Apply(current *Rule, n actions.Name, now time.Time) (Rule, err
 			r.Annotations = append(r.Annotations, actions.KeyValue{Key: FilterAnnotation, Value: p.Filter})
 		}
 	}
+	if p.Delivery != nil {
+		r.Annotations = r.Annotations.Without(DeliveryAnnotation)
+		if string(p.Delivery) != "null" {
+			r.Annotations = append(r.Annotations, actions.KeyValue{Key: DeliveryAnnotation, Value: p.Delivery})
+		}
+	}
 	if err := normalizeFilter(&r); err != nil {
+		return Rule{}, err
+	}
+	if err := normalizeDelivery(&r); err != nil {
 		return Rule{}, err
 	}
 	if p.Publish != nil {

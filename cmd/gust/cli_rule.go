@@ -15,20 +15,26 @@ import (
 
 func init() { cliCommands = append(cliCommands, newRuleCmd) }
 
-// ruleRequest is the body of a rule PUT with Gust's filter field, which the
-// server stores as the rule's "filter" annotation.
+// ruleRequest is the body of a rule PUT with Gust's filter and delivery
+// fields, which the server stores as the rule's "filter" and "delivery"
+// annotations.
 type ruleRequest struct {
 	client.RuleRequest
-	Filter json.RawMessage `json:"filter,omitempty"`
+	Filter   json.RawMessage `json:"filter,omitempty"`
+	Delivery json.RawMessage `json:"delivery,omitempty"`
 }
 
 // ruleBody is the flags and PUT body of rule create and update: besides
 // wsk's NAME TRIGGER ACTION, --filter JSON (a CloudEvents Subscriptions API
 // filter, or null to remove one on update) and --filter-sql EXPR (sugar for
-// {"sql": EXPR}).
+// {"sql": EXPR}), and the delivery policy flags --retries N, --backoff D
+// and --dead-letter TRIGGER (rules.Delivery; on update, any of them
+// replaces the whole policy, and --no-delivery removes it).
 func ruleBody() (func(*pflag.FlagSet), func(*call, []string, bool) (any, error)) {
 	var filter, filterSQL string
+	var policy deliveryFlags
 	register := func(fs *pflag.FlagSet) {
+		policy.register(fs)
 		fs.StringVar(&filter, "filter", "", "run the rule only for events that match the `JSON` filter, e.g. '{\"exact\":{\"type\":\"com.github.push\"}}' (dialects exact, prefix, suffix, all, any, not, sql; attributes, extensions and data.<path>); null removes it")
 		fs.StringVar(&filterSQL, "filter-sql", "", "run the rule only for events where the CESQL `EXPR` is true, e.g. \"type LIKE 'com.github.%'\"")
 	}
@@ -40,6 +46,9 @@ func ruleBody() (func(*pflag.FlagSet), func(*call, []string, bool) (any, error))
 			return nil, usageError(err)
 		}
 		req.Filter = f
+		if req.Delivery, err = policy.body(); err != nil {
+			return nil, usageError(err)
+		}
 		return req, nil
 	}
 	return register, body
@@ -64,6 +73,42 @@ func filterFlag(filter, filterSQL string) (json.RawMessage, error) {
 		return json.RawMessage(filter), nil
 	}
 	return nil, nil
+}
+
+// deliveryFlags are the flags of a rule's delivery policy.
+type deliveryFlags struct {
+	fs         *pflag.FlagSet
+	retries    int
+	backoff    string
+	deadLetter string
+	none       bool
+}
+
+func (d *deliveryFlags) register(fs *pflag.FlagSet) {
+	d.fs = fs
+	fs.IntVar(&d.retries, "retries", 0, fmt.Sprintf("run the action again, up to `N` times (0-%d), when it fails with a developer or internal error (not an application error)", rules.MaxRetries))
+	fs.StringVar(&d.backoff, "backoff", "", fmt.Sprintf("wait `D` before the first retry, twice as long before each next one, at most %v (default %v)", rules.MaxBackoff, rules.DefaultBackoff))
+	fs.StringVar(&d.deadLetter, "dead-letter", "", "when every attempt failed, fire `TRIGGER` (of the rule's namespace) with a "+rules.DeadLetterType+" event describing the failure")
+	fs.BoolVar(&d.none, "no-delivery", false, "remove the rule's delivery policy (update)")
+}
+
+// body is the delivery policy the flags give: nil when none is given,
+// null for --no-delivery. The server checks the policy.
+func (d *deliveryFlags) body() (json.RawMessage, error) {
+	given := d.fs.Changed("retries") || d.backoff != "" || d.deadLetter != ""
+	switch {
+	case d.none && given:
+		return nil, errors.New("give --no-delivery or --retries, --backoff and --dead-letter, not both")
+	case d.none:
+		return json.RawMessage("null"), nil
+	case !given:
+		return nil, nil
+	}
+	p := rules.Delivery{Retries: d.retries, Backoff: d.backoff}
+	if d.deadLetter != "" {
+		p.DeadLetter = client.Qualify(d.deadLetter)
+	}
+	return json.Marshal(p)
 }
 
 func newRuleCmd(e *env) *cobra.Command {

@@ -1,0 +1,20 @@
+package rules
+
+import (
+	"context"
+	"time"
+)
+
+// SetSleep replaces the wait between a delivery's attempts; call it before
+// Run.
+func (e *Engine) SetSleep(f func(ctx context.Context, d time.Duration) error) { e.sleep = f }
+
+// RunningDeliveries is how many deliveries under a policy are in flight.
+func (e *Engine) RunningDeliveries() int {
+	e.deliveries.mu.Lock()
+	defer e.deliveries.mu.Unlock()
+	return len(e.deliveries.running)
+}
+
+// AttemptID is attemptID, for tests.
+var AttemptID = attemptID
