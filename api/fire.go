@@ -55,6 +55,15 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 		}
 		events = []event.Event{ev}
 	}
+	for i, ev := range events {
+		if err := rules.CheckHops(ev); err != nil {
+			var hopErr *rules.HopLimitError
+			if batch && !errors.As(err, &hopErr) {
+				return malformed(fmt.Sprintf("event %d of the batch: CloudEvent extension '%s' must be a non-negative integer", i, rules.HopsExtension))
+			}
+			return err
+		}
+	}
 	t, _, err := s.cfg.Rules.GetTrigger(ctx, n)
 	if err != nil {
 		return err
@@ -147,6 +156,9 @@ func requestEvent(r *http.Request, body []byte, n actions.Name, activationID str
 	ev.SetType(rules.PlainFireType)
 	ev.SetTime(now)
 	ev.SetDataContentType("application/json")
+	if hops := r.Header.Get("ce-" + rules.HopsExtension); hops != "" {
+		ev.SetExtension(rules.HopsExtension, hops) // checked by the caller
+	}
 	ev.DataEncoded = data
 	return ev, nil
 }
