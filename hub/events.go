@@ -160,3 +160,16 @@ func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js}
 func (p *Publisher) Publish(ctx context.Context, ns, t string, e event.Event, extra map[string]string) error {
 	return PublishEvent(ctx, p.js, ns, t, e, extra)
 }
+
+// HandBack returns every message a draining iterator still holds to its
+// stream for redelivery, so that after a shutdown another consumer (or the
+// restarted one) gets them at once instead of after the ack wait.
+func HandBack(it jetstream.MessagesContext) {
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return
+		}
+		_ = msg.Nak()
+	}
+}

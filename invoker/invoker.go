@@ -135,7 +135,7 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
-			handBack(it)
+			hub.HandBack(it)
 			return nil
 		}
 		msg, err := it.Next()
@@ -150,7 +150,7 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			<-slots
 			_ = msg.Nak()
-			handBack(it)
+			hub.HandBack(it)
 			return nil
 		}
 		// OpenWhisk runs an activation at most once: take it off the queue
@@ -170,18 +170,6 @@ func (iv *Invoker) Run(ctx context.Context) error {
 			defer func() { <-slots }()
 			iv.handle(context.WithoutCancel(ctx), &inv)
 		}()
-	}
-}
-
-// handBack returns every message a draining iterator still holds to the
-// stream for redelivery.
-func handBack(it jetstream.MessagesContext) {
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			return
-		}
-		_ = msg.Nak()
 	}
 }
 

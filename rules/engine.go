@@ -104,9 +104,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", hub.EventsStream, err)
 	}
+	// On shutdown, stop pulling and hand back what was fetched but not
+	// handled, so a restart processes it at once instead of after AckWait.
 	go func() {
 		<-ctx.Done()
-		it.Stop()
+		it.Drain()
 	}()
 	for {
 		msg, err := it.Next()
@@ -116,6 +118,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			e.log.Warn("event stream", "err", err)
 			continue
+		}
+		if ctx.Err() != nil {
+			_ = msg.Nak()
+			hub.HandBack(it)
+			return nil
 		}
 		if err := e.handle(context.WithoutCancel(ctx), msg); err != nil {
 			e.log.Error("trigger event not processed; it will be redelivered", "subject", msg.Subject(), "err", err)
