@@ -46,12 +46,6 @@ func (s *fakeSandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Co
 
 func (s *fakeSandbox) RemoveLeftovers(context.Context, string) error { return nil }
 
-func (s *fakeSandbox) record(e string) {
-	s.mu.Lock()
-	s.events = append(s.events, e)
-	s.mu.Unlock()
-}
-
 // has reports whether event e happened.
 func (s *fakeSandbox) has(e string) bool {
 	s.mu.Lock()

@@ -45,7 +45,7 @@ func (d *Dispatcher) runSequence(ctx context.Context, inv *actions.Invocation, t
 				ids = append(ids, child.ActivationID)
 				last, err = d.activate(ctx, child, time.Duration(a.Limits.Timeout)*time.Millisecond+sequenceGrace, false)
 				if err == nil && last == nil {
-					err = fmt.Errorf("Timeout reached when retrieving activation %s for sequence component.", child.ActivationID)
+					err = componentTimeout(child.ActivationID)
 				}
 			}
 		}
@@ -93,4 +93,12 @@ func (d *Dispatcher) record(ctx context.Context, rec *actions.Activation) {
 	if b, err := json.Marshal(rec); err == nil {
 		_ = d.nc.Publish(DoneSubject(rec.ActivationID), b)
 	}
+}
+
+// componentTimeout is OpenWhisk's message for a sequence component whose
+// record did not arrive in time; it is shown to users as it is.
+type componentTimeout string
+
+func (id componentTimeout) Error() string {
+	return "Timeout reached when retrieving activation " + string(id) + " for sequence component."
 }
