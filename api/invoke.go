@@ -82,10 +82,8 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	if len(payload) > 0 {
 		inv.Payload, _ = json.Marshal(payload)
 	}
-	if key := r.Header.Get("Authorization"); key != "" {
-		if u, p, ok := r.BasicAuth(); ok {
-			inv.APIKey = u + ":" + p
-		}
+	if u, p, ok := r.BasicAuth(); ok { // the caller's key, for __OW_API_KEY
+		inv.APIKey = u + ":" + p
 	}
 	if a.Annotations.Has("binding") {
 		inv.Annotations = inv.Annotations.Set("binding", a.Annotations.Get("binding"))
