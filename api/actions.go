@@ -154,10 +154,7 @@ func (s *Server) putAction(w http.ResponseWriter, r *http.Request, id *Identity)
 		}
 	}
 	current, rev, err := s.cfg.Actions.GetAction(ctx, n, true)
-	switch {
-	case err == nil && !overwrite:
-		return errorf(http.StatusConflict, msgExists)
-	case err != nil && !errors.Is(err, hub.ErrNotFound):
+	if current, rev, err = replacing(current, rev, err, overwrite); err != nil {
 		return err
 	}
 	a, err := put.Apply(current, n, s.cfg.Manifest, s.now())

@@ -152,10 +152,7 @@ func (s *Server) putPackage(w http.ResponseWriter, r *http.Request, id *Identity
 		return err
 	}
 	current, rev, err := s.cfg.Actions.GetPackage(ctx, n)
-	switch {
-	case err == nil && !overwrite:
-		return errorf(http.StatusConflict, msgExists)
-	case err != nil && !errors.Is(err, hub.ErrNotFound):
+	if current, rev, err = replacing(current, rev, err, overwrite); err != nil {
 		return err
 	}
 	pkg, err := put.Apply(current, n, s.now())

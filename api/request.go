@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/gusthub/gust/hub"
 )
 
 // readBody reads the request body up to limit bytes, answering 413 with
@@ -205,4 +207,20 @@ func mergeJSON(v any, extra map[string]any) ([]byte, error) {
 		m[k] = xb
 	}
 	return json.Marshal(m)
+}
+
+// replacing applies OpenWhisk's overwrite rule to the store's answer for the
+// entity a PUT names: 409 when it exists and the request did not ask to
+// overwrite it, nil and 0 when there is none, the entity and its revision
+// otherwise.
+func replacing[T any](current *T, rev uint64, err error, overwrite bool) (*T, uint64, error) {
+	switch {
+	case err == nil && !overwrite:
+		return nil, 0, errorf(http.StatusConflict, msgExists)
+	case errors.Is(err, hub.ErrNotFound):
+		return nil, 0, nil
+	case err != nil:
+		return nil, 0, err
+	}
+	return current, rev, nil
 }

@@ -60,10 +60,7 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request, id *Identity) e
 		return err
 	}
 	current, rev, err := s.cfg.Rules.GetRule(ctx, n)
-	switch {
-	case err == nil && !overwrite:
-		return errorf(http.StatusConflict, msgExists)
-	case err != nil && !errors.Is(err, hub.ErrNotFound):
+	if current, rev, err = replacing(current, rev, err, overwrite); err != nil {
 		return err
 	}
 	rule, err := put.Apply(current, n, s.now())

@@ -83,10 +83,7 @@ func (s *Server) putTrigger(w http.ResponseWriter, r *http.Request, id *Identity
 		return err
 	}
 	current, rev, err := s.cfg.Rules.GetTrigger(ctx, n)
-	switch {
-	case err == nil && !overwrite:
-		return errorf(http.StatusConflict, msgExists)
-	case err != nil && !errors.Is(err, hub.ErrNotFound):
+	if current, rev, err = replacing(current, rev, err, overwrite); err != nil {
 		return err
 	}
 	t, err := put.Apply(current, n, s.now())
