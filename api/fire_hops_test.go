@@ -1,40 +1,21 @@
 package api_test
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
-	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
 )
 
 // TestFireHopLimit: a fire whose gusthops extension exceeds the hop limit
 // is refused, in every form a fire takes.
 func TestFireHopLimit(t *testing.T) {
-	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
-	js := h.JetStream()
-	store, _ := actions.OpenStore(ctx, js)
-	acts, _ := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
-	rs, _ := rules.OpenStore(ctx, js)
-	ids, _ := api.OpenIdentities(ctx, js)
-	if err := ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
-		t.Fatal(err)
-	}
 	pub := &recordingPublisher{}
-	srv := httptest.NewServer(api.New(api.Config{Actions: store, Rules: rs, Activations: acts, Identities: ids, Events: pub}))
-	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv}
+	e := newEnv(t, func(c *api.Config) { c.Events = pub })
+	srv := e.srv
 	e.must("PUT", "/api/v1/namespaces/_/actions/hello", bodyHello)
 	e.must("PUT", "/api/v1/namespaces/_/triggers/t", bodyTrigger)
 	e.must("PUT", "/api/v1/namespaces/_/rules/r", `{"trigger":"/_/t","action":"/_/hello"}`)

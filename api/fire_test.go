@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
-	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -31,24 +29,9 @@ func (p *recordingPublisher) Publish(_ context.Context, ns, trigger string, e ev
 }
 
 func TestFire(t *testing.T) {
-	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
-	js := h.JetStream()
-	store, _ := actions.OpenStore(ctx, js)
-	acts, _ := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
-	rs, _ := rules.OpenStore(ctx, js)
-	ids, _ := api.OpenIdentities(ctx, js)
-	if err := ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
-		t.Fatal(err)
-	}
 	pub := &recordingPublisher{}
-	srv := httptest.NewServer(api.New(api.Config{Actions: store, Rules: rs, Activations: acts, Identities: ids, Events: pub}))
-	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv}
+	e := newEnv(t, func(c *api.Config) { c.Events = pub })
+	srv := e.srv
 	e.must("PUT", "/api/v1/namespaces/_/actions/hello?overwrite=false", bodyHello)
 	e.must("PUT", "/api/v1/namespaces/_/triggers/t?overwrite=false", `{}`)
 	e.must("PUT", "/api/v1/namespaces/_/triggers/quiet?overwrite=false", `{}`)

@@ -46,12 +46,13 @@ type env struct {
 	otherAuth string
 }
 
-// newEnv starts an API on a fresh data directory.
-func newEnv(t testing.TB) *env { return startEnv(t, t.TempDir()) }
+// newEnv starts an API on a fresh data directory; opts adjust its
+// configuration (for example to give it an event publisher).
+func newEnv(t testing.TB, opts ...func(*api.Config)) *env { return startEnv(t, t.TempDir(), opts...) }
 
 // startEnv starts an API on the data directory dir, wired as gust serve
 // wires it; it is closed when the test ends.
-func startEnv(t testing.TB, dir string) *env {
+func startEnv(t testing.TB, dir string, opts ...func(*api.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	h, err := hub.Start(ctx, hub.Options{DataDir: dir})
@@ -87,11 +88,15 @@ func startEnv(t testing.TB, dir string) *env {
 	}
 	e.otherAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte(otherKey))
 	var tick atomic.Int64
-	srv := api.New(api.Config{
+	cfg := api.Config{
 		Actions: store, Rules: ruleStore, Activations: e.activations, Identities: e.ids,
 		Build: "test",
 		Now:   func() time.Time { return clockBase.Add(time.Duration(tick.Add(1)) * time.Millisecond) },
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := api.New(cfg)
 	e.handler = srv
 	e.srv = httptest.NewServer(srv)
 	return e

@@ -1,39 +1,9 @@
 package api_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
 )
-
-// ruleDelivery is the delivery annotation of a rule as GET answers it, and
-// the policy its trigger's link carries ("" when absent).
-func ruleDelivery(t *testing.T, e *env, rule, trigger string) (annotation, link string) {
-	t.Helper()
-	var r struct {
-		Annotations []struct {
-			Key   string          `json:"key"`
-			Value json.RawMessage `json:"value"`
-		} `json:"annotations"`
-	}
-	if err := json.Unmarshal(e.must("GET", "/api/v1/namespaces/_/rules/"+rule, "").body, &r); err != nil {
-		t.Fatal(err)
-	}
-	for _, kv := range r.Annotations {
-		if kv.Key == "delivery" {
-			annotation = string(kv.Value)
-		}
-	}
-	var tr struct {
-		Rules map[string]struct {
-			Delivery json.RawMessage `json:"delivery"`
-		} `json:"rules"`
-	}
-	if err := json.Unmarshal(e.must("GET", "/api/v1/namespaces/_/triggers/"+trigger, "").body, &tr); err != nil {
-		t.Fatal(err)
-	}
-	return annotation, string(tr.Rules["guest/"+rule].Delivery)
-}
 
 func TestRuleDeliveryPut(t *testing.T) {
 	e := newEnv(t)
@@ -92,7 +62,7 @@ func TestRuleDeliveryPut(t *testing.T) {
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			e.must(s.method, s.path, s.body)
-			annotation, link := ruleDelivery(t, e, "r", "mytrigger")
+			annotation, link := ruleSetting(t, e, "r", "mytrigger", "delivery")
 			if annotation != s.want || link != s.want {
 				t.Errorf("annotation %s, link %s; want %s", annotation, link, s.want)
 			}

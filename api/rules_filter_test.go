@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// ruleFilter is the filter annotation of a rule as GET answers it, and the
-// filter its trigger's link carries ("" when absent).
-func ruleFilter(t *testing.T, e *env, rule, trigger string) (annotation, link string) {
+// ruleSetting is a rule's annotation key (such as "filter" or "delivery")
+// as GET answers it, and the same field of the link its trigger keeps for
+// it; "" when absent.
+func ruleSetting(t *testing.T, e *env, rule, trigger, key string) (annotation, link string) {
 	t.Helper()
 	var r struct {
 		Annotations []struct {
@@ -20,19 +21,17 @@ func ruleFilter(t *testing.T, e *env, rule, trigger string) (annotation, link st
 		t.Fatal(err)
 	}
 	for _, kv := range r.Annotations {
-		if kv.Key == "filter" {
+		if kv.Key == key {
 			annotation = string(kv.Value)
 		}
 	}
 	var tr struct {
-		Rules map[string]struct {
-			Filter json.RawMessage `json:"filter"`
-		} `json:"rules"`
+		Rules map[string]map[string]json.RawMessage `json:"rules"`
 	}
 	if err := json.Unmarshal(e.must("GET", "/api/v1/namespaces/_/triggers/"+trigger, "").body, &tr); err != nil {
 		t.Fatal(err)
 	}
-	return annotation, string(tr.Rules["guest/"+rule].Filter)
+	return annotation, string(tr.Rules["guest/"+rule][key])
 }
 
 func TestRuleFilterPut(t *testing.T) {
@@ -105,7 +104,7 @@ func TestRuleFilterPut(t *testing.T) {
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			e.must(s.method, s.path, s.body)
-			annotation, link := ruleFilter(t, e, "r", "mytrigger")
+			annotation, link := ruleSetting(t, e, "r", "mytrigger", "filter")
 			if annotation != s.want || link != s.want {
 				t.Errorf("annotation %s, link %s; want %s", annotation, link, s.want)
 			}
@@ -116,7 +115,7 @@ func TestRuleFilterPut(t *testing.T) {
 		dir := e.dir
 		e.close()
 		e2 := startEnv(t, dir)
-		annotation, link := ruleFilter(t, e2, "r", "mytrigger")
+		annotation, link := ruleSetting(t, e2, "r", "mytrigger", "filter")
 		if annotation != filter || link != filter {
 			t.Errorf("after restart: annotation %s, link %s; want %s", annotation, link, filter)
 		}
