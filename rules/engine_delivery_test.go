@@ -99,20 +99,8 @@ func (s *scripted) attemptsOf(action string) []string {
 // failed; events over the hop limit run nothing.
 func TestEngineDelivery(t *testing.T) {
 	ctx := t.Context()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h, acts, store := testStores(t)
 	js := h.JetStream()
-	acts, err := actions.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
 		t.Fatal(err)
 	}

@@ -40,26 +40,8 @@ func (r *recorder) Put(_ context.Context, a *actions.Activation) error {
 // ones whose filter matches run, the others are logged as filtered out.
 func TestEngineFilter(t *testing.T) {
 	ctx := t.Context()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h, acts, store := testStores(t, "pushed", "other", "any", "bad", "off")
 	js := h.JetStream()
-	acts, err := actions.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"pushed", "other", "any", "bad", "off"} {
-		a := &actions.Action{Namespace: "guest", Name: name, Version: "0.0.1", Exec: actions.Exec{Kind: "nodejs:20", Code: "function main(p) { return p }"}}
-		if _, err := acts.PutAction(ctx, a, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
 	link := func(action, status, filter string) rules.Link {
 		l := rules.Link{Action: rules.Ref{Path: "guest", Name: action}, Status: status}
 		if filter != "" {

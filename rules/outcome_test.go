@@ -18,24 +18,8 @@ import (
 // events that leave a record and for those that leave none.
 func TestEngineOutcomes(t *testing.T) {
 	ctx := t.Context()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h, acts, store := testStores(t, "hello")
 	js := h.JetStream()
-	acts, err := actions.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &actions.Action{Namespace: "guest", Name: "hello", Version: "0.0.1", Exec: actions.Exec{Kind: "nodejs:20", Code: "function main(p) { return p }"}}
-	if _, err := acts.PutAction(ctx, a, 0); err != nil {
-		t.Fatal(err)
-	}
 	ref := rules.Ref{Path: "guest", Name: "hello"}
 	tr := &rules.Trigger{Namespace: "guest", Name: "t", Version: "0.0.1", Rules: map[string]rules.Link{
 		"guest/r1": {Action: ref, Status: rules.StatusActive},

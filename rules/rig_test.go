@@ -1,0 +1,36 @@
+package rules_test
+
+import (
+	"testing"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
+)
+
+// testStores starts an embedded hub for t, opens the action and rule
+// stores on it, and puts a nodejs action of namespace guest for each name.
+func testStores(t *testing.T, names ...string) (*hub.Hub, *actions.Store, *rules.Store) {
+	t.Helper()
+	ctx := t.Context()
+	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	acts, err := actions.OpenStore(ctx, h.JetStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := rules.OpenStore(ctx, h.JetStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		a := &actions.Action{Namespace: "guest", Name: name, Version: "0.0.1", Exec: actions.Exec{Kind: "nodejs:20", Code: "function main(p) { return p }"}}
+		if _, err := acts.PutAction(ctx, a, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h, acts, store
+}
