@@ -187,7 +187,7 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 	msg := map[string]any{
 		"value":          inv.Params(),
 		"namespace":      inv.Namespace,
-		"action_name":    "/" + a.FullName().Path() + "/" + a.Name,
+		"action_name":    a.FullName().String(),
 		"action_version": a.Version,
 		"activation_id":  inv.ActivationID,
 		"transaction_id": inv.TransactionID,
@@ -290,7 +290,7 @@ func (iv *Invoker) activationEnv(inv *actions.Invocation) map[string]string {
 	a := &inv.Action
 	env := map[string]string{
 		"__OW_NAMESPACE":      inv.Namespace,
-		"__OW_ACTION_NAME":    "/" + a.FullName().Path() + "/" + a.Name,
+		"__OW_ACTION_NAME":    a.FullName().String(),
 		"__OW_ACTION_VERSION": a.Version,
 		"__OW_ACTIVATION_ID":  inv.ActivationID,
 		"__OW_TRANSACTION_ID": inv.TransactionID,
