@@ -1,0 +1,211 @@
+package feeds
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/gusthub/gust/actions"
+)
+
+// Emit puts one event on the feed's trigger. It returns once JetStream has
+// stored the event, so a feed that acknowledges its upstream after Emit
+// returns loses nothing. An event whose id the trigger saw within the dedup
+// window is dropped, and Emit still returns nil.
+type Emit func(ctx context.Context, e event.Event) error
+
+// Feed is one running feed instance: the event source bound to one trigger.
+//
+// Run produces events until ctx ends, then returns nil; it must not call
+// emit after it returns. An error means the instance failed: the manager
+// logs it, shows it in the feed's status and runs the instance again after
+// a backoff. A Run that returns nil before ctx ends has finished for good
+// (a one-shot alarm that fired, a schedule past its stop date); return
+// ErrDeleteTrigger to also have the trigger deleted.
+type Feed interface {
+	Run(ctx context.Context, emit Emit) error
+}
+
+// Receiver is a feed that takes its events over HTTP, at the URL the
+// manager gives it (Config.URL). Every Gust process serves every receiver,
+// lease or not, so a receiver keeps no state outside its Config.
+//
+// Receive answers one request: it checks the request, emits the events it
+// carries and writes the success response. It returns a *RequestError for
+// what the sender got wrong (the server writes it as OpenWhisk's error
+// body) and any other error for what went wrong on Gust's side.
+type Receiver interface {
+	Feed
+	Receive(w http.ResponseWriter, r *http.Request, emit Emit) error
+}
+
+// Provider describes one feed action: /whisk.system/<Package>/<Name>.
+type Provider struct {
+	// Package is the feed's package in the system namespace, e.g. "alarms".
+	Package string
+	// Name is the feed action's name in that package, e.g. "alarm".
+	Name string
+	// Description says in a sentence what the feed emits.
+	Description string
+	// Params documents the parameters the feed takes; it becomes the feed
+	// action's "parameters" annotation and drives masking of secrets.
+	Params []Param
+	// New checks cfg and builds the instance without starting it. An
+	// invalid parameter is a *ParamError. New may add generated parameters
+	// (a secret the user did not give) to cfg.Params: the manager stores
+	// the parameters after New returns. New must not block or start
+	// goroutines: it also runs only to validate a CREATE or UPDATE.
+	New func(cfg Config) (Feed, error)
+}
+
+// Path is the feed's name inside the system namespace: "package/name".
+func (p Provider) Path() string { return p.Package + "/" + p.Name }
+
+// Param documents one parameter of a feed.
+type Param struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Required    bool   `json:"required"`
+	// Secret parameters are masked when a feed's configuration is read.
+	Secret bool `json:"-"`
+}
+
+// Config is what a feed instance is built from.
+type Config struct {
+	// Trigger is the trigger the feed fires.
+	Trigger actions.Name
+	// Params are the feed's parameters as the user gave them (without the
+	// lifecycle ones: lifecycleEvent, triggerName, authKey).
+	Params Params
+	// URL is where a Receiver takes its events; empty for other feeds.
+	URL string
+	// Checkpoint keeps the instance's progress across restarts and owners.
+	Checkpoint Checkpoint
+	// Logger is tagged with the feed and trigger.
+	Logger *slog.Logger
+	// Now is the clock; never nil in a Config the manager builds.
+	Now func() time.Time
+}
+
+// Checkpoint keeps a feed instance's progress (the last alarm slot fired,
+// an upstream cursor) in JetStream, so an instance resumes where it was
+// after a restart or on another owner.
+type Checkpoint interface {
+	// Load returns the last saved checkpoint, nil when there is none.
+	Load(ctx context.Context) ([]byte, error)
+	// Save replaces the checkpoint.
+	Save(ctx context.Context, b []byte) error
+}
+
+// ErrDeleteTrigger, returned by Run, means the instance is done and its
+// trigger should be deleted too (the once alarm's deleteAfterFire).
+var ErrDeleteTrigger = &deleteTrigger{}
+
+// ErrDeleteTriggerAndRules is ErrDeleteTrigger that also deletes the
+// trigger's rules (deleteAfterFire "rules").
+var ErrDeleteTriggerAndRules = &deleteTrigger{rules: true}
+
+type deleteTrigger struct{ rules bool }
+
+func (d *deleteTrigger) Error() string {
+	if d.rules {
+		return "feed finished: delete the trigger and its rules"
+	}
+	return "feed finished: delete the trigger"
+}
+
+// ParamError is an invalid or missing feed parameter.
+type ParamError struct {
+	Name    string
+	Problem string
+}
+
+func (e *ParamError) Error() string { return fmt.Sprintf("parameter '%s' %s", e.Name, e.Problem) }
+
+// HTTPStatus is 400: the caller gave a bad parameter.
+func (e *ParamError) HTTPStatus() int { return http.StatusBadRequest }
+
+// Invalid returns a *ParamError for parameter name.
+func Invalid(name, format string, args ...any) error {
+	return &ParamError{Name: name, Problem: fmt.Sprintf(format, args...)}
+}
+
+// RequestError is what a Receiver answers a sender that got something
+// wrong: the status (400, 401, 413, ...) and a message that says what.
+type RequestError struct {
+	Status  int
+	Message string
+}
+
+func (e *RequestError) Error() string { return e.Message }
+
+// HTTPStatus is the status the request is answered with.
+func (e *RequestError) HTTPStatus() int { return e.Status }
+
+// Reject returns a *RequestError.
+func Reject(status int, format string, args ...any) error {
+	return &RequestError{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// Registry holds providers by path. The zero value is not usable: use
+// NewRegistry. A Registry is safe for concurrent use.
+type Registry struct {
+	mu        sync.RWMutex
+	providers map[string]Provider
+}
+
+// NewRegistry returns an empty registry, for tests and embedders that want
+// other feeds than the ones compiled in.
+func NewRegistry() *Registry { return &Registry{providers: map[string]Provider{}} }
+
+var nameRule = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+// Register adds p. It panics when p is incomplete or its path is taken:
+// both are programming errors found at start-up.
+func (r *Registry) Register(p Provider) {
+	if !nameRule.MatchString(p.Package) || !nameRule.MatchString(p.Name) || p.New == nil {
+		panic(fmt.Sprintf("feeds: provider %q needs a lowercase Package, Name and a New function", p.Path()))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.providers[p.Path()]; dup {
+		panic(fmt.Sprintf("feeds: provider %s registered twice", p.Path()))
+	}
+	r.providers[p.Path()] = p
+}
+
+// Lookup returns the provider of path "package/name".
+func (r *Registry) Lookup(path string) (Provider, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	p, ok := r.providers[path]
+	return p, ok
+}
+
+// Providers returns every provider, sorted by path.
+func (r *Registry) Providers() []Provider {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Provider, 0, len(r.providers))
+	for _, p := range r.providers {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path() < out[j].Path() })
+	return out
+}
+
+var defaultRegistry = NewRegistry()
+
+// Register adds p to the registry of the feeds compiled into this binary.
+// Providers call it from init.
+func Register(p Provider) { defaultRegistry.Register(p) }
+
+// Registered returns the registry Register adds to.
+func Registered() *Registry { return defaultRegistry }

@@ -1,0 +1,111 @@
+package feeds
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+)
+
+// PackageStore is what Install needs of the action store.
+type PackageStore interface {
+	GetAction(ctx context.Context, n actions.Name, withCode bool) (*actions.Action, uint64, error)
+	PutAction(ctx context.Context, a *actions.Action, rev uint64) (uint64, error)
+	GetPackage(ctx context.Context, n actions.Name) (*actions.Package, uint64, error)
+	PutPackage(ctx context.Context, p *actions.Package, rev uint64) (uint64, error)
+}
+
+// builtinCode is the code of a feed action entity. The API runs feed
+// actions itself; this only answers the odd caller that reaches the
+// entity another way (a rule pointing at it).
+const builtinCode = `// Built into Gust: the API carries out this feed action itself.
+function main() {
+  return { error: "This feed action is built into Gust. Use it as a trigger's feed: gust trigger create T --feed <package>/<feed> -p ..." };
+}
+`
+
+// Install puts each provider's package and feed action in the system
+// namespace, published so every namespace can use and bind them, with
+// OpenWhisk's "feed" and "parameters" annotations. Entities already as
+// they should be are left alone.
+func Install(ctx context.Context, store PackageStore, reg *Registry, now time.Time) error {
+	byPackage := map[string][]Provider{}
+	var order []string
+	for _, p := range reg.Providers() {
+		if _, ok := byPackage[p.Package]; !ok {
+			order = append(order, p.Package)
+		}
+		byPackage[p.Package] = append(byPackage[p.Package], p)
+	}
+	for _, pkg := range order {
+		feeds := byPackage[pkg]
+		names := make([]string, len(feeds))
+		for i, p := range feeds {
+			names[i] = p.Name
+		}
+		want := actions.Package{Namespace: actions.SystemNamespace, Name: pkg, Version: actions.InitialVersion,
+			Publish: true, Updated: now.UnixMilli(),
+			Annotations: actions.KeyValues{
+				kv("description", fmt.Sprintf("Gust's %s feeds: %v", pkg, names)),
+			}}
+		n := actions.Name{Namespace: actions.SystemNamespace, Name: pkg}
+		cur, rev, err := store.GetPackage(ctx, n)
+		if err != nil && !errors.Is(err, hub.ErrNotFound) {
+			return fmt.Errorf("install package %s: %w", pkg, err)
+		}
+		if cur == nil || !cur.Publish || !sameJSON(cur.Annotations, want.Annotations) {
+			if _, err := store.PutPackage(ctx, &want, rev); err != nil {
+				return fmt.Errorf("install package %s: %w", pkg, err)
+			}
+		}
+		for _, p := range feeds {
+			if err := installAction(ctx, store, p, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func installAction(ctx context.Context, store PackageStore, p Provider, now time.Time) error {
+	n := actions.Name{Namespace: actions.SystemNamespace, Package: p.Package, Name: p.Name}
+	want := actions.Action{Namespace: n.Path(), Name: p.Name, Version: actions.InitialVersion,
+		Exec:   actions.Exec{Kind: "nodejs:20", Code: builtinCode},
+		Limits: actions.DefaultLimits(), Publish: true, Updated: now.UnixMilli(),
+		Annotations: actions.KeyValues{
+			kv("feed", true),
+			kv("description", p.Description),
+			kv("parameters", FeedParams(p)),
+			kv("exec", "nodejs:20"),
+		}}
+	cur, rev, err := store.GetAction(ctx, n, true)
+	if err != nil && !errors.Is(err, hub.ErrNotFound) {
+		return fmt.Errorf("install feed %s: %w", p.Path(), err)
+	}
+	if cur != nil && sameJSON(cur.Annotations, want.Annotations) && cur.Exec.Code == want.Exec.Code {
+		return nil
+	}
+	if _, err := store.PutAction(ctx, &want, rev); err != nil {
+		return fmt.Errorf("install feed %s: %w", p.Path(), err)
+	}
+	return nil
+}
+
+func kv(k string, v any) actions.KeyValue {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return actions.KeyValue{Key: k, Value: b}
+}
+
+func sameJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}

@@ -1,0 +1,478 @@
+package feeds
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
+)
+
+// Publisher puts events on triggers and returns once they are stored
+// (hub.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, ns, trigger string, e event.Event, extra map[string]string) error
+}
+
+// Triggers is what the manager needs of the trigger store: whether a
+// trigger exists, and deleting it (and its rules) when a feed asks.
+type Triggers interface {
+	GetTrigger(ctx context.Context, n actions.Name) (*rules.Trigger, uint64, error)
+	DeleteTrigger(ctx context.Context, n actions.Name, rev uint64) error
+	DeleteRule(ctx context.Context, n actions.Name, rev uint64) error
+}
+
+// Options configure a Manager.
+type Options struct {
+	// Registry holds the providers; nil means Registered().
+	Registry  *Registry
+	JetStream jetstream.JetStream
+	Events    Publisher
+	Triggers  Triggers
+	// BaseURL is the API's address as senders reach it
+	// ("http://127.0.0.1:3233"); receivers' URLs are under it.
+	BaseURL string
+	Logger  *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// LeaseTTL is how long an instance stays owned by a process that
+	// stopped renewing it; 0 means 15 s.
+	LeaseTTL time.Duration
+	// MaxBackoff bounds the wait before a failed instance runs again; 0
+	// means 5 minutes.
+	MaxBackoff time.Duration
+}
+
+// ReceivePath is where receivers take events: ReceivePath + "ns/trigger".
+const ReceivePath = "/api/v1/feeds/"
+
+// Manager runs feed instances and answers their lifecycle requests.
+// Lifecycle and Receive work on any process as soon as Open returns; Run
+// runs the instances this process owns.
+type Manager struct {
+	opts  Options
+	reg   *Registry
+	st    *state
+	log   *slog.Logger
+	now   func() time.Time
+	owner string
+
+	mu        sync.RWMutex
+	receivers map[string]*served // by instance key, on every process
+}
+
+// served is a receiver built from an instance's current configuration.
+type served struct {
+	inst Instance
+	recv Receiver
+
+	mu      sync.Mutex
+	written time.Time // when this process last wrote the receiver's last event time
+}
+
+// receivedSuffix keys the last event time receivers write, apart from the
+// owner's run state: any process may receive.
+const receivedSuffix = ".http"
+
+// received notes an event taken over HTTP, at most once a second per
+// process.
+func (m *Manager) received(ctx context.Context, key string, s *served) {
+	now := m.now()
+	s.mu.Lock()
+	due := now.Sub(s.written) >= time.Second
+	if due {
+		s.written = now
+	}
+	s.mu.Unlock()
+	if due {
+		_, _ = m.st.runs.Put(context.WithoutCancel(ctx), key+receivedSuffix, runState{LastEvent: now.UnixMilli()})
+	}
+}
+
+// Open creates the manager's buckets and returns the manager.
+func Open(ctx context.Context, opts Options) (*Manager, error) {
+	if opts.Registry == nil {
+		opts.Registry = Registered()
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 15 * time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 5 * time.Minute
+	}
+	m := &Manager{opts: opts, reg: opts.Registry, log: opts.Logger, now: opts.Now, receivers: map[string]*served{}}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	m.owner = hex.EncodeToString(b[:])
+	st, err := openState(ctx, opts.JetStream, opts.LeaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	m.st = st
+	return m, nil
+}
+
+// Registry returns the providers the manager runs.
+func (m *Manager) Registry() *Registry { return m.reg }
+
+// URL is where the receiver of trigger n takes events.
+func (m *Manager) URL(n actions.Name) string {
+	return m.opts.BaseURL + ReceivePath + n.Namespace + "/" + n.Name
+}
+
+func (m *Manager) config(in *Instance, p Provider) Config {
+	key := hub.Key(in.Namespace, in.Trigger)
+	c := Config{
+		Trigger:    in.TriggerName(),
+		Params:     in.Params.Clone(),
+		Checkpoint: kvCheckpoint{kv: m.st.checkpoints, key: key},
+		Logger:     m.log.With("feed", p.Path(), "trigger", in.TriggerName().String()),
+		Now:        m.now,
+	}
+	if c.Params == nil {
+		c.Params = Params{}
+	}
+	c.URL = m.URL(c.Trigger)
+	return c
+}
+
+// instanceRun is one owned instance's goroutine.
+type instanceRun struct {
+	rev      uint64 // the instance revision it runs
+	leaseRev uint64
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// Run runs the instances this process owns until ctx ends: it watches the
+// instances bucket, takes the lease of each instance no live process
+// holds, renews its leases, and restarts failed instances with backoff.
+// On return every instance it ran has stopped and its leases are released.
+func (m *Manager) Run(ctx context.Context) error {
+	changes, err := m.st.instances.Watch(ctx, ">")
+	if err != nil {
+		return err
+	}
+	known := map[string]hub.Change[Instance]{}
+	owned := map[string]*instanceRun{}
+	stop := func(key string) {
+		r := owned[key]
+		if r == nil {
+			return
+		}
+		r.cancel()
+		<-r.done
+		delete(owned, key)
+		relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = m.st.leases.Delete(relCtx, key, jetstream.LastRevision(r.leaseRev))
+		cancel()
+	}
+	defer func() {
+		for key := range owned {
+			stop(key)
+		}
+	}()
+	// acquire runs the instance under key if this process can take its lease.
+	acquire := func(key string) {
+		ch, ok := known[key]
+		if !ok || owned[key] != nil || ch.Value.Done {
+			return
+		}
+		leaseRev, err := m.st.leases.Create(ctx, key, []byte(m.owner))
+		if err != nil {
+			return // another process owns it, or NATS is away: try next tick
+		}
+		owned[key] = m.start(ctx, key, ch.Value, ch.Revision, leaseRev)
+	}
+	tick := time.NewTicker(m.opts.LeaseTTL / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ch, ok := <-changes:
+			if !ok {
+				return ctx.Err()
+			}
+			if ch.Ready {
+				continue
+			}
+			m.serve(ch)
+			if r := owned[ch.Key]; r != nil && (ch.Deleted || r.rev != ch.Revision) {
+				stop(ch.Key) // deleted, or reconfigured: run the new configuration
+			}
+			if ch.Deleted {
+				delete(known, ch.Key)
+				continue
+			}
+			known[ch.Key] = ch
+			acquire(ch.Key)
+		case <-tick.C:
+			for key, r := range owned {
+				rev, err := m.st.leases.Update(ctx, key, []byte(m.owner), r.leaseRev)
+				if err != nil {
+					m.log.Warn("feed lease lost", "key", key, "err", err)
+					r.cancel()
+					<-r.done
+					delete(owned, key)
+					continue
+				}
+				r.leaseRev = rev
+			}
+			for key := range known {
+				acquire(key)
+			}
+		}
+	}
+}
+
+// serve keeps the receiver of an instance up to date with its
+// configuration, on every process.
+func (m *Manager) serve(ch hub.Change[Instance]) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ch.Deleted {
+		delete(m.receivers, ch.Key)
+		return
+	}
+	p, ok := m.reg.Lookup(ch.Value.Feed)
+	if !ok {
+		delete(m.receivers, ch.Key)
+		return
+	}
+	f, err := p.New(m.config(&ch.Value, p))
+	if err != nil {
+		delete(m.receivers, ch.Key)
+		return
+	}
+	if recv, ok := f.(Receiver); ok {
+		m.receivers[ch.Key] = &served{inst: ch.Value, recv: recv}
+	}
+}
+
+// start runs the owned instance in until its context ends.
+func (m *Manager) start(ctx context.Context, key string, in Instance, rev, leaseRev uint64) *instanceRun {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &instanceRun{rev: rev, leaseRev: leaseRev, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		m.supervise(ctx, key, in, rev)
+	}()
+	return r
+}
+
+// supervise runs an instance again and again, with backoff, until it
+// finishes or ctx ends.
+func (m *Manager) supervise(ctx context.Context, key string, in Instance, rev uint64) {
+	log := m.log.With("feed", in.Feed, "trigger", in.TriggerName().String())
+	rs := &runRecorder{m: m, key: key, state: runState{Owner: m.owner}}
+	if prev, _, err := m.st.runs.Get(ctx, key); err == nil {
+		rs.state.Events, rs.state.LastEvent = prev.Events, prev.LastEvent
+		rs.state.LastError, rs.state.LastErrorAt = prev.LastError, prev.LastErrorAt
+	}
+	defer rs.stopped()
+	if in.Paused {
+		rs.write(ctx)
+		<-ctx.Done()
+		return
+	}
+	backoff := time.Second
+	for {
+		started := m.now()
+		err := m.runOnce(ctx, in, rs, log)
+		if ctx.Err() != nil {
+			return
+		}
+		var del *deleteTrigger
+		switch {
+		case err == nil:
+			log.Info("feed finished")
+			m.finish(ctx, key, in, rev)
+			return
+		case errors.As(err, &del):
+			log.Info("feed finished, deleting its trigger", "rules", del.rules)
+			m.deleteTrigger(ctx, in, del.rules)
+			return
+		}
+		if m.now().Sub(started) > time.Minute {
+			backoff = time.Second
+		}
+		log.Error("feed failed", "err", err, "retry_in", backoff)
+		rs.failed(ctx, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, m.opts.MaxBackoff)
+	}
+}
+
+// runOnce builds the instance and runs it, turning a panic into an error.
+func (m *Manager) runOnce(ctx context.Context, in Instance, rs *runRecorder, log *slog.Logger) (err error) {
+	p, ok := m.reg.Lookup(in.Feed)
+	if !ok {
+		return fmt.Errorf("feed %s is not built into this Gust", in.Feed)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("feed panicked", "panic", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("feed panicked: %v", v)
+		}
+	}()
+	f, err := p.New(m.config(&in, p))
+	if err != nil {
+		return err
+	}
+	rs.running(ctx)
+	var returned atomic.Bool
+	defer returned.Store(true)
+	n := in.TriggerName()
+	emit := func(ctx context.Context, e event.Event) error {
+		if returned.Load() {
+			return errors.New("feed instance stopped: no more events")
+		}
+		if err := m.opts.Events.Publish(ctx, n.Namespace, n.Name, e, map[string]string{hub.HeaderSubject: n.Namespace}); err != nil {
+			return err
+		}
+		rs.emitted(ctx)
+		return nil
+	}
+	return f.Run(ctx, emit)
+}
+
+// finish marks the instance done so that no process runs it again.
+func (m *Manager) finish(ctx context.Context, key string, in Instance, rev uint64) {
+	in.Done = true
+	in.Updated = m.now().UnixMilli()
+	if _, err := m.st.instances.Update(ctx, key, in, rev); err != nil && !errors.Is(err, hub.ErrConflict) {
+		m.log.Warn("feed finish", "key", key, "err", err)
+	}
+}
+
+// deleteTrigger removes a finished instance's trigger, and its rules when
+// withRules, then the instance.
+func (m *Manager) deleteTrigger(ctx context.Context, in Instance, withRules bool) {
+	n := in.TriggerName()
+	if t, rev, err := m.opts.Triggers.GetTrigger(ctx, n); err == nil {
+		if withRules {
+			for full := range t.Rules {
+				ns, name, _ := cutRuleKey(full)
+				if err := m.opts.Triggers.DeleteRule(ctx, actions.Name{Namespace: ns, Name: name}, 0); err != nil && !errors.Is(err, hub.ErrNotFound) {
+					m.log.Warn("feed delete rule", "rule", full, "err", err)
+				}
+			}
+		}
+		if err := m.opts.Triggers.DeleteTrigger(ctx, n, rev); err != nil {
+			m.log.Warn("feed delete trigger", "trigger", n.String(), "err", err)
+		}
+	}
+	key := hub.Key(in.Namespace, in.Trigger)
+	_ = m.st.instances.Delete(ctx, key, 0)
+	m.st.forget(ctx, key)
+}
+
+// cutRuleKey splits a trigger's rule key "ns/rule".
+func cutRuleKey(k string) (ns, name string, ok bool) {
+	for i := len(k) - 1; i >= 0; i-- {
+		if k[i] == '/' {
+			return k[:i], k[i+1:], true
+		}
+	}
+	return "", k, false
+}
+
+// runRecorder writes an owned instance's run state: at once on start,
+// failure and stop, and at most once a second for events, so that a busy
+// feed does not write its status on every event.
+type runRecorder struct {
+	m       *Manager
+	key     string
+	mu      sync.Mutex
+	state   runState
+	written time.Time
+}
+
+func (r *runRecorder) write(ctx context.Context) {
+	r.written = r.m.now()
+	st := r.state
+	if _, err := r.m.st.runs.Put(context.WithoutCancel(ctx), r.key, st); err != nil {
+		r.m.log.Debug("feed status write", "key", r.key, "err", err)
+	}
+}
+
+func (r *runRecorder) running(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state.Running, r.state.Since = true, r.m.now().UnixMilli()
+	r.write(ctx)
+}
+
+func (r *runRecorder) emitted(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.m.now()
+	r.state.Events++
+	r.state.LastEvent = now.UnixMilli()
+	if now.Sub(r.written) >= time.Second {
+		r.write(ctx)
+	}
+}
+
+func (r *runRecorder) failed(ctx context.Context, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state.Running = false
+	r.state.LastError, r.state.LastErrorAt = err.Error(), r.m.now().UnixMilli()
+	r.write(ctx)
+}
+
+func (r *runRecorder) stopped() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state.Running = false
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r.write(ctx)
+}
+
+// Receive answers a request to the receiver of trigger ns/trigger.
+func (m *Manager) Receive(w http.ResponseWriter, r *http.Request, ns, trigger string) error {
+	key := hub.Key(ns, trigger)
+	m.mu.RLock()
+	s := m.receivers[key]
+	m.mu.RUnlock()
+	if s == nil {
+		return Reject(http.StatusNotFound, "No feed of trigger /%s/%s receives events over HTTP.", ns, trigger)
+	}
+	if s.inst.Paused || s.inst.Done {
+		return Reject(http.StatusServiceUnavailable, "The feed of trigger /%s/%s is paused; try again later.", ns, trigger)
+	}
+	emit := func(ctx context.Context, e event.Event) error {
+		if err := m.opts.Events.Publish(ctx, ns, trigger, e, map[string]string{hub.HeaderSubject: ns}); err != nil {
+			return err
+		}
+		m.received(ctx, key, s)
+		return nil
+	}
+	return s.recv.Receive(w, r, emit)
+}
