@@ -72,6 +72,10 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+	key := ""
+	if u, p, ok := r.BasicAuth(); ok { // the caller's key, for __OW_API_KEY of the rules' actions
+		key = u + ":" + p
+	}
 	ids := make([]string, len(events))
 	for i, ev := range events {
 		ids[i] = actions.NewActivationID()
@@ -79,6 +83,9 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 			ids[i] = ev.ID() // a plain fire's event is named by its activation
 		}
 		extra := map[string]string{hub.HeaderActivationID: ids[i], hub.HeaderSubject: id.Namespace}
+		if key != "" {
+			extra[hub.HeaderAPIKey] = key
+		}
 		if err := s.cfg.Events.Publish(ctx, n.Namespace, n.Name, ev, extra); err != nil {
 			return err
 		}

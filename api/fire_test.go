@@ -12,19 +12,23 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
 )
 
-// recordingPublisher keeps the events a fire would put on the hub.
+// recordingPublisher keeps the events a fire would put on the hub, and the
+// headers stored with each.
 type recordingPublisher struct {
 	mu     sync.Mutex
 	events []event.Event
+	extras []map[string]string
 }
 
-func (p *recordingPublisher) Publish(_ context.Context, ns, trigger string, e event.Event, _ map[string]string) error {
+func (p *recordingPublisher) Publish(_ context.Context, ns, trigger string, e event.Event, extra map[string]string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.events = append(p.events, e)
+	p.extras = append(p.extras, extra)
 	return nil
 }
 
@@ -98,7 +102,15 @@ func TestFire(t *testing.T) {
 			}
 			pub.mu.Lock()
 			got := pub.events[before:]
+			extras := pub.extras[before:]
 			pub.mu.Unlock()
+			for i, extra := range extras {
+				// The caller's key goes with each event, for the
+				// __OW_API_KEY of the actions its rules invoke.
+				if extra[hub.HeaderAPIKey] != api.DevGuestKey || extra[hub.HeaderSubject] != "guest" {
+					t.Errorf("event %d stored with headers %v, want the caller's key and namespace", i, extra)
+				}
+			}
 			switch {
 			case status >= 400:
 				checkErrorBody(t, response{status: status, header: http.Header{"Content-Type": {"application/json"}}, body: body}, "")

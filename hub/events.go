@@ -25,6 +25,17 @@ const (
 	HeaderActivationID = "Gust-Activation-Id"
 	// HeaderSubject names who fired the trigger.
 	HeaderSubject = "Gust-Subject"
+	// HeaderAPIKey carries the "uuid:key" with which the trigger was fired
+	// through the API, so that the actions its rules invoke get it as
+	// __OW_API_KEY when they ask for it (annotation provide-api-key), as
+	// OpenWhisk invokes them with the trigger owner's credentials. It is
+	// stored with the event, in plaintext: the key has to outlive the
+	// request (an event may be processed after a restart), Gust keeps only
+	// hashes of keys elsewhere, and the JetStream store is Gust's trust
+	// boundary, which already holds action parameters and the queued
+	// invocations' keys. Nothing copies it into an event's attributes, a
+	// record or an outcome.
+	HeaderAPIKey = "Gust-Api-Key"
 )
 
 // dedupWindow is how long JetStream remembers event ids to drop

@@ -39,7 +39,10 @@ type TriggerReader interface {
 // filter (if any) matches the event, invokes the rule's action with the
 // trigger's parameters and the event's data, then records the trigger's
 // activation with one log line per rule. Filters are read from the
-// trigger's links and compiled once.
+// trigger's links and compiled once. The actions act for whoever fired the
+// event: an event fired through the API carries the caller's key
+// (hub.HeaderAPIKey), which the invocations pass on as __OW_API_KEY to
+// actions annotated provide-api-key; feed events carry none.
 type Engine struct {
 	js        jetstream.JetStream
 	triggers  TriggerReader
@@ -205,6 +208,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	if subject == "" {
 		subject = ns
 	}
+	apiKey := msg.Headers().Get(hub.HeaderAPIKey) // set by API fires only
 	payload := eventPayload(ev.Data())
 	params := t.Parameters.Object()
 	for k, v := range payload {
@@ -254,7 +258,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 			default:
 				inv := &actions.Invocation{
 					ActivationID: derivedID(triggerID, rname), Namespace: ns, Subject: subject,
-					Action: *a, Payload: args, Submitted: time.Now().UnixMilli(), Cause: triggerID,
+					Action: *a, Payload: args, APIKey: apiKey, Submitted: time.Now().UnixMilli(), Cause: triggerID,
 				}
 				if link.Delivery != nil {
 					err = e.startDelivery(ctx, &delivery{policy: *link.Delivery, inv: *inv, triggerID: triggerID,

@@ -232,7 +232,11 @@ func (e *Engine) deliver(ctx context.Context, d *delivery) {
 		return
 	}
 	ev := deadLetterEvent(d, inv.ActivationID, attempt, code, failure)
-	if err := hub.PublishEvent(ctx, e.js, dl.Namespace, dl.Name, ev, map[string]string{hub.HeaderSubject: inv.Subject}); err != nil {
+	extra := map[string]string{hub.HeaderSubject: inv.Subject}
+	if inv.APIKey != "" {
+		extra[hub.HeaderAPIKey] = inv.APIKey // the dead letter acts for whoever fired the event
+	}
+	if err := hub.PublishEvent(ctx, e.js, dl.Namespace, dl.Name, ev, extra); err != nil {
 		log.Error("dead letter not published", "dead_letter", dl.String(), "activation_id", inv.ActivationID, "err", err)
 		return
 	}

@@ -26,6 +26,7 @@ type scripted struct {
 	mu       sync.Mutex
 	script   map[string][]int    // action name → status of each attempt
 	attempts map[string][]string // action name → activation id of each attempt
+	keys     map[string][]string // action name → API key of each attempt
 	waits    map[string][]time.Duration
 	records  chan *actions.Activation
 	failPut  map[string]bool // trigger activation ids whose first Put fails
@@ -34,7 +35,7 @@ type scripted struct {
 }
 
 func newScripted() *scripted {
-	return &scripted{script: map[string][]int{}, attempts: map[string][]string{}, waits: map[string][]time.Duration{},
+	return &scripted{script: map[string][]int{}, attempts: map[string][]string{}, keys: map[string][]string{}, waits: map[string][]time.Duration{},
 		records: make(chan *actions.Activation, 100), failPut: map[string]bool{}}
 }
 
@@ -43,6 +44,7 @@ func (s *scripted) Activate(_ context.Context, inv *actions.Invocation, wait tim
 	defer s.mu.Unlock()
 	name := inv.Action.Name
 	s.attempts[name] = append(s.attempts[name], inv.ActivationID)
+	s.keys[name] = append(s.keys[name], inv.APIKey)
 	s.waits[name] = append(s.waits[name], wait)
 	if wait <= 0 {
 		return nil, nil
@@ -91,6 +93,15 @@ func (s *scripted) attemptsOf(action string) []string {
 	defer s.mu.Unlock()
 	return slices.Clone(s.attempts[action])
 }
+
+func (s *scripted) keysOf(action string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.keys[action])
+}
+
+// fireKey is the API key the events of TestEngineDelivery were fired with.
+const fireKey = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:fired-with-this-key"
 
 // TestEngineDelivery runs the engine on a real hub with a scripted
 // activator: rules with a delivery policy retry developer and internal
@@ -157,7 +168,7 @@ func TestEngineDelivery(t *testing.T) {
 		ev.SetDataContentType("application/json")
 		ev.DataEncoded = []byte(`{"ref":"main"}`)
 		aid := actions.NewActivationID()
-		if err := hub.PublishEvent(ctx, js, "guest", trigger, ev, map[string]string{hub.HeaderActivationID: aid}); err != nil {
+		if err := hub.PublishEvent(ctx, js, "guest", trigger, ev, map[string]string{hub.HeaderActivationID: aid, hub.HeaderAPIKey: fireKey}); err != nil {
 			t.Fatal(err)
 		}
 		return aid
@@ -229,6 +240,14 @@ func TestEngineDelivery(t *testing.T) {
 		}
 		checkDeadLetter(t, m, ids[3])
 		noDeadLetter(t)
+		// Every attempt, and the dead letter's rules, act with the key
+		// the event was fired with.
+		if got := s.keysOf("exhausted"); !slices.Equal(got, []string{fireKey, fireKey, fireKey, fireKey}) {
+			t.Errorf("attempts' API keys %q, want the fire's", got)
+		}
+		if got := m.Header.Get(hub.HeaderAPIKey); got != fireKey {
+			t.Errorf("dead letter's API key %q, want the fire's", got)
+		}
 	})
 	t.Run("stops on success", func(t *testing.T) {
 		resetDelays()
@@ -279,6 +298,9 @@ func TestEngineDelivery(t *testing.T) {
 		ids := settle(t, "redelivered", 2)
 		if ids[0] == ids[1] || ids[0] != rules.AttemptID(tid, "guest/r-redelivered", 1) {
 			t.Errorf("attempts %v", ids)
+		}
+		if got := s.keysOf("redelivered"); !slices.Equal(got, []string{"", ""}) {
+			t.Errorf("an event stored without a key gave its actions the keys %q", got)
 		}
 		noDeadLetter(t)
 	})
