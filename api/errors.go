@@ -6,8 +6,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
 )
 
@@ -42,15 +44,25 @@ type errorBody struct {
 	Code  string `json:"code"`
 }
 
+// httpStatuser is an error of a domain package that knows its status, such
+// as a feed's *feeds.ParamError (400) or *feeds.RequestError.
+type httpStatuser interface {
+	error
+	HTTPStatus() int
+}
+
 // statusOf maps an error to its HTTP status and message. It is the one place
 // that decides how errors look to clients.
 func statusOf(err error) (int, string) {
 	var apiErr *Error
 	var invalid *actions.InvalidError
 	var tooBig *actions.SizeError
+	var withStatus httpStatuser
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr.Status, apiErr.Message
+	case errors.As(err, &withStatus):
+		return withStatus.HTTPStatus(), withStatus.Error()
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, tooBig.Error()
 	case errors.As(err, &invalid):
@@ -81,7 +93,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("tid", tid), slog.Any("err", err))
 	}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && !strings.HasPrefix(r.URL.Path, feeds.ReceivePath) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="OpenWhisk secure realm"`)
 	}
 	writeJSON(w, status, errorBody{Error: msg, Code: tid})

@@ -54,6 +54,17 @@ func newEnv(t testing.TB, opts ...func(*api.Config)) *env { return startEnv(t, t
 // wires it; it is closed when the test ends.
 func startEnv(t testing.TB, dir string, opts ...func(*api.Config)) *env {
 	t.Helper()
+	return startEnvWith(t, dir, func(_ *env, cfg *api.Config) {
+		for _, o := range opts {
+			o(cfg)
+		}
+	})
+}
+
+// startEnvWith is startEnv with a configuration step that sees the env
+// (its hub), for parts built on the hub such as the feed manager.
+func startEnvWith(t testing.TB, dir string, configure func(*env, *api.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	h, err := hub.Start(ctx, hub.Options{DataDir: dir})
 	if err != nil {
@@ -93,9 +104,7 @@ func startEnv(t testing.TB, dir string, opts ...func(*api.Config)) *env {
 		Build: "test",
 		Now:   func() time.Time { return clockBase.Add(time.Duration(tick.Add(1)) * time.Millisecond) },
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
+	configure(e, &cfg)
 	srv := api.New(cfg)
 	e.handler = srv
 	e.srv = httptest.NewServer(srv)

@@ -27,9 +27,6 @@ const maxBlockingWait = 60 * time.Second
 // ones, and 202 when the wait ran out.
 func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	if s.cfg.Activator == nil {
-		return errorf(http.StatusServiceUnavailable, msgOverloaded)
-	}
 	ns, _, err := namespace(r, id)
 	if err != nil {
 		return err
@@ -65,6 +62,12 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	a, err := actions.Resolve(ctx, s.cfg.Actions, n, id.Namespace, false)
 	if err != nil {
 		return err
+	}
+	if feed, ok := s.feedOf(a); ok {
+		return s.invokeFeed(w, r, id, a, feed, payload, blocking, resultOnly)
+	}
+	if s.cfg.Activator == nil {
+		return errorf(http.StatusServiceUnavailable, msgOverloaded)
 	}
 	for _, k := range a.FinalParameters() {
 		if _, ok := payload[k]; ok {

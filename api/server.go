@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -64,6 +65,11 @@ type Config struct {
 	// Outcomes streams what became of trigger events (GET .../events);
 	// nil answers such streams with 503.
 	Outcomes OutcomeSource
+	// Feeds carries out feed actions (/whisk.system/<package>/<feed>) and
+	// serves feed ingress URLs; nil leaves feed actions to the invoker.
+	Feeds FeedManager
+	// Records stores the records of feed actions; nil keeps none.
+	Records  ActivationWriter
 	Manifest *actions.Manifest
 	// Build names this build in GET /api/v1.
 	Build  string
@@ -112,7 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tid := newTransactionID()
 	h.Set("X-Request-ID", tid)
 	r = r.WithContext(context.WithValue(r.Context(), tidKey{}, tid))
-	if r.Method == http.MethodOptions {
+	if r.Method == http.MethodOptions && !strings.HasPrefix(r.URL.Path, feeds.ReceivePath) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -239,6 +245,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}", s.authed(s.getActivation))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/logs", s.authed(s.getActivationLogs))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/result", s.authed(s.getActivationResult))
+
+	// A feed's ingress URL: the feed checks its own token or signature.
+	m.HandleFunc(feeds.ReceivePath+"{ns}/{trigger}", s.receiveFeed)
 
 	m.HandleFunc("/", s.unrouted)
 }

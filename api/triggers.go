@@ -109,6 +109,7 @@ func (s *Server) deleteTrigger(w http.ResponseWriter, r *http.Request, id *Ident
 	if err := s.cfg.Rules.DeleteTrigger(r.Context(), n, rev); err != nil {
 		return err
 	}
+	s.forgetFeed(r.Context(), t)
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }

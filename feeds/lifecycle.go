@@ -169,13 +169,16 @@ func (m *Manager) create(ctx context.Context, p Provider, key string, req Reques
 	if err := m.validate(p, &in); err != nil {
 		return nil, err
 	}
+	if _, _, err := m.st.instances.Get(ctx, key); err == nil {
+		return nil, Reject(http.StatusConflict, "Trigger %s already has a feed: delete it first, or UPDATE it.", req.Trigger.String())
+	}
+	m.st.forget(ctx, key) // a run state left from an earlier instance of the trigger
 	if _, err := m.st.instances.Create(ctx, key, in); err != nil {
 		if errors.Is(err, hub.ErrExists) {
 			return nil, Reject(http.StatusConflict, "Trigger %s already has a feed: delete it first, or UPDATE it.", req.Trigger.String())
 		}
 		return nil, err
 	}
-	m.st.forget(ctx, key) // a run state left from an earlier instance of the trigger
 	m.log.Info("feed created", "feed", in.Feed, "trigger", req.Trigger.String())
 	generated := map[string]bool{}
 	for k := range in.Params {

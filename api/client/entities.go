@@ -42,7 +42,13 @@ type Summary struct {
 // List returns a page of the caller's entities: GET
 // /namespaces/_/{kind}?limit=L&skip=S.
 func (k *Collection[T]) List(ctx context.Context, o ListOptions) ([]Summary, *Response, error) {
-	v, resp, err := call[[]Summary](ctx, k.c, http.MethodGet, namespacePath(DefaultNamespace, k.kind, ""), o.values(), nil)
+	return k.ListIn(ctx, DefaultNamespace, o)
+}
+
+// ListIn is List in namespace ns, which shows another namespace's shared
+// entities only.
+func (k *Collection[T]) ListIn(ctx context.Context, ns string, o ListOptions) ([]Summary, *Response, error) {
+	v, resp, err := call[[]Summary](ctx, k.c, http.MethodGet, namespacePath(ns, k.kind, ""), o.values(), nil)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -200,24 +200,12 @@ func newPackageCmd(e *env) *cobra.Command {
 }
 
 func newTriggerCmd(e *env) *cobra.Command {
-	put := putSpec[rules.Trigger]{kind: "trigger", coll: triggersOf, args: "NAME", minArgs: 1, maxArgs: 1,
-		flags: entityBody(func(_ *call, name string, params, annots actions.KeyValues, publish *bool) any {
-			_, rel := client.SplitName(name)
-			return &client.TriggerRequest{Name: rel, Annotations: annots, Parameters: params, Publish: publish}
-		})}
 	var fireFiles kvFiles
 	return group(e, "trigger", "Work with triggers", true,
-		put.leaf(false), put.leaf(true),
-		getLeaf("trigger", triggersOf),
+		triggerPutLeaf(false), triggerPutLeaf(true),
+		triggerGetLeaf(),
 		listLeaf("trigger", triggersOf, rows("triggers", plainRow)),
-		leaf{use: "delete NAME", short: "Delete a trigger", minArgs: 1, maxArgs: 1,
-			run: func(x *call, args []string) error {
-				// As wsk, which reads the trigger first to find its feed.
-				if _, _, err := x.c.Triggers.Get(x.ctx, args[0]); err != nil {
-					return fail(err, "Unable to delete trigger '%s'", args[0])
-				}
-				return deleteLeaf("trigger", triggersOf, nil).run(x, args)
-			}},
+		triggerDeleteLeaf(),
 		leaf{use: "fire NAME", short: "Fire a trigger", minArgs: 1, maxArgs: 1, pairs: true, flags: fireFiles.register,
 			run: func(x *call, args []string) error {
 				params, _, err := x.keyValues(&fireFiles)

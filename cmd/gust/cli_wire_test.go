@@ -116,6 +116,14 @@ func TestCLIWire(t *testing.T) {
 		{"trigger list", []string{"trigger", "list"}, []wireAnswer{{"GET", 200, "[]"}}, []string{`GET /api/v1/namespaces/_/triggers?limit=30&skip=0`}},
 		{"trigger delete", []string{"trigger", "delete", "mytrigger"}, nil, []string{
 			`GET /api/v1/namespaces/_/triggers/mytrigger`, `DELETE /api/v1/namespaces/_/triggers/mytrigger`}},
+		{"trigger create with feed", []string{"trigger", "create", "feedtrig", "--feed", "/whisk.system/alarms/alarm", "-p", "cron", "*/1 * * * *"}, nil, []string{
+			`PUT /api/v1/namespaces/_/triggers/feedtrig?overwrite=false {"name":"feedtrig","annotations":[{"key":"feed","value":"/whisk.system/alarms/alarm"}]}`,
+			`POST /api/v1/namespaces/whisk.system/actions/alarms/alarm?blocking=true&result=false {"authKey":"guest:key","cron":"*/1 * * * *","lifecycleEvent":"CREATE","triggerName":"/_/feedtrig"}`}},
+		{"trigger delete with feed", []string{"trigger", "delete", "feedtrig"},
+			[]wireAnswer{{"GET /api/v1/namespaces/_/triggers/feedtrig", 200, `{"namespace":"guest","name":"feedtrig","annotations":[{"key":"feed","value":"/whisk.system/alarms/alarm"}]}`}}, []string{
+				`GET /api/v1/namespaces/_/triggers/feedtrig`,
+				`POST /api/v1/namespaces/whisk.system/actions/alarms/alarm?blocking=true&result=false {"authKey":"guest:key","lifecycleEvent":"DELETE","triggerName":"/_/feedtrig"}`,
+				`DELETE /api/v1/namespaces/_/triggers/feedtrig`}},
 		{"rule create", []string{"rule", "create", "myrule", "mytrigger", "hello"}, nil, []string{
 			`PUT /api/v1/namespaces/_/rules/myrule?overwrite=false {"name":"myrule","status":"","trigger":"/_/mytrigger","action":"/_/hello"}`}},
 		{"rule list", []string{"rule", "list"}, []wireAnswer{ruleList}, []string{

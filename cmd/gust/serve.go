@@ -198,13 +198,21 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 			log.Warn("rule engine stopped", "err", err)
 		}
 	}()
+	events := hub.NewPublisher(js)
+	feedManager, stopFeeds, err := startFeeds(ctx, js, events, store, ruleStore, apiHost, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopFeeds()
 	srv := &http.Server{
 		Handler: api.New(api.Config{
 			Actions: store, Rules: ruleStore, Activations: activations, Identities: ids,
 			Activator: dispatcher,
-			Events:    hub.NewPublisher(js),
+			Events:    events,
 			Outcomes:  rules.NewOutcomes(h.Conn()),
-			Build:     version, Logger: log.With("component", "api"),
+			Feeds:     feedManager, Records: activations,
+			Build: version, Logger: log.With("component", "api"),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -1,0 +1,143 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/feeds"
+)
+
+// FeedManager runs feed actions and feed receivers (feeds.Manager).
+type FeedManager interface {
+	Registry() *feeds.Registry
+	Lifecycle(ctx context.Context, req feeds.Request) (map[string]any, error)
+	Receive(w http.ResponseWriter, r *http.Request, ns, trigger string) error
+	Forget(ctx context.Context, n actions.Name) error
+}
+
+// ActivationWriter stores activation records the API makes itself: those
+// of feed actions, which the API carries out without an invoker.
+type ActivationWriter interface {
+	Put(ctx context.Context, a *actions.Activation) error
+}
+
+// feedOf returns the provider path ("alarms/alarm") when a is a feed action
+// this server carries out itself.
+func (s *Server) feedOf(a *actions.Action) (string, bool) {
+	if s.cfg.Feeds == nil || !a.Annotations.IsTrue("feed") {
+		return "", false
+	}
+	n := a.FullName()
+	if n.Namespace != actions.SystemNamespace || n.Package == "" {
+		return "", false
+	}
+	path := n.Package + "/" + n.Name
+	_, ok := s.cfg.Feeds.Registry().Lookup(path)
+	return path, ok
+}
+
+// invokeFeed carries out a feed action invocation (OpenWhisk's feed
+// protocol: lifecycleEvent, triggerName, authKey and the feed's
+// parameters), records it as an activation of the caller, and answers as
+// an invoke does. The trigger must belong to the namespace of authKey (or
+// of the caller when there is no authKey).
+func (s *Server) invokeFeed(w http.ResponseWriter, r *http.Request, id *Identity, a *actions.Action, feed string,
+	payload map[string]json.RawMessage, blocking, resultOnly bool) error {
+	ctx := r.Context()
+	start := s.now()
+	params := map[string]json.RawMessage{}
+	for _, p := range a.Parameters { // package and binding defaults, under the request's
+		params[p.Key] = p.Value
+	}
+	for k, v := range payload {
+		params[k] = v
+	}
+	req, authKey, err := feeds.ParseRequest(feed, params)
+	if err != nil {
+		return err
+	}
+	owner := id
+	if authKey != "" {
+		user, pass, _ := strings.Cut(authKey, ":")
+		if owner, err = s.cfg.Identities.Authenticate(ctx, user, pass); err != nil {
+			if err == ErrBadCredentials {
+				return errorf(http.StatusUnauthorized, "The feed's authKey is not a valid key.")
+			}
+			return err
+		}
+	}
+	switch req.Trigger.Namespace {
+	case actions.DefaultNamespace:
+		req.Trigger.Namespace = owner.Namespace
+	case owner.Namespace:
+	default:
+		return errorf(http.StatusForbidden, msgForbidden)
+	}
+	result, err := s.cfg.Feeds.Lifecycle(ctx, req)
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(result)
+	end := s.now()
+	rec := &actions.Activation{
+		Namespace: id.Namespace, Name: a.Name, Version: a.Version, Subject: id.Namespace,
+		ActivationID: actions.NewActivationID(), Start: start.UnixMilli(), End: end.UnixMilli(),
+		Duration: end.Sub(start).Milliseconds(),
+		Response: actions.Response{StatusCode: actions.StatusSuccess, Result: body, Size: len(body)},
+		Annotations: actions.KeyValues{
+			annotation("path", a.Namespace+"/"+a.Name),
+			annotation("kind", "builtin:feed"),
+			annotation("limits", a.Limits),
+			annotation("waitTime", 0),
+		},
+	}
+	if s.cfg.Records != nil {
+		if err := s.cfg.Records.Put(ctx, rec); err != nil {
+			s.log.Warn("record feed activation", "err", err, "activation_id", rec.ActivationID)
+		}
+	}
+	w.Header().Set("x-openwhisk-activation-id", rec.ActivationID)
+	switch {
+	case !blocking:
+		writeJSON(w, http.StatusAccepted, map[string]string{"activationId": rec.ActivationID})
+	case resultOnly:
+		writeRaw(w, http.StatusOK, body)
+	default:
+		writeJSON(w, http.StatusOK, rec)
+	}
+	return nil
+}
+
+func annotation(k string, v any) actions.KeyValue {
+	b, _ := json.Marshal(v)
+	return actions.KeyValue{Key: k, Value: b}
+}
+
+// receiveFeed answers requests to a feed's ingress URL,
+// /api/v1/feeds/{ns}/{trigger}: no namespace key, the feed checks its own
+// token or signature.
+func (s *Server) receiveFeed(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Feeds == nil {
+		s.writeError(w, r, errorf(http.StatusServiceUnavailable, msgOverloaded))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := s.cfg.Feeds.Receive(w, r, r.PathValue("ns"), r.PathValue("trigger")); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// forgetFeed drops the feed of a trigger deleted without its feed's
+// DELETE, so that nothing keeps firing it. The trigger's "feed" annotation
+// is not trusted to tell: a feed may have been created with curl.
+func (s *Server) forgetFeed(ctx context.Context, t interface{ FullName() actions.Name }) {
+	if s.cfg.Feeds == nil {
+		return
+	}
+	if err := s.cfg.Feeds.Forget(ctx, t.FullName()); err != nil {
+		s.log.Warn("forget feed of deleted trigger", "trigger", t.FullName().String(), "err", err)
+	}
+}
