@@ -31,6 +31,13 @@ type PoolOptions struct {
 // version, and stem cells per kind and memory that have no code yet. It
 // bounds their memory, evicting the least recently used idle warm
 // containers, and queues requests in order when it is full.
+//
+// When every warm container of a key is busy, an activation waits for one
+// of them rather than starting a new container if, by the key's measured
+// run time and the queue before it, a slot frees sooner than a cold start
+// (measured too) would take; otherwise, or when it has waited that long,
+// it scales out. A burst for a fast action so stays on its warm
+// containers, while slow actions get more.
 type Pool struct {
 	sb   Sandbox
 	opts PoolOptions
@@ -44,7 +51,14 @@ type Pool struct {
 	stemWant map[string]int          // stem key → how many to keep
 	stemHave map[string]int          // stem key → how many are kept or starting
 	waiters  []chan struct{}
-	closed   bool
+	// keyWaiters are activations waiting, in order, for a busy warm
+	// container of their key (see Acquire); keyRun is the mean time an
+	// activation of a key holds its container, coldStart that of a cold
+	// start (create and /init), both moving averages.
+	keyWaiters map[string][]*keyWaiter
+	keyRun     map[string]time.Duration
+	coldStart  time.Duration
+	closed     bool
 	seq      atomic.Int64
 	bg       sync.WaitGroup
 }
@@ -95,6 +109,7 @@ func NewPool(sb Sandbox, opts PoolOptions) *Pool {
 	}
 	return &Pool{sb: sb, opts: opts, log: log,
 		warm: map[string][]*container{}, stems: map[string][]*container{},
+		keyWaiters: map[string][]*keyWaiter{}, keyRun: map[string]time.Duration{},
 		stemSpec: map[string]Spec{}, stemWant: map[string]int{}, stemHave: map[string]int{}}
 }
 
@@ -104,7 +119,15 @@ type Lease struct {
 	pool *Pool
 	// Cold reports that the container has not run /init yet.
 	Cold bool
+	// since is when the container started serving the activation: the
+	// lease, or for a cold one the end of /init; created is when a new
+	// container's creation began.
+	since, created time.Time
 }
+
+// keyWaiter is an Acquire waiting for a busy warm container of its key:
+// Release hands it a claimed container on c.
+type keyWaiter struct{ c chan *container }
 
 // Container is the leased container.
 func (l *Lease) Container() Container { return l.c.Container }
@@ -132,13 +155,30 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if req.Concurrency < 1 {
 		req.Concurrency = 1
 	}
+	scaleOut := false // set once waiting for a warm container took too long
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
 			return nil, ErrPoolClosed
 		}
-		if c := p.takeWarm(req); c != nil {
+		c := p.takeWarm(req)
+		if c == nil && !scaleOut {
+			if patience := p.patienceLocked(req.Key); patience > 0 {
+				var timedOut bool
+				var err error
+				c, timedOut, err = p.awaitWarm(ctx, req.Key, patience) // unlocks
+				if err != nil {
+					return nil, err
+				}
+				scaleOut = timedOut // waited as long as a cold start takes
+				if c == nil {
+					continue
+				}
+				p.mu.Lock()
+			}
+		}
+		if c != nil {
 			initialized := c.initialized
 			p.mu.Unlock()
 			if !initialized && !p.awaitInit(ctx, c) {
@@ -151,23 +191,25 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 				p.Release(&Lease{c: c, pool: p}, false)
 				continue
 			}
-			return &Lease{c: c, pool: p}, nil
+			return &Lease{c: c, pool: p, since: time.Now()}, nil
 		}
 		if c := p.takeStem(req); c != nil {
 			p.mu.Unlock()
-			return &Lease{c: c, pool: p, Cold: true}, nil
+			now := time.Now()
+			return &Lease{c: c, pool: p, Cold: true, since: now}, nil
 		}
 		if p.reserve(req.Spec.MemoryMB) {
 			c := newContainer(req.Spec, req.Key, req.Concurrency)
 			p.warm[req.Key] = append(p.warm[req.Key], c)
 			p.bg.Add(1) // Close waits for containers being created
 			p.mu.Unlock()
+			created := time.Now()
 			err := p.start(ctx, c, req.Spec)
 			p.bg.Done()
 			if err != nil {
 				return nil, err
 			}
-			return &Lease{c: c, pool: p, Cold: true}, nil
+			return &Lease{c: c, pool: p, Cold: true, since: time.Now(), created: created}, nil
 		}
 		if req.Spec.MemoryMB > p.opts.MemoryMB {
 			p.mu.Unlock()
@@ -207,6 +249,111 @@ func (p *Pool) awaitInit(ctx context.Context, c *container) bool {
 	}
 	p.wakeNextLocked()
 	return false
+}
+
+// patienceLocked is how long an activation of key should wait for one of
+// the key's busy warm containers instead of starting a new one: the time a
+// cold start takes, when the activations already waiting and this one can
+// expect a free slot sooner than that; 0 (do not wait) otherwise, or while
+// either time is yet unknown.
+func (p *Pool) patienceLocked(key string) time.Duration {
+	run, cold := p.keyRun[key], p.coldStart
+	if run <= 0 || cold <= 0 {
+		return 0
+	}
+	slots := 0
+	for _, c := range p.warm[key] {
+		if !c.dead {
+			slots += c.maxActive
+		}
+	}
+	if slots == 0 {
+		return 0
+	}
+	queued := len(p.keyWaiters[key]) + 1
+	if time.Duration(queued)*run/time.Duration(slots) >= cold {
+		return 0
+	}
+	return cold
+}
+
+// awaitWarm waits, in line, up to patience for a busy warm container of
+// key to free a slot, and returns it claimed. It returns nil when the time
+// is up (timedOut) or when one of the key's containers went away, for the
+// caller to look again. The caller holds p.mu; awaitWarm returns without.
+func (p *Pool) awaitWarm(ctx context.Context, key string, patience time.Duration) (c *container, timedOut bool, err error) {
+	w := &keyWaiter{c: make(chan *container, 1)}
+	p.keyWaiters[key] = append(p.keyWaiters[key], w)
+	p.mu.Unlock()
+	t := time.NewTimer(patience)
+	defer t.Stop()
+	select {
+	case c := <-w.c:
+		return c, false, nil
+	case <-t.C:
+		timedOut = true
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	p.mu.Lock()
+	p.dropKeyWaiterLocked(key, w)
+	p.mu.Unlock()
+	select {
+	case c = <-w.c: // handed over (or woken) meanwhile
+	default:
+	}
+	if err != nil && c != nil {
+		p.Release(&Lease{c: c, pool: p}, true)
+		c = nil
+	}
+	return c, timedOut, err
+}
+
+func (p *Pool) dropKeyWaiterLocked(key string, w *keyWaiter) {
+	ws := p.keyWaiters[key]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(p.keyWaiters, key)
+	} else {
+		p.keyWaiters[key] = ws
+	}
+}
+
+// handOverLocked gives c's free slot to the first activation waiting for
+// its key, if any; it reports whether it did.
+func (p *Pool) handOverLocked(c *container) bool {
+	ws := p.keyWaiters[c.key]
+	if len(ws) == 0 || c.dead || !c.initialized || c.active >= c.maxActive {
+		return false
+	}
+	w := ws[0]
+	p.dropKeyWaiterLocked(c.key, w)
+	c.active++
+	c.stopTimer()
+	w.c <- c
+	return true
+}
+
+// wakeKeyWaitersLocked lets every activation waiting for key look again,
+// after one of its containers went away.
+func (p *Pool) wakeKeyWaitersLocked(key string) {
+	for _, w := range p.keyWaiters[key] {
+		w.c <- nil
+	}
+	delete(p.keyWaiters, key)
+}
+
+// movingAverage folds sample into the average avg (0: none yet).
+func movingAverage(avg, sample time.Duration) time.Duration {
+	if avg <= 0 {
+		return sample
+	}
+	return avg + (sample-avg)/8
 }
 
 // takeWarm claims a container of req.Key with room for one more
@@ -339,13 +486,19 @@ func (p *Pool) resume(ctx context.Context, c *container) error {
 // destroyed; a healthy one stays warm for its next activation.
 func (p *Pool) Release(l *Lease, healthy bool) {
 	c := l.c
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c.active--
-	c.lastUsed = time.Now()
-	if !healthy || p.closed {
+	c.lastUsed = now
+	if healthy && !l.since.IsZero() && c.key != "" && c.initialized {
+		p.keyRun[c.key] = movingAverage(p.keyRun[c.key], now.Sub(l.since))
+	}
+	switch {
+	case !healthy || p.closed:
 		p.removeLocked(c, "failed")
-	} else if c.active == 0 {
+	case p.handOverLocked(c):
+	case c.active == 0:
 		p.armIdleLocked(c)
 	}
 	p.wakeNextLocked()
@@ -353,9 +506,14 @@ func (p *Pool) Release(l *Lease, healthy bool) {
 
 // MarkInitialized records that the leased container ran /init.
 func (l *Lease) MarkInitialized() {
+	now := time.Now()
 	l.pool.mu.Lock()
 	l.c.initialized = true
 	l.c.signalReadyLocked()
+	if !l.created.IsZero() {
+		l.pool.coldStart = movingAverage(l.pool.coldStart, now.Sub(l.created))
+	}
+	l.since = now
 	l.pool.mu.Unlock()
 }
 
@@ -446,7 +604,9 @@ func (p *Pool) forgetLocked(c *container) bool {
 		p.warm[c.key] = without(p.warm[c.key], c)
 		if len(p.warm[c.key]) == 0 {
 			delete(p.warm, c.key)
+			delete(p.keyRun, c.key)
 		}
+		p.wakeKeyWaitersLocked(c.key)
 	}
 	return true
 }
@@ -561,6 +721,9 @@ func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := Stats{UsedMB: p.usedMB, CapacityMB: p.opts.MemoryMB, Waiting: len(p.waiters)}
+	for _, ws := range p.keyWaiters {
+		s.Waiting += len(ws)
+	}
 	for _, cs := range p.warm {
 		for _, c := range cs {
 			s.Warm++
@@ -602,6 +765,9 @@ func (p *Pool) Close() {
 			close(w)
 		}
 		p.waiters = nil
+		for key := range p.keyWaiters {
+			p.wakeKeyWaitersLocked(key)
+		}
 	}
 	p.mu.Unlock()
 	p.bg.Wait()

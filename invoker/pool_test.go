@@ -383,6 +383,88 @@ func TestPoolConcurrencySlots(t *testing.T) {
 	}
 }
 
+// TestPoolWaitsForWarmRatherThanColdStart: a fast action whose warm
+// container is busy waits for it when that is sooner than a cold start,
+// and scales out when the line before it is too long; a slow action
+// scales out at once.
+func TestPoolWaitsForWarmRatherThanColdStart(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		run      time.Duration // how long each activation holds its container
+		waiting  int           // activations already in line
+		newCount int           // containers created for the next one
+	}{
+		{name: "fast action waits", run: 10 * time.Millisecond, newCount: 1},
+		{name: "long line scales out", run: 10 * time.Millisecond, waiting: 30, newCount: 2},
+		{name: "slow action scales out", run: time.Second, newCount: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+				coldStart(t, p, "a", 200*time.Millisecond, tc.run)
+
+				busy := acquire(t, p, req("a"))
+				for range tc.waiting {
+					go func() { // until the pool closes
+						if l, err := p.Acquire(context.Background(), req("a")); err == nil {
+							p.Release(l, true)
+						}
+					}()
+					synctest.Wait()
+				}
+				got := make(chan *invoker.Lease, 1)
+				go func() {
+					l, _ := p.Acquire(context.Background(), req("a")) // nil once the pool closes
+					got <- l
+				}()
+				synctest.Wait()
+				if n := len(sb.eventsOf("create")); n != tc.newCount {
+					t.Fatalf("%d containers created, want %d", n, tc.newCount)
+				}
+				if tc.newCount == 1 {
+					time.Sleep(tc.run)
+					p.Release(busy, true)
+					if l := <-got; l.Cold || l.Container() != busy.Container() {
+						t.Errorf("waiter got %s cold %t, want the warm %s", l.Container().ID(), l.Cold, busy.Container().ID())
+					}
+				}
+			})
+		})
+	}
+}
+
+// coldStart runs key's first activation on a new container whose create
+// and /init take cold, then run, as the pool measures them (in a synctest
+// bubble, time.Sleep is the fake clock).
+func coldStart(t *testing.T, p *invoker.Pool, key string, cold, run time.Duration) {
+	t.Helper()
+	l := acquire(t, p, req(key))
+	time.Sleep(cold)
+	l.MarkInitialized()
+	time.Sleep(run)
+	p.Release(l, true)
+}
+
+// TestPoolWaiterForWarmScalesOutAfterAColdStartsTime: an activation that
+// waited for a busy warm container as long as a cold start takes starts one.
+func TestPoolWaiterForWarmScalesOutAfterAColdStartsTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+		coldStart(t, p, "a", 200*time.Millisecond, time.Millisecond)
+		busy := acquire(t, p, req("a")) // and never released
+		got := make(chan *invoker.Lease, 1)
+		go func() { got <- acquire(t, p, req("a")) }()
+		synctest.Wait()
+		if n := len(sb.eventsOf("create")); n != 1 {
+			t.Fatalf("%d containers created before the wait, want 1", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if l := <-got; !l.Cold || l.Container() == busy.Container() {
+			t.Errorf("waiter got %s cold %t, want a new container", l.Container().ID(), l.Cold)
+		}
+	})
+}
+
 func TestPoolConcurrentJoinersRetryWhenInitFails(t *testing.T) {
 	p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
 	r := req("c")
