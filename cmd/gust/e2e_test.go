@@ -74,7 +74,8 @@ type gustProcess struct {
 }
 
 // startGust runs `gust serve` on dataDir until the test ends (or stop).
-func startGust(t *testing.T, dataDir string) *gustProcess {
+// Flags in extra are added last, so they override the rig's own.
+func startGust(t *testing.T, dataDir string, extra ...string) *gustProcess {
 	t.Helper()
 	cfg := filepath.Join(dataDir, "cli-config")
 	_ = os.Remove(cfg)
@@ -83,10 +84,11 @@ func startGust(t *testing.T, dataDir string) *gustProcess {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &gustProcess{cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
 	logw := &lockedWriter{w: p.logs}
+	args := append([]string{"gust", "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
+		"--dev-guest-key", "--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0",
+		"--invoker-memory", "1024", "--proxy-binary", builtGust(t)}, extra...)
 	go func() {
-		p.done <- run(ctx, []string{"gust", "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
-			"--dev-guest-key", "--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0",
-			"--invoker-memory", "1024", "--proxy-binary", builtGust(t)}, getenv, logw, logw)
+		p.done <- run(ctx, args, getenv, logw, logw)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
