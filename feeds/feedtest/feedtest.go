@@ -143,11 +143,11 @@ func Deliver(t testing.TB, f feeds.Feed, emit feeds.Emit, req *http.Request) *ht
 	if err := recv.Receive(w, req, emit); err != nil {
 		var re *feeds.RequestError
 		if !errors.As(err, &re) {
-			w.Code = http.StatusInternalServerError
+			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.WriteString(err.Error())
 			return w
 		}
-		w.Code = re.Status
+		w.WriteHeader(re.Status)
 		_, _ = w.WriteString(re.Message)
 	}
 	return w

@@ -1,0 +1,68 @@
+package cloudevents
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/feeds/webhook/ingress"
+)
+
+func init() {
+	feeds.Register(feeds.Provider{
+		Package:     "cloudevents",
+		Name:        "ingress",
+		Description: "Takes CloudEvents over HTTP (binary, structured and batch modes) at the feed's URL and fires the trigger with each, as it is",
+		Params:      ingress.Params(),
+		New:         New,
+	})
+}
+
+// Ingress is one CloudEvents ingress: the receiver of one trigger.
+type Ingress struct {
+	auth *ingress.Auth
+}
+
+var _ feeds.Receiver = (*Ingress)(nil)
+
+// New checks the feed's parameters (token, secret) and builds the ingress;
+// with neither parameter it generates a token into cfg.Params.
+func New(cfg feeds.Config) (feeds.Feed, error) {
+	auth, err := ingress.NewAuth(cfg.Params)
+	if err != nil {
+		return nil, err
+	}
+	return &Ingress{auth: auth}, nil
+}
+
+// Run waits for ctx to end: an ingress does its work in Receive.
+func (in *Ingress) Run(ctx context.Context, _ feeds.Emit) error {
+	<-ctx.Done()
+	return nil
+}
+
+// Receive answers one request to the feed's URL: the webhook handshake
+// for OPTIONS; for POST, the sender's token or signature is checked, the
+// CloudEvents are read and checked (all of a batch before any is emitted),
+// emitted one after the other, and the request is answered 202 with their
+// ids once all are stored.
+func (in *Ingress) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Emit) error {
+	body, ok, err := in.auth.Accept(w, r)
+	if !ok {
+		return err
+	}
+	evs, mode, err := decode(r.Header, body)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		if err := emit(r.Context(), ev); err != nil {
+			return fmt.Errorf("store CloudEvent %s: %w", ev.ID(), err)
+		}
+		ids[i] = ev.ID()
+	}
+	ingress.Answer(w, ids, mode == modeBatch)
+	return nil
+}

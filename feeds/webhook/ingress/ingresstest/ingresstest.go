@@ -1,0 +1,90 @@
+// Package ingresstest helps test HTTP feeds: a real HTTP server in front
+// of a receiver, as the API serves it, and the fuzz check every receiver
+// passes.
+package ingresstest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/feeds/feedtest"
+	"github.com/gusthub/gust/feeds/webhook/ingress"
+)
+
+// Handler serves the receiver f as the API does: the body limited to
+// ingress.MaxBody, a *feeds.RequestError written with its status as
+// {"error", "code"}, any other error as a 500.
+func Handler(f feeds.Receiver, emit feeds.Emit) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, ingress.MaxBody)
+		err := f.Receive(w, r, emit)
+		if err == nil {
+			return
+		}
+		status, msg := http.StatusInternalServerError, err.Error()
+		var re *feeds.RequestError
+		if errors.As(err, &re) {
+			status, msg = re.Status, re.Message
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg, "code": "test"})
+	})
+}
+
+// Server starts Handler on 127.0.0.1 for the test's duration.
+func Server(t testing.TB, f feeds.Feed, emit feeds.Emit) *httptest.Server {
+	t.Helper()
+	recv, ok := f.(feeds.Receiver)
+	if !ok {
+		t.Fatalf("%T is not a feeds.Receiver", f)
+	}
+	srv := httptest.NewServer(Handler(recv, emit))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Fuzz sends the receiver f one arbitrary request, method and headers
+// given as "Name: value" lines, and fails when Receive panics, emits for a
+// request it answers 4xx, or answers 2xx without emitting.
+func Fuzz(t *testing.T, f feeds.Feed, method, headers string, body []byte) {
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/feeds/guest/feedtest", bytes.NewReader(body))
+	if method != "" && !strings.ContainsAny(method, " \t\r\n") {
+		req.Method = method
+	}
+	sc := bufio.NewScanner(strings.NewReader(headers))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && k != "" {
+			req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+	}
+	var emitted atomic.Int32
+	emit := func(_ context.Context, e event.Event) error {
+		if err := e.Validate(); err != nil {
+			t.Errorf("emitted an invalid event: %v", err)
+		}
+		emitted.Add(1)
+		return nil
+	}
+	w := feedtest.Deliver(t, f, emit, req)
+	n := emitted.Load()
+	switch {
+	case w.Code >= 400 && w.Code < 500 && n > 0:
+		t.Fatalf("answered %d (%s) but emitted %d events", w.Code, w.Body, n)
+	case w.Code >= 200 && w.Code < 300 && n == 0 && req.Method == http.MethodPost:
+		t.Fatalf("answered %d to a POST without emitting", w.Code)
+	case w.Code >= 500:
+		t.Fatalf("answered %d (%s): the emit never fails here", w.Code, w.Body)
+	}
+}
