@@ -1,0 +1,6 @@
+package main
+
+// The feed providers built into gust.
+import (
+	_ "github.com/gusthub/gust/feeds/alarms"
+)
