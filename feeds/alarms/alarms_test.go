@@ -57,7 +57,7 @@ func TestRegistered(t *testing.T) {
 // clockAt is a clock that reads start when called, and runs on from there
 // with time.Now (synctest's fake time in a bubble).
 func clockAt(start time.Time) func() time.Time {
-	shift := start.Sub(time.Now())
+	shift := time.Until(start)
 	return func() time.Time { return time.Now().Add(shift) }
 }
 
