@@ -21,6 +21,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/actions/runtimes"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/dockertest"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/invoker/docker"
 )
@@ -119,22 +120,15 @@ func proxyBinary(tb testing.TB) string {
 // GUST_REQUIRE_DOCKER=1 (as in CI).
 func requireDocker(tb testing.TB) *docker.Sandbox {
 	tb.Helper()
-	sb, err := docker.New(docker.Options{SocketDir: filepath.Join(runDir(tb), "s"), Logger: quiet()})
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = sb.Ping(ctx)
-		cancel()
-		if err != nil {
-			sb.Close()
+	var sb *docker.Sandbox
+	dockertest.Require(tb, func(ctx context.Context) error {
+		var err error
+		if sb, err = docker.New(docker.Options{SocketDir: filepath.Join(runDir(tb), "s"), Logger: quiet()}); err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		if os.Getenv("GUST_REQUIRE_DOCKER") == "1" {
-			tb.Fatalf("GUST_REQUIRE_DOCKER=1 but no Docker engine is reachable: %v", err)
-		}
-		tb.Skipf("no Docker engine reachable (set GUST_REQUIRE_DOCKER=1 to fail instead): %v", err)
-	}
-	tb.Cleanup(func() { sb.Close() })
+		tb.Cleanup(func() { sb.Close() })
+		return sb.Ping(ctx)
+	})
 	return sb
 }
 

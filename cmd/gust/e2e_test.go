@@ -16,24 +16,20 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/internal/dockertest"
 )
 
 // These tests run the whole of Gust as `gust serve` does, through run(),
 // with a real Docker engine, embedded NATS and real HTTP.
 
-// requireEngine skips when no Docker engine answers, unless
-// GUST_REQUIRE_DOCKER=1 (CI), where it fails.
+// requireEngine skips with -short, and when no Docker engine answers,
+// unless GUST_REQUIRE_DOCKER=1 (CI), where it fails (dockertest.Require).
 func requireEngine(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test; -short")
 	}
-	if err := exec.Command("docker", "info").Run(); err != nil {
-		if os.Getenv("GUST_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("GUST_REQUIRE_DOCKER=1 but no Docker engine answers: %v", err)
-		}
-		t.Skipf("no Docker engine answers (%v); set GUST_REQUIRE_DOCKER=1 to fail instead", err)
-	}
+	dockertest.Require(t, nil)
 }
 
 var (

@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/gusthub/gust/actions/runtimes"
+	"github.com/gusthub/gust/internal/dockertest"
 	"github.com/gusthub/gust/invoker"
 )
 
@@ -85,22 +86,15 @@ func requireDocker(tb testing.TB, opts Options) *Sandbox {
 	if opts.Logger == nil {
 		opts.Logger = quietLogger()
 	}
-	s, err := New(opts)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = s.Ping(ctx)
-		cancel()
-		if err != nil {
-			s.Close()
+	var s *Sandbox
+	dockertest.Require(tb, func(ctx context.Context) error {
+		var err error
+		if s, err = New(opts); err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		if os.Getenv("GUST_REQUIRE_DOCKER") == "1" {
-			tb.Fatalf("GUST_REQUIRE_DOCKER=1 but no Docker engine is reachable: %v", err)
-		}
-		tb.Skipf("no Docker engine reachable (set GUST_REQUIRE_DOCKER=1 to fail instead): %v", err)
-	}
-	tb.Cleanup(func() { s.Close() })
+		tb.Cleanup(func() { s.Close() })
+		return s.Ping(ctx)
+	})
 	return s
 }
 
