@@ -28,6 +28,8 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test ./api -run '^$$' -fuzz '^FuzzDecodeEntities$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./hub -run '^$$' -fuzz '^FuzzTokenRoundTrip$$' -fuzztime 5s
+	$(GO) test ./feeds/cloudevents -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime 5s
+	$(GO) test ./feeds/webhook -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime 5s
 
 # Every benchmark, printed as a table: figure, value, the floor measured in
 # the same run, and their ratio.

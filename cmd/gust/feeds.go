@@ -3,4 +3,6 @@ package main
 // The feed providers built into gust.
 import (
 	_ "github.com/gusthub/gust/feeds/alarms"
+	_ "github.com/gusthub/gust/feeds/cloudevents"
+	_ "github.com/gusthub/gust/feeds/webhook"
 )

@@ -327,23 +327,7 @@ func TestBadInput(t *testing.T) {
 			if tc.change != nil {
 				tc.change(r)
 			}
-			rec := feedtest.NewRecorder(t)
-			srv := ingresstest.Server(t, newIngress(t, params), rec.Emit)
-			req, _ := http.NewRequest(r.Method, srv.URL, r.Body)
-			req.Header = r.Header
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var body struct{ Error string }
-			_ = json.NewDecoder(resp.Body).Decode(&body)
-			if resp.StatusCode != tc.status || !strings.Contains(body.Error, tc.want) {
-				t.Errorf("got %d %q, want %d with %q", resp.StatusCode, body.Error, tc.status, tc.want)
-			}
-			if n := len(rec.Events()); n > 0 {
-				t.Errorf("%d events emitted for a bad request", n)
-			}
+			ingresstest.Refused(t, newIngress(t, params), r, tc.status, tc.want)
 		})
 	}
 }

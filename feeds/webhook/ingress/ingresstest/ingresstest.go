@@ -55,6 +55,41 @@ func Server(t testing.TB, f feeds.Feed, emit feeds.Emit) *httptest.Server {
 	return srv
 }
 
+// Send sends r (its method, headers and body) to f served by Server and
+// returns the answer's status, its error message, and how many events f
+// emitted.
+func Send(t testing.TB, f feeds.Feed, r *http.Request) (status int, message string, emitted int) {
+	t.Helper()
+	rec := feedtest.NewRecorder(t)
+	srv := Server(t, f, rec.Emit)
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, srv.URL+"?"+r.URL.RawQuery, r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = r.Header
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Error string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body.Error, len(rec.Events())
+}
+
+// Refused sends r to f as Send does and fails the test unless f answered
+// status with a message that contains want, and emitted nothing.
+func Refused(t testing.TB, f feeds.Feed, r *http.Request, status int, want string) {
+	t.Helper()
+	got, msg, n := Send(t, f, r)
+	if got != status || !strings.Contains(msg, want) {
+		t.Errorf("got %d %q, want %d with %q", got, msg, status, want)
+	}
+	if n > 0 {
+		t.Errorf("%d events emitted for a refused request", n)
+	}
+}
+
 // Fuzz sends the receiver f one arbitrary request, method and headers
 // given as "Name: value" lines, and fails when Receive panics, emits for a
 // request it answers 4xx, or answers 2xx without emitting.
