@@ -46,6 +46,14 @@ type Receiver interface {
 	Receive(w http.ResponseWriter, r *http.Request, emit Emit) error
 }
 
+// Validator is a feed with checks that hold only when a feed is created or
+// updated, not when an existing instance is built again (a once alarm's date
+// must be in the future at CREATE; after a restart it may have passed).
+// The manager calls Validate after New for CREATE and UPDATE.
+type Validator interface {
+	Validate() error
+}
+
 // Provider describes one feed action: /whisk.system/<Package>/<Name>.
 type Provider struct {
 	// Package is the feed's package in the system namespace, e.g. "alarms".

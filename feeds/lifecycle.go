@@ -189,12 +189,18 @@ func (m *Manager) create(ctx context.Context, p Provider, key string, req Reques
 	return m.describe(ctx, p, key, &in, generated), nil
 }
 
-// validate builds the instance's feed to check its parameters; New may add
-// generated ones to in.Params.
+// validate builds the instance's feed to check its parameters, and runs
+// its Validate when it has one; New may add generated ones to in.Params.
 func (m *Manager) validate(p Provider, in *Instance) error {
 	cfg := m.config(in, p)
-	if _, err := p.New(cfg); err != nil {
+	f, err := p.New(cfg)
+	if err != nil {
 		return err
+	}
+	if v, ok := f.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return err
+		}
 	}
 	in.Params = cfg.Params
 	return nil

@@ -76,6 +76,10 @@ func TestE2EAlarmOnceFiresOnce(t *testing.T) {
 	if code := g.call(t, "GET", "/namespaces/_/triggers/bad", nil, nil); code != 404 {
 		t.Errorf("a trigger whose feed failed is left behind: %d", code)
 	}
+	r = gust(t, cli, "trigger", "create", "past", "--feed", "alarms/once", "-p", "date", "2020-01-01T00:00:00Z")
+	if r.err == nil || !strings.Contains(r.message(), "parameter 'date' must be in the future") {
+		t.Errorf("once in the past: %v\n%s", r.err, r.stdout)
+	}
 }
 
 // TestE2ECloudEventsIngress: CloudEvents sent by the CloudEvents SDK's own
@@ -122,9 +126,9 @@ func TestE2ECloudEventsIngress(t *testing.T) {
 		t.Errorf("wrong token: %v", res)
 	}
 
-	recs := g.waitActivations(t, "two echoes", func(rs []record) bool { return countNamed(rs, "echo") == 2 })
+	g.waitActivations(t, "two echoes", func(rs []record) bool { return countNamed(rs, "echo") == 2 })
 	time.Sleep(time.Second)
-	recs = g.waitActivations(t, "still two echoes", func(rs []record) bool { return true })
+	recs := g.waitActivations(t, "still two echoes", func(rs []record) bool { return true })
 	if n := countNamed(recs, "echo"); n != 2 {
 		t.Fatalf("%d echoes, want 2 (the refused event must not run)", n)
 	}
