@@ -14,7 +14,7 @@ import (
 func init() { cliCommands = append(cliCommands, newEventsCmd) }
 
 func newEventsCmd(e *env) *cobra.Command {
-	return group(e, "events", "Watch trigger events and what the rules did with them", true,
+	cmd := group(e, "events", "Watch trigger events and what the rules did with them; send events", true, eventSend(),
 		leaf{use: "tail [TRIGGER]", short: "Print the events of the namespace's triggers (or of one) as they come, with what each rule did, until interrupted", maxArgs: 1,
 			run: func(x *call, args []string) error {
 				trigger, what := "", "Unable to tail events"
@@ -46,6 +46,8 @@ func newEventsCmd(e *env) *cobra.Command {
 					}
 				}
 			}})
+	cmd.Aliases = []string{"event"}
+	return cmd
 }
 
 // tailLine is one line of an event stream: an outcome, or a notice that
