@@ -39,7 +39,7 @@ func provider(t *testing.T) feeds.Provider {
 	return p
 }
 
-func newIngress(t *testing.T, params feeds.Params) feeds.Feed {
+func newIngress(t testing.TB, params feeds.Params) feeds.Feed {
 	t.Helper()
 	f, err := ce.New(feedtest.Config(params))
 	if err != nil {
