@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,7 +97,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized && !strings.HasPrefix(r.URL.Path, feeds.ReceivePath) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="OpenWhisk secure realm"`)
 	}
-	writeJSON(w, status, errorBody{Error: msg, Code: tid})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // messages say "<token>", not "\u003ctoken\u003e"
+	_ = enc.Encode(errorBody{Error: msg, Code: tid})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 // writeJSON answers with v as JSON.

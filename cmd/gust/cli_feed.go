@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -226,6 +227,7 @@ func newFeedCmd(e *env) *cobra.Command {
 						all = append(all, fi)
 					}
 				}
+				sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
 				if x.flags.json {
 					b, _ := json.Marshal(all)
 					return x.raw(b)
