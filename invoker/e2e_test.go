@@ -168,13 +168,15 @@ func TestActionErrors(t *testing.T) {
 			name: "throws",
 			code: `function main() { throw new Error('boom'); }`,
 			check: func(t *testing.T, rec *actions.Activation) {
-				if rec.Response.StatusCode == actions.StatusSuccess {
-					t.Errorf("status success")
+				// As OpenWhisk's nodejs runtime: a developer error.
+				if rec.Response.StatusCode != actions.StatusDeveloperError {
+					t.Errorf("status %d, want developer error", rec.Response.StatusCode)
 				}
-				if e := errorText(t, rec); !strings.HasPrefix(e, "An error has occurred: Error: boom") {
+				if e := errorText(t, rec); e != "An error has occurred: Error: boom" {
 					t.Errorf("error %q", e)
 				}
 			},
+			replaced: true,
 		},
 		{
 			name: "exits",

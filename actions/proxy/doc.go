@@ -40,6 +40,13 @@
 // answers may come in any order. Otherwise the proxy runs one /run at a time
 // and the lines are OpenWhisk's, so OpenWhisk's ActionLoop launchers work.
 //
+// A launcher that acknowledges with "thrown":true answers an activation
+// whose code threw (rather than returned) with the error's message as a
+// JSON string, which no result can be: the proxy answers that /run with
+// 502 {"error": message}, a developer error, as OpenWhisk's nodejs runtime
+// answers a thrown exception. Such a launcher sends a result that is a
+// string as null: it is not a dictionary either way.
+//
 // The language process writes straight to the container's stdout and
 // stderr. After every /run and every failed /init the proxy writes the
 // sentinel line XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX to both streams once

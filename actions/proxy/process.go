@@ -35,6 +35,7 @@ type process struct {
 	ack        chan []byte   // the first line of fd 3 (after a ready line)
 	lines      chan []byte   // later lines, unless concurrent
 	concurrent bool          // set by the reader before it delivers ack
+	thrown     bool          // likewise: a JSON string answer is a thrown error's message
 
 	pendingMu sync.Mutex
 	pending   map[uint64]chan []byte
@@ -146,10 +147,11 @@ func (p *process) read(prestarted bool) {
 			first = false
 			var ack struct {
 				Concurrent bool `json:"concurrent"`
+				Thrown     bool `json:"thrown"`
 			}
 			// A malformed acknowledgement is awaitAck's to report.
 			_ = json.Unmarshal(line, &ack)
-			p.concurrent = ack.Concurrent
+			p.concurrent, p.thrown = ack.Concurrent, ack.Thrown
 			p.ack <- line
 		case p.concurrent:
 			p.deliver(line)

@@ -355,9 +355,24 @@ func (s *Server) run(r *http.Request) (int, []byte) {
 		s.log.Debug("run abandoned", "err", err)
 		return 0, nil
 	case !isObjectOrArray(result):
+		if msg, ok := thrownMessage(p, result); ok {
+			return errorAnswer(http.StatusBadGateway, msg)
+		}
 		return errorAnswer(http.StatusBadGateway, msgNotDict)
 	}
 	return http.StatusOK, result
+}
+
+// thrownMessage reads an answer of a launcher that acknowledged with
+// "thrown": a JSON string is the message of an error the action threw,
+// which the proxy answers as OpenWhisk's nodejs runtime does: 502, a
+// developer error.
+func thrownMessage(p *process, answer []byte) (string, bool) {
+	var msg string
+	if !p.thrown || len(answer) == 0 || answer[0] != '"' || json.Unmarshal(answer, &msg) != nil {
+		return "", false
+	}
+	return msg, true
 }
 
 func (s *Server) openStreams() error {

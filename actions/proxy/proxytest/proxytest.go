@@ -152,8 +152,12 @@ function handler(a) { return {right: true}; }`}, status: 200, want: `{"ok":true}
 	}},
 	{name: "nodejs thrown error, then recovery", kind: "nodejs:20", steps: []step{
 		{init: initWith(`function main(a) { if (a.fail) throw new Error("boom"); return {fine: true}; }`), status: 200, want: `{"ok":true}`},
-		{params: map[string]any{"fail": true}, status: 200, wantError: "boom", stderr: []string{"Error: boom"}},
+		{params: map[string]any{"fail": true}, status: 502, want: `{"error":"An error has occurred: Error: boom"}`, stderr: []string{"Error: boom"}},
 		{params: map[string]any{}, status: 200, want: `{"fine":true}`},
+	}},
+	{name: "nodejs thrown string", kind: "nodejs:20", steps: []step{
+		{init: initWith(`function main() { throw "plain"; }`), status: 200, want: `{"ok":true}`},
+		{params: map[string]any{}, status: 502, want: `{"error":"An error has occurred: plain"}`, stderr: []string{"plain"}},
 	}},
 	{name: "nodejs rejected promise", kind: "nodejs:20", steps: []step{
 		{init: initWith(`async function main() { throw new TypeError("nope"); }`), status: 200, want: `{"ok":true}`},
@@ -197,7 +201,7 @@ def main(args):
 	}},
 	{name: "python exception", kind: "python:3", steps: []step{
 		{init: initWith("def main(args):\n    raise ValueError('bad value')\n"), status: 200, want: `{"ok":true}`},
-		{params: map[string]any{}, status: 200, wantError: "bad value", stderr: []string{"ValueError: bad value"}},
+		{params: map[string]any{}, status: 200, want: `{"error":"bad value"}`, stderr: []string{"ValueError: bad value"}},
 	}},
 	{name: "native executable", kind: "native", steps: []step{
 		{init: initWith("#!/bin/sh\necho \"native log\"\necho \"native err\" >&2\necho \"{\\\"args\\\": $1, \\\"id\\\": \\\"$__OW_ACTIVATION_ID\\\"}\"\n"), status: 200, want: `{"ok":true}`},
@@ -268,7 +272,12 @@ func concurrent(t *testing.T, start StartFunc) {
 	target := start(t, "nodejs:20", map[string]string{"__OW_ALLOW_CONCURRENT": "true"})
 	code := `let release;
 const released = new Promise(r => { release = r; });
-async function main(a) {
+function main(a) {
+  if (a.op === "throw") throw new TypeError("no such op");
+  if (a.op === "string") return "just a string";
+  return both(a);
+}
+async function both(a) {
   if (a.op === "wait") { const by = await released; return {op: "wait", releasedBy: by}; }
   release(a.who);
   return {op: "release", who: a.who};
@@ -308,6 +317,15 @@ async function main(a) {
 			}
 		case <-deadline:
 			t.Fatalf("sentinels seen within %s: %v, want 2 per stream", timeout, sentinels)
+		}
+	}
+	// Synchronous failures answer as they do one at a time.
+	for _, tc := range []struct{ op, want string }{
+		{"throw", `{"error":"An error has occurred: TypeError: no such op"}`},
+		{"string", `{"error":"The action did not return a dictionary or array."}`},
+	} {
+		if status, answer := post(t, target, "/run", runBody(map[string]any{"op": tc.op})); status != 502 || !jsonEqual(answer, []byte(tc.want)) {
+			t.Errorf("op %s: status %d: %s, want 502 %s", tc.op, status, answer, tc.want)
 		}
 	}
 }

@@ -11,7 +11,10 @@
 // {"error":...} and exits), then one JSON line per request line read from
 // stdin. With __OW_ALLOW_CONCURRENT=true it handles requests concurrently:
 // each request then carries a numeric "__gust_run" id, and each answer is
-// {"__gust_run":id,"result":...}.
+// {"__gust_run":id,"result":...}. Its acknowledgement says "thrown":true: an
+// answer that is a JSON string is the message of an error main threw, which
+// the proxy reports as a developer error, as OpenWhisk's nodejs runtime
+// does; a result that is a string goes as null (not a dictionary either).
 
 const fs = require('fs');
 const path = require('path');
@@ -23,7 +26,11 @@ const RESULT_FD = 3;
 let concurrent = false;
 
 function send(obj) {
-  let buf = Buffer.from(JSON.stringify(obj) + '\n');
+  sendLine(JSON.stringify(obj));
+}
+
+function sendLine(text) {
+  let buf = Buffer.from(text + '\n');
   while (buf.length > 0) {
     const n = fs.writeSync(RESULT_FD, buf);
     buf = buf.subarray(n);
@@ -81,17 +88,29 @@ function load() {
   return fn;
 }
 
-function reply(id, result) {
-  let line;
+// thrownMessage is OpenWhisk's message for an error main threw.
+function thrownMessage(e) {
+  let text;
   try {
-    line = concurrent ? { __gust_run: id, result: result } : result;
-    JSON.stringify(line);
-  } catch (e) {
-    line = { error: 'The action returned a result that cannot be serialized: ' + e.message };
-    if (concurrent) line = { __gust_run: id, result: line };
+    text = String(e);
+  } catch (_) {
+    text = Object.prototype.toString.call(e); // a symbol, or a toString that throws
   }
-  if (JSON.stringify(line) === undefined) line = null; // a function or symbol
-  send(line);
+  return 'An error has occurred: ' + text;
+}
+
+// reply answers request id with result, or with the message of the error
+// main threw: a JSON string, which only a thrown error's answer may be.
+function reply(id, result, thrown) {
+  let text;
+  try {
+    text = JSON.stringify(result);
+  } catch (e) {
+    text = JSON.stringify({ error: 'The action returned a result that cannot be serialized: ' + e.message });
+  }
+  // undefined is a function or symbol result.
+  if (text === undefined || (!thrown && text[0] === '"')) text = 'null';
+  sendLine(concurrent ? '{"__gust_run":' + JSON.stringify(id === undefined ? null : id) + ',"result":' + text + '}' : text);
 }
 
 // drained resolves once node has handed every queued write of stream to
@@ -104,12 +123,12 @@ function drained(stream) {
 }
 
 // finish answers request id once the action's output is flushed.
-async function finish(id, result) {
+async function finish(id, result, thrown) {
   if (!concurrent) {
     await drained(process.stdout);
     await drained(process.stderr);
   }
-  reply(id, result);
+  reply(id, result, thrown);
 }
 
 async function run(fn, line) {
@@ -129,7 +148,7 @@ async function run(fn, line) {
     pending = fn(msg.value === undefined ? {} : msg.value);
   } catch (e) {
     console.error(e);
-    await finish(id, { error: 'An error has occurred: ' + errorText(e) });
+    await finish(id, thrownMessage(e), true);
     return;
   }
   let result;
@@ -156,7 +175,7 @@ function start() {
     process.exit(1);
   }
   main = fn;
-  send({ ok: true, concurrent: concurrent });
+  send({ ok: true, concurrent: concurrent, thrown: true });
 }
 
 // initFrom sets the environment of the init line, then loads the code.
