@@ -69,7 +69,7 @@ def run(fn, line):
         return fn(msg.get("value", {}))
     except Exception as e:
         traceback.print_exc()
-        return {"error": "An error has occurred: %r" % e}
+        return {"error": str(e)}  # as OpenWhisk's python ActionLoop launcher
 
 
 def init_from_stdin():
