@@ -32,9 +32,9 @@ func withAnnotations(action map[string]any, kv ...any) map[string]any {
 func TestE2ERetriesThenDeadLetter(t *testing.T) {
 	requireEngine(t)
 	g := startGust(t, t.TempDir())
-	// Exiting is a developer error: retried, and the container replaced.
+	// A thrown error is a developer error: retried, in a new container.
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/flaky?overwrite=false",
-		nodeAction(`function main(p) { console.log('order', p.order); process.exit(3); }`), nil)
+		nodeAction(`function main(p) { throw new Error('out of stock: order ' + p.order); }`), nil)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/catch?overwrite=false", nodeAction(`function main(p) { return p; }`), nil)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/triggers/orders?overwrite=false", map[string]any{}, nil)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/triggers/failed?overwrite=false", map[string]any{}, nil)
@@ -72,8 +72,8 @@ func TestE2ERetriesThenDeadLetter(t *testing.T) {
 		}
 	}
 	last := attempts[0] // newest first
-	var lastResult struct{ Error string }
-	if err := json.Unmarshal(last.Response.Result, &lastResult); err != nil || lastResult.Error == "" {
+	const failure = "An error has occurred: Error: out of stock: order 17"
+	if !sameJSON(last.Response.Result, `{"error":"`+failure+`"}`) {
 		t.Fatalf("last attempt's result %s", last.Response.Result)
 	}
 
@@ -85,9 +85,9 @@ func TestE2ERetriesThenDeadLetter(t *testing.T) {
 		t.Fatalf("dead letter action's result %s: %v", dead.Response.Result, err)
 	}
 	if got.Rule != "guest/ship" || got.Action != "guest/flaky" || got.ActivationID != last.ActivationID ||
-		got.Attempts != 3 || got.StatusCode != 2 || got.Error != lastResult.Error {
+		got.Attempts != 3 || got.StatusCode != 2 || got.Error != failure {
 		t.Errorf("dead letter %+v, want rule guest/ship, action guest/flaky, the last attempt %s, 3 attempts, status 2, error %q",
-			got.DeadLetter, last.ActivationID, lastResult.Error)
+			got.DeadLetter, last.ActivationID, failure)
 	}
 	var original map[string]any
 	if err := json.Unmarshal(got.Event, &original); err != nil {
