@@ -60,6 +60,11 @@ type Engine struct {
 
 const engineConsumer = "rules"
 
+// engineWorkers bounds the events the engine processes at once. OpenWhisk
+// does not order a trigger's activations, so events are processed
+// concurrently; each is acknowledged once its own work is done.
+const engineWorkers = 32
+
 // PlainFireType is the CloudEvents type of an OpenWhisk-style fire (a JSON
 // payload POSTed to a trigger). Its actions get only the payload, as in
 // OpenWhisk; actions of any other event also get the event's attributes as
@@ -86,10 +91,14 @@ func NewEngine(js jetstream.JetStream, triggers TriggerReader, acts actions.Gett
 // rule's action twice, because each invocation's id is derived from the
 // event and the rule and the work queue drops duplicates.
 //
-// Rules with a delivery policy (Delivery) run in the background; Run
-// returns once they have finished or been abandoned (see Engine.deliver).
+// Up to engineWorkers events are processed at once, in no particular
+// order. Rules with a delivery policy (Delivery) run in the background;
+// Run returns once the events being processed are done and those
+// deliveries have finished or been abandoned (see Engine.deliver).
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.deliveries.stop()
+	var wg sync.WaitGroup
+	defer wg.Wait() // before the deliveries stop: an event may start one
 	st, err := hub.OpenEvents(ctx, e.js)
 	if err != nil {
 		return err
@@ -100,6 +109,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		AckWait:       30 * time.Second,
 		MaxAckPending: 1000,
 	})
+	slots := make(chan struct{}, engineWorkers)
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", engineConsumer, err)
 	}
@@ -114,8 +124,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		it.Drain()
 	}()
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			hub.HandBack(it)
+			return nil
+		}
 		msg, err := it.Next()
 		if err != nil {
+			<-slots
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
 				return nil
 			}
@@ -123,16 +140,22 @@ func (e *Engine) Run(ctx context.Context) error {
 			continue
 		}
 		if ctx.Err() != nil {
+			<-slots
 			_ = msg.Nak()
 			hub.HandBack(it)
 			return nil
 		}
-		if err := e.handle(context.WithoutCancel(ctx), msg); err != nil {
-			e.log.Error("trigger event not processed; it will be redelivered", "subject", msg.Subject(), "err", err)
-			_ = msg.NakWithDelay(time.Second)
-			continue
-		}
-		_ = msg.Ack()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			if err := e.handle(context.WithoutCancel(ctx), msg); err != nil {
+				e.log.Error("trigger event not processed; it will be redelivered", "subject", msg.Subject(), "err", err)
+				_ = msg.NakWithDelay(time.Second)
+				return
+			}
+			_ = msg.Ack()
+		}()
 	}
 }
 
