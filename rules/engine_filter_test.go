@@ -182,4 +182,23 @@ func TestEngineFilter(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no trigger record")
 	}
+
+	// A fire through the API was answered 202 with its activation id
+	// before any filter ran: even when every active rule filters its event
+	// out, the record exists and says which rules did.
+	ev.SetID("api-1")
+	ev.SetType("com.example")
+	id := actions.NewActivationID()
+	if err := hub.PublishEvent(ctx, js, "guest", "quiet", ev, map[string]string{hub.HeaderActivationID: id}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-rec.records:
+		want := `{"statusCode":1,"success":false,"rule":"guest/q","action":"guest/pushed","error":"Rule 'guest/q' filtered out the event, action 'guest/pushed' was not activated."}`
+		if a.ActivationID != id || len(a.Logs) != 1 || a.Logs[0] != want {
+			t.Errorf("record %s, logs %q; want %s with %s", a.ActivationID, a.Logs, id, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no trigger record for a filtered-out fire")
+	}
 }
