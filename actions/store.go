@@ -144,6 +144,43 @@ func (s *Store) ListActions(ctx context.Context, ns, pkg string) ([]Action, erro
 	return out, nil
 }
 
+// WatchActions delivers every action, without its code, and then every
+// change, until ctx ends (see hub.Collection.Watch), for readers that keep
+// actions in memory.
+func (s *Store) WatchActions(ctx context.Context) (<-chan hub.Change[Action], error) {
+	in, err := s.actions.Watch(ctx, ">")
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan hub.Change[Action], 64)
+	go func() {
+		defer close(out)
+		for ch := range in {
+			a := ch.Value.Action
+			a.Exec.Code = ""
+			select {
+			case out <- hub.Change[Action]{Key: ch.Key, Value: a, Revision: ch.Revision, Deleted: ch.Deleted, Ready: ch.Ready}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// WatchPackages delivers every package and then every change, until ctx
+// ends (see hub.Collection.Watch).
+func (s *Store) WatchPackages(ctx context.Context) (<-chan hub.Change[Package], error) {
+	return s.packages.Watch(ctx, ">")
+}
+
+// ActionsRevision and PackagesRevision are the latest revisions of the
+// actions and of the packages (see hub.Collection.Revision).
+func (s *Store) ActionsRevision(ctx context.Context) (uint64, error) { return s.actions.Revision(ctx) }
+func (s *Store) PackagesRevision(ctx context.Context) (uint64, error) {
+	return s.packages.Revision(ctx)
+}
+
 func packageKey(n Name) string { return hub.Key(n.Namespace, n.Name) }
 
 // GetPackage returns the package named n (its Package field is ignored).

@@ -197,6 +197,21 @@ func (c *Collection[T]) Watch(ctx context.Context, filter string) (<-chan Change
 	return out, nil
 }
 
+// Revision returns the bucket's latest revision: that of its last change,
+// to any key. A Watch that has delivered a change of this revision has
+// delivered every change made before the call.
+func (c *Collection[T]) Revision(ctx context.Context) (uint64, error) {
+	st, err := c.kv.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("bucket status: %w", err)
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok || bs.StreamInfo() == nil {
+		return 0, errors.New("bucket status: no stream state")
+	}
+	return bs.StreamInfo().State.LastSeq, nil
+}
+
 // Change is one update delivered by Watch.
 type Change[T any] struct {
 	Key      string

@@ -56,6 +56,10 @@ type Engine struct {
 	// sleep waits between their attempts.
 	deliveries *deliveries
 	sleep      func(ctx context.Context, d time.Duration) error
+
+	// mirrors, while Run follows the stores, keep triggers and actions in
+	// memory (engine_cache.go).
+	mirrors *mirrors
 }
 
 const engineConsumer = "rules"
@@ -97,8 +101,11 @@ func NewEngine(js jetstream.JetStream, triggers TriggerReader, acts actions.Gett
 // deliveries have finished or been abandoned (see Engine.deliver).
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.deliveries.stop()
+	wctx, stopWatches := context.WithCancel(ctx)
+	waitWatches := e.watchStores(wctx)
+	defer func() { stopWatches(); waitWatches() }()
 	var wg sync.WaitGroup
-	defer wg.Wait() // before the deliveries stop: an event may start one
+	defer wg.Wait() // first: the events in flight may start deliveries and read through the watches
 	st, err := hub.OpenEvents(ctx, e.js)
 	if err != nil {
 		return err
@@ -215,7 +222,8 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		e.log.Warn("undecodable event dropped", "subject", msg.Subject(), "err", err)
 		return nil
 	}
-	t, _, err := e.triggers.GetTrigger(ctx, actions.Name{Namespace: ns, Name: tname})
+	lk := e.lookups(ctx)
+	t, _, err := lk.triggers.GetTrigger(ctx, actions.Name{Namespace: ns, Name: tname})
 	if errors.Is(err, hub.ErrNotFound) {
 		e.log.Info("event for a deleted trigger dropped", "trigger", ns+"/"+tname)
 		return nil
@@ -272,7 +280,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 				fmt.Sprintf("Rule '%s' filtered out the event, action '%s' was not activated.", rname, res.Action), OutcomeFiltered
 		default:
 			active++
-			a, err := actions.Resolve(ctx, e.actions, action, ns, false)
+			a, err := actions.Resolve(ctx, lk.actions, action, ns, false)
 			switch {
 			case errors.Is(err, hub.ErrNotFound), errors.Is(err, actions.ErrForbidden):
 				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError, "The requested resource does not exist.", OutcomeFailed

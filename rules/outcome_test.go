@@ -1,7 +1,6 @@
 package rules_test
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -43,16 +42,7 @@ func TestEngineOutcomes(t *testing.T) {
 	}
 	defer stop()
 
-	rec := &recorder{records: make(chan *actions.Activation, 10)}
-	engineCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- rules.NewEngine(js, store, acts, rec, rec, nil).Run(engineCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("engine: %v", err)
-		}
-	})
+	runEngine(t, h, acts, store, &recorder{records: make(chan *actions.Activation, 10)})
 
 	for _, tc := range []struct {
 		name, trigger string

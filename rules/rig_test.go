@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/gusthub/gust/actions"
@@ -33,4 +34,19 @@ func testStores(t *testing.T, names ...string) (*hub.Hub, *actions.Store, *rules
 		}
 	}
 	return h, acts, store
+}
+
+// runEngine runs an engine on h's stores, with rec as its activator and
+// record store, until t ends.
+func runEngine(t *testing.T, h *hub.Hub, acts *actions.Store, store *rules.Store, rec *recorder) {
+	t.Helper()
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- rules.NewEngine(h.JetStream(), store, acts, rec, rec, nil).Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("engine: %v", err)
+		}
+	})
 }

@@ -53,6 +53,18 @@ func (s *Store) PutTrigger(ctx context.Context, t *Trigger, rev uint64) (uint64,
 	return s.triggers.Update(ctx, key(t.FullName()), *t, rev)
 }
 
+// WatchTriggers delivers every trigger and then every change, until ctx
+// ends (see hub.Collection.Watch), for readers that keep triggers in memory.
+func (s *Store) WatchTriggers(ctx context.Context) (<-chan hub.Change[Trigger], error) {
+	return s.triggers.Watch(ctx, ">")
+}
+
+// TriggersRevision is the triggers' latest revision (see
+// hub.Collection.Revision).
+func (s *Store) TriggersRevision(ctx context.Context) (uint64, error) {
+	return s.triggers.Revision(ctx)
+}
+
 // DeleteTrigger removes the trigger named n if still at rev (0: any).
 func (s *Store) DeleteTrigger(ctx context.Context, n actions.Name, rev uint64) error {
 	return s.triggers.Delete(ctx, key(n), rev)

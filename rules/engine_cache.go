@@ -1,0 +1,298 @@
+package rules
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+)
+
+// The engine reads a trigger for every event and an action (and maybe its
+// package) for every rule that fires. When its stores can stream their
+// changes, it keeps those entities in memory instead, each bucket mirrored
+// by a key-value watch, so that what an event costs does not grow with the
+// rules it fires or the entities stored.
+//
+// A watch delivers a change a moment after the store has it, so a mirror
+// alone could process an event fired right after a rule was disabled with
+// the rule still active. Before an event is processed, the engine
+// therefore asks the buckets for their latest revisions and waits until
+// its mirrors have applied them: every change made before the event was
+// read is seen, from any process. Events processed at the same time share
+// those questions (see revisionBarrier), so under load they cost a few
+// requests for many events.
+
+// triggerWatcher is a TriggerReader that can stream its triggers.
+type triggerWatcher interface {
+	WatchTriggers(ctx context.Context) (<-chan hub.Change[Trigger], error)
+	TriggersRevision(ctx context.Context) (uint64, error)
+}
+
+// actionWatcher is an actions.Getter that can stream its actions (without
+// code) and packages.
+type actionWatcher interface {
+	WatchActions(ctx context.Context) (<-chan hub.Change[actions.Action], error)
+	ActionsRevision(ctx context.Context) (uint64, error)
+	WatchPackages(ctx context.Context) (<-chan hub.Change[actions.Package], error)
+	PackagesRevision(ctx context.Context) (uint64, error)
+}
+
+// mirrorWait bounds how long an event waits for the mirrors to catch up
+// with the buckets before it is processed with store reads instead.
+const mirrorWait = 2 * time.Second
+
+// mirror is an in-memory copy of one bucket's entities, by name, that a
+// watch keeps up to date.
+type mirror[T any] struct {
+	name     func(*T) actions.Name
+	revision func(ctx context.Context) (uint64, error)
+
+	mu      sync.RWMutex
+	ready   bool   // the initial values are in, and the watch goes on
+	applied uint64 // the latest revision applied
+	moved   chan struct{}
+	keys    map[string]actions.Name // store key → name, for deletions
+	vals    map[actions.Name]mirrored[T]
+}
+
+type mirrored[T any] struct {
+	v   T
+	rev uint64
+}
+
+func newMirror[T any](name func(*T) actions.Name, revision func(context.Context) (uint64, error)) *mirror[T] {
+	return &mirror[T]{name: name, revision: revision, moved: make(chan struct{}),
+		keys: map[string]actions.Name{}, vals: map[actions.Name]mirrored[T]{}}
+}
+
+// follow applies changes until the channel closes.
+func (m *mirror[T]) follow(changes <-chan hub.Change[T]) {
+	for ch := range changes {
+		m.apply(ch)
+	}
+	m.mu.Lock()
+	m.ready = false
+	close(m.moved)
+	m.moved = nil // stopped
+	m.mu.Unlock()
+}
+
+func (m *mirror[T]) apply(ch hub.Change[T]) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case ch.Ready:
+		m.ready = true
+	default:
+		if old, ok := m.keys[ch.Key]; ok {
+			delete(m.vals, old)
+			delete(m.keys, ch.Key)
+		}
+		if !ch.Deleted {
+			n := m.name(&ch.Value)
+			m.keys[ch.Key] = n
+			m.vals[n] = mirrored[T]{v: ch.Value, rev: ch.Revision}
+		}
+		m.applied = max(m.applied, ch.Revision)
+	}
+	close(m.moved) // wake the events waiting for a revision
+	m.moved = make(chan struct{})
+}
+
+// caughtUp waits until the mirror is ready and has applied rev; false when
+// it stops following its bucket or the time runs out first.
+func (m *mirror[T]) caughtUp(rev uint64, timeout <-chan time.Time) bool {
+	for {
+		m.mu.RLock()
+		ok, moved, stopped := m.ready && m.applied >= rev, m.moved, m.moved == nil
+		m.mu.RUnlock()
+		if ok {
+			return true
+		}
+		if stopped {
+			return false
+		}
+		select {
+		case <-moved:
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+// get returns a copy of the entity named n, or ok false.
+func (m *mirror[T]) get(n actions.Name) (v *T, rev uint64, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e, ok := m.vals[n]
+	if !ok {
+		return nil, 0, false
+	}
+	c := e.v // entities are values: readers never change their slices or maps
+	return &c, e.rev, true
+}
+
+// mirroredTriggers reads triggers from a caught-up mirror. A trigger it
+// does not have does not exist.
+type mirroredTriggers struct{ m *mirror[Trigger] }
+
+func (c mirroredTriggers) GetTrigger(_ context.Context, n actions.Name) (*Trigger, uint64, error) {
+	if t, rev, ok := c.m.get(n); ok {
+		return t, rev, nil
+	}
+	return nil, 0, hub.ErrNotFound
+}
+
+// mirroredActions reads actions (without code) and packages from
+// caught-up mirrors, and actions with code from the store.
+type mirroredActions struct {
+	store actions.Getter
+	acts  *mirror[actions.Action]
+	pkgs  *mirror[actions.Package]
+}
+
+func (c mirroredActions) GetAction(ctx context.Context, n actions.Name, withCode bool) (*actions.Action, uint64, error) {
+	if withCode {
+		return c.store.GetAction(ctx, n, withCode)
+	}
+	if a, rev, ok := c.acts.get(n); ok {
+		return a, rev, nil
+	}
+	return nil, 0, hub.ErrNotFound
+}
+
+func (c mirroredActions) GetPackage(_ context.Context, n actions.Name) (*actions.Package, uint64, error) {
+	if p, rev, ok := c.pkgs.get(actions.Name{Namespace: n.Namespace, Name: n.Name}); ok {
+		return p, rev, nil
+	}
+	return nil, 0, hub.ErrNotFound
+}
+
+// lookups is what one event reads its trigger and actions through.
+type lookups struct {
+	triggers TriggerReader
+	actions  actions.Getter
+}
+
+// mirrors are the engine's in-memory copies of its stores' buckets, and
+// the barrier that syncs events with them.
+type mirrors struct {
+	triggers *mirror[Trigger]
+	actions  *mirror[actions.Action]
+	packages *mirror[actions.Package]
+	barrier  revisionBarrier
+}
+
+// watchStores starts mirroring the engine's stores if they can stream
+// their entities. The watches run until ctx ends; wait returns once they
+// have stopped. Without mirrors (a store that cannot stream, a watch that
+// cannot start) events read the stores.
+func (e *Engine) watchStores(ctx context.Context) (wait func()) {
+	tw, ok1 := e.triggers.(triggerWatcher)
+	aw, ok2 := e.actions.(actionWatcher)
+	if !ok1 || !ok2 {
+		return func() {}
+	}
+	ms := &mirrors{
+		triggers: newMirror(func(t *Trigger) actions.Name { return t.FullName() }, tw.TriggersRevision),
+		actions:  newMirror(func(a *actions.Action) actions.Name { return a.FullName() }, aw.ActionsRevision),
+		packages: newMirror(func(p *actions.Package) actions.Name { return actions.Name{Namespace: p.Namespace, Name: p.Name} }, aw.PackagesRevision),
+	}
+	var wg sync.WaitGroup
+	var failed error
+	start := func(f func() error) {
+		if failed == nil {
+			failed = f()
+		}
+	}
+	start(func() error { return follow(ctx, &wg, ms.triggers, tw.WatchTriggers) })
+	start(func() error { return follow(ctx, &wg, ms.actions, aw.WatchActions) })
+	start(func() error { return follow(ctx, &wg, ms.packages, aw.WatchPackages) })
+	if failed != nil {
+		e.log.Warn("triggers and actions are read from the store for every event", "err", failed)
+		return wg.Wait // the watches that started end with ctx
+	}
+	ms.barrier.query = func(ctx context.Context) ([3]uint64, error) {
+		var revs [3]uint64
+		var err error
+		for i, f := range []func(context.Context) (uint64, error){ms.triggers.revision, ms.actions.revision, ms.packages.revision} {
+			if revs[i], err = f(ctx); err != nil {
+				return revs, err
+			}
+		}
+		return revs, nil
+	}
+	e.mirrors = ms
+	return wg.Wait
+}
+
+func follow[T any](ctx context.Context, wg *sync.WaitGroup, m *mirror[T], watch func(context.Context) (<-chan hub.Change[T], error)) error {
+	ch, err := watch(ctx)
+	if err != nil {
+		return err
+	}
+	wg.Go(func() { m.follow(ch) })
+	return nil
+}
+
+// lookups returns what an event read now reads its entities through: the
+// mirrors, once they have every change made until now, else the stores.
+func (e *Engine) lookups(ctx context.Context) lookups {
+	ms := e.mirrors
+	stores := lookups{triggers: e.triggers, actions: e.actions}
+	if ms == nil {
+		return stores
+	}
+	revs, err := ms.barrier.latest(ctx)
+	if err != nil {
+		e.log.Warn("bucket revisions unknown; the event reads the stores", "err", err)
+		return stores
+	}
+	timeout := time.NewTimer(mirrorWait)
+	defer timeout.Stop()
+	if !ms.triggers.caughtUp(revs[0], timeout.C) || !ms.actions.caughtUp(revs[1], timeout.C) || !ms.packages.caughtUp(revs[2], timeout.C) {
+		return stores
+	}
+	return lookups{triggers: mirroredTriggers{ms.triggers}, actions: mirroredActions{store: e.actions, acts: ms.actions, pkgs: ms.packages}}
+}
+
+// revisionBarrier asks the buckets for their latest revisions on behalf of
+// many events at once: a caller gets the answer to a question asked after
+// it called, so the answer covers every change made before, and the
+// callers that arrive while a question is out share the next one.
+type revisionBarrier struct {
+	query func(ctx context.Context) ([3]uint64, error)
+	mu    sync.Mutex
+	cur   *revisionRound // the question out, if any
+}
+
+type revisionRound struct {
+	done chan struct{}
+	revs [3]uint64
+	err  error
+}
+
+func (b *revisionBarrier) latest(ctx context.Context) ([3]uint64, error) {
+	b.mu.Lock()
+	if r := b.cur; r != nil { // asked before this call: too early
+		b.mu.Unlock()
+		<-r.done
+		b.mu.Lock()
+	}
+	if r := b.cur; r != nil { // asked since this call
+		b.mu.Unlock()
+		<-r.done
+		return r.revs, r.err
+	}
+	r := &revisionRound{done: make(chan struct{})}
+	b.cur = r
+	b.mu.Unlock()
+	r.revs, r.err = b.query(ctx)
+	b.mu.Lock()
+	b.cur = nil
+	b.mu.Unlock()
+	close(r.done)
+	return r.revs, r.err
+}
