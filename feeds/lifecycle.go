@@ -193,7 +193,7 @@ func (m *Manager) create(ctx context.Context, p Provider, key string, req Reques
 // its Validate when it has one; New may add generated ones to in.Params.
 func (m *Manager) validate(p Provider, in *Instance) error {
 	cfg := m.config(in, p)
-	f, err := p.New(cfg)
+	f, err := newFeed(p, cfg)
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (m *Manager) describe(ctx context.Context, p Provider, key string, in *Inst
 	}
 	config["feed"] = "/" + actions.SystemNamespace + "/" + p.Path()
 	config["triggerName"] = in.TriggerName().String()
-	if f, err := p.New(m.config(in, p)); err == nil {
+	if f, err := newFeed(p, m.config(in, p)); err == nil {
 		if _, ok := f.(Receiver); ok {
 			config["url"] = m.URL(in.TriggerName())
 		}

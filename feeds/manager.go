@@ -155,18 +155,27 @@ func (m *Manager) config(in *Instance, p Provider) Config {
 	return c
 }
 
-// instanceRun is one owned instance's goroutine.
+// instanceRun is one owned instance's goroutine and its lease.
 type instanceRun struct {
+	key      string
 	rev      uint64 // the instance revision it runs
-	leaseRev uint64
+	leaseRev uint64 // 0 once the lease is lost
 	cancel   context.CancelFunc
 	done     chan struct{}
+	// confirmed is when the lease was last written (unix nanoseconds): the
+	// instance's fence cancels it when that is older than two thirds of
+	// the lease TTL, before another process can take the lease over.
+	confirmed atomic.Int64
 }
 
 // Run runs the instances this process owns until ctx ends: it watches the
 // instances bucket, takes the lease of each instance no live process
 // holds, renews its leases, and restarts failed instances with backoff.
-// On return every instance it ran has stopped and its leases are released.
+// Stopping an instance never holds up the renewal of the other leases;
+// an instance whose lease is not confirmed in time is cancelled (fenced)
+// before another process may take it. On return every instance it ran has
+// stopped (or been abandoned after a grace period) and its leases are
+// released. An error means the watch of the instances failed.
 func (m *Manager) Run(ctx context.Context) error {
 	changes, err := m.st.instances.Watch(ctx, ">")
 	if err != nil {
@@ -174,21 +183,34 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	known := map[string]hub.Change[Instance]{}
 	owned := map[string]*instanceRun{}
-	stop := func(key string) {
-		r := owned[key]
-		if r == nil {
+	exited := make(chan *instanceRun)
+	gone := make(chan struct{}) // closed when Run returns: late exits need not report
+	defer close(gone)
+	release := func(r *instanceRun) {
+		if r.leaseRev == 0 {
 			return
 		}
-		r.cancel()
-		<-r.done
-		delete(owned, key)
 		relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_ = m.st.leases.Delete(relCtx, key, jetstream.LastRevision(r.leaseRev))
-		cancel()
+		defer cancel()
+		_ = m.st.leases.Delete(relCtx, r.key, jetstream.LastRevision(r.leaseRev))
 	}
 	defer func() {
-		for key := range owned {
-			stop(key)
+		grace := time.After(10 * time.Second)
+		for _, r := range owned {
+			r.cancel()
+		}
+		for len(owned) > 0 {
+			select {
+			case r := <-exited:
+				delete(owned, r.key)
+				release(r)
+			case <-grace:
+				for _, r := range owned {
+					m.log.Error("feed instance did not stop; abandoning it", "key", r.key)
+					release(r)
+				}
+				return
+			}
 		}
 	}()
 	// acquire runs the instance under key if this process can take its lease.
@@ -201,7 +223,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		if err != nil {
 			return // another process owns it, or NATS is away: try next tick
 		}
-		owned[key] = m.start(ctx, key, ch.Value, ch.Revision, leaseRev)
+		owned[key] = m.start(ctx, key, ch.Value, ch.Revision, leaseRev, exited, gone)
 	}
 	tick := time.NewTicker(m.opts.LeaseTTL / 3)
 	defer tick.Stop()
@@ -209,16 +231,25 @@ func (m *Manager) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case r := <-exited:
+			if owned[r.key] == r {
+				delete(owned, r.key)
+			}
+			release(r)
+			acquire(r.key) // reconfigured: run the new configuration
 		case ch, ok := <-changes:
 			if !ok {
-				return ctx.Err()
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("the watch of feed instances ended")
 			}
 			if ch.Ready {
 				continue
 			}
 			m.serve(ch)
 			if r := owned[ch.Key]; r != nil && (ch.Deleted || r.rev != ch.Revision) {
-				stop(ch.Key) // deleted, or reconfigured: run the new configuration
+				r.cancel() // deleted, or reconfigured: it exits, then the new configuration runs
 			}
 			if ch.Deleted {
 				delete(known, ch.Key)
@@ -228,21 +259,45 @@ func (m *Manager) Run(ctx context.Context) error {
 			acquire(ch.Key)
 		case <-tick.C:
 			for key, r := range owned {
+				if r.leaseRev == 0 {
+					continue // lost, and exiting
+				}
 				rev, err := m.st.leases.Update(ctx, key, []byte(m.owner), r.leaseRev)
 				if err != nil {
 					m.log.Warn("feed lease lost", "key", key, "err", err)
+					r.leaseRev = 0
 					r.cancel()
-					<-r.done
-					delete(owned, key)
 					continue
 				}
 				r.leaseRev = rev
+				r.confirmed.Store(time.Now().UnixNano())
 			}
 			for key := range known {
 				acquire(key)
 			}
 		}
 	}
+}
+
+// receiverOf builds the receiver of the instance under key from the
+// bucket, nil when there is none.
+func (m *Manager) receiverOf(ctx context.Context, key string) *served {
+	in, _, err := m.st.instances.Get(ctx, key)
+	if err != nil {
+		return nil
+	}
+	p, ok := m.reg.Lookup(in.Feed)
+	if !ok {
+		return nil
+	}
+	f, err := newFeed(p, m.config(&in, p))
+	if err != nil {
+		return nil
+	}
+	if recv, ok := f.(Receiver); ok {
+		return &served{inst: in, recv: recv}
+	}
+	return nil
 }
 
 // serve keeps the receiver of an instance up to date with its
@@ -259,7 +314,7 @@ func (m *Manager) serve(ch hub.Change[Instance]) {
 		delete(m.receivers, ch.Key)
 		return
 	}
-	f, err := p.New(m.config(&ch.Value, p))
+	f, err := newFeed(p, m.config(&ch.Value, p))
 	if err != nil {
 		delete(m.receivers, ch.Key)
 		return
@@ -269,15 +324,47 @@ func (m *Manager) serve(ch hub.Change[Instance]) {
 	}
 }
 
-// start runs the owned instance in until its context ends.
-func (m *Manager) start(ctx context.Context, key string, in Instance, rev, leaseRev uint64) *instanceRun {
+// start runs the owned instance in until its context ends or its lease
+// goes unconfirmed, then reports on exited.
+func (m *Manager) start(ctx context.Context, key string, in Instance, rev, leaseRev uint64, exited chan<- *instanceRun, gone <-chan struct{}) *instanceRun {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &instanceRun{rev: rev, leaseRev: leaseRev, cancel: cancel, done: make(chan struct{})}
+	r := &instanceRun{key: key, rev: rev, leaseRev: leaseRev, cancel: cancel, done: make(chan struct{})}
+	r.confirmed.Store(time.Now().UnixNano())
 	go func() {
+		defer func() {
+			select {
+			case exited <- r:
+			case <-gone:
+			}
+		}()
 		defer close(r.done)
 		m.supervise(ctx, key, in, rev)
 	}()
+	go m.fence(ctx, r)
 	return r
+}
+
+// fence cancels r when its lease was not confirmed for two thirds of the
+// TTL: the renewing loop is stuck or NATS is away, and another process may
+// soon take the lease.
+func (m *Manager) fence(ctx context.Context, r *instanceRun) {
+	limit := m.opts.LeaseTTL * 2 / 3
+	t := time.NewTicker(m.opts.LeaseTTL / 6)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, r.confirmed.Load())) > limit {
+				m.log.Warn("feed lease not confirmed in time; stopping the instance", "key", r.key)
+				r.cancel()
+				return
+			}
+		}
+	}
 }
 
 // supervise runs an instance again and again, with backoff, until it
@@ -344,11 +431,20 @@ func (m *Manager) runOnce(ctx context.Context, in Instance, rs *runRecorder, log
 		return err
 	}
 	rs.running(ctx)
-	var returned atomic.Bool
-	defer returned.Store(true)
+	// Emits hold the read lock; once Run returned, the write lock waits
+	// for those in flight and closes the gate, so that no event lands after.
+	var gate sync.RWMutex
+	returned := false
+	defer func() {
+		gate.Lock()
+		returned = true
+		gate.Unlock()
+	}()
 	n := in.TriggerName()
 	emit := func(ctx context.Context, e event.Event) error {
-		if returned.Load() {
+		gate.RLock()
+		defer gate.RUnlock()
+		if returned {
 			return errors.New("feed instance stopped: no more events")
 		}
 		if err := m.opts.Events.Publish(ctx, n.Namespace, n.Name, e, map[string]string{hub.HeaderSubject: n.Namespace}); err != nil {
@@ -358,6 +454,17 @@ func (m *Manager) runOnce(ctx context.Context, in Instance, rs *runRecorder, log
 		return nil
 	}
 	return f.Run(ctx, emit)
+}
+
+// newFeed is p.New with a panic turned into an error: a provider's bug
+// must not take the process down.
+func newFeed(p Provider, cfg Config) (f Feed, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			f, err = nil, fmt.Errorf("feed %s panicked in New: %v", p.Path(), v)
+		}
+	}()
+	return p.New(cfg)
 }
 
 // finish marks the instance done so that no process runs it again.
@@ -461,6 +568,11 @@ func (m *Manager) Receive(w http.ResponseWriter, r *http.Request, ns, trigger st
 	m.mu.RLock()
 	s := m.receivers[key]
 	m.mu.RUnlock()
+	if s == nil {
+		// This process's watch may not have seen the instance yet (just
+		// created, or a restart replaying): read it.
+		s = m.receiverOf(r.Context(), key)
+	}
 	if s == nil {
 		return Reject(http.StatusNotFound, "No feed of trigger /%s/%s receives events over HTTP.", ns, trigger)
 	}

@@ -81,6 +81,15 @@ func registry(proc string, rs *runs) *feeds.Registry {
 			return nil
 		}), nil
 	}})
+	reg.Register(feeds.Provider{Package: "test", Name: "slow", New: func(cfg feeds.Config) (feeds.Feed, error) {
+		return feedFunc(func(ctx context.Context, emit feeds.Emit) error {
+			rs.start(cfg.Trigger.Name, proc, nil)
+			defer rs.stop(cfg.Trigger.Name)
+			<-ctx.Done()
+			time.Sleep(3 * leaseTTL) // a provider slow to return on cancel
+			return nil
+		}), nil
+	}})
 	reg.Register(feeds.Provider{Package: "test", Name: "failing", New: func(cfg feeds.Config) (feeds.Feed, error) {
 		doPanic, _, _ := cfg.Params.Bool("panic")
 		return feedFunc(func(ctx context.Context, emit feeds.Emit) error {
@@ -364,5 +373,48 @@ func TestEmitPublishes(t *testing.T) {
 	}
 	if e, err := hub.DecodeEvent(msg.Header, msg.Data); err != nil || e.ID() != "only" || msg.Header.Get(hub.HeaderSubject) != "guest" {
 		t.Errorf("stored event %v (%v), headers %v", e, err, msg.Header)
+	}
+}
+
+// TestSlowStopKeepsLeases: an instance slow to return when stopped does not
+// hold up the renewal of the process's other leases, so no other process
+// starts them meanwhile.
+func TestSlowStopKeepsLeases(t *testing.T) {
+	rs := newRuns()
+	h := startHub(t)
+	a := startProcess(t, h, "a", rs)
+	createFeeds(t, h, a.m, "steady", 3, nil)
+	ctx := context.Background()
+	ruleStore, err := rules.OpenStore(ctx, h.JetStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := rules.Trigger{Namespace: "guest", Name: "slowpoke", Version: actions.InitialVersion}
+	if _, err := ruleStore.PutTrigger(ctx, &slow, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.m.Lifecycle(ctx, feeds.Request{Event: feeds.Create, Feed: "test/slow", Trigger: slow.FullName()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a runs all four", func() bool {
+		for _, name := range []string{"trigger0", "trigger1", "trigger2", "slowpoke"} {
+			if rs.runningOn(name)["a"] != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	startProcess(t, connect(t, h.ClientURL()), "b", rs)
+	if _, err := a.m.Lifecycle(ctx, feeds.Request{Event: feeds.Pause, Feed: "test/slow", Trigger: slow.FullName()}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * leaseTTL)
+	for _, name := range []string{"trigger0", "trigger1", "trigger2"} {
+		if got := rs.runningOn(name); got["b"] != 0 {
+			t.Errorf("%s started on b while a still ran it: %v", name, got)
+		}
+	}
+	if rs.maxDup != 1 {
+		t.Errorf("an instance ran on %d processes at once", rs.maxDup)
 	}
 }
