@@ -28,12 +28,26 @@ func startFeeds(ctx context.Context, js jetstream.JetStream, events feeds.Publis
 		return nil, nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Run fails only when its watch of the instances does (NATS away):
+		// say so, and run again, so that feeds do not silently stop.
+		for backoff := time.Second; ; backoff = min(2*backoff, time.Minute) {
+			err := m.Run(runCtx)
+			if runCtx.Err() != nil {
+				return
+			}
+			log.Error("feed manager failed; restarting it", "err", err, "retry_in", backoff)
+			select {
+			case <-runCtx.Done():
+				return
+			case <-time.After(backoff):
+			}
+		}
+	}()
 	return m, func() {
 		cancel()
-		if err := <-done; err != nil && runCtx.Err() == nil {
-			log.Warn("feed manager stopped", "err", err)
-		}
+		<-done
 	}, nil
 }
