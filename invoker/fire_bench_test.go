@@ -3,6 +3,7 @@ package invoker_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,41 +29,67 @@ const fireEvents = 1000
 // out with cold starts), and the floor's number of parallel workers.
 const fireConcurrency = 8
 
+// fireRig is a stack with a warm action and trigger t of namespace guest
+// whose fanout rules all invoke it, and a rule engine running on them.
+type fireRig struct {
+	*stack
+	a *actions.Action
+}
+
+// newFireRig starts a fire rig; code is the action's, with
+// limits.concurrency conc. Everything stops when b ends.
+func newFireRig(b *testing.B, fanout int, code string, conc int) *fireRig {
+	b.Helper()
+	ctx := context.Background()
+	s := newStack(b, stackOptions{})
+	a := s.put(b, action{name: "noop", code: code, limits: func(l *actions.Limits) { l.Concurrency = conc }})
+	if rec := s.invoke(b, "", a, ""); rec.Response.StatusCode != actions.StatusSuccess {
+		b.Fatalf("warm up: %s", rec.Response.Result)
+	}
+	js := s.hub.JetStream()
+	rs, err := rules.OpenStore(ctx, js)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := &rules.Trigger{Namespace: "guest", Name: "t", Version: actions.InitialVersion, Rules: map[string]rules.Link{}}
+	for i := range fanout {
+		t.Rules[fmt.Sprintf("guest/r%d", i)] = rules.Link{Action: rules.Ref{Path: "guest", Name: "noop"}, Status: rules.StatusActive}
+	}
+	if _, err := rs.PutTrigger(ctx, t, 0); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := hub.OpenEvents(ctx, js); err != nil {
+		b.Fatal(err)
+	}
+	engCtx, stop := context.WithCancel(ctx)
+	engDone := make(chan error, 1)
+	go func() { engDone <- rules.NewEngine(js, rs, s.store, s.disp, s.records, nil).Run(engCtx) }()
+	b.Cleanup(func() { stop(); <-engDone })
+	return &fireRig{stack: s, a: a}
+}
+
+// fire puts event id on trigger t.
+func (r *fireRig) fire(b *testing.B, id string) {
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetSource("/bench")
+	ev.SetType("dev.gust.bench")
+	if err := hub.PublishEvent(context.Background(), r.hub.JetStream(), "guest", "t", ev, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkFireToCompletion measures trigger events drained to completed
 // activations, with one rule and with a fan-out to 10 rules, against the
 // floor of a raw JetStream publish → consume → HTTP /run on the same warm
-// container with the same parallelism. Figures are events/s.
+// container (one /run per rule) with the same parallelism. Figures are
+// events/s.
 func BenchmarkFireToCompletion(b *testing.B) {
 	for _, fanout := range []int{1, 10} {
 		b.Run(fmt.Sprintf("rules=%d", fanout), func(b *testing.B) {
-			ctx := context.Background()
-			s := newStack(b, stackOptions{})
-			a := s.put(b, action{name: "noop", code: noopCode, limits: func(l *actions.Limits) { l.Concurrency = fireConcurrency }})
-			if rec := s.invoke(b, "", a, ""); rec.Response.StatusCode != actions.StatusSuccess {
-				b.Fatalf("warm up: %s", rec.Response.Result)
-			}
-			js := s.hub.JetStream()
-			rs, err := rules.OpenStore(ctx, js)
-			if err != nil {
-				b.Fatal(err)
-			}
-			t := &rules.Trigger{Namespace: "guest", Name: "t", Version: actions.InitialVersion, Rules: map[string]rules.Link{}}
-			for i := range fanout {
-				t.Rules[fmt.Sprintf("guest/r%d", i)] = rules.Link{Action: rules.Ref{Path: "guest", Name: "noop"}, Status: rules.StatusActive}
-			}
-			if _, err := rs.PutTrigger(ctx, t, 0); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := hub.OpenEvents(ctx, js); err != nil {
-				b.Fatal(err)
-			}
-			engCtx, stop := context.WithCancel(ctx)
-			engDone := make(chan error, 1)
-			go func() { engDone <- rules.NewEngine(js, rs, s.store, s.disp, s.records, nil).Run(engCtx) }()
-			defer func() { stop(); <-engDone }()
-
+			r := newFireRig(b, fanout, noopCode, fireConcurrency)
 			done := make(chan *nats.Msg, fireEvents*fanout)
-			sub, err := s.hub.Conn().ChanSubscribe(invoker.DoneSubject("*"), done)
+			sub, err := r.hub.Conn().ChanSubscribe(invoker.DoneSubject("*"), done)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -70,13 +97,7 @@ func BenchmarkFireToCompletion(b *testing.B) {
 			for i := range b.N {
 				t0 := time.Now()
 				for j := range fireEvents {
-					ev := event.New()
-					ev.SetID(fmt.Sprintf("e-%d-%d-%d", fanout, i, j))
-					ev.SetSource("/bench")
-					ev.SetType("dev.gust.bench")
-					if err := hub.PublishEvent(ctx, js, "guest", "t", ev, nil); err != nil {
-						b.Fatal(err)
-					}
+					r.fire(b, fmt.Sprintf("e-%d-%d-%d", fanout, i, j))
 				}
 				for range fireEvents * fanout {
 					select {
@@ -87,25 +108,123 @@ func BenchmarkFireToCompletion(b *testing.B) {
 				}
 				b.ReportMetric(float64(fireEvents)/time.Since(t0).Seconds(), "events/s")
 			}
-			b.ReportMetric(fireFloor(b, s, a), "floor-events/s")
+			b.ReportMetric(fireFloor(b, r.stack, r.a, fanout), "floor-events/s")
 		})
 	}
 }
 
-// fireFloor publishes fireEvents raw messages to a stream, consumes them
-// and sends each to /run on the warm container, fireConcurrency at once.
-func fireFloor(b *testing.B, s *stack, a *actions.Action) float64 {
+// startCode is a no-op action that returns when it started, in epoch
+// milliseconds with a fraction (the container reads the host's clock).
+const startCode = `function main() { return { t: performance.timeOrigin + performance.now() }; }`
+
+// BenchmarkFireToStart measures the latency from a trigger fire (the
+// event's publish) to the start of its rule's warm action, one event at a
+// time, against the floor of a raw JetStream publish → consume → /run to
+// the same container. The action reports when it started.
+func BenchmarkFireToStart(b *testing.B) {
+	const n = 300
+	r := newFireRig(b, 1, startCode, 1)
+	done := make(chan *nats.Msg, 1)
+	sub, err := r.hub.Conn().ChanSubscribe(invoker.DoneSubject("*"), done)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	for i := range b.N {
+		d := make([]time.Duration, 0, n)
+		for j := range n + 20 { // the first 20 warm up
+			t0 := time.Now()
+			r.fire(b, fmt.Sprintf("s-%d-%d", i, j))
+			var rec actions.Activation
+			select {
+			case m := <-done:
+				if err := json.Unmarshal(m.Data, &rec); err != nil {
+					b.Fatal(err)
+				}
+			case <-time.After(time.Minute):
+				b.Fatal("activation did not complete")
+			}
+			if j >= 20 {
+				d = append(d, startedAfter(b, rec.Response.Result, t0))
+			}
+		}
+		reportLatencies(b, "", d, time.Microsecond, "µs")
+		reportLatencies(b, "floor-", startFloor(b, r.stack, r.a, n), time.Microsecond, "µs")
+	}
+}
+
+// startedAfter is how long after t0 the action whose result is res
+// started.
+func startedAfter(b *testing.B, res []byte, t0 time.Time) time.Duration {
+	var out struct{ T float64 }
+	if err := json.Unmarshal(res, &out); err != nil || out.T == 0 {
+		b.Fatalf("result %s: want the start time", res)
+	}
+	return time.Duration(out.T*float64(time.Millisecond)) - time.Duration(t0.UnixNano())
+}
+
+// floorStream creates the floors' raw stream FLOOR (subjects floor.>) and
+// returns a consumer of it; the stream is deleted when b ends.
+func floorStream(b *testing.B, s *stack) jetstream.Consumer {
+	b.Helper()
 	ctx := context.Background()
 	js := s.hub.JetStream()
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "FLOOR", Subjects: []string{"floor.>"}, Storage: jetstream.FileStorage})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = js.DeleteStream(ctx, "FLOOR") }()
+	b.Cleanup(func() { _ = js.DeleteStream(ctx, "FLOOR") })
 	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "floor", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		b.Fatal(err)
 	}
+	return cons
+}
+
+// startFloor publishes n raw messages to a stream one at a time, consumes
+// each and sends it to /run on a's warm container, and returns how long
+// after each publish the action started.
+func startFloor(b *testing.B, s *stack, a *actions.Action, n int) []time.Duration {
+	ctx := context.Background()
+	js := s.hub.JetStream()
+	cons := floorStream(b, s)
+	it, err := cons.Messages()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer it.Stop()
+	l := warmLease(b, s, a)
+	defer s.pool.Release(l, true)
+	body := runBody(a)
+	d := make([]time.Duration, 0, n)
+	for range n {
+		t0 := time.Now()
+		if _, err := js.Publish(ctx, "floor.e", []byte(`{}`)); err != nil {
+			b.Fatal(err)
+		}
+		msg, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = msg.Ack()
+		resp, err := l.Container().Client().Post(l.Container().BaseURL()+"/run", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d = append(d, startedAfter(b, res, t0))
+	}
+	return d
+}
+
+// fireFloor publishes fireEvents raw messages to a stream, consumes them
+// and sends each fanout times to /run on the warm container,
+// fireConcurrency at once.
+func fireFloor(b *testing.B, s *stack, a *actions.Action, fanout int) float64 {
+	ctx := context.Background()
+	js := s.hub.JetStream()
+	cons := floorStream(b, s)
 	l := warmLease(b, s, a)
 	defer s.pool.Release(l, true)
 	body := runBody(a)
@@ -130,15 +249,17 @@ func fireFloor(b *testing.B, s *stack, a *actions.Action) float64 {
 			b.Fatal(err)
 		}
 		_ = msg.Ack()
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			if err := postRun(l.Container(), body); err != nil {
-				failed.Do(func() { runErr = err })
-			}
-		}()
+		for range fanout {
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				if err := postRun(l.Container(), body); err != nil {
+					failed.Do(func() { runErr = err })
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	if runErr != nil {

@@ -11,7 +11,7 @@ import (
 
 // testStores starts an embedded hub for t, opens the action and rule
 // stores on it, and puts a nodejs action of namespace guest for each name.
-func testStores(t *testing.T, names ...string) (*hub.Hub, *actions.Store, *rules.Store) {
+func testStores(t testing.TB, names ...string) (*hub.Hub, *actions.Store, *rules.Store) {
 	t.Helper()
 	ctx := t.Context()
 	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
