@@ -54,22 +54,39 @@ func Install(ctx context.Context, store PackageStore, reg *Registry, now time.Ti
 				kv("description", fmt.Sprintf("Gust's %s feeds: %v", pkg, names)),
 			}}
 		n := actions.Name{Namespace: actions.SystemNamespace, Name: pkg}
-		cur, rev, err := store.GetPackage(ctx, n)
-		if err != nil && !errors.Is(err, hub.ErrNotFound) {
+		err := racing(func() error {
+			cur, rev, err := store.GetPackage(ctx, n)
+			if err != nil && !errors.Is(err, hub.ErrNotFound) {
+				return err
+			}
+			if cur != nil && cur.Publish && sameJSON(cur.Annotations, want.Annotations) {
+				return nil
+			}
+			_, err = store.PutPackage(ctx, &want, rev)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("install package %s: %w", pkg, err)
 		}
-		if cur == nil || !cur.Publish || !sameJSON(cur.Annotations, want.Annotations) {
-			if _, err := store.PutPackage(ctx, &want, rev); err != nil {
-				return fmt.Errorf("install package %s: %w", pkg, err)
-			}
-		}
 		for _, p := range feeds {
-			if err := installAction(ctx, store, p, now); err != nil {
-				return err
+			if err := racing(func() error { return installAction(ctx, store, p, now) }); err != nil {
+				return fmt.Errorf("install feed %s: %w", p.Path(), err)
 			}
 		}
 	}
 	return nil
+}
+
+// racing runs an install step again when another process installing at
+// the same time got there first (two Gust processes starting together).
+func racing(step func() error) error {
+	var err error
+	for range 5 {
+		if err = step(); !errors.Is(err, hub.ErrExists) && !errors.Is(err, hub.ErrConflict) {
+			return err
+		}
+	}
+	return err
 }
 
 func installAction(ctx context.Context, store PackageStore, p Provider, now time.Time) error {
@@ -85,15 +102,13 @@ func installAction(ctx context.Context, store PackageStore, p Provider, now time
 		}}
 	cur, rev, err := store.GetAction(ctx, n, true)
 	if err != nil && !errors.Is(err, hub.ErrNotFound) {
-		return fmt.Errorf("install feed %s: %w", p.Path(), err)
+		return err
 	}
 	if cur != nil && sameJSON(cur.Annotations, want.Annotations) && cur.Exec.Code == want.Exec.Code {
 		return nil
 	}
-	if _, err := store.PutAction(ctx, &want, rev); err != nil {
-		return fmt.Errorf("install feed %s: %w", p.Path(), err)
-	}
-	return nil
+	_, err = store.PutAction(ctx, &want, rev)
+	return err
 }
 
 func kv(k string, v any) actions.KeyValue {

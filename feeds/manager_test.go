@@ -418,3 +418,24 @@ func TestSlowStopKeepsLeases(t *testing.T) {
 		t.Errorf("an instance ran on %d processes at once", rs.maxDup)
 	}
 }
+
+// TestInstallConcurrently: processes starting together all install the
+// feed actions without failing.
+func TestInstallConcurrently(t *testing.T) {
+	for round := range 5 {
+		h := startHub(t)
+		store, err := actions.OpenStore(context.Background(), h.JetStream())
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 3)
+		for range 3 {
+			go func() { errs <- feeds.Install(context.Background(), store, registry("x", newRuns()), time.Now()) }()
+		}
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
