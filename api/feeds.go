@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -63,7 +64,7 @@ func (s *Server) invokeFeed(w http.ResponseWriter, r *http.Request, id *Identity
 	if authKey != "" {
 		user, pass, _ := strings.Cut(authKey, ":")
 		if owner, err = s.cfg.Identities.Authenticate(ctx, user, pass); err != nil {
-			if err == ErrBadCredentials {
+			if errors.Is(err, ErrBadCredentials) {
 				return errorf(http.StatusUnauthorized, "The feed's authKey is not a valid key.")
 			}
 			return err
@@ -81,12 +82,13 @@ func (s *Server) invokeFeed(w http.ResponseWriter, r *http.Request, id *Identity
 		return err
 	}
 	body, _ := json.Marshal(result)
+	stored, _ := json.Marshal(s.masked(feed, result))
 	end := s.now()
 	rec := &actions.Activation{
 		Namespace: id.Namespace, Name: a.Name, Version: a.Version, Subject: id.Namespace,
 		ActivationID: actions.NewActivationID(), Start: start.UnixMilli(), End: end.UnixMilli(),
 		Duration: end.Sub(start).Milliseconds(),
-		Response: actions.Response{StatusCode: actions.StatusSuccess, Result: body, Size: len(body)},
+		Response: actions.Response{StatusCode: actions.StatusSuccess, Result: stored, Size: len(stored)},
 		Annotations: actions.KeyValues{
 			annotation("path", a.Namespace+"/"+a.Name),
 			annotation("kind", "builtin:feed"),
@@ -106,9 +108,37 @@ func (s *Server) invokeFeed(w http.ResponseWriter, r *http.Request, id *Identity
 	case resultOnly:
 		writeRaw(w, http.StatusOK, body)
 	default:
-		writeJSON(w, http.StatusOK, rec)
+		answer := *rec // the caller sees a generated secret once; the record keeps it masked
+		answer.Response.Result, answer.Response.Size = body, len(body)
+		writeJSON(w, http.StatusOK, &answer)
 	}
 	return nil
+}
+
+// masked is a feed action's result with the feed's secret parameters
+// masked, as its activation record keeps it: a secret generated at CREATE
+// is shown once, in the answer.
+func (s *Server) masked(feed string, result map[string]any) map[string]any {
+	p, ok := s.cfg.Feeds.Registry().Lookup(feed)
+	config, isMap := result["config"].(map[string]any)
+	if !ok || !isMap {
+		return result
+	}
+	c := make(map[string]any, len(config))
+	for k, v := range config {
+		c[k] = v
+	}
+	for _, prm := range p.Params {
+		if _, set := c[prm.Name]; set && prm.Secret {
+			c[prm.Name] = feeds.Masked
+		}
+	}
+	out := make(map[string]any, len(result))
+	for k, v := range result {
+		out[k] = v
+	}
+	out["config"] = c
+	return out
 }
 
 func annotation(k string, v any) actions.KeyValue {

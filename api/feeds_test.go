@@ -219,6 +219,13 @@ func TestFeedLifecycleReceiver(t *testing.T) {
 	if !strings.HasPrefix(token, "generated-") || url != "http://gust.test/api/v1/feeds/guest/hooked" {
 		t.Fatalf("CREATE config: %v", config)
 	}
+	var rec struct {
+		ActivationID string `json:"activationId"`
+	}
+	_ = json.Unmarshal(created.body, &rec)
+	if r := fe.do("GET", "/api/v1/namespaces/_/activations/"+rec.ActivationID, guestAuth, ""); r.status != 200 || strings.Contains(string(r.body), token) {
+		t.Errorf("the CREATE's record keeps the generated token: %d %s", r.status, r.body)
+	}
 	read := fe.lifecycle("hook", "READ", "hooked", nil).result(t)
 	if c := read["config"].(map[string]any); c["token"] != feeds.Masked {
 		t.Errorf("READ shows the token: %v", c)
