@@ -64,10 +64,19 @@ func triggerPutLeaf(update bool) leaf {
 			if err != nil {
 				return err
 			}
-			if feed == "" && update {
-				if t, _, err := x.c.Triggers.Get(x.ctx, name); err == nil && t.Annotations.Has(feedAnnotation) {
-					var fed string
-					_ = json.Unmarshal(t.Annotations.Get(feedAnnotation), &fed)
+			existed := false
+			if feed != "" {
+				if feed, err = qualifyFeed(feed); err != nil {
+					return err
+				}
+			}
+			if update {
+				_, _, fed, err := x.triggerFeed(name)
+				existed = err == nil
+				if fed != "" { // the trigger has a feed: the parameters update it
+					if feed != "" && feed != fed {
+						return usageError(fmt.Errorf("trigger %s is fed by %s: delete it to give it another feed", name, fed))
+					}
 					if err := x.runFeed(fed, feeds.Update, name, params); err != nil {
 						return fail(err, "Unable to update trigger '%s'", name)
 					}
@@ -78,9 +87,6 @@ func triggerPutLeaf(update bool) leaf {
 			_, rel := client.SplitName(name)
 			body := &client.TriggerRequest{Name: rel, Annotations: annots, Parameters: params, Publish: publish}
 			if feed != "" {
-				if feed, err = qualifyFeed(feed); err != nil {
-					return err
-				}
 				body.Parameters = nil // they are the feed's
 				body.Annotations = annots.Merge(actions.KeyValues{{Key: feedAnnotation, Value: jsonString(feed)}})
 			}
@@ -90,7 +96,9 @@ func triggerPutLeaf(update bool) leaf {
 			}
 			if feed != "" {
 				if err := x.runFeed(feed, feeds.Create, name, params); err != nil {
-					_, _, _ = x.c.Triggers.Delete(x.ctx, name, nil) // as wsk: no trigger without its feed
+					if !existed { // as wsk: no new trigger without its feed
+						_, _, _ = x.c.Triggers.Delete(x.ctx, name, nil)
+					}
 					return fail(err, "Unable to %s trigger '%s'", verb, name)
 				}
 			}
