@@ -2,6 +2,8 @@ package hub
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -106,10 +108,18 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e e
 		m.Header.Set(k, v)
 	}
 	m.Data = e.Data()
-	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(ns+"/"+t+"/"+e.ID())); err != nil {
+	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(dedupID(ns, t, e))); err != nil {
 		return fmt.Errorf("publish event to %s/%s: %w", ns, t, err)
 	}
 	return nil
+}
+
+// dedupID names an event for JetStream's duplicate window: CloudEvents
+// are unique by source and id together, so two producers that both number
+// their events 1, 2, ... do not drop each other's.
+func dedupID(ns, t string, e event.Event) string {
+	sum := sha256.Sum256([]byte(e.Source() + "\x00" + e.ID()))
+	return ns + "/" + t + "/" + hex.EncodeToString(sum[:16])
 }
 
 func setIf(h nats.Header, k, v string) {

@@ -233,7 +233,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	triggerID := msg.Headers().Get(hub.HeaderActivationID)
 	if !actions.IsActivationID(triggerID) {
-		triggerID = derivedID(ns, tname, ev.ID())
+		triggerID = derivedID(ns, tname, ev.Source(), ev.ID()) // CloudEvents are unique by source and id
 	}
 	subject := msg.Headers().Get(hub.HeaderSubject)
 	if subject == "" {
