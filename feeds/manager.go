@@ -480,6 +480,9 @@ func (m *Manager) finish(ctx context.Context, key string, in Instance, rev uint6
 // withRules, then the instance.
 func (m *Manager) deleteTrigger(ctx context.Context, in Instance, withRules bool) {
 	n := in.TriggerName()
+	if err := m.handled(ctx, n); err != nil {
+		return // shutting down: the next owner finishes the job
+	}
 	if t, rev, err := m.opts.Triggers.GetTrigger(ctx, n); err == nil {
 		if withRules {
 			for full := range t.Rules {
@@ -496,6 +499,45 @@ func (m *Manager) deleteTrigger(ctx context.Context, in Instance, withRules bool
 	key := hub.Key(in.Namespace, in.Trigger)
 	_ = m.st.instances.Delete(ctx, key, 0)
 	m.st.forget(ctx, key)
+}
+
+// handledWait bounds how long a feed that finished waits for the rule
+// engine to handle its last events before its trigger is deleted.
+const handledWait = 5 * time.Minute
+
+// handled waits until the rule engine has handled every event stored on
+// trigger n, so that deleting the trigger does not drop the last one (the
+// engine drops events of deleted triggers). With no engine consumer there
+// is nobody to wait for; after handledWait the trigger is deleted anyway.
+func (m *Manager) handled(ctx context.Context, n actions.Name) error {
+	js := m.opts.JetStream
+	st, err := js.Stream(ctx, hub.EventsStream)
+	if err != nil {
+		return nil
+	}
+	last, err := st.GetLastMsgForSubject(ctx, hub.EventSubject(n.Namespace, n.Name))
+	if err != nil {
+		return nil // no event stored
+	}
+	deadline := time.Now().Add(handledWait)
+	for time.Now().Before(deadline) {
+		c, err := js.Consumer(ctx, hub.EventsStream, rules.EngineConsumer)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil
+		}
+		if err == nil {
+			if info, err := c.Info(ctx); err == nil && info.AckFloor.Stream >= last.Sequence {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	m.log.Warn("the rule engine has not handled the feed's last event; deleting its trigger anyway", "trigger", n.String())
+	return nil
 }
 
 // cutRuleKey splits a trigger's rule key "ns/rule".

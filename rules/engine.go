@@ -62,7 +62,11 @@ type Engine struct {
 	mirrors *mirrors
 }
 
-const engineConsumer = "rules"
+// EngineConsumer is the engine's durable consumer of the events stream;
+// its ack floor tells how far the engine has handled events.
+const EngineConsumer = "rules"
+
+const engineConsumer = EngineConsumer
 
 // engineWorkers bounds the events the engine processes at once. OpenWhisk
 // does not order a trigger's activations, so events are processed

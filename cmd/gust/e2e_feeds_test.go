@@ -48,19 +48,31 @@ func TestE2EAlarmOnceFiresOnce(t *testing.T) {
 		t.Fatalf("trigger create output:\n%s", out)
 	}
 	mustGust(t, cli, "rule", "create", "r", "soon", "echo")
-	recs := g.waitActivations(t, "the alarm's echo", func(rs []record) bool { return countNamed(rs, "echo") == 1 })
-	var params map[string]any
+	// deleteAfterFire: the action still runs, then the trigger is gone.
+	mustGust(t, cli, "trigger", "create", "gone", "--feed", "alarms/once", "-p", "date", when,
+		"-p", "deleteAfterFire", "true", "-p", "trigger_payload", `{"who":"gone"}`)
+	mustGust(t, cli, "rule", "create", "r2", "gone", "echo")
+	recs := g.waitActivations(t, "the alarms' echoes", func(rs []record) bool { return countNamed(rs, "echo") == 2 })
+	who := map[any]int{}
 	for _, r := range recs {
-		if r.Name == "echo" {
-			_ = json.Unmarshal(r.Response.Result, &params)
+		var params map[string]any
+		if r.Name == "echo" && json.Unmarshal(r.Response.Result, &params) == nil {
+			who[params["who"]]++
 		}
 	}
-	if params["who"] != "alarm" {
-		t.Errorf("the action got %v, want the trigger_payload", params)
+	if who["alarm"] != 1 || who["gone"] != 1 {
+		t.Errorf("the actions got payloads %v, want each trigger_payload once", who)
 	}
 	time.Sleep(2 * time.Second)
-	if n := countNamed(g.waitActivations(t, "no second run", func([]record) bool { return true }), "echo"); n != 1 {
-		t.Errorf("the once alarm ran the action %d times", n)
+	if n := countNamed(g.waitActivations(t, "no second run", func([]record) bool { return true }), "echo"); n != 2 {
+		t.Errorf("the once alarms ran the action %d times, want 2", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for g.call(t, "GET", "/namespaces/_/triggers/gone", nil, nil) != 404 {
+		if time.Now().After(deadline) {
+			t.Fatal("deleteAfterFire left the trigger")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	out = mustGust(t, cli, "trigger", "get", "soon")
 	if !strings.Contains(out, "feed /whisk.system/alarms/once:") || !strings.Contains(out, `"active": false`) {
