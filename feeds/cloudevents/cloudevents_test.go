@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -270,6 +271,10 @@ func TestBadInput(t *testing.T) {
 		{"binary ce-datacontenttype", nil, header("ce-datacontenttype", "text/plain"), 400, "'datacontenttype'"},
 		{"binary bad content type", nil, header("Content-Type", "not a type"), 400, "'datacontenttype'"},
 		{"binary bad extension name", nil, header("ce-bad_name", "x"), 400, "'bad_name'"},
+		{"binary JSON type, data not JSON", nil, func(r *http.Request) {
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader("not json")), 8
+			r.Header.Set("Content-Type", "application/json")
+		}, 400, "'datacontenttype' is application/json, but the data is not valid JSON"},
 		{"binary invalid utf-8 escape", nil, header("ce-subject", "%FF%FE"), 400, "'subject'"},
 		{"hop limit", nil, header("ce-gusthops", "11"), 400, "hop limit"},
 		{"bad hops", nil, header("ce-gusthops", "many"), 400, "'gusthops'"},

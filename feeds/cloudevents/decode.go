@@ -112,10 +112,20 @@ func decodeBinary(h http.Header, body []byte) (event.Event, error) {
 	if len(body) > 0 {
 		if ct := h.Get("Content-Type"); ct != "" {
 			ev.SetDataContentType(ct)
+			if isJSONType(ct) && !json.Valid(body) {
+				return event.Event{}, bad("CloudEvent attribute 'datacontenttype' is %s, but the data is not valid JSON", ct)
+			}
 		}
 		ev.DataEncoded = body
 	}
 	return ev, check(ev)
+}
+
+// isJSONType reports whether the media type ct is JSON: application/json
+// or a +json suffix.
+func isJSONType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // cutFold is strings.CutPrefix ignoring case.
