@@ -77,9 +77,6 @@ func ParseRequest(feed string, params map[string]json.RawMessage) (req Request, 
 	return req, authKey, nil
 }
 
-// ErrNoFeed means the trigger has no feed instance.
-var ErrNoFeed = &RequestError{Status: http.StatusNotFound, Message: "The trigger has no feed."}
-
 // Lifecycle carries out a feed action invocation and returns its result:
 // for CREATE, READ, UPDATE, PAUSE and UNPAUSE the feed's
 // {"config": {...}, "status": {...}} as OpenWhisk's feeds answer READ; for
