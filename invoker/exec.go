@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/actions/proxy"
 )
 
 // MaxResultBytes bounds an action's result, as OpenWhisk's 1 MB.
@@ -44,6 +45,10 @@ type outcome struct {
 	result  json.RawMessage // the result or {"error": ...}
 	timeout bool
 	healthy bool // the container may run another activation
+	// logs are the activation's logs when the proxy answered with them
+	// (inline); otherwise they are read from the container's output.
+	logs   []string
+	inline bool
 }
 
 func errorResult(msg string) json.RawMessage {
@@ -78,26 +83,38 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actio
 		return iv.finish(rec, inv, waitStart, 0, false, failed(status, msg), nil)
 	}
 	c := lease.Container()
+	// Logs are collected from activations that have their container to
+	// themselves: from Gust's own proxy with its answers, else from the
+	// container's output, up to the sentinels.
 	collect := a.Limits.Concurrency <= 1
+	logLimit := 0
 	var session *logSession
 	if collect {
 		session = lease.logs().begin(a.Limits.Logs << 20)
+		if spec.ProxySocket {
+			logLimit = a.Limits.Logs << 20
+		}
 	}
 	start := time.Now()
 	var initTime time.Duration
 	out := outcome{healthy: true}
 	if lease.Cold {
-		out = iv.init(ctx, c, inv)
+		out = iv.init(ctx, c, inv, logLimit)
 		initTime = time.Since(start)
 		if out.healthy {
 			lease.MarkInitialized()
 		}
 	}
 	if out.healthy {
-		out = iv.run(ctx, c, inv)
+		out = iv.run(ctx, c, inv, logLimit)
 	}
 	var logs []string
-	if collect {
+	switch {
+	case !collect:
+	case out.inline:
+		logs = out.logs
+		lease.logs().drop(session)
+	default:
 		logs = lease.logs().end(session, sentinelWait)
 	}
 	iv.pool.Release(lease, out.healthy)
@@ -132,8 +149,9 @@ func (iv *Invoker) spec(ctx context.Context, a *actions.Action) (Spec, error) {
 // image that is not there), not the system's.
 var errImage = errors.New("image")
 
-// init sends /init with the action's code.
-func (iv *Invoker) init(ctx context.Context, c Container, inv *actions.Invocation) outcome {
+// init sends /init with the action's code; with logLimit > 0 it asks for
+// the logs with a failure's answer.
+func (iv *Invoker) init(ctx context.Context, c Container, inv *actions.Invocation, logLimit int) outcome {
 	a := &inv.Action
 	full, _, err := iv.code.GetAction(ctx, a.FullName(), true)
 	if err != nil || full.Version != a.Version {
@@ -158,7 +176,8 @@ func (iv *Invoker) init(ctx context.Context, c Container, inv *actions.Invocatio
 		"name": a.Name, "main": main, "binary": full.Exec.Binary, "code": full.Exec.Code, "env": env,
 	}})
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
-	status, resp, err := post(ctx, c, "/init", body, timeout)
+	ans, err := post(ctx, c, "/init", body, timeout, logLimit)
+	status, resp := ans.status, ans.body
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return outcome{status: actions.StatusDeveloperError, result: errorResult(timeoutMessage(a.Limits.Timeout, true)), timeout: true}
@@ -166,9 +185,9 @@ func (iv *Invoker) init(ctx context.Context, c Container, inv *actions.Invocatio
 		return outcome{status: actions.StatusDeveloperError, result: errorResult(iv.crashMessage(c, msgAbnormalInit))}
 	case status != http.StatusOK:
 		if isErrorObject(resp) {
-			return outcome{status: actions.StatusDeveloperError, result: resp}
+			return ans.with(outcome{status: actions.StatusDeveloperError, result: resp})
 		}
-		return outcome{status: actions.StatusDeveloperError, result: errorResult(initFailure(resp))}
+		return ans.with(outcome{status: actions.StatusDeveloperError, result: errorResult(initFailure(resp))})
 	}
 	return outcome{healthy: true}
 }
@@ -180,8 +199,9 @@ func initFailure(body []byte) string {
 	return "The action failed during initialization."
 }
 
-// run sends /run with the activation's parameters and reads the result.
-func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation) outcome {
+// run sends /run with the activation's parameters and reads the result;
+// with logLimit > 0 it asks for the logs with the answer.
+func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int) outcome {
 	a := &inv.Action
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
 	msg := map[string]any{
@@ -197,7 +217,13 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 		msg["api_key"] = inv.APIKey
 	}
 	body, _ := json.Marshal(msg)
-	status, resp, err := post(ctx, c, "/run", body, timeout)
+	ans, err := post(ctx, c, "/run", body, timeout, logLimit)
+	return ans.with(iv.runOutcome(c, a, ans.status, ans.body, err))
+}
+
+// runOutcome is the outcome of a /run of a in c answered with status and
+// resp, or err.
+func (iv *Invoker) runOutcome(c Container, a *actions.Action, status int, resp []byte, err error) outcome {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return outcome{status: actions.StatusDeveloperError, result: errorResult(timeoutMessage(a.Limits.Timeout, false)), timeout: true}
@@ -238,36 +264,88 @@ func (iv *Invoker) crashMessage(c Container, otherwise string) string {
 
 var errTooLarge = errors.New("response too large")
 
-// post sends body to the proxy and returns the status and at most
-// MaxResultBytes of the response (errTooLarge, with what was read, beyond).
-func post(ctx context.Context, c Container, path string, body []byte, timeout time.Duration) (int, []byte, error) {
+// answer is what the proxy answered: the status and at most MaxResultBytes
+// of the body, and the activation's logs when they came with it.
+type answer struct {
+	status int
+	body   []byte
+	logs   *proxy.InlineAnswer
+	limit  int // the log limit asked for
+}
+
+// with adds the answer's inline logs to o.
+func (a answer) with(o outcome) outcome {
+	if a.logs == nil {
+		return o
+	}
+	o.inline = true
+	o.logs = make([]string, 0, len(a.logs.Logs)+2)
+	for _, l := range a.logs.Logs {
+		o.logs = append(o.logs, FormatLogLine(LogLine{Time: time.Unix(0, l.Time), Stream: l.Stream, Text: l.Text}))
+	}
+	if a.logs.Truncated {
+		o.logs = append(o.logs, truncatedLogsMessage(a.limit))
+	}
+	if a.logs.Incomplete {
+		o.logs = append(o.logs, logFailureMessage)
+	}
+	return o
+}
+
+// post sends body to the proxy and returns its answer, errTooLarge (with
+// a body of the answer's length) beyond MaxResultBytes. With logLimit > 0
+// it asks Gust's proxy for the activation's logs with the answer
+// (proxy.LogsHeader); other proxies answer without them.
+func post(ctx context.Context, c Container, path string, body []byte, timeout time.Duration, logLimit int) (answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL()+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, err
+		return answer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if logLimit > 0 {
+		req.Header.Set(proxy.LogsHeader, strconv.Itoa(logLimit))
+	}
 	resp, err := c.Client().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
+			return answer{}, ctx.Err()
 		}
-		return 0, nil, err
+		return answer{}, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResultBytes+1))
+	ans := answer{status: resp.StatusCode, limit: logLimit}
+	inline := logLimit > 0 && resp.Header.Get(proxy.LogsHeader) == "inline"
+	max := int64(MaxResultBytes)
+	if inline {
+		// Log text may grow up to sixfold as JSON strings.
+		max += 6*int64(logLimit) + 64<<10
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
+			return answer{}, ctx.Err()
 		}
-		return 0, nil, err
+		return answer{}, err
 	}
-	if len(b) > MaxResultBytes {
+	if int64(len(b)) > max {
 		n, _ := io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode, make([]byte, int64(len(b))+n), errTooLarge
+		ans.body = make([]byte, int64(len(b))+n)
+		return ans, errTooLarge
 	}
-	return resp.StatusCode, b, nil
+	if inline {
+		var a proxy.InlineAnswer
+		if err := json.Unmarshal(b, &a); err != nil {
+			return answer{}, fmt.Errorf("decode the proxy's answer: %w", err)
+		}
+		b, ans.logs = a.Body, &a
+	}
+	ans.body = b
+	if len(b) > MaxResultBytes {
+		return ans, errTooLarge
+	}
+	return ans, nil
 }
 
 func isErrorObject(b []byte) bool {

@@ -110,6 +110,15 @@ func (s *logSession) add(l LogLine) bool {
 	return false
 }
 
+// drop stops collecting for s without waiting for its sentinels.
+func (lc *logCollector) drop(s *logSession) {
+	lc.mu.Lock()
+	if lc.cur == s {
+		lc.cur = nil
+	}
+	lc.mu.Unlock()
+}
+
 // end waits up to wait for the sentinels and returns the lines, with
 // OpenWhisk's notes when they were cut or did not end properly.
 func (lc *logCollector) end(s *logSession, wait time.Duration) []string {

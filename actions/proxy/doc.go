@@ -47,11 +47,14 @@
 // answers a thrown exception. Such a launcher sends a result that is a
 // string as null: it is not a dictionary either way.
 //
-// The language process writes straight to the container's stdout and
-// stderr. After every /run and every failed /init the proxy writes the
-// sentinel line XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX to both streams once
-// the answer has arrived, so it follows what the action wrote before
-// answering.
+// The language process writes to pipes that the proxy copies, line by
+// line, to the container's stdout and stderr. After every /run and every
+// failed /init the proxy writes the sentinel line
+// XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX to both once the answer has
+// arrived, so it follows what the action wrote before answering. As an
+// extension, an invoker may ask for the logs with the answers instead
+// (LogsHeader, InlineAnswer): it then need not follow the container's
+// output at all.
 //
 // Main is the command-line entry point of the gust binary when it runs as
 // /gust-proxy in a runtime image or as the local-process sandbox's child.

@@ -78,6 +78,7 @@ type Server struct {
 	pre         *process // with Prestart: the process until /init succeeds
 	preErr      error    // with Prestart: why pre did not start
 	out, errOut *stream
+	logs        *inlineLogs
 }
 
 // New returns a Server for cfg. Unless cfg.Prestart is set it starts
@@ -99,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Stderr == nil {
 		cfg.Stderr = io.Discard
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, logs: newInlineLogs(cfg.Stdout, cfg.Stderr)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -193,36 +194,37 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(body, &req)
 	}
 	if err != nil {
-		s.failInit(w, http.StatusBadRequest, "Error unmarshaling request: "+err.Error())
+		s.failInit(w, r, http.StatusBadRequest, "Error unmarshaling request: "+err.Error())
 		return
 	}
 	s.mu.Lock()
 	switch {
 	case s.closed:
 		s.mu.Unlock()
-		s.failInit(w, http.StatusServiceUnavailable, msgShuttingOff)
+		s.failInit(w, r, http.StatusServiceUnavailable, msgShuttingOff)
 		return
 	case s.initialized:
 		s.mu.Unlock()
-		s.failInit(w, http.StatusForbidden, msgInitTwice)
+		s.failInit(w, r, http.StatusForbidden, msgInitTwice)
 		return
 	case req.Value.Code == "":
 		s.mu.Unlock()
-		s.failInit(w, http.StatusForbidden, msgNoCode)
+		s.failInit(w, r, http.StatusForbidden, msgNoCode)
 		return
 	}
 	s.initialized = true
 	err = s.openStreams()
 	s.mu.Unlock()
 	if err != nil {
-		s.failInit(w, http.StatusBadGateway, err.Error())
+		s.failInit(w, r, http.StatusBadGateway, err.Error())
 		return
 	}
+	s.logs.requested(r) // keep the output from the code's loading on
 
 	v := req.Value
 	where, err := writeCode(s.cfg.Dir, s.cfg.Source, v.Code, v.Binary)
 	if err != nil {
-		s.failInit(w, http.StatusBadGateway, err.Error())
+		s.failInit(w, r, http.StatusBadGateway, err.Error())
 		return
 	}
 	main := v.Main
@@ -248,17 +250,17 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		if closed && s.cfg.Prestart {
 			// Close stopped the process: it did not fail by itself.
-			s.failInit(w, http.StatusServiceUnavailable, msgShuttingOff)
+			s.failInit(w, r, http.StatusServiceUnavailable, msgShuttingOff)
 			return
 		}
-		s.failInit(w, http.StatusBadGateway, err.Error())
+		s.failInit(w, r, http.StatusBadGateway, err.Error())
 		return
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		p.stop()
-		s.failInit(w, http.StatusServiceUnavailable, msgShuttingOff)
+		s.failInit(w, r, http.StatusServiceUnavailable, msgShuttingOff)
 		return
 	}
 	s.proc, s.pre = p, nil
@@ -307,22 +309,45 @@ func (s *Server) initPrestarted(ctx context.Context, env map[string]string) (*pr
 }
 
 // failInit answers an /init with an error and ends the activation's logs.
-func (s *Server) failInit(w http.ResponseWriter, code int, msg string) {
+func (s *Server) failInit(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	s.log.Debug("init failed", "status", code, "err", msg)
-	s.writeSentinels()
-	writeJSON(w, code, map[string]string{"error": msg})
+	body, _ := json.Marshal(map[string]string{"error": msg})
+	s.answer(w, r, code, body)
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	code, answer := s.run(r)
-	s.writeSentinels()
-	if answer == nil {
+	s.answer(w, r, code, answer)
+}
+
+// answer ends an activation: it answers with body (nil: the client is
+// gone) and its logs, inline (LogsHeader) or as lines and sentinels on the
+// container's streams.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, code int, body []byte) {
+	inline := s.logs.requested(r)
+	s.mu.Lock()
+	out, errOut := s.out, s.errOut
+	s.mu.Unlock()
+	if out == nil || errOut == nil || !s.logs.keeping() {
+		s.writeSentinels()
+		inline = false
+	} else {
+		logs := s.logs.end(out.w, errOut.w)
+		if body == nil || !inline {
+			s.logs.writeOut(logs)
+			inline = false
+		} else {
+			writeInline(w, code, body, logs)
+			return
+		}
+	}
+	if body == nil {
 		return // the client is gone
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	// The client may be gone; there is nobody to tell.
-	_, _ = w.Write(append(answer, '\n'))
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // run executes one /run and returns the status and body of its answer.
@@ -379,11 +404,11 @@ func (s *Server) openStreams() error {
 	if s.out != nil {
 		return nil
 	}
-	out, err := openStream(s.cfg.Stdout)
+	out, err := openStream(func(r io.Reader) { s.logs.copyStream(0, r) })
 	if err != nil {
 		return err
 	}
-	errOut, err := openStream(s.cfg.Stderr)
+	errOut, err := openStream(func(r io.Reader) { s.logs.copyStream(1, r) })
 	if err != nil {
 		return errors.Join(err, out.close())
 	}
@@ -414,38 +439,31 @@ func (s *Server) writeSentinels() {
 }
 
 // stream is where the language process and the sentinels write one of the
-// container's output streams: the stream itself when it is a file, else a
-// pipe copied to it.
+// container's output streams: a pipe that copy reads (inlineLogs.copyStream:
+// to the stream, or kept for an inline answer).
 type stream struct {
 	w      *os.File
-	owned  bool // w is the write end of a pipe the stream copies
 	copied chan struct{}
 }
 
-func openStream(dst io.Writer) (*stream, error) {
-	if f, ok := dst.(*os.File); ok {
-		return &stream{w: f}, nil
-	}
+func openStream(copy func(io.Reader)) (*stream, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("proxy: output pipe: %w", err)
 	}
-	st := &stream{w: w, owned: true, copied: make(chan struct{})}
+	st := &stream{w: w, copied: make(chan struct{})}
 	go func() {
 		defer close(st.copied)
 		defer r.Close()
-		// The destination failing leaves nothing to do but drain.
-		if _, err := io.Copy(dst, r); err != nil {
-			_, _ = io.Copy(io.Discard, r)
-		}
+		copy(r)
 	}()
 	return st, nil
 }
 
-// close closes the pipe, if any, and waits until its output is copied. The
+// close closes the pipe and waits until its output is copied. The
 // language process must have exited.
 func (st *stream) close() error {
-	if st == nil || !st.owned {
+	if st == nil {
 		return nil
 	}
 	err := st.w.Close()

@@ -2,13 +2,17 @@ package proxy_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,4 +128,101 @@ func waitForSocket(t *testing.T, sock string, done <-chan error) {
 		}
 	}
 	t.Fatalf("the proxy does not listen on %s", sock)
+}
+
+// TestInlineLogs: an invoker that asks for the logs with the answers
+// (LogsHeader) gets what the action wrote, its code's loading included,
+// in an InlineAnswer, and nothing on the container's streams; a /run that
+// does not ask gets the logs and sentinels on the streams again.
+func TestInlineLogs(t *testing.T) {
+	target := startInProcess(t, runtimes.NodeJS20, nil, true)
+	post := func(path, body string, inline bool) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, target.BaseURL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inline {
+			req.Header.Set(proxy.LogsHeader, "1000")
+		}
+		resp, err := target.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	code := `console.log("loading");
+function main(p) { console.log("out " + p.n); console.error("err " + p.n); if (p.big) console.log("x".repeat(2000)); return {n: p.n}; }`
+	initBody, _ := json.Marshal(map[string]any{"value": map[string]any{"name": "t", "main": "main", "code": code}})
+	if resp, b := post("/init", string(initBody), true); resp.StatusCode != http.StatusOK || resp.Header.Get(proxy.LogsHeader) != "" {
+		t.Fatalf("/init: %s %s (%s: %q)", resp.Status, b, proxy.LogsHeader, resp.Header.Get(proxy.LogsHeader))
+	}
+	for _, tc := range []struct {
+		body, result string
+		want         []string
+		truncated    bool
+	}{
+		{body: `{"value":{"n":1}}`, result: `{"n":1}`, want: []string{"stdout: loading", "stdout: out 1", "stderr: err 1"}},
+		{body: `{"value":{"n":2}}`, result: `{"n":2}`, want: []string{"stdout: out 2", "stderr: err 2"}},
+		{body: `{"value":{"n":3,"big":true}}`, result: `{"n":3}`, want: []string{"stdout: out 3", "stderr: err 3"}, truncated: true},
+	} {
+		resp, b := post("/run", tc.body, true)
+		var a proxy.InlineAnswer
+		if err := json.Unmarshal(b, &a); err != nil || resp.Header.Get(proxy.LogsHeader) != "inline" {
+			t.Fatalf("/run %s: %s %s: want an inline answer", tc.body, resp.Status, b)
+		}
+		var got []string
+		for _, l := range a.Logs {
+			got = append(got, l.Stream+": "+l.Text)
+		}
+		slices.Sort(got) // the two streams are read apart
+		want := slices.Sorted(slices.Values(tc.want))
+		if !slices.Equal(got, want) || a.Truncated != tc.truncated || a.Incomplete {
+			t.Errorf("/run %s: logs %q truncated %t incomplete %t, want %q truncated %t", tc.body, got, a.Truncated, a.Incomplete, want, tc.truncated)
+		}
+		if string(a.Body) != tc.result {
+			t.Errorf("/run %s: body %s, want %s", tc.body, a.Body, tc.result)
+		}
+	}
+	select {
+	case l := <-target.Logs:
+		t.Fatalf("inline logs reached the container's %s: %q", l.Stream, l.Text)
+	default:
+	}
+	resp, b := post("/run", `{"value":{"n":4}}`, false)
+	if resp.StatusCode != http.StatusOK || string(bytes.TrimSpace(b)) != `{"n":4}` {
+		t.Fatalf("/run without %s: %s %s", proxy.LogsHeader, resp.Status, b)
+	}
+	stdout, stderr := activationLogs(t, target.Logs)
+	if !slices.Equal(stdout, []string{"out 4"}) || !slices.Equal(stderr, []string{"err 4"}) {
+		t.Errorf("streams after a /run without %s: %q %q", proxy.LogsHeader, stdout, stderr)
+	}
+}
+
+// activationLogs reads one activation's lines from logs, up to the
+// sentinels on both streams.
+func activationLogs(t *testing.T, logs <-chan proxytest.Line) (stdout, stderr []string) {
+	t.Helper()
+	ended := 0
+	for ended < 2 {
+		select {
+		case l := <-logs:
+			switch {
+			case l.Text == proxy.Sentinel:
+				ended++
+			case l.Stream == "stdout":
+				stdout = append(stdout, l.Text)
+			default:
+				stderr = append(stderr, l.Text)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no sentinels; got %q %q", stdout, stderr)
+		}
+	}
+	return stdout, stderr
 }
