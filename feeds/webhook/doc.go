@@ -31,7 +31,9 @@
 //   - time: when Gust received the request.
 //   - datacontenttype and data: the request's Content-Type and body, as
 //     they came. A JSON body (application/json or +json) must be valid
-//     JSON; any other body is taken as it is; a body without Content-Type
+//     JSON; a GitHub form delivery (application/x-www-form-urlencoded
+//     with the one field payload=<JSON>) becomes that JSON; any other
+//     body is taken as it is; a body without Content-Type
 //     is application/json when it is valid JSON, else
 //     application/octet-stream. An empty body gives an event without data.
 //

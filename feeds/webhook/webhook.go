@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -140,6 +141,12 @@ func (wh *Webhook) event(h http.Header, body []byte) (event.Event, error) {
 		return ev, feeds.Reject(http.StatusBadRequest, "Content-Type %q is not a media type.", ct)
 	case (mt == "application/json" || strings.HasSuffix(mt, "+json")) && !json.Valid(body):
 		return ev, feeds.Reject(http.StatusBadRequest, "The body is not valid JSON, as its Content-Type %q says.", ct)
+	case mt == "application/x-www-form-urlencoded":
+		// GitHub's form deliveries carry the JSON as the one field
+		// "payload": the event's data is that JSON, as with a JSON delivery.
+		if form, err := url.ParseQuery(string(body)); err == nil && len(form) == 1 && len(form["payload"]) == 1 && json.Valid([]byte(form["payload"][0])) {
+			ct, body = event.ApplicationJSON, []byte(form["payload"][0])
+		}
 	}
 	ev.SetDataContentType(ct)
 	ev.DataEncoded = body
