@@ -70,6 +70,12 @@ func (s *ActivationStore) Put(ctx context.Context, a *Activation) error {
 	if err != nil {
 		return fmt.Errorf("encode activation %s: %w", a.ActivationID, err)
 	}
+	return s.PutEncoded(ctx, a, b)
+}
+
+// PutEncoded is Put for a record the caller has encoded already: b is
+// json.Marshal(a).
+func (s *ActivationStore) PutEncoded(ctx context.Context, a *Activation, b []byte) error {
 	if _, err := s.js.Publish(ctx, activationSubject(a.Namespace, a.Path(), a.ActivationID), b,
 		jetstream.WithMsgID(a.ActivationID)); err != nil {
 		return fmt.Errorf("store activation %s: %w", a.ActivationID, err)

@@ -204,21 +204,51 @@ func initFailure(body []byte) string {
 func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int) outcome {
 	a := &inv.Action
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
-	msg := map[string]any{
-		"value":          inv.Params(),
-		"namespace":      inv.Namespace,
-		"action_name":    a.FullName().String(),
-		"action_version": a.Version,
-		"activation_id":  inv.ActivationID,
-		"transaction_id": inv.TransactionID,
-		"deadline":       strconv.FormatInt(time.Now().Add(timeout).UnixMilli(), 10),
+	msg := runRequest{
+		Value:         runParams(inv),
+		Namespace:     inv.Namespace,
+		ActionName:    a.FullName().String(),
+		ActionVersion: a.Version,
+		ActivationID:  inv.ActivationID,
+		TransactionID: inv.TransactionID,
+		Deadline:      strconv.FormatInt(time.Now().Add(timeout).UnixMilli(), 10),
 	}
 	if inv.APIKey != "" && providesAPIKey(a) {
-		msg["api_key"] = inv.APIKey
+		msg.APIKey = inv.APIKey
 	}
-	body, _ := json.Marshal(msg)
+	body, err := json.Marshal(msg)
+	if err != nil { // a payload that is not JSON counts for nothing, as in Params
+		msg.Value = inv.Params()
+		body, _ = json.Marshal(msg)
+	}
 	ans, err := post(ctx, c, "/run", body, timeout, logLimit)
 	return ans.with(iv.runOutcome(c, a, ans.status, ans.body, err))
+}
+
+// runRequest is the body of /run (OpenWhisk's action container protocol).
+type runRequest struct {
+	Value         json.RawMessage `json:"value"`
+	Namespace     string          `json:"namespace"`
+	ActionName    string          `json:"action_name"`
+	ActionVersion string          `json:"action_version"`
+	ActivationID  string          `json:"activation_id"`
+	TransactionID string          `json:"transaction_id"`
+	Deadline      string          `json:"deadline"`
+	APIKey        string          `json:"api_key,omitempty"`
+}
+
+// runParams is inv.Params(), without decoding and encoding the payload
+// again when the action has no default parameters to merge it over.
+func runParams(inv *actions.Invocation) json.RawMessage {
+	for _, kv := range inv.Action.Parameters {
+		if !kv.Init {
+			return inv.Params()
+		}
+	}
+	if p := bytes.TrimSpace(inv.Payload); len(p) > 0 && p[0] == '{' {
+		return p
+	}
+	return inv.Params()
 }
 
 // runOutcome is the outcome of a /run of a in c answered with status and
