@@ -58,6 +58,13 @@ type RecordStore interface {
 	Put(ctx context.Context, a *actions.Activation) error
 }
 
+// encodedRecordStore is a RecordStore that can store a record already
+// encoded as JSON (actions.ActivationStore): the invoker encodes a record
+// once, for its announcement and its storage.
+type encodedRecordStore interface {
+	PutEncoded(ctx context.Context, a *actions.Activation, b []byte) error
+}
+
 // ImageFunc returns the image that runs exec, and whether that image runs
 // Gust's own action proxy (reachable on a Unix socket). Its errors should
 // wrap ErrImage when the action, not the system, is at fault.
@@ -187,7 +194,12 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 	if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
 		iv.log.Warn("announce activation", "activation_id", inv.ActivationID, "err", err)
 	}
-	if err := iv.rec.Put(ctx, rec); err != nil {
+	if es, ok := iv.rec.(encodedRecordStore); ok {
+		err = es.PutEncoded(ctx, rec, b)
+	} else {
+		err = iv.rec.Put(ctx, rec)
+	}
+	if err != nil {
 		iv.log.Error("store activation", "activation_id", inv.ActivationID, "err", err)
 	}
 }
@@ -270,6 +282,43 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// queueAckWait bounds how long Queue's stored waits for JetStream.
+const queueAckWait = 10 * time.Second
+
+// Queue puts inv on the work queue like Activate with no wait, but returns
+// before JetStream has stored it: stored waits for that, so that a caller
+// with many invocations (the rule engine, for the rules of an event) has
+// them stored together. A sequence starts in the background, as Activate
+// starts it.
+func (d *Dispatcher) Queue(ctx context.Context, inv *actions.Invocation) (stored func(context.Context) error, err error) {
+	if inv.Action.Exec.Kind == actions.KindSequence {
+		_, err := d.activate(ctx, inv, 0, true)
+		return func(context.Context) error { return nil }, err
+	}
+	b, err := json.Marshal(inv)
+	if err != nil {
+		return nil, fmt.Errorf("encode invocation: %w", err)
+	}
+	f, err := d.js.PublishAsync(invokeSubject(inv.Namespace), b, jetstream.WithMsgID(inv.ActivationID))
+	if err != nil {
+		return nil, fmt.Errorf("queue invocation: %w", err)
+	}
+	return func(ctx context.Context) error {
+		t := time.NewTimer(queueAckWait)
+		defer t.Stop()
+		select {
+		case <-f.Ok():
+			return nil
+		case err := <-f.Err():
+			return fmt.Errorf("queue invocation: %w", err)
+		case <-t.C:
+			return fmt.Errorf("queue invocation: no acknowledgement within %v", queueAckWait)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}, nil
 }
 
 // activateSequence runs a sequence in the background, so that it finishes

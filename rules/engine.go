@@ -24,6 +24,13 @@ type Activator interface {
 	Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error)
 }
 
+// queuer is an Activator that can queue an invocation without waiting
+// for it to be stored (invoker.Dispatcher): an event's invocations are then
+// queued at once and waited for together.
+type queuer interface {
+	Queue(ctx context.Context, inv *actions.Invocation) (stored func(context.Context) error, err error)
+}
+
 // RecordStore keeps activation records.
 type RecordStore interface {
 	Put(ctx context.Context, a *actions.Activation) error
@@ -262,7 +269,9 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	sort.Strings(names)
 	var logs []string
 	var results []ruleResult // for publishOutcome
+	var queued []func(context.Context) error
 	active := 0
+	q, _ := e.activator.(queuer)
 	for _, rname := range names {
 		link := t.Rules[rname]
 		action := link.Action.FullName()
@@ -295,10 +304,16 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 					ActivationID: derivedID(triggerID, rname), Namespace: ns, Subject: subject,
 					Action: *a, Payload: args, APIKey: apiKey, Submitted: time.Now().UnixMilli(), Cause: triggerID,
 				}
-				if link.Delivery != nil {
+				switch {
+				case link.Delivery != nil:
 					err = e.startDelivery(ctx, &delivery{policy: *link.Delivery, inv: *inv, triggerID: triggerID,
 						rule: rname, action: res.Action, ev: ev, hops: hops})
-				} else {
+				case q != nil:
+					var stored func(context.Context) error
+					if stored, err = q.Queue(ctx, inv); err == nil {
+						queued = append(queued, stored)
+					}
+				default:
 					_, err = e.activator.Activate(ctx, inv, 0)
 				}
 				if err != nil {
@@ -330,6 +345,11 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	if err := e.records.Put(ctx, rec); err != nil {
 		return err
+	}
+	for _, stored := range queued { // stored meanwhile, mostly
+		if err := stored(ctx); err != nil {
+			return err
+		}
 	}
 	e.publishOutcome(ns, t.Name, triggerID, ev, results)
 	return nil
