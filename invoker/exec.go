@@ -85,15 +85,19 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actio
 	c := lease.Container()
 	// Logs are collected from activations that have their container to
 	// themselves: from Gust's own proxy with its answers, else from the
-	// container's output, up to the sentinels.
+	// container's output, up to the sentinels. Gust's proxy is told not to
+	// write the others' at all.
 	collect := a.Limits.Concurrency <= 1
 	logLimit := 0
 	var session *logSession
-	if collect {
+	switch {
+	case collect:
 		session = lease.logs().begin(a.Limits.Logs << 20)
 		if spec.ProxySocket {
 			logLimit = a.Limits.Logs << 20
 		}
+	case spec.ProxySocket:
+		logLimit = noLogs
 	}
 	start := time.Now()
 	var initTime time.Duration
@@ -149,8 +153,7 @@ func (iv *Invoker) spec(ctx context.Context, a *actions.Action) (Spec, error) {
 // image that is not there), not the system's.
 var errImage = errors.New("image")
 
-// init sends /init with the action's code; with logLimit > 0 it asks for
-// the logs with a failure's answer.
+// init sends /init with the action's code; logLimit is post's.
 func (iv *Invoker) init(ctx context.Context, c Container, inv *actions.Invocation, logLimit int) outcome {
 	a := &inv.Action
 	full, _, err := iv.code.GetAction(ctx, a.FullName(), true)
@@ -200,7 +203,7 @@ func initFailure(body []byte) string {
 }
 
 // run sends /run with the activation's parameters and reads the result;
-// with logLimit > 0 it asks for the logs with the answer.
+// logLimit is post's.
 func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int) outcome {
 	a := &inv.Action
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
@@ -322,6 +325,9 @@ func (a answer) with(o outcome) outcome {
 	return o
 }
 
+// noLogs as post's logLimit tells Gust's proxy that no logs are wanted.
+const noLogs = -1
+
 // post sends body to the proxy and returns its answer, errTooLarge (with
 // a body of the answer's length) beyond MaxResultBytes. With logLimit > 0
 // it asks Gust's proxy for the activation's logs with the answer
@@ -334,8 +340,11 @@ func post(ctx context.Context, c Container, path string, body []byte, timeout ti
 		return answer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if logLimit > 0 {
+	switch {
+	case logLimit > 0:
 		req.Header.Set(proxy.LogsHeader, strconv.Itoa(logLimit))
+	case logLimit == noLogs:
+		req.Header.Set(proxy.LogsHeader, proxy.LogsNone)
 	}
 	resp, err := c.Client().Do(req)
 	if err != nil {

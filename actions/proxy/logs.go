@@ -25,7 +25,15 @@ import (
 // header that ends an activation then has that activation's logs written
 // to the container's streams, with the sentinels, as before; so does an
 // activation whose client went away.
+//
+// The value LogsNone says the invoker does not want the logs at all (it
+// does not collect them from activations that share a container): from
+// then on the proxy drops what the action writes and writes no sentinels,
+// and its answers are plain.
 const LogsHeader = "Gust-Logs"
+
+// LogsNone is the LogsHeader value of an invoker that wants no logs.
+const LogsNone = "none"
 
 // InlineAnswer is the body of an answer to a request with LogsHeader.
 type InlineAnswer struct {
@@ -64,6 +72,7 @@ const logEndWait = 2 * time.Second
 type inlineLogs struct {
 	mu         sync.Mutex
 	on         bool // the output is kept, not written to the streams
+	discard    bool // nor kept (LogsNone)
 	lines      []LogLine
 	size       int
 	limit      int
@@ -81,10 +90,18 @@ func newInlineLogs(stdout, stderr io.Writer) *inlineLogs {
 		dst: [2]io.Writer{stdout, stderr}, streamName: [2]string{"stdout", "stderr"}}
 }
 
-// requested reads a request's LogsHeader; it turns keeping on for good.
+// requested reads a request's LogsHeader; it turns keeping (or with
+// LogsNone discarding) on for good. It reports whether the answer takes
+// the logs.
 func (l *inlineLogs) requested(r *http.Request) bool {
 	v := r.Header.Get(LogsHeader)
 	if v == "" {
+		return false
+	}
+	if v == LogsNone {
+		l.mu.Lock()
+		l.on, l.discard = true, true
+		l.mu.Unlock()
 		return false
 	}
 	limit, err := strconv.Atoi(v)
@@ -97,10 +114,11 @@ func (l *inlineLogs) requested(r *http.Request) bool {
 	return true
 }
 
-func (l *inlineLogs) keeping() bool {
+// mode says whether the output is kept, or dropped.
+func (l *inlineLogs) mode() (keeping, discarding bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.on
+	return l.on && !l.discard, l.discard
 }
 
 // copyStream copies the pipe r of stream i (0 stdout, 1 stderr) line by
@@ -120,7 +138,7 @@ func (l *inlineLogs) copyStream(i int, r io.Reader) {
 				if isMark {
 					text = text[:len(text)-len(sentinel)]
 				}
-				if len(text) > 0 || !isMark {
+				if (len(text) > 0 || !isMark) && !l.discard {
 					l.addLocked(i, text)
 				}
 			}

@@ -328,18 +328,18 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, code int, body [
 	s.mu.Lock()
 	out, errOut := s.out, s.errOut
 	s.mu.Unlock()
-	if out == nil || errOut == nil || !s.logs.keeping() {
+	keeping, discarding := s.logs.mode()
+	switch {
+	case discarding:
+	case out == nil || errOut == nil || !keeping:
 		s.writeSentinels()
-		inline = false
-	} else {
+	default:
 		logs := s.logs.end(out.w, errOut.w)
-		if body == nil || !inline {
-			s.logs.writeOut(logs)
-			inline = false
-		} else {
+		if body != nil && inline {
 			writeInline(w, code, body, logs)
 			return
 		}
+		s.logs.writeOut(logs)
 	}
 	if body == nil {
 		return // the client is gone

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -138,28 +139,12 @@ func TestInlineLogs(t *testing.T) {
 	target := startInProcess(t, runtimes.NodeJS20, nil, true)
 	post := func(path, body string, inline bool) (*http.Response, []byte) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, target.BaseURL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
 		if inline {
-			req.Header.Set(proxy.LogsHeader, "1000")
+			return postLogs(t, target, path, body, "1000")
 		}
-		resp, err := target.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, b
+		return postLogs(t, target, path, body, "")
 	}
-	code := `console.log("loading");
-function main(p) { console.log("out " + p.n); console.error("err " + p.n); if (p.big) console.log("x".repeat(2000)); return {n: p.n}; }`
-	initBody, _ := json.Marshal(map[string]any{"value": map[string]any{"name": "t", "main": "main", "code": code}})
-	if resp, b := post("/init", string(initBody), true); resp.StatusCode != http.StatusOK || resp.Header.Get(proxy.LogsHeader) != "" {
+	if resp, b := post("/init", loggingInit, true); resp.StatusCode != http.StatusOK || resp.Header.Get(proxy.LogsHeader) != "" {
 		t.Fatalf("/init: %s %s (%s: %q)", resp.Status, b, proxy.LogsHeader, resp.Header.Get(proxy.LogsHeader))
 	}
 	for _, tc := range []struct {
@@ -201,6 +186,58 @@ function main(p) { console.log("out " + p.n); console.error("err " + p.n); if (p
 	stdout, stderr := activationLogs(t, target.Logs)
 	if !slices.Equal(stdout, []string{"out 4"}) || !slices.Equal(stderr, []string{"err 4"}) {
 		t.Errorf("streams after a /run without %s: %q %q", proxy.LogsHeader, stdout, stderr)
+	}
+}
+
+// loggingInit is an /init body whose action logs on both streams.
+var loggingInit = func() string {
+	code := `console.log("loading");
+function main(p) { console.log("out " + p.n); console.error("err " + p.n); if (p.big) console.log("x".repeat(2000)); return {n: p.n}; }`
+	b, _ := json.Marshal(map[string]any{"value": map[string]any{"name": "t", "main": "main", "code": code}})
+	return string(b)
+}()
+
+// postLogs posts body to the proxy's path with LogsHeader logs (none when
+// empty) and returns the answer.
+func postLogs(t *testing.T, target proxytest.Target, path, body, logs string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, target.BaseURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logs != "" {
+		req.Header.Set(proxy.LogsHeader, logs)
+	}
+	resp, err := target.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// TestNoLogs: an invoker that wants no logs (proxy.LogsNone) gets plain
+// answers, and neither the action's output nor sentinels reach the
+// container's streams.
+func TestNoLogs(t *testing.T) {
+	target := startInProcess(t, runtimes.NodeJS20, nil, true)
+	if resp, b := postLogs(t, target, "/init", loggingInit, proxy.LogsNone); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/init: %s %s", resp.Status, b)
+	}
+	for n := range 3 {
+		resp, b := postLogs(t, target, "/run", fmt.Sprintf(`{"value":{"n":%d}}`, n), proxy.LogsNone)
+		if want := fmt.Sprintf(`{"n":%d}`, n); resp.StatusCode != http.StatusOK || string(bytes.TrimSpace(b)) != want || resp.Header.Get(proxy.LogsHeader) != "" {
+			t.Fatalf("/run: %s %s, want 200 %s", resp.Status, b, want)
+		}
+	}
+	select {
+	case l := <-target.Logs:
+		t.Errorf("the container's %s got %q", l.Stream, l.Text)
+	case <-time.After(100 * time.Millisecond):
 	}
 }
 
