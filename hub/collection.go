@@ -23,7 +23,9 @@ var (
 // Collection stores values of one type as JSON in a JetStream key-value
 // bucket, with optimistic concurrency by revision. Keys are built with Key.
 type Collection[T any] struct {
-	kv jetstream.KeyValue
+	kv     jetstream.KeyValue
+	stream jetstream.Stream // the bucket's, for Revision
+	all    string           // the subject of every key
 }
 
 // Entry is a value with the revision it was read at.
@@ -45,7 +47,11 @@ func OpenCollection[T any](ctx context.Context, js jetstream.JetStream, bucket s
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
 	}
-	return &Collection[T]{kv: kv}, nil
+	st, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
+	}
+	return &Collection[T]{kv: kv, stream: st, all: "$KV." + bucket + ".>"}, nil
 }
 
 // Get returns the value under key and its revision, or ErrNotFound.
@@ -201,15 +207,16 @@ func (c *Collection[T]) Watch(ctx context.Context, filter string) (<-chan Change
 // to any key. A Watch that has delivered a change of this revision has
 // delivered every change made before the call.
 func (c *Collection[T]) Revision(ctx context.Context) (uint64, error) {
-	st, err := c.kv.Status(ctx)
+	// The bucket's last message, by a direct get: cheaper than its stream
+	// state, which goes through JetStream's API queue.
+	m, err := c.stream.GetLastMsgForSubject(ctx, c.all)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
 	if err != nil {
-		return 0, fmt.Errorf("bucket status: %w", err)
+		return 0, fmt.Errorf("bucket revision: %w", err)
 	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok || bs.StreamInfo() == nil {
-		return 0, errors.New("bucket status: no stream state")
-	}
-	return bs.StreamInfo().State.LastSeq, nil
+	return m.Sequence, nil
 }
 
 // Change is one update delivered by Watch.

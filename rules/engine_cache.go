@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -214,15 +215,15 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 		e.log.Warn("triggers and actions are read from the store for every event", "err", failed)
 		return wg.Wait // the watches that started end with ctx
 	}
-	ms.barrier.query = func(ctx context.Context) ([3]uint64, error) {
+	ms.barrier.query = func(ctx context.Context) ([3]uint64, error) { // the three at once
 		var revs [3]uint64
-		var err error
+		var errs [3]error
+		var wg sync.WaitGroup
 		for i, f := range []func(context.Context) (uint64, error){ms.triggers.revision, ms.actions.revision, ms.packages.revision} {
-			if revs[i], err = f(ctx); err != nil {
-				return revs, err
-			}
+			wg.Go(func() { revs[i], errs[i] = f(ctx) })
 		}
-		return revs, nil
+		wg.Wait()
+		return revs, errors.Join(errs[:]...)
 	}
 	e.mirrors = ms
 	return wg.Wait
