@@ -25,6 +25,16 @@ const ProgramName = "gust-proxy"
 // the proxy serves on besides its TCP address.
 const SocketEnv = "GUST_PROXY_SOCKET"
 
+// APISocketEnv names the environment variable with the path of a Unix
+// socket where Gust serves its API. When set, the proxy forwards
+// APIAddr on the container's own loopback to it and gives actions
+// __OW_API_HOST=http://APIAddr, so that actions in a container reach the
+// API with no network route to the host.
+const APISocketEnv = "GUST_API_SOCKET"
+
+// APIAddr is where the proxy forwards the API inside a container.
+const APIAddr = "127.0.0.1:3233"
+
 // shutdownGrace bounds how long Main waits for requests in flight.
 const shutdownGrace = 5 * time.Second
 
@@ -85,6 +95,15 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 			return fmt.Errorf("proxy: find own executable for native actions: %w", err)
 		}
 		cfg.LauncherPath, cfg.Launcher = self, []string{ProgramName, "-exec-loop"}
+	}
+	if sock := getenv(APISocketEnv); sock != "" {
+		fwd, err := net.Listen("tcp", APIAddr)
+		if err != nil {
+			logger.Warn("cannot forward the API to actions", "err", err)
+		} else {
+			cfg.APIHost = "http://" + APIAddr
+			go forwardAPI(ctx, fwd, sock, logger)
+		}
 	}
 	srv, err := New(cfg)
 	if err != nil {
@@ -188,4 +207,42 @@ func runExecLoop(ctx context.Context, getenv func(string) string, stdout, stderr
 		exe += "/" + native.SourceName
 	}
 	return native.Loop(ctx, exe, os.Stdin, results, stdout, stderr, os.Environ())
+}
+
+// forwardAPI accepts connections on ln until ctx ends and joins each to
+// Gust's API on the Unix socket sock.
+func forwardAPI(ctx context.Context, ln net.Listener, sock string, logger *slog.Logger) {
+	go func() {
+		<-ctx.Done()
+		_ = ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			var d net.Dialer
+			up, err := d.DialContext(ctx, "unix", sock)
+			if err != nil {
+				logger.Warn("the API's socket does not answer", "err", err)
+				return
+			}
+			defer up.Close()
+			done := make(chan struct{})
+			go func() {
+				_, _ = io.Copy(up, c)
+				if uc, ok := up.(*net.UnixConn); ok {
+					_ = uc.CloseWrite()
+				}
+				close(done)
+			}()
+			_, _ = io.Copy(c, up)
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.CloseWrite()
+			}
+			<-done
+		}()
+	}
 }

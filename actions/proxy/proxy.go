@@ -47,6 +47,9 @@ type Config struct {
 	// Env is the language process's environment before the variables of
 	// /init. Nil means an empty environment.
 	Env []string
+	// APIHost, when set, replaces the __OW_API_HOST an /init gives: the
+	// address where this proxy forwards Gust's API (Main's APISocketEnv).
+	APIHost string
 	// Stdout and Stderr are the container's output streams. When they are
 	// *os.File the language process writes to them directly; otherwise
 	// through a pipe that the Server copies. Nil discards.
@@ -237,6 +240,9 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 	}
 	env["GUST_ACTION_PATH"], env["GUST_ACTION_MAIN"] = where, main
 	env["__OW_WAIT_FOR_ACK"] = "true"
+	if s.cfg.APIHost != "" {
+		env["__OW_API_HOST"] = s.cfg.APIHost
+	}
 
 	var p *process
 	if s.cfg.Prestart {

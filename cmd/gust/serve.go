@@ -218,8 +218,19 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	// The API on a Unix socket too, for actions in containers: their proxy
+	// forwards it to them (docker.Options.APISocketDir).
+	if uln, err := listenAPISocket(o.dataDir); err != nil {
+		log.Warn("no API socket for actions in containers", "err", err)
+	} else {
+		go func() {
+			if err := srv.Serve(uln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("API socket", "err", err)
+			}
+		}()
+	}
 	log.Info("gust ready", "api", apiHost, "data_dir", o.dataDir, "nats", natsDescription(h, o), "sandbox", sb.Name(),
 		"startup", time.Since(started).Round(time.Millisecond).String())
 
@@ -330,4 +341,30 @@ func containerOwner(dir string) string {
 	}
 	sum := sha256.Sum256([]byte(abs))
 	return "gust-" + hex.EncodeToString(sum[:4])
+}
+
+// apiSocketDir is the directory of the API's Unix socket, api.sock.
+func apiSocketDir(dataDir string) string { return filepath.Join(dataDir, "api") }
+
+// listenAPISocket listens on the API's Unix socket, which anyone who can
+// reach the file may connect to: requests still need a key.
+func listenAPISocket(dataDir string) (net.Listener, error) {
+	dir := apiSocketDir(dataDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "api.sock")
+	_ = os.Remove(path) // a leftover of an earlier run
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o666); err != nil { // actions run as an unprivileged user
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }

@@ -36,6 +36,11 @@ const (
 
 // Paths and values inside a container that runs Gust's action proxy.
 const (
+	// APIMount is where Options.APISocketDir is mounted.
+	APIMount = "/gust/api"
+	// APISocketEnv tells the proxy where the API's socket is (the proxy's
+	// APISocketEnv).
+	APISocketEnv = "GUST_API_SOCKET"
 	// SocketMount is where the per-container socket directory is mounted.
 	SocketMount = "/gust/run"
 	// SocketEnv names the environment variable that tells the proxy where
@@ -88,6 +93,12 @@ type Options struct {
 	// with a read-only root file system. Stock OpenWhisk images write to
 	// their root file system, so the default is false.
 	ReadOnlyBlackbox bool
+	// APISocketDir is a host directory holding Gust's API on a Unix
+	// socket, api.sock. When set, it is mounted into containers of Gust's
+	// runtime images, whose proxy then serves the API to the action on the
+	// container's own 127.0.0.1 (actions/proxy APISocketEnv): an action
+	// reaches __OW_API_HOST with no route from the container to the host.
+	APISocketDir string
 	// Logger receives the sandbox's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Client is the Docker client to use. Default: one from the
@@ -102,6 +113,7 @@ type Sandbox struct {
 	cli       *client.Client
 	log       *slog.Logger
 	socketDir string
+	apiDir    string
 	network   string
 	labels    map[string]string
 	tmpfs     map[string]string
@@ -134,6 +146,7 @@ func New(opts Options) (*Sandbox, error) {
 		cli:       cli,
 		log:       opts.Logger,
 		socketDir: opts.SocketDir,
+		apiDir:    opts.APISocketDir,
 		network:   opts.Network,
 		labels:    maps.Clone(opts.Labels),
 		tmpfs:     maps.Clone(opts.Tmpfs),
@@ -290,6 +303,10 @@ func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string) (*container
 		cfg.Env = append(cfg.Env, SocketEnv+"="+SocketPath)
 		cfg.Labels[LabelSocketDir] = sockDir
 		hc.Binds = []string{sockDir + ":" + SocketMount + ":rw"}
+		if s.apiDir != "" {
+			hc.Binds = append(hc.Binds, s.apiDir+":"+APIMount+":ro")
+			cfg.Env = append(cfg.Env, APISocketEnv+"="+APIMount+"/api.sock")
+		}
 	} else {
 		port := nat.Port(fmt.Sprintf("%d/tcp", ProxyPort))
 		cfg.ExposedPorts = nat.PortSet{port: struct{}{}}
