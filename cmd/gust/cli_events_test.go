@@ -16,23 +16,25 @@ import (
 )
 
 // lastActivation is the rule engine's Activator: it keeps the id of the
-// last invocation queued, and runs none.
+// invocation queued for each trigger activation (the engine processes
+// events in no particular order), and runs none.
 type lastActivation struct {
-	mu sync.Mutex
-	id string
+	mu      sync.Mutex
+	byCause map[string]string
 }
 
 func (l *lastActivation) Activate(_ context.Context, inv *actions.Invocation, _ time.Duration) (*actions.Activation, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.id = inv.ActivationID
+	l.byCause[inv.Cause] = inv.ActivationID
 	return nil, nil
 }
 
-func (l *lastActivation) last() string {
+// of returns the id of the invocation that trigger activation id caused.
+func (l *lastActivation) of(id string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.id
+	return l.byCause[id]
 }
 
 // eventually waits until cond holds.
@@ -51,7 +53,7 @@ func TestCLIEventsTail(t *testing.T) {
 	if _, err := hub.OpenEvents(t.Context(), js); err != nil {
 		t.Fatal(err)
 	}
-	queued := &lastActivation{}
+	queued := &lastActivation{byCause: map[string]string{}}
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan error, 1)
 	go func() {
@@ -107,7 +109,7 @@ func TestCLIEventsTail(t *testing.T) {
 			t.Fatalf("tail: %v", err)
 		}
 		want := "TIME guest/t dev.gust.trigger.fire from /namespaces/guest/triggers/t, id " + id + "\n" +
-			"  ✓ guest/r1 → guest/hello " + queued.last() + "\n" +
+			"  ✓ guest/r1 → guest/hello " + queued.of(id) + "\n" +
 			"  – guest/r2 inactive\n" +
 			"  – guest/r3 filtered out\n\n"
 		if got := stamp.ReplaceAllString(stdout.String(), "TIME "); got != want {
@@ -125,7 +127,7 @@ func TestCLIEventsTail(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout.String()), &o); err != nil {
 			t.Fatalf("stdout %q: %v", stdout.String(), err)
 		}
-		want := []rules.RuleOutcome{{Rule: "guest/r4", Action: "guest/hello", Outcome: rules.OutcomeActivated, ActivationID: queued.last()}}
+		want := []rules.RuleOutcome{{Rule: "guest/r4", Action: "guest/hello", Outcome: rules.OutcomeActivated, ActivationID: queued.of(id)}}
 		if o.Trigger != "guest/t2" || o.TriggerActivationID != id || len(o.Rules) != 1 || o.Rules[0] != want[0] {
 			t.Errorf("outcome = %+v", o)
 		}
