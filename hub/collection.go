@@ -25,7 +25,6 @@ var (
 type Collection[T any] struct {
 	kv     jetstream.KeyValue
 	stream jetstream.Stream // the bucket's, for Revision
-	all    string           // the subject of every key
 }
 
 // Entry is a value with the revision it was read at.
@@ -51,7 +50,7 @@ func OpenCollection[T any](ctx context.Context, js jetstream.JetStream, bucket s
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
 	}
-	return &Collection[T]{kv: kv, stream: st, all: "$KV." + bucket + ".>"}, nil
+	return &Collection[T]{kv: kv, stream: st}, nil
 }
 
 // Get returns the value under key and its revision, or ErrNotFound.
@@ -208,8 +207,10 @@ func (c *Collection[T]) Watch(ctx context.Context, filter string) (<-chan Change
 // delivered every change made before the call.
 func (c *Collection[T]) Revision(ctx context.Context) (uint64, error) {
 	// The bucket's last message, by a direct get: cheaper than its stream
-	// state, which goes through JetStream's API queue.
-	m, err := c.stream.GetLastMsgForSubject(ctx, c.all)
+	// state, which goes through JetStream's API queue. The subject is ">",
+	// which the server answers from its last sequence; any other wildcard
+	// would cost in proportion to the keys.
+	m, err := c.stream.GetLastMsgForSubject(ctx, ">")
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}

@@ -185,6 +185,33 @@ func TestCollectionWatch(t *testing.T) {
 	}
 }
 
+// TestCollectionRevision: a collection's revision is its last change's,
+// a deletion's included, and 0 while it is empty.
+func TestCollectionRevision(t *testing.T) {
+	ctx := context.Background()
+	_, c := newCollection(t)
+	if rev, err := c.Revision(ctx); err != nil || rev != 0 {
+		t.Fatalf("empty: revision %d, %v", rev, err)
+	}
+	var last uint64
+	for i, k := range []string{"a", "b", "a"} {
+		rev, err := c.Put(ctx, hub.Key(k), thing{N: i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = rev
+		if got, err := c.Revision(ctx); err != nil || got != last {
+			t.Fatalf("after put %d: revision %d, %v, want %d", i, got, err, last)
+		}
+	}
+	if err := c.Delete(ctx, hub.Key("b"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Revision(ctx); err != nil || got != last+1 {
+		t.Fatalf("after a deletion: revision %d, %v, want %d", got, err, last+1)
+	}
+}
+
 func TestStartNeedsDataDir(t *testing.T) {
 	if _, err := hub.Start(context.Background(), hub.Options{}); err == nil {
 		t.Fatal("Start without a data directory succeeded")
