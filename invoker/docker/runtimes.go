@@ -19,6 +19,11 @@ import (
 // with its own native runtime instead of pulling the image.
 const NativeSkeleton = "openwhisk/dockerskeleton"
 
+// blackboxSeen is how long a blackbox image found on the engine is taken
+// to be there without asking the engine again: the invoker resolves an
+// action's image for every activation.
+const blackboxSeen = 30 * time.Second
+
 // RuntimeImages returns the invoker's image resolver for this engine:
 // runtime kinds map to Gust's own images, built on first need from the
 // local toolchain with proxyBinary as the action proxy; blackbox actions
@@ -27,13 +32,26 @@ const NativeSkeleton = "openwhisk/dockerskeleton"
 func (s *Sandbox) RuntimeImages(proxyBinary string) invoker.ImageFunc {
 	var mu sync.Mutex
 	built := map[string]string{}
+	seen := map[string]time.Time{} // blackbox images found, and when
 	return func(ctx context.Context, e actions.Exec) (string, bool, error) {
 		kind := e.Kind
 		if e.Kind == actions.KindBlackbox {
 			if e.Image != NativeSkeleton {
+				mu.Lock()
+				at, ok := seen[e.Image]
+				mu.Unlock()
+				if ok && time.Since(at) < blackboxSeen {
+					return e.Image, false, nil
+				}
 				if err := s.CheckImage(ctx, e.Image); err != nil {
 					return "", false, fmt.Errorf("%w: %v", invoker.ErrImage, err)
 				}
+				mu.Lock()
+				if len(seen) >= 1024 {
+					clear(seen)
+				}
+				seen[e.Image] = time.Now()
+				mu.Unlock()
 				return e.Image, false, nil
 			}
 			kind = runtimes.Native
