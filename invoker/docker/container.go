@@ -100,6 +100,9 @@ func (c *Container) start(ctx context.Context) error {
 		c.baseURL = "http://proxy"
 	} else {
 		addr, err := c.publishedAddr(ctx)
+		if errors.Is(err, errNotRunning) {
+			return c.exitedError(ctx)
+		}
 		if err != nil {
 			return err
 		}
@@ -120,12 +123,19 @@ func (c *Container) start(ctx context.Context) error {
 	return c.waitReady(ctx)
 }
 
+// errNotRunning says a container exited before its port was looked up.
+var errNotRunning = errors.New("container is not running")
+
 // publishedAddr returns the 127.0.0.1 address at which the engine published
-// the proxy port.
+// the proxy port; errNotRunning when the container has exited already (its
+// port is then unpublished).
 func (c *Container) publishedAddr(ctx context.Context) (string, error) {
 	info, err := c.s.cli.ContainerInspect(ctx, c.id)
 	if err != nil {
 		return "", fmt.Errorf("inspect container %s: %w", c.id, err)
+	}
+	if info.State != nil && !info.State.Running {
+		return "", errNotRunning
 	}
 	if info.NetworkSettings != nil {
 		for _, b := range info.NetworkSettings.Ports[nat.Port(fmt.Sprintf("%d/tcp", ProxyPort))] {
