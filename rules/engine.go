@@ -127,10 +127,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		AckWait:       30 * time.Second,
 		MaxAckPending: 1000,
 	})
-	slots := make(chan struct{}, engineWorkers)
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", engineConsumer, err)
 	}
+	slots := make(chan struct{}, engineWorkers)
 	it, err := cons.Messages()
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", hub.EventsStream, err)
