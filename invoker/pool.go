@@ -59,8 +59,8 @@ type Pool struct {
 	keyRun     map[string]time.Duration
 	coldStart  time.Duration
 	closed     bool
-	seq      atomic.Int64
-	bg       sync.WaitGroup
+	seq        atomic.Int64
+	bg         sync.WaitGroup
 }
 
 // container is a sandbox container with its pool bookkeeping.
