@@ -24,12 +24,16 @@ test-short:
 
 # Short coverage-guided runs of the input decoders. The server-level fuzz
 # targets (FuzzActionPut, ...) replay their corpus in every `go test`.
-FUZZTIME ?= 10s
+# Budgets are execution counts, not durations: with a duration, Go 1.26's
+# fuzz coordinator can fail a run with a bare "context deadline exceeded"
+# when a busy machine delays a worker at the deadline (go.dev/issue/75804).
+# FUZZSCALE multiplies them (FUZZSCALE=10 for a longer run).
+FUZZSCALE ?= 1
 fuzz:
-	$(GO) test ./api -run '^$$' -fuzz '^FuzzDecodeEntities$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./hub -run '^$$' -fuzz '^FuzzTokenRoundTrip$$' -fuzztime 5s
-	$(GO) test ./feeds/cloudevents -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime 5s
-	$(GO) test ./feeds/webhook -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime 5s
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzDecodeEntities$$' -fuzztime $$((20000*$(FUZZSCALE)))x
+	$(GO) test ./hub -run '^$$' -fuzz '^FuzzTokenRoundTrip$$' -fuzztime $$((15000*$(FUZZSCALE)))x
+	$(GO) test ./feeds/cloudevents -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((10000*$(FUZZSCALE)))x
+	$(GO) test ./feeds/webhook -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((20000*$(FUZZSCALE)))x
 
 # Every benchmark, printed as a table: figure, value, the floor measured in
 # the same run, and their ratio.
