@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,10 +41,27 @@ type Identity struct {
 	Created int64  `json:"created"`
 }
 
-// Identities keeps namespace keys in JetStream.
+// Identities keeps namespace keys in JetStream. Identities read for a
+// successful authentication are remembered for identityTTL, so that a busy
+// API does not read the bucket on every request; a key removed from the
+// bucket stops working at most that much later.
 type Identities struct {
 	c *hub.Collection[Identity]
+
+	mu     sync.Mutex
+	cached map[string]cachedIdentity // by uuid
 }
+
+type cachedIdentity struct {
+	ident Identity
+	until time.Time
+}
+
+// identityTTL is how long an authenticated identity is remembered.
+const identityTTL = 5 * time.Second
+
+// maxCachedIdentities bounds the cache; it is emptied when full.
+const maxCachedIdentities = 10000
 
 // OpenIdentities opens (creating it if needed) the identities bucket.
 func OpenIdentities(ctx context.Context, js jetstream.JetStream) (*Identities, error) {
@@ -51,7 +69,7 @@ func OpenIdentities(ctx context.Context, js jetstream.JetStream) (*Identities, e
 	if err != nil {
 		return nil, err
 	}
-	return &Identities{c: c}, nil
+	return &Identities{c: c, cached: map[string]cachedIdentity{}}, nil
 }
 
 // ErrBadCredentials means the uuid:key pair matches no identity.
@@ -62,18 +80,35 @@ func (ids *Identities) Authenticate(ctx context.Context, id, key string) (*Ident
 	if len(id) == 0 || len(id) > 64 || strings.ContainsAny(id, ".*> ") {
 		return nil, ErrBadCredentials
 	}
-	ident, _, err := ids.c.Get(ctx, hub.Key(id))
-	if errors.Is(err, hub.ErrNotFound) {
-		return nil, ErrBadCredentials
-	}
-	if err != nil {
-		return nil, err
+	now := time.Now()
+	ids.mu.Lock()
+	c, hit := ids.cached[id]
+	ids.mu.Unlock()
+	ident := c.ident
+	if !hit || now.After(c.until) {
+		var err error
+		ident, _, err = ids.c.Get(ctx, hub.Key(id))
+		if errors.Is(err, hub.ErrNotFound) {
+			return nil, ErrBadCredentials
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	sum := sha256.Sum256([]byte(key))
 	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(ident.KeyHash)) != 1 {
 		return nil, ErrBadCredentials
 	}
-	return &ident, nil
+	if !hit || now.After(c.until) {
+		ids.mu.Lock()
+		if len(ids.cached) >= maxCachedIdentities {
+			clear(ids.cached)
+		}
+		ids.cached[id] = cachedIdentity{ident: ident, until: now.Add(identityTTL)}
+		ids.mu.Unlock()
+	}
+	out := ident
+	return &out, nil
 }
 
 // Create makes a new key for namespace ns and returns it as "uuid:secret";
@@ -103,6 +138,9 @@ func (ids *Identities) Add(ctx context.Context, ns, auth string, admin bool) err
 	_, err := ids.c.Put(ctx, hub.Key(id), Identity{
 		UUID: id, Namespace: ns, KeyHash: hex.EncodeToString(sum[:]), Admin: admin, Created: time.Now().UnixMilli(),
 	})
+	ids.mu.Lock()
+	delete(ids.cached, id) // this process sees its own change at once
+	ids.mu.Unlock()
 	return err
 }
 

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -69,5 +70,30 @@ func TestProcessesShareState(t *testing.T) {
 	}
 	if r := a.guest("PUT", "/api/v1/namespaces/_/actions/shared?overwrite=false", bodyHello); r.status != 409 {
 		t.Fatalf("create of an action the other process made: %d, want 409", r.status)
+	}
+}
+
+// TestIdentityCacheFollowsAdd: a key registered again for another
+// namespace takes effect at once in the process that registered it, and a
+// wrong secret is refused even while the identity is remembered.
+func TestIdentityCacheFollowsAdd(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const auth = "5e1f0c2a-1111-4222-8333-944455556666:SecretOne0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQR"
+	id, secret, _ := strings.Cut(auth, ":")
+	if err := e.ids.Add(ctx, "first", auth, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.ids.Authenticate(ctx, id, secret); err != nil || got.Namespace != "first" {
+		t.Fatalf("Authenticate: %v %v", got, err)
+	}
+	if _, err := e.ids.Authenticate(ctx, id, secret+"x"); !errors.Is(err, api.ErrBadCredentials) {
+		t.Errorf("a wrong secret of a remembered identity: %v", err)
+	}
+	if err := e.ids.Add(ctx, "second", auth, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.ids.Authenticate(ctx, id, secret); err != nil || got.Namespace != "second" {
+		t.Errorf("after the key moved: %v %v", got, err)
 	}
 }
