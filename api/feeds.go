@@ -49,10 +49,7 @@ func (s *Server) invokeFeed(w http.ResponseWriter, r *http.Request, id *Identity
 	payload map[string]json.RawMessage, blocking, resultOnly bool) error {
 	ctx := r.Context()
 	start := s.now()
-	params := map[string]json.RawMessage{}
-	for _, p := range a.Parameters { // package and binding defaults, under the request's
-		params[p.Key] = p.Value
-	}
+	params := a.Parameters.Object() // package and binding defaults, under the request's
 	for k, v := range payload {
 		params[k] = v
 	}
@@ -89,12 +86,11 @@ func (s *Server) invokeFeed(w http.ResponseWriter, r *http.Request, id *Identity
 		ActivationID: actions.NewActivationID(), Start: start.UnixMilli(), End: end.UnixMilli(),
 		Duration: end.Sub(start).Milliseconds(),
 		Response: actions.Response{StatusCode: actions.StatusSuccess, Result: stored, Size: len(stored)},
-		Annotations: actions.KeyValues{
-			annotation("path", a.Namespace+"/"+a.Name),
-			annotation("kind", "builtin:feed"),
-			annotation("limits", a.Limits),
-			annotation("waitTime", 0),
-		},
+		Annotations: actions.KeyValues{}.
+			Set("path", a.Namespace+"/"+a.Name).
+			Set("kind", "builtin:feed").
+			Set("limits", a.Limits).
+			Set("waitTime", 0),
 	}
 	if s.cfg.Records != nil {
 		if err := s.cfg.Records.Put(ctx, rec); err != nil {
@@ -139,11 +135,6 @@ func (s *Server) masked(feed string, result map[string]any) map[string]any {
 	}
 	out["config"] = c
 	return out
-}
-
-func annotation(k string, v any) actions.KeyValue {
-	b, _ := json.Marshal(v)
-	return actions.KeyValue{Key: k, Value: b}
 }
 
 // receiveFeed answers requests to a feed's ingress URL,

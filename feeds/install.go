@@ -50,9 +50,7 @@ func Install(ctx context.Context, store PackageStore, reg *Registry, now time.Ti
 		}
 		want := actions.Package{Namespace: actions.SystemNamespace, Name: pkg, Version: actions.InitialVersion,
 			Publish: true, Updated: now.UnixMilli(),
-			Annotations: actions.KeyValues{
-				kv("description", fmt.Sprintf("Gust's %s feeds: %v", pkg, names)),
-			}}
+			Annotations: actions.KeyValues{}.Set("description", fmt.Sprintf("Gust's %s feeds: %v", pkg, names))}
 		n := actions.Name{Namespace: actions.SystemNamespace, Name: pkg}
 		err := racing(func() error {
 			cur, rev, err := store.GetPackage(ctx, n)
@@ -94,12 +92,11 @@ func installAction(ctx context.Context, store PackageStore, p Provider, now time
 	want := actions.Action{Namespace: n.Path(), Name: p.Name, Version: actions.InitialVersion,
 		Exec:   actions.Exec{Kind: "nodejs:20", Code: builtinCode},
 		Limits: actions.DefaultLimits(), Publish: true, Updated: now.UnixMilli(),
-		Annotations: actions.KeyValues{
-			kv("feed", true),
-			kv("description", p.Description),
-			kv("parameters", FeedParams(p)),
-			kv("exec", "nodejs:20"),
-		}}
+		Annotations: actions.KeyValues{}.
+			Set("feed", true).
+			Set("description", p.Description).
+			Set("parameters", FeedParams(p)).
+			Set("exec", "nodejs:20")}
 	cur, rev, err := store.GetAction(ctx, n, true)
 	if err != nil && !errors.Is(err, hub.ErrNotFound) {
 		return err
@@ -109,14 +106,6 @@ func installAction(ctx context.Context, store PackageStore, p Provider, now time
 	}
 	_, err = store.PutAction(ctx, &want, rev)
 	return err
-}
-
-func kv(k string, v any) actions.KeyValue {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return actions.KeyValue{Key: k, Value: b}
 }
 
 func sameJSON(a, b any) bool {

@@ -88,7 +88,7 @@ func triggerPutLeaf(update bool) leaf {
 			body := &client.TriggerRequest{Name: rel, Annotations: annots, Parameters: params, Publish: publish}
 			if feed != "" {
 				body.Parameters = nil // they are the feed's
-				body.Annotations = annots.Merge(actions.KeyValues{{Key: feedAnnotation, Value: jsonString(feed)}})
+				body.Annotations = annots.Set(feedAnnotation, feed)
 			}
 			_, resp, err := x.c.Triggers.Put(x.ctx, name, body, update)
 			if err != nil {
@@ -104,11 +104,6 @@ func triggerPutLeaf(update bool) leaf {
 			}
 			return x.show(resp, func() error { x.ok("%s trigger %s", past, name); return nil })
 		}}
-}
-
-func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
 }
 
 // runFeed invokes the feed action for the trigger named trigger with
@@ -130,11 +125,7 @@ func (x *call) feedRequest(event, trigger string, params actions.KeyValues) (jso
 	if err != nil {
 		return nil, err
 	}
-	return payload(params.Merge(actions.KeyValues{
-		{Key: "authKey", Value: jsonString(s.auth)},
-		{Key: "lifecycleEvent", Value: jsonString(event)},
-		{Key: "triggerName", Value: jsonString(client.Qualify(trigger))},
-	})), nil
+	return payload(params.Set("authKey", s.auth).Set("lifecycleEvent", event).Set("triggerName", client.Qualify(trigger))), nil
 }
 
 // triggerFeed returns the feed annotation of trigger name, "" when it has
