@@ -447,7 +447,7 @@ func (m *Manager) runOnce(ctx context.Context, in Instance, rs *runRecorder, log
 		if returned {
 			return errors.New("feed instance stopped: no more events")
 		}
-		if err := m.opts.Events.Publish(ctx, n.Namespace, n.Name, e, map[string]string{hub.HeaderSubject: n.Namespace}); err != nil {
+		if err := m.publish(ctx, n.Namespace, n.Name, e); err != nil {
 			return err
 		}
 		rs.emitted(ctx)
@@ -465,6 +465,12 @@ func newFeed(p Provider, cfg Config) (f Feed, err error) {
 		}
 	}()
 	return p.New(cfg)
+}
+
+// publish puts a feed's event on trigger ns/trigger, fired by the
+// trigger's own namespace.
+func (m *Manager) publish(ctx context.Context, ns, trigger string, e event.Event) error {
+	return m.opts.Events.Publish(ctx, ns, trigger, e, map[string]string{hub.HeaderSubject: ns})
 }
 
 // finish marks the instance done so that no process runs it again.
@@ -486,8 +492,7 @@ func (m *Manager) deleteTrigger(ctx context.Context, in Instance, withRules bool
 	if t, rev, err := m.opts.Triggers.GetTrigger(ctx, n); err == nil {
 		if withRules {
 			for full := range t.Rules {
-				ns, name, _ := cutRuleKey(full)
-				if err := m.opts.Triggers.DeleteRule(ctx, actions.Name{Namespace: ns, Name: name}, 0); err != nil && !errors.Is(err, hub.ErrNotFound) {
+				if err := m.opts.Triggers.DeleteRule(ctx, rules.LinkName(full), 0); err != nil && !errors.Is(err, hub.ErrNotFound) {
 					m.log.Warn("feed delete rule", "rule", full, "err", err)
 				}
 			}
@@ -538,16 +543,6 @@ func (m *Manager) handled(ctx context.Context, n actions.Name) error {
 	}
 	m.log.Warn("the rule engine has not handled the feed's last event; deleting its trigger anyway", "trigger", n.String())
 	return nil
-}
-
-// cutRuleKey splits a trigger's rule key "ns/rule".
-func cutRuleKey(k string) (ns, name string, ok bool) {
-	for i := len(k) - 1; i >= 0; i-- {
-		if k[i] == '/' {
-			return k[:i], k[i+1:], true
-		}
-	}
-	return "", k, false
 }
 
 // runRecorder writes an owned instance's run state: at once on start,
@@ -622,7 +617,7 @@ func (m *Manager) Receive(w http.ResponseWriter, r *http.Request, ns, trigger st
 		return Reject(http.StatusServiceUnavailable, "The feed of trigger /%s/%s is paused; try again later.", ns, trigger)
 	}
 	emit := func(ctx context.Context, e event.Event) error {
-		if err := m.opts.Events.Publish(ctx, ns, trigger, e, map[string]string{hub.HeaderSubject: ns}); err != nil {
+		if err := m.publish(ctx, ns, trigger, e); err != nil {
 			return err
 		}
 		m.received(ctx, key, s)

@@ -130,6 +130,12 @@ func (r *Rule) FullName() actions.Name { return actions.Name{Namespace: r.Namesp
 // LinkKey is the key of r in its trigger's Rules: "ns/name".
 func (r *Rule) LinkKey() string { return r.Namespace + "/" + r.Name }
 
+// LinkName is the name of the rule whose LinkKey is key.
+func LinkName(key string) actions.Name {
+	ns, name, _ := strings.Cut(key, "/")
+	return actions.Name{Namespace: ns, Name: name}
+}
+
 // RulePut is the body of PUT /rules/{name}. Trigger and action are fully
 // qualified names ("/_/t") or {path, name} objects.
 type RulePut struct {

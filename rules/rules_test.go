@@ -156,3 +156,10 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func TestLinkNameInvertsLinkKey(t *testing.T) {
+	r := rules.Rule{Namespace: "guest@example.com", Name: "on push"}
+	if got := rules.LinkName(r.LinkKey()); got != r.FullName() {
+		t.Errorf("LinkName(%q) = %v, want %v", r.LinkKey(), got, r.FullName())
+	}
+}
