@@ -166,6 +166,10 @@ type instanceRun struct {
 	// instance's fence cancels it when that is older than two thirds of
 	// the lease TTL, before another process can take the lease over.
 	confirmed atomic.Int64
+	// finished is set when the instance ended for good (its trigger
+	// deleted, or marked done), before it reports on exited: the watch may
+	// not have brought that change yet, and the instance must not run again.
+	finished atomic.Bool
 }
 
 // Run runs the instances this process owns until ctx ends: it watches the
@@ -236,6 +240,13 @@ func (m *Manager) Run(ctx context.Context) error {
 				delete(owned, r.key)
 			}
 			release(r)
+			if r.finished.Load() {
+				if ch, ok := known[r.key]; ok && ch.Revision == r.rev {
+					ch.Value.Done = true // as the watch will soon say
+					known[r.key] = ch
+				}
+				continue
+			}
 			acquire(r.key) // reconfigured: run the new configuration
 		case ch, ok := <-changes:
 			if !ok {
@@ -338,7 +349,9 @@ func (m *Manager) start(ctx context.Context, key string, in Instance, rev, lease
 			}
 		}()
 		defer close(r.done)
-		m.supervise(ctx, key, in, rev)
+		if m.supervise(ctx, key, in, rev) {
+			r.finished.Store(true)
+		}
 	}()
 	go m.fence(ctx, r)
 	return r
@@ -368,8 +381,8 @@ func (m *Manager) fence(ctx context.Context, r *instanceRun) {
 }
 
 // supervise runs an instance again and again, with backoff, until it
-// finishes or ctx ends.
-func (m *Manager) supervise(ctx context.Context, key string, in Instance, rev uint64) {
+// finishes (true) or ctx ends.
+func (m *Manager) supervise(ctx context.Context, key string, in Instance, rev uint64) (finished bool) {
 	log := m.log.With("feed", in.Feed, "trigger", in.TriggerName().String())
 	rs := &runRecorder{m: m, key: key, state: runState{Owner: m.owner}}
 	if prev, _, err := m.st.runs.Get(ctx, key); err == nil {
@@ -380,25 +393,27 @@ func (m *Manager) supervise(ctx context.Context, key string, in Instance, rev ui
 	if in.Paused {
 		rs.write(ctx)
 		<-ctx.Done()
-		return
+		return false
 	}
 	backoff := time.Second
 	for {
 		started := m.now()
 		err := m.runOnce(ctx, in, rs, log)
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		var del *deleteTrigger
 		switch {
 		case err == nil:
 			log.Info("feed finished")
+			rs.stopped() // first: whoever sees the instance done sees its last count
 			m.finish(ctx, key, in, rev)
-			return
+			return true
 		case errors.As(err, &del):
 			log.Info("feed finished, deleting its trigger", "rules", del.rules)
+			rs.stopped()
 			m.deleteTrigger(ctx, in, del.rules)
-			return
+			return true
 		}
 		if m.now().Sub(started) > time.Minute {
 			backoff = time.Second
@@ -407,7 +422,7 @@ func (m *Manager) supervise(ctx context.Context, key string, in Instance, rev ui
 		rs.failed(ctx, err)
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, m.opts.MaxBackoff)
@@ -554,6 +569,7 @@ type runRecorder struct {
 	mu      sync.Mutex
 	state   runState
 	written time.Time
+	final   bool // stopped has written the last state
 }
 
 func (r *runRecorder) write(ctx context.Context) {
@@ -593,6 +609,10 @@ func (r *runRecorder) failed(ctx context.Context, err error) {
 func (r *runRecorder) stopped() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.final {
+		return
+	}
+	r.final = true
 	r.state.Running = false
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
