@@ -66,7 +66,15 @@ func errorText(tb testing.TB, rec *actions.Activation) string {
 }
 
 func TestHelloColdThenWarm(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	t.Run("local", func(t *testing.T) { testHelloColdThenWarm(t, false) })
+	t.Run("remote", func(t *testing.T) { testHelloColdThenWarm(t, true) })
+}
+
+// testHelloColdThenWarm invokes the hello action twice; remote, the
+// records reach the dispatcher over NATS, as from an invoker in another
+// process.
+func testHelloColdThenWarm(t *testing.T, remote bool) {
+	s := newStack(t, stackOptions{remote: remote})
 	hello := s.put(t, action{name: "hello", code: helloCode})
 	for i, cold := range []bool{true, false} {
 		rec := s.invoke(t, "", hello, `{"name":"Gust","place":"the hub"}`)

@@ -144,6 +144,7 @@ type stack struct {
 	owner   string
 	pool    *invoker.Pool
 	disp    *invoker.Dispatcher
+	remote  bool   // the invoker does not hand records to disp directly
 	stopRun func() // stops the invoker, not its pool
 }
 
@@ -151,6 +152,9 @@ type stack struct {
 type stackOptions struct {
 	pool  invoker.PoolOptions
 	owner string // default: a fresh one
+	// remote runs the invoker as if in another process than the
+	// dispatcher: records reach blocking callers over NATS.
+	remote bool
 }
 
 // newStack starts a stack that is torn down, every container removed, when
@@ -191,9 +195,10 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 			tb.Errorf("remove containers: %v", err)
 		}
 	})
-	s.startInvoker(tb, o.pool)
 	s.disp = invoker.NewDispatcher(h, store, records, quiet())
-	tb.Cleanup(s.disp.Close)
+	s.remote = o.remote
+	s.startInvoker(tb, o.pool)
+	tb.Cleanup(s.disp.Close) // before the invoker stops: sequences need it
 	return s
 }
 
@@ -206,7 +211,11 @@ func (s *stack) startInvoker(tb testing.TB, po invoker.PoolOptions) {
 		po.Logger = quiet()
 	}
 	s.pool = invoker.NewPool(s.sb, po)
-	iv := invoker.New(s.hub, s.pool, s.store, s.records, s.images, invoker.Options{APIHost: "http://127.0.0.1:3233", Logger: quiet()})
+	opts := invoker.Options{APIHost: "http://127.0.0.1:3233", Local: s.disp, Logger: quiet()}
+	if s.remote {
+		opts.Local = nil
+	}
+	iv := invoker.New(s.hub, s.pool, s.store, s.records, s.images, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- iv.Run(ctx) }()

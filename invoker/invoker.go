@@ -17,37 +17,6 @@ import (
 	"github.com/gusthub/gust/hub"
 )
 
-// The hub's invocation work queue: controllers publish on
-// gust.invoke.<namespace>, invokers pull from one shared durable consumer.
-const (
-	InvokeStream   = "GUST_INVOKE"
-	invokeSubjects = "gust.invoke.>"
-	invokeConsumer = "invokers"
-	// doneSubject is where an invoker announces a finished activation, on
-	// core NATS, to whoever waits for it: gust.done.<activation id>.
-	doneSubjectPrefix = "gust.done."
-)
-
-func invokeSubject(ns string) string { return "gust.invoke." + hub.EncodeToken(ns) }
-
-// DoneSubject is the subject that announces activation id's record.
-func DoneSubject(id string) string { return doneSubjectPrefix + id }
-
-// OpenQueue creates or updates the invocation work queue.
-func OpenQueue(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:      InvokeStream,
-		Subjects:  []string{invokeSubjects},
-		Retention: jetstream.WorkQueuePolicy,
-		Storage:   jetstream.FileStorage,
-		MaxAge:    24 * time.Hour,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", InvokeStream, err)
-	}
-	return st, nil
-}
-
 // CodeStore reads actions with their code, for /init.
 type CodeStore interface {
 	GetAction(ctx context.Context, n actions.Name, withCode bool) (*actions.Action, uint64, error)
@@ -80,7 +49,11 @@ type Options struct {
 	APIHost string
 	// MaxInFlight bounds the activations this invoker runs at once.
 	MaxInFlight int
-	Logger      *slog.Logger
+	// Local is the dispatcher of this process, if any: a record one of its
+	// callers waits for is handed to it directly instead of announced on
+	// NATS, which saves the blocking invoke a round trip through the server.
+	Local  *Dispatcher
+	Logger *slog.Logger
 }
 
 // Invoker pulls invocations from the hub's work queue and runs them in its
@@ -127,6 +100,11 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	slots := make(chan struct{}, iv.opts.MaxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		iv.trimQueue(ctx, st, cons)
+	}()
 	it, err := cons.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", InvokeStream, err)
@@ -191,7 +169,9 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 		iv.log.Error("encode activation", "activation_id", inv.ActivationID, "err", err)
 		return
 	}
-	if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
+	if local := iv.opts.Local; local != nil && local.deliver(inv.ActivationID, b) {
+		// handed over
+	} else if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
 		iv.log.Warn("announce activation", "activation_id", inv.ActivationID, "err", err)
 	}
 	if es, ok := iv.rec.(encodedRecordStore); ok {
@@ -349,16 +329,7 @@ func (d *Dispatcher) activateSequence(ctx context.Context, inv *actions.Invocati
 func (d *Dispatcher) await(id string) (chan []byte, error) {
 	d.subOnce.Do(func() {
 		d.sub, d.subErr = d.nc.Subscribe(doneSubjectPrefix+"*", func(m *nats.Msg) {
-			id := strings.TrimPrefix(m.Subject, doneSubjectPrefix)
-			d.mu.Lock()
-			ch := d.waiting[id]
-			d.mu.Unlock()
-			if ch != nil {
-				select {
-				case ch <- m.Data:
-				default: // already answered
-				}
-			}
+			d.deliver(strings.TrimPrefix(m.Subject, doneSubjectPrefix), m.Data)
 		})
 	})
 	if d.subErr != nil {
@@ -369,6 +340,22 @@ func (d *Dispatcher) await(id string) (chan []byte, error) {
 	d.waiting[id] = ch
 	d.mu.Unlock()
 	return ch, nil
+}
+
+// deliver hands record b of activation id to the caller waiting for it,
+// and reports whether one was.
+func (d *Dispatcher) deliver(id string, b []byte) bool {
+	d.mu.Lock()
+	ch := d.waiting[id]
+	d.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	select {
+	case ch <- b:
+	default: // already answered
+	}
+	return true
 }
 
 func (d *Dispatcher) forget(id string) {

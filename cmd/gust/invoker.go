@@ -106,7 +106,7 @@ func startInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invoke
 		Logger: log.With("component", "pool"),
 	})
 	iv := invoker.New(deps.hub, pool, deps.code, deps.records, sb.images, invoker.Options{
-		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Logger: log.With("component", "invoker"),
+		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Local: deps.dispatcher, Logger: log.With("component", "invoker"),
 	})
 	runCtx, cancelRun := context.WithCancel(ctx)
 	var bg sync.WaitGroup
@@ -141,6 +141,9 @@ type invokerDeps struct {
 	// owner names this Gust's containers: unique per data directory, so
 	// that two Gusts on one engine leave each other's containers alone.
 	owner string
+	// dispatcher is this process's, to which the invoker hands the records
+	// its blocking callers wait for.
+	dispatcher *invoker.Dispatcher
 }
 
 // keepStemCells asks the pool for pre-warmed containers of every runtime

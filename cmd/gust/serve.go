@@ -175,13 +175,14 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 		ln.Close()
 		return err
 	}
-	stopInvoker, err := startInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: apiHost, owner: containerOwner(o.dataDir)}, o.invoker, log)
+	dispatcher := invoker.NewDispatcher(h, store, activations, log.With("component", "dispatcher"))
+	stopInvoker, err := startInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: apiHost,
+		owner: containerOwner(o.dataDir), dispatcher: dispatcher}, o.invoker, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer stopInvoker()
-	dispatcher := invoker.NewDispatcher(h, store, activations, log.With("component", "dispatcher"))
 	defer dispatcher.Close() // before the invoker stops: sequences need it
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
 		ln.Close()

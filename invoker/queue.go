@@ -1,0 +1,134 @@
+package invoker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/hub"
+)
+
+// The hub's invocation queue: controllers publish on
+// gust.invocation.<namespace>, invokers pull from one shared durable
+// consumer, so that each invocation goes to one invoker.
+//
+// It is a work queue kept on a limits stream, not a work-queue stream:
+// there, every acknowledgement removes its message from the file store,
+// and a queue that runs empty (every blocking invoke) creates and deletes
+// a block file per message. Here an acknowledgement only moves the
+// consumer's ack floor, and the invokers purge what lies below it once a
+// second (trimQueue).
+const (
+	InvokeStream   = "GUST_INVOCATIONS"
+	invokePrefix   = "gust.invocation."
+	invokeConsumer = "invokers"
+	// doneSubject is where an invoker announces a finished activation, on
+	// core NATS, to whoever waits for it: gust.done.<activation id>.
+	doneSubjectPrefix = "gust.done."
+
+	// legacyStream is the work-queue stream of earlier versions, on
+	// subjects gust.invoke.>: OpenQueue moves what waits there.
+	legacyStream = "GUST_INVOKE"
+	legacyPrefix = "gust.invoke."
+)
+
+func invokeSubject(ns string) string { return invokePrefix + hub.EncodeToken(ns) }
+
+// DoneSubject is the subject that announces activation id's record.
+func DoneSubject(id string) string { return doneSubjectPrefix + id }
+
+// OpenQueue creates or updates the invocation queue, and moves into it the
+// invocations still waiting in an earlier version's queue.
+func OpenQueue(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:      InvokeStream,
+		Subjects:  []string{invokePrefix + ">"},
+		Retention: jetstream.LimitsPolicy,
+		Storage:   jetstream.FileStorage,
+		MaxAge:    24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", InvokeStream, err)
+	}
+	if err := migrateLegacyQueue(ctx, js); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// migrateLegacyQueue republishes the invocations of the legacy work queue
+// on the queue's subjects, each with its message id (the activation id, so
+// that two processes migrating at once do not queue one twice), then
+// deletes the legacy stream. What is left in a work queue was not taken
+// by any invoker yet.
+func migrateLegacyQueue(ctx context.Context, js jetstream.JetStream) error {
+	old, err := js.Stream(ctx, legacyStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open stream %s: %w", legacyStream, err)
+	}
+	state := old.CachedInfo().State
+	for seq := state.FirstSeq; state.Msgs > 0 && seq <= state.LastSeq; seq++ {
+		m, err := old.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("move invocations of %s: %w", legacyStream, err)
+		}
+		msg := nats.NewMsg(invokePrefix + strings.TrimPrefix(m.Subject, legacyPrefix))
+		msg.Data = m.Data
+		if id := m.Header.Get(jetstream.MsgIDHeader); id != "" {
+			msg.Header.Set(jetstream.MsgIDHeader, id)
+		}
+		if _, err := js.PublishMsg(ctx, msg); err != nil {
+			return fmt.Errorf("move invocations of %s: %w", legacyStream, err)
+		}
+	}
+	if err := js.DeleteStream(ctx, legacyStream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete stream %s: %w", legacyStream, err)
+	}
+	return nil
+}
+
+// trimInterval is how often an invoker purges the invocations taken.
+const trimInterval = time.Second
+
+// trimQueue purges, every trimInterval until ctx ends, the invocations
+// below the consumer's ack floor: every one of them was taken by an
+// invoker. Invokers acknowledge an invocation before they run it, so the
+// floor follows the queue closely.
+func (iv *Invoker) trimQueue(ctx context.Context, st jetstream.Stream, cons jetstream.Consumer) {
+	t := time.NewTicker(trimInterval)
+	defer t.Stop()
+	var purged uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			continue // the next tick tries again
+		}
+		floor := info.AckFloor.Stream
+		if floor <= purged {
+			continue
+		}
+		if err := st.Purge(ctx, jetstream.WithPurgeSequence(floor+1)); err != nil {
+			if ctx.Err() == nil {
+				iv.log.Warn("trim the invocation queue", "err", err)
+			}
+			continue
+		}
+		purged = floor
+	}
+}

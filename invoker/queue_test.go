@@ -1,0 +1,141 @@
+package invoker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/hub"
+)
+
+func startHub(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	return h.JetStream()
+}
+
+// An earlier version's work-queue stream is moved into the queue: what
+// waited there waits in the queue, once, and the old stream is gone.
+func TestOpenQueueMovesLegacyWorkQueue(t *testing.T) {
+	ctx := context.Background()
+	js := startHub(t)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: legacyStream, Subjects: []string{legacyPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := js.Publish(ctx, legacyPrefix+"guest", fmt.Appendf(nil, `{"activationId":"a%d"}`, i),
+			jetstream.WithMsgID(fmt.Sprintf("a%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // a second open, or a second process, moves nothing twice
+		if _, err := OpenQueue(ctx, js); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.Stream(ctx, legacyStream); err != jetstream.ErrStreamNotFound {
+		t.Errorf("legacy stream after the move: %v, want it deleted", err)
+	}
+	st, err := js.Stream(ctx, InvokeStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 3 {
+		t.Fatalf("%d invocations in the queue, want 3", info.State.Msgs)
+	}
+	for i := range 3 {
+		m, err := st.GetMsg(ctx, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf(`{"activationId":"a%d"}`, i)
+		if m.Subject != invokeSubject("guest") || string(m.Data) != want || m.Header.Get(jetstream.MsgIDHeader) != fmt.Sprintf("a%d", i) {
+			t.Errorf("message %d: %s %s %v, want %s %s", i+1, m.Subject, m.Data, m.Header, invokeSubject("guest"), want)
+		}
+	}
+}
+
+// The invokers' trim purges the invocations below the ack floor, and only
+// those.
+func TestTrimQueuePurgesTakenInvocations(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	js := startHub(t)
+	st, err := OpenQueue(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: invokeConsumer, AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := js.Publish(ctx, invokeSubject("guest"), fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch, err := cons.Fetch(4, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taken []jetstream.Msg
+	for m := range batch.Messages() {
+		taken = append(taken, m)
+	}
+	if len(taken) != 4 {
+		t.Fatalf("fetched %d, want 4", len(taken))
+	}
+	for _, m := range taken[:3] { // the fourth is still being taken
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iv := &Invoker{log: slog.New(slog.DiscardHandler)}
+	done := make(chan struct{})
+	go func() { defer close(done); iv.trimQueue(ctx, st, cons) }()
+	deadline := time.Now().Add(10 * time.Second)
+	var state jetstream.StreamState
+	for time.Now().Before(deadline) {
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state = info.State; state.FirstSeq == 4 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if state.FirstSeq != 4 || state.Msgs != 2 {
+		t.Fatalf("queue after the trim: first %d, %d messages; want 4 and 2", state.FirstSeq, state.Msgs)
+	}
+	// What was left is still delivered: the unacknowledged one again, after
+	// a nak, and the one never fetched.
+	_ = taken[3].Nak()
+	batch, err = cons.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for m := range batch.Messages() {
+		got = append(got, string(m.Data()))
+	}
+	if fmt.Sprint(got) != `[{"n":3} {"n":4}]` {
+		t.Errorf("after the trim the consumer delivered %v", got)
+	}
+	cancel()
+	<-done
+}
