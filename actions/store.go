@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/gusthub/gust/hub"
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,6 +28,27 @@ type Store struct {
 	actions  *hub.Collection[storedAction]
 	packages *hub.Collection[Package]
 	code     jetstream.ObjectStore
+	// The revisions of the latest writes through this Store, which its
+	// Caches wait for.
+	wroteActions, wrotePackages atomic.Uint64
+}
+
+// wrote notes that revision rev of a bucket was written through s.
+func wrote(w *atomic.Uint64, rev uint64) {
+	for {
+		old := w.Load()
+		if rev <= old || w.CompareAndSwap(old, rev) {
+			return
+		}
+	}
+}
+
+// wroteLatest notes a write through s whose revision is unknown (a
+// deletion): the bucket's latest revision covers it.
+func wroteLatest[T any](ctx context.Context, w *atomic.Uint64, c *hub.Collection[T]) {
+	if rev, err := c.Revision(ctx); err == nil {
+		wrote(w, rev)
+	}
 }
 
 // storedAction is an action as kept in its bucket: large code lives in the
@@ -103,6 +125,9 @@ func (s *Store) PutAction(ctx context.Context, a *Action, rev uint64) (uint64, e
 	if err != nil && sa.CodeObject != "" {
 		_ = s.code.Delete(ctx, sa.CodeObject)
 	}
+	if err == nil {
+		wrote(&s.wroteActions, rev)
+	}
 	return rev, err
 }
 
@@ -115,6 +140,7 @@ func (s *Store) DeleteAction(ctx context.Context, n Name, rev uint64) error {
 	if err := s.actions.Delete(ctx, actionKey(n), rev); err != nil {
 		return err
 	}
+	wroteLatest(ctx, &s.wroteActions, s.actions)
 	if sa.CodeObject != "" {
 		if err := s.code.Delete(ctx, sa.CodeObject); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return fmt.Errorf("delete code of %s: %w", n, err)
@@ -194,15 +220,25 @@ func (s *Store) GetPackage(ctx context.Context, n Name) (*Package, uint64, error
 
 // PutPackage stores p: created when rev is 0, else updated if still at rev.
 func (s *Store) PutPackage(ctx context.Context, p *Package, rev uint64) (uint64, error) {
+	var err error
 	if rev == 0 {
-		return s.packages.Create(ctx, packageKey(p.FullName()), *p)
+		rev, err = s.packages.Create(ctx, packageKey(p.FullName()), *p)
+	} else {
+		rev, err = s.packages.Update(ctx, packageKey(p.FullName()), *p, rev)
 	}
-	return s.packages.Update(ctx, packageKey(p.FullName()), *p, rev)
+	if err == nil {
+		wrote(&s.wrotePackages, rev)
+	}
+	return rev, err
 }
 
 // DeletePackage removes the package named n if still at rev (0: any).
 func (s *Store) DeletePackage(ctx context.Context, n Name, rev uint64) error {
-	return s.packages.Delete(ctx, packageKey(n), rev)
+	if err := s.packages.Delete(ctx, packageKey(n), rev); err != nil {
+		return err
+	}
+	wroteLatest(ctx, &s.wrotePackages, s.packages)
+	return nil
 }
 
 // ListPackages returns the packages of namespace ns, newest first.

@@ -54,7 +54,11 @@ type Authenticator interface {
 
 // Config is what a Server is built from.
 type Config struct {
-	Actions     ActionStore
+	Actions ActionStore
+	// Invocations reads the actions that invokes run: a cache
+	// (actions.Cache) spares each invoke a read of the store. Nil means
+	// Actions.
+	Invocations actions.Getter
 	Rules       RuleStore
 	Activations ActivationReader
 	Identities  Authenticator

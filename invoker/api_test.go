@@ -28,8 +28,11 @@ func serveAPI(tb testing.TB, s *stack) *httptest.Server {
 	if err := ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
 		tb.Fatal(err)
 	}
+	cacheCtx, stopCache := context.WithCancel(context.Background())
+	tb.Cleanup(stopCache)
 	srv := httptest.NewServer(api.New(api.Config{
-		Actions: s.store, Activations: s.records, Identities: ids, Activator: s.disp, Logger: quiet(),
+		Actions: s.store, Invocations: actions.NewCache(cacheCtx, s.store), Activations: s.records, Identities: ids,
+		Activator: s.disp, Logger: quiet(),
 	}))
 	tb.Cleanup(srv.Close)
 	return srv

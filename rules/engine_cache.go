@@ -44,103 +44,12 @@ type actionWatcher interface {
 // with the buckets before it is processed with store reads instead.
 const mirrorWait = 2 * time.Second
 
-// mirror is an in-memory copy of one bucket's entities, by name, that a
-// watch keeps up to date.
-type mirror[T any] struct {
-	name     func(*T) actions.Name
-	revision func(ctx context.Context) (uint64, error)
-
-	mu      sync.RWMutex
-	ready   bool   // the initial values are in, and the watch goes on
-	applied uint64 // the latest revision applied
-	moved   chan struct{}
-	keys    map[string]actions.Name // store key → name, for deletions
-	vals    map[actions.Name]mirrored[T]
-}
-
-type mirrored[T any] struct {
-	v   T
-	rev uint64
-}
-
-func newMirror[T any](name func(*T) actions.Name, revision func(context.Context) (uint64, error)) *mirror[T] {
-	return &mirror[T]{name: name, revision: revision, moved: make(chan struct{}),
-		keys: map[string]actions.Name{}, vals: map[actions.Name]mirrored[T]{}}
-}
-
-// follow applies changes until the channel closes.
-func (m *mirror[T]) follow(changes <-chan hub.Change[T]) {
-	for ch := range changes {
-		m.apply(ch)
-	}
-	m.mu.Lock()
-	m.ready = false
-	close(m.moved)
-	m.moved = nil // stopped
-	m.mu.Unlock()
-}
-
-func (m *mirror[T]) apply(ch hub.Change[T]) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	switch {
-	case ch.Ready:
-		m.ready = true
-	default:
-		if old, ok := m.keys[ch.Key]; ok {
-			delete(m.vals, old)
-			delete(m.keys, ch.Key)
-		}
-		if !ch.Deleted {
-			n := m.name(&ch.Value)
-			m.keys[ch.Key] = n
-			m.vals[n] = mirrored[T]{v: ch.Value, rev: ch.Revision}
-		}
-		m.applied = max(m.applied, ch.Revision)
-	}
-	close(m.moved) // wake the events waiting for a revision
-	m.moved = make(chan struct{})
-}
-
-// caughtUp waits until the mirror is ready and has applied rev; false when
-// it stops following its bucket or the time runs out first.
-func (m *mirror[T]) caughtUp(rev uint64, timeout <-chan time.Time) bool {
-	for {
-		m.mu.RLock()
-		ok, moved, stopped := m.ready && m.applied >= rev, m.moved, m.moved == nil
-		m.mu.RUnlock()
-		if ok {
-			return true
-		}
-		if stopped {
-			return false
-		}
-		select {
-		case <-moved:
-		case <-timeout:
-			return false
-		}
-	}
-}
-
-// get returns a copy of the entity named n, or ok false.
-func (m *mirror[T]) get(n actions.Name) (v *T, rev uint64, ok bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	e, ok := m.vals[n]
-	if !ok {
-		return nil, 0, false
-	}
-	c := e.v // entities are values: readers never change their slices or maps
-	return &c, e.rev, true
-}
-
 // mirroredTriggers reads triggers from a caught-up mirror. A trigger it
 // does not have does not exist.
-type mirroredTriggers struct{ m *mirror[Trigger] }
+type mirroredTriggers struct{ m *actions.Mirror[Trigger] }
 
 func (c mirroredTriggers) GetTrigger(_ context.Context, n actions.Name) (*Trigger, uint64, error) {
-	if t, rev, ok := c.m.get(n); ok {
+	if t, rev, ok := c.m.Get(n); ok {
 		return t, rev, nil
 	}
 	return nil, 0, hub.ErrNotFound
@@ -150,22 +59,22 @@ func (c mirroredTriggers) GetTrigger(_ context.Context, n actions.Name) (*Trigge
 // caught-up mirrors, and actions with code from the store.
 type mirroredActions struct {
 	store actions.Getter
-	acts  *mirror[actions.Action]
-	pkgs  *mirror[actions.Package]
+	acts  *actions.Mirror[actions.Action]
+	pkgs  *actions.Mirror[actions.Package]
 }
 
 func (c mirroredActions) GetAction(ctx context.Context, n actions.Name, withCode bool) (*actions.Action, uint64, error) {
 	if withCode {
 		return c.store.GetAction(ctx, n, withCode)
 	}
-	if a, rev, ok := c.acts.get(n); ok {
+	if a, rev, ok := c.acts.Get(n); ok {
 		return a, rev, nil
 	}
 	return nil, 0, hub.ErrNotFound
 }
 
 func (c mirroredActions) GetPackage(_ context.Context, n actions.Name) (*actions.Package, uint64, error) {
-	if p, rev, ok := c.pkgs.get(actions.Name{Namespace: n.Namespace, Name: n.Name}); ok {
+	if p, rev, ok := c.pkgs.Get(actions.Name{Namespace: n.Namespace, Name: n.Name}); ok {
 		return p, rev, nil
 	}
 	return nil, 0, hub.ErrNotFound
@@ -180,9 +89,9 @@ type lookups struct {
 // mirrors are the engine's in-memory copies of its stores' buckets, and
 // the barrier that syncs events with them.
 type mirrors struct {
-	triggers *mirror[Trigger]
-	actions  *mirror[actions.Action]
-	packages *mirror[actions.Package]
+	triggers *actions.Mirror[Trigger]
+	actions  *actions.Mirror[actions.Action]
+	packages *actions.Mirror[actions.Package]
 	barrier  revisionBarrier
 }
 
@@ -197,9 +106,9 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 		return func() {}
 	}
 	ms := &mirrors{
-		triggers: newMirror(func(t *Trigger) actions.Name { return t.FullName() }, tw.TriggersRevision),
-		actions:  newMirror(func(a *actions.Action) actions.Name { return a.FullName() }, aw.ActionsRevision),
-		packages: newMirror(func(p *actions.Package) actions.Name { return actions.Name{Namespace: p.Namespace, Name: p.Name} }, aw.PackagesRevision),
+		triggers: actions.NewMirror(func(t *Trigger) actions.Name { return t.FullName() }),
+		actions:  actions.NewMirror(func(a *actions.Action) actions.Name { return a.FullName() }),
+		packages: actions.NewMirror(func(p *actions.Package) actions.Name { return actions.Name{Namespace: p.Namespace, Name: p.Name} }),
 	}
 	var wg sync.WaitGroup
 	var failed error
@@ -219,7 +128,7 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 		var revs [3]uint64
 		var errs [3]error
 		var wg sync.WaitGroup
-		for i, f := range []func(context.Context) (uint64, error){ms.triggers.revision, ms.actions.revision, ms.packages.revision} {
+		for i, f := range []func(context.Context) (uint64, error){tw.TriggersRevision, aw.ActionsRevision, aw.PackagesRevision} {
 			wg.Go(func() { revs[i], errs[i] = f(ctx) })
 		}
 		wg.Wait()
@@ -229,12 +138,12 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 	return wg.Wait
 }
 
-func follow[T any](ctx context.Context, wg *sync.WaitGroup, m *mirror[T], watch func(context.Context) (<-chan hub.Change[T], error)) error {
+func follow[T any](ctx context.Context, wg *sync.WaitGroup, m *actions.Mirror[T], watch func(context.Context) (<-chan hub.Change[T], error)) error {
 	ch, err := watch(ctx)
 	if err != nil {
 		return err
 	}
-	wg.Go(func() { m.follow(ch) })
+	wg.Go(func() { m.Follow(ch) })
 	return nil
 }
 
@@ -253,7 +162,7 @@ func (e *Engine) lookups(ctx context.Context) lookups {
 	}
 	timeout := time.NewTimer(mirrorWait)
 	defer timeout.Stop()
-	if !ms.triggers.caughtUp(revs[0], timeout.C) || !ms.actions.caughtUp(revs[1], timeout.C) || !ms.packages.caughtUp(revs[2], timeout.C) {
+	if !ms.triggers.CaughtUp(revs[0], timeout.C) || !ms.actions.CaughtUp(revs[1], timeout.C) || !ms.packages.CaughtUp(revs[2], timeout.C) {
 		return stores
 	}
 	return lookups{triggers: mirroredTriggers{ms.triggers}, actions: mirroredActions{store: e.actions, acts: ms.actions, pkgs: ms.packages}}

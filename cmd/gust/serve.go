@@ -175,7 +175,8 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 		ln.Close()
 		return err
 	}
-	dispatcher := invoker.NewDispatcher(h, store, activations, log.With("component", "dispatcher"))
+	cache := actions.NewCache(ctx, store) // what invokes and sequences run, without a store read each
+	dispatcher := invoker.NewDispatcher(h, cache, activations, log.With("component", "dispatcher"))
 	stopInvoker, err := startInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: apiHost,
 		owner: containerOwner(o.dataDir), dispatcher: dispatcher}, o.invoker, log)
 	if err != nil {
@@ -208,7 +209,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	defer stopFeeds()
 	srv := &http.Server{
 		Handler: api.New(api.Config{
-			Actions: store, Rules: ruleStore, Activations: activations, Identities: ids,
+			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids,
 			Activator: dispatcher,
 			Events:    events,
 			Outcomes:  rules.NewOutcomes(h.Conn()),

@@ -1,0 +1,101 @@
+package actions
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gusthub/gust/hub"
+)
+
+// Mirror is an in-memory copy of one bucket's entities, by name, that a
+// watch keeps up to date (Follow). A watch delivers a change a moment
+// after the store has it: readers wait until the mirror has applied the
+// revision they need (CaughtUp) before they trust it.
+type Mirror[T any] struct {
+	name func(*T) Name
+
+	mu      sync.RWMutex
+	ready   bool   // the initial values are in, and the watch goes on
+	applied uint64 // the latest revision applied
+	moved   chan struct{}
+	keys    map[string]Name // store key → name, for deletions
+	vals    map[Name]mirrored[T]
+}
+
+type mirrored[T any] struct {
+	v   T
+	rev uint64
+}
+
+// NewMirror returns an empty mirror of entities named by name.
+func NewMirror[T any](name func(*T) Name) *Mirror[T] {
+	return &Mirror[T]{name: name, moved: make(chan struct{}), keys: map[string]Name{}, vals: map[Name]mirrored[T]{}}
+}
+
+// Follow applies changes until the channel closes; the mirror is then
+// stopped, and CaughtUp false for good.
+func (m *Mirror[T]) Follow(changes <-chan hub.Change[T]) {
+	for ch := range changes {
+		m.apply(ch)
+	}
+	m.mu.Lock()
+	m.ready = false
+	close(m.moved)
+	m.moved = nil // stopped
+	m.mu.Unlock()
+}
+
+func (m *Mirror[T]) apply(ch hub.Change[T]) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case ch.Ready:
+		m.ready = true
+	default:
+		if old, ok := m.keys[ch.Key]; ok {
+			delete(m.vals, old)
+			delete(m.keys, ch.Key)
+		}
+		if !ch.Deleted {
+			n := m.name(&ch.Value)
+			m.keys[ch.Key] = n
+			m.vals[n] = mirrored[T]{v: ch.Value, rev: ch.Revision}
+		}
+		m.applied = max(m.applied, ch.Revision)
+	}
+	close(m.moved) // wake the readers waiting for a revision
+	m.moved = make(chan struct{})
+}
+
+// CaughtUp waits until the mirror is ready and has applied rev; false when
+// it stops following its bucket or the time runs out first.
+func (m *Mirror[T]) CaughtUp(rev uint64, timeout <-chan time.Time) bool {
+	for {
+		m.mu.RLock()
+		ok, moved, stopped := m.ready && m.applied >= rev, m.moved, m.moved == nil
+		m.mu.RUnlock()
+		if ok {
+			return true
+		}
+		if stopped {
+			return false
+		}
+		select {
+		case <-moved:
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+// Get returns a copy of the entity named n and its revision, or ok false.
+func (m *Mirror[T]) Get(n Name) (v *T, rev uint64, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e, ok := m.vals[n]
+	if !ok {
+		return nil, 0, false
+	}
+	c := e.v // entities are values: readers never change their slices or maps
+	return &c, e.rev, true
+}
