@@ -169,7 +169,7 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 		iv.log.Error("encode activation", "activation_id", inv.ActivationID, "err", err)
 		return
 	}
-	if local := iv.opts.Local; local != nil && local.deliver(inv.ActivationID, b) {
+	if local := iv.opts.Local; local != nil && local.deliver(inv.ActivationID, completion{rec: rec}) {
 		// handed over
 	} else if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
 		iv.log.Warn("announce activation", "activation_id", inv.ActivationID, "err", err)
@@ -204,7 +204,7 @@ type Dispatcher struct {
 	sub     *nats.Subscription
 	subErr  error
 	mu      sync.Mutex
-	waiting map[string]chan []byte
+	waiting map[string]chan completion
 }
 
 // NewDispatcher returns a dispatcher on h. The queue must exist (OpenQueue).
@@ -216,7 +216,7 @@ func NewDispatcher(h *hub.Hub, acts actions.Getter, records RecordStore, log *sl
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{js: h.JetStream(), nc: h.Conn(), actions: acts, records: records, log: log,
-		bgCtx: ctx, stopBg: cancel, waiting: map[string]chan []byte{}}
+		bgCtx: ctx, stopBg: cancel, waiting: map[string]chan completion{}}
 }
 
 // Activate runs inv. With wait > 0 it waits up to wait for the activation's
@@ -234,7 +234,7 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 	if err != nil {
 		return nil, fmt.Errorf("encode invocation: %w", err)
 	}
-	var done chan []byte
+	var done chan completion
 	if wait > 0 {
 		var err error
 		if done, err = d.await(inv.ActivationID); err != nil {
@@ -251,9 +251,13 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case data := <-done:
+	case c := <-done:
+		if c.rec != nil {
+			rec := *c.rec // the invoker still reads it, to store it
+			return &rec, nil
+		}
 		var rec actions.Activation
-		if err := json.Unmarshal(data, &rec); err != nil {
+		if err := json.Unmarshal(c.data, &rec); err != nil {
 			return nil, fmt.Errorf("decode activation: %w", err)
 		}
 		return &rec, nil
@@ -326,25 +330,32 @@ func (d *Dispatcher) activateSequence(ctx context.Context, inv *actions.Invocati
 }
 
 // await registers interest in activation id's completion.
-func (d *Dispatcher) await(id string) (chan []byte, error) {
+func (d *Dispatcher) await(id string) (chan completion, error) {
 	d.subOnce.Do(func() {
 		d.sub, d.subErr = d.nc.Subscribe(doneSubjectPrefix+"*", func(m *nats.Msg) {
-			d.deliver(strings.TrimPrefix(m.Subject, doneSubjectPrefix), m.Data)
+			d.deliver(strings.TrimPrefix(m.Subject, doneSubjectPrefix), completion{data: m.Data})
 		})
 	})
 	if d.subErr != nil {
 		return nil, fmt.Errorf("wait for activation: %w", d.subErr)
 	}
-	ch := make(chan []byte, 1)
+	ch := make(chan completion, 1)
 	d.mu.Lock()
 	d.waiting[id] = ch
 	d.mu.Unlock()
 	return ch, nil
 }
 
-// deliver hands record b of activation id to the caller waiting for it,
+// completion is a finished activation's record: decoded when handed over
+// in the process, else as announced on NATS.
+type completion struct {
+	rec  *actions.Activation
+	data []byte
+}
+
+// deliver hands the record of activation id to the caller waiting for it,
 // and reports whether one was.
-func (d *Dispatcher) deliver(id string, b []byte) bool {
+func (d *Dispatcher) deliver(id string, c completion) bool {
 	d.mu.Lock()
 	ch := d.waiting[id]
 	d.mu.Unlock()
@@ -352,7 +363,7 @@ func (d *Dispatcher) deliver(id string, b []byte) bool {
 		return false
 	}
 	select {
-	case ch <- b:
+	case ch <- c:
 	default: // already answered
 	}
 	return true
