@@ -59,11 +59,7 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	if err := decodeObject(body, &payload); err != nil {
 		return err
 	}
-	var acts actions.Getter = s.cfg.Actions
-	if s.cfg.Invocations != nil {
-		acts = s.cfg.Invocations
-	}
-	a, err := actions.Resolve(ctx, acts, n, id.Namespace, false)
+	a, err := actions.Resolve(ctx, s.cfg.Invocations, n, id.Namespace, false)
 	if err != nil {
 		return err
 	}

@@ -109,6 +109,9 @@ func New(cfg Config) *Server {
 	if s.cfg.Manifest == nil {
 		s.cfg.Manifest = actions.DefaultManifest()
 	}
+	if s.cfg.Invocations == nil && s.cfg.Actions != nil {
+		s.cfg.Invocations = s.cfg.Actions
+	}
 	s.routes()
 	return s
 }

@@ -169,10 +169,10 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 		iv.log.Error("encode activation", "activation_id", inv.ActivationID, "err", err)
 		return
 	}
-	if local := iv.opts.Local; local != nil && local.deliver(inv.ActivationID, completion{rec: rec}) {
-		// handed over
-	} else if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
-		iv.log.Warn("announce activation", "activation_id", inv.ActivationID, "err", err)
+	if local := iv.opts.Local; local == nil || !local.deliver(inv.ActivationID, completion{rec: rec}) {
+		if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
+			iv.log.Warn("announce activation", "activation_id", inv.ActivationID, "err", err)
+		}
 	}
 	if es, ok := iv.rec.(encodedRecordStore); ok {
 		err = es.PutEncoded(ctx, rec, b)
