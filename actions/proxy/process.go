@@ -194,28 +194,35 @@ func (p *process) deliver(line []byte) {
 
 // awaitAck waits for the launcher's acknowledgement of the code.
 func (p *process) awaitAck(ctx context.Context) error {
+	var line []byte
 	select {
-	case line := <-p.ack:
-		var ack struct {
-			OK    bool            `json:"ok"`
-			Error json.RawMessage `json:"error"`
-		}
-		if err := json.Unmarshal(line, &ack); err != nil {
-			return fmt.Errorf("the action's launcher did not acknowledge: %q", line)
-		}
-		if ack.OK {
-			return nil
-		}
-		var msg string
-		if json.Unmarshal(ack.Error, &msg) != nil {
-			msg = string(ack.Error)
-		}
-		return errors.New(msg)
+	case line = <-p.ack:
 	case <-p.dead:
-		return errors.New(msgExited)
+		// A launcher that fails writes its error and exits: fd 3 may have
+		// ended by now, its acknowledgement still waiting.
+		select {
+		case line = <-p.ack:
+		default:
+			return errors.New(msgExited)
+		}
 	case <-ctx.Done():
 		return fmt.Errorf("initialization abandoned: %w", ctx.Err())
 	}
+	var ack struct {
+		OK    bool            `json:"ok"`
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(line, &ack); err != nil {
+		return fmt.Errorf("the action's launcher did not acknowledge: %q", line)
+	}
+	if ack.OK {
+		return nil
+	}
+	var msg string
+	if json.Unmarshal(ack.Error, &msg) != nil {
+		msg = string(ack.Error)
+	}
+	return errors.New(msg)
 }
 
 // initOnStdinEnv names the environment variable that tells a pre-started
