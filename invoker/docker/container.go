@@ -17,6 +17,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/gusthub/gust/invoker"
+	"github.com/gusthub/gust/invoker/proxyclient"
 )
 
 // Container is a running container made by Sandbox.Create. It implements
@@ -28,7 +29,8 @@ type Container struct {
 	sockDir string // host directory of the proxy socket, or ""
 
 	baseURL   string
-	transport *http.Transport
+	dial      func(ctx context.Context) (net.Conn, error)
+	transport *proxyclient.Transport
 	client    *http.Client
 
 	logs        chan invoker.LogLine
@@ -92,7 +94,7 @@ func (c *Container) start(ctx context.Context) error {
 		return fmt.Errorf("start container %s: %w", c.id, err)
 	}
 
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+	c.dial = func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", filepath.Join(c.sockDir, "proxy.sock"))
 	}
@@ -107,18 +109,12 @@ func (c *Container) start(ctx context.Context) error {
 			return err
 		}
 		c.baseURL = "http://" + addr
-		dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		c.dial = func(ctx context.Context) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", addr)
 		}
 	}
-	c.transport = &http.Transport{
-		DialContext:         dial,
-		MaxIdleConns:        64,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
+	c.transport = proxyclient.New(c.dial)
 	c.client = &http.Client{Transport: c.transport}
 	return c.waitReady(ctx)
 }
@@ -178,7 +174,7 @@ func (c *Container) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if c.sockDir != "" {
-		conn, err := c.transport.DialContext(ctx, "", "")
+		conn, err := c.dial(ctx)
 		if err != nil {
 			return err
 		}
@@ -259,7 +255,7 @@ func (c *Container) Destroy(ctx context.Context) error {
 		c.attach.Close()
 	}
 	if c.transport != nil {
-		c.transport.CloseIdleConnections()
+		c.transport.Close()
 	}
 	removeSocketDir(c.s.log, c.sockDir)
 	if c.pumpDone == nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/invoker"
+	"github.com/gusthub/gust/invoker/proxyclient"
 )
 
 // drainGrace bounds how long Destroy waits for the output pipes to end
@@ -26,6 +27,7 @@ type container struct {
 	id, dir, sock string
 	cmd           *exec.Cmd
 	log           *slog.Logger
+	transport     *proxyclient.Transport
 	client        *http.Client
 	logs          chan invoker.LogLine
 
@@ -60,9 +62,10 @@ func startContainer(cmd *exec.Cmd, id, dir, sock string, log *slog.Logger) (*con
 		errR.Close()
 		return nil, fmt.Errorf("start proxy: %w", err)
 	}
+	tr := proxyclient.New(dialUnix(sock))
 	c := &container{
 		id: id, dir: dir, sock: sock, cmd: cmd, log: log,
-		client:  &http.Client{Transport: &http.Transport{DialContext: dialUnix(sock), MaxIdleConnsPerHost: 16}},
+		transport: tr, client: &http.Client{Transport: tr},
 		logs:    make(chan invoker.LogLine, 1024),
 		pipes:   []*os.File{outR, errR},
 		exited:  make(chan struct{}),
@@ -172,7 +175,7 @@ func (c *container) destroy(ctx context.Context) error {
 	for _, p := range c.pipes {
 		p.Close() // ends the readers if something still holds the pipes
 	}
-	c.client.CloseIdleConnections()
+	c.transport.Close()
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, fmt.Errorf("container %s: %w", c.id, err))
 	}

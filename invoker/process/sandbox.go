@@ -229,8 +229,8 @@ func environ(env map[string]string) []string {
 }
 
 // dialUnix returns a dial function for the socket at sock.
-func dialUnix(sock string) func(ctx context.Context, _, _ string) (net.Conn, error) {
-	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+func dialUnix(sock string) func(ctx context.Context) (net.Conn, error) {
+	return func(ctx context.Context) (net.Conn, error) {
 		d := net.Dialer{Timeout: 5 * time.Second}
 		return d.DialContext(ctx, "unix", sock)
 	}
