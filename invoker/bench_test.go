@@ -92,8 +92,12 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
+	l := warmLease(b, s, a)
+	container := l.Container().ID()
+	s.pool.Release(l, true)
 	for range b.N {
 		d := make([]time.Duration, n)
+		cpu := startCPU(container)
 		for i := range d {
 			t0 := time.Now()
 			if st, body := postInvoke(b, c, srv, "noop", "blocking=true&result=true", "{}"); st != http.StatusOK {
@@ -101,15 +105,18 @@ func BenchmarkWarmInvoke(b *testing.B) {
 			}
 			d[i] = time.Since(t0)
 		}
+		cpu.report(b, "", n, "invoke")
 		reportLatencies(b, "", d, time.Microsecond, "µs")
 
 		l := warmLease(b, s, a)
 		body := runBody(a)
+		cpu = startCPU(container)
 		for i := range d {
 			t0 := time.Now()
 			directRun(b, l.Container(), body)
 			d[i] = time.Since(t0)
 		}
+		cpu.report(b, "floor-", n, "invoke")
 		s.pool.Release(l, true)
 		reportLatencies(b, "floor-", d, time.Microsecond, "µs")
 	}

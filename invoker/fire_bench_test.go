@@ -33,7 +33,8 @@ const fireConcurrency = 8
 // whose fanout rules all invoke it, and a rule engine running on them.
 type fireRig struct {
 	*stack
-	a *actions.Action
+	a         *actions.Action
+	container string // the ID of a's warm container
 }
 
 // newFireRig starts a fire rig; code is the action's, with
@@ -46,6 +47,9 @@ func newFireRig(b *testing.B, fanout int, code string, conc int) *fireRig {
 	if rec := s.invoke(b, "", a, ""); rec.Response.StatusCode != actions.StatusSuccess {
 		b.Fatalf("warm up: %s", rec.Response.Result)
 	}
+	l := warmLease(b, s, a)
+	container := l.Container().ID()
+	s.pool.Release(l, true)
 	js := s.hub.JetStream()
 	rs, err := rules.OpenStore(ctx, js)
 	if err != nil {
@@ -65,7 +69,7 @@ func newFireRig(b *testing.B, fanout int, code string, conc int) *fireRig {
 	engDone := make(chan error, 1)
 	go func() { engDone <- rules.NewEngine(js, rs, s.store, s.disp, s.records, nil).Run(engCtx) }()
 	b.Cleanup(func() { stop(); <-engDone })
-	return &fireRig{stack: s, a: a}
+	return &fireRig{stack: s, a: a, container: container}
 }
 
 // fire puts event id on trigger t.
@@ -96,6 +100,7 @@ func BenchmarkFireToCompletion(b *testing.B) {
 			defer sub.Unsubscribe()
 			for i := range b.N {
 				t0 := time.Now()
+				cpu := startCPU(r.container)
 				for j := range fireEvents {
 					r.fire(b, fmt.Sprintf("e-%d-%d-%d", fanout, i, j))
 				}
@@ -107,6 +112,7 @@ func BenchmarkFireToCompletion(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(fireEvents)/time.Since(t0).Seconds(), "events/s")
+				cpu.report(b, "", fireEvents, "event")
 			}
 			b.ReportMetric(fireFloor(b, r.stack, r.a, fanout), "floor-events/s")
 		})
@@ -229,6 +235,7 @@ func fireFloor(b *testing.B, s *stack, a *actions.Action, fanout int) float64 {
 	defer s.pool.Release(l, true)
 	body := runBody(a)
 	t0 := time.Now()
+	cpu := startCPU(l.Container().ID())
 	for j := range fireEvents {
 		if _, err := js.Publish(ctx, "floor.e", []byte(fmt.Sprintf(`{"i":%d}`, j))); err != nil {
 			b.Fatal(err)
@@ -265,7 +272,9 @@ func fireFloor(b *testing.B, s *stack, a *actions.Action, fanout int) float64 {
 	if runErr != nil {
 		b.Fatal(runErr) // from the benchmark's goroutine, not the workers
 	}
-	return float64(fireEvents) / time.Since(t0).Seconds()
+	rate := float64(fireEvents) / time.Since(t0).Seconds()
+	cpu.report(b, "floor-", fireEvents, "event")
+	return rate
 }
 
 // postRun sends body to the container's /run; it is directRun for worker

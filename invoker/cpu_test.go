@@ -1,0 +1,86 @@
+package invoker_test
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuMeter measures the CPU time that a stretch of a benchmark costs: the
+// test process's own (Gust's components and the embedded NATS server) and
+// that of one Docker container (the action's proxy and language process),
+// read from its cgroup. Throughput alone hides where a cost moved: CPU per
+// event shows it, and varies less between runs on a busy machine.
+type cpuMeter struct {
+	container string // a Docker container ID, or "" for none
+	proc, cont time.Duration
+	hasCont    bool
+}
+
+// startCPU starts measuring; containerID may be "".
+func startCPU(containerID string) *cpuMeter {
+	m := &cpuMeter{container: containerID}
+	m.proc = processCPU()
+	m.cont, m.hasCont = containerCPU(containerID)
+	return m
+}
+
+// report reports the CPU time since start per each of n ops, as
+// prefix+"proc-cpu-µs/"+op and, when the container's cgroup could be read,
+// prefix+"container-cpu-µs/"+op.
+func (m *cpuMeter) report(b *testing.B, prefix string, n int, op string) {
+	proc := processCPU() - m.proc
+	b.ReportMetric(float64(proc.Microseconds())/float64(n), prefix+"proc-cpu-µs/"+op)
+	if cont, ok := containerCPU(m.container); ok && m.hasCont {
+		b.ReportMetric(float64((cont-m.cont).Microseconds())/float64(n), prefix+"container-cpu-µs/"+op)
+	}
+}
+
+// processCPU is the user and system CPU time of the test process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// containerCPU is the CPU time of Docker container id so far, from its
+// cgroup (v1 or v2 with the cgroupfs or systemd driver); false when it
+// cannot be read.
+func containerCPU(id string) (time.Duration, bool) {
+	if id == "" {
+		return 0, false
+	}
+	for _, p := range []string{
+		"/sys/fs/cgroup/cpuacct/docker/" + id + "/cpuacct.usage",
+		"/sys/fs/cgroup/cpu,cpuacct/docker/" + id + "/cpuacct.usage",
+		"/sys/fs/cgroup/cpuacct/system.slice/docker-" + id + ".scope/cpuacct.usage",
+	} {
+		if b, err := os.ReadFile(p); err == nil {
+			if ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+				return time.Duration(ns), true
+			}
+		}
+	}
+	for _, p := range []string{
+		"/sys/fs/cgroup/docker/" + id + "/cpu.stat",
+		"/sys/fs/cgroup/system.slice/docker-" + id + ".scope/cpu.stat",
+	} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+				if us, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+					return time.Duration(us) * time.Microsecond, true
+				}
+			}
+		}
+	}
+	return 0, false
+}
