@@ -164,12 +164,15 @@ func (iv *Invoker) Run(ctx context.Context) error {
 // are answered from the invoker's completion message).
 func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 	rec := iv.activate(ctx, inv)
+	// A caller waiting in this process gets the record before it is
+	// encoded, which it need not wait for.
+	handed := iv.opts.Local != nil && iv.opts.Local.deliver(inv.ActivationID, completion{rec: rec})
 	b, err := json.Marshal(rec)
 	if err != nil {
 		iv.log.Error("encode activation", "activation_id", inv.ActivationID, "err", err)
 		return
 	}
-	if local := iv.opts.Local; local == nil || !local.deliver(inv.ActivationID, completion{rec: rec}) {
+	if !handed {
 		if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
 			iv.log.Warn("announce activation", "activation_id", inv.ActivationID, "err", err)
 		}
