@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 	"time"
 )
@@ -17,37 +18,35 @@ import (
 // have is read from the store, so that a new one is never missed.
 type Cache struct {
 	store *Store
-	acts  *Mirror[Action]  // nil: the watches did not start
-	pkgs  *Mirror[Package] // nil: the watches did not start
+	acts  *Follower[Action]  // nil: the watches did not start
+	pkgs  *Follower[Package] // nil: the watches did not start
 }
 
 // cacheWait bounds how long a read waits for the mirrors to apply the
 // Store's latest write; after that it reads the store.
 const cacheWait = time.Second
 
-// NewCache mirrors s's actions and packages until ctx ends. When the
+// NewCache mirrors s's actions and packages until ctx ends, restarting a
+// watch that ends before (see Follower), which log reports. When the
 // watches cannot start, the cache reads the store.
-func NewCache(ctx context.Context, s *Store) *Cache {
+func NewCache(ctx context.Context, s *Store, log *slog.Logger) *Cache {
 	c := &Cache{store: s}
 	wctx, cancel := context.WithCancel(ctx)
-	acts, err1 := s.WatchActions(wctx)
-	pkgs, err2 := s.WatchPackages(wctx)
+	acts, err1 := Follow(wctx, nil, func(a *Action) Name { return a.FullName() }, s.WatchActions, log)
+	pkgs, err2 := Follow(wctx, nil, func(p *Package) Name { return Name{Namespace: p.Namespace, Name: p.Name} }, s.WatchPackages, log)
 	if err1 != nil || err2 != nil {
 		cancel() // the watch that started, if any
 		return c
 	}
 	context.AfterFunc(ctx, cancel)
-	c.acts = NewMirror(func(a *Action) Name { return a.FullName() })
-	c.pkgs = NewMirror(func(p *Package) Name { return Name{Namespace: p.Namespace, Name: p.Name} })
-	go c.acts.Follow(acts)
-	go c.pkgs.Follow(pkgs)
+	c.acts, c.pkgs = acts, pkgs
 	return c
 }
 
 // GetAction is Store.GetAction, from the mirror when it can be.
 func (c *Cache) GetAction(ctx context.Context, n Name, withCode bool) (*Action, uint64, error) {
-	if !withCode && c.acts != nil && caughtUp(c.acts, &c.store.wroteActions) {
-		if a, rev, ok := c.acts.Get(n); ok {
+	if !withCode && c.acts != nil {
+		if a, rev, ok := cached(c.acts.Mirror(), &c.store.wroteActions, n); ok {
 			return a, rev, nil
 		}
 	}
@@ -56,8 +55,8 @@ func (c *Cache) GetAction(ctx context.Context, n Name, withCode bool) (*Action, 
 
 // GetPackage is Store.GetPackage, from the mirror when it can be.
 func (c *Cache) GetPackage(ctx context.Context, n Name) (*Package, uint64, error) {
-	if c.pkgs != nil && caughtUp(c.pkgs, &c.store.wrotePackages) {
-		if p, rev, ok := c.pkgs.Get(Name{Namespace: n.Namespace, Name: n.Name}); ok {
+	if c.pkgs != nil {
+		if p, rev, ok := cached(c.pkgs.Mirror(), &c.store.wrotePackages, Name{Namespace: n.Namespace, Name: n.Name}); ok {
 			return p, rev, nil
 		}
 	}
@@ -67,14 +66,17 @@ func (c *Cache) GetPackage(ctx context.Context, n Name) (*Package, uint64, error
 // expired is a timeout that has passed: CaughtUp with it does not wait.
 var expired = func() chan time.Time { c := make(chan time.Time); close(c); return c }()
 
-// caughtUp reports whether m has applied the revision in wrote, waiting up
-// to cacheWait for it.
-func caughtUp[T any](m *Mirror[T], wrote *atomic.Uint64) bool {
-	rev := wrote.Load()
-	if m.CaughtUp(rev, expired) {
-		return true
+// cached returns entity n from m once m has applied the revision in wrote,
+// waiting up to cacheWait for it; ok false when m did not catch up or does
+// not have n.
+func cached[T any](m *Mirror[T], wrote *atomic.Uint64, n Name) (v *T, rev uint64, ok bool) {
+	want := wrote.Load()
+	if !m.CaughtUp(want, expired) {
+		t := time.NewTimer(cacheWait)
+		defer t.Stop()
+		if !m.CaughtUp(want, t.C) {
+			return nil, 0, false
+		}
 	}
-	t := time.NewTimer(cacheWait)
-	defer t.Stop()
-	return m.CaughtUp(rev, t.C)
+	return m.Get(n)
 }

@@ -42,7 +42,7 @@ func TestCacheSeesWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := actions.NewCache(ctx, s)
+	c := actions.NewCache(ctx, s, nil)
 	n := actions.Name{Namespace: "guest", Name: "a"}
 	version := func(t *testing.T) string {
 		t.Helper()

@@ -31,7 +31,7 @@ func serveAPI(tb testing.TB, s *stack) *httptest.Server {
 	cacheCtx, stopCache := context.WithCancel(context.Background())
 	tb.Cleanup(stopCache)
 	srv := httptest.NewServer(api.New(api.Config{
-		Actions: s.store, Invocations: actions.NewCache(cacheCtx, s.store), Activations: s.records, Identities: ids,
+		Actions: s.store, Invocations: actions.NewCache(cacheCtx, s.store, nil), Activations: s.records, Identities: ids,
 		Activator: s.disp, Logger: quiet(),
 	}))
 	tb.Cleanup(srv.Close)

@@ -89,39 +89,36 @@ type lookups struct {
 // mirrors are the engine's in-memory copies of its stores' buckets, and
 // the barrier that syncs events with them.
 type mirrors struct {
-	triggers *actions.Mirror[Trigger]
-	actions  *actions.Mirror[actions.Action]
-	packages *actions.Mirror[actions.Package]
+	triggers *actions.Follower[Trigger]
+	actions  *actions.Follower[actions.Action]
+	packages *actions.Follower[actions.Package]
 	barrier  revisionBarrier
 }
 
 // watchStores starts mirroring the engine's stores if they can stream
-// their entities. The watches run until ctx ends; wait returns once they
-// have stopped. Without mirrors (a store that cannot stream, a watch that
-// cannot start) events read the stores.
+// their entities; a watch that ends is started again (actions.Follower).
+// The watches run until ctx ends; wait returns once they have stopped.
+// Without mirrors (a store that cannot stream, a watch that cannot start)
+// events read the stores.
 func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 	tw, ok1 := e.triggers.(triggerWatcher)
 	aw, ok2 := e.actions.(actionWatcher)
 	if !ok1 || !ok2 {
 		return func() {}
 	}
-	ms := &mirrors{
-		triggers: actions.NewMirror(func(t *Trigger) actions.Name { return t.FullName() }),
-		actions:  actions.NewMirror(func(a *actions.Action) actions.Name { return a.FullName() }),
-		packages: actions.NewMirror(func(p *actions.Package) actions.Name { return actions.Name{Namespace: p.Namespace, Name: p.Name} }),
-	}
 	var wg sync.WaitGroup
-	var failed error
-	start := func(f func() error) {
-		if failed == nil {
-			failed = f()
-		}
+	ms := &mirrors{}
+	var err error
+	ms.triggers, err = actions.Follow(ctx, &wg, func(t *Trigger) actions.Name { return t.FullName() }, tw.WatchTriggers, e.log)
+	if err == nil {
+		ms.actions, err = actions.Follow(ctx, &wg, func(a *actions.Action) actions.Name { return a.FullName() }, aw.WatchActions, e.log)
 	}
-	start(func() error { return follow(ctx, &wg, ms.triggers, tw.WatchTriggers) })
-	start(func() error { return follow(ctx, &wg, ms.actions, aw.WatchActions) })
-	start(func() error { return follow(ctx, &wg, ms.packages, aw.WatchPackages) })
-	if failed != nil {
-		e.log.Warn("triggers and actions are read from the store for every event", "err", failed)
+	if err == nil {
+		ms.packages, err = actions.Follow(ctx, &wg,
+			func(p *actions.Package) actions.Name { return actions.Name{Namespace: p.Namespace, Name: p.Name} }, aw.WatchPackages, e.log)
+	}
+	if err != nil {
+		e.log.Warn("triggers and actions are read from the store for every event", "err", err)
 		return wg.Wait // the watches that started end with ctx
 	}
 	ms.barrier.query = func(ctx context.Context) ([3]uint64, error) { // the three at once
@@ -138,15 +135,6 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 	return wg.Wait
 }
 
-func follow[T any](ctx context.Context, wg *sync.WaitGroup, m *actions.Mirror[T], watch func(context.Context) (<-chan hub.Change[T], error)) error {
-	ch, err := watch(ctx)
-	if err != nil {
-		return err
-	}
-	wg.Go(func() { m.Follow(ch) })
-	return nil
-}
-
 // lookups returns what an event read now reads its entities through: the
 // mirrors, once they have every change made until now, else the stores.
 func (e *Engine) lookups(ctx context.Context) lookups {
@@ -160,12 +148,13 @@ func (e *Engine) lookups(ctx context.Context) lookups {
 		e.log.Warn("bucket revisions unknown; the event reads the stores", "err", err)
 		return stores
 	}
+	trig, acts, pkgs := ms.triggers.Mirror(), ms.actions.Mirror(), ms.packages.Mirror()
 	timeout := time.NewTimer(mirrorWait)
 	defer timeout.Stop()
-	if !ms.triggers.CaughtUp(revs[0], timeout.C) || !ms.actions.CaughtUp(revs[1], timeout.C) || !ms.packages.CaughtUp(revs[2], timeout.C) {
+	if !trig.CaughtUp(revs[0], timeout.C) || !acts.CaughtUp(revs[1], timeout.C) || !pkgs.CaughtUp(revs[2], timeout.C) {
 		return stores
 	}
-	return lookups{triggers: mirroredTriggers{ms.triggers}, actions: mirroredActions{store: e.actions, acts: ms.actions, pkgs: ms.packages}}
+	return lookups{triggers: mirroredTriggers{trig}, actions: mirroredActions{store: e.actions, acts: acts, pkgs: pkgs}}
 }
 
 // revisionBarrier asks the buckets for their latest revisions on behalf of

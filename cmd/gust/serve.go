@@ -175,7 +175,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 		ln.Close()
 		return err
 	}
-	cache := actions.NewCache(ctx, store) // what invokes and sequences run, without a store read each
+	cache := actions.NewCache(ctx, store, log.With("component", "action-cache")) // what invokes and sequences run, without a store read each
 	dispatcher := invoker.NewDispatcher(h, cache, activations, log.With("component", "dispatcher"))
 	stopInvoker, err := startInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: apiHost,
 		owner: containerOwner(o.dataDir), dispatcher: dispatcher}, o.invoker, log)

@@ -1,0 +1,93 @@
+package actions
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gusthub/gust/hub"
+)
+
+// Follower keeps a Mirror following a bucket through a watch. A watch can
+// end before its context does (the connection to NATS dropped it); the
+// Follower then starts another watch, after a pause that grows while
+// watches fail to start, into a fresh Mirror. Meanwhile the stopped Mirror
+// is never caught up, so readers fall back to the store: a dropped watch
+// costs store reads for a while, not for the rest of the process's life.
+type Follower[T any] struct {
+	cur   atomic.Pointer[Mirror[T]]
+	name  func(*T) Name
+	watch func(context.Context) (<-chan hub.Change[T], error)
+	log   *slog.Logger
+}
+
+// Restart pauses between watches: the first restart waits followRetryMin,
+// each failed one twice as long, up to followRetryMax.
+const (
+	followRetryMin = 100 * time.Millisecond
+	followRetryMax = 30 * time.Second
+)
+
+// Follow starts following the entities, named by name, that watch streams,
+// until ctx ends; wg, if not nil, counts the goroutine that follows. When
+// the first watch cannot start, it returns that error and follows nothing.
+func Follow[T any](ctx context.Context, wg *sync.WaitGroup, name func(*T) Name,
+	watch func(context.Context) (<-chan hub.Change[T], error), log *slog.Logger) (*Follower[T], error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ch, err := watch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := &Follower[T]{name: name, watch: watch, log: log}
+	m := NewMirror(name)
+	f.cur.Store(m)
+	if wg == nil {
+		go f.run(ctx, m, ch)
+	} else {
+		wg.Go(func() { f.run(ctx, m, ch) })
+	}
+	return f, nil
+}
+
+// Mirror returns the mirror of the current watch.
+func (f *Follower[T]) Mirror() *Mirror[T] { return f.cur.Load() }
+
+func (f *Follower[T]) run(ctx context.Context, m *Mirror[T], ch <-chan hub.Change[T]) {
+	for {
+		m.Follow(ch)
+		if ctx.Err() != nil {
+			return
+		}
+		f.log.Warn("bucket watch ended; reading the store until a new one has caught up")
+		var ok bool
+		if ch, ok = f.restart(ctx); !ok {
+			return
+		}
+		m = NewMirror(f.name)
+		f.cur.Store(m)
+	}
+}
+
+// restart starts a new watch, retrying until it starts or ctx ends.
+func (f *Follower[T]) restart(ctx context.Context) (<-chan hub.Change[T], bool) {
+	pause := followRetryMin
+	for {
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false
+		case <-t.C:
+		}
+		ch, err := f.watch(ctx)
+		if err == nil {
+			return ch, true
+		}
+		pause = min(2*pause, followRetryMax)
+		f.log.Warn("bucket watch did not start", "err", err, "retry_in", pause)
+	}
+}
