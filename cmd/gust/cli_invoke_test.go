@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +25,7 @@ func TestCLIInvokeAndFire(t *testing.T) {
 		args   []string
 		answer wireAnswer
 		stdout string
+		stderr string // a part of it; "" for any
 		errMsg string
 		code   int
 	}{
@@ -52,7 +54,7 @@ func TestCLIInvokeAndFire(t *testing.T) {
 		{name: "fire", args: []string{"trigger", "fire", "mytrigger", "-p", "temperature", "21"}, answer: accepted,
 			stdout: "ok: triggered /_/mytrigger with id " + id + "\n"},
 		{name: "fire, no active rule", args: []string{"trigger", "fire", "norules"}, answer: wireAnswer{"POST", 204, ""},
-			stdout: "ok: triggered /_/norules with id\n"},
+			stdout: "ok: triggered /_/norules with id\n", stderr: "no active rule: nothing ran"},
 		{name: "fire --json", args: []string{"trigger", "fire", "mytrigger", "--json"}, answer: accepted,
 			stdout: `{"activationId":"` + id + `"}` + "\n"},
 		{name: "fire missing", args: []string{"trigger", "fire", "nosuch"},
@@ -61,7 +63,11 @@ func TestCLIInvokeAndFire(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWireServer(t, tc.answer)
-			gust(t, w.env(), tc.args...).check(t, tc.stdout, tc.errMsg, tc.code)
+			r := gust(t, w.env(), tc.args...)
+			r.check(t, tc.stdout, tc.errMsg, tc.code)
+			if !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("stderr %q, want it to contain %q", r.stderr, tc.stderr)
+			}
 		})
 	}
 }
