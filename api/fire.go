@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/cehttp"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -27,8 +27,9 @@ type EventPublisher interface {
 // headers, or application/cloudevents+json) is taken as that event,
 // keeping its id, source and type; a batch
 // (application/cloudevents-batch+json) is taken as its events, answered
-// with {"activationIds": [...]}, one per event; any other body is a JSON
-// object payload.
+// with {"activationIds": [...]}, one per event. They are read as the
+// CloudEvents ingress feed reads them (package cehttp). Any other body is
+// a JSON object payload.
 func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
 	if s.cfg.Events == nil {
@@ -42,14 +43,16 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 	if err != nil {
 		return err
 	}
-	batch := strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/cloudevents-batch+json")
 	var events []event.Event
-	if batch {
-		if events, err = batchEvents(body); err != nil {
-			return err
+	batch := false
+	if cehttp.IsCloudEvent(r.Header) {
+		evs, mode, err := cehttp.Decode(r.Header, body)
+		if err != nil {
+			return cloudEventError(err)
 		}
+		events, batch = evs, mode == cehttp.Batch
 	} else {
-		ev, err := requestEvent(r, body, n, actions.NewActivationID(), s.now())
+		ev, err := plainEvent(r, body, n, actions.NewActivationID(), s.now())
 		if err != nil {
 			return err
 		}
@@ -59,7 +62,7 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 		if err := rules.CheckHops(ev); err != nil {
 			var hopErr *rules.HopLimitError
 			if batch && !errors.As(err, &hopErr) {
-				return malformed(fmt.Sprintf("event %d of the batch: CloudEvent extension '%s' must be a non-negative integer", i, rules.HopsExtension))
+				return malformed(fmt.Sprintf("Event %d of the batch: CloudEvent extension '%s' must be a non-negative integer", i, rules.HopsExtension))
 			}
 			return err
 		}
@@ -99,32 +102,16 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 	return nil
 }
 
-// maxBatchEvents bounds a batch of CloudEvents in one fire.
-const maxBatchEvents = 1000
-
-// batchEvents reads a CloudEvents JSON batch: an array of structured
-// events, each checked before any is stored.
-func batchEvents(body []byte) ([]event.Event, error) {
-	var events []event.Event
-	if err := json.Unmarshal(body, &events); err != nil {
-		return nil, malformed("not a valid batch of CloudEvents: " + err.Error())
+// cloudEventError is the API's error for what cehttp.Decode found wrong.
+func cloudEventError(err error) error {
+	var bad *cehttp.Error
+	switch {
+	case !errors.As(err, &bad):
+		return err
+	case bad.Status == http.StatusBadRequest:
+		return malformed(bad.Message)
 	}
-	if len(events) == 0 {
-		return nil, malformed("the batch of CloudEvents is empty")
-	}
-	if len(events) > maxBatchEvents {
-		return nil, errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("A batch may hold at most %d CloudEvents, not %d.", maxBatchEvents, len(events)))
-	}
-	for i, ev := range events {
-		if err := checkEvent(ev); err != nil {
-			var apiErr *Error
-			if errors.As(err, &apiErr) {
-				return nil, malformed(fmt.Sprintf("event %d of the batch: %s", i, strings.TrimPrefix(apiErr.Message, msgMalformedStart)))
-			}
-			return nil, err
-		}
-	}
-	return events, nil
+	return errorf(bad.Status, bad.Message)
 }
 
 func hasActiveRule(t *rules.Trigger) bool {
@@ -136,19 +123,9 @@ func hasActiveRule(t *rules.Trigger) bool {
 	return false
 }
 
-// requestEvent reads the fire request as a CloudEvent.
-func requestEvent(r *http.Request, body []byte, n actions.Name, activationID string, now time.Time) (event.Event, error) {
-	ct := strings.ToLower(r.Header.Get("Content-Type"))
-	switch {
-	case strings.HasPrefix(ct, "application/cloudevents+json"):
-		var ev event.Event
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return event.Event{}, malformed("not a valid structured CloudEvent: " + err.Error())
-		}
-		return ev, checkEvent(ev)
-	case r.Header.Get("ce-specversion") != "":
-		return binaryEvent(r, body)
-	}
+// plainEvent is the CloudEvent of an OpenWhisk fire: its JSON object
+// payload as data, named by the trigger activation's id.
+func plainEvent(r *http.Request, body []byte, n actions.Name, activationID string, now time.Time) (event.Event, error) {
 	var payload map[string]json.RawMessage
 	if err := decodeObject(body, &payload); err != nil {
 		return event.Event{}, err
@@ -168,58 +145,4 @@ func requestEvent(r *http.Request, body []byte, n actions.Name, activationID str
 	}
 	ev.DataEncoded = data
 	return ev, nil
-}
-
-// binaryEvent reads a binary-mode CloudEvent: ce- headers and the body as
-// data.
-func binaryEvent(r *http.Request, body []byte) (event.Event, error) {
-	version := r.Header.Get("ce-specversion")
-	if version != event.CloudEventsVersionV1 && version != event.CloudEventsVersionV03 {
-		// The SDK's event has no context for other versions: check first.
-		return event.Event{}, malformed("CloudEvent attribute 'specversion' must be 1.0, not '" + version + "'")
-	}
-	ev := event.New(version)
-	for k, vs := range r.Header {
-		name, ok := strings.CutPrefix(strings.ToLower(k), "ce-")
-		if !ok || len(vs) == 0 {
-			continue
-		}
-		v := vs[0]
-		switch name {
-		case "specversion":
-		case "id":
-			ev.SetID(v)
-		case "source":
-			ev.SetSource(v)
-		case "type":
-			ev.SetType(v)
-		case "subject":
-			ev.SetSubject(v)
-		case "dataschema":
-			ev.SetDataSchema(v)
-		case "time":
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return event.Event{}, malformed("CloudEvent attribute 'time' is not an RFC 3339 time: " + v)
-			}
-			ev.SetTime(t)
-		default:
-			ev.SetExtension(name, v)
-		}
-	}
-	if len(body) > 0 {
-		ev.SetDataContentType(r.Header.Get("Content-Type"))
-		ev.DataEncoded = body
-	}
-	return ev, checkEvent(ev)
-}
-
-func checkEvent(ev event.Event) error {
-	if ev.SpecVersion() != event.CloudEventsVersionV1 && ev.SpecVersion() != event.CloudEventsVersionV03 {
-		return malformed("CloudEvent attribute 'specversion' must be 1.0")
-	}
-	if err := ev.Validate(); err != nil {
-		return malformed("invalid CloudEvent: " + err.Error())
-	}
-	return nil
 }

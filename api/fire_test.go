@@ -88,9 +88,18 @@ func TestFire(t *testing.T) {
 		{name: "structured CloudEvent", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/cloudevents+json", body: ev1, status: 202, published: []string{"e1"}},
 		{name: "batch", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/cloudevents-batch+json", body: "[" + ev1 + "," + ev2 + "]", status: 202, published: []string{"e1", "e2"}},
 		{name: "batch with a bad event stores none", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/cloudevents-batch+json",
-			body: "[" + ev1 + `,{"specversion":"1.0","id":"e3","type":"t"}]`, status: 400, errorHas: "event 1 of the batch"},
+			body: "[" + ev1 + `,{"specversion":"1.0","id":"e3","type":"t"}]`, status: 400, errorHas: "Event 1 of the batch"},
 		{name: "empty batch", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/cloudevents-batch+json", body: `[]`, status: 400, errorHas: "empty"},
 		{name: "payload that is no object", path: "/api/v1/namespaces/_/triggers/t", body: `[1,2]`, status: 400, errorHas: "JSON object"},
+		// The fire reads CloudEvents as the CloudEvents ingress feed does
+		// (package cehttp): the HTTP binding's rules hold on both doors.
+		{name: "binary CloudEvent with ce-datacontenttype", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/json", body: `{}`,
+			headers: []string{"ce-specversion", "1.0", "ce-id", "b2", "ce-source", "/s", "ce-type", "t", "ce-datacontenttype", "text/plain"},
+			status: 400, errorHas: "Content-Type header in binary mode"},
+		{name: "binary CloudEvent whose JSON data is not JSON", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/json", body: `{oops`,
+			headers: []string{"ce-specversion", "1.0", "ce-id", "b3", "ce-source", "/s", "ce-type", "t"}, status: 400, errorHas: "not valid JSON"},
+		{name: "CloudEvents format Gust does not read", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/cloudevents+avro", body: `x`,
+			status: 400, errorHas: "not a CloudEvents format Gust reads"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pub.mu.Lock()

@@ -2,11 +2,16 @@ package cloudevents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/webhook/ingress"
+	"github.com/gusthub/gust/internal/cehttp"
+	"github.com/gusthub/gust/rules"
 )
 
 func init() {
@@ -63,6 +68,35 @@ func (in *Ingress) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Em
 		}
 		ids[i] = ev.ID()
 	}
-	ingress.Answer(w, ids, mode == modeBatch)
+	ingress.Answer(w, ids, mode == cehttp.Batch)
 	return nil
+}
+
+// decode reads and checks the request's CloudEvents, Gust's hop counter
+// among their extensions; what is wrong is a *feeds.RequestError.
+func decode(h http.Header, body []byte) ([]event.Event, cehttp.Mode, error) {
+	evs, mode, err := cehttp.Decode(h, body)
+	var bad *cehttp.Error
+	if errors.As(err, &bad) {
+		return nil, mode, feeds.Reject(bad.Status, "%s", bad.Message)
+	}
+	if err != nil {
+		return nil, mode, err
+	}
+	for i, ev := range evs {
+		err := rules.CheckHops(ev)
+		if err == nil {
+			continue
+		}
+		msg := fmt.Sprintf("CloudEvent extension '%s' must be a non-negative integer", rules.HopsExtension)
+		var hop *rules.HopLimitError
+		if errors.As(err, &hop) {
+			msg = hop.Error()
+		}
+		if mode == cehttp.Batch {
+			msg = fmt.Sprintf("Event %d of the batch: %s", i, msg)
+		}
+		return nil, mode, feeds.Reject(http.StatusBadRequest, "%s", msg)
+	}
+	return evs, mode, nil
 }

@@ -1,4 +1,4 @@
-package cloudevents
+package cehttp
 
 import (
 	"bytes"
@@ -16,53 +16,75 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding/format"
 	"github.com/cloudevents/sdk-go/v2/binding/spec"
 	"github.com/cloudevents/sdk-go/v2/event"
-
-	"github.com/gusthub/gust/feeds"
-	"github.com/gusthub/gust/rules"
 )
 
-// maxBatch bounds the events of one batch request.
-const maxBatch = 1000
+// MaxBatch bounds the events of one batch request.
+const MaxBatch = 1000
 
-// Content modes of the CloudEvents HTTP binding.
+// Mode is a content mode of the CloudEvents HTTP binding.
+type Mode string
+
+// The content modes.
 const (
-	modeBinary     = "binary"
-	modeStructured = "structured"
-	modeBatch      = "batch"
+	Binary     Mode = "binary"
+	Structured Mode = "structured"
+	Batch      Mode = "batch"
 )
 
-// decode reads the CloudEvents of a request whose body is body, in the
-// mode its headers say. Every event is checked: what is wrong is a 400
-// *feeds.RequestError that names the attribute.
-func decode(h http.Header, body []byte) ([]event.Event, string, error) {
+// Error is what is wrong with a request: the HTTP status to answer (400,
+// or 413 for a batch of more than MaxBatch events) and why.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// IsCloudEvent reports whether a request with header h says it carries
+// CloudEvents: a CloudEvents format as its Content-Type, or the
+// ce-specversion header of binary mode. (Decode also rejects other ce-
+// headers without ce-specversion; a trigger fire may carry Gust's hop
+// counter as ce-gusthops on a plain payload.)
+func IsCloudEvent(h http.Header) bool {
+	return format.IsFormat(mediaType(h)) || h.Get("ce-specversion") != ""
+}
+
+// mediaType is h's Content-Type without parameters, in lower case.
+func mediaType(h http.Header) string {
+	return strings.ToLower(strings.TrimSpace(strings.SplitN(h.Get("Content-Type"), ";", 2)[0]))
+}
+
+// Decode reads the CloudEvents of a request whose body is body, in the
+// mode its headers say. Every event is checked: what is wrong is an
+// *Error that names the attribute.
+func Decode(h http.Header, body []byte) ([]event.Event, Mode, error) {
 	ct := h.Get("Content-Type")
-	mediaType := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
-	switch {
-	case mediaType == event.ApplicationCloudEventsBatchJSON:
+	switch mt := mediaType(h); {
+	case mt == event.ApplicationCloudEventsBatchJSON:
 		evs, err := decodeBatch(body)
-		return evs, modeBatch, err
-	case mediaType == event.ApplicationCloudEventsJSON:
+		return evs, Batch, err
+	case mt == event.ApplicationCloudEventsJSON:
 		ev, err := decodeStructured(body)
 		if err != nil {
-			return nil, modeStructured, err
+			return nil, Structured, err
 		}
-		return []event.Event{ev}, modeStructured, nil
-	case format.IsFormat(mediaType):
-		return nil, modeStructured, bad("Content-Type %q is not a CloudEvents format Gust reads: send %s, %s, or binary mode (ce- headers)",
+		return []event.Event{ev}, Structured, nil
+	case format.IsFormat(mt):
+		return nil, Structured, bad("Content-Type %q is not a CloudEvents format Gust reads: send %s, %s, or binary mode (ce- headers)",
 			ct, event.ApplicationCloudEventsJSON, event.ApplicationCloudEventsBatchJSON)
 	case h.Get("ce-specversion") != "":
 		ev, err := decodeBinary(h, body)
-		return []event.Event{ev}, modeBinary, err
+		return []event.Event{ev}, Binary, err
 	}
 	if hasCEHeader(h) {
-		return nil, modeBinary, bad("CloudEvent attribute 'specversion' is missing: binary mode needs a ce-specversion header")
+		return nil, Binary, bad("CloudEvent attribute 'specversion' is missing: binary mode needs a ce-specversion header")
 	}
 	return nil, "", bad("The request is not a CloudEvent: send binary mode (ce-specversion, ce-id, ce-source, ce-type headers), "+
 		"or Content-Type %s (structured) or %s (batch), not %q", event.ApplicationCloudEventsJSON, event.ApplicationCloudEventsBatchJSON, ct)
 }
 
 func bad(format string, args ...any) error {
-	return feeds.Reject(http.StatusBadRequest, format, args...)
+	return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
 func hasCEHeader(h http.Header) bool {
@@ -216,7 +238,7 @@ func explain(b []byte, sdkErr error) error {
 }
 
 // check returns a 400 naming the first attribute that is missing or
-// wrong; it also checks Gust's hop counter extension.
+// wrong.
 func check(ev event.Event) error {
 	if ev.Context == nil {
 		return bad("CloudEvent attribute 'specversion' is missing")
@@ -237,13 +259,6 @@ func check(ev event.Event) error {
 		if _, _, err := mime.ParseMediaType(ct); err != nil {
 			return bad("CloudEvent attribute 'datacontenttype' is not a media type: %q", ct)
 		}
-	}
-	if err := rules.CheckHops(ev); err != nil {
-		var hop *rules.HopLimitError
-		if errors.As(err, &hop) {
-			return bad("%s", hop.Error())
-		}
-		return bad("CloudEvent extension '%s' must be a non-negative integer", rules.HopsExtension)
 	}
 	return nil
 }
@@ -273,8 +288,8 @@ func decodeBatch(b []byte) ([]event.Event, error) {
 	switch {
 	case len(raws) == 0:
 		return nil, bad("The CloudEvents batch is empty")
-	case len(raws) > maxBatch:
-		return nil, feeds.Reject(http.StatusRequestEntityTooLarge, "A batch may hold at most %d CloudEvents, not %d.", maxBatch, len(raws))
+	case len(raws) > MaxBatch:
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("A batch may hold at most %d CloudEvents, not %d.", MaxBatch, len(raws))}
 	}
 	evs := make([]event.Event, len(raws))
 	for i, raw := range raws {
