@@ -9,33 +9,43 @@ import (
 	"time"
 )
 
-// cpuMeter measures the CPU time that a stretch of a benchmark costs: the
-// test process's own (Gust's components and the embedded NATS server) and
-// that of one Docker container (the action's proxy and language process),
-// read from its cgroup. Throughput alone hides where a cost moved: CPU per
-// event shows it, and varies less between runs on a busy machine.
-type cpuMeter struct {
-	container string // a Docker container ID, or "" for none
+// cpuUse adds up the CPU time that stretches of a benchmark cost: the test
+// process's own (Gust's components and the embedded NATS server) and that
+// of one Docker container (the action's proxy and language process), read
+// from its cgroup. Throughput alone hides where a cost moved: CPU per
+// operation shows it, and varies less between runs on a busy machine.
+type cpuUse struct {
+	container  string // a Docker container ID, or "" for none
 	proc, cont time.Duration
-	hasCont    bool
+	contOK     bool // every stretch could read the container's cgroup
 }
 
-// startCPU starts measuring; containerID may be "".
-func startCPU(containerID string) *cpuMeter {
-	m := &cpuMeter{container: containerID}
-	m.proc = processCPU()
-	m.cont, m.hasCont = containerCPU(containerID)
-	return m
+// newCPUUse adds up CPU time with containerID's (which may be "").
+func newCPUUse(containerID string) *cpuUse {
+	return &cpuUse{container: containerID, contOK: containerID != ""}
 }
 
-// report reports the CPU time since start per each of n ops, as
+// measure runs f and adds the CPU time it took.
+func (u *cpuUse) measure(f func()) {
+	p0 := processCPU()
+	c0, ok0 := containerCPU(u.container)
+	f()
+	u.proc += processCPU() - p0
+	c1, ok1 := containerCPU(u.container)
+	if ok0 && ok1 {
+		u.cont += c1 - c0
+	} else {
+		u.contOK = false
+	}
+}
+
+// report reports the CPU time measured per each of n ops, as
 // prefix+"proc-cpu-µs/"+op and, when the container's cgroup could be read,
 // prefix+"container-cpu-µs/"+op.
-func (m *cpuMeter) report(b *testing.B, prefix string, n int, op string) {
-	proc := processCPU() - m.proc
-	b.ReportMetric(float64(proc.Microseconds())/float64(n), prefix+"proc-cpu-µs/"+op)
-	if cont, ok := containerCPU(m.container); ok && m.hasCont {
-		b.ReportMetric(float64((cont-m.cont).Microseconds())/float64(n), prefix+"container-cpu-µs/"+op)
+func (u *cpuUse) report(b *testing.B, prefix string, n int, op string) {
+	b.ReportMetric(float64(u.proc.Microseconds())/float64(n), prefix+"proc-cpu-µs/"+op)
+	if u.contOK {
+		b.ReportMetric(float64(u.cont.Microseconds())/float64(n), prefix+"container-cpu-µs/"+op)
 	}
 }
 

@@ -100,17 +100,19 @@ func BenchmarkFireToCompletion(b *testing.B) {
 			defer sub.Unsubscribe()
 			for i := range b.N {
 				t0 := time.Now()
-				cpu := startCPU(r.container)
-				for j := range fireEvents {
-					r.fire(b, fmt.Sprintf("e-%d-%d-%d", fanout, i, j))
-				}
-				for range fireEvents * fanout {
-					select {
-					case <-done:
-					case <-time.After(2 * time.Minute):
-						b.Fatal("activations did not complete")
+				cpu := newCPUUse(r.container)
+				cpu.measure(func() {
+					for j := range fireEvents {
+						r.fire(b, fmt.Sprintf("e-%d-%d-%d", fanout, i, j))
 					}
-				}
+					for range fireEvents * fanout {
+						select {
+						case <-done:
+						case <-time.After(2 * time.Minute):
+							b.Fatal("activations did not complete")
+						}
+					}
+				})
 				b.ReportMetric(float64(fireEvents)/time.Since(t0).Seconds(), "events/s")
 				cpu.report(b, "", fireEvents, "event")
 			}
@@ -235,43 +237,45 @@ func fireFloor(b *testing.B, s *stack, a *actions.Action, fanout int) float64 {
 	defer s.pool.Release(l, true)
 	body := runBody(a)
 	t0 := time.Now()
-	cpu := startCPU(l.Container().ID())
-	for j := range fireEvents {
-		if _, err := js.Publish(ctx, "floor.e", []byte(fmt.Sprintf(`{"i":%d}`, j))); err != nil {
-			b.Fatal(err)
+	cpu := newCPUUse(l.Container().ID())
+	cpu.measure(func() {
+		for j := range fireEvents {
+			if _, err := js.Publish(ctx, "floor.e", []byte(fmt.Sprintf(`{"i":%d}`, j))); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(64))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer it.Stop()
-	var wg sync.WaitGroup
-	var failed sync.Once
-	var runErr error
-	slots := make(chan struct{}, fireConcurrency)
-	for range fireEvents {
-		msg, err := it.Next()
+		it, err := cons.Messages(jetstream.PullMaxMessages(64))
 		if err != nil {
 			b.Fatal(err)
 		}
-		_ = msg.Ack()
-		for range fanout {
-			slots <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				if err := postRun(l.Container(), body); err != nil {
-					failed.Do(func() { runErr = err })
-				}
-			}()
+		defer it.Stop()
+		var wg sync.WaitGroup
+		var failed sync.Once
+		var runErr error
+		slots := make(chan struct{}, fireConcurrency)
+		for range fireEvents {
+			msg, err := it.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = msg.Ack()
+			for range fanout {
+				slots <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-slots }()
+					if err := postRun(l.Container(), body); err != nil {
+						failed.Do(func() { runErr = err })
+					}
+				}()
+			}
 		}
-	}
-	wg.Wait()
-	if runErr != nil {
-		b.Fatal(runErr) // from the benchmark's goroutine, not the workers
-	}
+		wg.Wait()
+		if runErr != nil {
+			b.Fatal(runErr) // from the benchmark's goroutine, not the workers
+		}
+	})
 	rate := float64(fireEvents) / time.Since(t0).Seconds()
 	cpu.report(b, "floor-", fireEvents, "event")
 	return rate
