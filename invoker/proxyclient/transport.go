@@ -61,7 +61,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	head, body, err := encodeRequest(req)
+	head, body, length, err := encodeRequest(req)
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +82,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	_, _ = c.bw.Write(head) // a bufio.Writer reports its errors on Flush
 	if body != nil {
 		n, err := io.Copy(c.bw, body)
-		if err == nil && n != req.ContentLength {
-			err = fmt.Errorf("the request body has %d bytes, not the %d of its ContentLength", n, req.ContentLength)
+		if err == nil && n != length {
+			err = fmt.Errorf("the request body has %d bytes, not the %d of its ContentLength", n, length)
 		}
 		if err != nil {
 			return fail(fmt.Errorf("send request body: %w", err))
@@ -115,21 +115,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // encodeRequest returns req's request line and header, and the reader of
-// its body (nil without one).
-func encodeRequest(req *http.Request) (head []byte, body io.Reader, err error) {
+// its body (nil without one) with the body's length.
+func encodeRequest(req *http.Request) (head []byte, body io.Reader, length int64, err error) {
 	if req.URL == nil {
-		return nil, nil, errors.New("proxyclient: request without a URL")
+		return nil, nil, 0, errors.New("proxyclient: request without a URL")
 	}
 	body = req.Body
 	if body == http.NoBody {
 		body = nil
 	}
-	length := req.ContentLength
+	length = req.ContentLength
 	if body != nil && length <= 0 {
 		// Unknown length: read it all, to send it with its length.
 		b, err := io.ReadAll(body)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read request body: %w", err)
+			return nil, nil, 0, fmt.Errorf("read request body: %w", err)
 		}
 		body, length = strings.NewReader(string(b)), int64(len(b))
 	}
@@ -155,7 +155,7 @@ func encodeRequest(req *http.Request) (head []byte, body io.Reader, err error) {
 		}
 		for _, v := range vs {
 			if strings.ContainsAny(k, "\r\n: ") || strings.ContainsAny(v, "\r\n") {
-				return nil, nil, fmt.Errorf("proxyclient: invalid header %q", k)
+				return nil, nil, 0, fmt.Errorf("proxyclient: invalid header %q", k)
 			}
 			b = append(b, k...)
 			b = append(b, ": "...)
@@ -175,8 +175,7 @@ func encodeRequest(req *http.Request) (head []byte, body io.Reader, err error) {
 	if body != nil {
 		body = io.LimitReader(body, length+1) // one more byte tells a body longer than announced
 	}
-	req.ContentLength = length
-	return b, body, nil
+	return b, body, length, nil
 }
 
 // get returns an idle connection, or a new one.

@@ -249,3 +249,21 @@ func TestRoundTripRejectsHeaderInjection(t *testing.T) {
 		t.Fatal("a header value with CRLF was sent")
 	}
 }
+
+func TestRoundTripBodyOtherThanItsLength(t *testing.T) {
+	s := newServer(t, echo)
+	c, _ := s.client()
+	for _, length := range []int64{2, 6} {
+		req, _ := http.NewRequest(http.MethodPost, "http://proxy/run", strings.NewReader("abcd"))
+		req.ContentLength = length
+		if _, err := c.Do(req); err == nil {
+			t.Errorf("a body of 4 bytes went out with ContentLength %d", length)
+		}
+		if req.ContentLength != length {
+			t.Errorf("the request's ContentLength changed to %d", req.ContentLength)
+		}
+	}
+	if _, got := post(t, c, "http://proxy/run", "ok"); got != "ok" {
+		t.Fatalf("answer %q after the failed requests", got)
+	}
+}
