@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -121,7 +122,12 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actio
 	default:
 		logs = lease.logs().end(session, sentinelWait)
 	}
-	iv.pool.Release(lease, out.healthy)
+	if iv.pool.release(lease, out.healthy) {
+		// Let the activation that got the container start its /run before
+		// this one finishes its record: the record's work then overlaps
+		// that /run instead of delaying it.
+		runtime.Gosched()
+	}
 	rec = iv.finish(rec, inv, start, initTime, lease.Cold, out, logs)
 	return rec
 }

@@ -484,7 +484,11 @@ func (p *Pool) resume(ctx context.Context, c *container) error {
 
 // Release returns a lease. A container that failed (healthy false) is
 // destroyed; a healthy one stays warm for its next activation.
-func (p *Pool) Release(l *Lease, healthy bool) {
+func (p *Pool) Release(l *Lease, healthy bool) { p.release(l, healthy) }
+
+// release is Release; it reports whether it handed the container over to
+// an activation waiting for one of its key.
+func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 	c := l.c
 	now := time.Now()
 	p.mu.Lock()
@@ -498,10 +502,12 @@ func (p *Pool) Release(l *Lease, healthy bool) {
 	case !healthy || p.closed:
 		p.removeLocked(c, "failed")
 	case p.handOverLocked(c):
+		handedOver = true
 	case c.active == 0:
 		p.armIdleLocked(c)
 	}
 	p.wakeNextLocked()
+	return handedOver
 }
 
 // MarkInitialized records that the leased container ran /init.
