@@ -107,19 +107,6 @@ func TestRoundTripKeepsConnections(t *testing.T) {
 	}
 }
 
-func TestRoundTripChunkedAnswer(t *testing.T) {
-	s := newServer(t, echo)
-	c, _ := s.client()
-	for range 3 {
-		if _, got := post(t, c, "http://proxy/run?chunked", "ab"); got != "ababab" {
-			t.Fatalf("chunked answer %q, want ababab", got)
-		}
-	}
-	if n := s.conns.Load(); n != 1 {
-		t.Errorf("used %d connections, want 1", n)
-	}
-}
-
 func TestRoundTripConcurrent(t *testing.T) {
 	s := newServer(t, echo)
 	c, _ := s.client()
@@ -197,19 +184,34 @@ func TestRoundTripBodyNotReadClosesConnection(t *testing.T) {
 	}
 }
 
-func TestRoundTripServerCloses(t *testing.T) {
-	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+// Three requests, one after the other: how many connections they take.
+func TestRoundTripConnectionsUsed(t *testing.T) {
+	closing := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		echo(w, r)
-	})
-	c, _ := s.client()
-	for range 3 {
-		if _, got := post(t, c, "http://proxy/run", "x"); got != "x" {
-			t.Fatalf("answer %q", got)
-		}
 	}
-	if n := s.conns.Load(); n != 3 {
-		t.Errorf("used %d connections, want 3: the server closes each", n)
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		path    string
+		want    string // each answer
+		conns   int32
+	}{
+		{"chunked answers keep the connection", echo, "/run?chunked", "ababab", 1},
+		{"a server that closes each gets a new one", closing, "/run", "ab", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, tc.handler)
+			c, _ := s.client()
+			for range 3 {
+				if _, got := post(t, c, "http://proxy"+tc.path, "ab"); got != tc.want {
+					t.Fatalf("answer %q, want %q", got, tc.want)
+				}
+			}
+			if n := s.conns.Load(); n != tc.conns {
+				t.Errorf("used %d connections, want %d", n, tc.conns)
+			}
+		})
 	}
 }
 
