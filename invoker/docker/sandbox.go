@@ -20,6 +20,7 @@ import (
 	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-units"
 
+	"github.com/gusthub/gust/actions/proxy"
 	"github.com/gusthub/gust/invoker"
 )
 
@@ -38,14 +39,13 @@ const (
 const (
 	// APIMount is where Options.APISocketDir is mounted.
 	APIMount = "/gust/api"
-	// APISocketEnv tells the proxy where the API's socket is (the proxy's
-	// APISocketEnv).
-	APISocketEnv = "GUST_API_SOCKET"
+	// APISocketEnv tells the proxy where the API's socket is.
+	APISocketEnv = proxy.APISocketEnv
 	// SocketMount is where the per-container socket directory is mounted.
 	SocketMount = "/gust/run"
 	// SocketEnv names the environment variable that tells the proxy where
 	// to listen.
-	SocketEnv = "GUST_PROXY_SOCKET"
+	SocketEnv = proxy.SocketEnv
 	// SocketPath is the value of $GUST_PROXY_SOCKET.
 	SocketPath = SocketMount + "/proxy.sock"
 	// ProxyPort is the container port of OpenWhisk's action proxy.
