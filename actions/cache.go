@@ -32,8 +32,8 @@ const cacheWait = time.Second
 func NewCache(ctx context.Context, s *Store, log *slog.Logger) *Cache {
 	c := &Cache{store: s}
 	wctx, cancel := context.WithCancel(ctx)
-	acts, err1 := Follow(wctx, nil, func(a *Action) Name { return a.FullName() }, s.WatchActions, log)
-	pkgs, err2 := Follow(wctx, nil, func(p *Package) Name { return Name{Namespace: p.Namespace, Name: p.Name} }, s.WatchPackages, log)
+	acts, err1 := Follow(wctx, nil, (*Action).FullName, s.WatchActions, log)
+	pkgs, err2 := Follow(wctx, nil, (*Package).FullName, s.WatchPackages, log)
 	if err1 != nil || err2 != nil {
 		cancel() // the watch that started, if any
 		return c

@@ -109,13 +109,12 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	ms := &mirrors{}
 	var err error
-	ms.triggers, err = actions.Follow(ctx, &wg, func(t *Trigger) actions.Name { return t.FullName() }, tw.WatchTriggers, e.log)
+	ms.triggers, err = actions.Follow(ctx, &wg, (*Trigger).FullName, tw.WatchTriggers, e.log)
 	if err == nil {
-		ms.actions, err = actions.Follow(ctx, &wg, func(a *actions.Action) actions.Name { return a.FullName() }, aw.WatchActions, e.log)
+		ms.actions, err = actions.Follow(ctx, &wg, (*actions.Action).FullName, aw.WatchActions, e.log)
 	}
 	if err == nil {
-		ms.packages, err = actions.Follow(ctx, &wg,
-			func(p *actions.Package) actions.Name { return actions.Name{Namespace: p.Namespace, Name: p.Name} }, aw.WatchPackages, e.log)
+		ms.packages, err = actions.Follow(ctx, &wg, (*actions.Package).FullName, aw.WatchPackages, e.log)
 	}
 	if err != nil {
 		e.log.Warn("triggers and actions are read from the store for every event", "err", err)
