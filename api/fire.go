@@ -62,7 +62,7 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 		if err := rules.CheckHops(ev); err != nil {
 			var hopErr *rules.HopLimitError
 			if batch && !errors.As(err, &hopErr) {
-				return malformed(fmt.Sprintf("Event %d of the batch: CloudEvent extension '%s' must be a non-negative integer", i, rules.HopsExtension))
+				return malformed(fmt.Sprintf("Event %d of the batch: %s", i, rules.BadHopsMessage))
 			}
 			return err
 		}

@@ -193,6 +193,10 @@ func (r *Rule) Delivery() *Delivery {
 // the loops through dead letters.
 const HopsExtension = "gusthops"
 
+// BadHopsMessage says that an event's HopsExtension is not a non-negative
+// integer.
+const BadHopsMessage = "CloudEvent extension '" + HopsExtension + "' must be a non-negative integer"
+
 // HopLimit is the largest HopsExtension an event may carry: the engine
 // runs no rule for an event with more (it records why), and producers
 // refuse such an event with CheckHops.
@@ -241,7 +245,7 @@ func Hops(ev event.Event) (hops int, ok bool) {
 func CheckHops(ev event.Event) error {
 	n, ok := Hops(ev)
 	if !ok {
-		return actions.Invalidf("The request content was malformed:\nCloudEvent extension '%s' must be a non-negative integer", HopsExtension)
+		return actions.Invalidf("The request content was malformed:\n%s", BadHopsMessage)
 	}
 	if n > HopLimit {
 		return &HopLimitError{Hops: n}

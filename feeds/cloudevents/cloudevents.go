@@ -88,7 +88,7 @@ func decode(h http.Header, body []byte) ([]event.Event, cehttp.Mode, error) {
 		if err == nil {
 			continue
 		}
-		msg := fmt.Sprintf("CloudEvent extension '%s' must be a non-negative integer", rules.HopsExtension)
+		msg := rules.BadHopsMessage
 		var hop *rules.HopLimitError
 		if errors.As(err, &hop) {
 			msg = hop.Error()
