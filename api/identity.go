@@ -85,7 +85,8 @@ func (ids *Identities) Authenticate(ctx context.Context, id, key string) (*Ident
 	c, hit := ids.cached[id]
 	ids.mu.Unlock()
 	ident := c.ident
-	if !hit || now.After(c.until) {
+	stale := !hit || now.After(c.until)
+	if stale {
 		var err error
 		ident, _, err = ids.c.Get(ctx, hub.Key(id))
 		if errors.Is(err, hub.ErrNotFound) {
@@ -99,7 +100,7 @@ func (ids *Identities) Authenticate(ctx context.Context, id, key string) (*Ident
 	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(ident.KeyHash)) != 1 {
 		return nil, ErrBadCredentials
 	}
-	if !hit || now.After(c.until) {
+	if stale {
 		ids.mu.Lock()
 		if len(ids.cached) >= maxCachedIdentities {
 			clear(ids.cached)
@@ -107,8 +108,7 @@ func (ids *Identities) Authenticate(ctx context.Context, id, key string) (*Ident
 		ids.cached[id] = cachedIdentity{ident: ident, until: now.Add(identityTTL)}
 		ids.mu.Unlock()
 	}
-	out := ident
-	return &out, nil
+	return &ident, nil
 }
 
 // Create makes a new key for namespace ns and returns it as "uuid:secret";
