@@ -43,6 +43,7 @@ bench:
 
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 lint:
+	@unformatted=$$(gofmt -l .); test -z "$$unformatted" || { echo "gofmt needed: $$unformatted"; exit 1; }
 	$(GO) vet ./...
 	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	$(STATICCHECK) ./...

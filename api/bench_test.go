@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/internal/procs"
 )
 
 // benchSamples is how many requests each latency benchmark times, whatever
@@ -88,6 +89,7 @@ func getRequest(base string, i int) *http.Request {
 // BenchmarkEntityPut times PUT of an action through the API (auth, decode,
 // validate, JetStream KV write) against the bare HTTP floor.
 func BenchmarkEntityPut(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	srv := newEnv(b).srv
 	client := srv.Client()
 	for i := 0; i < b.N; i++ {
@@ -100,6 +102,7 @@ func BenchmarkEntityPut(b *testing.B) {
 // BenchmarkEntityGet times GET of an action through the API against the
 // bare HTTP floor.
 func BenchmarkEntityGet(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	srv := newEnv(b).srv
 	client := srv.Client()
 	timeRequests(b, client, 100, func(i int) *http.Request { return putRequest(srv.URL, i) })

@@ -95,7 +95,7 @@ func TestFire(t *testing.T) {
 		// (package cehttp): the HTTP binding's rules hold on both doors.
 		{name: "binary CloudEvent with ce-datacontenttype", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/json", body: `{}`,
 			headers: []string{"ce-specversion", "1.0", "ce-id", "b2", "ce-source", "/s", "ce-type", "t", "ce-datacontenttype", "text/plain"},
-			status: 400, errorHas: "Content-Type header in binary mode"},
+			status:  400, errorHas: "Content-Type header in binary mode"},
 		{name: "binary CloudEvent whose JSON data is not JSON", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/json", body: `{oops`,
 			headers: []string{"ce-specversion", "1.0", "ce-id", "b3", "ce-source", "/s", "ce-type", "t"}, status: 400, errorHas: "not valid JSON"},
 		{name: "CloudEvents format Gust does not read", path: "/api/v1/namespaces/_/triggers/t", contentType: "application/cloudevents+avro", body: `x`,

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/invoker"
 )
 
@@ -83,6 +84,7 @@ func directRun(b *testing.B, c invoker.Container, body []byte) {
 // in rounds, so that a machine whose speed drifts during the run (a busy
 // VM host) slows both alike and their ratio holds.
 func BenchmarkWarmInvoke(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	const rounds, perRound = 10, 200
 	s := newStack(b, stackOptions{})
 	srv := serveAPI(b, s)
@@ -132,6 +134,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 // measures how fast they drain, against the floor of direct /run requests
 // to its warm container from 8 clients at once.
 func BenchmarkThroughput(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	for _, conc := range []int{1, 8} {
 		b.Run("concurrency="+strconv.Itoa(conc), func(b *testing.B) {
 			const n = 2000
@@ -190,6 +193,7 @@ func BenchmarkThroughput(b *testing.B) {
 // container yet, without and with a stem cell, against the floor of a bare
 // container create until its proxy answers a first request.
 func BenchmarkColdStart(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	const n = 10
 	// Room for every cold container of both runs and the stem cell.
 	s := newStack(b, stackOptions{pool: invoker.PoolOptions{MemoryMB: 8192}})
@@ -258,6 +262,7 @@ func BenchmarkColdStart(b *testing.B) {
 // warm containers, against the same figures before the first one. The
 // count is GUST_BENCH_WARM (default 100).
 func BenchmarkMemory100Warm(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	count := 100
 	if v, err := strconv.Atoi(os.Getenv("GUST_BENCH_WARM")); err == nil && v > 0 {
 		count = v

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
 )
@@ -89,6 +90,7 @@ func (r *fireRig) fire(b *testing.B, id string) {
 // container (one /run per rule) with the same parallelism. Figures are
 // events/s.
 func BenchmarkFireToCompletion(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	for _, fanout := range []int{1, 10} {
 		b.Run(fmt.Sprintf("rules=%d", fanout), func(b *testing.B) {
 			r := newFireRig(b, fanout, noopCode, fireConcurrency)
@@ -130,6 +132,7 @@ const startCode = `function main() { return { t: performance.timeOrigin + perfor
 // time, against the floor of a raw JetStream publish → consume → /run to
 // the same container. The action reports when it started.
 func BenchmarkFireToStart(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	const n = 300
 	r := newFireRig(b, 1, startCode, 1)
 	done := make(chan *nats.Msg, 1)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -22,6 +23,7 @@ import (
 // Both send their events to ten triggers, so that the event stream's work
 // is the same.
 func BenchmarkRuleLookup(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	const events = 2000
 	large := lookupRig(b, 10000)
 	small := lookupRig(b, 10)

@@ -66,7 +66,7 @@ type gustProcess struct {
 	base   string // http://127.0.0.1:port/api/v1
 	cancel context.CancelFunc
 	done   chan error
-	logs   *bytes.Buffer
+	logs   *lockedWriter
 }
 
 // startGust runs `gust serve` on dataDir until the test ends (or stop).
@@ -78,8 +78,8 @@ func startGust(t *testing.T, dataDir string, extra ...string) *gustProcess {
 	env := map[string]string{"GUST_CONFIG": cfg, "HOME": dataDir}
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &gustProcess{cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
-	logw := &lockedWriter{w: p.logs}
+	logw := &lockedWriter{w: &bytes.Buffer{}}
+	p := &gustProcess{cancel: cancel, done: make(chan error, 1), logs: logw}
 	args := append([]string{"gust", "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
 		"--dev-guest-key", "--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0",
 		"--invoker-memory", "1024", "--proxy-binary", builtGust(t)}, extra...)

@@ -20,6 +20,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
 )
@@ -33,6 +34,7 @@ type serveOptions struct {
 	devGuestKey bool
 	logFormat   string
 	logLevel    string
+	procs       int
 	invoker     invokerOptions
 }
 
@@ -57,6 +59,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.BoolVar(&o.devGuestKey, "dev-guest-key", envOr(e, "GUST_DEV_GUEST_KEY", "") == "true", "accept OpenWhisk's well-known guest key for namespace guest (env GUST_DEV_GUEST_KEY=true)")
 	f.StringVar(&o.logFormat, "log-format", envOr(e, "GUST_LOG_FORMAT", "text"), "log format: text or json (env GUST_LOG_FORMAT)")
 	f.StringVar(&o.logLevel, "log-level", envOr(e, "GUST_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env GUST_LOG_LEVEL)")
+	f.IntVar(&o.procs, "procs", envInt(e, "GUST_PROCS", 0), "threads that run Gust's own code at once (GOMAXPROCS); 0: the GOMAXPROCS variable if set, else half the CPUs, leaving the rest to actions (env GUST_PROCS)")
 	f.StringVar(&o.invoker.sandbox, "sandbox", envOr(e, "GUST_SANDBOX", "auto"), "where actions run: auto (Docker if reachable, else local processes), docker or process (env GUST_SANDBOX)")
 	f.IntVar(&o.invoker.memoryMB, "invoker-memory", envInt(e, "GUST_INVOKER_MEMORY", 2048), "MB of memory all action containers may use together (env GUST_INVOKER_MEMORY)")
 	f.DurationVar(&o.invoker.pauseGrace, "pause-grace", envDuration(e, "GUST_PAUSE_GRACE", 10*time.Second), "pause a warm container idle this long; 0 never pauses (env GUST_PAUSE_GRACE)")
@@ -127,6 +130,11 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	if err != nil {
 		return err
 	}
+	if o.procs < 0 {
+		return fmt.Errorf("--procs %d: use a positive number, or 0 to choose from the CPUs", o.procs)
+	}
+	procsChoice := procs.Choose(o.procs, e.getenv)
+	defer procs.Apply(procsChoice)()
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -233,7 +241,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 			}
 		}()
 	}
-	log.Info("gust ready", "api", apiHost, "data_dir", o.dataDir, "nats", natsDescription(h, o), "sandbox", sb.Name(),
+	log.Info("gust ready", "api", apiHost, "data_dir", o.dataDir, "nats", natsDescription(h, o), "sandbox", sb.Name(), "procs", procsChoice.String(),
 		"startup", time.Since(started).Round(time.Millisecond).String())
 
 	select {

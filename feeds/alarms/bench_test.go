@@ -10,6 +10,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/feeds/feedtest"
+	"github.com/gusthub/gust/internal/procs"
 )
 
 // BenchmarkAlarmPrecision measures, on the real clock, how late an alarm
@@ -17,6 +18,7 @@ import (
 // cron, over precisionSlots slots per iteration. The floor is a bare
 // time.Timer waiting for the same whole seconds in the same run.
 func BenchmarkAlarmPrecision(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	const precisionSlots = 5
 	var late, floor []time.Duration
 	for range b.N {

@@ -17,6 +17,7 @@ import (
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/webhook/ingress/ingresstest"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/procs"
 )
 
 // benchEvents is how many events each round sends; benchWorkers how many
@@ -33,6 +34,7 @@ const (
 // parallelism. The path is the API's minus its routing: an HTTP server on
 // 127.0.0.1 whose handler calls Receive. Figures are events/s.
 func BenchmarkIngress(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	ctx := context.Background()
 	h, err := hub.Start(ctx, hub.Options{DataDir: b.TempDir()})
 	if err != nil {
