@@ -46,6 +46,7 @@ const prestartWait = 10 * time.Second
 // the command-line arguments after the program name:
 //
 //	gust-proxy [-addr :8080] [-socket PATH] [-dir /action] [-source NAME] [-prestart] [LAUNCHER ARG...]
+//	gust-proxy -supervise COMMAND [ARG...]
 //
 // It serves on the TCP address -addr (empty: none) and, when -socket or
 // else $GUST_PROXY_SOCKET names a path, on a Unix socket there, created with
@@ -57,6 +58,10 @@ const prestartWait = 10 * time.Second
 // with -exec-loop, which runs the action's executable per activation
 // (package native). Setting $GUST_PROXY_DEBUG sends the proxy's own logs to
 // stderr, mixed with the action's.
+//
+// With -supervise it serves nothing itself: it is the first process of a
+// blackbox container, whose image serves /init and /run, and runs the
+// image's command with the API forwarded (see supervise).
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(ProgramName, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -66,6 +71,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	source := fs.String("source", native.SourceName, "file `name` for code that is not a zip")
 	prestart := fs.Bool("prestart", false, "start LAUNCHER before /init, which hands it the code on stdin")
 	execLoop := fs.Bool("exec-loop", false, "be the language process of a native action")
+	supervised := fs.Bool("supervise", false, "run the command given as arguments as a blackbox container's main process, with the API forwarded")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,6 +82,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	logger := slog.New(slog.DiscardHandler)
 	if getenv("GUST_PROXY_DEBUG") != "" {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	if *supervised {
+		return supervise(ctx, fs.Args(), APIAddr, getenv, logger)
 	}
 	cfg := Config{
 		Launcher: fs.Args(),

@@ -43,7 +43,7 @@ func openSandbox(ctx context.Context, o invokerOptions, dataDir string, log *slo
 		return nil, err
 	}
 	if o.sandbox == "auto" || o.sandbox == "docker" {
-		sb, err := docker.New(docker.Options{SocketDir: filepath.Join(dataDir, "sockets"), APISocketDir: apiSocketDir(dataDir),
+		sb, err := docker.New(docker.Options{SocketDir: filepath.Join(dataDir, "sockets"), APISocketDir: apiSocketDir(dataDir), APIForwarder: proxyBin,
 			Logger: log.With("component", "docker")})
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gusthub/gust/actions/proxy"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -61,6 +63,10 @@ func exitCode(err error) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
+	}
+	var pe *proxy.ExitError // a blackbox container's command, run by the proxy
+	if errors.As(err, &pe) {
+		return pe.Code
 	}
 	return 1
 }

@@ -35,10 +35,9 @@ var testOwner = "gust-test-" + run
 
 var shared struct {
 	mu     sync.Mutex
-	dir    string   // temporary files of the whole run
-	bin    string   // the echoproxy binary
-	binErr error    // why it could not be built
-	images []string // images to remove at the end
+	dir    string                 // temporary files of the whole run
+	bins   map[string]builtBinary // by package
+	images []string               // images to remove at the end
 }
 
 func TestMain(m *testing.M) {
@@ -117,25 +116,39 @@ func tempDir(tb testing.TB) string {
 }
 
 // echoBinary compiles testdata/echoproxy once per run into a static binary.
-func echoBinary(tb testing.TB) string {
+func echoBinary(tb testing.TB) string { return staticBinary(tb, "./testdata/echoproxy") }
+
+// gustBinary compiles the gust command once per run into a static binary.
+func gustBinary(tb testing.TB) string { return staticBinary(tb, "github.com/gusthub/gust/cmd/gust") }
+
+// staticBinary compiles the main package pkg once per run, with cgo off.
+func staticBinary(tb testing.TB, pkg string) string {
 	tb.Helper()
 	dir := tempDir(tb)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if shared.bin == "" && shared.binErr == nil {
-		out := filepath.Join(dir, "echoproxy")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./testdata/echoproxy")
+	b, ok := shared.bins[pkg]
+	if !ok {
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.path, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			shared.binErr = fmt.Errorf("build echoproxy: %v\n%s", err, b)
-		} else {
-			shared.bin = out
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 		}
+		if shared.bins == nil {
+			shared.bins = map[string]builtBinary{}
+		}
+		shared.bins[pkg] = b
 	}
-	if shared.binErr != nil {
-		tb.Fatal(shared.binErr)
+	if b.err != nil {
+		tb.Fatal(b.err)
 	}
-	return shared.bin
+	return b.path
+}
+
+type builtBinary struct {
+	path string
+	err  error // why it could not be built
 }
 
 // echoRecipe returns a recipe for an image holding the echoproxy, with

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,9 @@ const (
 	APIMount = "/gust/api"
 	// APISocketEnv tells the proxy where the API's socket is.
 	APISocketEnv = proxy.APISocketEnv
+	// ForwarderPath is where Options.APIForwarder is mounted in a blackbox
+	// container; its name makes the gust executable act as the proxy.
+	ForwarderPath = "/gust/" + proxy.ProgramName
 	// SocketMount is where the per-container socket directory is mounted.
 	SocketMount = "/gust/run"
 	// SocketEnv names the environment variable that tells the proxy where
@@ -99,6 +103,16 @@ type Options struct {
 	// container's own 127.0.0.1 (actions/proxy APISocketEnv): an action
 	// reaches __OW_API_HOST with no route from the container to the host.
 	APISocketDir string
+	// APIForwarder is the host path of a statically linked gust
+	// executable. With APISocketDir, blackbox containers (Spec.ProxySocket
+	// false) get it mounted read-only at ForwarderPath and run it first:
+	// it forwards the API as Gust's runtimes do and runs the image's own
+	// command under it (actions/proxy, -supervise), so that a stock
+	// OpenWhisk image's action reaches __OW_API_HOST too. A dynamically
+	// linked executable would not run in another image; New then leaves
+	// blackbox containers as their images are, without the API, and logs
+	// why.
+	APIForwarder string
 	// Logger receives the sandbox's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Client is the Docker client to use. Default: one from the
@@ -114,6 +128,7 @@ type Sandbox struct {
 	log       *slog.Logger
 	socketDir string
 	apiDir    string
+	forwarder string // Options.APIForwarder, when usable
 	network   string
 	labels    map[string]string
 	tmpfs     map[string]string
@@ -157,6 +172,14 @@ func New(opts Options) (*Sandbox, error) {
 	s.stop, s.stopFn = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if opts.APIForwarder != "" && opts.APISocketDir != "" {
+		if err := checkStatic(opts.APIForwarder); err != nil {
+			s.log.Warn("blackbox actions cannot call the API: build gust with CGO_ENABLED=0 (make build does) so that it runs in their images",
+				"err", err)
+		} else {
+			s.forwarder = opts.APIForwarder
+		}
 	}
 	s.log = s.log.With("sandbox", "docker")
 	if s.socketDir == "" {
@@ -233,7 +256,14 @@ func (s *Sandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Contai
 			return nil, fmt.Errorf("create container %s: %w", spec.Name, err)
 		}
 	}
-	cfg, hc := s.containerConfig(spec, sockDir)
+	var command []string // a blackbox image's own, run under the forwarder
+	if !spec.ProxySocket && s.forwarder != "" {
+		var err error
+		if command, err = s.imageCommand(ctx, spec.Image); err != nil {
+			return nil, err
+		}
+	}
+	cfg, hc := s.containerConfig(spec, sockDir, command)
 	created, err := s.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
 	if err != nil {
 		removeSocketDir(s.log, sockDir)
@@ -253,8 +283,9 @@ func (s *Sandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Contai
 	return c, nil
 }
 
-// containerConfig returns the container and host configuration for spec.
-func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string) (*container.Config, *container.HostConfig) {
+// containerConfig returns the container and host configuration for spec;
+// a blackbox image's command, when given, runs under the API forwarder.
+func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string, command []string) (*container.Config, *container.HostConfig) {
 	env := make([]string, 0, len(spec.Env)+1)
 	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
 		env = append(env, k+"="+spec.Env[k])
@@ -311,8 +342,48 @@ func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string) (*container
 		port := nat.Port(fmt.Sprintf("%d/tcp", ProxyPort))
 		cfg.ExposedPorts = nat.PortSet{port: struct{}{}}
 		hc.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1", HostPort: ""}}}
+		if len(command) > 0 {
+			cfg.Entrypoint = []string{ForwarderPath, "-supervise", "--"}
+			cfg.Cmd = command
+			hc.Binds = []string{s.forwarder + ":" + ForwarderPath + ":ro", s.apiDir + ":" + APIMount + ":ro"}
+			cfg.Env = append(cfg.Env, APISocketEnv+"="+APIMount+"/api.sock")
+		}
 	}
 	return cfg, hc
+}
+
+// imageCommand is what a container of image ref runs unless told
+// otherwise: its entrypoint followed by its cmd. An image that names none
+// gives nil, and its container is created as it is (and fails as it would).
+func (s *Sandbox) imageCommand(ctx context.Context, ref string) ([]string, error) {
+	ins, err := s.cli.ImageInspect(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return nil, imageNotFound(ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	if ins.Config == nil {
+		return nil, nil
+	}
+	return append(slices.Clone(ins.Config.Entrypoint), ins.Config.Cmd...), nil
+}
+
+// checkStatic returns an error unless the executable at path is a
+// statically linked ELF file (one that names no dynamic loader), which
+// runs in any Linux image.
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked", path)
+		}
+	}
+	return nil
 }
 
 // makeSocketDir makes a fresh directory for one container's proxy socket,

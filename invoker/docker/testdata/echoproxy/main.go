@@ -10,6 +10,7 @@
 //	probe           report uid, gid and whether / and /tmp are writable
 //	env             list of environment variables to report
 //	quiet           do not print the sentinels
+//	fetch           GET this path of $__OW_API_HOST; report its status and body
 //
 // After each /run it prints the OpenWhisk sentinel on both streams.
 package main
@@ -17,6 +18,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -139,6 +141,18 @@ func run(w http.ResponseWriter, r *http.Request) {
 			env[k] = os.Getenv(k)
 		}
 		res["env"] = env
+	}
+	var path string
+	if json.Unmarshal(req.Value["fetch"], &path) == nil && path != "" {
+		resp, err := http.Get(os.Getenv("__OW_API_HOST") + path)
+		if err != nil {
+			res["fetch_error"] = err.Error()
+		} else {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			res["fetch_status"] = resp.StatusCode
+			res["fetch_body"] = string(body)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(res)
