@@ -105,15 +105,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 		cfg.LauncherPath, cfg.Launcher = self, []string{ProgramName, "-exec-loop"}
 	}
-	if sock := getenv(APISocketEnv); sock != "" {
-		fwd, err := net.Listen("tcp", APIAddr)
-		if err != nil {
-			logger.Warn("cannot forward the API to actions", "err", err)
-		} else {
-			cfg.APIHost = "http://" + APIAddr
-			go forwardAPI(ctx, fwd, sock, logger)
-		}
-	}
+	cfg.APIHost = startAPIForward(ctx, APIAddr, getenv, logger)
 	srv, err := New(cfg)
 	if err != nil {
 		return err
@@ -216,6 +208,23 @@ func runExecLoop(ctx context.Context, getenv func(string) string, stdout, stderr
 		exe += "/" + native.SourceName
 	}
 	return native.Loop(ctx, exe, os.Stdin, results, stdout, stderr, os.Environ())
+}
+
+// startAPIForward forwards addr to Gust's API until ctx ends, when
+// APISocketEnv names the API's socket, and returns the address as
+// __OW_API_HOST; "" when it does not forward (a failure is logged).
+func startAPIForward(ctx context.Context, addr string, getenv func(string) string, logger *slog.Logger) (apiHost string) {
+	sock := getenv(APISocketEnv)
+	if sock == "" {
+		return ""
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		logger.Warn("cannot forward the API to actions", "err", err)
+		return ""
+	}
+	go forwardAPI(ctx, ln, sock, logger)
+	return "http://" + ln.Addr().String()
 }
 
 // forwardAPI accepts connections on ln until ctx ends and joins each to

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 )
 
@@ -37,20 +35,13 @@ func supervise(ctx context.Context, command []string, apiAddr string, getenv fun
 	if len(command) == 0 {
 		return errors.New("proxy: -supervise needs the command to run")
 	}
-	env := os.Environ()
-	if sock := getenv(APISocketEnv); sock != "" {
-		fwd, err := net.Listen("tcp", apiAddr)
-		if err != nil {
-			logger.Warn("cannot forward the API to the action", "err", err)
-		} else {
-			fctx, stop := context.WithCancel(context.WithoutCancel(ctx)) // forward until the command is gone, not until a signal
-			defer stop()
-			go forwardAPI(fctx, fwd, sock, logger)
-			env = setEnv(env, "__OW_API_HOST", "http://"+fwd.Addr().String())
-		}
-	}
+	fctx, stop := context.WithCancel(context.WithoutCancel(ctx)) // forward until the command is gone, not until a signal
+	defer stop()
 	cmd := exec.Command(command[0], command[1:]...)
-	cmd.Env = env
+	cmd.Env = os.Environ()
+	if host := startAPIForward(fctx, apiAddr, getenv, logger); host != "" {
+		cmd.Env = append(cmd.Env, "__OW_API_HOST="+host) // the last of a key's values wins
+	}
 	// *os.File streams: the command writes the container's own, and no
 	// copying goroutine needs Wait (which PID 1's reaping replaces).
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -98,15 +89,4 @@ func reapUntil(pid int) syscall.WaitStatus {
 			return ws
 		}
 	}
-}
-
-// setEnv returns env with key set to value, replacing any earlier value.
-func setEnv(env []string, key, value string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, key+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, key+"="+value)
 }

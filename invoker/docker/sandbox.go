@@ -335,8 +335,7 @@ func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string, command []s
 		cfg.Labels[LabelSocketDir] = sockDir
 		hc.Binds = []string{sockDir + ":" + SocketMount + ":rw"}
 		if s.apiDir != "" {
-			hc.Binds = append(hc.Binds, s.apiDir+":"+APIMount+":ro")
-			cfg.Env = append(cfg.Env, APISocketEnv+"="+APIMount+"/api.sock")
+			s.mountAPI(cfg, hc)
 		}
 	} else {
 		port := nat.Port(fmt.Sprintf("%d/tcp", ProxyPort))
@@ -345,11 +344,18 @@ func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string, command []s
 		if len(command) > 0 {
 			cfg.Entrypoint = []string{ForwarderPath, "-supervise", "--"}
 			cfg.Cmd = command
-			hc.Binds = []string{s.forwarder + ":" + ForwarderPath + ":ro", s.apiDir + ":" + APIMount + ":ro"}
-			cfg.Env = append(cfg.Env, APISocketEnv+"="+APIMount+"/api.sock")
+			hc.Binds = []string{s.forwarder + ":" + ForwarderPath + ":ro"}
+			s.mountAPI(cfg, hc)
 		}
 	}
 	return cfg, hc
+}
+
+// mountAPI mounts the API's socket directory and tells the proxy where
+// its socket is.
+func (s *Sandbox) mountAPI(cfg *container.Config, hc *container.HostConfig) {
+	hc.Binds = append(hc.Binds, s.apiDir+":"+APIMount+":ro")
+	cfg.Env = append(cfg.Env, APISocketEnv+"="+APIMount+"/api.sock")
 }
 
 // imageCommand is what a container of image ref runs unless told
