@@ -184,6 +184,20 @@ func TestEventStream(t *testing.T) {
 			t.Errorf("outcome = %+v", o)
 		}
 	})
+	t.Run("a fire no rule was active for", func(t *testing.T) {
+		e.must("PUT", "/api/v1/namespaces/_/triggers/quiet", `{}`)
+		e.must("PUT", "/api/v1/namespaces/_/rules/off", `{"trigger":"/_/quiet","action":"/_/hello"}`)
+		e.must("POST", "/api/v1/namespaces/_/rules/off", `{"status":"inactive"}`)
+		s := openEvents(t, e.srv, "/api/v1/namespaces/_/events?trigger=quiet", guestAuth)
+		if r := e.guest("POST", "/api/v1/namespaces/_/triggers/quiet", `{"x":1}`); r.status != http.StatusNoContent {
+			t.Fatalf("fire: %d %s, want 204", r.status, r.body)
+		}
+		o := s.outcome(t)
+		want := []rules.RuleOutcome{{Rule: "guest/off", Action: "guest/hello", Outcome: rules.OutcomeInactive}}
+		if o.Trigger != "guest/quiet" || o.TriggerActivationID != "" || o.Event.Type != rules.PlainFireType || fmt.Sprint(o.Rules) != fmt.Sprint(want) {
+			t.Errorf("outcome = %+v, want no activation and rules %+v", o, want)
+		}
+	})
 	for _, tc := range []struct {
 		name, path, auth string
 		status           int

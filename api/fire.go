@@ -72,6 +72,7 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 		return err
 	}
 	if !hasActiveRule(t) {
+		s.reportUnrouted(n.Namespace, t, events)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
@@ -112,6 +113,27 @@ func cloudEventError(err error) error {
 		return malformed(bad.Message)
 	}
 	return errorf(bad.Status, bad.Message)
+}
+
+// unroutedReporter is an OutcomeSource that also publishes the outcomes
+// of fires that no rule was active for (rules.Outcomes).
+type unroutedReporter interface {
+	Unrouted(ns string, t *rules.Trigger, ev event.Event) error
+}
+
+// reportUnrouted tells event streams (gust events tail) that the events,
+// fired on t, ran nothing because no rule of t is active: they are not
+// stored, so the rule engine never reports them.
+func (s *Server) reportUnrouted(ns string, t *rules.Trigger, events []event.Event) {
+	u, ok := s.cfg.Outcomes.(unroutedReporter)
+	if !ok {
+		return
+	}
+	for _, ev := range events {
+		if err := u.Unrouted(ns, t, ev); err != nil {
+			s.log.Debug("outcome of an unrouted fire not published", "trigger", ns+"/"+t.Name, "err", err)
+		}
+	}
 }
 
 func hasActiveRule(t *rules.Trigger) bool {

@@ -3,6 +3,8 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -40,8 +42,10 @@ type Outcome struct {
 	Event OutcomeEvent `json:"event"`
 	// TriggerActivationID is the trigger activation's id. The activation
 	// is recorded unless no rule was active and the event did not come
-	// through the API.
-	TriggerActivationID string        `json:"triggerActivationId"`
+	// through the API. A fire through the API that finds no active rule
+	// is not put on the event stream at all (OpenWhisk's 204): its outcome,
+	// every rule inactive, has no id.
+	TriggerActivationID string        `json:"triggerActivationId,omitempty"`
 	Rules               []RuleOutcome `json:"rules"`
 }
 
@@ -52,6 +56,10 @@ type OutcomeEvent struct {
 	Type            string `json:"type"`
 	Subject         string `json:"subject,omitempty"`
 	DataContentType string `json:"datacontenttype,omitempty"`
+}
+
+func outcomeEvent(ev event.Event) OutcomeEvent {
+	return OutcomeEvent{ID: ev.ID(), Source: ev.Source(), Type: ev.Type(), Subject: ev.Subject(), DataContentType: ev.DataContentType()}
 }
 
 // RuleOutcome is what one rule did with an event.
@@ -77,7 +85,7 @@ func (e *Engine) publishOutcome(ns, trigger, triggerID string, ev event.Event, r
 	}
 	o := Outcome{
 		Trigger: ns + "/" + trigger, Time: time.Now().UTC(), TriggerActivationID: triggerID,
-		Event: OutcomeEvent{ID: ev.ID(), Source: ev.Source(), Type: ev.Type(), Subject: ev.Subject(), DataContentType: ev.DataContentType()},
+		Event: outcomeEvent(ev),
 		Rules: make([]RuleOutcome, len(results)),
 	}
 	for i, r := range results {
@@ -95,8 +103,30 @@ func (e *Engine) publishOutcome(ns, trigger, triggerID string, ev event.Event, r
 	}
 }
 
-// Outcomes subscribes to the outcomes the engine publishes.
+// Outcomes subscribes to the outcomes the engine publishes, and publishes
+// those of the fires that never reach the engine.
 type Outcomes struct{ nc *nats.Conn }
+
+// Unrouted publishes the outcome of ev, fired on trigger t of namespace ns
+// through the API when no rule of t was active: the fire is answered 204
+// and its event is not stored, so the engine never sees it, but those who
+// watch the trigger's events learn why nothing ran.
+func (o *Outcomes) Unrouted(ns string, t *Trigger, ev event.Event) error {
+	out := Outcome{
+		Trigger: ns + "/" + t.Name, Time: time.Now().UTC(),
+		Event: outcomeEvent(ev),
+		Rules: make([]RuleOutcome, 0, len(t.Rules)),
+	}
+	for _, name := range slices.Sorted(maps.Keys(t.Rules)) {
+		l := t.Rules[name]
+		out.Rules = append(out.Rules, RuleOutcome{Rule: name, Action: l.Action.Path + "/" + l.Action.Name, Outcome: OutcomeInactive})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	return o.nc.Publish(OutcomeSubject(ns, t.Name), b)
+}
 
 // NewOutcomes returns outcomes read over nc.
 func NewOutcomes(nc *nats.Conn) *Outcomes { return &Outcomes{nc: nc} }

@@ -84,6 +84,9 @@ func printOutcome(w io.Writer, line []byte) error {
 			fmt.Fprintf(w, "  – %s %s\n", r.Rule, r.Outcome)
 		}
 	}
+	if o.TriggerActivationID == "" { // an API fire answered 204
+		fmt.Fprintln(w, "  nothing ran and nothing was recorded: the trigger has no active rule")
+	}
 	_, err := fmt.Fprintln(w)
 	return err
 }

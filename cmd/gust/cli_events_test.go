@@ -116,6 +116,27 @@ func TestCLIEventsTail(t *testing.T) {
 			t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
 		}
 	})
+	t.Run("a fire no rule was active for", func(t *testing.T) {
+		runSteps(t, ts.env(), []step{
+			{name: "trigger", args: []string{"trigger", "create", "quiet"}, stdout: "ok: created trigger quiet\n"},
+			{name: "rule", args: []string{"rule", "create", "off", "quiet", "hello"}, stdout: "ok: created rule off\n"},
+			{name: "rule off", args: []string{"rule", "disable", "off"}, stdout: "ok: disabled rule off\n"},
+		})
+		stdout, stop := tail(t, "events", "tail", "quiet")
+		if r := gust(t, ts.env(), "trigger", "fire", "quiet"); r.err != nil {
+			t.Fatalf("fire: %v", r.err)
+		}
+		eventually(t, "a block", func() bool { return strings.HasSuffix(stdout.String(), "\n\n") })
+		if err := stop(); err != nil {
+			t.Fatalf("tail: %v", err)
+		}
+		want := regexp.MustCompile(`^TIME guest/quiet dev.gust.trigger.fire from /namespaces/guest/triggers/quiet, id [0-9a-f]{32}\n` +
+			`  – guest/off inactive\n` +
+			`  nothing ran and nothing was recorded: the trigger has no active rule\n\n$`)
+		if got := stamp.ReplaceAllString(stdout.String(), "TIME "); !want.MatchString(got) {
+			t.Errorf("stdout:\n%s\nwant to match:\n%s", got, want)
+		}
+	})
 	t.Run("--json", func(t *testing.T) {
 		stdout, stop := tail(t, "events", "tail", "--json")
 		id := fire(t, "t2")
