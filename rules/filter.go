@@ -300,6 +300,9 @@ func parseSQL(raw json.RawMessage, where string) (node, error) {
 		return node{}, filterErr(where, "empty expression")
 	}
 	if err := checkSQL(src); err != nil {
+		if strings.Contains(src, "data.") {
+			return node{}, filterErr(where, "%v; CESQL reads an event's attributes, not its data: match data fields with the other dialects, e.g. {\"exact\": {\"data.name\": \"Ada\"}}", err)
+		}
 		return node{}, filterErr(where, "%v", err)
 	}
 	expr, err := guardedParse(src)

@@ -181,6 +181,7 @@ var badFilters = []struct{ name, filter, msg string }{
 	{"sql syntax", `{"sql":"type = = 'x'"}`, "invalid filter: sql: syntax error at column 8: extraneous input '=' expecting " + sqlExpecting + " in 'type = = 'x''"},
 	{"sql lexer error", `{"sql":"type = 'x' # y"}`, "invalid filter: sql: syntax error at column 12: token recognition error at: '#' in 'type = 'x' # y'"},
 	// Inputs that make the SDK's parser panic.
+	{"sql on data", `{"sql":"data.a = 1"}`, "invalid filter: sql: syntax error at column 5: token recognition error at: '.' in 'data.a = 1'; CESQL reads an event's attributes, not its data: match data fields with the other dialects, e.g. {\"exact\": {\"data.name\": \"Ada\"}}"},
 	{"sql missing operand", `{"sql":"type = "}`, "invalid filter: sql: syntax error at column 8: mismatched input '<EOF>' expecting " + sqlExpecting + " in 'type = '"},
 	{"sql unclosed parenthesis", `{"sql":"(type = 'x'"}`, "invalid filter: sql: syntax error at column 12: missing ')' at '<EOF>' in '(type = 'x''"},
 	{"sql unclosed string", `{"sql":"type = 'x"}`, "invalid filter: sql: syntax error at column 8: extraneous input ''' expecting " + sqlExpecting + " in 'type = 'x'"},
