@@ -43,6 +43,12 @@ func NewCache(ctx context.Context, s *Store, log *slog.Logger) *Cache {
 	return c
 }
 
+// Followers returns the followers that keep the cache's mirrors, nil when
+// its watches did not start. The rule engine reads through them too
+// (rules.Engine.ShareMirrors), so that a process keeps one copy of its
+// actions and packages and watches each bucket once.
+func (c *Cache) Followers() (*Follower[Action], *Follower[Package]) { return c.acts, c.pkgs }
+
 // GetAction is Store.GetAction, from the mirror when it can be.
 func (c *Cache) GetAction(ctx context.Context, n Name, withCode bool) (*Action, uint64, error) {
 	if !withCode && c.acts != nil {

@@ -65,8 +65,10 @@ type Engine struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 
 	// mirrors, while Run follows the stores, keep triggers and actions in
-	// memory (engine_cache.go).
+	// memory (engine_cache.go); shared, if set, already mirrors the
+	// actions and packages (ShareMirrors).
 	mirrors *mirrors
+	shared  *actions.Cache
 }
 
 // EngineConsumer is the engine's durable consumer of the events stream;
@@ -98,6 +100,14 @@ func NewEngine(js jetstream.JetStream, triggers TriggerReader, acts actions.Gett
 	}
 	return &Engine{js: js, triggers: triggers, actions: acts, activator: activator, records: records, log: log,
 		deliveries: newDeliveries(), sleep: sleep}
+}
+
+// ShareMirrors makes the engine read actions and packages through c's
+// mirrors, which must mirror the engine's action store, instead of
+// watching those buckets itself. Call it before Run.
+func (e *Engine) ShareMirrors(c *actions.Cache) *Engine {
+	e.shared = c
+	return e
 }
 
 // Run consumes events until ctx ends. An event is acknowledged only after

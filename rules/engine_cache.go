@@ -111,10 +111,7 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 	var err error
 	ms.triggers, err = actions.Follow(ctx, &wg, (*Trigger).FullName, tw.WatchTriggers, e.log)
 	if err == nil {
-		ms.actions, err = actions.Follow(ctx, &wg, (*actions.Action).FullName, aw.WatchActions, e.log)
-	}
-	if err == nil {
-		ms.packages, err = actions.Follow(ctx, &wg, (*actions.Package).FullName, aw.WatchPackages, e.log)
+		ms.actions, ms.packages, err = e.followActions(ctx, &wg, aw)
 	}
 	if err != nil {
 		e.log.Warn("triggers and actions are read from the store for every event", "err", err)
@@ -132,6 +129,22 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 	}
 	e.mirrors = ms
 	return wg.Wait
+}
+
+// followActions returns the followers of the actions and packages: those
+// of the shared cache (ShareMirrors), else new ones of aw's buckets.
+func (e *Engine) followActions(ctx context.Context, wg *sync.WaitGroup, aw actionWatcher) (*actions.Follower[actions.Action], *actions.Follower[actions.Package], error) {
+	if e.shared != nil {
+		if acts, pkgs := e.shared.Followers(); acts != nil {
+			return acts, pkgs, nil
+		}
+	}
+	acts, err := actions.Follow(ctx, wg, (*actions.Action).FullName, aw.WatchActions, e.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	pkgs, err := actions.Follow(ctx, wg, (*actions.Package).FullName, aw.WatchPackages, e.log)
+	return acts, pkgs, err
 }
 
 // lookups returns what an event read now reads its entities through: the

@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -16,12 +17,25 @@ import (
 // TestEngineSeesChangesAtOnce: the engine keeps triggers and actions in
 // memory, and an event fired right after a change (a rule disabled or
 // enabled, its action deleted, a trigger created) is processed with it.
+// With ShareMirrors the engine reads actions and packages through an
+// actions.Cache's mirrors, and watches neither bucket itself.
 func TestEngineSeesChangesAtOnce(t *testing.T) {
+	t.Run("own mirrors", func(t *testing.T) { testEngineSeesChangesAtOnce(t, false) })
+	t.Run("a cache's mirrors", func(t *testing.T) { testEngineSeesChangesAtOnce(t, true) })
+}
+
+func testEngineSeesChangesAtOnce(t *testing.T, share bool) {
 	ctx := t.Context()
 	h, acts, store := testStores(t, "a")
 	js := h.JetStream()
 	rec := &recorder{records: make(chan *actions.Activation, 10)}
-	runEngine(t, h, acts, store, rec)
+	if share {
+		cctx, stop := context.WithCancel(ctx)
+		t.Cleanup(stop)
+		startEngine(t, rules.NewEngine(js, store, acts, rec, rec, nil).ShareMirrors(actions.NewCache(cctx, acts, nil)))
+	} else {
+		runEngine(t, h, acts, store, rec)
+	}
 
 	n := 0
 	// fire puts an event on trigger t and returns its trigger record's
@@ -60,6 +74,16 @@ func TestEngineSeesChangesAtOnce(t *testing.T) {
 	}
 
 	put(t, "t", rules.StatusActive)
+	fire(t, "t") // the engine follows the buckets by now
+	for _, bucket := range []string{"KV_gust_actions", "KV_gust_packages"} {
+		st, err := js.Stream(ctx, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := st.CachedInfo().State.Consumers; n != 1 {
+			t.Errorf("%s has %d consumers, want 1 watch", bucket, n)
+		}
+	}
 	for i := range 20 {
 		status := []string{rules.StatusInactive, rules.StatusActive}[i%2]
 		put(t, "t", status)

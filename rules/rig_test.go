@@ -40,9 +40,15 @@ func testStores(t testing.TB, names ...string) (*hub.Hub, *actions.Store, *rules
 // record store, until t ends.
 func runEngine(t *testing.T, h *hub.Hub, acts *actions.Store, store *rules.Store, rec *recorder) {
 	t.Helper()
+	startEngine(t, rules.NewEngine(h.JetStream(), store, acts, rec, rec, nil))
+}
+
+// startEngine runs e until t ends.
+func startEngine(t *testing.T, e *rules.Engine) {
+	t.Helper()
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- rules.NewEngine(h.JetStream(), store, acts, rec, rec, nil).Run(ctx) }()
+	go func() { done <- e.Run(ctx) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {

@@ -200,7 +200,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	engineCtx, stopEngine := context.WithCancel(ctx)
 	engineDone := make(chan error, 1)
 	go func() {
-		engineDone <- rules.NewEngine(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).Run(engineCtx)
+		engineDone <- rules.NewEngine(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).Run(engineCtx)
 	}()
 	defer func() { // before the dispatcher closes: the engine queues through it
 		stopEngine()
