@@ -27,9 +27,9 @@ var forwardedSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGH
 // Gust's API forwarded as the proxy forwards it for Gust's runtimes: when
 // APISocketEnv names the API's socket, it listens on apiAddr (APIAddr in a
 // container), joins each connection to that socket, and gives the command
-// __OW_API_HOST pointing there. The command keeps the container's standard streams; signals are
-// passed on to it. As the container's PID 1 it also reaps orphaned
-// processes. It returns once the command exited: nil for status 0, an
+// __OW_API_HOST pointing there. The command keeps the container's standard
+// streams; signals are passed on to it. As the container's PID 1 it also
+// reaps orphaned processes. It returns once the command exited: nil for status 0, an
 // *ExitError otherwise.
 func supervise(ctx context.Context, command []string, apiAddr string, getenv func(string) string, logger *slog.Logger) error {
 	if len(command) == 0 {

@@ -2,6 +2,7 @@ package proxyclient
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -131,7 +132,7 @@ func encodeRequest(req *http.Request) (head []byte, body io.Reader, length int64
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("read request body: %w", err)
 		}
-		body, length = strings.NewReader(string(b)), int64(len(b))
+		body, length = bytes.NewReader(b), int64(len(b))
 	}
 	method := req.Method
 	if method == "" {
