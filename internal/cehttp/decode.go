@@ -112,6 +112,9 @@ func decodeBinary(h http.Header, body []byte) (event.Event, error) {
 			continue
 		}
 		name = strings.ToLower(name)
+		if err := checkName(name); err != nil {
+			return event.Event{}, err
+		}
 		if name == "specversion" {
 			continue
 		}
@@ -184,11 +187,59 @@ func headerValue(v string) (string, error) {
 // decodeStructured reads one event in the JSON format with the SDK, and
 // on failure finds which attribute is wrong.
 func decodeStructured(b []byte) (event.Event, error) {
+	if err := checkMembers(b); err != nil {
+		return event.Event{}, err
+	}
 	var ev event.Event
 	if err := json.Unmarshal(b, &ev); err != nil {
 		return event.Event{}, explain(b, err)
 	}
 	return ev, check(ev)
+}
+
+// checkMembers applies the JSON format's rules that the SDK lets pass:
+// attribute names are lower-case letters and digits (CloudEvents 1.0,
+// "Attribute Naming Convention"), and an event has data or data_base64,
+// not both (JSON format 3.1). A body that is not a JSON object is left to
+// the SDK and explain.
+func checkMembers(b []byte) error {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(b, &members) != nil {
+		return nil
+	}
+	_, data := members["data"]
+	_, data64 := members["data_base64"]
+	if data && data64 {
+		return bad("A CloudEvent has 'data' or 'data_base64', not both (CloudEvents JSON format, section 3.1)")
+	}
+	names := make([]string, 0, len(members))
+	for k := range members {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if k == "data" || k == "data_base64" {
+			continue
+		}
+		if err := checkName(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkName refuses an attribute name that is not lower-case ASCII
+// letters and digits.
+func checkName(name string) error {
+	if name == "" {
+		return bad("CloudEvent attribute names must not be empty (CloudEvents 1.0, attribute naming convention)")
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return bad("CloudEvent attribute name '%s' must consist of lower-case letters a-z and digits 0-9 only (CloudEvents 1.0, attribute naming convention)", name)
+		}
+	}
+	return nil
 }
 
 // stringAttributes are the context attributes that must be JSON strings.
