@@ -88,6 +88,8 @@ type Server struct {
 	log *slog.Logger
 	now func() time.Time
 	mux *http.ServeMux
+	// fallbacks are the patterns that answer 404 or 405 for a path.
+	fallbacks map[string]bool
 }
 
 // Body size limits: 1 MB for everything but action code, which OpenWhisk
@@ -99,7 +101,7 @@ const (
 
 // New builds the API server.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), fallbacks: map[string]bool{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -253,6 +255,15 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/logs", s.authed(s.getActivationLogs))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/result", s.authed(s.getActivationResult))
 
+	// The collections whose entities take more methods than they do: without
+	// these, the mux would redirect a POST on a collection to its entity
+	// pattern with 307.
+	for _, c := range []string{"actions", "packages", "triggers", "rules", "activations"} {
+		p := "/api/v1/namespaces/{ns}/" + c
+		m.HandleFunc(p, s.unrouted)
+		s.fallbacks[p] = true
+	}
+
 	// A feed's ingress URL: the feed checks its own token or signature.
 	m.HandleFunc(feeds.ReceivePath+"{ns}/{trigger}", s.receiveFeed)
 
@@ -294,7 +305,7 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" && !s.fallbacks[pattern] {
 			allowed = append(allowed, m)
 		}
 	}
