@@ -21,6 +21,7 @@ import (
 type invokerOptions struct {
 	sandbox     string // auto, docker or process
 	memoryMB    int
+	cpus        float64 // --invoker-cpus; 0: no quota
 	pauseGrace  time.Duration
 	idleTTL     time.Duration
 	stemCells   int
@@ -38,13 +39,16 @@ type sandboxes struct {
 // openSandbox picks the Docker engine when one answers, else local
 // processes, and says so loudly.
 func openSandbox(ctx context.Context, o invokerOptions, dataDir string, log *slog.Logger) (*sandboxes, error) {
+	if o.cpus < 0 {
+		return nil, fmt.Errorf("--invoker-cpus %g: use a positive number of CPUs, or 0 for no quota", o.cpus)
+	}
 	proxyBin, err := proxyBinary(o.proxyBinary)
 	if err != nil {
 		return nil, err
 	}
 	if o.sandbox == "auto" || o.sandbox == "docker" {
 		sb, err := docker.New(docker.Options{SocketDir: filepath.Join(dataDir, "sockets"), APISocketDir: apiSocketDir(dataDir), APIForwarder: proxyBin,
-			Logger: log.With("component", "docker")})
+			UserMemoryMB: o.memoryMB, UserCPUs: o.cpus, Logger: log.With("component", "docker")})
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			err = sb.Ping(pctx)

@@ -62,6 +62,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.IntVar(&o.procs, "procs", envInt(e, "GUST_PROCS", 0), "threads that run Gust's own code at once (GOMAXPROCS); 0: the GOMAXPROCS variable if set, else half the CPUs, leaving the rest to actions (env GUST_PROCS)")
 	f.StringVar(&o.invoker.sandbox, "sandbox", envOr(e, "GUST_SANDBOX", "auto"), "where actions run: auto (Docker if reachable, else local processes), docker or process (env GUST_SANDBOX)")
 	f.IntVar(&o.invoker.memoryMB, "invoker-memory", envInt(e, "GUST_INVOKER_MEMORY", 2048), "MB of memory all action containers may use together (env GUST_INVOKER_MEMORY)")
+	f.Float64Var(&o.invoker.cpus, "invoker-cpus", envFloat(e, "GUST_INVOKER_CPUS", 0), "CPUs all action containers may use together, each a quota in proportion to its memory; 0: no quota, CPU shares only (env GUST_INVOKER_CPUS)")
 	f.DurationVar(&o.invoker.pauseGrace, "pause-grace", envDuration(e, "GUST_PAUSE_GRACE", 10*time.Second), "pause a warm container idle this long; 0 never pauses (env GUST_PAUSE_GRACE)")
 	f.DurationVar(&o.invoker.idleTTL, "idle-ttl", envDuration(e, "GUST_IDLE_TTL", 10*time.Minute), "remove a warm container idle this long (env GUST_IDLE_TTL)")
 	f.IntVar(&o.invoker.stemCells, "stem-cells", envInt(e, "GUST_STEM_CELLS", 2), "pre-warmed containers per runtime kind, at most the manifest's count (env GUST_STEM_CELLS)")
@@ -74,6 +75,15 @@ func newServeCmd(e *env) *cobra.Command {
 func envInt(e *env, key string, def int) int {
 	if v := e.getenv(key); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func envFloat(e *env, key string, def float64) float64 {
+	if v := e.getenv(key); v != "" {
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
 			return n
 		}
 	}

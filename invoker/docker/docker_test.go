@@ -110,6 +110,9 @@ func TestHardening(t *testing.T) {
 			if hc.Memory != 64<<20 || hc.MemorySwap != hc.Memory {
 				t.Errorf("memory %d, memory+swap %d; want both %d", hc.Memory, hc.MemorySwap, 64<<20)
 			}
+			if hc.CPUShares != 32 || hc.NanoCPUs != 0 {
+				t.Errorf("CPU shares %d, quota %d nano-CPUs; want 32 (1024 × 64 MB / 2048 MB) and none", hc.CPUShares, hc.NanoCPUs)
+			}
 			if hc.PidsLimit == nil || *hc.PidsLimit != 1024 {
 				t.Errorf("pids limit %v, want 1024", hc.PidsLimit)
 			}
@@ -133,6 +136,39 @@ func TestHardening(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCPUQuota(t *testing.T) {
+	s := requireDocker(t, Options{UserMemoryMB: 1024, UserCPUs: 2})
+	for _, tt := range transports {
+		t.Run(tt.name, func(t *testing.T) {
+			c := create(t, s, testSpec(t, s, tt.socket))
+			info, err := s.cli.ContainerInspect(context.Background(), c.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 64 MB of 1024: 1/16 of the shares and of 2 CPUs.
+			if hc := info.HostConfig; hc.CPUShares != 64 || hc.NanoCPUs != 130_000_000 {
+				t.Errorf("CPU shares %d, quota %d nano-CPUs; want 64 and 130000000 (0.125 CPU rounded to 0.13)", hc.CPUShares, hc.NanoCPUs)
+			}
+		})
+	}
+}
+
+func TestCPUShares(t *testing.T) {
+	for _, tc := range []struct {
+		mem, user int
+		want      int64
+	}{
+		{256, 2048, 128}, {512, 2048, 256}, {2048, 2048, 1024}, {1, 2048, 2}, {128, 1024, 128},
+	} {
+		if got := CPUShares(tc.mem, tc.user); got != tc.want {
+			t.Errorf("CPUShares(%d, %d) = %d, want %d", tc.mem, tc.user, got, tc.want)
+		}
+	}
+	if got := nanoCPUs(1, 2048, 1); got != 10_000_000 {
+		t.Errorf("quota of 1 MB of 2048 with 1 CPU = %d nano-CPUs, want the floor of 0.01 CPU", got)
 	}
 }
 

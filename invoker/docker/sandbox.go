@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,6 +94,16 @@ type Options struct {
 	PidsLimit int64
 	// NoFile is the soft and hard limit of open files. Default: 1024.
 	NoFile int64
+	// UserMemoryMB is the memory all action containers share (the pool's
+	// capacity). A container gets CPU shares in proportion to its part of
+	// it, as OpenWhisk does (--cpu-shares): 1024 × memory / UserMemoryMB,
+	// at least 2. Default: 2048.
+	UserMemoryMB int
+	// UserCPUs, when above zero, is the CPU time all action containers may
+	// use together: a container gets a quota (--cpus) of UserCPUs ×
+	// memory / UserMemoryMB, rounded to 0.01 and at least 0.01, as
+	// OpenWhisk's optional user-cpus. Zero sets no quota.
+	UserCPUs float64
 	// ReadOnlyBlackbox also runs blackbox images (Spec.ProxySocket false)
 	// with a read-only root file system. Stock OpenWhisk images write to
 	// their root file system, so the default is false.
@@ -134,6 +145,8 @@ type Sandbox struct {
 	tmpfs     map[string]string
 	pids      int64
 	nofile    int64
+	userMem   int
+	userCPUs  float64
 	roBlack   bool
 
 	builds   flight       // concurrent EnsureImage calls, by tag
@@ -167,6 +180,8 @@ func New(opts Options) (*Sandbox, error) {
 		tmpfs:     maps.Clone(opts.Tmpfs),
 		pids:      opts.PidsLimit,
 		nofile:    opts.NoFile,
+		userMem:   opts.UserMemoryMB,
+		userCPUs:  opts.UserCPUs,
 		roBlack:   opts.ReadOnlyBlackbox,
 	}
 	s.stop, s.stopFn = context.WithCancel(context.Background())
@@ -196,6 +211,9 @@ func New(opts Options) (*Sandbox, error) {
 	}
 	if s.nofile <= 0 {
 		s.nofile = 1024
+	}
+	if s.userMem <= 0 {
+		s.userMem = DefaultUserMemoryMB
 	}
 	return s, nil
 }
@@ -321,6 +339,8 @@ func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string, command []s
 			MemorySwap: mem,
 			PidsLimit:  &pids,
 			Ulimits:    []*units.Ulimit{{Name: "nofile", Soft: s.nofile, Hard: s.nofile}},
+			CPUShares:  CPUShares(spec.MemoryMB, s.userMem),
+			NanoCPUs:   nanoCPUs(spec.MemoryMB, s.userMem, s.userCPUs),
 		},
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
@@ -349,6 +369,26 @@ func (s *Sandbox) containerConfig(spec invoker.Spec, sockDir string, command []s
 		}
 	}
 	return cfg, hc
+}
+
+// DefaultUserMemoryMB is Options.UserMemoryMB's default, the invoker's
+// default memory.
+const DefaultUserMemoryMB = 2048
+
+// CPUShares is the CPU weight of a container of memoryMB among containers
+// sharing userMemoryMB: OpenWhisk's max(1024 × memory / user memory, 2).
+func CPUShares(memoryMB, userMemoryMB int) int64 {
+	return max(1024*int64(memoryMB)/int64(max(userMemoryMB, 1)), 2)
+}
+
+// nanoCPUs is the CPU quota of a container of memoryMB when all containers
+// together may use cpus CPUs: 0 (none) when cpus is not positive.
+func nanoCPUs(memoryMB, userMemoryMB int, cpus float64) int64 {
+	if cpus <= 0 {
+		return 0
+	}
+	c := math.Round(cpus*float64(memoryMB)/float64(max(userMemoryMB, 1))*100) / 100
+	return int64(max(c, 0.01) * 1e9)
 }
 
 // mountAPI mounts the API's socket directory and tells the proxy where
