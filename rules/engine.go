@@ -261,7 +261,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		subject = ns
 	}
 	apiKey := msg.Headers().Get(hub.HeaderAPIKey) // set by API fires only
-	payload := eventPayload(ev.Data())
+	payload := hub.DataParameters(ev.DataContentType(), ev.Data())
 	params := t.Parameters.Object()
 	for k, v := range payload {
 		params[k] = v
@@ -363,22 +363,6 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	e.publishOutcome(ns, t.Name, triggerID, ev, results)
 	return nil
-}
-
-// eventPayload is an event's data as parameters: a JSON object's fields,
-// or {"payload": data} for any other data.
-func eventPayload(data []byte) map[string]json.RawMessage {
-	out := map[string]json.RawMessage{}
-	if len(data) == 0 {
-		return out
-	}
-	if json.Unmarshal(data, &out) == nil {
-		return out
-	}
-	if json.Valid(data) {
-		return map[string]json.RawMessage{"payload": data}
-	}
-	return map[string]json.RawMessage{"payload": mustJSON(string(data))}
 }
 
 // eventAttributes is the JSON object of an event's context attributes.

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -278,9 +279,12 @@ func deadLetterEvent(d *delivery, activationID string, attempts, code int, failu
 		original = map[string]json.RawMessage{}
 	}
 	if data := d.ev.Data(); len(data) > 0 {
-		if json.Valid(data) {
+		switch ct := d.ev.DataContentType(); { // the CloudEvents JSON format's members
+		case hub.IsBinary(ct, data):
+			original["data_base64"] = mustJSON(base64.StdEncoding.EncodeToString(data))
+		case json.Valid(data) && !strings.HasPrefix(ct, "text/"):
 			original["data"] = data
-		} else {
+		default:
 			original["data"] = mustJSON(string(data))
 		}
 	}

@@ -33,9 +33,12 @@
 //     they came. A JSON body (application/json or +json) must be valid
 //     JSON; a GitHub form delivery (application/x-www-form-urlencoded
 //     with the one field payload=<JSON>) becomes that JSON; any other
-//     body is taken as it is; a body without Content-Type
-//     is application/json when it is valid JSON, else
-//     application/octet-stream. An empty body gives an event without data.
+//     body is taken as it is, byte for byte; a body without Content-Type
+//     is application/json when it is valid JSON, else text/plain;
+//     charset=utf-8 when it is valid UTF-8, else application/octet-stream.
+//     An empty body gives an event without data. The action gets the data
+//     as hub.DataParameters says: a binary body base64 in __ow_body, its
+//     media type in __ow_headers, as a raw web action gets it.
 //
 // # Answers
 //

@@ -10,12 +10,14 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/webhook/ingress"
+	"github.com/gusthub/gust/hub"
 )
 
 func init() {
@@ -135,8 +137,10 @@ func (wh *Webhook) event(h http.Header, body []byte) (event.Event, error) {
 	switch mt, _, err := mime.ParseMediaType(ct); {
 	case ct == "" && json.Valid(body):
 		ct = event.ApplicationJSON
+	case ct == "" && utf8.Valid(body):
+		ct = "text/plain; charset=utf-8"
 	case ct == "":
-		ct = "application/octet-stream"
+		ct = hub.DefaultBinaryType
 	case err != nil:
 		return ev, feeds.Reject(http.StatusBadRequest, "Content-Type %q is not a media type.", ct)
 	case (mt == "application/json" || strings.HasSuffix(mt, "+json")) && !json.Valid(body):

@@ -97,7 +97,10 @@ func TestEvent(t *testing.T) {
 		{name: "no id header", params: tokParams, req: post(`[1,2]`, ""), randomID: true, typ: webhook.DefaultType, ctype: "application/json", data: `[1,2]`},
 		{name: "form", params: tokParams, req: post(`a=1&b=2`, "application/x-www-form-urlencoded"), randomID: true,
 			typ: webhook.DefaultType, ctype: "application/x-www-form-urlencoded", data: `a=1&b=2`},
-		{name: "text without type", params: tokParams, req: post(`hello`, ""), randomID: true, typ: webhook.DefaultType, ctype: "application/octet-stream", data: `hello`},
+		{name: "text without type", params: tokParams, req: post(`hello`, ""), randomID: true, typ: webhook.DefaultType, ctype: "text/plain; charset=utf-8", data: `hello`},
+		{name: "bytes without type", params: tokParams, req: post(string(allBytes()), ""), randomID: true, typ: webhook.DefaultType, ctype: "application/octet-stream", data: string(allBytes())},
+		{name: "bytes", params: tokParams, req: post(string(allBytes()), "application/octet-stream"), randomID: true, typ: webhook.DefaultType, ctype: "application/octet-stream", data: string(allBytes())},
+		{name: "image", params: tokParams, req: post(string(allBytes()), "image/png"), randomID: true, typ: webhook.DefaultType, ctype: "image/png", data: string(allBytes())},
 		{name: "empty body", params: tokParams, req: post(``, ""), randomID: true, typ: webhook.DefaultType},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,4 +246,13 @@ func FuzzReceive(f *testing.F) {
 	f.Fuzz(func(t *testing.T, method, headers string, body []byte) {
 		ingresstest.Fuzz(t, wh, method, headers, body)
 	})
+}
+
+// allBytes is every byte value, 0 to 255, once.
+func allBytes() []byte {
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
 }
