@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/gusthub/gust/hub"
 )
 
 // Cache reads actions, without code, and packages from in-memory mirrors
@@ -18,8 +20,8 @@ import (
 // have is read from the store, so that a new one is never missed.
 type Cache struct {
 	store *Store
-	acts  *Follower[Action]  // nil: the watches did not start
-	pkgs  *Follower[Package] // nil: the watches did not start
+	acts  *hub.Follower[Name, Action]  // nil: the watches did not start
+	pkgs  *hub.Follower[Name, Package] // nil: the watches did not start
 }
 
 // cacheWait bounds how long a read waits for the mirrors to apply the
@@ -27,13 +29,13 @@ type Cache struct {
 const cacheWait = time.Second
 
 // NewCache mirrors s's actions and packages until ctx ends, restarting a
-// watch that ends before (see Follower), which log reports. When the
+// watch that ends before (see hub.Follower), which log reports. When the
 // watches cannot start, the cache reads the store.
 func NewCache(ctx context.Context, s *Store, log *slog.Logger) *Cache {
 	c := &Cache{store: s}
 	wctx, cancel := context.WithCancel(ctx)
-	acts, err1 := Follow(wctx, nil, (*Action).FullName, s.WatchActions, log)
-	pkgs, err2 := Follow(wctx, nil, (*Package).FullName, s.WatchPackages, log)
+	acts, err1 := hub.Follow(wctx, nil, (*Action).FullName, s.WatchActions, log)
+	pkgs, err2 := hub.Follow(wctx, nil, (*Package).FullName, s.WatchPackages, log)
 	if err1 != nil || err2 != nil {
 		cancel() // the watch that started, if any
 		return c
@@ -47,7 +49,9 @@ func NewCache(ctx context.Context, s *Store, log *slog.Logger) *Cache {
 // its watches did not start. The rule engine reads through them too
 // (rules.Engine.ShareMirrors), so that a process keeps one copy of its
 // actions and packages and watches each bucket once.
-func (c *Cache) Followers() (*Follower[Action], *Follower[Package]) { return c.acts, c.pkgs }
+func (c *Cache) Followers() (*hub.Follower[Name, Action], *hub.Follower[Name, Package]) {
+	return c.acts, c.pkgs
+}
 
 // GetAction is Store.GetAction, from the mirror when it can be.
 func (c *Cache) GetAction(ctx context.Context, n Name, withCode bool) (*Action, uint64, error) {
@@ -75,7 +79,7 @@ var expired = func() chan time.Time { c := make(chan time.Time); close(c); retur
 // cached returns entity n from m once m has applied the revision in wrote,
 // waiting up to cacheWait for it; ok false when m did not catch up or does
 // not have n.
-func cached[T any](m *Mirror[T], wrote *atomic.Uint64, n Name) (v *T, rev uint64, ok bool) {
+func cached[T any](m *hub.Mirror[Name, T], wrote *atomic.Uint64, n Name) (v *T, rev uint64, ok bool) {
 	want := wrote.Load()
 	if !m.CaughtUp(want, expired) {
 		t := time.NewTimer(cacheWait)

@@ -46,7 +46,9 @@ const mirrorWait = 2 * time.Second
 
 // mirroredTriggers reads triggers from a caught-up mirror. A trigger it
 // does not have does not exist.
-type mirroredTriggers struct{ m *actions.Mirror[Trigger] }
+type mirroredTriggers struct {
+	m *hub.Mirror[actions.Name, Trigger]
+}
 
 func (c mirroredTriggers) GetTrigger(_ context.Context, n actions.Name) (*Trigger, uint64, error) {
 	if t, rev, ok := c.m.Get(n); ok {
@@ -59,8 +61,8 @@ func (c mirroredTriggers) GetTrigger(_ context.Context, n actions.Name) (*Trigge
 // caught-up mirrors, and actions with code from the store.
 type mirroredActions struct {
 	store actions.Getter
-	acts  *actions.Mirror[actions.Action]
-	pkgs  *actions.Mirror[actions.Package]
+	acts  *hub.Mirror[actions.Name, actions.Action]
+	pkgs  *hub.Mirror[actions.Name, actions.Package]
 }
 
 func (c mirroredActions) GetAction(ctx context.Context, n actions.Name, withCode bool) (*actions.Action, uint64, error) {
@@ -89,14 +91,14 @@ type lookups struct {
 // mirrors are the engine's in-memory copies of its stores' buckets, and
 // the barrier that syncs events with them.
 type mirrors struct {
-	triggers *actions.Follower[Trigger]
-	actions  *actions.Follower[actions.Action]
-	packages *actions.Follower[actions.Package]
+	triggers *hub.Follower[actions.Name, Trigger]
+	actions  *hub.Follower[actions.Name, actions.Action]
+	packages *hub.Follower[actions.Name, actions.Package]
 	barrier  revisionBarrier
 }
 
 // watchStores starts mirroring the engine's stores if they can stream
-// their entities; a watch that ends is started again (actions.Follower).
+// their entities; a watch that ends is started again (hub.Follower).
 // The watches run until ctx ends; wait returns once they have stopped.
 // Without mirrors (a store that cannot stream, a watch that cannot start)
 // events read the stores.
@@ -109,7 +111,7 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	ms := &mirrors{}
 	var err error
-	ms.triggers, err = actions.Follow(ctx, &wg, (*Trigger).FullName, tw.WatchTriggers, e.log)
+	ms.triggers, err = hub.Follow(ctx, &wg, (*Trigger).FullName, tw.WatchTriggers, e.log)
 	if err == nil {
 		ms.actions, ms.packages, err = e.followActions(ctx, &wg, aw)
 	}
@@ -133,17 +135,17 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 
 // followActions returns the followers of the actions and packages: those
 // of the shared cache (ShareMirrors), else new ones of aw's buckets.
-func (e *Engine) followActions(ctx context.Context, wg *sync.WaitGroup, aw actionWatcher) (*actions.Follower[actions.Action], *actions.Follower[actions.Package], error) {
+func (e *Engine) followActions(ctx context.Context, wg *sync.WaitGroup, aw actionWatcher) (*hub.Follower[actions.Name, actions.Action], *hub.Follower[actions.Name, actions.Package], error) {
 	if e.shared != nil {
 		if acts, pkgs := e.shared.Followers(); acts != nil {
 			return acts, pkgs, nil
 		}
 	}
-	acts, err := actions.Follow(ctx, wg, (*actions.Action).FullName, aw.WatchActions, e.log)
+	acts, err := hub.Follow(ctx, wg, (*actions.Action).FullName, aw.WatchActions, e.log)
 	if err != nil {
 		return nil, nil, err
 	}
-	pkgs, err := actions.Follow(ctx, wg, (*actions.Package).FullName, aw.WatchPackages, e.log)
+	pkgs, err := hub.Follow(ctx, wg, (*actions.Package).FullName, aw.WatchPackages, e.log)
 	return acts, pkgs, err
 }
 

@@ -1,4 +1,4 @@
-package actions
+package hub
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gusthub/gust/hub"
 )
 
 // Follower keeps a Mirror following a bucket through a watch. A watch can
@@ -16,10 +14,10 @@ import (
 // watches fail to start, into a fresh Mirror. Meanwhile the stopped Mirror
 // is never caught up, so readers fall back to the store: a dropped watch
 // costs store reads for a while, not for the rest of the process's life.
-type Follower[T any] struct {
-	cur   atomic.Pointer[Mirror[T]]
-	name  func(*T) Name
-	watch func(context.Context) (<-chan hub.Change[T], error)
+type Follower[K comparable, T any] struct {
+	cur   atomic.Pointer[Mirror[K, T]]
+	name  func(*T) K
+	watch func(context.Context) (<-chan Change[T], error)
 	log   *slog.Logger
 }
 
@@ -33,8 +31,8 @@ const (
 // Follow starts following the entities, named by name, that watch streams,
 // until ctx ends; wg, if not nil, counts the goroutine that follows. When
 // the first watch cannot start, it returns that error and follows nothing.
-func Follow[T any](ctx context.Context, wg *sync.WaitGroup, name func(*T) Name,
-	watch func(context.Context) (<-chan hub.Change[T], error), log *slog.Logger) (*Follower[T], error) {
+func Follow[K comparable, T any](ctx context.Context, wg *sync.WaitGroup, name func(*T) K,
+	watch func(context.Context) (<-chan Change[T], error), log *slog.Logger) (*Follower[K, T], error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -42,7 +40,7 @@ func Follow[T any](ctx context.Context, wg *sync.WaitGroup, name func(*T) Name,
 	if err != nil {
 		return nil, err
 	}
-	f := &Follower[T]{name: name, watch: watch, log: log}
+	f := &Follower[K, T]{name: name, watch: watch, log: log}
 	m := NewMirror(name)
 	f.cur.Store(m)
 	if wg == nil {
@@ -54,9 +52,9 @@ func Follow[T any](ctx context.Context, wg *sync.WaitGroup, name func(*T) Name,
 }
 
 // Mirror returns the mirror of the current watch.
-func (f *Follower[T]) Mirror() *Mirror[T] { return f.cur.Load() }
+func (f *Follower[K, T]) Mirror() *Mirror[K, T] { return f.cur.Load() }
 
-func (f *Follower[T]) run(ctx context.Context, m *Mirror[T], ch <-chan hub.Change[T]) {
+func (f *Follower[K, T]) run(ctx context.Context, m *Mirror[K, T], ch <-chan Change[T]) {
 	for {
 		m.Follow(ch)
 		if ctx.Err() != nil {
@@ -73,7 +71,7 @@ func (f *Follower[T]) run(ctx context.Context, m *Mirror[T], ch <-chan hub.Chang
 }
 
 // restart starts a new watch, retrying until it starts or ctx ends.
-func (f *Follower[T]) restart(ctx context.Context) (<-chan hub.Change[T], bool) {
+func (f *Follower[K, T]) restart(ctx context.Context) (<-chan Change[T], bool) {
 	pause := followRetryMin
 	for {
 		t := time.NewTimer(pause)

@@ -1,4 +1,4 @@
-package actions_test
+package hub_test
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 )
 
@@ -25,11 +24,11 @@ func newWatches() *watches {
 // fakeWatch is one watch: changes sent on ch reach the follower; end ends
 // the watch, as its context's end does.
 type fakeWatch struct {
-	ch  chan hub.Change[actions.Package]
+	ch  chan hub.Change[pkg]
 	end func()
 }
 
-func (w *watches) watch(ctx context.Context) (<-chan hub.Change[actions.Package], error) {
+func (w *watches) watch(ctx context.Context) (<-chan hub.Change[pkg], error) {
 	select {
 	case err := <-w.starts:
 		if err != nil {
@@ -38,7 +37,7 @@ func (w *watches) watch(ctx context.Context) (<-chan hub.Change[actions.Package]
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	in, out := make(chan hub.Change[actions.Package]), make(chan hub.Change[actions.Package])
+	in, out := make(chan hub.Change[pkg]), make(chan hub.Change[pkg])
 	ended := make(chan struct{})
 	var once sync.Once
 	go func() {
@@ -62,14 +61,15 @@ func (w *watches) watch(ctx context.Context) (<-chan hub.Change[actions.Package]
 	return out, nil
 }
 
-func pkgName(p *actions.Package) actions.Name {
-	return actions.Name{Namespace: p.Namespace, Name: p.Name}
-}
+// pkg is an entity named "ns/name".
+type pkg struct{ Namespace, Name string }
+
+func pkgName(p *pkg) string { return p.Namespace + "/" + p.Name }
 
 // load sends one package and the end of the initial values on w.
 func (w fakeWatch) load(name string, rev uint64) {
-	w.ch <- hub.Change[actions.Package]{Key: name, Value: actions.Package{Namespace: "guest", Name: name}, Revision: rev}
-	w.ch <- hub.Change[actions.Package]{Ready: true}
+	w.ch <- hub.Change[pkg]{Key: name, Value: pkg{Namespace: "guest", Name: name}, Revision: rev}
+	w.ch <- hub.Change[pkg]{Ready: true}
 }
 
 func TestFollowerRestartsAnEndedWatch(t *testing.T) {
@@ -79,7 +79,7 @@ func TestFollowerRestartsAnEndedWatch(t *testing.T) {
 	defer cancel()
 	w := newWatches()
 	w.starts <- nil
-	f, err := actions.Follow(ctx, &wg, pkgName, w.watch, nil)
+	f, err := hub.Follow(ctx, &wg, pkgName, w.watch, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestFollowerRestartsAnEndedWatch(t *testing.T) {
 	if !m2.CaughtUp(2, time.After(5*time.Second)) {
 		t.Fatal("the new mirror did not catch up")
 	}
-	if _, _, ok := m2.Get(actions.Name{Namespace: "guest", Name: "p2"}); !ok {
+	if _, _, ok := m2.Get("guest/p2"); !ok {
 		t.Error("the new mirror lacks what the new watch brought")
 	}
 }
@@ -125,7 +125,7 @@ func TestFollowerRestartsAnEndedWatch(t *testing.T) {
 func TestFollowerFirstWatchFails(t *testing.T) {
 	w := newWatches()
 	w.starts <- errors.New("no JetStream")
-	if _, err := actions.Follow(context.Background(), nil, pkgName, w.watch, nil); err == nil {
+	if _, err := hub.Follow(context.Background(), nil, pkgName, w.watch, nil); err == nil {
 		t.Fatal("Follow succeeded without a watch")
 	}
 }
@@ -135,7 +135,7 @@ func TestFollowerStopsWithItsContext(t *testing.T) {
 	var wg sync.WaitGroup
 	w := newWatches()
 	w.starts <- nil
-	if _, err := actions.Follow(ctx, &wg, pkgName, w.watch, nil); err != nil {
+	if _, err := hub.Follow(ctx, &wg, pkgName, w.watch, nil); err != nil {
 		t.Fatal(err)
 	}
 	<-w.started

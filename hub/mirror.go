@@ -1,25 +1,23 @@
-package actions
+package hub
 
 import (
 	"sync"
 	"time"
-
-	"github.com/gusthub/gust/hub"
 )
 
-// Mirror is an in-memory copy of one bucket's entities, by name, that a
+// Mirror is an in-memory copy of one bucket's entities, by name (K), that a
 // watch keeps up to date (Follow). A watch delivers a change a moment
 // after the store has it: readers wait until the mirror has applied the
 // revision they need (CaughtUp) before they trust it.
-type Mirror[T any] struct {
-	name func(*T) Name
+type Mirror[K comparable, T any] struct {
+	name func(*T) K
 
 	mu      sync.RWMutex
 	ready   bool   // the initial values are in, and the watch goes on
 	applied uint64 // the latest revision applied
 	moved   chan struct{}
-	keys    map[string]Name // store key → name, for deletions
-	vals    map[Name]mirrored[T]
+	keys    map[string]K // store key → name, for deletions
+	vals    map[K]mirrored[T]
 }
 
 type mirrored[T any] struct {
@@ -28,13 +26,13 @@ type mirrored[T any] struct {
 }
 
 // NewMirror returns an empty mirror of entities named by name.
-func NewMirror[T any](name func(*T) Name) *Mirror[T] {
-	return &Mirror[T]{name: name, moved: make(chan struct{}), keys: map[string]Name{}, vals: map[Name]mirrored[T]{}}
+func NewMirror[K comparable, T any](name func(*T) K) *Mirror[K, T] {
+	return &Mirror[K, T]{name: name, moved: make(chan struct{}), keys: map[string]K{}, vals: map[K]mirrored[T]{}}
 }
 
 // Follow applies changes until the channel closes; the mirror is then
 // stopped, and CaughtUp false for good.
-func (m *Mirror[T]) Follow(changes <-chan hub.Change[T]) {
+func (m *Mirror[K, T]) Follow(changes <-chan Change[T]) {
 	for ch := range changes {
 		m.apply(ch)
 	}
@@ -45,7 +43,7 @@ func (m *Mirror[T]) Follow(changes <-chan hub.Change[T]) {
 	m.mu.Unlock()
 }
 
-func (m *Mirror[T]) apply(ch hub.Change[T]) {
+func (m *Mirror[K, T]) apply(ch Change[T]) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
@@ -69,7 +67,7 @@ func (m *Mirror[T]) apply(ch hub.Change[T]) {
 
 // CaughtUp waits until the mirror is ready and has applied rev; false when
 // it stops following its bucket or the time runs out first.
-func (m *Mirror[T]) CaughtUp(rev uint64, timeout <-chan time.Time) bool {
+func (m *Mirror[K, T]) CaughtUp(rev uint64, timeout <-chan time.Time) bool {
 	for {
 		m.mu.RLock()
 		ok, moved, stopped := m.ready && m.applied >= rev, m.moved, m.moved == nil
@@ -89,7 +87,7 @@ func (m *Mirror[T]) CaughtUp(rev uint64, timeout <-chan time.Time) bool {
 }
 
 // Get returns a copy of the entity named n and its revision, or ok false.
-func (m *Mirror[T]) Get(n Name) (v *T, rev uint64, ok bool) {
+func (m *Mirror[K, T]) Get(n K) (v *T, rev uint64, ok bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	e, ok := m.vals[n]
