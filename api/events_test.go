@@ -160,7 +160,7 @@ func TestEventStream(t *testing.T) {
 		}
 		id := fire("t")
 		o := s.outcome(t)
-		if o.Trigger != "guest/t" || o.TriggerActivationID != id || o.Event.ID != id || o.Event.Type != rules.PlainFireType {
+		if o.Trigger != "guest/t" || o.TriggerActivationID != id || o.Event.ID != id || o.Event.Type != hub.PlainFireType {
 			t.Errorf("outcome = %+v", o)
 		}
 		want := []rules.RuleOutcome{
@@ -194,7 +194,7 @@ func TestEventStream(t *testing.T) {
 		}
 		o := s.outcome(t)
 		want := []rules.RuleOutcome{{Rule: "guest/off", Action: "guest/hello", Outcome: rules.OutcomeInactive}}
-		if o.Trigger != "guest/quiet" || o.TriggerActivationID != "" || o.Event.Type != rules.PlainFireType || fmt.Sprint(o.Rules) != fmt.Sprint(want) {
+		if o.Trigger != "guest/quiet" || o.TriggerActivationID != "" || o.Event.Type != hub.PlainFireType || fmt.Sprint(o.Rules) != fmt.Sprint(want) {
 			t.Errorf("outcome = %+v, want no activation and rules %+v", o, want)
 		}
 	})

@@ -59,10 +59,10 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 		events = []event.Event{ev}
 	}
 	for i, ev := range events {
-		if err := rules.CheckHops(ev); err != nil {
-			var hopErr *rules.HopLimitError
+		if err := hub.CheckHops(ev); err != nil {
+			var hopErr *hub.HopLimitError
 			if batch && !errors.As(err, &hopErr) {
-				return malformed(fmt.Sprintf("Event %d of the batch: %s", i, rules.BadHopsMessage))
+				return malformed(fmt.Sprintf("Event %d of the batch: %s", i, hub.BadHopsMessage))
 			}
 			return err
 		}
@@ -83,7 +83,7 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 	ids := make([]string, len(events))
 	for i, ev := range events {
 		ids[i] = actions.NewActivationID()
-		if !batch && ev.Type() == rules.PlainFireType {
+		if !batch && ev.Type() == hub.PlainFireType {
 			ids[i] = ev.ID() // a plain fire's event is named by its activation
 		}
 		extra := map[string]string{hub.HeaderActivationID: ids[i], hub.HeaderSubject: id.Namespace}
@@ -159,11 +159,11 @@ func plainEvent(r *http.Request, body []byte, n actions.Name, activationID strin
 	ev := event.New()
 	ev.SetID(activationID)
 	ev.SetSource("/namespaces/" + n.Namespace + "/triggers/" + n.Name)
-	ev.SetType(rules.PlainFireType)
+	ev.SetType(hub.PlainFireType)
 	ev.SetTime(now)
 	ev.SetDataContentType("application/json")
-	if hops := r.Header.Get("ce-" + rules.HopsExtension); hops != "" {
-		ev.SetExtension(rules.HopsExtension, hops) // checked by the caller
+	if hops := r.Header.Get("ce-" + hub.HopsExtension); hops != "" {
+		ev.SetExtension(hub.HopsExtension, hops) // checked by the caller
 	}
 	ev.DataEncoded = data
 	return ev, nil

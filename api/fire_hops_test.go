@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/gusthub/gust/api"
-	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/hub"
 )
 
 // TestFireHopLimit: a fire whose gusthops extension exceeds the hop limit
@@ -67,7 +67,7 @@ func TestFireHopLimit(t *testing.T) {
 				}
 				return
 			}
-			if len(got) != 1 || got[0].Extensions()[rules.HopsExtension] != "10" {
+			if len(got) != 1 || got[0].Extensions()[hub.HopsExtension] != "10" {
 				t.Errorf("stored %v, want one event with gusthops 10", got)
 			}
 		})

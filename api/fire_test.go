@@ -13,7 +13,6 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
-	"github.com/gusthub/gust/rules"
 )
 
 // recordingPublisher keeps the events a fire would put on the hub, and the
@@ -143,7 +142,7 @@ func TestFire(t *testing.T) {
 				if err := json.Unmarshal(body, &ans); err != nil || !actions.IsActivationID(ans.ActivationID) {
 					t.Fatalf("answer %s", body)
 				}
-				if tc.published == nil && (len(got) != 1 || got[0].ID() != ans.ActivationID || got[0].Type() != rules.PlainFireType) {
+				if tc.published == nil && (len(got) != 1 || got[0].ID() != ans.ActivationID || got[0].Type() != hub.PlainFireType) {
 					t.Fatalf("a plain fire should store one event named by its activation id, got %v", got)
 				}
 			}

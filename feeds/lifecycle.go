@@ -154,7 +154,7 @@ func (m *Manager) instance(ctx context.Context, key string, req Request) (Instan
 }
 
 func (m *Manager) create(ctx context.Context, p Provider, key string, req Request) (map[string]any, error) {
-	if _, _, err := m.opts.Triggers.GetTrigger(ctx, req.Trigger); err != nil {
+	if _, _, err := m.opts.Triggers.TriggerRules(ctx, req.Trigger); err != nil {
 		if errors.Is(err, hub.ErrNotFound) {
 			return nil, Reject(http.StatusNotFound, "Trigger %s does not exist: create it before its feed.", req.Trigger.String())
 		}

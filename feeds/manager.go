@@ -18,7 +18,6 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
-	"github.com/gusthub/gust/rules"
 )
 
 // Publisher puts events on triggers and returns once they are stored
@@ -27,10 +26,13 @@ type Publisher interface {
 	Publish(ctx context.Context, ns, trigger string, e event.Event, extra map[string]string) error
 }
 
-// Triggers is what the manager needs of the trigger store: whether a
-// trigger exists, and deleting it (and its rules) when a feed asks.
+// Triggers is what the manager needs of the trigger store (rules.Store):
+// whether a trigger exists and which rules it has, and deleting it (and its
+// rules) when a feed asks.
 type Triggers interface {
-	GetTrigger(ctx context.Context, n actions.Name) (*rules.Trigger, uint64, error)
+	// TriggerRules returns the names of trigger n's rules and the
+	// trigger's revision, or hub.ErrNotFound.
+	TriggerRules(ctx context.Context, n actions.Name) ([]actions.Name, uint64, error)
 	DeleteTrigger(ctx context.Context, n actions.Name, rev uint64) error
 	DeleteRule(ctx context.Context, n actions.Name, rev uint64) error
 }
@@ -504,11 +506,11 @@ func (m *Manager) deleteTrigger(ctx context.Context, in Instance, withRules bool
 	if err := m.handled(ctx, n); err != nil {
 		return // shutting down: the next owner finishes the job
 	}
-	if t, rev, err := m.opts.Triggers.GetTrigger(ctx, n); err == nil {
+	if ruleNames, rev, err := m.opts.Triggers.TriggerRules(ctx, n); err == nil {
 		if withRules {
-			for full := range t.Rules {
-				if err := m.opts.Triggers.DeleteRule(ctx, rules.LinkName(full), 0); err != nil && !errors.Is(err, hub.ErrNotFound) {
-					m.log.Warn("feed delete rule", "rule", full, "err", err)
+			for _, rn := range ruleNames {
+				if err := m.opts.Triggers.DeleteRule(ctx, rn, 0); err != nil && !errors.Is(err, hub.ErrNotFound) {
+					m.log.Warn("feed delete rule", "rule", rn.Namespace+"/"+rn.Name, "err", err)
 				}
 			}
 		}
@@ -541,7 +543,7 @@ func (m *Manager) handled(ctx context.Context, n actions.Name) error {
 	}
 	deadline := time.Now().Add(handledWait)
 	for time.Now().Before(deadline) {
-		c, err := js.Consumer(ctx, hub.EventsStream, rules.EngineConsumer)
+		c, err := js.Consumer(ctx, hub.EventsStream, hub.RulesConsumer)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil
 		}

@@ -7,4 +7,10 @@
 // carry events, invocations and activation records. Components talk to each
 // other only through NATS subjects, so roles can split across processes that
 // share one NATS.
+//
+// Besides the storage, hub holds what every producer and consumer of events
+// shares: the CloudEvent ⇄ NATS message codec and subject names (events.go),
+// the envelope rules of Gust's own extensions, such as the hop counter
+// (envelope.go), and in-memory mirrors of a bucket that a watch keeps up to
+// date (Mirror, Follower).
 package hub

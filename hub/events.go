@@ -20,6 +20,10 @@ const EventsStream = "GUST_EVENTS"
 
 const eventsPrefix = "gust.events"
 
+// RulesConsumer is the rule engine's durable consumer of EventsStream; its
+// ack floor tells how far the engine has handled events.
+const RulesConsumer = "rules"
+
 // Headers Gust adds to event messages besides the CloudEvents ones.
 const (
 	// HeaderActivationID carries the trigger activation id the API already

@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
-	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -56,42 +53,6 @@ func TestParseDelivery(t *testing.T) {
 			}
 			if got := fmt.Sprint(d); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestCheckHops(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		value any // nil: absent
-		err   string
-	}{
-		{"absent", nil, ""},
-		{"at the limit", "10", ""},
-		{"as an integer", int32(10), ""},
-		{"over the limit", "11", "Event exceeded the hop limit of 10 (gusthops=11): a rule's action probably fires the trigger that invoked it."},
-		{"not a number", "many", "The request content was malformed:\nCloudEvent extension 'gusthops' must be a non-negative integer"},
-		{"negative", "-1", "The request content was malformed:\nCloudEvent extension 'gusthops' must be a non-negative integer"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ev := event.New()
-			if tc.value != nil {
-				ev.SetExtension(rules.HopsExtension, tc.value)
-			}
-			err := rules.CheckHops(ev)
-			if tc.err == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			var invalid *actions.InvalidError
-			if err == nil || err.Error() != tc.err || !errors.As(err, &invalid) || invalid.Msg != tc.err {
-				t.Fatalf("err = %v, want %s (as an *actions.InvalidError)", err, tc.err)
-			}
-			if over := tc.name == "over the limit"; errors.Is(err, rules.ErrHopLimit) != over {
-				t.Errorf("errors.Is(err, ErrHopLimit) = %v", !over)
 			}
 		})
 	}

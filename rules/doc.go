@@ -18,6 +18,6 @@
 // the engine then waits for each activation of the rule's action, retries
 // developer and internal errors with exponential backoff, and puts a
 // DeadLetterType event on the policy's dead-letter trigger when every
-// attempt failed. Events carry a hop count (HopsExtension); the engine runs
-// no rule for an event over HopLimit, which stops loops.
+// attempt failed. Events carry a hop count (hub.HopsExtension); the engine runs
+// no rule for an event over hub.HopLimit, which stops loops.
 package rules

@@ -71,22 +71,12 @@ type Engine struct {
 	shared  *actions.Cache
 }
 
-// EngineConsumer is the engine's durable consumer of the events stream;
-// its ack floor tells how far the engine has handled events.
-const EngineConsumer = "rules"
-
-const engineConsumer = EngineConsumer
+const engineConsumer = hub.RulesConsumer
 
 // engineWorkers bounds the events the engine processes at once. OpenWhisk
 // does not order a trigger's activations, so events are processed
 // concurrently; each is acknowledged once its own work is done.
 const engineWorkers = 32
-
-// PlainFireType is the CloudEvents type of an OpenWhisk-style fire (a JSON
-// payload POSTed to a trigger). Its actions get only the payload, as in
-// OpenWhisk; actions of any other event also get the event's attributes as
-// the parameter EventParameter.
-const PlainFireType = "dev.gust.trigger.fire"
 
 // EventParameter is the parameter that carries a CloudEvent's attributes
 // (id, source, type, specversion, time, subject, datacontenttype and
@@ -266,7 +256,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	for k, v := range payload {
 		params[k] = v
 	}
-	if ev.Type() != PlainFireType {
+	if ev.Type() != hub.PlainFireType {
 		params[EventParameter] = eventAttributes(ev)
 	}
 	args, _ := json.Marshal(params)

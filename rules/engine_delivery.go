@@ -21,7 +21,7 @@ import (
 // policy puts on its dead-letter trigger when every attempt failed. Its
 // source is /namespaces/<ns>/rules/<rule>, its id is derived from the last
 // failed activation (so a redelivery does not publish it twice), it carries
-// HopsExtension one above the failed event's, and its data is a JSON
+// hub.HopsExtension one above the failed event's, and its data is a JSON
 // object DeadLetter.
 const DeadLetterType = "dev.gust.rule.deadletter"
 
@@ -295,7 +295,7 @@ func deadLetterEvent(d *delivery, activationID string, attempts, code int, failu
 	ev.SetType(DeadLetterType)
 	ev.SetTime(time.Now())
 	ev.SetSubject(activationID)
-	ev.SetExtension(HopsExtension, d.hops+1)
+	ev.SetExtension(hub.HopsExtension, d.hops+1)
 	ev.SetDataContentType("application/json")
 	ev.DataEncoded = mustJSON(DeadLetter{
 		Event: mustJSON(original), Rule: d.rule, Action: d.action, ActivationID: activationID,
@@ -310,15 +310,15 @@ func splitRule(key string) (ns, name string) {
 	return ns, name
 }
 
-// checkHops returns ev's HopsExtension and, when it exceeds HopLimit, a
-// *HopLimitError (logged): no rule runs for such an event. A count that
+// checkHops returns ev's hub.HopsExtension and, when it exceeds hub.HopLimit, a
+// *hub.HopLimitError (logged): no rule runs for such an event. A count that
 // is not a non-negative integer is taken as 0.
 func (e *Engine) checkHops(ns, trigger string, ev event.Event) (int, error) {
-	hops, _ := Hops(ev)
-	if hops <= HopLimit {
+	hops, _ := hub.Hops(ev)
+	if hops <= hub.HopLimit {
 		return hops, nil
 	}
-	err := &HopLimitError{Hops: hops}
+	err := &hub.HopLimitError{Hops: hops}
 	e.log.Warn("event exceeded the hop limit; no rule runs", "trigger", ns+"/"+trigger, "event_id", ev.ID(), "source", ev.Source(), "err", err)
 	return hops, err
 }

@@ -163,7 +163,7 @@ func TestEngineDelivery(t *testing.T) {
 		ev.SetSource("/repos/gusthub/gust")
 		ev.SetType("com.github.push")
 		if hops != "" {
-			ev.SetExtension(rules.HopsExtension, hops)
+			ev.SetExtension(hub.HopsExtension, hops)
 		}
 		ev.SetDataContentType("application/json")
 		ev.DataEncoded = []byte(`{"ref":"main"}`)
@@ -343,7 +343,7 @@ func checkDeadLetter(t *testing.T, m *nats.Msg, lastID string) {
 	if ev.Type() != rules.DeadLetterType || ev.Source() != "/namespaces/guest/rules/r-exhausted" || ev.Subject() != lastID {
 		t.Errorf("dead letter attributes: %s", ev)
 	}
-	if hops, _ := rules.Hops(ev); hops != 4 {
+	if hops, _ := hub.Hops(ev); hops != 4 {
 		t.Errorf("dead letter gusthops %d, want 4", hops)
 	}
 	var got rules.DeadLetter

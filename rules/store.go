@@ -44,6 +44,20 @@ func (s *Store) GetTrigger(ctx context.Context, n actions.Name) (*Trigger, uint6
 	return &t, rev, nil
 }
 
+// TriggerRules returns the names of the rules on trigger n (in no order)
+// and the trigger's revision, or hub.ErrNotFound.
+func (s *Store) TriggerRules(ctx context.Context, n actions.Name) ([]actions.Name, uint64, error) {
+	t, rev, err := s.GetTrigger(ctx, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	names := make([]actions.Name, 0, len(t.Rules))
+	for key := range t.Rules {
+		names = append(names, LinkName(key))
+	}
+	return names, rev, nil
+}
+
 // PutTrigger stores t: created when rev is 0 (hub.ErrExists if present),
 // else updated if still at rev (hub.ErrConflict otherwise).
 func (s *Store) PutTrigger(ctx context.Context, t *Trigger, rev uint64) (uint64, error) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -96,7 +97,7 @@ func TestE2ERetriesThenDeadLetter(t *testing.T) {
 		t.Errorf("dead letter's original event %s", got.Event)
 	}
 	if got.Attributes["type"] != rules.DeadLetterType || got.Attributes["source"] != "/namespaces/guest/rules/ship" ||
-		got.Attributes["subject"] != last.ActivationID || got.Attributes[rules.HopsExtension] != "1" {
+		got.Attributes["subject"] != last.ActivationID || got.Attributes[hub.HopsExtension] != "1" {
 		t.Errorf("dead letter's attributes %v", got.Attributes)
 	}
 }
@@ -111,7 +112,7 @@ func mustMarshal(t *testing.T, v any) json.RawMessage {
 }
 
 // loopCode fires the trigger that invoked it, passing on the hop count as
-// rules.HopsExtension asks, and returns what the API answered.
+// hub.HopsExtension asks, and returns what the API answered.
 const loopCode = `async function main(p) {
   const hops = Number((p.__event || {}).gusthops || 0);
   const res = await fetch(process.env.__OW_API_HOST + '/api/v1/namespaces/_/triggers/loop', {
@@ -156,14 +157,14 @@ func TestE2EHopLimit(t *testing.T) {
 				results[res.Hops] = res
 			}
 		}
-		return len(results) == rules.HopLimit+1 && results[rules.HopLimit].Status != 0
+		return len(results) == hub.HopLimit+1 && results[hub.HopLimit].Status != 0
 	})
-	for hops := 0; hops < rules.HopLimit; hops++ {
+	for hops := 0; hops < hub.HopLimit; hops++ {
 		if results[hops].Status != http.StatusAccepted {
 			t.Errorf("fire with gusthops=%d: %+v, want 202", hops+1, results[hops])
 		}
 	}
-	refused := results[rules.HopLimit]
+	refused := results[hub.HopLimit]
 	const want = "Event exceeded the hop limit of 10 (gusthops=11): a rule's action probably fires the trigger that invoked it."
 	if refused.Status != http.StatusBadRequest || refused.Answer["error"] != want {
 		t.Errorf("fire over the hop limit: %+v, want 400 %q", refused, want)
@@ -171,8 +172,8 @@ func TestE2EHopLimit(t *testing.T) {
 	// The refused fire stored no event: nothing ran after it.
 	var n struct{ Activations int }
 	g.mustCall(t, 200, "GET", "/namespaces/_/activations?name=bounce&count=true", nil, &n)
-	if n.Activations != rules.HopLimit+1 {
-		t.Errorf("%d activations of the looping action, want %d", n.Activations, rules.HopLimit+1)
+	if n.Activations != hub.HopLimit+1 {
+		t.Errorf("%d activations of the looping action, want %d", n.Activations, hub.HopLimit+1)
 	}
 }
 

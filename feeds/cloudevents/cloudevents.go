@@ -10,8 +10,8 @@ import (
 
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/webhook/ingress"
+	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/cehttp"
-	"github.com/gusthub/gust/rules"
 )
 
 func init() {
@@ -84,12 +84,12 @@ func decode(h http.Header, body []byte) ([]event.Event, cehttp.Mode, error) {
 		return nil, mode, err
 	}
 	for i, ev := range evs {
-		err := rules.CheckHops(ev)
+		err := hub.CheckHops(ev)
 		if err == nil {
 			continue
 		}
-		msg := rules.BadHopsMessage
-		var hop *rules.HopLimitError
+		msg := hub.BadHopsMessage
+		var hop *hub.HopLimitError
 		if errors.As(err, &hop) {
 			msg = hop.Error()
 		}
