@@ -163,7 +163,7 @@ func TestEventStream(t *testing.T) {
 		if o.Trigger != "guest/t" || o.TriggerActivationID != id || o.Event.ID != id || o.Event.Type != hub.PlainFireType {
 			t.Errorf("outcome = %+v", o)
 		}
-		want := []rules.RuleOutcome{
+		want := []rules.Verdict{
 			{Rule: "guest/r1", Action: "guest/hello", Outcome: rules.OutcomeActivated, ActivationID: queued.get("hello")},
 			{Rule: "guest/r2", Action: "guest/hello", Outcome: rules.OutcomeInactive},
 			{Rule: "guest/r3", Action: "guest/hello", Outcome: rules.OutcomeFiltered},
@@ -193,7 +193,7 @@ func TestEventStream(t *testing.T) {
 			t.Fatalf("fire: %d %s, want 204", r.status, r.body)
 		}
 		o := s.outcome(t)
-		want := []rules.RuleOutcome{{Rule: "guest/off", Action: "guest/hello", Outcome: rules.OutcomeInactive}}
+		want := []rules.Verdict{{Rule: "guest/off", Action: "guest/hello", Outcome: rules.OutcomeInactive}}
 		if o.Trigger != "guest/quiet" || o.TriggerActivationID != "" || o.Event.Type != hub.PlainFireType || fmt.Sprint(o.Rules) != fmt.Sprint(want) {
 			t.Errorf("outcome = %+v, want no activation and rules %+v", o, want)
 		}

@@ -27,25 +27,19 @@ import (
 func testFeeds() *feeds.Registry {
 	reg := feeds.NewRegistry()
 	reg.Register(feeds.Provider{Package: "test", Name: "burst", Description: "Emits count events, then finishes.",
-		Params: []feeds.Param{{Name: "count", Required: true}, {Name: "delete"}},
-		New: func(cfg feeds.Config) (feeds.Feed, error) {
-			n, ok, err := cfg.Params.Int("count")
-			if err == nil && (!ok || n <= 0) {
-				err = feeds.Invalid("count", "must be a positive integer")
+		// count is checked by New, absent included, for its own message.
+		Params: []feeds.Param{{Name: "count", Type: feeds.Int}, {Name: "delete", Type: feeds.Bool}},
+		New: func(cfg feeds.Config) (feeds.Source, error) {
+			n := cfg.Values.Int("count")
+			if n <= 0 {
+				return nil, feeds.Invalid("count", "must be a positive integer")
 			}
-			if err != nil {
-				return nil, err
-			}
-			del, _, err := cfg.Params.Bool("delete")
-			return &burst{cfg: cfg, n: int(n), del: del}, err
+			return &burst{cfg: cfg, n: int(n), del: cfg.Values.Bool("delete")}, nil
 		}})
 	reg.Register(feeds.Provider{Package: "test", Name: "hook", Description: "Receives JSON.",
-		Params: []feeds.Param{{Name: "token", Secret: true}},
-		New: func(cfg feeds.Config) (feeds.Feed, error) {
-			tok, ok, err := cfg.Params.String("token")
-			if err != nil {
-				return nil, err
-			}
+		Params: []feeds.Param{{Name: "token", Type: feeds.String, Secret: true}},
+		New: func(cfg feeds.Config) (feeds.Source, error) {
+			tok, ok := cfg.Values.String("token"), cfg.Values.Has("token")
 			if !ok {
 				tok = "generated-" + actions.NewActivationID()
 				cfg.Params.Set("token", tok)
@@ -82,8 +76,6 @@ type hook struct {
 	cfg   feeds.Config
 	token string
 }
-
-func (h *hook) Run(ctx context.Context, _ feeds.Emit) error { <-ctx.Done(); return nil }
 
 func (h *hook) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Emit) error {
 	if r.Method != http.MethodPost {

@@ -37,14 +37,25 @@ type Feed interface {
 // manager gives it (Config.URL). Every Gust process serves every receiver,
 // lease or not, so a receiver keeps no state outside its Config.
 //
+// It is a capability of its own: a feed that only receives implements
+// Receiver and not Feed's Run (New returns it as a Feed through Receive
+// alone, see Source). One that also has work of its own (polling an
+// upstream while it also takes pushes) implements both, and the manager
+// runs it like any other feed.
+//
 // Receive answers one request: it checks the request, emits the events it
 // carries and writes the success response. It returns a *RequestError for
 // what the sender got wrong (the server writes it as OpenWhisk's error
 // body) and any other error for what went wrong on Gust's side.
 type Receiver interface {
-	Feed
 	Receive(w http.ResponseWriter, r *http.Request, emit Emit) error
 }
+
+// Source is what a Provider's New builds: a Feed, a Receiver, or both.
+// The manager runs a Feed on the instance's owner and serves a Receiver on
+// every process; a value that is neither is a programming error that Build
+// reports.
+type Source = any
 
 // Validator is a feed with checks that hold only when a feed is created or
 // updated, not when an existing instance is built again (a once alarm's date
@@ -62,27 +73,66 @@ type Provider struct {
 	Name string
 	// Description says in a sentence what the feed emits.
 	Description string
-	// Params documents the parameters the feed takes; it becomes the feed
-	// action's "parameters" annotation and drives masking of secrets.
+	// Params declares the parameters the feed takes, with their types: the
+	// framework parses and checks them before New (Build), New reads them
+	// typed from cfg.Values, which refuses a parameter not declared here.
+	// The list becomes the feed action's "parameters" annotation and drives
+	// masking of secrets.
 	Params []Param
-	// New checks cfg and builds the instance without starting it. An
-	// invalid parameter is a *ParamError. New may add generated parameters
-	// (a secret the user did not give) to cfg.Params: the manager stores
-	// the parameters after New returns. New must not block or start
-	// goroutines: it also runs only to validate a CREATE or UPDATE.
-	New func(cfg Config) (Feed, error)
+	// New builds the instance from cfg without starting it: a Feed, a
+	// Receiver, or both. It checks what the types cannot (a cron
+	// expression's syntax, a range) and returns a *ParamError for an
+	// invalid parameter. New may add generated parameters (a secret the
+	// user did not give) to cfg.Params: the manager stores the parameters
+	// after New returns. New must not block or start goroutines: it also
+	// runs only to validate a CREATE or UPDATE.
+	New func(cfg Config) (Source, error)
+}
+
+// Build parses cfg.Params as p declares them into cfg.Values, then calls
+// p.New. A parameter that is missing or of the wrong type is a *ParamError
+// and New does not run.
+func (p Provider) Build(cfg Config) (Source, error) {
+	if cfg.Params == nil {
+		cfg.Params = Params{}
+	}
+	vals, err := ParseParams(p.Params, cfg.Params)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Values = vals
+	f, err := p.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	switch f.(type) {
+	case Feed, Receiver:
+		return f, nil
+	}
+	return nil, fmt.Errorf("feed %s: New returned %T, which is neither a feeds.Feed nor a feeds.Receiver", p.Path(), f)
 }
 
 // Path is the feed's name inside the system namespace: "package/name".
 func (p Provider) Path() string { return p.Package + "/" + p.Name }
 
-// Param documents one parameter of a feed.
+// Param declares one parameter of a feed. Its JSON is the feed action's
+// "parameters" annotation, as OpenWhisk describes what a package takes.
 type Param struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
-	Required    bool   `json:"required"`
+	// Type is how the framework parses the parameter; the zero Type, JSON,
+	// takes any JSON value.
+	Type Type `json:"-"`
+	// Required parameters must be given (a String not blank).
+	Required bool `json:"required"`
 	// Secret parameters are masked when a feed's configuration is read.
 	Secret bool `json:"-"`
+	// Default is the value New reads when the parameter is not given, of
+	// the Go type of its Type's getter (string, int64, bool,
+	// time.Duration, time.Time; any JSON-marshalable value for JSON).
+	Default any `json:"-"`
+	// Enum lists the values an Enum parameter takes.
+	Enum []string `json:"-"`
 }
 
 // Config is what a feed instance is built from.
@@ -90,8 +140,12 @@ type Config struct {
 	// Trigger is the trigger the feed fires.
 	Trigger actions.Name
 	// Params are the feed's parameters as the user gave them (without the
-	// lifecycle ones: lifecycleEvent, triggerName, authKey).
+	// lifecycle ones: lifecycleEvent, triggerName, authKey). New reads
+	// Values; it writes here only the parameters it generates (Params.Set).
 	Params Params
+	// Values are Params parsed as the provider declares them (Build fills
+	// them in).
+	Values Values
 	// URL is where a Receiver takes its events; empty for other feeds.
 	URL string
 	// Checkpoint keeps the instance's progress across restarts and owners.

@@ -95,7 +95,7 @@ func installAction(ctx context.Context, store PackageStore, p Provider, now time
 		Annotations: actions.KeyValues{}.
 			Set("feed", true).
 			Set("description", p.Description).
-			Set("parameters", FeedParams(p)).
+			Set("parameters", p.ParamsAnnotation()).
 			Set("exec", "nodejs:20")}
 	cur, rev, err := store.GetAction(ctx, n, true)
 	if err != nil && !errors.Is(err, hub.ErrNotFound) {

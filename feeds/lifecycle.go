@@ -272,9 +272,10 @@ func (m *Manager) Forget(ctx context.Context, n actions.Name) error {
 	return nil
 }
 
-// FeedParams is the "parameters" annotation of a feed action: OpenWhisk's
-// description of what a package or action takes.
-func FeedParams(p Provider) []Param {
+// ParamsAnnotation is the "parameters" annotation of p's feed action:
+// OpenWhisk's description of what a package or action takes, the required
+// parameters first.
+func (p Provider) ParamsAnnotation() []Param {
 	out := append([]Param(nil), p.Params...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Required && !out[j].Required })
 	return out

@@ -443,11 +443,16 @@ func (m *Manager) runOnce(ctx context.Context, in Instance, rs *runRecorder, log
 			err = fmt.Errorf("feed panicked: %v", v)
 		}
 	}()
-	f, err := p.New(m.config(&in, p))
+	f, err := p.Build(m.config(&in, p))
 	if err != nil {
 		return err
 	}
 	rs.running(ctx)
+	feed, ok := f.(Feed)
+	if !ok { // a Receiver alone: its work happens in Receive, on every process
+		<-ctx.Done()
+		return nil
+	}
 	// Emits hold the read lock; once Run returned, the write lock waits
 	// for those in flight and closes the gate, so that no event lands after.
 	var gate sync.RWMutex
@@ -470,18 +475,18 @@ func (m *Manager) runOnce(ctx context.Context, in Instance, rs *runRecorder, log
 		rs.emitted(ctx)
 		return nil
 	}
-	return f.Run(ctx, emit)
+	return feed.Run(ctx, emit)
 }
 
-// newFeed is p.New with a panic turned into an error: a provider's bug
+// newFeed is p.Build with a panic turned into an error: a provider's bug
 // must not take the process down.
-func newFeed(p Provider, cfg Config) (f Feed, err error) {
+func newFeed(p Provider, cfg Config) (f Source, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			f, err = nil, fmt.Errorf("feed %s panicked in New: %v", p.Path(), v)
 		}
 	}()
-	return p.New(cfg)
+	return p.Build(cfg)
 }
 
 // publish puts a feed's event on trigger ns/trigger, fired by the

@@ -65,7 +65,7 @@ func (r *runs) runningOn(trigger string) map[string]int {
 // panic=true) at once.
 func registry(proc string, rs *runs) *feeds.Registry {
 	reg := feeds.NewRegistry()
-	reg.Register(feeds.Provider{Package: "test", Name: "steady", New: func(cfg feeds.Config) (feeds.Feed, error) {
+	reg.Register(feeds.Provider{Package: "test", Name: "steady", New: func(cfg feeds.Config) (feeds.Source, error) {
 		return feedFunc(func(ctx context.Context, emit feeds.Emit) error {
 			loaded, err := cfg.Checkpoint.Load(ctx)
 			if err != nil {
@@ -81,7 +81,7 @@ func registry(proc string, rs *runs) *feeds.Registry {
 			return nil
 		}), nil
 	}})
-	reg.Register(feeds.Provider{Package: "test", Name: "slow", New: func(cfg feeds.Config) (feeds.Feed, error) {
+	reg.Register(feeds.Provider{Package: "test", Name: "slow", New: func(cfg feeds.Config) (feeds.Source, error) {
 		return feedFunc(func(ctx context.Context, emit feeds.Emit) error {
 			rs.start(cfg.Trigger.Name, proc, nil)
 			defer rs.stop(cfg.Trigger.Name)
@@ -90,7 +90,7 @@ func registry(proc string, rs *runs) *feeds.Registry {
 			return nil
 		}), nil
 	}})
-	reg.Register(feeds.Provider{Package: "test", Name: "failing", New: func(cfg feeds.Config) (feeds.Feed, error) {
+	reg.Register(feeds.Provider{Package: "test", Name: "failing", New: func(cfg feeds.Config) (feeds.Source, error) {
 		doPanic, _, _ := cfg.Params.Bool("panic")
 		return feedFunc(func(ctx context.Context, emit feeds.Emit) error {
 			rs.start(cfg.Trigger.Name, proc, nil)
@@ -333,7 +333,7 @@ func TestEmitPublishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := feeds.NewRegistry()
-	reg.Register(feeds.Provider{Package: "test", Name: "one", New: func(cfg feeds.Config) (feeds.Feed, error) {
+	reg.Register(feeds.Provider{Package: "test", Name: "one", New: func(cfg feeds.Config) (feeds.Source, error) {
 		return feedFunc(func(ctx context.Context, emit feeds.Emit) error {
 			e := event.New()
 			e.SetID("only")

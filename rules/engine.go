@@ -218,7 +218,7 @@ type ruleResult struct {
 	Rule         string `json:"rule"`
 	Action       string `json:"action"`
 	Error        string `json:"error,omitempty"`
-	// outcome is the rule's RuleOutcome.Outcome; it is not logged.
+	// outcome is the rule's Verdict.Outcome; it is not logged.
 	outcome string
 }
 

@@ -21,7 +21,7 @@ const outcomesPrefix = "gust.outcomes"
 // outcomes of the events of trigger t in namespace ns.
 func OutcomeSubject(ns, t string) string { return outcomesPrefix + "." + hub.Key(ns, t) }
 
-// What became of a rule for one event: the values of RuleOutcome.Outcome.
+// What became of a rule for one event: the values of Verdict.Outcome.
 const (
 	OutcomeActivated = "activated" // the rule's action was queued
 	OutcomeInactive  = "inactive"  // the rule is disabled
@@ -45,8 +45,8 @@ type Outcome struct {
 	// through the API. A fire through the API that finds no active rule
 	// is not put on the event stream at all (OpenWhisk's 204): its outcome,
 	// every rule inactive, has no id.
-	TriggerActivationID string        `json:"triggerActivationId,omitempty"`
-	Rules               []RuleOutcome `json:"rules"`
+	TriggerActivationID string    `json:"triggerActivationId,omitempty"`
+	Rules               []Verdict `json:"rules"`
 }
 
 // OutcomeEvent is the CloudEvents attributes of an Outcome's event.
@@ -62,8 +62,8 @@ func outcomeEvent(ev event.Event) OutcomeEvent {
 	return OutcomeEvent{ID: ev.ID(), Source: ev.Source(), Type: ev.Type(), Subject: ev.Subject(), DataContentType: ev.DataContentType()}
 }
 
-// RuleOutcome is what one rule did with an event.
-type RuleOutcome struct {
+// Verdict is what one rule did with an event.
+type Verdict struct {
 	// Rule and Action are "ns/name".
 	Rule   string `json:"rule"`
 	Action string `json:"action"`
@@ -86,10 +86,10 @@ func (e *Engine) publishOutcome(ns, trigger, triggerID string, ev event.Event, r
 	o := Outcome{
 		Trigger: ns + "/" + trigger, Time: time.Now().UTC(), TriggerActivationID: triggerID,
 		Event: outcomeEvent(ev),
-		Rules: make([]RuleOutcome, len(results)),
+		Rules: make([]Verdict, len(results)),
 	}
 	for i, r := range results {
-		o.Rules[i] = RuleOutcome{Rule: r.Rule, Action: r.Action, Outcome: r.outcome, ActivationID: r.ActivationID}
+		o.Rules[i] = Verdict{Rule: r.Rule, Action: r.Action, Outcome: r.outcome, ActivationID: r.ActivationID}
 		if r.outcome == OutcomeFailed {
 			o.Rules[i].Error = r.Error
 		}
@@ -115,11 +115,11 @@ func (o *Outcomes) Unrouted(ns string, t *Trigger, ev event.Event) error {
 	out := Outcome{
 		Trigger: ns + "/" + t.Name, Time: time.Now().UTC(),
 		Event: outcomeEvent(ev),
-		Rules: make([]RuleOutcome, 0, len(t.Rules)),
+		Rules: make([]Verdict, 0, len(t.Rules)),
 	}
 	for _, name := range slices.Sorted(maps.Keys(t.Rules)) {
 		l := t.Rules[name]
-		out.Rules = append(out.Rules, RuleOutcome{Rule: name, Action: l.Action.Path + "/" + l.Action.Name, Outcome: OutcomeInactive})
+		out.Rules = append(out.Rules, Verdict{Rule: name, Action: l.Action.Path + "/" + l.Action.Name, Outcome: OutcomeInactive})
 	}
 	b, err := json.Marshal(out)
 	if err != nil {

@@ -46,15 +46,15 @@ func TestEngineOutcomes(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, trigger string
-		want          []rules.RuleOutcome
+		want          []rules.Verdict
 	}{
-		{name: "with a record", trigger: "t", want: []rules.RuleOutcome{
+		{name: "with a record", trigger: "t", want: []rules.Verdict{
 			{Rule: "guest/r1", Action: "guest/hello", Outcome: rules.OutcomeActivated, ActivationID: "*"},
 			{Rule: "guest/r2", Action: "guest/hello", Outcome: rules.OutcomeInactive},
 			{Rule: "guest/r3", Action: "guest/hello", Outcome: rules.OutcomeFiltered},
 			{Rule: "guest/r4", Action: "guest/gone", Outcome: rules.OutcomeFailed, Error: "The requested resource does not exist."},
 		}},
-		{name: "without a record", trigger: "quiet", want: []rules.RuleOutcome{
+		{name: "without a record", trigger: "quiet", want: []rules.Verdict{
 			{Rule: "guest/q", Action: "guest/hello", Outcome: rules.OutcomeFiltered},
 		}},
 	} {

@@ -10,7 +10,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/feeds"
-	"github.com/gusthub/gust/feeds/cloudevents"
+	_ "github.com/gusthub/gust/feeds/cloudevents"
 	"github.com/gusthub/gust/feeds/feedtest"
 	"github.com/gusthub/gust/feeds/webhook/ingress/ingresstest"
 	"github.com/gusthub/gust/hub"
@@ -107,7 +107,8 @@ func TestCLIEventSendURL(t *testing.T) {
 		{name: "wrong secret", param: "secret", value: secret, flags: []string{"--secret", "not-the-secret"}, errMsg: "signature", code: 401 & 0xff},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := cloudevents.New(feedtest.Config(feeds.Params{tc.param: json.RawMessage(`"` + tc.value + `"`)}))
+			p, _ := feeds.Registered().Lookup("cloudevents/ingress")
+			f, err := p.Build(feedtest.Config(feeds.Params{tc.param: json.RawMessage(`"` + tc.value + `"`)}))
 			if err != nil {
 				t.Fatal(err)
 			}

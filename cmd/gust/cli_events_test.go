@@ -148,7 +148,7 @@ func TestCLIEventsTail(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout.String()), &o); err != nil {
 			t.Fatalf("stdout %q: %v", stdout.String(), err)
 		}
-		want := []rules.RuleOutcome{{Rule: "guest/r4", Action: "guest/hello", Outcome: rules.OutcomeActivated, ActivationID: queued.of(id)}}
+		want := []rules.Verdict{{Rule: "guest/r4", Action: "guest/hello", Outcome: rules.OutcomeActivated, ActivationID: queued.of(id)}}
 		if o.Trigger != "guest/t2" || o.TriggerActivationID != id || len(o.Rules) != 1 || o.Rules[0] != want[0] {
 			t.Errorf("outcome = %+v", o)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 	_ "time/tzdata" // time zones work on a machine without a zoneinfo database
 
@@ -23,12 +22,14 @@ func init() {
 
 // The parameters all three feeds take.
 var (
-	payloadParam = feeds.Param{Name: "trigger_payload",
+	payloadParam = feeds.Param{Name: "trigger_payload", Type: feeds.JSON,
 		Description: "The event's data: a JSON object as is, a string s as {\"payload\": s}. Default {}."}
-	fireMissedParam = feeds.Param{Name: "fireMissed",
+	fireMissedParam = feeds.Param{Name: "fireMissed", Type: feeds.Bool,
 		Description: "true: a slot missed while Gust was down fires once (the latest) when it is back, instead of being skipped."}
-	stopParam = feeds.Param{Name: "stopDate",
+	stopParam = feeds.Param{Name: "stopDate", Type: feeds.Time,
 		Description: "No slot at or after this date fires; the feed then finishes. Milliseconds since 1970 or ISO 8601."}
+	maxTriggersParam = feeds.Param{Name: "maxTriggers", Type: feeds.Int, Default: int64(-1),
+		Description: "Deprecated by OpenWhisk and not supported: only -1 (no limit) is accepted; use stopDate."}
 )
 
 var alarmProvider = feeds.Provider{
@@ -36,14 +37,15 @@ var alarmProvider = feeds.Provider{
 	Name:        "alarm",
 	Description: "Fires the trigger on a cron schedule.",
 	Params: []feeds.Param{
-		{Name: "cron", Required: true,
+		{Name: "cron", Type: feeds.String, Required: true,
 			Description: "When to fire: 5 fields (minute hour day month weekday) or 6 (seconds first), e.g. '*/5 * * * *'."},
-		{Name: "timezone", Description: "The IANA time zone the cron expression is read in, e.g. Europe/Berlin. Default UTC."},
-		{Name: "startDate", Description: "No slot before this date fires. Milliseconds since 1970 or ISO 8601."},
+		{Name: "timezone", Type: feeds.String, Default: "UTC", Description: "The IANA time zone the cron expression is read in, e.g. Europe/Berlin. Default UTC."},
+		{Name: "startDate", Type: feeds.Time, Description: "No slot before this date fires. Milliseconds since 1970 or ISO 8601."},
 		stopParam,
 		payloadParam,
 		fireMissedParam,
-		{Name: "strict", Description: "Accepted for OpenWhisk compatibility: Gust always fires at the exact slot."},
+		maxTriggersParam,
+		{Name: "strict", Type: feeds.Bool, Description: "Accepted for OpenWhisk compatibility: Gust always fires at the exact slot."},
 	},
 	New: newAlarm,
 }
@@ -53,10 +55,12 @@ var onceProvider = feeds.Provider{
 	Name:        "once",
 	Description: "Fires the trigger once, at a date.",
 	Params: []feeds.Param{
-		{Name: "date", Required: true, Description: "When to fire, in the future. Milliseconds since 1970 or ISO 8601."},
-		{Name: "deleteAfterFire", Description: "false (default), true (delete the trigger after it fired) or rules (delete the trigger and its rules)."},
+		{Name: "date", Type: feeds.Time, Required: true, Description: "When to fire, in the future. Milliseconds since 1970 or ISO 8601."},
+		{Name: "deleteAfterFire", Type: feeds.Enum, Enum: []string{"false", "true", "rules"}, Default: "false",
+			Description: "false (default), true (delete the trigger after it fired) or rules (delete the trigger and its rules)."},
 		payloadParam,
 		fireMissedParam,
+		maxTriggersParam,
 	},
 	New: newOnce,
 }
@@ -66,11 +70,12 @@ var intervalProvider = feeds.Provider{
 	Name:        "interval",
 	Description: "Fires the trigger every so many minutes.",
 	Params: []feeds.Param{
-		{Name: "minutes", Required: true, Description: "The minutes between two events, a whole number above 0."},
-		{Name: "startDate", Description: "The first event's date. Default: 30 seconds after the feed is created."},
+		{Name: "minutes", Type: feeds.Int, Required: true, Description: "The minutes between two events, a whole number above 0."},
+		{Name: "startDate", Type: feeds.Time, Description: "The first event's date. Default: 30 seconds after the feed is created."},
 		stopParam,
 		payloadParam,
 		fireMissedParam,
+		maxTriggersParam,
 	},
 	New: newInterval,
 }
@@ -118,41 +123,31 @@ func common(feed string, cfg feeds.Config) (*alarm, error) {
 		a.cfg.Now = time.Now
 	}
 	var err error
-	if a.payload, err = payload(cfg.Params); err != nil {
+	if a.payload, err = payload(cfg.Values); err != nil {
 		return nil, err
 	}
-	if a.fireMissed, _, err = cfg.Params.Bool("fireMissed"); err != nil {
-		return nil, err
-	}
-	if n, ok, err := cfg.Params.Int("maxTriggers"); err != nil || (ok && n != -1) {
+	a.fireMissed = cfg.Values.Bool("fireMissed")
+	if cfg.Values.Int("maxTriggers") != -1 {
 		return nil, feeds.Invalid("maxTriggers", "is not supported (OpenWhisk deprecated it): use stopDate")
 	}
 	return a, nil
 }
 
 // dates reads startDate and stopDate; stop must be after start.
-func dates(p feeds.Params) (start, stop time.Time, err error) {
-	if start, _, err = p.Time("startDate"); err != nil {
-		return
-	}
-	if stop, _, err = p.Time("stopDate"); err != nil {
-		return
-	}
+func dates(v feeds.Values) (start, stop time.Time, err error) {
+	start, stop = v.Time("startDate"), v.Time("stopDate")
 	if !start.IsZero() && !stop.IsZero() && !stop.After(start) {
 		err = feeds.Invalid("stopDate", "must be after startDate (%s), not %s", iso(start), iso(stop))
 	}
 	return
 }
 
-func newAlarm(cfg feeds.Config) (feeds.Feed, error) {
+func newAlarm(cfg feeds.Config) (feeds.Source, error) {
 	a, err := common("alarm", cfg)
 	if err != nil {
 		return nil, err
 	}
-	expr, err := cfg.Params.RequiredString("cron")
-	if err != nil {
-		return nil, err
-	}
+	expr := cfg.Values.String("cron")
 	norm, wild, n, ok := parseCron(expr)
 	switch {
 	case n != 5 && n != 6:
@@ -160,19 +155,13 @@ func newAlarm(cfg feeds.Config) (feeds.Feed, error) {
 	case !ok:
 		return nil, feeds.Invalid("cron", "is not a valid cron expression: %q", expr)
 	}
-	loc := time.UTC
-	if tz, ok, err := cfg.Params.String("timezone"); err != nil {
-		return nil, err
-	} else if ok {
-		if loc, err = time.LoadLocation(tz); err != nil || tz == "Local" {
-			return nil, feeds.Invalid("timezone", "is not an IANA time zone such as Europe/Berlin: %q", tz)
-		}
+	tz := cfg.Values.String("timezone")
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "Local" {
+		return nil, feeds.Invalid("timezone", "is not an IANA time zone such as Europe/Berlin: %q", tz)
 	}
-	// strict is accepted and ignored: every alarm fires at its slot.
-	if _, _, err := cfg.Params.Bool("strict"); err != nil {
-		return nil, err
-	}
-	start, stop, err := dates(cfg.Params)
+	// strict (a Bool) is accepted and ignored: every alarm fires at its slot.
+	start, stop, err := dates(cfg.Values)
 	if err != nil {
 		return nil, err
 	}
@@ -185,56 +174,32 @@ func newAlarm(cfg feeds.Config) (feeds.Feed, error) {
 	return a, nil
 }
 
-func newOnce(cfg feeds.Config) (feeds.Feed, error) {
+func newOnce(cfg feeds.Config) (feeds.Source, error) {
 	a, err := common("once", cfg)
 	if err != nil {
 		return nil, err
 	}
-	date, ok, err := cfg.Params.Time("date")
-	switch {
-	case err != nil:
-		return nil, err
-	case !ok:
-		return nil, feeds.Invalid("date", "is required")
-	}
-	a.date = date
-	if a.afterFiring, err = deleteAfterFire(cfg.Params); err != nil {
-		return nil, err
+	a.date = cfg.Values.Time("date")
+	switch cfg.Values.String("deleteAfterFire") {
+	case "true":
+		a.afterFiring = feeds.ErrDeleteTrigger
+	case "rules":
+		a.afterFiring = feeds.ErrDeleteTriggerAndRules
 	}
 	a.oneShot, a.sched = true, &onceSchedule{date: a.date}
 	return a, nil
 }
 
-// deleteAfterFire reads the once feed's parameter, false, true or "rules",
-// as what Run returns after firing.
-func deleteAfterFire(p feeds.Params) (afterFiring, err error) {
-	if b, _, err := p.Bool("deleteAfterFire"); err == nil {
-		if b {
-			return feeds.ErrDeleteTrigger, nil
-		}
-		return nil, nil
-	}
-	if s, _, _ := p.String("deleteAfterFire"); strings.EqualFold(s, "rules") {
-		return feeds.ErrDeleteTriggerAndRules, nil
-	}
-	return nil, feeds.Invalid("deleteAfterFire", "must be false, true or rules, not %s", p["deleteAfterFire"])
-}
-
-func newInterval(cfg feeds.Config) (feeds.Feed, error) {
+func newInterval(cfg feeds.Config) (feeds.Source, error) {
 	a, err := common("interval", cfg)
 	if err != nil {
 		return nil, err
 	}
-	minutes, ok, err := cfg.Params.Int("minutes")
-	switch {
-	case err != nil:
-		return nil, err
-	case !ok:
-		return nil, feeds.Invalid("minutes", "is required")
-	case minutes <= 0 || minutes > 1<<20:
+	minutes := cfg.Values.Int("minutes")
+	if minutes <= 0 || minutes > 1<<20 {
 		return nil, feeds.Invalid("minutes", "must be a whole number from 1 to %d, not %d", 1<<20, minutes)
 	}
-	start, stop, err := dates(cfg.Params)
+	start, stop, err := dates(cfg.Values)
 	if err != nil {
 		return nil, err
 	}
@@ -268,11 +233,11 @@ func (a *alarm) Validate() error {
 
 // payload is the events' data: trigger_payload as a JSON object, anything
 // else wrapped as {"payload": value}, {} when absent.
-func payload(p feeds.Params) ([]byte, error) {
-	if !p.Has("trigger_payload") {
+func payload(v feeds.Values) ([]byte, error) {
+	raw := v.JSON("trigger_payload")
+	if raw == nil {
 		return []byte("{}"), nil
 	}
-	raw := bytes.TrimSpace(p["trigger_payload"])
 	var buf bytes.Buffer
 	if raw[0] == '{' {
 		if err := json.Compact(&buf, raw); err != nil {

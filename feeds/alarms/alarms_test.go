@@ -81,13 +81,13 @@ func config(params feeds.Params, now func() time.Time, cp feeds.Checkpoint) feed
 
 func start(t *testing.T, p feeds.Provider, params feeds.Params, now func() time.Time, cp feeds.Checkpoint) *running {
 	t.Helper()
-	f, err := p.New(config(params, now, cp))
+	f, err := p.Build(config(params, now, cp))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{rec: feedtest.NewRecorder(t), cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- f.Run(ctx, r.rec.Emit) }()
+	go func() { r.done <- f.(feeds.Feed).Run(ctx, r.rec.Emit) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
 }
@@ -277,7 +277,7 @@ func TestInterval(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			now := clockAt(ts("2026-01-01T10:00:00Z"))
 			cfg := config(params("minutes", 5), now, &feedtest.MemoryCheckpoint{})
-			if _, err := intervalProvider.New(cfg); err != nil {
+			if _, err := intervalProvider.Build(cfg); err != nil {
 				t.Fatal(err)
 			}
 			if s, _, _ := cfg.Params.String("startDate"); s != "2026-01-01T10:00:30.000Z" {
@@ -480,7 +480,7 @@ func TestBadParams(t *testing.T) {
 		{"interval stopDate in the past (Validate)", intervalProvider, params("minutes", 1, "startDate", "2026-01-01T00:00:00Z", "stopDate", "2026-05-01T00:00:00Z"), "stopDate"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f, err := c.p.New(config(c.params, now, &feedtest.MemoryCheckpoint{}))
+			f, err := c.p.Build(config(c.params, now, &feedtest.MemoryCheckpoint{}))
 			if err == nil {
 				err = f.(interface{ Validate() error }).Validate()
 			}
@@ -511,7 +511,7 @@ func TestValidParams(t *testing.T) {
 		{"minutes as a string", intervalProvider, params("minutes", "15")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f, err := c.p.New(config(c.params, now, &feedtest.MemoryCheckpoint{}))
+			f, err := c.p.Build(config(c.params, now, &feedtest.MemoryCheckpoint{}))
 			if err == nil {
 				err = f.(interface{ Validate() error }).Validate()
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/feedtest"
 	"github.com/gusthub/gust/internal/procs"
 )
@@ -22,7 +23,7 @@ func BenchmarkAlarmPrecision(b *testing.B) {
 	const precisionSlots = 5
 	var late, floor []time.Duration
 	for range b.N {
-		f, err := alarmProvider.New(config(params("cron", "* * * * * *"), time.Now, &feedtest.MemoryCheckpoint{}))
+		f, err := alarmProvider.Build(config(params("cron", "* * * * * *"), time.Now, &feedtest.MemoryCheckpoint{}))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -44,7 +45,7 @@ func BenchmarkAlarmPrecision(b *testing.B) {
 		}
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			if err := f.Run(ctx, emit); err != nil {
+			if err := f.(feeds.Feed).Run(ctx, emit); err != nil {
 				b.Error(err)
 			}
 		})

@@ -1,7 +1,6 @@
 package cloudevents
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,7 +19,7 @@ func init() {
 		Name:        "ingress",
 		Description: "Takes CloudEvents over HTTP (binary, structured and batch modes) at the feed's URL and fires the trigger with each, as it is",
 		Params:      ingress.Params(),
-		New:         New,
+		New:         newIngress,
 	})
 }
 
@@ -31,20 +30,14 @@ type Ingress struct {
 
 var _ feeds.Receiver = (*Ingress)(nil)
 
-// New checks the feed's parameters (token, secret) and builds the ingress;
+// newIngress checks the feed's parameters (token, secret) and builds the ingress;
 // with neither parameter it generates a token into cfg.Params.
-func New(cfg feeds.Config) (feeds.Feed, error) {
-	auth, err := ingress.NewAuth(cfg.Params)
+func newIngress(cfg feeds.Config) (feeds.Source, error) {
+	auth, err := ingress.NewAuth(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &Ingress{auth: auth}, nil
-}
-
-// Run waits for ctx to end: an ingress does its work in Receive.
-func (in *Ingress) Run(ctx context.Context, _ feeds.Emit) error {
-	<-ctx.Done()
-	return nil
 }
 
 // Receive answers one request to the feed's URL: the webhook handshake

@@ -20,7 +20,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/types"
 
 	"github.com/gusthub/gust/feeds"
-	ce "github.com/gusthub/gust/feeds/cloudevents"
+	_ "github.com/gusthub/gust/feeds/cloudevents"
 	"github.com/gusthub/gust/feeds/feedtest"
 	"github.com/gusthub/gust/feeds/webhook/ingress"
 	"github.com/gusthub/gust/feeds/webhook/ingress/ingresstest"
@@ -31,7 +31,7 @@ const (
 	secret = "hmac-key-for-tests"
 )
 
-func provider(t *testing.T) feeds.Provider {
+func provider(t testing.TB) feeds.Provider {
 	t.Helper()
 	p, ok := feeds.Registered().Lookup("cloudevents/ingress")
 	if !ok {
@@ -40,9 +40,9 @@ func provider(t *testing.T) feeds.Provider {
 	return p
 }
 
-func newIngress(t testing.TB, params feeds.Params) feeds.Feed {
+func newIngress(t testing.TB, params feeds.Params) feeds.Source {
 	t.Helper()
-	f, err := ce.New(feedtest.Config(params))
+	f, err := provider(t).Build(feedtest.Config(params))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestConformance(t *testing.T) {
 	feedtest.Run(t, feedtest.Case{
 		Provider: provider(t),
 		Params:   tokenParams(),
-		Produce: func(t *testing.T, f feeds.Feed, emit feeds.Emit, i int) {
+		Produce: func(t *testing.T, f feeds.Source, emit feeds.Emit, i int) {
 			if w := feedtest.Deliver(t, f, emit, binaryRequest(i)); w.Code != http.StatusAccepted {
 				t.Fatalf("delivery %d: %d %s", i, w.Code, w.Body)
 			}
@@ -78,7 +78,7 @@ func TestConformance(t *testing.T) {
 func TestNewParams(t *testing.T) {
 	t.Run("generates a secret token", func(t *testing.T) {
 		cfg := feedtest.Config(feeds.Params{})
-		if _, err := ce.New(cfg); err != nil {
+		if _, err := provider(t).Build(cfg); err != nil {
 			t.Fatal(err)
 		}
 		tok, ok, err := cfg.Params.String("token")
@@ -104,7 +104,7 @@ func TestNewParams(t *testing.T) {
 		{"short secret", "secret", feeds.Params{"secret": json.RawMessage(`"abc"`)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ce.New(feedtest.Config(tc.params))
+			_, err := provider(t).Build(feedtest.Config(tc.params))
 			var pe *feeds.ParamError
 			if !errors.As(err, &pe) || pe.Name != tc.param {
 				t.Fatalf("got %v, want a *feeds.ParamError naming %s", err, tc.param)
@@ -411,7 +411,7 @@ func FuzzReceive(f *testing.F) {
 	f.Add("OPTIONS", "WebHook-Request-Origin: x\nWebHook-Request-Rate: 5", []byte(nil))
 	f.Add("POST", "Authorization: Bearer nope", []byte(`{}`))
 	f.Add("GET", auth, []byte(``))
-	ing, err := ce.New(feedtest.Config(tokenParams()))
+	ing, err := provider(f).Build(feedtest.Config(tokenParams()))
 	if err != nil {
 		f.Fatal(err)
 	}

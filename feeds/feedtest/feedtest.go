@@ -32,7 +32,7 @@ type Case struct {
 	// same i again is a redelivery of the same upstream event. Nil for feeds
 	// that make events by themselves, such as alarms: the suite waits for
 	// them.
-	Produce func(t *testing.T, f feeds.Feed, emit feeds.Emit, i int)
+	Produce func(t *testing.T, f feeds.Source, emit feeds.Emit, i int)
 	// Synctest runs each check in a testing/synctest bubble, so that
 	// time-driven feeds run on its fake clock.
 	Synctest bool
@@ -133,7 +133,7 @@ func (r *Recorder) WaitFor(t testing.TB, n int, d time.Duration) []event.Event {
 
 // Deliver sends req to the Receiver f and returns the response as the API
 // would write it: a *feeds.RequestError becomes its status.
-func Deliver(t testing.TB, f feeds.Feed, emit feeds.Emit, req *http.Request) *httptest.ResponseRecorder {
+func Deliver(t testing.TB, f feeds.Source, emit feeds.Emit, req *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
 	recv, ok := f.(feeds.Receiver)
 	if !ok {
@@ -176,7 +176,7 @@ func (c *MemoryCheckpoint) Save(_ context.Context, b []byte) error {
 
 // started is a running instance under test.
 type started struct {
-	feed   feeds.Feed
+	feed   feeds.Source
 	rec    *Recorder
 	cancel context.CancelFunc
 	done   chan error
@@ -185,14 +185,18 @@ type started struct {
 
 func start(t *testing.T, c Case) *started {
 	t.Helper()
-	f, err := c.Provider.New(Config(c.Params))
+	f, err := c.Provider.Build(Config(c.Params))
 	if err != nil {
 		t.Fatalf("New with valid parameters: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &started{feed: f, rec: NewRecorder(t), cancel: cancel, done: make(chan error, 1), ran: make(chan struct{})}
+	run := func(ctx context.Context, _ feeds.Emit) error { <-ctx.Done(); return nil } // a Receiver alone, as the manager runs it
+	if feed, ok := f.(feeds.Feed); ok {
+		run = feed.Run
+	}
 	go func() {
-		err := f.Run(ctx, s.rec.Emit)
+		err := run(ctx, s.rec.Emit)
 		s.rec.returned.Store(true)
 		close(s.ran)
 		s.done <- err
@@ -291,7 +295,7 @@ func rejectsMissingRequired(t *testing.T, c Case) {
 		}
 		params := c.Params.Clone()
 		delete(params, p.Name)
-		_, err := c.Provider.New(Config(params))
+		_, err := c.Provider.Build(Config(params))
 		var pe *feeds.ParamError
 		if !errors.As(err, &pe) || pe.Name != p.Name {
 			t.Errorf("New without required parameter %q: got %v, want a *feeds.ParamError naming it", p.Name, err)

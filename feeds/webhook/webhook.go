@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -25,9 +24,9 @@ func init() {
 		Package:     "webhook",
 		Name:        "webhook",
 		Description: "Turns each POST to the feed's URL (JSON or any other body) into a CloudEvent that fires the trigger",
-		Params: append(ingress.Params(), feeds.Param{Name: TypeParam,
+		Params: append(ingress.Params(), feeds.Param{Name: TypeParam, Type: feeds.String,
 			Description: "CloudEvent type of the events (default: com.github.<X-GitHub-Event> for GitHub deliveries, else " + DefaultType + ")"}),
-		New: New,
+		New: newWebhook,
 	})
 }
 
@@ -65,18 +64,15 @@ type Webhook struct {
 	now    func() time.Time
 }
 
-// New checks the feed's parameters (token, secret, type) and builds the
+// newWebhook checks the feed's parameters (token, secret, type) and builds the
 // webhook; with neither token nor secret it generates a token into
 // cfg.Params.
-func New(cfg feeds.Config) (feeds.Feed, error) {
-	auth, err := ingress.NewAuth(cfg.Params)
+func newWebhook(cfg feeds.Config) (feeds.Source, error) {
+	auth, err := ingress.NewAuth(cfg)
 	if err != nil {
 		return nil, err
 	}
-	typ, _, err := cfg.Params.String(TypeParam)
-	if err != nil {
-		return nil, err
-	}
+	typ := cfg.Values.String(TypeParam)
 	if typ != "" && (!typeRule.MatchString(typ) || len(typ) > 200) {
 		return nil, feeds.Invalid(TypeParam, "must be a CloudEvent type such as com.example.order.created, not %q", typ)
 	}
@@ -92,12 +88,6 @@ func New(cfg feeds.Config) (feeds.Feed, error) {
 }
 
 var _ feeds.Receiver = (*Webhook)(nil)
-
-// Run waits for ctx to end: a webhook does its work in Receive.
-func (wh *Webhook) Run(ctx context.Context, _ feeds.Emit) error {
-	<-ctx.Done()
-	return nil
-}
 
 // Receive answers one request to the feed's URL: the webhook handshake
 // for OPTIONS; for POST, the sender's token or signature is checked, the

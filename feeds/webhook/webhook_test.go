@@ -24,9 +24,18 @@ const secret = "github-webhook-secret"
 
 func secretParams() feeds.Params { return feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)} }
 
-func newWebhook(t *testing.T, params feeds.Params) feeds.Feed {
+// build builds a webhook feed as the manager does.
+func build(cfg feeds.Config) (feeds.Source, error) {
+	p, ok := feeds.Registered().Lookup("webhook/webhook")
+	if !ok {
+		return nil, errors.New("webhook/webhook is not registered")
+	}
+	return p.Build(cfg)
+}
+
+func newWebhook(t *testing.T, params feeds.Params) feeds.Source {
 	t.Helper()
-	f, err := webhook.New(feedtest.Config(params))
+	f, err := build(feedtest.Config(params))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +60,7 @@ func TestConformance(t *testing.T) {
 	feedtest.Run(t, feedtest.Case{
 		Provider: p,
 		Params:   secretParams(),
-		Produce: func(t *testing.T, f feeds.Feed, emit feeds.Emit, i int) {
+		Produce: func(t *testing.T, f feeds.Source, emit feeds.Emit, i int) {
 			r := githubRequest(fmt.Sprintf("72d3162e-cc78-11e3-81ab-4c9367dc%04d", i), fmt.Sprintf(`{"ref":"refs/heads/main","n":%d}`, i))
 			if w := feedtest.Deliver(t, f, emit, r); w.Code != http.StatusAccepted {
 				t.Fatalf("delivery %d: %d %s", i, w.Code, w.Body)
@@ -200,13 +209,13 @@ func TestBadInput(t *testing.T) {
 
 func TestParams(t *testing.T) {
 	cfg := feedtest.Config(feeds.Params{})
-	if _, err := webhook.New(cfg); err != nil {
+	if _, err := build(cfg); err != nil {
 		t.Fatal(err)
 	}
 	if tok, ok, _ := cfg.Params.String("token"); !ok || len(tok) < 32 {
 		t.Errorf("generated token %q", tok)
 	}
-	_, err := webhook.New(feedtest.Config(feeds.Params{"token": json.RawMessage(`"long-enough"`), "type": json.RawMessage(`"has spaces"`)}))
+	_, err := build(feedtest.Config(feeds.Params{"token": json.RawMessage(`"long-enough"`), "type": json.RawMessage(`"has spaces"`)}))
 	var pe *feeds.ParamError
 	if !errors.As(err, &pe) || pe.Name != "type" {
 		t.Errorf("bad type: %v", err)
@@ -239,7 +248,7 @@ func FuzzReceive(f *testing.F) {
 	f.Add("OPTIONS", "WebHook-Request-Origin: x", []byte(nil))
 	f.Add("DELETE", auth, []byte(nil))
 	f.Add("POST", "Authorization: Bearer nope\nContent-Type: application/json", []byte(`{}`))
-	wh, err := webhook.New(feedtest.Config(feeds.Params{"token": json.RawMessage(`"` + tok + `"`)}))
+	wh, err := build(feedtest.Config(feeds.Params{"token": json.RawMessage(`"` + tok + `"`)}))
 	if err != nil {
 		f.Fatal(err)
 	}

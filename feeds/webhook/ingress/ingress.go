@@ -40,8 +40,8 @@ const minSecret = 8
 // Params are the authentication parameters of an HTTP feed.
 func Params() []feeds.Param {
 	return []feeds.Param{
-		{Name: TokenParam, Secret: true, Description: "Bearer token senders must present (Authorization: Bearer <token>); generated and shown once when neither token nor secret is given"},
-		{Name: SecretParam, Secret: true, Description: "HMAC-SHA256 key: senders sign the raw body as " + SignatureHeader + " or " + GitHubSignatureHeader + ": sha256=<hex>"},
+		{Name: TokenParam, Type: feeds.String, Secret: true, Description: "Bearer token senders must present (Authorization: Bearer <token>); generated and shown once when neither token nor secret is given"},
+		{Name: SecretParam, Type: feeds.String, Secret: true, Description: "HMAC-SHA256 key: senders sign the raw body as " + SignatureHeader + " or " + GitHubSignatureHeader + ": sha256=<hex>"},
 	}
 }
 
@@ -53,19 +53,13 @@ type Auth struct {
 	hasTok bool
 }
 
-// NewAuth reads the token and secret parameters of p. When neither is set
-// it generates a token and sets it in p. An unusable value is a
-// *feeds.ParamError.
-func NewAuth(p feeds.Params) (*Auth, error) {
+// NewAuth reads the token and secret parameters (declared by Params) of
+// cfg.Values. When neither is set it generates a token and sets it in
+// cfg.Params. An unusable value is a *feeds.ParamError.
+func NewAuth(cfg feeds.Config) (*Auth, error) {
 	a := &Auth{}
-	tok, hasTok, err := p.String(TokenParam)
-	if err != nil {
-		return nil, err
-	}
-	secret, hasSecret, err := p.String(SecretParam)
-	if err != nil {
-		return nil, err
-	}
+	tok, hasTok := cfg.Values.String(TokenParam), cfg.Values.Has(TokenParam)
+	secret, hasSecret := cfg.Values.String(SecretParam), cfg.Values.Has(SecretParam)
 	if hasTok && len(tok) < minSecret {
 		return nil, feeds.Invalid(TokenParam, "must be at least %d characters", minSecret)
 	}
@@ -74,7 +68,7 @@ func NewAuth(p feeds.Params) (*Auth, error) {
 	}
 	if !hasTok && !hasSecret {
 		tok, hasTok = NewToken(), true
-		p.Set(TokenParam, tok)
+		cfg.Params.Set(TokenParam, tok)
 	}
 	if hasTok {
 		a.token, a.hasTok = sha256.Sum256([]byte(tok)), true

@@ -44,7 +44,7 @@ func Handler(f feeds.Receiver, emit feeds.Emit) http.Handler {
 }
 
 // Server starts Handler on 127.0.0.1 for the test's duration.
-func Server(t testing.TB, f feeds.Feed, emit feeds.Emit) *httptest.Server {
+func Server(t testing.TB, f feeds.Source, emit feeds.Emit) *httptest.Server {
 	t.Helper()
 	recv, ok := f.(feeds.Receiver)
 	if !ok {
@@ -58,7 +58,7 @@ func Server(t testing.TB, f feeds.Feed, emit feeds.Emit) *httptest.Server {
 // Send sends r (its method, headers and body) to f served by Server and
 // returns the answer's status, its error message, and how many events f
 // emitted.
-func Send(t testing.TB, f feeds.Feed, r *http.Request) (status int, message string, emitted int) {
+func Send(t testing.TB, f feeds.Source, r *http.Request) (status int, message string, emitted int) {
 	t.Helper()
 	rec := feedtest.NewRecorder(t)
 	srv := Server(t, f, rec.Emit)
@@ -79,7 +79,7 @@ func Send(t testing.TB, f feeds.Feed, r *http.Request) (status int, message stri
 
 // Refused sends r to f as Send does and fails the test unless f answered
 // status with a message that contains want, and emitted nothing.
-func Refused(t testing.TB, f feeds.Feed, r *http.Request, status int, want string) {
+func Refused(t testing.TB, f feeds.Source, r *http.Request, status int, want string) {
 	t.Helper()
 	got, msg, n := Send(t, f, r)
 	if got != status || !strings.Contains(msg, want) {
@@ -93,7 +93,7 @@ func Refused(t testing.TB, f feeds.Feed, r *http.Request, status int, want strin
 // Fuzz sends the receiver f one arbitrary request, method and headers
 // given as "Name: value" lines, and fails when Receive panics, emits for a
 // request it answers 4xx, or answers 2xx without emitting.
-func Fuzz(t *testing.T, f feeds.Feed, method, headers string, body []byte) {
+func Fuzz(t *testing.T, f feeds.Source, method, headers string, body []byte) {
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/feeds/guest/feedtest", bytes.NewReader(body))
 	if method != "" && !strings.ContainsAny(method, " \t\r\n") {
 		req.Method = method
