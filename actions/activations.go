@@ -1,14 +1,18 @@
 package actions
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -24,17 +28,47 @@ const (
 	DefaultActivationMaxBytes = 1 << 30
 )
 
+// RecordsObjectStore is the JetStream object store that holds activation
+// records too large for one message of the stream, under their ids.
+const RecordsObjectStore = "gust_records"
+
+// inlineRecordLimit is the largest encoded record kept whole in the
+// stream. A larger one (logs near the 10 MB limit, a result near 1 MB)
+// goes whole to the object store, and the stream keeps it without logs
+// and result, marked with recordHeader: a NATS message is at most 1 MB on
+// a default server, and lists scan the stream's messages.
+const inlineRecordLimit = 256 << 10
+
+// recordHeader marks a stream message whose whole record is in the object
+// store under the activation's id.
+const recordHeader = "Gust-Record"
+
+// putAttempts and putBackoff bound the retries of a record that fails to
+// store.
+const (
+	putAttempts = 5
+	putBackoff  = 200 * time.Millisecond
+)
+
 // ActivationStore keeps activation records in a JetStream stream, so that
 // every Gust process on the same NATS sees them and they survive restarts.
+// Records of any size are kept: large ones in an object store.
 type ActivationStore struct {
-	js     jetstream.JetStream
-	stream jetstream.Stream
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	objects jetstream.ObjectStore
+	log     *slog.Logger
+	// failures counts records that could not be stored after every retry.
+	failures atomic.Uint64
 }
 
 // ActivationRetention bounds how long and how much of the records are kept.
 type ActivationRetention struct {
 	MaxAge   time.Duration
 	MaxBytes int64
+	// Logger receives the errors of records that cannot be stored; nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // OpenActivationStore creates or updates the activations stream.
@@ -57,8 +91,26 @@ func OpenActivationStore(ctx context.Context, js jetstream.JetStream, r Activati
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", ActivationsStream, err)
 	}
-	return &ActivationStore{js: js, stream: st}, nil
+	objs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      RecordsObjectStore,
+		Description: "activation records too large for one message of " + ActivationsStream,
+		Storage:     jetstream.FileStorage,
+		TTL:         r.MaxAge,
+		MaxBytes:    r.MaxBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", RecordsObjectStore, err)
+	}
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &ActivationStore{js: js, stream: st, objects: objs, log: log}, nil
 }
+
+// Failures is the number of records this store could not keep, after
+// retrying each: a count that should stay zero.
+func (s *ActivationStore) Failures() uint64 { return s.failures.Load() }
 
 func activationSubject(ns, path, id string) string {
 	return activationsPrefix + "." + hub.Key(ns, path, id)
@@ -74,13 +126,74 @@ func (s *ActivationStore) Put(ctx context.Context, a *Activation) error {
 }
 
 // PutEncoded is Put for a record the caller has encoded already: b is
-// json.Marshal(a).
+// json.Marshal(a). A record larger than a stream message should be goes
+// whole to the object store first. A failing write is retried; when every
+// attempt failed, the error is logged and counted (Failures) and returned.
 func (s *ActivationStore) PutEncoded(ctx context.Context, a *Activation, b []byte) error {
-	if _, err := s.js.Publish(ctx, activationSubject(a.Namespace, a.Path(), a.ActivationID), b,
-		jetstream.WithMsgID(a.ActivationID)); err != nil {
+	var err error
+	for attempt := 1; attempt <= putAttempts; attempt++ {
+		if err = s.put(ctx, a, b); err == nil {
+			return nil
+		}
+		if attempt == putAttempts || ctx.Err() != nil {
+			break
+		}
+		s.log.Warn("store activation, retrying", "activation_id", a.ActivationID, "attempt", attempt, "err", err)
+		t := time.NewTimer(putBackoff << (attempt - 1))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	s.failures.Add(1)
+	s.log.Error("activation record lost: it could not be stored", "activation_id", a.ActivationID,
+		"bytes", len(b), "attempts", putAttempts, "failures", s.failures.Load(), "err", err)
+	return err
+}
+
+// put writes the record once: inline, or whole to the object store and
+// without logs and result to the stream.
+func (s *ActivationStore) put(ctx context.Context, a *Activation, b []byte) error {
+	msg := &nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b, Header: nats.Header{}}
+	if len(b) > inlineRecordLimit {
+		if _, err := s.objects.Put(ctx, jetstream.ObjectMeta{Name: a.ActivationID}, bytes.NewReader(b)); err != nil {
+			return fmt.Errorf("store activation %s (%d bytes) in %s: %w", a.ActivationID, len(b), RecordsObjectStore, err)
+		}
+		stub := *a
+		stub.Logs, stub.Response.Result = nil, nil
+		sb, err := json.Marshal(stub)
+		if err != nil {
+			return fmt.Errorf("encode activation %s: %w", a.ActivationID, err)
+		}
+		msg.Data = sb
+		msg.Header.Set(recordHeader, "object")
+	}
+	if _, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(a.ActivationID)); err != nil {
 		return fmt.Errorf("store activation %s: %w", a.ActivationID, err)
 	}
 	return nil
+}
+
+// decode reads a stream message's record: from the object store when the
+// message says it is there and whole is true, else the message itself.
+func (s *ActivationStore) decode(ctx context.Context, h nats.Header, data []byte, whole bool) (*Activation, error) {
+	var a Activation
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, err
+	}
+	if !whole || h.Get(recordHeader) != "object" {
+		return &a, nil
+	}
+	b, err := s.objects.GetBytes(ctx, a.ActivationID)
+	if err != nil {
+		return nil, fmt.Errorf("read activation %s from %s: %w", a.ActivationID, RecordsObjectStore, err)
+	}
+	var full Activation
+	if err := json.Unmarshal(b, &full); err != nil {
+		return nil, err
+	}
+	return &full, nil
 }
 
 // Get returns the activation id of namespace ns, or hub.ErrNotFound.
@@ -92,11 +205,11 @@ func (s *ActivationStore) Get(ctx context.Context, ns, id string) (*Activation, 
 		}
 		return nil, fmt.Errorf("get activation %s: %w", id, err)
 	}
-	var a Activation
-	if err := json.Unmarshal(m.Data, &a); err != nil {
+	a, err := s.decode(ctx, m.Header, m.Data, true)
+	if err != nil {
 		return nil, fmt.Errorf("decode activation %s: %w", id, err)
 	}
-	return &a, nil
+	return a, nil
 }
 
 // Query selects activations of one namespace.
@@ -108,6 +221,9 @@ type Query struct {
 	// milliseconds; zero means unbounded.
 	Since, Upto int64
 	Skip, Limit int
+	// Docs asks for whole records, with logs and result; without it, the
+	// records of large activations may come without them.
+	Docs bool
 }
 
 // List returns the activations q selects, newest first, after skipping
@@ -135,6 +251,7 @@ func (s *ActivationStore) List(ctx context.Context, q Query) ([]Activation, int,
 	}
 	keep := q.Skip + q.Limit // the newest keep records are all that can be returned
 	var window []Activation
+	inObjects := map[string]bool{} // with Docs: the records whose whole is in the object store
 	total := 0
 	pending := info.NumPending
 	for pending > 0 {
@@ -152,6 +269,9 @@ func (s *ActivationStore) List(ctx context.Context, q Query) ([]Activation, int,
 			var a Activation
 			if json.Unmarshal(m.Data(), &a) != nil {
 				continue
+			}
+			if q.Docs && m.Headers().Get(recordHeader) != "" {
+				inObjects[a.ActivationID] = true
 			}
 			if (q.Since > 0 && a.Start < q.Since) || (q.Upto > 0 && a.Start > q.Upto) {
 				continue
@@ -176,6 +296,20 @@ func (s *ActivationStore) List(ctx context.Context, q Query) ([]Activation, int,
 	window = window[q.Skip:]
 	if q.Limit > 0 && len(window) > q.Limit {
 		window = window[:q.Limit]
+	}
+	if q.Docs {
+		for i := range window {
+			if !inObjects[window[i].ActivationID] {
+				continue
+			}
+			b, err := s.objects.GetBytes(ctx, window[i].ActivationID)
+			if err != nil {
+				return nil, 0, fmt.Errorf("read activation %s from %s: %w", window[i].ActivationID, RecordsObjectStore, err)
+			}
+			if err := json.Unmarshal(b, &window[i]); err != nil {
+				return nil, 0, fmt.Errorf("decode activation %s: %w", window[i].ActivationID, err)
+			}
+		}
 	}
 	return window, total, nil
 }

@@ -31,7 +31,7 @@ func (s *Server) listActivations(w http.ResponseWriter, r *http.Request, id *Ide
 	if docs && p.count {
 		return errorf(http.StatusBadRequest, "The parameter 'docs' is not permitted with 'count'.")
 	}
-	q := actions.Query{Namespace: ns, Skip: p.skip, Limit: p.limit}
+	q := actions.Query{Namespace: ns, Skip: p.skip, Limit: p.limit, Docs: docs}
 	if name := r.URL.Query().Get("name"); name != "" {
 		if _, err := actions.ParseName(name, ns); err != nil || strings.Count(name, "/") > 1 || strings.HasPrefix(name, "/") {
 			return errorf(http.StatusBadRequest, "Parameter may be a 'simple' name or 'package-name/simple' name: "+name)

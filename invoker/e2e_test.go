@@ -2,6 +2,7 @@ package invoker_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -485,4 +486,62 @@ func hasContainer(list []containerSummary, host string) bool {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(bytes.TrimSpace(b))
+}
+
+// TestLargeRecordsStored runs actions whose records are larger than a NATS
+// message, with the invoker as if in another process (records reach the
+// caller through the hub): every record is returned and stored whole.
+func TestLargeRecordsStored(t *testing.T) {
+	s := newStack(t, stackOptions{remote: true})
+	for _, tt := range []struct {
+		name, code string
+		check      func(t *testing.T, rec *actions.Activation)
+	}{
+		{
+			name: "9.5 MB of logs",
+			code: `function main() { const l = 'y'.repeat(999); for (let i = 0; i < 9728; i++) console.log(l); return { done: true }; }`,
+			check: func(t *testing.T, rec *actions.Activation) {
+				if len(rec.Logs) != 9728 {
+					t.Fatalf("%d log lines, want every one of 9728 (last %.100q)", len(rec.Logs), rec.Logs[len(rec.Logs)-1])
+				}
+				for _, l := range rec.Logs {
+					if !strings.HasSuffix(l, " stdout: "+strings.Repeat("y", 999)) {
+						t.Fatalf("log line %.100q", l)
+					}
+				}
+			},
+		},
+		{
+			name: "12 MB of logs",
+			code: `function main() { const l = 'y'.repeat(1023); for (let i = 0; i < 12 * 1024; i++) console.log(l); return { done: true }; }`,
+			check: func(t *testing.T, rec *actions.Activation) {
+				n := len(rec.Logs)
+				if n != 10485760/1023+1 || rec.Logs[n-1] != "Logs were truncated because the total bytes size exceeds the limit of 10485760 bytes." {
+					t.Fatalf("%d log lines, last %.100q; want 10 MB of 1 KB lines and OpenWhisk's truncation line", n, rec.Logs[n-1])
+				}
+			},
+		},
+		{
+			name: "2 MB result",
+			code: `function main() { return { big: 'x'.repeat(2 * 1024 * 1024) }; }`,
+			check: func(t *testing.T, rec *actions.Activation) {
+				e := errorText(t, rec)
+				if rec.Response.StatusCode != actions.StatusApplicationError ||
+					!strings.HasPrefix(e, "The action produced a response that exceeded the allowed length: ") || !strings.HasSuffix(e, " > 1048576 bytes.") {
+					t.Errorf("status %d, error %q", rec.Response.StatusCode, e)
+				}
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := s.put(t, action{name: strings.ReplaceAll(tt.name, " ", "-"), code: tt.code})
+			rec := s.invoke(t, "", a, "")
+			tt.check(t, rec)
+			stored, err := s.records.Get(context.Background(), "guest", rec.ActivationID)
+			if err != nil {
+				t.Fatalf("stored record: %v", err)
+			}
+			tt.check(t, stored)
+		})
+	}
 }

@@ -34,6 +34,12 @@ type encodedRecordStore interface {
 	PutEncoded(ctx context.Context, a *actions.Activation, b []byte) error
 }
 
+// recordGetter reads stored records (actions.ActivationStore), for the
+// records too large to announce.
+type recordGetter interface {
+	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
+}
+
 // ImageFunc returns the image that runs exec, and whether that image runs
 // Gust's own action proxy (reachable on a Unix socket). Its errors should
 // wrap ErrImage when the action, not the system, is at fault.
@@ -172,10 +178,11 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 		iv.log.Error("encode activation", "activation_id", inv.ActivationID, "err", err)
 		return
 	}
-	if !handed {
-		if err := iv.nc.Publish(DoneSubject(inv.ActivationID), b); err != nil {
-			iv.log.Warn("announce activation", "activation_id", inv.ActivationID, "err", err)
-		}
+	// A record too large for one NATS message is announced once stored,
+	// without its body: the caller reads it from the store.
+	whole := int64(len(b)) <= iv.nc.MaxPayload()-announceHeadroom
+	if !handed && whole {
+		iv.announce(inv.ActivationID, b)
 	}
 	if es, ok := iv.rec.(encodedRecordStore); ok {
 		err = es.PutEncoded(ctx, rec, b)
@@ -184,6 +191,20 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 	}
 	if err != nil {
 		iv.log.Error("store activation", "activation_id", inv.ActivationID, "err", err)
+	}
+	if !handed && !whole {
+		iv.announce(inv.ActivationID, nil)
+	}
+}
+
+// announceHeadroom is what a NATS message needs beside its body.
+const announceHeadroom = 4 << 10
+
+// announce publishes activation id's completion: its record, or nil for
+// one that is too large for a message and is to be read from the store.
+func (iv *Invoker) announce(id string, b []byte) {
+	if err := iv.nc.Publish(DoneSubject(id), b); err != nil {
+		iv.log.Warn("announce activation", "activation_id", id, "err", err)
 	}
 }
 
@@ -258,6 +279,13 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 		if c.rec != nil {
 			rec := *c.rec // the invoker still reads it, to store it
 			return &rec, nil
+		}
+		if len(c.data) == 0 { // announced without the record, which is too large: it is stored
+			g, ok := d.records.(recordGetter)
+			if !ok {
+				return nil, fmt.Errorf("activation %s is too large to announce, and its store cannot be read", inv.ActivationID)
+			}
+			return g.Get(ctx, inv.Namespace, inv.ActivationID)
 		}
 		var rec actions.Activation
 		if err := json.Unmarshal(c.data, &rec); err != nil {

@@ -162,7 +162,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	activations, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
+	activations, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{Logger: log.With("component", "activations")})
 	if err != nil {
 		return err
 	}

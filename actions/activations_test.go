@@ -1,0 +1,112 @@
+package actions_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+)
+
+// openRecords starts a hub on dir and opens its activation store; both
+// close when the returned function is called.
+func openRecords(t *testing.T, dir string) (*actions.ActivationStore, func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h, err := hub.Start(ctx, hub.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := actions.OpenActivationStore(ctx, h.JetStream(), actions.ActivationRetention{})
+	if err != nil {
+		_ = h.Close()
+		t.Fatal(err)
+	}
+	return s, func() { _ = h.Close() }
+}
+
+func record(id string, start int64, lines int, lineBytes int, result string) *actions.Activation {
+	logs := make([]string, lines)
+	for i := range logs {
+		logs[i] = fmt.Sprintf("2026-12-05T14:00:00.000000000Z stdout: %06d %s", i, strings.Repeat("x", lineBytes))
+	}
+	return &actions.Activation{
+		Namespace: "guest", Name: "big", Version: "0.0.1", Subject: "guest", ActivationID: id,
+		Start: start, End: start + 5, Duration: 5,
+		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: json.RawMessage(result)},
+		Logs:        logs,
+		Annotations: actions.KeyValues{}.Set("path", "guest/big"),
+	}
+}
+
+// TestRecordsOfAnySize stores records larger than a NATS message (9.5 MB
+// of logs; the embedded server's messages are at most 8 MB) and smaller
+// ones, and reads each back whole by id and in lists, before and after a
+// restart.
+func TestRecordsOfAnySize(t *testing.T) {
+	dir := t.TempDir()
+	s, closeHub := openRecords(t, dir)
+	now := time.Now().UnixMilli()
+	recs := []*actions.Activation{
+		record(actions.NewActivationID(), now, 3, 10, `{"small":true}`),
+		record(actions.NewActivationID(), now+1, 9728, 999, `{"logs":"9.5 MB"}`),                       // 9.5 MB of log text
+		record(actions.NewActivationID(), now+2, 1, 10, `{"big":"`+strings.Repeat("r", 1000<<10)+`"}`), // a result near 1 MB
+	}
+	ctx := context.Background()
+	for _, r := range recs {
+		if err := s.Put(ctx, r); err != nil {
+			t.Fatalf("put %s: %v", r.ActivationID, err)
+		}
+	}
+	check := func(t *testing.T, s *actions.ActivationStore) {
+		for _, want := range recs {
+			got, err := s.Get(ctx, "guest", want.ActivationID)
+			if err != nil {
+				t.Fatalf("get %s: %v", want.ActivationID, err)
+			}
+			same(t, got, want)
+		}
+		list, total, err := s.List(ctx, actions.Query{Namespace: "guest", Limit: 10, Docs: true})
+		if err != nil || total != len(recs) || len(list) != len(recs) {
+			t.Fatalf("list with docs: %d of %d records, %v; want %d", len(list), total, err, len(recs))
+		}
+		for i := range list { // newest first
+			same(t, &list[i], recs[len(recs)-1-i])
+		}
+		list, _, err = s.List(ctx, actions.Query{Namespace: "guest", Path: "big", Limit: 10})
+		if err != nil || len(list) != len(recs) {
+			t.Fatalf("list: %d records, %v", len(list), err)
+		}
+		for i := range list {
+			if got, want := list[i].Summary(), recs[len(recs)-1-i].Summary(); got.ActivationID != want.ActivationID || got.Start != want.Start {
+				t.Errorf("summary %+v, want %+v", got, want)
+			}
+		}
+	}
+	t.Run("stored", func(t *testing.T) { check(t, s) })
+	closeHub()
+	s, closeHub = openRecords(t, dir)
+	defer closeHub()
+	t.Run("after a restart", func(t *testing.T) { check(t, s) })
+	if n := s.Failures(); n != 0 {
+		t.Errorf("%d failures", n)
+	}
+}
+
+func same(t *testing.T, got, want *actions.Activation) {
+	t.Helper()
+	if got.ActivationID != want.ActivationID || len(got.Logs) != len(want.Logs) || string(got.Response.Result) != string(want.Response.Result) {
+		t.Fatalf("record %s: %d log lines, result of %d bytes; want %s with %d lines, %d bytes",
+			got.ActivationID, len(got.Logs), len(got.Response.Result), want.ActivationID, len(want.Logs), len(want.Response.Result))
+	}
+	for i := range want.Logs {
+		if got.Logs[i] != want.Logs[i] {
+			t.Fatalf("record %s: log line %d is %.60q, want %.60q", got.ActivationID, i, got.Logs[i], want.Logs[i])
+		}
+	}
+}
