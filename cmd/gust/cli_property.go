@@ -121,6 +121,9 @@ func (x *call) setProperties(apiHost, auth, adminAuth string) error {
 			props[key] = v
 		}
 	}
+	if apiHost != "" || auth != "" {
+		delete(props, propDataDir) // the file is the user's now: serve leaves it alone
+	}
 	if err := writeProps(path, props); err != nil {
 		return err
 	}

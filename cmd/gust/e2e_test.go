@@ -73,9 +73,19 @@ type gustProcess struct {
 // Flags in extra are added last, so they override the rig's own.
 func startGust(t *testing.T, dataDir string, extra ...string) *gustProcess {
 	t.Helper()
-	cfg := filepath.Join(dataDir, "cli-config")
+	return startGustEnv(t, dataDir, map[string]string{"GUST_CONFIG": filepath.Join(dataDir, dataDirConfig)}, extra...)
+}
+
+// startGustEnv is startGust with the environment env (HOME is dataDir
+// unless env sets it). It waits for the CLI config serve keeps in the data
+// dir.
+func startGustEnv(t *testing.T, dataDir string, env map[string]string, extra ...string) *gustProcess {
+	t.Helper()
+	cfg := filepath.Join(dataDir, dataDirConfig)
 	_ = os.Remove(cfg)
-	env := map[string]string{"GUST_CONFIG": cfg, "HOME": dataDir}
+	if _, ok := env["HOME"]; !ok {
+		env["HOME"] = dataDir
+	}
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	logw := &lockedWriter{w: &bytes.Buffer{}}
@@ -89,7 +99,7 @@ func startGust(t *testing.T, dataDir string, extra ...string) *gustProcess {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		props, _ := readProps(cfg)
-		if host := props[propAPIHost]; host != "" {
+		if host := props[propAPIHost]; host != "" && strings.Contains(logw.String(), "gust ready") {
 			p.base = host + "/api/v1"
 			break
 		}

@@ -14,6 +14,9 @@ const (
 	propAPIHost   = "APIHOST"
 	propAuth      = "AUTH"
 	propAdminAuth = "ADMIN_AUTH"
+	// propDataDir names the data dir of the `gust serve` that wrote the
+	// file; only that serve rewrites it.
+	propDataDir = "DATA_DIR"
 )
 
 // configPath is the CLI configuration file: $GUST_CONFIG, or gust/config in

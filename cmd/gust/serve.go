@@ -20,6 +20,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/dirlock"
 	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
@@ -148,6 +149,13 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	// Before anything opens the data dir: a second serve on it would open
+	// the live JetStream store and replace the API socket.
+	lock, err := dirlock.Acquire(o.dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, DataDir: o.dataDir, Listen: o.natsListen, Logger: log})
 	if err != nil {
 		return err
@@ -279,15 +287,27 @@ func natsDescription(h *hub.Hub, o serveOptions) string {
 }
 
 // bootstrap makes sure the admin key and namespace guest exist, and that
-// the CLI configuration lets the gust CLI on this machine work with no
-// set-up.
+// the gust CLI on this machine works with no set-up. The data dir keeps a
+// CLI configuration of its own, cli-config; the user's (GUST_CONFIG or
+// ~/.config/gust/config) is written only when there is none or when it
+// names this data dir, so that a second server (a test, another data dir)
+// never takes the user's CLI away from the first.
 func bootstrap(ctx context.Context, ids *api.Identities, o serveOptions, e *env, apiHost string, log *slog.Logger) error {
 	adminAuth, err := ensureAdmin(ctx, ids, o.dataDir)
 	if err != nil {
 		return err
 	}
-	path := configPath(e.getenv)
-	props, err := readProps(path)
+	dataDir, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	ownPath := filepath.Join(dataDir, dataDirConfig)
+	own, err := readProps(ownPath)
+	if err != nil {
+		return err
+	}
+	userPath := configPath(e.getenv)
+	user, err := readProps(userPath)
 	if err != nil {
 		return err
 	}
@@ -297,30 +317,59 @@ func bootstrap(ctx context.Context, ids *api.Identities, o serveOptions, e *env,
 			return fmt.Errorf("register the dev guest key: %w", err)
 		}
 		guestAuth = api.DevGuestKey
-	} else if auth := props[propAuth]; auth != "" && authenticates(ctx, ids, auth) {
-		guestAuth = auth // the config already holds a key of this server
+	} else {
+		for _, auth := range []string{own[propAuth], user[propAuth]} {
+			if auth != "" && authenticates(ctx, ids, auth) {
+				guestAuth = auth // written down already: only its hash is kept
+				break
+			}
+		}
 	}
 	if guestAuth == "" {
-		// No key of ours is written down anywhere: make one, since only its
-		// hash is kept.
 		if guestAuth, err = ids.Create(ctx, "guest", false); err != nil {
 			return fmt.Errorf("create namespace guest: %w", err)
 		}
-		log.Info("created a key for namespace guest", "config", path)
+		log.Info("created a key for namespace guest", "config", ownPath)
 	}
-	want := map[string]string{propAPIHost: apiHost, propAuth: guestAuth, propAdminAuth: adminAuth}
+	want := map[string]string{propAPIHost: apiHost, propAuth: guestAuth, propAdminAuth: adminAuth, propDataDir: dataDir}
+	if err := updateProps(ownPath, own, want); err != nil {
+		return err
+	}
+	if userPath == ownPath {
+		return nil
+	}
+	if !namesDataDir(user, dataDir) {
+		log.Info("the CLI config names another server: left as it is", "config", userPath,
+			"point_cli_here", "export GUST_CONFIG="+ownPath)
+		return nil
+	}
+	return updateProps(userPath, user, want)
+}
+
+// dataDirConfig is the CLI configuration serve keeps in its data dir.
+const dataDirConfig = "cli-config"
+
+// namesDataDir says whether serve on dataDir may write the CLI
+// configuration props: when it names no server, or names this data dir.
+func namesDataDir(props map[string]string, dataDir string) bool {
+	if props[propAPIHost] == "" && props[propAuth] == "" {
+		return true
+	}
+	return props[propDataDir] == dataDir
+}
+
+// updateProps writes want over props to path, unless props hold it all.
+func updateProps(path string, props, want map[string]string) error {
 	changed := false
 	for k, v := range want {
 		if props[k] != v {
 			props[k], changed = v, true
 		}
 	}
-	if changed {
-		if err := writeProps(path, props); err != nil {
-			return err
-		}
+	if !changed {
+		return nil
 	}
-	return nil
+	return writeProps(path, props)
 }
 
 func authenticates(ctx context.Context, ids *api.Identities, auth string) bool {
