@@ -145,7 +145,7 @@ func (s *Server) receiveFeed(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusServiceUnavailable, msgOverloaded))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, feeds.MaxReceiveBody)
 	if err := s.cfg.Feeds.Receive(w, r, r.PathValue("ns"), r.PathValue("trigger")); err != nil {
 		s.writeError(w, r, err)
 	}

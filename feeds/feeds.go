@@ -65,6 +65,30 @@ type Validator interface {
 	Validate() error
 }
 
+// Registrar is a feed that registers itself with its upstream when it is
+// created and unregisters when it is deleted: a GitHub feed with an access
+// token creates the repository's webhook.
+//
+// The manager calls Register at CREATE, after New and Validate and before
+// the instance is stored; it may add parameters to p (the upstream's id of
+// the registration), which are stored with the instance. If storing the
+// instance then fails, the manager calls Unregister on a feed built from p.
+// An error fails the CREATE and nothing is stored: return a *RequestError
+// that says what the upstream answered. The manager calls Unregister at
+// DELETE, before the instance is removed; an error fails the DELETE and
+// keeps the instance. A registration the upstream no longer has is not an
+// error.
+type Registrar interface {
+	Register(ctx context.Context, p Params) error
+	Unregister(ctx context.Context) error
+}
+
+// MaxReceiveBody is the largest request body the API passes to a
+// Receiver: GitHub's own limit on webhook payloads, 25 MB. Receivers that
+// take less read at most their own limit (ingress.ReadBody) and answer
+// 413 beyond it.
+const MaxReceiveBody = 25 << 20
+
 // Provider describes one feed action: /whisk.system/<Package>/<Name>.
 type Provider struct {
 	// Package is the feed's package in the system namespace, e.g. "alarms".

@@ -97,6 +97,9 @@ func (m *Manager) Lifecycle(ctx context.Context, req Request) (map[string]any, e
 		if err != nil {
 			return nil, err
 		}
+		if err := m.unregister(ctx, p, &in); err != nil {
+			return nil, err
+		}
 		if err := m.st.instances.Delete(ctx, key, rev); err != nil {
 			return nil, err
 		}
@@ -119,7 +122,7 @@ func (m *Manager) Lifecycle(ctx context.Context, req Request) (map[string]any, e
 		}
 		next := in
 		next.Params = merged
-		if err := m.validate(p, &next); err != nil {
+		if _, err := m.validate(p, &next); err != nil {
 			return nil, err
 		}
 		in, in.Done = next, false
@@ -163,14 +166,27 @@ func (m *Manager) create(ctx context.Context, p Provider, key string, req Reques
 	now := m.now().UnixMilli()
 	in := Instance{Namespace: req.Trigger.Namespace, Trigger: req.Trigger.Name, Feed: p.Path(),
 		Params: req.Params.Clone(), Created: now, Updated: now}
-	if err := m.validate(p, &in); err != nil {
+	f, err := m.validate(p, &in)
+	if err != nil {
 		return nil, err
 	}
 	if _, _, err := m.st.instances.Get(ctx, key); err == nil {
 		return nil, Reject(http.StatusConflict, "Trigger %s already has a feed: delete it first, or UPDATE it.", req.Trigger.String())
 	}
+	reg, registers := f.(Registrar)
+	if registers {
+		if err := reg.Register(ctx, in.Params); err != nil {
+			return nil, err
+		}
+	}
 	m.st.forget(ctx, key) // a run state left from an earlier instance of the trigger
 	if _, err := m.st.instances.Create(ctx, key, in); err != nil {
+		if registers {
+			// Nothing is stored: take the registration back.
+			if err := m.unregister(context.WithoutCancel(ctx), p, &in); err != nil {
+				m.log.Warn("feed unregister after a failed create", "feed", in.Feed, "trigger", req.Trigger.String(), "err", err)
+			}
+		}
 		if errors.Is(err, hub.ErrExists) {
 			return nil, Reject(http.StatusConflict, "Trigger %s already has a feed: delete it first, or UPDATE it.", req.Trigger.String())
 		}
@@ -188,18 +204,30 @@ func (m *Manager) create(ctx context.Context, p Provider, key string, req Reques
 
 // validate builds the instance's feed to check its parameters, and runs
 // its Validate when it has one; New may add generated ones to in.Params.
-func (m *Manager) validate(p Provider, in *Instance) error {
+func (m *Manager) validate(p Provider, in *Instance) (Source, error) {
 	cfg := m.config(in, p)
 	f, err := newFeed(p, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if v, ok := f.(Validator); ok {
 		if err := v.Validate(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	in.Params = cfg.Params
+	return f, nil
+}
+
+// unregister undoes the upstream registration of a Registrar instance.
+func (m *Manager) unregister(ctx context.Context, p Provider, in *Instance) error {
+	f, err := newFeed(p, m.config(in, p))
+	if err != nil {
+		return nil // a configuration that no longer builds registered nothing usable
+	}
+	if reg, ok := f.(Registrar); ok {
+		return reg.Unregister(ctx)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,7 @@ type serveOptions struct {
 	listen      string
 	natsListen  string
 	natsURL     string
+	publicURL   string
 	devGuestKey bool
 	logFormat   string
 	logLevel    string
@@ -56,6 +58,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.dataDir, "data-dir", envOr(e, "GUST_DATA_DIR", defaultDataDir(e.getenv)), "directory for JetStream state (env GUST_DATA_DIR)")
 	f.StringVar(&o.listen, "listen", envOr(e, "GUST_LISTEN", DefaultListen), "API address (env GUST_LISTEN)")
 	f.StringVar(&o.natsListen, "nats-listen", envOr(e, "GUST_NATS_LISTEN", ""), "expose the embedded NATS on this address, e.g. 127.0.0.1:4222 (env GUST_NATS_LISTEN; default off)")
+	f.StringVar(&o.publicURL, "public-url", envOr(e, "GUST_PUBLIC_URL", ""), "the URL senders such as GitHub reach this API at, e.g. https://gust.example.com; feed URLs are under it (env GUST_PUBLIC_URL; default the listen address)")
 	f.StringVar(&o.natsURL, "nats", envOr(e, "GUST_NATS", ""), "use an external NATS server with JetStream instead of embedding one (env GUST_NATS)")
 	f.BoolVar(&o.devGuestKey, "dev-guest-key", envOr(e, "GUST_DEV_GUEST_KEY", "") == "true", "accept OpenWhisk's well-known guest key for namespace guest (env GUST_DEV_GUEST_KEY=true)")
 	f.StringVar(&o.logFormat, "log-format", envOr(e, "GUST_LOG_FORMAT", "text"), "log format: text or json (env GUST_LOG_FORMAT)")
@@ -71,6 +74,27 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.invoker.proxyBinary, "proxy-binary", envOr(e, "GUST_PROXY_BINARY", ""), "gust executable to use as the action proxy (default: this one)")
 	_ = f.MarkHidden("proxy-binary")
 	return cmd
+}
+
+// checkPublicURL refuses a --public-url that senders could not use.
+func checkPublicURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--public-url %q: give the http(s) URL senders reach this API at, e.g. https://gust.example.com", s)
+	}
+	return nil
+}
+
+// publicURL is the base of the URLs feeds give senders: --public-url, or
+// the API's own address.
+func publicURL(o serveOptions, apiHost string) string {
+	if o.publicURL == "" {
+		return apiHost
+	}
+	return strings.TrimSuffix(o.publicURL, "/")
 }
 
 func envInt(e *env, key string, def int) int {
@@ -143,6 +167,9 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	}
 	if o.procs < 0 {
 		return fmt.Errorf("--procs %d: use a positive number, or 0 to choose from the CPUs", o.procs)
+	}
+	if err := checkPublicURL(o.publicURL); err != nil {
+		return err
 	}
 	procsChoice := procs.Choose(o.procs, e.getenv)
 	defer procs.Apply(procsChoice)()
@@ -227,7 +254,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 		}
 	}()
 	events := hub.NewPublisher(js)
-	feedManager, stopFeeds, err := startFeeds(ctx, js, events, store, ruleStore, apiHost, log)
+	feedManager, stopFeeds, err := startFeeds(ctx, js, events, store, ruleStore, publicURL(o, apiHost), log)
 	if err != nil {
 		ln.Close()
 		return err
