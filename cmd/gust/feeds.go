@@ -4,6 +4,7 @@ package main
 import (
 	_ "github.com/gusthub/gust/feeds/alarms"
 	_ "github.com/gusthub/gust/feeds/cloudevents"
+	_ "github.com/gusthub/gust/feeds/couchdb"
 	_ "github.com/gusthub/gust/feeds/github"
 	_ "github.com/gusthub/gust/feeds/webhook"
 )

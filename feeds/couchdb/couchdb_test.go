@@ -1,0 +1,449 @@
+package couchdb_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/feeds/couchdb"
+	"github.com/gusthub/gust/feeds/feedtest"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/upstreamtest"
+	"github.com/gusthub/gust/rules"
+)
+
+func params(kv ...any) feeds.Params {
+	p := feeds.Params{}
+	for i := 0; i < len(kv); i += 2 {
+		p.Set(kv[i].(string), kv[i+1])
+	}
+	return p
+}
+
+func provider(t *testing.T) feeds.Provider {
+	t.Helper()
+	p, ok := feeds.Registered().Lookup("couchdb/changes")
+	if !ok {
+		t.Fatal("couchdb/changes is not registered")
+	}
+	return p
+}
+
+// put writes doc id with body into db; a conflict (the doc is there) is
+// not an error, so that writing the same document again is a no-op.
+func put(t testing.TB, p *upstreamtest.Pouch, db, id string, body any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPut, p.URL+"/"+db+"/"+id, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusConflict {
+		t.Fatalf("PUT %s/%s: %s", db, id, resp.Status)
+	}
+}
+
+// TestConformance runs the suite every provider passes against a real
+// pouchdb-server: a document written is a change; writing the same
+// document again is no new change.
+func TestConformance(t *testing.T) {
+	pouch := upstreamtest.PouchDB(t)
+	pouch.Do(t, "PUT", "/conf", nil)
+	n := 0
+	feedtest.Run(t, feedtest.Case{
+		Provider: provider(t),
+		Params:   params("url", pouch.URL, "dbname", "conf"),
+		Produce: func(t *testing.T, f feeds.Source, emit feeds.Emit, i int) {
+			// Each check runs a new instance that starts at "now": give it
+			// a moment to ask for "now" before writing.
+			time.Sleep(300 * time.Millisecond)
+			n++
+			put(t, pouch, "conf", fmt.Sprintf("doc-%d-%d", i, n/3), map[string]any{"i": i})
+		},
+		Wait: 30 * time.Second,
+	})
+}
+
+// running is an instance under test.
+type running struct {
+	rec    *feedtest.Recorder
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func run(t *testing.T, p feeds.Params, cp feeds.Checkpoint) *running {
+	t.Helper()
+	cfg := feedtest.Config(p)
+	cfg.Checkpoint = cp
+	f, err := provider(t).Build(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{rec: feedtest.NewRecorder(t), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- f.(feeds.Feed).Run(ctx, r.rec.Emit) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		r.done <- nil
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after cancel")
+		return nil
+	}
+}
+
+func dataOf(t *testing.T, e event.Event) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(e.Data(), &m); err != nil {
+		t.Fatalf("event %s data %s: %v", e.ID(), e.Data(), err)
+	}
+	return m
+}
+
+// TestChangesAndDeletions: since 0 replays the database's changes, with
+// their documents when include_docs; a deletion is .deleted; attributes
+// are as documented; a second instance from the same checkpoint goes on
+// after the last change, and replaying from an older one gives the same
+// event ids.
+func TestChangesAndDeletions(t *testing.T) {
+	pouch := upstreamtest.PouchDB(t)
+	pouch.Do(t, "PUT", "/orders", nil)
+	put(t, pouch, "orders", "a", map[string]any{"n": 1})
+	put(t, pouch, "orders", "b", map[string]any{"n": 2})
+	cp := &feedtest.MemoryCheckpoint{}
+	r := run(t, params("url", pouch.URL, "dbname", "orders", "since", 0, "include_docs", true), cp)
+	evs := r.rec.WaitFor(t, 2, 30*time.Second)
+	rev := dataOf(t, evs[0])["changes"].([]any)[0].(map[string]any)["rev"].(string)
+	pouch.Do(t, "DELETE", "/orders/a?rev="+rev, nil)
+	evs = r.rec.WaitFor(t, 3, 30*time.Second)
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	host := strings.TrimPrefix(pouch.URL, "http://")
+	for i, want := range []struct{ typ, subject string }{
+		{couchdb.TypeChanged, "a"}, {couchdb.TypeChanged, "b"}, {couchdb.TypeDeleted, "a"},
+	} {
+		e := evs[i]
+		if e.Type() != want.typ || e.Subject() != want.subject || e.Source() != "couchdb://"+host+"/orders" {
+			t.Errorf("event %d: type %s subject %s source %s, want %s %s couchdb://%s/orders", i, e.Type(), e.Subject(), e.Source(), want.typ, want.subject, host)
+		}
+		if e.ID() != fmt.Sprintf("orders/%d", i+1) {
+			t.Errorf("event %d id %q, want orders/%d (database/seq)", i, e.ID(), i+1)
+		}
+		if e.DataContentType() != event.ApplicationJSON {
+			t.Errorf("event %d datacontenttype %q", i, e.DataContentType())
+		}
+	}
+	if doc, _ := dataOf(t, evs[1])["doc"].(map[string]any); doc["n"] != 2.0 {
+		t.Errorf("include_docs: data %s has no doc", evs[1].Data())
+	}
+	if del, _ := dataOf(t, evs[2])["deleted"].(bool); !del {
+		t.Errorf("deletion's data %s", evs[2].Data())
+	}
+
+	// A new instance on the checkpoint goes on with the next change only.
+	put(t, pouch, "orders", "c", map[string]any{"n": 3})
+	r2 := run(t, params("url", pouch.URL, "dbname", "orders", "since", 0), cp)
+	got := r2.rec.WaitFor(t, 1, 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if got = r2.rec.Events(); len(got) != 1 || got[0].Subject() != "c" || got[0].ID() != "orders/4" {
+		t.Fatalf("after the checkpoint: %d events, first %v; want only c as orders/4", len(got), got)
+	}
+	// Replaying from the start names the same changes the same way.
+	r3 := run(t, params("url", pouch.URL, "dbname", "orders", "since", 0), &feedtest.MemoryCheckpoint{})
+	for _, e := range r3.rec.WaitFor(t, 3, 30*time.Second) {
+		if e.ID() != "orders/3" && e.ID() != "orders/2" && e.ID() != "orders/4" {
+			t.Errorf("replay: id %s", e.ID())
+		}
+	}
+}
+
+// TestFilterAndQueryParams: a design document filter with query_params
+// selects the changes; since now (the default) skips what came before.
+func TestFilterAndQueryParams(t *testing.T) {
+	pouch := upstreamtest.PouchDB(t)
+	pouch.Do(t, "PUT", "/tickets", nil)
+	put(t, pouch, "tickets", "old", map[string]any{"status": "open"})
+	put(t, pouch, "tickets", "_design/app", map[string]any{
+		"filters": map[string]string{"by_status": "function(doc, req) { return doc.status === req.query.status; }"},
+	})
+	r := run(t, params("url", pouch.URL, "dbname", "tickets", "filter", "app/by_status",
+		"query_params", map[string]any{"status": "open"}), &feedtest.MemoryCheckpoint{})
+	time.Sleep(time.Second) // the instance asks for "now" first
+	put(t, pouch, "tickets", "t1", map[string]any{"status": "closed"})
+	put(t, pouch, "tickets", "t2", map[string]any{"status": "open"})
+	put(t, pouch, "tickets", "t3", map[string]any{"status": "open"})
+	evs := r.rec.WaitFor(t, 2, 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	evs = r.rec.Events()
+	var subjects []string
+	for _, e := range evs {
+		subjects = append(subjects, e.Subject())
+	}
+	if strings.Join(subjects, ",") != "t2,t3" {
+		t.Errorf("filtered changes %v, want t2,t3", subjects)
+	}
+}
+
+// TestBadParams: each invalid parameter is a *feeds.ParamError naming it.
+func TestBadParams(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		params feeds.Params
+		bad    string
+	}{
+		{"no url", params("dbname", "x"), "url"},
+		{"ftp url", params("url", "ftp://h/", "dbname", "x"), "url"},
+		{"no host", params("url", "http://", "dbname", "x"), "url"},
+		{"no dbname", params("url", "http://127.0.0.1:5984"), "dbname"},
+		{"bad dbname", params("url", "http://127.0.0.1:5984", "dbname", "Orders"), "dbname"},
+		{"bad filter", params("url", "http://127.0.0.1:5984", "dbname", "x", "filter", "nofilter"), "filter"},
+		{"query_params not an object", params("url", "http://127.0.0.1:5984", "dbname", "x", "query_params", 5), "query_params"},
+		{"query_params sets since", params("url", "http://127.0.0.1:5984", "dbname", "x", "query_params", map[string]any{"since": 1}), "query_params"},
+		{"include_docs not a bool", params("url", "http://127.0.0.1:5984", "dbname", "x", "include_docs", "yes"), "include_docs"},
+		{"since an object", params("url", "http://127.0.0.1:5984", "dbname", "x", "since", map[string]any{}), "since"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := provider(t).Build(feedtest.Config(c.params))
+			var pe *feeds.ParamError
+			if !errors.As(err, &pe) || pe.Name != c.bad {
+				t.Fatalf("got %v, want a *feeds.ParamError naming %q", err, c.bad)
+			}
+		})
+	}
+}
+
+// gust is a feed manager on a hub, as one Gust process runs it.
+type gust struct {
+	m      *feeds.Manager
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startManager(t *testing.T, h *hub.Hub) *gust {
+	t.Helper()
+	ctx := context.Background()
+	js := h.JetStream()
+	ruleStore, err := rules.OpenStore(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := feeds.Open(ctx, feeds.Options{JetStream: js, Events: hub.NewPublisher(js), Triggers: ruleStore,
+		LeaseTTL: time.Second, MaxBackoff: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	g := &gust{m: m, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(g.done); _ = m.Run(runCtx) }()
+	t.Cleanup(g.stop)
+	return g
+}
+
+func (g *gust) stop() {
+	g.cancel()
+	<-g.done
+}
+
+func startHub(t *testing.T, dir string) *hub.Hub {
+	t.Helper()
+	h, err := hub.Start(context.Background(), hub.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.OpenEvents(context.Background(), h.JetStream()); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func createTrigger(t *testing.T, h *hub.Hub, m *feeds.Manager, name string, p feeds.Params) {
+	t.Helper()
+	ctx := context.Background()
+	ruleStore, err := rules.OpenStore(ctx, h.JetStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rules.Trigger{Namespace: "guest", Name: name, Version: actions.InitialVersion}
+	if _, err := ruleStore.PutTrigger(ctx, &tr, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Lifecycle(ctx, feeds.Request{Event: feeds.Create, Feed: "couchdb/changes", Trigger: tr.FullName(), Params: p}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storedEvents counts the events stored for trigger guest/name by the
+// subject (document id) of each.
+func storedEvents(t *testing.T, h *hub.Hub, name string) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	js := h.JetStream()
+	subject := hub.EventSubject("guest", name)
+	c, err := js.OrderedConsumer(ctx, hub.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int(info.NumPending)
+	out := map[string]int{}
+	for range total {
+		msg, err := c.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			t.Fatalf("read stored events: %v", err)
+		}
+		e, err := hub.DecodeEvent(msg.Headers(), msg.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Subject()]++
+	}
+	return out
+}
+
+// TestThousandDocsAcrossRestart: 1,000 documents written to pouchdb-server
+// while the Gust process following them stops and a new one starts on the
+// same data are each stored as an event exactly once.
+func TestThousandDocsAcrossRestart(t *testing.T) {
+	pouch := upstreamtest.PouchDB(t)
+	pouch.Do(t, "PUT", "/bulk", nil)
+	dir := t.TempDir()
+	h := startHub(t, dir)
+	g := startManager(t, h)
+	createTrigger(t, h, g.m, "docs", params("url", pouch.URL, "dbname", "bulk"))
+	ctx := context.Background()
+	status := func(m *feeds.Manager) map[string]any {
+		res, err := m.Lifecycle(ctx, feeds.Request{Event: feeds.Read, Feed: "couchdb/changes",
+			Trigger: actions.Name{Namespace: "guest", Name: "docs"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res["status"].(map[string]any)
+	}
+	waitStored := func(h *hub.Hub, n int) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for len(storedEvents(t, h, "docs")) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("fewer than %d events stored; feed status %v", n, status(g.m))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	time.Sleep(time.Second) // the new instance asks for "now"
+	var wg sync.WaitGroup
+	writeBatch := func(from, to int) {
+		docs := make([]map[string]any, 0, to-from)
+		for i := from; i < to; i++ {
+			docs = append(docs, map[string]any{"_id": fmt.Sprintf("doc-%04d", i), "i": i})
+		}
+		b, _ := json.Marshal(map[string]any{"docs": docs})
+		pouch.Do(t, "POST", "/bulk/_bulk_docs", b)
+	}
+	for i := 0; i < 400; i += 50 {
+		writeBatch(i, i+50)
+	}
+	waitStored(h, 100)
+	// Stop this Gust while changes are still coming, keep writing while it
+	// is down, then start another on the same data.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 400; i < 700; i += 50 {
+			writeBatch(i, i+50)
+		}
+	}()
+	g.stop()
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	h2 := startHub(t, dir)
+	t.Cleanup(func() { _ = h2.Close() })
+	g2 := startManager(t, h2)
+	for i := 700; i < 1000; i += 50 {
+		writeBatch(i, i+50)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		got := storedEvents(t, h2, "docs")
+		if len(got) == 1000 {
+			for id, n := range got {
+				if n != 1 {
+					t.Errorf("document %s stored %d times", id, n)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 1000 documents stored as events; status %v", len(got), status(g2.m))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestUnreachableThenBack: a feed on a database that does not exist is
+// created (its parameters are valid); READ shows the error while the feed
+// retries; once the database exists, its changes arrive.
+func TestUnreachableThenBack(t *testing.T) {
+	pouch := upstreamtest.PouchDB(t)
+	h := startHub(t, t.TempDir())
+	t.Cleanup(func() { _ = h.Close() })
+	g := startManager(t, h)
+	createTrigger(t, h, g.m, "later", params("url", pouch.URL, "dbname", "later", "since", 0))
+	ctx := context.Background()
+	read := func() map[string]any {
+		res, err := g.m.Lifecycle(ctx, feeds.Request{Event: feeds.Read, Feed: "couchdb/changes",
+			Trigger: actions.Name{Namespace: "guest", Name: "later"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res["status"].(map[string]any)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if msg, _ := read()["lastError"].(string); strings.Contains(msg, "no such database") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("READ shows no error for a missing database: %v", read())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pouch.Do(t, "PUT", "/later", nil)
+	put(t, pouch, "later", "first", map[string]any{})
+	deadline = time.Now().Add(60 * time.Second)
+	for len(storedEvents(t, h, "later")) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no event once the database exists; status %v", read())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
