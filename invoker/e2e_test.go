@@ -545,3 +545,22 @@ func TestLargeRecordsStored(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryHog runs actions that allocate past their memory limit: each
+// ends in OpenWhisk's developer error for an exhausted memory.
+func TestMemoryHog(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	for _, tt := range []struct{ name, code string }{
+		{"buffers", `function main() { const a = []; for (;;) a.push(Buffer.alloc(16 << 20, 1)); }`},
+		{"JavaScript heap", `function main() { const a = []; for (;;) a.push(new Array(1 << 20).fill(1.5)); }`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := s.put(t, action{name: "hog-" + strings.ReplaceAll(tt.name, " ", "-"), code: tt.code,
+				limits: func(l *actions.Limits) { l.Memory = 128 }})
+			rec := s.invoke(t, "", a, "")
+			if e := errorText(t, rec); rec.Response.StatusCode != actions.StatusDeveloperError || e != "The action exhausted its memory and was aborted." {
+				t.Errorf("status %d, error %q; want a developer error that says the memory is exhausted", rec.Response.StatusCode, e)
+			}
+		})
+	}
+}

@@ -378,9 +378,13 @@ func (s *Server) run(r *http.Request) (int, []byte) {
 	case p == nil:
 		return errorAnswer(http.StatusBadRequest, msgNotInit)
 	}
+	kills, counted := oomKills()
 	result, err := p.run(r.Context(), line.Bytes())
 	switch {
 	case errors.Is(err, errExited):
+		if now, ok := oomKills(); counted && ok && now > kills {
+			return errorAnswer(http.StatusBadGateway, msgMemoryExhausted)
+		}
 		return errorAnswer(http.StatusBadRequest, msgExited)
 	case err != nil:
 		s.log.Debug("run abandoned", "err", err)

@@ -1,0 +1,39 @@
+package proxy
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// msgMemoryExhausted is OpenWhisk's message for an action the kernel
+// killed for its memory.
+const msgMemoryExhausted = "The action exhausted its memory and was aborted."
+
+// oomCounters are the files in which the kernel counts the processes of
+// the proxy's memory cgroup it killed for memory: cgroup v2, then v1.
+var oomCounters = []string{"/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"}
+
+// oomKills returns the kernel's count of out-of-memory kills in the
+// proxy's memory cgroup (the container's), and false where it cannot be
+// read. The container's engine learns of such a kill only when the whole
+// container dies, and the proxy outlives its language process.
+func oomKills() (int64, bool) {
+	for _, path := range oomCounters {
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "oom_kill "); ok {
+				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				f.Close()
+				return n, err == nil
+			}
+		}
+		f.Close()
+	}
+	return 0, false
+}
