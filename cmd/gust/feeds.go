@@ -6,5 +6,6 @@ import (
 	_ "github.com/gusthub/gust/feeds/cloudevents"
 	_ "github.com/gusthub/gust/feeds/couchdb"
 	_ "github.com/gusthub/gust/feeds/github"
+	_ "github.com/gusthub/gust/feeds/slack"
 	_ "github.com/gusthub/gust/feeds/webhook"
 )
