@@ -32,36 +32,26 @@ var runID = randomID()
 
 // shared holds what the whole test run builds once.
 var shared struct {
-	mu     sync.Mutex
-	dir    string // temporary files of the run
-	proxy  string // the statically linked gust, the action proxy
-	err    error
-	owners []string // container owners to clean up at the end
+	mu    sync.Mutex
+	dir   string // temporary files of the run
+	proxy string // the statically linked gust, the action proxy
+	err   error
 }
 
+// owners are the run's container owners, whose containers TestMain
+// removes at the end, and before the run would hit its -timeout.
+var owners dockertest.Owners
+
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := dockertest.Main(m, &owners)
 	cleanupRun()
 	os.Exit(code)
 }
 
-// cleanupRun removes every container the run's invokers owned and the
-// run's temporary files.
+// cleanupRun removes the run's temporary files.
 func cleanupRun() {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if len(shared.owners) > 0 {
-		if sb, err := docker.New(docker.Options{Logger: quiet()}); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			for _, o := range shared.owners {
-				if err := sb.RemoveLeftovers(ctx, o); err != nil {
-					fmt.Fprintln(os.Stderr, "remove test containers:", err)
-				}
-			}
-			cancel()
-			sb.Close()
-		}
-	}
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
@@ -185,9 +175,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 	if s.owner == "" {
 		s.owner = "gust-t" + runID + randomID()
 	}
-	shared.mu.Lock()
-	shared.owners = append(shared.owners, s.owner)
-	shared.mu.Unlock()
+	owners.Add(s.owner)
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -81,6 +81,7 @@ func startGust(t *testing.T, dataDir string, extra ...string) *gustProcess {
 // dir.
 func startGustEnv(t *testing.T, dataDir string, env map[string]string, extra ...string) *gustProcess {
 	t.Helper()
+	owners.Add(containerOwner(dataDir))
 	cfg := filepath.Join(dataDir, dataDirConfig)
 	_ = os.Remove(cfg)
 	if _, ok := env["HOME"]; !ok {

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
+	"github.com/gusthub/gust/internal/dockertest"
 	"github.com/gusthub/gust/invoker"
 )
 
@@ -340,7 +341,7 @@ func TestCreateFailsWhenContainerExits(t *testing.T) {
 func TestRemoveLeftovers(t *testing.T) {
 	s := requireDocker(t, Options{})
 	ctx := context.Background()
-	other := testOwner + "-other"
+	other := otherOwner
 	spec := testSpec(t, s, true)
 	spec.Owner = other
 	gone := create(t, s, spec)
@@ -389,5 +390,13 @@ func TestCreateBadSpec(t *testing.T) {
 		if _, err := s.Create(context.Background(), spec); err == nil {
 			t.Errorf("Create(%+v) succeeded", spec)
 		}
+	}
+}
+
+// TestOwnerLabelOfTheSweep: the tests' sweep (dockertest) finds containers
+// by the label Create puts on them.
+func TestOwnerLabelOfTheSweep(t *testing.T) {
+	if dockertest.OwnerLabel != LabelOwner {
+		t.Errorf("dockertest.OwnerLabel = %q, want LabelOwner %q", dockertest.OwnerLabel, LabelOwner)
 	}
 }

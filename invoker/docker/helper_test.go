@@ -40,14 +40,24 @@ var shared struct {
 	images []string               // images to remove at the end
 }
 
+// owners are the run's container owners, whose containers TestMain
+// removes at the end, and before the run would hit its -timeout.
+var owners dockertest.Owners
+
 func TestMain(m *testing.M) {
-	code := m.Run()
+	owners.Add(testOwner)
+	owners.Add(otherOwner)
+	code := dockertest.Main(m, &owners)
 	cleanupRun()
 	os.Exit(code)
 }
 
-// cleanupRun removes what the tests left: containers of testOwner, the
-// images they built and the temporary directory.
+// otherOwner owns the containers of TestRemoveLeftovers that stand for
+// another Gust's.
+var otherOwner = testOwner + "-other"
+
+// cleanupRun removes what the tests left: the images they built and the
+// temporary directory.
 func cleanupRun() {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
@@ -63,12 +73,6 @@ func cleanupRun() {
 	defer cancel()
 	if _, err := cli.Ping(ctx); err != nil {
 		return
-	}
-	s, err := New(Options{Client: cli, Logger: quietLogger()})
-	if err == nil {
-		if err := s.RemoveLeftovers(ctx, testOwner); err != nil {
-			fmt.Fprintln(os.Stderr, "remove test containers:", err)
-		}
 	}
 	for _, ref := range shared.images {
 		if _, err := cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !isNotFound(err) {
