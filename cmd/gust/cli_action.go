@@ -238,10 +238,17 @@ func (x *call) invoke(name string, params []byte, o client.InvokeOptions) error 
 	resp, err := x.c.Invoke(x.ctx, name, params, o)
 	var actErr *client.ActivationError
 	switch {
+	case errors.As(err, &actErr) && o.Result && !x.flags.json:
+		// The result is the error: say it once, as an error.
+		return fail(err, "Unable to invoke action '%s'", name)
 	case errors.As(err, &actErr):
-		// The action failed: show what it returned, then exit non-zero.
+		// The action failed: show what it returned, then exit non-zero;
+		// the record or the JSON says why, so no error line repeats it.
 		if perr := x.showInvocation(name, resp, o); perr != nil {
 			return perr
+		}
+		if o.Result {
+			return quietly(fail(err, "Unable to invoke action '%s'", name))
 		}
 		return fail(err, "Unable to invoke action '%s'", name)
 	case err != nil:

@@ -218,8 +218,8 @@ func newTriggerCmd(e *env) *cobra.Command {
 				}
 				return x.show(resp, func() error {
 					if id == "" { // 204: no active rule
-						x.ok("triggered %s with id", client.Qualify(args[0])) // as wsk prints it
-						fmt.Fprintf(x.stderr, "The trigger has no active rule: nothing ran and no activation was recorded (gust rule list shows its rules).\n")
+						x.ok("triggered %s, but it has no active rule: nothing ran and no activation was recorded (gust rule list shows its rules)",
+							client.Qualify(args[0]))
 						return nil
 					}
 					x.ok("triggered %s with id %s", client.Qualify(args[0]), id)

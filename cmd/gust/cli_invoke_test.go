@@ -28,6 +28,7 @@ func TestCLIInvokeAndFire(t *testing.T) {
 		stderr string // a part of it; "" for any
 		errMsg string
 		code   int
+		quiet  bool // main prints no error line: the output said it
 	}{
 		{name: "non-blocking", args: []string{"action", "invoke", "hello", "-p", "name", "World"}, answer: accepted,
 			stdout: "ok: invoked /_/hello with id " + id + "\n"},
@@ -43,8 +44,11 @@ func TestCLIInvokeAndFire(t *testing.T) {
 			stdout: "ok: invoked /_/hello with id " + id + "\n{\n    \"activationId\": \"" + id + "\",\n    \"response\": {\n        \"result\": {\n            \"error\": \"boom\"\n        },\n" +
 				"        \"status\": \"application error\",\n        \"statusCode\": 1,\n        \"success\": false\n    }\n}\n",
 			errMsg: "Unable to invoke action 'hello': boom", code: 502 & 0xff},
+		// The error once, where a person reads errors; --json gives scripts the result.
 		{name: "application error, result", args: []string{"action", "invoke", "hello", "-r"}, answer: wireAnswer{"POST", 502, `{"error":"boom"}`},
-			stdout: "{\n    \"error\": \"boom\"\n}\n", errMsg: "Unable to invoke action 'hello': boom", code: 502 & 0xff},
+			errMsg: "Unable to invoke action 'hello': boom", code: 502 & 0xff},
+		{name: "application error, result --json", args: []string{"action", "invoke", "hello", "-r", "--json"}, answer: wireAnswer{"POST", 502, `{"error":"boom"}`},
+			stdout: `{"error":"boom"}` + "\n", errMsg: "Unable to invoke action 'hello': boom", code: 502 & 0xff, quiet: true},
 		{name: "server error with a code", args: []string{"action", "invoke", "nosuch"},
 			answer: wireAnswer{"POST", 404, `{"error":"The requested resource does not exist.","code":"c9"}`},
 			errMsg: "Unable to invoke action 'nosuch': The requested resource does not exist. (code c9)", code: 148},
@@ -54,7 +58,7 @@ func TestCLIInvokeAndFire(t *testing.T) {
 		{name: "fire", args: []string{"trigger", "fire", "mytrigger", "-p", "temperature", "21"}, answer: accepted,
 			stdout: "ok: triggered /_/mytrigger with id " + id + "\n"},
 		{name: "fire, no active rule", args: []string{"trigger", "fire", "norules"}, answer: wireAnswer{"POST", 204, ""},
-			stdout: "ok: triggered /_/norules with id\n", stderr: "no active rule: nothing ran"},
+			stdout: "ok: triggered /_/norules, but it has no active rule: nothing ran and no activation was recorded (gust rule list shows its rules)\n"},
 		{name: "fire --json", args: []string{"trigger", "fire", "mytrigger", "--json"}, answer: accepted,
 			stdout: `{"activationId":"` + id + `"}` + "\n"},
 		{name: "fire missing", args: []string{"trigger", "fire", "nosuch"},
@@ -65,6 +69,9 @@ func TestCLIInvokeAndFire(t *testing.T) {
 			w := newWireServer(t, tc.answer)
 			r := gust(t, w.env(), tc.args...)
 			r.check(t, tc.stdout, tc.errMsg, tc.code)
+			if quiet(r.err) != tc.quiet {
+				t.Errorf("error line printed: %v, want %v", !quiet(r.err), !tc.quiet)
+			}
 			if !strings.Contains(r.stderr, tc.stderr) {
 				t.Errorf("stderr %q, want it to contain %q", r.stderr, tc.stderr)
 			}

@@ -54,6 +54,24 @@ var cliCommands []func(*env) *cobra.Command
 type exitError struct {
 	code int
 	err  error
+	// quiet: the command's output said it already, main prints no error
+	// line.
+	quiet bool
+}
+
+// quietly marks err (an *exitError) as said already.
+func quietly(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		ee.quiet = true
+	}
+	return err
+}
+
+// quiet reports whether main should print no error line for err.
+func quiet(err error) bool {
+	var ee *exitError
+	return errors.As(err, &ee) && ee.quiet
 }
 
 func (e *exitError) Error() string { return e.err.Error() }

@@ -20,6 +20,7 @@ const fs = require('fs');
 const path = require('path');
 const readline = require('readline');
 const Module = require('module');
+const vm = require('vm');
 
 const RESULT_FD = 3;
 // Set once the code is loaded, from the environment /init gave.
@@ -62,8 +63,10 @@ function loadFile(file, name) {
   const local = /^[A-Za-z_$][\w$]*$/.test(name)
     ? `typeof ${name} === 'function' ? ${name} : undefined`
     : 'undefined';
-  const wrapper = new Function('exports', 'require', 'module', '__filename', '__dirname',
-    code + '\n;return ' + local + ';');
+  // Compiled under the file's own name, so that errors give the line and
+  // column in the action's code.
+  const wrapper = vm.compileFunction(code + '\n;return ' + local + ';',
+    ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
   const found = wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, path.dirname(file));
   const exported = mod.exports && mod.exports[name];
   return typeof exported === 'function' ? exported : found;
@@ -76,6 +79,27 @@ function loadDir(dir, name) {
   process.chdir(dir);
   const mod = require(dir);
   return mod && mod[name];
+}
+
+// initErrorText says why the action's code did not load, for a person:
+// the error, where in the action's code (line and column of a syntax
+// error, with the line and a caret), and the stack frames in that code, but
+// none of the launcher's or node's own.
+function initErrorText(e) {
+  if (!(e instanceof Error)) return errorText(e);
+  const stack = String(e.stack || e);
+  // Node starts a syntax error's stack with "file:LINE", the line and a caret.
+  const syntax = /^[^\n]*:(\d+)\n([^\n]*)\n([ \t]*)\^+[^\n]*\n/.exec(stack);
+  if (e instanceof SyntaxError && syntax) {
+    return `${e.name}: ${e.message} (line ${syntax[1]}, column ${syntax[3].length + 1})\n` +
+      `${syntax[2]}\n${syntax[3]}^`;
+  }
+  const where = process.env.GUST_ACTION_PATH || '\0';
+  const lines = stack.split('\n');
+  const first = lines.findIndex((l) => /^\s+at /.test(l));
+  const head = first < 0 ? lines : lines.slice(0, first);
+  const frames = first < 0 ? [] : lines.slice(first).filter((l) => l.includes(where));
+  return head.concat(frames).join('\n');
 }
 
 function load() {
@@ -170,8 +194,9 @@ function start() {
   try {
     fn = load();
   } catch (e) {
-    console.error('Error during initialization:', e);
-    send({ error: 'Initialization has failed due to: ' + errorText(e) });
+    const text = initErrorText(e);
+    console.error('Error during initialization: ' + text);
+    send({ error: 'Initialization has failed due to: ' + text });
     process.exit(1);
   }
   main = fn;

@@ -52,6 +52,36 @@ def load():
     return fn
 
 
+def init_error_text(e):
+    """Why the action's code did not load, for a person: the error, where in
+    the action's code (line and column of a syntax error, with the line and
+    a caret), and the traceback's frames in that code, none of the
+    launcher's."""
+    if isinstance(e, SyntaxError) and e.lineno:
+        text = "%s: %s (line %d" % (type(e).__name__, e.msg, e.lineno)
+        if e.offset:
+            text += ", column %d" % e.offset
+        text += ")"
+        if e.text:
+            line = e.text.rstrip("\n")
+            stripped = line.lstrip()
+            text += "\n    " + stripped
+            if e.offset:
+                col = e.offset - 1 - (len(line) - len(stripped))
+                text += "\n    " + " " * max(col, 0) + "^"
+        return text
+    where = os.environ.get("GUST_ACTION_PATH") or "\0"
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(where)]
+    text = "".join(traceback.format_exception_only(type(e), e)).rstrip("\n")
+    if type(e) is Exception:  # the launcher's own, such as a missing main
+        text = str(e)
+    for f in frames:
+        text += '\n  File "%s", line %d, in %s' % (f.filename, f.lineno, f.name)
+        if f.line:
+            text += "\n    " + f.line.strip()
+    return text
+
+
 def flush():
     sys.stdout.flush()
     sys.stderr.flush()
@@ -97,9 +127,10 @@ def main():
     try:
         fn = load()
     except BaseException as e:
-        traceback.print_exc()
+        text = init_error_text(e)
+        print("Error during initialization: " + text, file=sys.stderr)
         flush()
-        send({"error": "Initialization has failed due to: %s" % e})
+        send({"error": "Initialization has failed due to: " + text})
         sys.exit(1)
     send({"ok": True})
     while True:
