@@ -151,8 +151,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		msg, err := it.Next()
 		if err != nil {
 			<-slots
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return nil
+			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrMsgIteratorClosed):
+				// Nothing more will come: the engine is dead, and says so.
+				return fmt.Errorf("consume %s with %s: %w", hub.EventsStream, engineConsumer, err)
 			}
 			e.log.Warn("event stream", "err", err)
 			continue

@@ -12,11 +12,11 @@ import (
 	"github.com/gusthub/gust/rules"
 )
 
-// startFeeds opens the feed manager, installs the feed actions of the
-// providers built in (feeds.go) in the system namespace, and runs the
-// instances this process owns until the returned stop is called.
-func startFeeds(ctx context.Context, js jetstream.JetStream, events feeds.Publisher, store *actions.Store,
-	ruleStore *rules.Store, apiHost string, log *slog.Logger) (*feeds.Manager, func(), error) {
+// newFeeds opens the feed manager and installs the feed actions of the
+// providers built in (feeds.go) in the system namespace. The returned run
+// runs the instances this process owns until ctx ends.
+func newFeeds(ctx context.Context, js jetstream.JetStream, events feeds.Publisher, store *actions.Store,
+	ruleStore *rules.Store, apiHost string, log *slog.Logger) (*feeds.Manager, func(context.Context) error, error) {
 	m, err := feeds.Open(ctx, feeds.Options{
 		JetStream: js, Events: events, Triggers: ruleStore, BaseURL: apiHost,
 		Logger: log.With("component", "feeds"),
@@ -27,27 +27,20 @@ func startFeeds(ctx context.Context, js jetstream.JetStream, events feeds.Publis
 	if err := feeds.Install(ctx, store, m.Registry(), time.Now()); err != nil {
 		return nil, nil, err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return m, func(ctx context.Context) error {
 		// Run fails only when its watch of the instances does (NATS away):
 		// say so, and run again, so that feeds do not silently stop.
 		for backoff := time.Second; ; backoff = min(2*backoff, time.Minute) {
-			err := m.Run(runCtx)
-			if runCtx.Err() != nil {
-				return
+			err := m.Run(ctx)
+			if ctx.Err() != nil {
+				return nil
 			}
 			log.Error("feed manager failed; restarting it", "err", err, "retry_in", backoff)
 			select {
-			case <-runCtx.Done():
-				return
+			case <-ctx.Done():
+				return nil
 			case <-time.After(backoff):
 			}
 		}
-	}()
-	return m, func() {
-		cancel()
-		<-done
 	}, nil
 }

@@ -94,10 +94,11 @@ func proxyBinary(explicit string) (string, error) {
 	return exe, nil
 }
 
-// startInvoker builds the pool and the invoker, removes containers an
-// earlier run left, keeps stem cells warm, and runs the invoker until ctx
-// ends. The returned stop waits for it and destroys every container.
-func startInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerOptions, log *slog.Logger) (stop func(), err error) {
+// newInvoker builds the pool and the invoker and removes containers an
+// earlier run left. The returned run keeps stem cells warm and runs the
+// invoker until ctx ends, then destroys every container and closes the
+// sandbox.
+func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerOptions, log *slog.Logger) (run func(context.Context) error, err error) {
 	owner := deps.owner
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = sb.RemoveLeftovers(cctx, owner)
@@ -112,27 +113,23 @@ func startInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invoke
 	iv := invoker.New(deps.hub, pool, deps.code, deps.records, sb.images, invoker.Options{
 		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Local: deps.dispatcher, Logger: log.With("component", "invoker"),
 	})
-	runCtx, cancelRun := context.WithCancel(ctx)
-	var bg sync.WaitGroup
-	if o.stemCells > 0 {
-		bg.Add(1)
-		go func() { // building runtime images may take a while: not on the way to ready
-			defer bg.Done()
-			keepStemCells(runCtx, pool, sb, deps.apiHost, o.stemCells, log)
-		}()
-	}
-	done := make(chan error, 1)
-	go func() { done <- iv.Run(runCtx) }()
-	return func() {
-		cancelRun()
+	return func(ctx context.Context) error {
+		var bg sync.WaitGroup
+		if o.stemCells > 0 {
+			bg.Go(func() { // building runtime images may take a while: not on the way to ready
+				keepStemCells(ctx, pool, sb, deps.apiHost, o.stemCells, log)
+			})
+		}
+		err := iv.Run(ctx)
 		bg.Wait()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			log.Warn("invoker stopped", "err", err)
-		}
 		pool.Close()
-		if err := sb.close(); err != nil {
-			log.Warn("close sandbox", "err", err)
+		if cerr := sb.close(); cerr != nil {
+			log.Warn("close sandbox", "err", cerr)
 		}
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
 	}, nil
 }
 

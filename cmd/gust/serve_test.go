@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/hub"
 )
 
 func TestServeRejectsANegativeProcs(t *testing.T) {
@@ -192,4 +199,60 @@ func snapshotDir(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// TestServeEndsWhenAComponentFails: when the rule engine's consumer of the
+// events stream is deleted under it, the engine stops, and so does
+// `gust serve`, with the reason, instead of going on saying it is ready.
+func TestServeEndsWhenAComponentFails(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsAddr := l.Addr().String()
+	l.Close()
+	g := startGust(t, t.TempDir(), "--sandbox", "process", "--nats-listen", natsAddr)
+	nc, err := nats.Connect("nats://" + natsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		err := js.DeleteConsumer(ctx, hub.EventsStream, hub.RulesConsumer)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) || ctx.Err() != nil { // the engine creates it as it starts
+			t.Fatalf("delete the rule engine's consumer: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-g.done:
+		g.done <- nil // for the rig's stop
+		if err == nil || !strings.Contains(err.Error(), "rule engine") || !errors.Is(err, jetstream.ErrConsumerDeleted) {
+			t.Fatalf("gust serve returned %v, want the rule engine's failure (consumer deleted)\n%s", err, g.logs.String())
+		}
+		t.Log(err)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gust serve still runs 60 s after its rule engine lost its consumer\n%s", g.logs.String())
+	}
+}
+
+// TestServeRejectsABadEnvironmentValue: a GUST_* variable the flag cannot
+// take is an error that names it, not a silent default.
+func TestServeRejectsABadEnvironmentValue(t *testing.T) {
+	var out bytes.Buffer
+	env := map[string]string{"GUST_INVOKER_MEMORY": "2g", "HOME": t.TempDir()}
+	err := run(context.Background(), []string{"gust", "serve", "--data-dir", t.TempDir()},
+		func(k string) string { return env[k] }, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "GUST_INVOKER_MEMORY=2g") || !strings.Contains(err.Error(), "--invoker-memory") {
+		t.Fatalf("gust serve with GUST_INVOKER_MEMORY=2g: %v, want an error naming the variable and its flag", err)
+	}
 }
