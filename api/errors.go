@@ -94,7 +94,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("tid", tid), slog.Any("err", err))
 	}
-	if status == http.StatusUnauthorized && !strings.HasPrefix(r.URL.Path, feeds.ReceivePath) {
+	if status == http.StatusUnauthorized && !strings.HasPrefix(r.URL.Path, feeds.ReceivePath) && !strings.HasPrefix(r.URL.Path, WebPrefix) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="OpenWhisk secure realm"`)
 	}
 	var buf bytes.Buffer

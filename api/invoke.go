@@ -74,22 +74,12 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 			return errorf(http.StatusBadRequest, "Request defines parameters that are not allowed (e.g., reserved properties).")
 		}
 	}
-	inv := &actions.Invocation{
-		ActivationID:  actions.NewActivationID(),
-		Namespace:     id.Namespace,
-		Subject:       id.Namespace,
-		Action:        *a,
-		Submitted:     s.now().UnixMilli(),
-		TransactionID: transactionID(r),
-	}
+	inv := s.newInvocation(r, a, id.Namespace)
 	if len(payload) > 0 {
 		inv.Payload, _ = json.Marshal(payload)
 	}
 	if u, p, ok := r.BasicAuth(); ok { // the caller's key, for __OW_API_KEY
 		inv.APIKey = u + ":" + p
-	}
-	if a.Annotations.Has("binding") {
-		inv.Annotations = inv.Annotations.Set("binding", a.Annotations.Get("binding"))
 	}
 	w.Header().Set("x-openwhisk-activation-id", inv.ActivationID)
 	if !blocking {
@@ -116,6 +106,24 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	}
 	writeJSON(w, status, rec)
 	return nil
+}
+
+// newInvocation is an invocation of a, by and in namespace ns, for the
+// request r; an action reached through a binding carries the binding's
+// annotation to its record.
+func (s *Server) newInvocation(r *http.Request, a *actions.Action, ns string) *actions.Invocation {
+	inv := &actions.Invocation{
+		ActivationID:  actions.NewActivationID(),
+		Namespace:     ns,
+		Subject:       ns,
+		Action:        *a,
+		Submitted:     s.now().UnixMilli(),
+		TransactionID: transactionID(r),
+	}
+	if a.Annotations.Has(actions.BindingAnnotation) {
+		inv.Annotations = inv.Annotations.Set(actions.BindingAnnotation, a.Annotations.Get(actions.BindingAnnotation))
+	}
+	return inv
 }
 
 // writeRaw answers with JSON that is already encoded.

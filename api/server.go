@@ -80,6 +80,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// BlockingWait bounds how long a web action's request waits for its
+	// activation before it answers 202; 0 means 60 seconds, as OpenWhisk.
+	BlockingWait time.Duration
 }
 
 // Server is the HTTP API.
@@ -121,13 +124,16 @@ func New(cfg Config) *Server {
 // ServeHTTP serves the API with CORS headers on every response.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")
+	web := strings.HasPrefix(r.URL.Path, WebPrefix) // web actions answer CORS themselves
+	if !web {
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")
+	}
 	tid := newTransactionID()
 	h.Set("X-Request-ID", tid)
 	r = r.WithContext(context.WithValue(r.Context(), tidKey{}, tid))
-	if r.Method == http.MethodOptions && !strings.HasPrefix(r.URL.Path, feeds.ReceivePath) {
+	if r.Method == http.MethodOptions && !web && !strings.HasPrefix(r.URL.Path, feeds.ReceivePath) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -266,6 +272,7 @@ func (s *Server) routes() {
 
 	// A feed's ingress URL: the feed checks its own token or signature.
 	m.HandleFunc(feeds.ReceivePath+"{ns}/{trigger}", s.receiveFeed)
+	m.HandleFunc(WebPrefix, s.webAction)
 
 	m.HandleFunc("/", s.unrouted)
 }
