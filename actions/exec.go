@@ -3,6 +3,7 @@ package actions
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/distribution/reference"
 	"regexp"
 	"strings"
 )
@@ -109,6 +110,9 @@ func (e Exec) normalize(m *Manifest, ns string) (Exec, error) {
 	case KindBlackbox:
 		if strings.TrimSpace(e.Image) == "" {
 			return Exec{}, Invalidf("The request content was malformed:\nexec of kind 'blackbox' requires an image")
+		}
+		if _, err := reference.ParseNormalizedNamed(e.Image); err != nil {
+			return Exec{}, Invalidf("The request content was malformed:\nexec of kind 'blackbox': the image %q is not a Docker image reference such as 'user/image:tag' (%v)", e.Image, err)
 		}
 		e.Binary = e.Code != "" && IsBinaryCode(e.Code)
 		e.Components = nil

@@ -95,6 +95,10 @@ func TestBadInput(t *testing.T) {
 		{"deprecated kind on update", "PUT", actions + "a?overwrite=true", `{"exec":{"kind":"python:2","code":"x"}}`, 400, "The 'python:2' runtime is no longer supported. You may read and delete but not update or invoke this action."},
 		{"code kind without code", "PUT", actions + "x", `{"exec":{"kind":"nodejs:20"}}`, 400, malformed + "exec of kind 'nodejs:20' requires code"},
 		{"blackbox without image", "PUT", actions + "x", `{"exec":{"kind":"blackbox"}}`, 400, malformed + "exec of kind 'blackbox' requires an image"},
+		{"blackbox image that is a flag", "PUT", actions + "x", `{"exec":{"kind":"blackbox","image":"--privileged"}}`, 400,
+			malformed + `exec of kind 'blackbox': the image "--privileged" is not a Docker image reference such as 'user/image:tag' (invalid reference format)`},
+		{"blackbox image in upper case", "PUT", actions + "x", `{"exec":{"kind":"blackbox","image":"User/Img"}}`, 400,
+			malformed + `exec of kind 'blackbox': the image "User/Img" is not a Docker image reference such as 'user/image:tag' (invalid reference format: repository name (Img) must be lowercase)`},
 
 		// Limits, each bound.
 		{"timeout too small", "PUT", actions + "x", `{"exec":{"kind":"nodejs:20","code":"x"},"limits":{"timeout":99}}`, 400, limitMsg("timeout 99 ms below allowed threshold of 100 ms or above allowed threshold of 300000 ms")},

@@ -564,3 +564,21 @@ func TestMemoryHog(t *testing.T) {
 		})
 	}
 }
+
+// TestBlackboxImageErrors runs blackbox actions whose image is missing or
+// no image reference at all (stored before PUT checked it): each record
+// says so in Gust's words and names the image.
+func TestBlackboxImageErrors(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	for _, img := range []string{"gust-test/missing:" + randomID(), "--privileged"} {
+		t.Run(img, func(t *testing.T) {
+			a := s.put(t, action{name: "box" + randomID(), kind: actions.KindBlackbox, image: img})
+			rec := s.invoke(t, "", a, "")
+			e := errorText(t, rec)
+			if rec.Response.StatusCode != actions.StatusDeveloperError || !strings.Contains(e, img) ||
+				strings.Contains(e, "Error response from daemon") || strings.Contains(e, "invalid reference format") {
+				t.Errorf("status %d, error %q; want a developer error in Gust's words naming %s", rec.Response.StatusCode, e, img)
+			}
+		})
+	}
+}

@@ -78,8 +78,12 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actio
 			status = actions.StatusDeveloperError
 		}
 		msg := msgNoContainer
-		if status == actions.StatusDeveloperError {
+		switch {
+		case status == actions.StatusDeveloperError:
 			msg = err.Error()
+		case a.Exec.Kind == actions.KindBlackbox:
+			// Said in Gust's words, with the image: the engine's are in the log.
+			msg = fmt.Sprintf("%s A container of the action's image %s could not be started, or did not answer OpenWhisk's action protocol on port 8080.", msgNoContainer, a.Exec.Image)
 		}
 		return iv.finish(rec, inv, waitStart, 0, false, failed(status, msg), nil)
 	}

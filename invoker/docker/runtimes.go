@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -44,7 +45,13 @@ func (s *Sandbox) RuntimeImages(proxyBinary string) invoker.ImageFunc {
 					return e.Image, false, nil
 				}
 				if err := s.CheckImage(ctx, e.Image); err != nil {
-					return "", false, fmt.Errorf("%w: %v", invoker.ErrImage, err)
+					if errors.Is(err, ErrImageNotFound) {
+						return "", false, fmt.Errorf("%w: %v", invoker.ErrImage, err)
+					}
+					// The engine's own text stays in the log: it speaks of
+					// its API, not of the action.
+					s.log.Warn("blackbox image not usable", "image", e.Image, "err", err)
+					return "", false, fmt.Errorf("%w: the Docker engine cannot use the action's image %q: it is not an image reference the engine accepts, or the engine failed", invoker.ErrImage, e.Image)
 				}
 				mu.Lock()
 				if len(seen) >= 1024 {
