@@ -2,7 +2,6 @@ package couchdb_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,24 +12,16 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/couchdb"
 	"github.com/gusthub/gust/feeds/feedtest"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/feedrun"
 	"github.com/gusthub/gust/internal/upstreamtest"
-	"github.com/gusthub/gust/rules"
 )
 
-func params(kv ...any) feeds.Params {
-	p := feeds.Params{}
-	for i := 0; i < len(kv); i += 2 {
-		p.Set(kv[i].(string), kv[i+1])
-	}
-	return p
-}
+var params = feedtest.Params
 
 func provider(t *testing.T) feeds.Provider {
 	t.Helper()
@@ -79,39 +70,15 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// running is an instance under test.
-type running struct {
-	rec    *feedtest.Recorder
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func run(t *testing.T, p feeds.Params, cp feeds.Checkpoint) *running {
+func run(t *testing.T, p feeds.Params, cp feeds.Checkpoint) *feedtest.Running {
 	t.Helper()
 	cfg := feedtest.Config(p)
 	cfg.Checkpoint = cp
 	f, err := provider(t).Build(cfg)
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		t.Fatalf("Build: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{rec: feedtest.NewRecorder(t), cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- f.(feeds.Feed).Run(ctx, r.rec.Emit) }()
-	t.Cleanup(func() { r.stop(t) })
-	return r
-}
-
-func (r *running) stop(t *testing.T) error {
-	t.Helper()
-	r.cancel()
-	select {
-	case err := <-r.done:
-		r.done <- nil
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return after cancel")
-		return nil
-	}
+	return feedtest.Start(t, f, nil)
 }
 
 func dataOf(t *testing.T, e event.Event) map[string]any {
@@ -135,11 +102,11 @@ func TestChangesAndDeletions(t *testing.T) {
 	put(t, pouch, "orders", "b", map[string]any{"n": 2})
 	cp := &feedtest.MemoryCheckpoint{}
 	r := run(t, params("url", pouch.URL, "dbname", "orders", "since", 0, "include_docs", true), cp)
-	evs := r.rec.WaitFor(t, 2, 30*time.Second)
+	evs := r.Rec.WaitFor(t, 2, 30*time.Second)
 	rev := dataOf(t, evs[0])["changes"].([]any)[0].(map[string]any)["rev"].(string)
 	pouch.Do(t, "DELETE", "/orders/a?rev="+rev, nil)
-	evs = r.rec.WaitFor(t, 3, 30*time.Second)
-	if err := r.stop(t); err != nil {
+	evs = r.Rec.WaitFor(t, 3, 30*time.Second)
+	if err := r.Stop(t); err != nil {
 		t.Fatalf("Run returned %v", err)
 	}
 	host := strings.TrimPrefix(pouch.URL, "http://")
@@ -167,14 +134,14 @@ func TestChangesAndDeletions(t *testing.T) {
 	// A new instance on the checkpoint goes on with the next change only.
 	put(t, pouch, "orders", "c", map[string]any{"n": 3})
 	r2 := run(t, params("url", pouch.URL, "dbname", "orders", "since", 0), cp)
-	got := r2.rec.WaitFor(t, 1, 30*time.Second)
+	got := r2.Rec.WaitFor(t, 1, 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	if got = r2.rec.Events(); len(got) != 1 || got[0].Subject() != "c" || got[0].ID() != "orders/4" {
+	if got = r2.Rec.Events(); len(got) != 1 || got[0].Subject() != "c" || got[0].ID() != "orders/4" {
 		t.Fatalf("after the checkpoint: %d events, first %v; want only c as orders/4", len(got), got)
 	}
 	// Replaying from the start names the same changes the same way.
 	r3 := run(t, params("url", pouch.URL, "dbname", "orders", "since", 0), &feedtest.MemoryCheckpoint{})
-	for _, e := range r3.rec.WaitFor(t, 3, 30*time.Second) {
+	for _, e := range r3.Rec.WaitFor(t, 3, 30*time.Second) {
 		if e.ID() != "orders/3" && e.ID() != "orders/2" && e.ID() != "orders/4" {
 			t.Errorf("replay: id %s", e.ID())
 		}
@@ -196,9 +163,9 @@ func TestFilterAndQueryParams(t *testing.T) {
 	put(t, pouch, "tickets", "t1", map[string]any{"status": "closed"})
 	put(t, pouch, "tickets", "t2", map[string]any{"status": "open"})
 	put(t, pouch, "tickets", "t3", map[string]any{"status": "open"})
-	evs := r.rec.WaitFor(t, 2, 30*time.Second)
+	evs := r.Rec.WaitFor(t, 2, 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	evs = r.rec.Events()
+	evs = r.Rec.Events()
 	var subjects []string
 	for _, e := range evs {
 		subjects = append(subjects, e.Subject())
@@ -236,89 +203,12 @@ func TestBadParams(t *testing.T) {
 	}
 }
 
-// gust is a feed manager on a hub, as one Gust process runs it.
-type gust struct {
-	m      *feeds.Manager
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func startManager(t *testing.T, h *hub.Hub) *gust {
-	t.Helper()
-	ctx := context.Background()
-	js := h.JetStream()
-	ruleStore, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := feeds.Open(ctx, feeds.Options{JetStream: js, Events: hub.NewPublisher(js), Triggers: ruleStore,
-		LeaseTTL: time.Second, MaxBackoff: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	g := &gust{m: m, cancel: cancel, done: make(chan struct{})}
-	go func() { defer close(g.done); _ = m.Run(runCtx) }()
-	t.Cleanup(g.stop)
-	return g
-}
-
-func (g *gust) stop() {
-	g.cancel()
-	<-g.done
-}
-
-func startHub(t *testing.T, dir string) *hub.Hub {
-	t.Helper()
-	h, err := hub.Start(context.Background(), hub.Options{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := hub.OpenEvents(context.Background(), h.JetStream()); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-func createTrigger(t *testing.T, h *hub.Hub, m *feeds.Manager, name string, p feeds.Params) {
-	t.Helper()
-	ctx := context.Background()
-	ruleStore, err := rules.OpenStore(ctx, h.JetStream())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := rules.Trigger{Namespace: "guest", Name: name, Version: actions.InitialVersion}
-	if _, err := ruleStore.PutTrigger(ctx, &tr, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Lifecycle(ctx, feeds.Request{Event: feeds.Create, Feed: "couchdb/changes", Trigger: tr.FullName(), Params: p}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // storedEvents counts the events stored for trigger guest/name by the
 // subject (document id) of each.
 func storedEvents(t *testing.T, h *hub.Hub, name string) map[string]int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	js := h.JetStream()
-	subject := hub.EventSubject("guest", name)
-	c, err := js.OrderedConsumer(ctx, hub.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := int(info.NumPending)
 	out := map[string]int{}
-	for range total {
-		msg, err := c.Next(jetstream.FetchMaxWait(10 * time.Second))
-		if err != nil {
-			t.Fatalf("read stored events: %v", err)
-		}
+	for _, msg := range feedrun.Stored(t, h, name) {
 		e, err := hub.DecodeEvent(msg.Headers(), msg.Data())
 		if err != nil {
 			t.Fatal(err)
@@ -335,28 +225,9 @@ func TestThousandDocsAcrossRestart(t *testing.T) {
 	pouch := upstreamtest.PouchDB(t)
 	pouch.Do(t, "PUT", "/bulk", nil)
 	dir := t.TempDir()
-	h := startHub(t, dir)
-	g := startManager(t, h)
-	createTrigger(t, h, g.m, "docs", params("url", pouch.URL, "dbname", "bulk"))
-	ctx := context.Background()
-	status := func(m *feeds.Manager) map[string]any {
-		res, err := m.Lifecycle(ctx, feeds.Request{Event: feeds.Read, Feed: "couchdb/changes",
-			Trigger: actions.Name{Namespace: "guest", Name: "docs"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res["status"].(map[string]any)
-	}
-	waitStored := func(h *hub.Hub, n int) {
-		t.Helper()
-		deadline := time.Now().Add(2 * time.Minute)
-		for len(storedEvents(t, h, "docs")) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("fewer than %d events stored; feed status %v", n, status(g.m))
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	h := feedrun.StartHub(t, dir)
+	g := feedrun.Start(t, h)
+	g.Create(t, "docs", "couchdb/changes", params("url", pouch.URL, "dbname", "bulk"))
 	time.Sleep(time.Second) // the new instance asks for "now"
 	var wg sync.WaitGroup
 	writeBatch := func(from, to int) {
@@ -370,7 +241,7 @@ func TestThousandDocsAcrossRestart(t *testing.T) {
 	for i := 0; i < 400; i += 50 {
 		writeBatch(i, i+50)
 	}
-	waitStored(h, 100)
+	feedrun.Eventually(t, 2*time.Minute, "100 events are stored", func() bool { return len(storedEvents(t, h, "docs")) >= 100 })
 	// Stop this Gust while changes are still coming, keep writing while it
 	// is down, then start another on the same data.
 	wg.Add(1)
@@ -380,14 +251,13 @@ func TestThousandDocsAcrossRestart(t *testing.T) {
 			writeBatch(i, i+50)
 		}
 	}()
-	g.stop()
+	g.Stop()
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	h2 := startHub(t, dir)
-	t.Cleanup(func() { _ = h2.Close() })
-	g2 := startManager(t, h2)
+	h2 := feedrun.StartHub(t, dir)
+	g2 := feedrun.Start(t, h2)
 	for i := 700; i < 1000; i += 50 {
 		writeBatch(i, i+50)
 	}
@@ -403,7 +273,7 @@ func TestThousandDocsAcrossRestart(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of 1000 documents stored as events; status %v", len(got), status(g2.m))
+			t.Fatalf("%d of 1000 documents stored as events; status %v", len(got), g2.Status(t, "docs", "couchdb/changes"))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -414,19 +284,10 @@ func TestThousandDocsAcrossRestart(t *testing.T) {
 // retries; once the database exists, its changes arrive.
 func TestUnreachableThenBack(t *testing.T) {
 	pouch := upstreamtest.PouchDB(t)
-	h := startHub(t, t.TempDir())
-	t.Cleanup(func() { _ = h.Close() })
-	g := startManager(t, h)
-	createTrigger(t, h, g.m, "later", params("url", pouch.URL, "dbname", "later", "since", 0))
-	ctx := context.Background()
-	read := func() map[string]any {
-		res, err := g.m.Lifecycle(ctx, feeds.Request{Event: feeds.Read, Feed: "couchdb/changes",
-			Trigger: actions.Name{Namespace: "guest", Name: "later"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res["status"].(map[string]any)
-	}
+	h := feedrun.StartHub(t, t.TempDir())
+	g := feedrun.Start(t, h)
+	g.Create(t, "later", "couchdb/changes", params("url", pouch.URL, "dbname", "later", "since", 0))
+	read := func() map[string]any { return g.Status(t, "later", "couchdb/changes") }
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if msg, _ := read()["lastError"].(string); strings.Contains(msg, "no such database") {

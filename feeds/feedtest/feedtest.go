@@ -302,3 +302,60 @@ func rejectsMissingRequired(t *testing.T, c Case) {
 		}
 	}
 }
+
+// Params builds feed parameters from name, value pairs.
+func Params(kv ...any) feeds.Params {
+	p := feeds.Params{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		p.Set(kv[i].(string), kv[i+1])
+	}
+	return p
+}
+
+// Running is an instance a test runs by itself (Start).
+type Running struct {
+	// Rec records what the instance emits (unless Start got another emit).
+	Rec    *Recorder
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start runs the Feed f with emit (nil: the Running's Recorder) until Stop
+// or the end of the test.
+func Start(t testing.TB, f feeds.Source, emit feeds.Emit) *Running {
+	t.Helper()
+	feed, ok := f.(feeds.Feed)
+	if !ok {
+		t.Fatalf("%T is not a feeds.Feed", f)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Running{Rec: NewRecorder(t), cancel: cancel, done: make(chan error, 1)}
+	if emit == nil {
+		emit = r.Rec.Emit
+	}
+	go func() { r.done <- feed.Run(ctx, emit) }()
+	t.Cleanup(func() { r.Stop(t) })
+	return r
+}
+
+// Stop cancels the instance and returns what its Run returned; a later
+// Stop returns nil.
+func (r *Running) Stop(t testing.TB) error {
+	t.Helper()
+	r.cancel()
+	return r.Wait(t, 30*time.Second)
+}
+
+// Wait waits up to d for Run to return, by itself or after Stop, and
+// returns what it returned.
+func (r *Running) Wait(t testing.TB, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		r.done <- nil
+		return err
+	case <-time.After(d):
+		t.Fatalf("Run did not return within %v", d)
+		return nil
+	}
+}

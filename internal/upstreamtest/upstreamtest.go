@@ -259,3 +259,25 @@ func (p *Pouch) Do(tb testing.TB, method, path string, body []byte) []byte {
 	}
 	return out.Bytes()
 }
+
+// Run runs a client program of the servers' packages (mosquitto_pub,
+// mosquitto_sub) to its end, failing tb when it fails, and returns its
+// output.
+func Run(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	bin := find(tb, name, "apt-get install mosquitto-clients")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Command returns the command that runs a client program, for a test that
+// starts it and reads it while it runs (mosquitto_sub).
+func Command(tb testing.TB, name string, args ...string) *exec.Cmd {
+	tb.Helper()
+	return exec.Command(find(tb, name, "apt-get install mosquitto-clients"), args...)
+}
