@@ -129,6 +129,10 @@ func (s *ActivationStore) Put(ctx context.Context, a *Activation) error {
 // json.Marshal(a). A record larger than a stream message should be goes
 // whole to the object store first. A failing write is retried; when every
 // attempt failed, the error is logged and counted (Failures) and returned.
+//
+// An activation id has one record, whatever happens: a record whose id is
+// already stored (work done twice after a crash or a late redelivery) is
+// not stored again, and Put returns nil; the first record stays.
 func (s *ActivationStore) PutEncoded(ctx context.Context, a *Activation, b []byte) error {
 	var err error
 	for attempt := 1; attempt <= putAttempts; attempt++ {
@@ -157,6 +161,9 @@ func (s *ActivationStore) PutEncoded(ctx context.Context, a *Activation, b []byt
 func (s *ActivationStore) put(ctx context.Context, a *Activation, b []byte) error {
 	msg := &nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b, Header: nats.Header{}}
 	if len(b) > inlineRecordLimit {
+		if _, err := s.stream.GetLastMsgForSubject(ctx, msg.Subject); err == nil {
+			return nil // recorded already: keep the first record's object
+		}
 		if _, err := s.objects.Put(ctx, jetstream.ObjectMeta{Name: a.ActivationID}, bytes.NewReader(b)); err != nil {
 			return fmt.Errorf("store activation %s (%d bytes) in %s: %w", a.ActivationID, len(b), RecordsObjectStore, err)
 		}
@@ -169,7 +176,8 @@ func (s *ActivationStore) put(ctx context.Context, a *Activation, b []byte) erro
 		msg.Data = sb
 		msg.Header.Set(recordHeader, "object")
 	}
-	if _, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(a.ActivationID)); err != nil {
+	_, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(a.ActivationID), jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil && !hub.IsWrongLastSequence(err) {
 		return fmt.Errorf("store activation %s: %w", a.ActivationID, err)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 )
@@ -108,5 +110,52 @@ func same(t *testing.T, got, want *actions.Activation) {
 		if got.Logs[i] != want.Logs[i] {
 			t.Fatalf("record %s: log line %d is %.60q, want %.60q", got.ActivationID, i, got.Logs[i], want.Logs[i])
 		}
+	}
+}
+
+// TestOneRecordPerActivationID: a record for an id that has one already
+// (work done again after a crash, later than JetStream's duplicate window
+// for message ids) is not stored; the first one stays.
+func TestOneRecordPerActivationID(t *testing.T) {
+	ctx := t.Context()
+	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	store, err := actions.OpenActivationStore(ctx, h.JetStream(), actions.ActivationRetention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := actions.NewActivationID()
+	first := &actions.Activation{Namespace: "guest", Name: "hello", Version: "0.0.1", ActivationID: id, Start: 1, End: 2,
+		Response: actions.Response{Result: json.RawMessage(`{"run":1}`)}}
+	// The first record, stored without the message id JetStream would
+	// still remember, as if its window had passed.
+	b, _ := json.Marshal(first)
+	msg := nats.NewMsg("gust.activations." + hub.Key("guest", "hello", id))
+	msg.Data = b
+	if _, err := h.JetStream().PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	second := *first
+	second.Response.Result = json.RawMessage(`{"run":2}`)
+	if err := store.Put(ctx, &second); err != nil {
+		t.Fatalf("Put of an id recorded already: %v, want nil", err)
+	}
+	list, total, err := store.List(ctx, actions.Query{Namespace: "guest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 1 || len(list) != 1 || string(list[0].Response.Result) != `{"run":1}` {
+		t.Fatalf("records %+v (total %d), want the first one only", list, total)
+	}
+	other := *first
+	other.ActivationID = actions.NewActivationID()
+	if err := store.Put(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
+	if _, total, _ := store.List(ctx, actions.Query{Namespace: "guest"}); total != 2 {
+		t.Errorf("%d records after a second id, want 2", total)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -69,6 +70,11 @@ type Engine struct {
 	// actions and packages (ShareMirrors).
 	mirrors *mirrors
 	shared  *actions.Cache
+
+	// eventIDs remembers the events taken, for dedupWindow or the
+	// trigger's DedupWindowAnnotation; Run opens it.
+	eventIDs    *hub.EventIDs
+	dedupWindow time.Duration
 }
 
 const engineConsumer = hub.RulesConsumer
@@ -89,7 +95,16 @@ func NewEngine(js jetstream.JetStream, triggers TriggerReader, acts actions.Gett
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{js: js, triggers: triggers, actions: acts, activator: activator, records: records, log: log,
-		deliveries: newDeliveries(), sleep: sleep}
+		deliveries: newDeliveries(), sleep: sleep, dedupWindow: hub.DefaultDedupWindow}
+}
+
+// SetDedupWindow sets how long the ids of events are remembered, so that a
+// redelivery of an event within it runs nothing, for triggers without
+// DedupWindowAnnotation (default hub.DefaultDedupWindow). Call it before
+// Run.
+func (e *Engine) SetDedupWindow(d time.Duration) *Engine {
+	e.dedupWindow = min(max(d, hub.MinDedupWindow), hub.MaxDedupWindow)
+	return e
 }
 
 // ShareMirrors makes the engine read actions and packages through c's
@@ -119,6 +134,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer wg.Wait() // first: the events in flight may start deliveries and read through the watches
 	st, err := hub.OpenEvents(ctx, e.js)
 	if err != nil {
+		return err
+	}
+	if e.eventIDs, err = hub.OpenEventIDs(ctx, e.js, 0); err != nil {
 		return err
 	}
 	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
@@ -246,9 +264,31 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("event metadata: %w", err)
+	}
 	triggerID := msg.Headers().Get(hub.HeaderActivationID)
 	if !actions.IsActivationID(triggerID) {
-		triggerID = derivedID(ns, tname, ev.Source(), ev.ID()) // CloudEvents are unique by source and id
+		// Named by the stored message, not by the event alone: the same
+		// message delivered again gets the same ids, and an event stored
+		// twice (once its windows have passed) gets ids of its own.
+		triggerID = derivedID(ns, tname, ev.Source(), ev.ID(),
+			strconv.FormatUint(meta.Sequence.Stream, 10), strconv.FormatInt(meta.Timestamp.UnixNano(), 10))
+	}
+	if ev.Type() != hub.PlainFireType || ev.ID() != triggerID { // a plain fire's id is its new activation's
+		window, ok, _ := t.DedupWindow()
+		if !ok {
+			window = e.dedupWindow
+		}
+		first, err := e.eventIDs.Claim(ctx, hub.EventKey(ns, tname, ev.Source(), ev.ID()), triggerID, window)
+		if err != nil {
+			return err
+		}
+		if !first {
+			e.log.Info("duplicate event dropped", "trigger", ns+"/"+tname, "source", ev.Source(), "id", ev.ID(), "window", window)
+			return nil
+		}
 	}
 	subject := msg.Headers().Get(hub.HeaderSubject)
 	if subject == "" {

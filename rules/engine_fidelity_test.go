@@ -7,9 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/nats-io/nats.go"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
@@ -211,5 +215,149 @@ func TestEngineBinaryData(t *testing.T) {
 	}
 	if len(seen) != len(wants) {
 		t.Errorf("%d of %d events reached the action", len(seen), len(wants))
+	}
+}
+
+// republish stores the event message seq of the events stream again, as
+// its producer would send it once JetStream's own duplicate window has
+// passed (without the message id that window knows it by).
+func republish(t *testing.T, h *hub.Hub, seq uint64) {
+	t.Helper()
+	ctx := t.Context()
+	st, err := h.JetStream().Stream(ctx, hub.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(ctx, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := nats.NewMsg(m.Subject)
+	for k, vs := range m.Header {
+		if k != nats.MsgIdHdr {
+			msg.Header[k] = vs
+		}
+	}
+	msg.Data = m.Data
+	if _, err := h.JetStream().PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// settle waits until the engine has handled every event stored so far.
+func settle(t *testing.T, h *hub.Hub) {
+	t.Helper()
+	ctx := t.Context()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := h.JetStream().Stream(ctx, hub.EventsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		si, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := st.Consumer(ctx, hub.RulesConsumer)
+		if err == nil {
+			ci, err := c.Info(ctx)
+			if err == nil && ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the engine did not handle every event within 20s")
+}
+
+// TestEngineRedeliveryRunsOnce: an event stored again after JetStream's
+// own duplicate window (10 minutes) runs nothing within the trigger's
+// window (72 hours by default); once a (shortened) window has passed it
+// runs again, under activation ids of its own. No two records, and no two
+// invocations, share an activation id.
+func TestEngineRedeliveryRunsOnce(t *testing.T) {
+	ctx := t.Context()
+	h, acts, store := testStores(t, "echo")
+	putTrigger(t, store, "late", "echo", nil)
+	putTrigger(t, store, "short", "echo", actions.KeyValues{}.Set(rules.DedupWindowAnnotation, "1s"))
+	c := newCapture()
+	startEngine(t, rules.NewEngine(h.JetStream(), store, acts, c, c, nil))
+
+	publish := func(trigger, id string) uint64 {
+		t.Helper()
+		ev := cloudevents.NewEvent()
+		ev.SetID(id)
+		ev.SetSource("https://github.com/gusthub/gust")
+		ev.SetType("com.github.push")
+		_ = ev.SetData("application/json", map[string]string{"ref": "main"})
+		if err := hub.PublishEvent(ctx, h.JetStream(), "guest", trigger, ev, nil); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := h.JetStream().Stream(ctx, hub.EventsStream)
+		si, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return si.State.LastSeq
+	}
+	seqLate := publish("late", "delivery-1")
+	seqShort := publish("short", "delivery-2")
+	c.waitRecords(t, 2)
+
+	// The same deliveries again, after the stream's own window: the
+	// default window still knows delivery-1, and delivery-2's 1s has not
+	// passed yet.
+	republish(t, h, seqLate)
+	republish(t, h, seqShort)
+	settle(t, h)
+	if invs, recs := c.waitRecords(t, 2); len(invs) != 2 || len(recs) != 2 {
+		t.Fatalf("redeliveries within their windows ran: %d invocations, %d records, want 2 and 2", len(invs), len(recs))
+	}
+
+	time.Sleep(1500 * time.Millisecond) // past the short trigger's window
+	republish(t, h, seqLate)
+	republish(t, h, seqShort)
+	settle(t, h)
+	invs, recs := c.waitRecords(t, 3)
+	if len(invs) != 3 || len(recs) != 3 {
+		t.Fatalf("%d invocations, %d records, want 3 and 3 (delivery-2 once more, delivery-1 not)", len(invs), len(recs))
+	}
+	names := map[string]int{}
+	for _, r := range recs {
+		names[r.Name]++
+	}
+	if names["late"] != 1 || names["short"] != 2 {
+		t.Errorf("records per trigger %v, want late 1 and short 2", names)
+	}
+	ids := map[string]bool{}
+	for _, r := range recs {
+		if ids[r.ActivationID] {
+			t.Errorf("two records with activation id %s", r.ActivationID)
+		}
+		ids[r.ActivationID] = true
+	}
+	for _, inv := range invs {
+		if ids[inv.ActivationID] {
+			t.Errorf("two records or invocations with activation id %s", inv.ActivationID)
+		}
+		ids[inv.ActivationID] = true
+	}
+}
+
+// TestTriggerDedupWindowAnnotation: a trigger's window is a duration
+// between a second and 30 days; anything else is refused at PUT.
+func TestTriggerDedupWindowAnnotation(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		ok    bool
+	}{{`"96h"`, true}, {`"1s"`, true}, {`"720h"`, true}, {`"721h"`, false}, {`"500ms"`, false}, {`"3 days"`, false}, {`72`, false}} {
+		annots := actions.KeyValues{{Key: rules.DedupWindowAnnotation, Value: json.RawMessage(tc.value)}}
+		_, err := (&rules.TriggerPut{Annotations: &annots}).Apply(nil, actions.Name{Namespace: "guest", Name: "t"}, time.Now())
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.value, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "annotation 'dedup-window' must be a duration") {
+			t.Errorf("%s: %v", tc.value, err)
+		}
 	}
 }

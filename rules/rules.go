@@ -98,6 +98,9 @@ func (p *TriggerPut) Apply(current *Trigger, n actions.Name, now time.Time) (Tri
 		}
 		t.Annotations = t.Annotations.Merge(*p.Annotations)
 	}
+	if _, _, err := t.DedupWindow(); err != nil {
+		return Trigger{}, err
+	}
 	if feed, ok := t.Annotations.String("feed"); ok {
 		if _, err := actions.ParseName(feed, n.Namespace); err != nil {
 			return Trigger{}, actions.Invalidf("The request content was malformed:\nfeed name '%s' is not valid", feed)

@@ -1,0 +1,116 @@
+package hub
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// EventIDsStream remembers which events the rule engine has taken, by
+// namespace, trigger, source and id, for each event's duplicate window: one
+// small message per event on gust.eventids.<hash>, removed by its own TTL
+// when the window ends. It is how a redelivery of an event (a GitHub
+// redelivery days later, a producer's retry hours later) runs nothing,
+// long after the events stream's own duplicate window (dedupWindow) has
+// forgotten it.
+const EventIDsStream = "GUST_EVENT_IDS"
+
+const eventIDsPrefix = "gust.eventids"
+
+// Duplicate windows.
+const (
+	// DefaultDedupWindow is how long an event's id is remembered unless
+	// its trigger says otherwise: GitHub lets a user redeliver a hook for
+	// three days.
+	DefaultDedupWindow = 72 * time.Hour
+	// MinDedupWindow and MaxDedupWindow bound a window.
+	MinDedupWindow = time.Second
+	MaxDedupWindow = 30 * 24 * time.Hour
+	// DefaultEventIDsBytes bounds the disk the ids take: about 180 bytes
+	// each on disk and 270 bytes of the server's memory (BenchmarkDedup),
+	// so some 700 thousand ids in 128 MiB of disk and 190 MB of memory.
+	// When it is full, the oldest ids go first: their windows end early.
+	DefaultEventIDsBytes = 128 << 20
+)
+
+// EventIDs is the store of EventIDsStream.
+type EventIDs struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// OpenEventIDs creates or updates the event ids stream, keeping at most
+// maxBytes (DefaultEventIDsBytes when 0 or less).
+func OpenEventIDs(ctx context.Context, js jetstream.JetStream, maxBytes int64) (*EventIDs, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultEventIDsBytes
+	}
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              EventIDsStream,
+		Subjects:          []string{eventIDsPrefix + ".>"},
+		Storage:           jetstream.FileStorage,
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: 1,
+		MaxAge:            MaxDedupWindow,
+		MaxBytes:          maxBytes,
+		Discard:           jetstream.DiscardOld,
+		AllowMsgTTL:       true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", EventIDsStream, err)
+	}
+	return &EventIDs{js: js, stream: st}, nil
+}
+
+// EventKey names an event of trigger t in namespace ns for Claim:
+// CloudEvents are unique by source and id together.
+func EventKey(ns, t, source, id string) string {
+	h := sha256.New()
+	for _, p := range []string{ns, t, source, id} {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Claim takes the event named key (EventKey) for owner, an id of the one
+// stored message that carries it, for window. It reports true when the
+// event is owner's: nobody had taken it within its window, or owner itself
+// had (the same message, delivered again). It reports false for a
+// duplicate: another message took the event less than its window ago.
+func (s *EventIDs) Claim(ctx context.Context, key, owner string, window time.Duration) (bool, error) {
+	window = min(max(window, MinDedupWindow), MaxDedupWindow)
+	subject := eventIDsPrefix + "." + key
+	for range 3 {
+		_, err := s.js.Publish(ctx, subject, []byte(owner),
+			jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(window))
+		if err == nil {
+			return true, nil
+		}
+		if !IsWrongLastSequence(err) {
+			return false, fmt.Errorf("claim event %s: %w", key, err)
+		}
+		m, err := s.stream.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // its window ended meanwhile
+		}
+		if err != nil {
+			return false, fmt.Errorf("claim event %s: %w", key, err)
+		}
+		return string(m.Data) == owner, nil
+	}
+	return false, fmt.Errorf("claim event %s: its id keeps appearing and expiring", key)
+}
+
+// IsWrongLastSequence reports whether err is JetStream's refusal of a
+// publish whose expected last sequence per subject did not hold.
+func IsWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
