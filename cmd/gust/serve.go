@@ -38,6 +38,7 @@ type serveOptions struct {
 	logFormat   string
 	logLevel    string
 	procs       int
+	dedupWindow time.Duration
 	invoker     invokerOptions
 }
 
@@ -68,6 +69,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json (env GUST_LOG_FORMAT)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (env GUST_LOG_LEVEL)")
 	f.IntVar(&o.procs, "procs", 0, "threads that run Gust's own code at once (GOMAXPROCS); 0: the GOMAXPROCS variable if set, else half the CPUs, leaving the rest to actions (env GUST_PROCS)")
+	f.DurationVar(&o.dedupWindow, "dedup-window", hub.DefaultDedupWindow, "a trigger runs an event (by source and id) once within this window; a trigger's dedup-window annotation overrides it (env GUST_DEDUP_WINDOW)")
 	f.StringVar(&o.invoker.sandbox, "sandbox", "auto", "where actions run: auto (Docker if reachable, else local processes), docker or process (env GUST_SANDBOX)")
 	f.IntVar(&o.invoker.memoryMB, "invoker-memory", 2048, "MB of memory all action containers may use together (env GUST_INVOKER_MEMORY)")
 	f.Float64Var(&o.invoker.cpus, "invoker-cpus", 0, "CPUs all action containers may use together, each a quota in proportion to its memory; 0: no quota, CPU shares only (env GUST_INVOKER_CPUS)")
@@ -160,6 +162,9 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	if err := checkPublicURL(o.publicURL); err != nil {
 		return err
 	}
+	if o.dedupWindow < hub.MinDedupWindow || o.dedupWindow > hub.MaxDedupWindow {
+		return fmt.Errorf("--dedup-window %v: use a duration between %v and %v", o.dedupWindow, hub.MinDedupWindow, hub.MaxDedupWindow)
+	}
 	procsChoice := procs.Choose(o.procs, e.getenv)
 	defer procs.Apply(procsChoice)()
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
@@ -251,7 +256,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	}
 	lc.run(ctx, "invoker", runInvoker)
 	lc.closer("dispatcher", func() error { dispatcher.Close(); return nil }) // before the invoker stops: sequences need it
-	engine := rules.NewEngine(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache)
+	engine := rules.NewEngine(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow)
 	lc.run(ctx, "rule engine", engine.Run) // stops before the dispatcher closes: the engine queues through it
 	events := hub.NewPublisher(js)
 	feedManager, runFeeds, err := newFeeds(ctx, js, events, store, ruleStore, publicURL(o, apiHost), log)
