@@ -66,12 +66,41 @@ func (m *Manifest) Resolve(kind string) (Runtime, error) {
 	}
 	r, ok := m.runtimes[k]
 	if !ok {
-		return Runtime{}, Invalidf("The request content was malformed:\nkind '%s' is not supported; supported kinds are %s, blackbox and sequence.", kind, strings.Join(m.Kinds(), ", "))
+		return Runtime{}, Invalidf("The request content was malformed:\nkind '%s' is not supported; supported kinds are %s, blackbox and sequence.", kind, m.kindList())
 	}
 	if r.Deprecated {
-		return Runtime{}, Invalidf("The '%s' runtime is no longer supported. You may read and delete but not update or invoke this action.", r.Kind)
+		use := m.instead(r.Family)
+		if !strings.Contains(r.Kind, ":") {
+			return Runtime{}, Invalidf("The request content was malformed:\nkind '%s' needs a version: use %s.", r.Kind, use)
+		}
+		return Runtime{}, Invalidf("The '%s' runtime is no longer supported: use %s. An action of this kind may be read and deleted but not updated or invoked.", r.Kind, use)
 	}
 	return r, nil
+}
+
+// kindList names the supported kinds for a person, each default with its
+// family:default alias: "native, nodejs:20 (or nodejs:default), ...".
+func (m *Manifest) kindList() string {
+	var names []string
+	for _, r := range m.Runtimes() {
+		name := r.Kind
+		if r.Default {
+			name += " (or " + r.Family + ":default)"
+		}
+		names = append(names, name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// instead is the kind to use for family: its default, as "nodejs:20 (or
+// nodejs:default)", else every supported kind.
+func (m *Manifest) instead(family string) string {
+	for _, r := range m.Runtimes() {
+		if r.Family == family && r.Default {
+			return r.Kind + " (or " + family + ":default)"
+		}
+	}
+	return "one of " + m.kindList()
 }
 
 // Kinds lists the supported (not deprecated) runtime kinds, sorted.

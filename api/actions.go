@@ -214,7 +214,7 @@ func (s *Server) checkSequence(ctx context.Context, self actions.Name, component
 			}
 			a, err := actions.Resolve(ctx, s.cfg.Actions, cn, id.Namespace, false)
 			if errors.Is(err, hub.ErrNotFound) {
-				return actions.Invalidf("Sequence component does not exist.")
+				return actions.Invalidf("Sequence component does not exist: %s.", cn)
 			}
 			if err != nil {
 				return err

@@ -89,10 +89,11 @@ func TestBadInput(t *testing.T) {
 		{"binding named default", "PUT", packages + "default", `{"binding":{"namespace":"_","name":"p"}}`, 400, "Package name 'default' is reserved."},
 
 		// Kinds and exec.
-		{"unknown kind", "PUT", actions + "x", `{"exec":{"kind":"cobol:85","code":"x"}}`, 400, malformed + "kind 'cobol:85' is not supported; supported kinds are native, nodejs:20, python:3, blackbox and sequence."},
-		{"unknown family default", "PUT", actions + "x", `{"exec":{"kind":"cobol:default","code":"x"}}`, 400, malformed + "kind 'cobol:default' is not supported; supported kinds are native, nodejs:20, python:3, blackbox and sequence."},
-		{"deprecated kind", "PUT", actions + "x", `{"exec":{"kind":"nodejs:6","code":"x"}}`, 400, "The 'nodejs:6' runtime is no longer supported. You may read and delete but not update or invoke this action."},
-		{"deprecated kind on update", "PUT", actions + "a?overwrite=true", `{"exec":{"kind":"python:2","code":"x"}}`, 400, "The 'python:2' runtime is no longer supported. You may read and delete but not update or invoke this action."},
+		{"unknown kind", "PUT", actions + "x", `{"exec":{"kind":"cobol:85","code":"x"}}`, 400, malformed + "kind 'cobol:85' is not supported; supported kinds are native, nodejs:20 (or nodejs:default), python:3 (or python:default), blackbox and sequence."},
+		{"unknown family default", "PUT", actions + "x", `{"exec":{"kind":"cobol:default","code":"x"}}`, 400, malformed + "kind 'cobol:default' is not supported; supported kinds are native, nodejs:20 (or nodejs:default), python:3 (or python:default), blackbox and sequence."},
+		{"deprecated kind", "PUT", actions + "x", `{"exec":{"kind":"nodejs:6","code":"x"}}`, 400, "The 'nodejs:6' runtime is no longer supported: use nodejs:20 (or nodejs:default). An action of this kind may be read and deleted but not updated or invoked."},
+		{"kind without a version", "PUT", actions + "x", `{"exec":{"kind":"nodejs","code":"x"}}`, 400, malformed + "kind 'nodejs' needs a version: use nodejs:20 (or nodejs:default)."},
+		{"deprecated kind on update", "PUT", actions + "a?overwrite=true", `{"exec":{"kind":"python:2","code":"x"}}`, 400, "The 'python:2' runtime is no longer supported: use python:3 (or python:default). An action of this kind may be read and deleted but not updated or invoked."},
 		{"code kind without code", "PUT", actions + "x", `{"exec":{"kind":"nodejs:20"}}`, 400, malformed + "exec of kind 'nodejs:20' requires code"},
 		{"blackbox without image", "PUT", actions + "x", `{"exec":{"kind":"blackbox"}}`, 400, malformed + "exec of kind 'blackbox' requires an image"},
 		{"blackbox image that is a flag", "PUT", actions + "x", `{"exec":{"kind":"blackbox","image":"--privileged"}}`, 400,
@@ -113,7 +114,7 @@ func TestBadInput(t *testing.T) {
 
 		// Sequences.
 		{"sequence without components", "PUT", actions + "x", `{"exec":{"kind":"sequence","components":[]}}`, 400, "No component specified for the sequence."},
-		{"sequence with a missing component", "PUT", actions + "x", `{"exec":{"kind":"sequence","components":["/_/a","/_/nothing"]}}`, 400, "Sequence component does not exist."},
+		{"sequence with a missing component", "PUT", actions + "x", `{"exec":{"kind":"sequence","components":["/_/a","/_/nothing"]}}`, 400, "Sequence component does not exist: /guest/nothing."},
 		{"sequence with a bad component name", "PUT", actions + "x", `{"exec":{"kind":"sequence","components":["/_/a$"]}}`, 400, "The name of the entity contains illegal characters."},
 		{"sequence that contains itself", "PUT", actions + "s1?overwrite=true", `{"exec":{"kind":"sequence","components":["/_/a","/_/s1"]}}`, 400, "Sequence may not refer to itself."},
 		{"sequence cycle through another", "PUT", actions + "s1?overwrite=true", `{"exec":{"kind":"sequence","components":["/_/s2"]}}`, 400, "Sequence may not refer to itself."},

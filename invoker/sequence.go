@@ -3,10 +3,12 @@ package invoker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
 )
 
 // sequenceGrace is added to each component's timeout when the sequence
@@ -50,7 +52,11 @@ func (d *Dispatcher) runSequence(ctx context.Context, inv *actions.Invocation, t
 			}
 		}
 		if err != nil {
-			status, result = actions.StatusApplicationError, errorResult(fmt.Sprintf("Sequence component %s failed: %v", comp, err))
+			msg := fmt.Sprintf("Sequence component %s failed: %v", comp, err)
+			if errors.Is(err, hub.ErrNotFound) {
+				msg = fmt.Sprintf("Sequence component %s does not exist.", comp)
+			}
+			status, result = actions.StatusApplicationError, errorResult(msg)
 			if ctx.Err() != nil {
 				status = actions.StatusInternalError
 			}

@@ -56,7 +56,10 @@ type call struct {
 	flags *cliFlags
 	// params and annots are the -p and -a pairs, in order.
 	params, annots actions.KeyValues
-	c              *client.Client
+	// afterPair maps an argument that came right after a -p or -a pair to
+	// that pair, for the error when it is one argument too many.
+	afterPair map[string][3]string
+	c         *client.Client
 }
 
 // leaf is one client command, such as `action create`.
@@ -118,7 +121,15 @@ func (l leaf) command(e *env, f *cliFlags) *cobra.Command {
 			return cmd.Help()
 		}
 		args := cmd.Flags().Args()
-		if len(args) < l.minArgs || l.maxArgs >= 0 && len(args) > l.maxArgs {
+		if l.maxArgs >= 0 && len(args) > l.maxArgs {
+			extra := args[l.maxArgs]
+			if p, ok := x.afterPair[extra]; ok {
+				return usageError(fmt.Errorf("%s %s %s takes one key and one value, so '%s' is an argument too many: quote a value that has spaces, as in %s %s '%s %s'",
+					p[0], p[1], p[2], extra, p[0], p[1], p[2], extra))
+			}
+			return usageError(fmt.Errorf("unexpected argument '%s'; usage: %s", extra, cmd.UseLine()))
+		}
+		if len(args) < l.minArgs {
 			return usageError(fmt.Errorf("invalid arguments; usage: %s", cmd.UseLine()))
 		}
 		if !l.offline {
@@ -165,6 +176,12 @@ func (x *call) takePairs(args []string, pairs bool) ([]string, error) {
 			return nil, fmt.Errorf("arguments for '%s' must be a key/value pair", a)
 		}
 		*into = into.Merge(actions.KeyValues{{Key: args[i+1], Value: parseValue(args[i+2])}})
+		if i+3 < len(args) && !strings.HasPrefix(args[i+3], "-") {
+			if x.afterPair == nil {
+				x.afterPair = map[string][3]string{}
+			}
+			x.afterPair[args[i+3]] = [3]string{a, args[i+1], args[i+2]}
+		}
 		i += 2
 	}
 	return rest, nil

@@ -169,7 +169,12 @@ func TestCLIAction(t *testing.T) {
 				}
 			}},
 		{name: "sequence of a missing action", args: []string{"action", "create", "badseq", "--sequence", "hello,nosuch"},
-			errMsg: "Unable to create action 'badseq': Sequence component does not exist. (code ", code: 400 & 0xff},
+			errMsg: "Unable to create action 'badseq': Sequence component does not exist: /guest/nosuch. (code ", code: 400 & 0xff},
+		{name: "a value with spaces, unquoted", args: []string{"action", "create", "x", "hello.js", "-p", "name", "Ada", "London"},
+			errMsg: "-p name Ada takes one key and one value, so 'London' is an argument too many: quote a value that has spaces, as in -p name 'Ada London'",
+			code:   exitUsage},
+		{name: "an argument too many", args: []string{"action", "create", "x", "hello.js", "more"},
+			errMsg: "unexpected argument 'more'; usage: gust action create NAME [FILE] [flags]", code: exitUsage},
 		{name: "docker", args: []string{"action", "create", "img", "--docker", "me/img:1"}, stdout: "ok: created action img\n",
 			after: func(t *testing.T) {
 				if e := ts.action(t, "img").Exec; e.Kind != "blackbox" || e.Image != "me/img:1" {

@@ -386,6 +386,13 @@ func TestE2ETriggerRulesAndSequences(t *testing.T) {
 		if got := g.call(t, "PUT", "/namespaces/_/actions/loop?overwrite=false", map[string]any{"exec": map[string]any{"kind": "sequence", "components": []string{"/_/broken", "/_/loop"}}}, nil); got != 400 {
 			t.Fatalf("a sequence naming itself: status %d, want 400", got)
 		}
+		g.mustCall(t, 200, "PUT", "/namespaces/_/actions/gone?overwrite=false", nodeAction(`function main(p) { return p; }`), nil)
+		g.mustCall(t, 200, "PUT", "/namespaces/_/actions/orphan?overwrite=false", map[string]any{"exec": map[string]any{"kind": "sequence", "components": []string{"/_/split", "/_/gone"}}}, nil)
+		g.mustCall(t, 200, "DELETE", "/namespaces/_/actions/gone", nil, nil)
+		g.mustCall(t, 502, "POST", "/namespaces/_/actions/orphan?blocking=true", map[string]string{"text": "a b"}, &rec)
+		if !sameJSON(rec.Response.Result, `{"error":"Sequence component /guest/gone does not exist."}`) {
+			t.Errorf("a sequence whose component is gone: %s", rec.Response.Result)
+		}
 	})
 }
 
