@@ -377,10 +377,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		e.publishOutcome(ns, t.Name, triggerID, ev, results)
 		return nil
 	}
-	start := ev.Time()
-	if start.IsZero() {
-		start = time.Now()
-	}
+	start := meta.Timestamp // when Gust stored the event it received; the event's own time stays in __event
 	rec := &actions.Activation{
 		Namespace: ns, Name: t.Name, Version: t.Version, Subject: subject, ActivationID: triggerID,
 		Start: start.UnixMilli(), Logs: logs,

@@ -361,3 +361,34 @@ func TestTriggerDedupWindowAnnotation(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineRecordStartIsReceipt: a trigger record starts when Gust got
+// the event, not at the event's own time, which stays in __event.
+func TestEngineRecordStartIsReceipt(t *testing.T) {
+	ctx := t.Context()
+	h, acts, store := testStores(t, "echo")
+	putTrigger(t, store, "t", "echo", nil)
+	c := newCapture()
+	startEngine(t, rules.NewEngine(h.JetStream(), store, acts, c, c, nil))
+	stamped := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	ev := cloudevents.NewEvent()
+	ev.SetID("old-1")
+	ev.SetSource("/sensors")
+	ev.SetType("com.example.reading")
+	ev.SetTime(stamped)
+	before := time.Now().UnixMilli()
+	if err := hub.PublishEvent(ctx, h.JetStream(), "guest", "t", ev, nil); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().UnixMilli()
+	invs, recs := c.waitRecords(t, 1)
+	if s := recs[0].Start; s < before || s > after {
+		t.Errorf("record start %d, want the receipt, between %d and %d (the event's time is %d)", s, before, after, stamped.UnixMilli())
+	}
+	var p struct {
+		Event struct{ Time string } `json:"__event"`
+	}
+	if err := json.Unmarshal(invs[0].Payload, &p); err != nil || p.Event.Time != "2024-03-01T12:00:00Z" {
+		t.Errorf("__event.time = %q (%v), want the event's own time", p.Event.Time, err)
+	}
+}
