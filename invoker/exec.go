@@ -64,6 +64,9 @@ func failed(status int, msg string) outcome {
 // activate runs inv in a pool container and returns its activation record.
 func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actions.Activation {
 	a := &inv.Action
+	if b, ok := iv.builtinOf(a); ok {
+		return iv.runBuiltin(ctx, b, inv)
+	}
 	rec := iv.newRecord(inv)
 	spec, err := iv.spec(ctx, a)
 	if err != nil {

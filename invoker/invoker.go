@@ -60,19 +60,23 @@ type Options struct {
 	// NATS, which saves the blocking invoke a round trip through the server.
 	Local  *Dispatcher
 	Logger *slog.Logger
+	// Builtins are the actions the invoker runs in Go, without a
+	// container; nil means RegisteredBuiltins().
+	Builtins *Builtins
 }
 
 // Invoker pulls invocations from the hub's work queue and runs them in its
 // container pool, then stores each activation record and announces it.
 type Invoker struct {
-	js     jetstream.JetStream
-	nc     *nats.Conn
-	pool   *Pool
-	code   CodeStore
-	rec    RecordStore
-	images ImageFunc
-	opts   Options
-	log    *slog.Logger
+	js       jetstream.JetStream
+	nc       *nats.Conn
+	pool     *Pool
+	code     CodeStore
+	rec      RecordStore
+	images   ImageFunc
+	opts     Options
+	log      *slog.Logger
+	builtins *Builtins
 }
 
 // New returns an invoker; Run starts it.
@@ -84,7 +88,11 @@ func New(h *hub.Hub, pool *Pool, code CodeStore, records RecordStore, images Ima
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 64
 	}
-	return &Invoker{js: h.JetStream(), nc: h.Conn(), pool: pool, code: code, rec: records, images: images, opts: opts, log: log}
+	if opts.Builtins == nil {
+		opts.Builtins = RegisteredBuiltins()
+	}
+	return &Invoker{js: h.JetStream(), nc: h.Conn(), pool: pool, code: code, rec: records, images: images, opts: opts, log: log,
+		builtins: opts.Builtins}
 }
 
 // Run consumes invocations until ctx ends, then waits for the activations

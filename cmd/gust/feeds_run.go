@@ -9,6 +9,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -25,6 +26,10 @@ func newFeeds(ctx context.Context, js jetstream.JetStream, events feeds.Publishe
 		return nil, nil, err
 	}
 	if err := feeds.Install(ctx, store, m.Registry(), time.Now()); err != nil {
+		return nil, nil, err
+	}
+	// The built-in actions (builtins.go) go into the feeds' packages.
+	if err := invoker.InstallBuiltins(ctx, store, invoker.RegisteredBuiltins(), time.Now()); err != nil {
 		return nil, nil, err
 	}
 	return m, func(ctx context.Context) error {
