@@ -80,6 +80,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Routes holds the API routes (wsk api); nil answers them with 404.
+	Routes *Routes
 	// BlockingWait bounds how long a web action's request waits for its
 	// activation before it answers 202; 0 means 60 seconds, as OpenWhisk.
 	BlockingWait time.Duration
@@ -273,6 +275,8 @@ func (s *Server) routes() {
 	// A feed's ingress URL: the feed checks its own token or signature.
 	m.HandleFunc(feeds.ReceivePath+"{ns}/{trigger}", s.receiveFeed)
 	m.HandleFunc(WebPrefix, s.webAction)
+	m.HandleFunc(routesPattern, s.serveRoute) // API routes (wsk api)
+	s.fallbacks[routesPattern] = true
 
 	m.HandleFunc("/", s.unrouted)
 }

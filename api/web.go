@@ -53,10 +53,20 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if n.Namespace == actions.SystemNamespace && n.Package == apiManagementPackage {
+		return s.apiManagement(w, r, n.Name)
+	}
 	a, err := s.webExported(r, n)
 	if err != nil {
 		return err
 	}
+	return s.runWeb(w, r, n, a, ext, rest, nil)
+}
+
+// runWeb runs the web action a, named n, for r and answers with its result
+// projected on extension ext; rest is __ow_path, and pathParams (of an API
+// route) are parameters too.
+func (s *Server) runWeb(w http.ResponseWriter, r *http.Request, n actions.Name, a *actions.Action, ext, rest string, pathParams map[string]string) error {
 	caller := s.webCaller(r)
 	if !a.Annotations.IsTrue(annCustomOptions) {
 		setWebCORS(w.Header(), r)
@@ -75,7 +85,7 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	req := webRequest{Method: r.Method, Header: r.Header, Host: r.Host, Path: rest, RawQuery: r.URL.RawQuery, Body: body}
+	req := webRequest{Method: r.Method, Header: r.Header, Host: r.Host, Path: rest, RawQuery: r.URL.RawQuery, Body: body, PathParams: pathParams}
 	if caller != nil {
 		req.User = caller.Namespace
 		req.Header = r.Header.Clone() // the caller's key is not the action's to see

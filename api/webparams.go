@@ -41,6 +41,9 @@ type webRequest struct {
 	// User is the namespace of a caller who authenticated, "" for an
 	// anonymous one.
 	User string
+	// PathParams are the parameters of an API route's path (/books/{id});
+	// they win over the query's and the body's.
+	PathParams map[string]string
 }
 
 // params turns the request into the action's parameters, as OpenWhisk
@@ -69,6 +72,9 @@ func (q *webRequest) params(raw bool, final []string) (map[string]json.RawMessag
 			out[owBody] = jsonString(base64.StdEncoding.EncodeToString(q.Body))
 		default:
 			out[owBody] = jsonString(string(q.Body))
+		}
+		for k, v := range q.PathParams {
+			out[k] = jsonString(v)
 		}
 		return out, nil
 	}
@@ -108,6 +114,9 @@ func (q *webRequest) params(raw bool, final []string) (map[string]json.RawMessag
 		body = jsonString(string(q.Body))
 	default:
 		body = jsonString(base64.StdEncoding.EncodeToString(q.Body))
+	}
+	for k, v := range q.PathParams {
+		given[k] = jsonString(v)
 	}
 	for k := range given {
 		if slices.Contains(reservedWebParams, k) || slices.Contains(final, k) {

@@ -110,6 +110,26 @@ func TestE2EWebActions(t *testing.T) {
 			t.Fatalf("sequence: %d %s", status, body)
 		}
 	})
+	t.Run("an API route (wsk api create) reaches its action", func(t *testing.T) {
+		g.mustCall(t, 200, "PUT", "/namespaces/_/actions/book?overwrite=false", webAction(`function main(p) { return { id: p.id, method: p.__ow_method }; }`, false), nil)
+		apidoc := map[string]any{"apidoc": map[string]any{"namespace": "_", "apiName": "/library", "gatewayBasePath": "/library",
+			"gatewayPath": "/books/{id}", "gatewayMethod": "GET", "id": "API:_:/library",
+			"action": map[string]any{"name": "book", "namespace": "_", "backendMethod": "GET",
+				"backendUrl": "https://" + strings.TrimPrefix(g.base, "http://") + "/web/_/default/book.json"}}}
+		var created struct {
+			GwAPIURL string `json:"gwApiUrl"`
+		}
+		g.mustCall(t, 200, "POST", "/web/whisk.system/apimgmt/createApi.http?responsetype=json", apidoc, &created)
+		resp, err := http.Get(created.GwAPIURL + "/books/42")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != `{"id":"42","method":"get"}` {
+			t.Fatalf("route: %d %s", resp.StatusCode, body)
+		}
+	})
 	t.Run("bad input", func(t *testing.T) {
 		if status, _, _ := g.webCall(t, "GET", "default/greet", "", ""); status != 404 {
 			t.Errorf("an action that is not a web action: %d", status)

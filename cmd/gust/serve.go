@@ -225,6 +225,10 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	if err != nil {
 		return nil, err
 	}
+	routes, err := api.OpenRoutes(ctx, js) // wsk api
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", o.listen, err)
@@ -266,7 +270,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	lc.run(ctx, "feeds", runFeeds)
 	srv := &http.Server{
 		Handler: api.New(api.Config{
-			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids,
+			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes,
 			Activator: dispatcher,
 			Events:    events,
 			Outcomes:  rules.NewOutcomes(h.Conn()),
