@@ -22,7 +22,11 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 			fmt.Sprintf("Request larger than allowed: %d > %d bytes.", r.ContentLength, limit))
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
+	var timeout *bodyTimeoutError
+	switch {
+	case errors.As(err, &timeout):
+		return nil, timeout
+	case err != nil:
 		return nil, errorf(http.StatusBadRequest, "Failed extracting request body.")
 	}
 	if int64(len(b)) > limit {

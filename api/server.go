@@ -75,6 +75,10 @@ type Config struct {
 	// Records stores the records of feed actions; nil keeps none.
 	Records  ActivationWriter
 	Manifest *actions.Manifest
+	// BodyTimeout drops a request whose body sends nothing for this long
+	// with 408 (and any body still arriving after MaxBodyTime); 0 means
+	// DefaultBodyTimeout, below 0 no bound.
+	BodyTimeout time.Duration
 	// Build names this build in GET /api/v1.
 	Build  string
 	Logger *slog.Logger
@@ -135,6 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tid := newTransactionID()
 	h.Set("X-Request-ID", tid)
 	r = r.WithContext(context.WithValue(r.Context(), tidKey{}, tid))
+	s.boundBody(w, r)
 	if r.Method == http.MethodOptions && !web && !strings.HasPrefix(r.URL.Path, feeds.ReceivePath) {
 		w.WriteHeader(http.StatusOK)
 		return

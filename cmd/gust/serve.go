@@ -39,6 +39,7 @@ type serveOptions struct {
 	logLevel    string
 	procs       int
 	dedupWindow time.Duration
+	bodyTimeout time.Duration
 	invoker     invokerOptions
 }
 
@@ -70,6 +71,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (env GUST_LOG_LEVEL)")
 	f.IntVar(&o.procs, "procs", 0, "threads that run Gust's own code at once (GOMAXPROCS); 0: the GOMAXPROCS variable if set, else half the CPUs, leaving the rest to actions (env GUST_PROCS)")
 	f.DurationVar(&o.dedupWindow, "dedup-window", hub.DefaultDedupWindow, "a trigger runs an event (by source and id) once within this window; a trigger's dedup-window annotation overrides it (env GUST_DEDUP_WINDOW)")
+	f.DurationVar(&o.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "drop a request whose body sends nothing this long, with 408 (env GUST_BODY_TIMEOUT)")
 	f.StringVar(&o.invoker.sandbox, "sandbox", "auto", "where actions run: auto (Docker if reachable, else local processes), docker or process (env GUST_SANDBOX)")
 	f.IntVar(&o.invoker.memoryMB, "invoker-memory", 2048, "MB of memory all action containers may use together (env GUST_INVOKER_MEMORY)")
 	f.Float64Var(&o.invoker.cpus, "invoker-cpus", 0, "CPUs all action containers may use together, each a quota in proportion to its memory; 0: no quota, CPU shares only (env GUST_INVOKER_CPUS)")
@@ -155,6 +157,9 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	log, err := newLogger(o, e)
 	if err != nil {
 		return err
+	}
+	if o.bodyTimeout <= 0 {
+		return fmt.Errorf("--body-timeout %v: use a positive duration such as 60s", o.bodyTimeout)
 	}
 	if o.procs < 0 {
 		return fmt.Errorf("--procs %d: use a positive number, or 0 to choose from the CPUs", o.procs)
@@ -275,7 +280,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Events:    events,
 			Outcomes:  rules.NewOutcomes(h.Conn()),
 			Feeds:     feedManager, Records: activations,
-			Build: version, Logger: log.With("component", "api"),
+			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -207,9 +207,12 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	var tooBig *http.MaxBytesError
+	var withStatus interface{ HTTPStatus() int } // the server's: a body that timed out
 	switch {
 	case errors.As(err, &tooBig) || len(b) > MaxBody:
 		return nil, feeds.Reject(http.StatusRequestEntityTooLarge, "The request body is larger than %d bytes.", MaxBody)
+	case errors.As(err, &withStatus):
+		return nil, feeds.Reject(withStatus.HTTPStatus(), "%v", err)
 	case err != nil:
 		return nil, feeds.Reject(http.StatusBadRequest, "The request body could not be read: %v", err)
 	}
