@@ -1,7 +1,7 @@
 # Gust — see README.md. `make test` is what CI runs (through .ci/run).
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+LDFLAGS := -s -w -X github.com/gusthub/gust/cmd.version=$(VERSION)
 BIN     := bin/gust
 
 .PHONY: build run test test-short fuzz bench lint clean

@@ -1,0 +1,234 @@
+package gustcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/api/client"
+)
+
+func init() { cliCommands = append(cliCommands, newActivationCmd) }
+
+// activationStatus are the Status column's words, by status code, as wsk's.
+var activationStatus = [...]string{"success", "application error", "developer error", "internal error"}
+
+// activationRow is a row of wsk's activation list.
+func activationRow(a actions.Activation) string {
+	kind, ok := a.Annotations.String("kind")
+	if !ok {
+		kind = "unknown"
+	}
+	start := "warm"
+	if a.Annotations.Has("initTime") {
+		start = "cold"
+	}
+	status := activationStatus[len(activationStatus)-1]
+	if a.StatusCode >= 0 && a.StatusCode < len(activationStatus) {
+		status = activationStatus[a.StatusCode]
+	}
+	d := time.Duration(a.Duration) * time.Millisecond
+	return fmt.Sprintf("%s %s %-9s %-5s %-10v %-7s %s/%s:%s",
+		time.UnixMilli(a.Start).Format(time.DateTime), a.ActivationID, kind, start, d, status, a.Namespace, a.Name, a.Version)
+}
+
+// activationHeader is the header of wsk's activation list.
+const activationHeader = "Datetime            Activation ID                    Kind      Start Duration   Status  Entity"
+
+// pollInterval is how often activation poll asks for new activations.
+const pollInterval = 2 * time.Second
+
+// lastFlag is --last of activation get, logs and result: with it, ID is
+// optional and names an action to take the last activation of.
+type lastFlag struct{ last bool }
+
+func (l *lastFlag) register(fs *pflag.FlagSet) {
+	fs.BoolVarP(&l.last, "last", "l", false, "use the most recent activation (of the action named by the argument, if any)")
+}
+
+// id resolves the activation id argument, or with --last the most recent
+// activation's.
+func (l *lastFlag) id(x *call, args []string) (string, error) {
+	if !l.last {
+		if len(args) != 1 {
+			return "", usageError(errors.New("an activation ID is required (or --last)"))
+		}
+		return args[0], nil
+	}
+	o := client.ActivationListOptions{Limit: 1}
+	if len(args) == 1 {
+		o.Name = args[0]
+	}
+	list, _, err := x.c.ListActivations(x.ctx, o)
+	if err != nil {
+		return "", fail(err, "Unable to get the last activation")
+	}
+	if len(list) == 0 {
+		return "", &exitError{code: exitGeneral, err: errors.New("activation list does not contain any activations")}
+	}
+	return list[0].ActivationID, nil
+}
+
+// activationLeaf is activation get, logs or result: fetch and show the
+// activation that args or --last name.
+func activationLeaf(use, short string, show func(x *call, id string) error) leaf {
+	var l lastFlag
+	return leaf{use: use + " [ID]", short: short, maxArgs: 1, flags: l.register,
+		run: func(x *call, args []string) error {
+			id, err := l.id(x, args)
+			if err != nil {
+				return err
+			}
+			return show(x, id)
+		}}
+}
+
+func newActivationCmd(e *env) *cobra.Command {
+	var list client.ActivationListOptions
+	var poll struct {
+		exit     int
+		interval time.Duration
+	}
+	return group(e, "activation", "Work with activations", true,
+		leaf{use: "list [NAME]", short: "List activations, newest first", maxArgs: 1,
+			flags: func(fs *pflag.FlagSet) {
+				fs.IntVarP(&list.Limit, "limit", "l", 30, "list at most `N` activations (0: the server's maximum)")
+				fs.IntVarP(&list.Skip, "skip", "s", 0, "skip the first `N` activations")
+				fs.Int64Var(&list.Since, "since", 0, "only activations that started at or after `EPOCH_MS`")
+				fs.Int64Var(&list.Upto, "upto", 0, "only activations that started at or before `EPOCH_MS`")
+			},
+			run: func(x *call, args []string) error {
+				if len(args) == 1 {
+					list.Name = args[0]
+				}
+				all, resp, err := x.c.ListActivations(x.ctx, list)
+				if err != nil {
+					return fail(err, "Unable to obtain the list of activations for namespace 'default'")
+				}
+				return x.show(resp, func() error {
+					fmt.Fprintln(x.stdout, activationHeader)
+					for _, a := range all {
+						fmt.Fprintln(x.stdout, activationRow(a))
+					}
+					return nil
+				})
+			}},
+		activationLeaf("get", "Get an activation", func(x *call, id string) error {
+			_, resp, err := x.c.GetActivation(x.ctx, id)
+			if err != nil {
+				return fail(err, "Unable to get activation '%s'", id)
+			}
+			return x.show(resp, func() error {
+				x.ok("got activation %s", id)
+				return x.pretty(resp.Body)
+			})
+		}),
+		activationLeaf("logs", "Print an activation's logs", func(x *call, id string) error {
+			logs, resp, err := x.c.ActivationLogs(x.ctx, id)
+			if err != nil {
+				return fail(err, "Unable to get logs for activation '%s'", id)
+			}
+			return x.show(resp, func() error {
+				for _, l := range logs {
+					fmt.Fprintln(x.stdout, l)
+				}
+				return nil
+			})
+		}),
+		activationLeaf("result", "Print an activation's result", func(x *call, id string) error {
+			r, resp, err := x.c.GetActivationResult(x.ctx, id)
+			if err != nil {
+				return fail(err, "Unable to get result for activation '%s'", id)
+			}
+			return x.show(resp, func() error {
+				if len(r.Result) == 0 {
+					return x.pretty([]byte("{}"))
+				}
+				return x.pretty(r.Result)
+			})
+		}),
+		leaf{use: "poll [NAME]", short: "Print the logs of new activations as they come", maxArgs: 1,
+			flags: func(fs *pflag.FlagSet) {
+				fs.IntVarP(&poll.exit, "exit", "e", 0, "stop after `SECONDS` (0: at Ctrl-C)")
+				fs.DurationVar(&poll.interval, "interval", pollInterval, "how often to ask for new activations")
+				_ = fs.MarkHidden("interval")
+			},
+			run: func(x *call, args []string) error {
+				name := ""
+				if len(args) == 1 {
+					name = args[0]
+				}
+				return x.poll(name, time.Duration(poll.exit)*time.Second, poll.interval)
+			}},
+	)
+}
+
+// poll prints, as wsk does, the logs of each activation started since it
+// began, until ctx ends or, with exit > 0, exit has passed.
+func (x *call) poll(name string, exit, interval time.Duration) error {
+	ctx := x.ctx
+	if exit > 0 {
+		var cancel func()
+		ctx, cancel = context.WithTimeout(ctx, exit)
+		defer cancel()
+	}
+	if !x.flags.json {
+		fmt.Fprint(x.stdout, "Enter Ctrl-c to exit.\nPolling for activation logs\n")
+	}
+	since := time.Now().UnixMilli()
+	seen := map[string]bool{}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		list, _, err := x.c.ListActivations(ctx, client.ActivationListOptions{Name: name, Since: since, Docs: true})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fail(err, "Unable to poll for activations")
+		}
+		for i := len(list) - 1; i >= 0; i-- { // oldest first
+			a := list[i]
+			if seen[a.ActivationID] {
+				continue
+			}
+			seen[a.ActivationID] = true
+			if err := x.pollShow(a); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// pollShow prints one polled activation: with --json one line of JSON,
+// else wsk's "Activation: 'name' (id)" and the logs.
+func (x *call) pollShow(a actions.Activation) error {
+	if x.flags.json {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		return x.raw(b)
+	}
+	fmt.Fprintf(x.stdout, "\nActivation: '%s' (%s)\n", a.Name, a.ActivationID)
+	logs := a.Logs
+	if logs == nil {
+		logs = []string{}
+	}
+	b, err := json.Marshal(logs)
+	if err != nil {
+		return err
+	}
+	return x.pretty(b)
+}

@@ -1,0 +1,247 @@
+package gustcmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/api/client"
+	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/rules"
+)
+
+func init() { cliCommands = append(cliCommands, newFeedCmd) }
+
+// feedAnnotation is the trigger annotation naming its feed action.
+const feedAnnotation = "feed"
+
+// qualifyFeed is the feed action of --feed: a fully qualified name as
+// given; "package/feed" names a feed of the system namespace, so that
+// `--feed alarms/interval` works as `--feed /whisk.system/alarms/interval`.
+func qualifyFeed(name string) (string, error) {
+	if strings.HasPrefix(name, "/") {
+		if strings.Count(name, "/") != 3 {
+			return "", usageError(fmt.Errorf("--feed %q: use /namespace/package/feed or package/feed", name))
+		}
+		return name, nil
+	}
+	if strings.Count(name, "/") != 1 {
+		return "", usageError(fmt.Errorf("--feed %q: use package/feed (e.g. alarms/alarm) or /namespace/package/feed", name))
+	}
+	return "/" + actions.SystemNamespace + "/" + name, nil
+}
+
+// triggerPutLeaf is `trigger create` (or update). With --feed, the
+// parameters go to the feed, not to the trigger, as wsk does: the trigger
+// is created with the "feed" annotation, then the feed action is invoked
+// with lifecycleEvent CREATE, and the trigger is deleted again when that
+// fails. Updating a trigger that has a feed updates the feed (UPDATE).
+func triggerPutLeaf(update bool) leaf {
+	var files kvFiles
+	var shared, feed string
+	verb, past, short := "create", "created", "Create a trigger, optionally fed by a feed (--feed alarms/alarm -p cron '*/5 * * * *')"
+	if update {
+		verb, past, short = "update", "updated", "Update a trigger or its feed's parameters, or create it"
+	}
+	return leaf{use: verb + " NAME", short: short, minArgs: 1, maxArgs: 1, pairs: true,
+		flags: func(fs *pflag.FlagSet) {
+			files.register(fs)
+			fs.StringVar(&shared, "shared", "", "share it with other namespaces: yes or no")
+			fs.StringVarP(&feed, "feed", "f", "", "the trigger's `FEED`: package/feed (see `gust feed list`) or /namespace/package/feed")
+		},
+		run: func(x *call, args []string) error {
+			name := args[0]
+			params, annots, err := x.keyValues(&files)
+			if err != nil {
+				return err
+			}
+			publish, err := sharedFlag(shared)
+			if err != nil {
+				return err
+			}
+			existed := false
+			if feed != "" {
+				if feed, err = qualifyFeed(feed); err != nil {
+					return err
+				}
+			}
+			if update {
+				_, _, fed, err := x.triggerFeed(name)
+				existed = err == nil
+				if fed != "" { // the trigger has a feed: the parameters update it
+					if feed != "" && feed != fed {
+						return usageError(fmt.Errorf("trigger %s is fed by %s: delete it to give it another feed", name, fed))
+					}
+					if err := x.runFeed(fed, feeds.Update, name, params); err != nil {
+						return fail(err, "Unable to update trigger '%s'", name)
+					}
+					x.ok("%s trigger %s", past, name)
+					return nil
+				}
+			}
+			_, rel := client.SplitName(name)
+			body := &client.TriggerRequest{Name: rel, Annotations: annots, Parameters: params, Publish: publish}
+			if feed != "" {
+				body.Parameters = nil // they are the feed's
+				body.Annotations = annots.Set(feedAnnotation, feed)
+			}
+			_, resp, err := x.c.Triggers.Put(x.ctx, name, body, update)
+			if err != nil {
+				return fail(err, "Unable to %s trigger '%s'", verb, name)
+			}
+			if feed != "" {
+				if err := x.runFeed(feed, feeds.Create, name, params); err != nil {
+					if !existed { // as wsk: no new trigger without its feed
+						_, _, _ = x.c.Triggers.Delete(x.ctx, name, nil)
+					}
+					return fail(err, "Unable to %s trigger '%s'", verb, name)
+				}
+			}
+			return x.show(resp, func() error { x.ok("%s trigger %s", past, name); return nil })
+		}}
+}
+
+// runFeed invokes the feed action for the trigger named trigger with
+// lifecycle event, the CLI's key as authKey, and params; it prints the
+// activation as wsk does.
+func (x *call) runFeed(feed, event, trigger string, params actions.KeyValues) error {
+	body, err := x.feedRequest(event, trigger, params)
+	if err != nil {
+		return err
+	}
+	return x.invoke(feed, body, client.InvokeOptions{Blocking: true})
+}
+
+// feedRequest is the body of a feed action invocation, as wsk sends it:
+// the parameters with authKey (the CLI's key), lifecycleEvent and
+// triggerName, keys sorted.
+func (x *call) feedRequest(event, trigger string, params actions.KeyValues) (json.RawMessage, error) {
+	s, err := x.settings("")
+	if err != nil {
+		return nil, err
+	}
+	return payload(params.Set("authKey", s.auth).Set("lifecycleEvent", event).Set("triggerName", client.Qualify(trigger))), nil
+}
+
+// triggerFeed returns the feed annotation of trigger name, "" when it has
+// none; the trigger itself is returned too.
+func (x *call) triggerFeed(name string) (*rules.Trigger, *client.Response, string, error) {
+	t, resp, err := x.c.Triggers.Get(x.ctx, name)
+	if err != nil {
+		return nil, resp, "", err
+	}
+	var feed string
+	_ = json.Unmarshal(t.Annotations.Get(feedAnnotation), &feed)
+	return t, resp, feed, nil
+}
+
+// triggerGetLeaf is `trigger get`: the trigger and, for a trigger with a
+// feed, the feed's configuration and status (lifecycleEvent READ).
+func triggerGetLeaf() leaf {
+	return leaf{use: "get NAME", short: "Get a trigger, and its feed's configuration and status", minArgs: 1, maxArgs: 1,
+		run: func(x *call, args []string) error {
+			_, resp, feed, err := x.triggerFeed(args[0])
+			if err != nil {
+				return fail(err, "Unable to get trigger '%s'", args[0])
+			}
+			if x.flags.json {
+				return x.raw(resp.Body)
+			}
+			x.ok("got trigger %s", args[0])
+			if err := x.pretty(resp.Body); err != nil || feed == "" {
+				return err
+			}
+			read, err := x.feedRequest(feeds.Read, args[0], nil)
+			if err != nil {
+				return err
+			}
+			fresp, err := x.c.Invoke(x.ctx, feed, read, client.InvokeOptions{Blocking: true, Result: true})
+			if err != nil {
+				fmt.Fprintf(x.stderr, "warning: could not read the status of feed %s: %v\n", feed, err)
+				return nil
+			}
+			fmt.Fprintf(x.stdout, "feed %s:\n", feed)
+			return x.prettySorted(fresp.Body)
+		}}
+}
+
+// triggerDeleteLeaf is `trigger delete`: as wsk, it reads the trigger,
+// tells its feed (lifecycleEvent DELETE; a failure is only reported), then
+// deletes the trigger.
+func triggerDeleteLeaf() leaf {
+	return leaf{use: "delete NAME", short: "Delete a trigger, and its feed", minArgs: 1, maxArgs: 1,
+		run: func(x *call, args []string) error {
+			_, _, feed, err := x.triggerFeed(args[0])
+			if err != nil {
+				return fail(err, "Unable to delete trigger '%s'", args[0])
+			}
+			if feed != "" {
+				if err := x.runFeed(feed, feeds.Delete, args[0], nil); err != nil {
+					fmt.Fprintf(x.stderr, "warning: feed %s: %v\n", feed, err)
+				}
+			}
+			return deleteLeaf("trigger", triggersOf, nil).run(x, args)
+		}}
+}
+
+// newFeedCmd is `gust feed list`: the feed actions of the system
+// namespace and their parameters.
+func newFeedCmd(e *env) *cobra.Command {
+	return group(e, "feed", "Work with feeds: the event sources a trigger can have", true,
+		leaf{use: "list", short: "List the feeds and their parameters", maxArgs: 0,
+			run: func(x *call, _ []string) error {
+				pkgs, _, err := x.c.Packages.ListIn(x.ctx, actions.SystemNamespace, client.ListOptions{})
+				if err != nil {
+					return fail(err, "Unable to list the feeds")
+				}
+				type feedInfo struct {
+					Name        string        `json:"name"`
+					Description string        `json:"description"`
+					Parameters  []feeds.Param `json:"parameters"`
+				}
+				var all []feedInfo
+				for _, p := range pkgs {
+					_, presp, err := x.c.Packages.Get(x.ctx, "/"+actions.SystemNamespace+"/"+p.Name)
+					if err != nil {
+						return fail(err, "Unable to get package '%s'", p.Name)
+					}
+					var body struct {
+						Feeds []struct {
+							Name        string            `json:"name"`
+							Annotations actions.KeyValues `json:"annotations"`
+						} `json:"feeds"`
+					}
+					if err := json.Unmarshal(presp.Body, &body); err != nil {
+						return fail(err, "Unable to read package '%s'", p.Name)
+					}
+					for _, f := range body.Feeds {
+						fi := feedInfo{Name: "/" + actions.SystemNamespace + "/" + p.Name + "/" + f.Name}
+						_ = json.Unmarshal(f.Annotations.Get("description"), &fi.Description)
+						_ = json.Unmarshal(f.Annotations.Get("parameters"), &fi.Parameters)
+						all = append(all, fi)
+					}
+				}
+				sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+				if x.flags.json {
+					b, _ := json.Marshal(all)
+					return x.raw(b)
+				}
+				fmt.Fprintln(x.stdout, "feeds")
+				for _, f := range all {
+					fmt.Fprintf(x.stdout, "%-40s %s\n", f.Name, f.Description)
+					for _, p := range f.Parameters {
+						req := ""
+						if p.Required {
+							req = " (required)"
+						}
+						fmt.Fprintf(x.stdout, "    %s%s: %s\n", p.Name, req, p.Description)
+					}
+				}
+				return nil
+			}})
+}

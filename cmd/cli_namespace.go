@@ -1,0 +1,118 @@
+package gustcmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gusthub/gust/api/client"
+)
+
+func init() {
+	cliCommands = append(cliCommands, newNamespaceCmd, newListCmd, newPropertyCmd)
+}
+
+func newNamespaceCmd(e *env) *cobra.Command {
+	var adminAuth string
+	return group(e, "namespace", "Work with namespaces", true,
+		leaf{use: "list", short: "List the namespaces of the key", maxArgs: 0,
+			run: func(x *call, _ []string) error {
+				all, resp, err := x.c.Namespaces(x.ctx)
+				if err != nil {
+					return fail(err, "Unable to obtain the list of available namespaces")
+				}
+				return x.show(resp, func() error {
+					fmt.Fprintln(x.stdout, "namespaces")
+					for _, ns := range all {
+						fmt.Fprintln(x.stdout, ns)
+					}
+					return nil
+				})
+			}},
+		leaf{use: "get [NAMESPACE]", short: "List the entities of the namespace", maxArgs: 1,
+			run: func(x *call, args []string) error {
+				ns := "default"
+				if len(args) == 1 {
+					ns = args[0]
+				}
+				return x.listAll(ns)
+			}},
+		leaf{use: "create NAME", short: "Create a namespace and a key for it (needs the admin key)", minArgs: 1, maxArgs: 1,
+			flags: func(fs *pflag.FlagSet) {
+				fs.StringVar(&adminAuth, "admin-auth", "", "admin key (env "+envAdminAuth+"; default from the config file)")
+			},
+			run: func(x *call, args []string) error {
+				s, err := x.settings(adminAuth)
+				if err != nil {
+					return err
+				}
+				if s.adminAuth == "" {
+					return &exitError{code: exitGeneral, err: errors.New("no admin key configured: run `gust serve` on this machine, or set " + envAdminAuth + " (or pass --admin-auth)")}
+				}
+				if err := x.connect(s.adminAuth); err != nil {
+					return err
+				}
+				k, resp, err := x.c.CreateNamespace(x.ctx, args[0])
+				if err != nil {
+					return fail(err, "Unable to create namespace '%s'", args[0])
+				}
+				return x.show(resp, func() error {
+					x.ok("created namespace %s", k.Namespace)
+					fmt.Fprintf(x.stdout, "key: %s\n", k.Auth)
+					fmt.Fprintf(x.stdout, "Use it with `gust property set --auth %s`, or %s=%s.\n", k.Auth, envAuth, k.Auth)
+					return nil
+				})
+			}},
+	)
+}
+
+func newListCmd(e *env) *cobra.Command {
+	return standalone(e, leaf{use: "list", short: "List all entities of the namespace", maxArgs: 0,
+		run: func(x *call, _ []string) error { return x.listAll("default") }})
+}
+
+// listAll is wsk list: the namespace's packages, actions, triggers and
+// rules, each rule read for its status.
+func (x *call) listAll(ns string) error {
+	all := client.ListOptions{}
+	what := "Unable to obtain the list of entities for namespace '" + ns + "'"
+	acts, actsResp, err := x.c.Actions.List(x.ctx, all)
+	if err != nil {
+		return fail(err, "%s", what)
+	}
+	pkgs, pkgsResp, err := x.c.Packages.List(x.ctx, all)
+	if err != nil {
+		return fail(err, "%s", what)
+	}
+	trigs, trigsResp, err := x.c.Triggers.List(x.ctx, all)
+	if err != nil {
+		return fail(err, "%s", what)
+	}
+	rls, rulesResp, err := x.c.Rules.List(x.ctx, all)
+	if err != nil {
+		return fail(err, "%s", what)
+	}
+	if x.flags.json {
+		b, err := json.Marshal(map[string]json.RawMessage{
+			"actions": actsResp.Body, "packages": pkgsResp.Body, "triggers": trigsResp.Body, "rules": rulesResp.Body,
+		})
+		if err != nil {
+			return err
+		}
+		return x.raw(b)
+	}
+	fmt.Fprintf(x.stdout, "Entities in namespace: %s\n", ns)
+	for _, err := range []error{
+		rows("packages", plainRow)(x, pkgs),
+		rows("actions", actionRow)(x, acts),
+		rows("triggers", plainRow)(x, trigs),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return ruleRows(x, rls)
+}

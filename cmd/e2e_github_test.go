@@ -1,0 +1,202 @@
+package gustcmd
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// githubPayload is a real GitHub payload from feeds/github/testdata.
+func githubPayload(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../feeds/github/testdata/" + name + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// postGitHub delivers payload to url as GitHub does: signed with secret,
+// JSON or form encoded. It returns the answer's status.
+func postGitHub(t *testing.T, target, secret, event, delivery string, payload []byte, form bool) int {
+	t.Helper()
+	body, ct := payload, "application/json"
+	if form {
+		body, ct = []byte("payload="+url.QueryEscape(string(payload))), "application/x-www-form-urlencoded"
+	}
+	req, _ := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// githubHooks is GitHub's hooks API for one repository, as a fake.
+type githubHooks struct {
+	mu      sync.Mutex
+	created []map[string]any
+	deleted []string
+	refuse  bool
+}
+
+func (g *githubHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case g.refuse:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}`))
+	case r.Method == http.MethodPost && r.URL.Path == "/repos/Codertocat/Hello-World/hooks":
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		g.created = append(g.created, body)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = fmt.Fprintf(w, `{"id":%d,"name":"web","active":true}`, 4200+len(g.created))
+	case r.Method == http.MethodDelete:
+		g.deleted = append(g.deleted, r.URL.Path)
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"message":"Not Found"}`))
+	}
+}
+
+// TestE2EGitHubFeed: `trigger create --feed github/webhook` with an access
+// token registers the hook on (fake) GitHub with the public URL; real
+// signed payloads, JSON and form encoded, reach the rule's action with the
+// event's attributes; a redelivery and a ping run nothing; a refused
+// registration leaves no trigger; deleting the trigger removes the hook.
+func TestE2EGitHubFeed(t *testing.T) {
+	requireEngine(t)
+	hooks := &githubHooks{}
+	gh := httptest.NewServer(hooks)
+	defer gh.Close()
+	dir := t.TempDir()
+	g := startGust(t, dir, "--public-url", "https://gust.example.com/")
+	cli := cliEnv(dir)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(echoCode), nil)
+	const secret = "e2e-github-secret"
+	out := mustGust(t, cli, "trigger", "create", "pushes", "--feed", "github/webhook", "-p", "repository", "Codertocat/Hello-World",
+		"-p", "events", "push,issues", "-p", "secret", secret, "-p", "accessToken", "ghp_e2e", "-p", "baseUrl", gh.URL)
+	if !strings.Contains(out, "pushes") {
+		t.Errorf("create said %q", out)
+	}
+	mustGust(t, cli, "rule", "create", "r", "pushes", "echo")
+	hooks.mu.Lock()
+	if len(hooks.created) != 1 {
+		t.Fatalf("GitHub got %d hook creations", len(hooks.created))
+	}
+	cfg := hooks.created[0]["config"].(map[string]any)
+	if cfg["url"] != "https://gust.example.com/api/v1/feeds/guest/pushes" || cfg["secret"] != secret || cfg["content_type"] != "json" {
+		t.Errorf("hook config %v", cfg)
+	}
+	hooks.mu.Unlock()
+	if got := mustGust(t, cli, "trigger", "get", "pushes"); !strings.Contains(got, "4201") || strings.Contains(got, "ghp_e2e") || strings.Contains(got, secret) {
+		t.Errorf("trigger get shows no hookId, or a secret:\n%s", got)
+	}
+
+	feedURL := strings.TrimSuffix(g.base, "/api/v1") + "/api/v1/feeds/guest/pushes"
+	push, issues, ping := githubPayload(t, "push"), githubPayload(t, "issues.opened"), githubPayload(t, "ping")
+	for _, d := range []struct {
+		event, id string
+		body      []byte
+		form      bool
+		want      int
+	}{
+		{"ping", "d-ping", ping, false, http.StatusOK},
+		{"push", "d-push", push, false, http.StatusAccepted},
+		{"push", "d-push", push, false, http.StatusAccepted}, // redelivery
+		{"issues", "d-issue", issues, true, http.StatusAccepted},
+		{"release", "d-release", githubPayload(t, "release.published"), false, http.StatusOK}, // not subscribed
+	} {
+		if got := postGitHub(t, feedURL, secret, d.event, d.id, d.body, d.form); got != d.want {
+			t.Errorf("%s %s: %d, want %d", d.event, d.id, got, d.want)
+		}
+	}
+	if got := postGitHub(t, feedURL, "not-the-secret", "push", "d-forged", push, false); got != http.StatusUnauthorized {
+		t.Errorf("forged delivery: %d", got)
+	}
+
+	g.waitActivations(t, "two echoes", func(rs []record) bool { return countNamed(rs, "echo") == 2 })
+	time.Sleep(time.Second)
+	recs := g.waitActivations(t, "still two echoes", func(rs []record) bool { return true })
+	if n := countNamed(recs, "echo"); n != 2 {
+		t.Fatalf("%d echoes, want 2: a redelivery, a ping or a forged delivery ran", n)
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if r.Name != "echo" {
+			continue
+		}
+		var p struct {
+			Ref   string         `json:"ref"`
+			Issue map[string]any `json:"issue"`
+			Event map[string]any `json:"__event"`
+		}
+		if err := json.Unmarshal(r.Response.Result, &p); err != nil {
+			t.Fatal(err)
+		}
+		ev := p.Event
+		seen[fmt.Sprint(ev["type"])] = true
+		if ev["source"] != "https://github.com/Codertocat/Hello-World" {
+			t.Errorf("source %v", ev["source"])
+		}
+		switch ev["type"] {
+		case "com.github.push":
+			if ev["id"] != "d-push" || ev["subject"] != "refs/heads/master" || p.Ref != "refs/heads/master" {
+				t.Errorf("push event %v, ref %q", ev, p.Ref)
+			}
+		case "com.github.issues.opened":
+			if ev["id"] != "d-issue" || ev["subject"] != "1" || p.Issue["number"] != float64(1) {
+				t.Errorf("issues event %v", ev)
+			}
+		}
+	}
+	if !seen["com.github.push"] || !seen["com.github.issues.opened"] {
+		t.Errorf("event types %v", seen)
+	}
+
+	// GitHub refuses: CREATE fails with its message, and no trigger is left.
+	hooks.mu.Lock()
+	hooks.refuse = true
+	hooks.mu.Unlock()
+	r := gust(t, cli, "trigger", "create", "refused", "--feed", "github/webhook", "-p", "repository", "Codertocat/Hello-World",
+		"-p", "accessToken", "ghp_bad", "-p", "baseUrl", gh.URL)
+	if r.err == nil || !strings.Contains(r.err.Error(), "GitHub refused to create the hook") || !strings.Contains(r.err.Error(), "Not Found") {
+		t.Errorf("create with a refused hook: %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	if got := g.call(t, "GET", "/namespaces/_/triggers/refused", nil, nil); got != http.StatusNotFound {
+		t.Errorf("the refused trigger is left: GET %d", got)
+	}
+	hooks.mu.Lock()
+	hooks.refuse = false
+	hooks.mu.Unlock()
+
+	mustGust(t, cli, "rule", "delete", "r")
+	mustGust(t, cli, "trigger", "delete", "pushes")
+	hooks.mu.Lock()
+	defer hooks.mu.Unlock()
+	if len(hooks.deleted) != 1 || hooks.deleted[0] != "/repos/Codertocat/Hello-World/hooks/4201" {
+		t.Errorf("GitHub got deletions %v", hooks.deleted)
+	}
+}

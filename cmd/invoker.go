@@ -1,0 +1,167 @@
+package gustcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/invoker"
+	"github.com/gusthub/gust/invoker/docker"
+	"github.com/gusthub/gust/invoker/process"
+)
+
+// invokerOptions are the invoker's flags of `gust serve`.
+type invokerOptions struct {
+	sandbox     string // auto, docker or process
+	memoryMB    int
+	cpus        float64 // --invoker-cpus; 0: no quota
+	pauseGrace  time.Duration
+	idleTTL     time.Duration
+	stemCells   int
+	proxyBinary string
+	maxInFlight int
+}
+
+// sandboxes is the invoker's sandbox and what resolves images for it.
+type sandboxes struct {
+	invoker.Sandbox
+	images invoker.ImageFunc
+	close  func() error
+}
+
+// openSandbox picks the Docker engine when one answers, else local
+// processes, and says so loudly.
+func openSandbox(ctx context.Context, o invokerOptions, dataDir string, log *slog.Logger) (*sandboxes, error) {
+	if o.cpus < 0 {
+		return nil, fmt.Errorf("--invoker-cpus %g: use a positive number of CPUs, or 0 for no quota", o.cpus)
+	}
+	proxyBin, err := proxyBinary(o.proxyBinary)
+	if err != nil {
+		return nil, err
+	}
+	if o.sandbox == "auto" || o.sandbox == "docker" {
+		sb, err := docker.New(docker.Options{SocketDir: filepath.Join(dataDir, "sockets"), APISocketDir: apiSocketDir(dataDir), APIForwarder: proxyBin,
+			UserMemoryMB: o.memoryMB, UserCPUs: o.cpus, Logger: log.With("component", "docker")})
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err = sb.Ping(pctx)
+			cancel()
+			if err == nil {
+				return &sandboxes{Sandbox: sb, images: sb.RuntimeImages(proxyBin), close: sb.Close}, nil
+			}
+			_ = sb.Close()
+		}
+		if o.sandbox == "docker" {
+			return nil, fmt.Errorf("no Docker engine reachable: %w", err)
+		}
+		log.Warn("NO DOCKER ENGINE REACHABLE: actions run as local processes WITHOUT ISOLATION; start a Docker engine for real sandboxes",
+			"err", err)
+	}
+	if o.sandbox != "auto" && o.sandbox != "process" {
+		return nil, fmt.Errorf("--sandbox %q: use auto, docker or process", o.sandbox)
+	}
+	sb, err := process.New(process.Options{ProxyBinary: proxyBin, Logger: log.With("component", "process")})
+	if err != nil {
+		return nil, err
+	}
+	images := func(ctx context.Context, e actions.Exec) (string, bool, error) {
+		if e.Kind == actions.KindBlackbox && e.Image != docker.NativeSkeleton {
+			return "", false, fmt.Errorf("%w: blackbox image %s needs a Docker engine, and none is reachable", invoker.ErrImage, e.Image)
+		}
+		return "", true, nil
+	}
+	return &sandboxes{Sandbox: sb, images: images, close: func() error { return nil }}, nil
+}
+
+// proxyBinary is the executable that serves as the action proxy: the gust
+// binary itself unless told otherwise. Runtime images carry it with the
+// libraries it links.
+func proxyBinary(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the gust executable: %w", err)
+	}
+	return exe, nil
+}
+
+// newInvoker builds the pool and the invoker and removes containers an
+// earlier run left. The returned run keeps stem cells warm and runs the
+// invoker until ctx ends, then destroys every container and closes the
+// sandbox.
+func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerOptions, log *slog.Logger) (run func(context.Context) error, err error) {
+	owner := deps.owner
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = sb.RemoveLeftovers(cctx, owner)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("remove leftover containers: %w", err)
+	}
+	pool := invoker.NewPool(sb, invoker.PoolOptions{
+		MemoryMB: o.memoryMB, PauseGrace: o.pauseGrace, IdleTTL: o.idleTTL, Owner: owner,
+		Logger: log.With("component", "pool"),
+	})
+	iv := invoker.New(deps.hub, pool, deps.code, deps.records, sb.images, invoker.Options{
+		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Local: deps.dispatcher, Logger: log.With("component", "invoker"),
+	})
+	return func(ctx context.Context) error {
+		var bg sync.WaitGroup
+		if o.stemCells > 0 {
+			bg.Go(func() { // building runtime images may take a while: not on the way to ready
+				keepStemCells(ctx, pool, sb, deps.apiHost, o.stemCells, log)
+			})
+		}
+		err := iv.Run(ctx)
+		bg.Wait()
+		pool.Close()
+		if cerr := sb.close(); cerr != nil {
+			log.Warn("close sandbox", "err", cerr)
+		}
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}, nil
+}
+
+// invokerDeps are what the invoker needs from the rest of Gust.
+type invokerDeps struct {
+	hub     *hub.Hub
+	code    invoker.CodeStore
+	records invoker.RecordStore
+	apiHost string
+	// owner names this Gust's containers: unique per data directory, so
+	// that two Gusts on one engine leave each other's containers alone.
+	owner string
+	// dispatcher is this process's, to which the invoker hands the records
+	// its blocking callers wait for.
+	dispatcher *invoker.Dispatcher
+}
+
+// keepStemCells asks the pool for pre-warmed containers of every runtime
+// the manifest wants them for, at most perKind each.
+func keepStemCells(ctx context.Context, pool *invoker.Pool, sb *sandboxes, apiHost string, perKind int, log *slog.Logger) {
+	for _, rt := range actions.DefaultManifest().Runtimes() {
+		if rt.StemCells == 0 || ctx.Err() != nil {
+			continue
+		}
+		img, socket, err := sb.images(ctx, actions.Exec{Kind: rt.Kind})
+		if err != nil {
+			log.Warn("no stem cells", "kind", rt.Kind, "err", err)
+			continue
+		}
+		pool.KeepStemCells(invoker.Spec{
+			Kind: rt.Kind, Image: img, ProxySocket: socket, MemoryMB: actions.DefaultMemoryMB,
+			Env: map[string]string{"__OW_API_HOST": apiHost},
+		}, min(perKind, rt.StemCells))
+	}
+}

@@ -1,0 +1,365 @@
+package gustcmd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/dirlock"
+	"github.com/gusthub/gust/internal/procs"
+	"github.com/gusthub/gust/invoker"
+	"github.com/gusthub/gust/rules"
+)
+
+// serveOptions are the flags of `gust serve`; each has a GUST_* variable.
+type serveOptions struct {
+	dataDir     string
+	listen      string
+	natsListen  string
+	natsURL     string
+	publicURL   string
+	devGuestKey bool
+	logFormat   string
+	logLevel    string
+	procs       int
+	dedupWindow time.Duration
+	bodyTimeout time.Duration
+	invoker     invokerOptions
+}
+
+// DefaultListen is OpenWhisk standalone's address.
+const DefaultListen = "127.0.0.1:3233"
+
+func newServeCmd(e *env) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run Gust: embedded NATS JetStream, the OpenWhisk API, feeds, rules and the invoker",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd, e.getenv); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), o, e)
+		},
+	}
+	// One line a flag: bindEnv gives each its GUST_* variable.
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(e.getenv), "directory for JetStream state (env GUST_DATA_DIR)")
+	f.StringVar(&o.listen, "listen", DefaultListen, "API address (env GUST_LISTEN)")
+	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS on this address, e.g. 127.0.0.1:4222 (env GUST_NATS_LISTEN; default off)")
+	f.StringVar(&o.publicURL, "public-url", "", "the URL senders such as GitHub reach this API at, e.g. https://gust.example.com; feed URLs are under it (env GUST_PUBLIC_URL; default the listen address)")
+	f.StringVar(&o.natsURL, "nats", "", "use an external NATS server with JetStream instead of embedding one (env GUST_NATS)")
+	f.BoolVar(&o.devGuestKey, "dev-guest-key", false, "accept OpenWhisk's well-known guest key for namespace guest (env GUST_DEV_GUEST_KEY=true)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json (env GUST_LOG_FORMAT)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (env GUST_LOG_LEVEL)")
+	f.IntVar(&o.procs, "procs", 0, "threads that run Gust's own code at once (GOMAXPROCS); 0: the GOMAXPROCS variable if set, else half the CPUs, leaving the rest to actions (env GUST_PROCS)")
+	f.DurationVar(&o.dedupWindow, "dedup-window", hub.DefaultDedupWindow, "a trigger runs an event (by source and id) once within this window; a trigger's dedup-window annotation overrides it (env GUST_DEDUP_WINDOW)")
+	f.DurationVar(&o.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "drop a request whose body sends nothing this long, with 408 (env GUST_BODY_TIMEOUT)")
+	f.StringVar(&o.invoker.sandbox, "sandbox", "auto", "where actions run: auto (Docker if reachable, else local processes), docker or process (env GUST_SANDBOX)")
+	f.IntVar(&o.invoker.memoryMB, "invoker-memory", 2048, "MB of memory all action containers may use together (env GUST_INVOKER_MEMORY)")
+	f.Float64Var(&o.invoker.cpus, "invoker-cpus", 0, "CPUs all action containers may use together, each a quota in proportion to its memory; 0: no quota, CPU shares only (env GUST_INVOKER_CPUS)")
+	f.DurationVar(&o.invoker.pauseGrace, "pause-grace", 10*time.Second, "pause a warm container idle this long; 0 never pauses (env GUST_PAUSE_GRACE)")
+	f.DurationVar(&o.invoker.idleTTL, "idle-ttl", 10*time.Minute, "remove a warm container idle this long (env GUST_IDLE_TTL)")
+	f.IntVar(&o.invoker.stemCells, "stem-cells", 2, "pre-warmed containers per runtime kind, at most the manifest's count (env GUST_STEM_CELLS)")
+	f.IntVar(&o.invoker.maxInFlight, "invoker-max-inflight", 64, "activations one invoker runs at once (env GUST_INVOKER_MAX_INFLIGHT)")
+	f.StringVar(&o.invoker.proxyBinary, "proxy-binary", "", "gust executable to use as the action proxy (default: this one)")
+	_ = f.MarkHidden("proxy-binary")
+	return cmd
+}
+
+// bindEnv gives each flag of cmd's own that the command line does not set
+// the value of its environment variable: GUST_ and the flag's name in
+// capitals with _ for - (--invoker-memory: GUST_INVOKER_MEMORY). A value
+// the flag does not take is an error, as it is on the command line.
+func bindEnv(cmd *cobra.Command, getenv func(string) string) error {
+	var errs []error
+	cmd.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) {
+		key := "GUST_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := getenv(key)
+		if f.Changed || f.Name == "help" || v == "" {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%s: not a value for --%s (%s): %w", key, v, f.Name, f.Value.Type(), err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// checkPublicURL refuses a --public-url that senders could not use.
+func checkPublicURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--public-url %q: give the http(s) URL senders reach this API at, e.g. https://gust.example.com", s)
+	}
+	return nil
+}
+
+// publicURL is the base of the URLs feeds give senders: --public-url, or
+// the API's own address.
+func publicURL(o serveOptions, apiHost string) string {
+	if o.publicURL == "" {
+		return apiHost
+	}
+	return strings.TrimSuffix(o.publicURL, "/")
+}
+
+// defaultDataDir is gust under the user's data directory.
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "gust")
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".local", "share", "gust")
+	}
+	return filepath.Join(os.TempDir(), "gust")
+}
+
+func newLogger(o serveOptions, e *env) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", o.logLevel)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(e.stderr, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", o.logFormat)
+}
+
+// serve runs Gust until ctx ends or one of its components fails (its
+// error), then stops the components in reverse order of start.
+func serve(ctx context.Context, o serveOptions, e *env) error {
+	started := time.Now()
+	log, err := newLogger(o, e)
+	if err != nil {
+		return err
+	}
+	if o.bodyTimeout <= 0 {
+		return fmt.Errorf("--body-timeout %v: use a positive duration such as 60s", o.bodyTimeout)
+	}
+	if o.procs < 0 {
+		return fmt.Errorf("--procs %d: use a positive number, or 0 to choose from the CPUs", o.procs)
+	}
+	if err := checkPublicURL(o.publicURL); err != nil {
+		return err
+	}
+	if o.dedupWindow < hub.MinDedupWindow || o.dedupWindow > hub.MaxDedupWindow {
+		return fmt.Errorf("--dedup-window %v: use a duration between %v and %v", o.dedupWindow, hub.MinDedupWindow, hub.MaxDedupWindow)
+	}
+	procsChoice := procs.Choose(o.procs, e.getenv)
+	defer procs.Apply(procsChoice)()
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	// Before anything opens the data dir: a second serve on it would open
+	// the live JetStream store and replace the API socket.
+	lock, err := dirlock.Acquire(o.dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	lc := newLifecycle(log)
+	defer lc.stop()
+	g, err := build(ctx, o, e, lc, log)
+	if err != nil {
+		return err
+	}
+	log.Info("gust ready", "api", g.apiHost, "data_dir", o.dataDir, "nats", natsDescription(g.hub, o), "sandbox", g.sandbox, "procs", procsChoice.String(),
+		"startup", time.Since(started).Round(time.Millisecond).String())
+	if err := lc.wait(ctx); err != nil {
+		log.Error("gust stops: a component failed", "err", err)
+		return err
+	}
+	log.Info("gust shutting down")
+	return nil
+}
+
+// built is what the ready line reports of a started Gust.
+type built struct {
+	hub     *hub.Hub
+	apiHost string
+	sandbox string
+}
+
+// build starts Gust's components into lc, in order: hub, invoker,
+// dispatcher, rule engine, feeds, API.
+func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog.Logger) (*built, error) {
+	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, DataDir: o.dataDir, Listen: o.natsListen, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	lc.closer("hub", h.Close)
+	js := h.JetStream()
+	store, err := actions.OpenStore(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	activations, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{Logger: log.With("component", "activations")})
+	if err != nil {
+		return nil, err
+	}
+	ruleStore, err := rules.OpenStore(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := api.OpenIdentities(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	routes, err := api.OpenRoutes(ctx, js) // wsk api
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	lc.closer("API listener", func() error { _ = ln.Close(); return nil }) // for a start that fails before the API serves it
+	apiHost := "http://" + ln.Addr().String()
+	if err := bootstrap(ctx, ids, o, e, apiHost, log); err != nil {
+		return nil, err
+	}
+	sb, err := openSandbox(ctx, o.invoker, o.dataDir, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := invoker.OpenQueue(ctx, js); err != nil {
+		_ = sb.close()
+		return nil, err
+	}
+	if _, err := hub.OpenEvents(ctx, js); err != nil {
+		_ = sb.close()
+		return nil, err
+	}
+	cache := actions.NewCache(ctx, store, log.With("component", "action-cache")) // what invokes and sequences run, without a store read each
+	dispatcher := invoker.NewDispatcher(h, cache, activations, log.With("component", "dispatcher"))
+	runInvoker, err := newInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: apiHost,
+		owner: containerOwner(o.dataDir), dispatcher: dispatcher}, o.invoker, log)
+	if err != nil {
+		_ = sb.close()
+		return nil, err
+	}
+	lc.run(ctx, "invoker", runInvoker)
+	lc.closer("dispatcher", func() error { dispatcher.Close(); return nil }) // before the invoker stops: sequences need it
+	engine := rules.NewEngine(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow)
+	lc.run(ctx, "rule engine", engine.Run) // stops before the dispatcher closes: the engine queues through it
+	events := hub.NewPublisher(js)
+	feedManager, runFeeds, err := newFeeds(ctx, js, events, store, ruleStore, publicURL(o, apiHost), log)
+	if err != nil {
+		return nil, err
+	}
+	lc.run(ctx, "feeds", runFeeds)
+	srv := &http.Server{
+		Handler: api.New(api.Config{
+			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes,
+			Activator: dispatcher,
+			Events:    events,
+			Outcomes:  rules.NewOutcomes(h.Conn()),
+			Feeds:     feedManager, Records: activations,
+			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	lc.run(ctx, "API server", func(ctx context.Context) error { return serveAPI(ctx, srv, ln, o.dataDir, log) })
+	return &built{hub: h, apiHost: apiHost, sandbox: sb.Name()}, nil
+}
+
+// serveAPI serves the API on ln, and on a Unix socket for actions in
+// containers (their proxy forwards it to them, docker.Options.APISocketDir),
+// until ctx ends; then it shuts the server down.
+func serveAPI(ctx context.Context, srv *http.Server, ln net.Listener, dataDir string, log *slog.Logger) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if uln, err := listenAPISocket(dataDir); err != nil {
+		log.Warn("no API socket for actions in containers", "err", err)
+	} else {
+		go func() {
+			if err := srv.Serve(uln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("API socket", "err", err)
+			}
+		}()
+	}
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("API shutdown", "err", err)
+	}
+	return nil
+}
+
+func natsDescription(h *hub.Hub, o serveOptions) string {
+	switch {
+	case o.natsURL != "":
+		return o.natsURL
+	case h.ClientURL() != "":
+		return "embedded, " + h.ClientURL()
+	}
+	return "embedded, in-process only"
+}
+
+// containerOwner names the containers of the Gust with data directory dir.
+func containerOwner(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return "gust-" + hex.EncodeToString(sum[:4])
+}
+
+// apiSocketDir is the directory of the API's Unix socket, api.sock.
+func apiSocketDir(dataDir string) string { return filepath.Join(dataDir, "api") }
+
+// listenAPISocket listens on the API's Unix socket, which anyone who can
+// reach the file may connect to: requests still need a key.
+func listenAPISocket(dataDir string) (net.Listener, error) {
+	dir := apiSocketDir(dataDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "api.sock")
+	_ = os.Remove(path) // a leftover of an earlier run
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o666); err != nil { // actions run as an unprivileged user
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
