@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -146,7 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(v)
 			}
 			s.log.Error("handler panicked", "path", r.URL.Path, "panic", v)
@@ -195,7 +196,7 @@ func (s *Server) authenticate(r *http.Request) (*Identity, error) {
 	}
 	id, err := s.cfg.Identities.Authenticate(r.Context(), user, pass)
 	if err != nil {
-		if err == ErrBadCredentials {
+		if errors.Is(err, ErrBadCredentials) {
 			return nil, errorf(http.StatusUnauthorized, msgUnauthorized)
 		}
 		return nil, err

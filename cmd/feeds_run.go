@@ -9,6 +9,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/internal/backoff"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
 )
@@ -35,16 +36,16 @@ func newFeeds(ctx context.Context, js jetstream.JetStream, events feeds.Publishe
 	return m, func(ctx context.Context) error {
 		// Run fails only when its watch of the instances does (NATS away):
 		// say so, and run again, so that feeds do not silently stop.
-		for backoff := time.Second; ; backoff = min(2*backoff, time.Minute) {
+		b := backoff.Backoff{Min: time.Second, Max: time.Minute}
+		for {
 			err := m.Run(ctx)
 			if ctx.Err() != nil {
 				return nil
 			}
-			log.Error("feed manager failed; restarting it", "err", err, "retry_in", backoff)
-			select {
-			case <-ctx.Done():
+			pause := b.Next()
+			log.Error("feed manager failed; restarting it", "err", err, "retry_in", pause)
+			if !backoff.Wait(ctx, pause) {
 				return nil
-			case <-time.After(backoff):
 			}
 		}
 	}, nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/backoff"
 )
 
 // Publisher puts events on triggers and returns once they are stored
@@ -397,7 +398,7 @@ func (m *Manager) supervise(ctx context.Context, key string, in Instance, rev ui
 		<-ctx.Done()
 		return false
 	}
-	backoff := time.Second
+	b := backoff.Backoff{Min: time.Second, Max: m.opts.MaxBackoff}
 	for {
 		started := m.now()
 		err := m.runOnce(ctx, in, rs, log)
@@ -418,16 +419,14 @@ func (m *Manager) supervise(ctx context.Context, key string, in Instance, rev ui
 			return true
 		}
 		if m.now().Sub(started) > time.Minute {
-			backoff = time.Second
+			b.Reset()
 		}
-		log.Error("feed failed", "err", err, "retry_in", backoff)
+		pause := b.Next()
+		log.Error("feed failed", "err", err, "retry_in", pause)
 		rs.failed(ctx, err)
-		select {
-		case <-ctx.Done():
+		if !backoff.Wait(ctx, pause) {
 			return false
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, m.opts.MaxBackoff)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gusthub/gust/internal/backoff"
 )
 
 // Follower keeps a Mirror following a bucket through a watch. A watch can
@@ -72,20 +74,16 @@ func (f *Follower[K, T]) run(ctx context.Context, m *Mirror[K, T], ch <-chan Cha
 
 // restart starts a new watch, retrying until it starts or ctx ends.
 func (f *Follower[K, T]) restart(ctx context.Context) (<-chan Change[T], bool) {
-	pause := followRetryMin
-	for {
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+	b := backoff.Backoff{Min: followRetryMin, Max: followRetryMax}
+	for pause := b.Next(); ; {
+		if !backoff.Wait(ctx, pause) {
 			return nil, false
-		case <-t.C:
 		}
 		ch, err := f.watch(ctx)
 		if err == nil {
 			return ch, true
 		}
-		pause = min(2*pause, followRetryMax)
+		pause = b.Next()
 		f.log.Warn("bucket watch did not start", "err", err, "retry_in", pause)
 	}
 }

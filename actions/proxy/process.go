@@ -203,7 +203,7 @@ func (p *process) awaitAck(ctx context.Context) error {
 		select {
 		case line = <-p.ack:
 		default:
-			return errors.New(msgExited)
+			return errCommandExited
 		}
 	case <-ctx.Done():
 		return fmt.Errorf("initialization abandoned: %w", ctx.Err())
@@ -252,7 +252,7 @@ func (p *process) initialize(ctx context.Context, env map[string]string) error {
 		return p.exitedBeforeInit()
 	}
 	err = p.awaitAck(ctx)
-	if err != nil && err.Error() == msgExited {
+	if errors.Is(err, errCommandExited) {
 		<-p.ready // closed, since fd 3 ended
 		if !p.readyLine {
 			// It never said it was up: it did not get to the code.

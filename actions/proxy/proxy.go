@@ -27,6 +27,10 @@ const (
 	msgShuttingOff = "The action proxy is shutting down."
 )
 
+// errCommandExited is the launcher having exited before it acknowledged
+// the code, with msgExited as its text.
+var errCommandExited = errors.New(msgExited)
+
 // maxBody bounds /init and /run bodies; OpenWhisk limits code to 48 MB.
 const maxBody = 128 << 20
 

@@ -124,7 +124,7 @@ type Options struct {
 	// blackbox containers as their images are, without the API, and logs
 	// why.
 	APIForwarder string
-	// Logger receives the sandbox's logs. Default: slog.Default().
+	// Logger receives the sandbox's logs. Nil discards them.
 	Logger *slog.Logger
 	// Client is the Docker client to use. Default: one from the
 	// environment (DOCKER_HOST, ...) with API version negotiation. The
@@ -186,7 +186,7 @@ func New(opts Options) (*Sandbox, error) {
 	}
 	s.stop, s.stopFn = context.WithCancel(context.Background())
 	if s.log == nil {
-		s.log = slog.Default()
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if opts.APIForwarder != "" && opts.APISocketDir != "" {
 		if err := checkStatic(opts.APIForwarder); err != nil {

@@ -44,7 +44,7 @@ type Options struct {
 	// $TMPDIR/gust-process. Keep it short: it is part of Unix socket paths,
 	// which are limited to about 100 bytes.
 	StateDir string
-	// Logger is tagged with sandbox=process. Default: slog.Default().
+	// Logger is tagged with sandbox=process. Nil discards them.
 	Logger *slog.Logger
 }
 
@@ -72,7 +72,7 @@ func New(opts Options) (*Sandbox, error) {
 		s.state = filepath.Join(os.TempDir(), "gust-process")
 	}
 	if s.log == nil {
-		s.log = slog.Default()
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("sandbox", "process")
 	return s, nil
