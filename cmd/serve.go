@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/feeds/mqtt"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/dirlock"
 	"github.com/gusthub/gust/internal/procs"
@@ -33,6 +35,7 @@ type serveOptions struct {
 	listen      string
 	natsListen  string
 	natsURL     string
+	mqttListen  string
 	publicURL   string
 	devGuestKey bool
 	logFormat   string
@@ -64,6 +67,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(e.getenv), "directory for JetStream state (env GUST_DATA_DIR)")
 	f.StringVar(&o.listen, "listen", DefaultListen, "API address (env GUST_LISTEN)")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS on this address, e.g. 127.0.0.1:4222 (env GUST_NATS_LISTEN; default off)")
+	f.StringVar(&o.mqttListen, "mqtt-listen", "", "MQTT 3.1.1 listener for devices on this address, e.g. 127.0.0.1:1883; devices log in with a namespace key (env GUST_MQTT_LISTEN; default off)")
 	f.StringVar(&o.publicURL, "public-url", "", "the URL senders such as GitHub reach this API at, e.g. https://gust.example.com; feed URLs are under it (env GUST_PUBLIC_URL; default the listen address)")
 	f.StringVar(&o.natsURL, "nats", "", "use an external NATS server with JetStream instead of embedding one (env GUST_NATS)")
 	f.BoolVar(&o.devGuestKey, "dev-guest-key", false, "accept OpenWhisk's well-known guest key for namespace guest (env GUST_DEV_GUEST_KEY=true)")
@@ -208,11 +212,16 @@ type built struct {
 // build starts Gust's components into lc, in order: hub, invoker,
 // dispatcher, rule engine, feeds, API.
 func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog.Logger) (*built, error) {
-	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, DataDir: o.dataDir, Listen: o.natsListen, Logger: log})
+	var devices atomic.Pointer[api.Identities] // set once the identities are open
+	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, DataDir: o.dataDir, Listen: o.natsListen,
+		MQTT: mqttOptions(o.mqttListen, &devices), Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	lc.closer("hub", h.Close)
+	if l, ok := h.MQTT(); ok {
+		mqtt.UseEmbedded(l)
+	}
 	js := h.JetStream()
 	store, err := actions.OpenStore(ctx, js)
 	if err != nil {
@@ -230,6 +239,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	if err != nil {
 		return nil, err
 	}
+	devices.Store(ids)
 	routes, err := api.OpenRoutes(ctx, js) // wsk api
 	if err != nil {
 		return nil, err
@@ -316,6 +326,26 @@ func serveAPI(ctx context.Context, srv *http.Server, ln net.Listener, dataDir st
 		log.Warn("API shutdown", "err", err)
 	}
 	return nil
+}
+
+// mqttOptions turn on the embedded MQTT listener on addr (none when addr is
+// empty): a device logs in with a namespace key, user = its uuid and
+// password = its secret, and may use that namespace's topics only.
+func mqttOptions(addr string, ids *atomic.Pointer[api.Identities]) *hub.MQTTOptions {
+	if addr == "" {
+		return nil
+	}
+	return &hub.MQTTOptions{Listen: addr, Authenticate: func(ctx context.Context, user, pass string) (string, error) {
+		store := ids.Load()
+		if store == nil {
+			return "", errors.New("gust is starting")
+		}
+		ident, err := store.Authenticate(ctx, user, pass)
+		if err != nil {
+			return "", err
+		}
+		return ident.Namespace, nil
+	}}
 }
 
 func natsDescription(h *hub.Hub, o serveOptions) string {

@@ -36,6 +36,8 @@ type Options struct {
 	// zero means the defaults above.
 	MaxMemory int64
 	MaxStore  int64
+	// MQTT, when set, turns on the embedded server's MQTT listener.
+	MQTT *MQTTOptions
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -46,6 +48,8 @@ type Hub struct {
 	srv *server.Server // nil when connected to an external NATS
 	nc  *nats.Conn
 	js  jetstream.JetStream
+
+	mqtt *MQTTListener // nil when the MQTT listener is off
 
 	closeOnce sync.Once
 }
@@ -58,6 +62,9 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.URL != "" {
+		if opts.MQTT != nil && opts.MQTT.Listen != "" {
+			return nil, errors.New("hub: the MQTT listener is the embedded NATS server's: it cannot be used with an external NATS")
+		}
 		nc, err := nats.Connect(opts.URL, nats.Name("gust"), nats.MaxReconnects(-1))
 		if err != nil {
 			return nil, fmt.Errorf("connect to NATS at %s: %w", opts.URL, err)
@@ -88,6 +95,13 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		}
 		sopts.Host, sopts.Port = host, port
 	}
+	var mqttListener *MQTTListener
+	if opts.MQTT != nil && opts.MQTT.Listen != "" {
+		var err error
+		if mqttListener, err = mqttServerOptions(sopts, opts.MQTT, logger.With("component", "mqtt").Warn); err != nil {
+			return nil, err
+		}
+	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("create NATS server: %w", err)
@@ -108,6 +122,7 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		srv.Shutdown()
 		return nil, err
 	}
+	h.mqtt = mqttListener
 	return h, nil
 }
 

@@ -8,9 +8,20 @@
 //
 //	gust trigger create temps --feed mqtt/subscribe -p url tcp://127.0.0.1:1883 -p topic 'devices/+/temperature'
 //
+// # Gust's own listener
+//
+// Without url, the feed takes the messages that devices publish to Gust's
+// own MQTT listener (gust serve --mqtt-listen 127.0.0.1:1883, the embedded
+// NATS server's) in the trigger's namespace. A device logs in with a key
+// of the namespace (user = its uuid, password = its secret) and publishes
+// below "<namespace>/", e.g. guest/devices/k1/temperature; it can neither
+// publish nor subscribe outside it. The feed's topic filters are below
+// that prefix (topic devices/+/temperature), the events' source is
+// mqtt://gust/<namespace> and their subject the topic without the prefix.
+//
 // # Parameters
 //
-//   - url (required): the broker, tcp:// (or mqtt://), ssl:// (tls://,
+//   - url: the broker, tcp:// (or mqtt://), ssl:// (tls://,
 //     mqtts://), ws:// or wss://; user:password@ in it is taken as the
 //     credentials.
 //   - topic (required): a topic filter, + for one level and # for all

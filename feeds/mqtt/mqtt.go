@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/hub"
 )
 
 func init() { feeds.Register(provider) }
@@ -30,8 +32,8 @@ var provider = feeds.Provider{
 	Name:        "subscribe",
 	Description: "Fires the trigger for every message an MQTT broker delivers on the topic filters, in a persistent session.",
 	Params: []feeds.Param{
-		{Name: "url", Type: feeds.String, Required: true,
-			Description: "The broker: tcp://host:1883, ssl://host:8883, ws://host/mqtt or wss://host/mqtt (mqtt:// and mqtts:// too)."},
+		{Name: "url", Type: feeds.String,
+			Description: "The broker: tcp://host:1883, ssl://host:8883, ws://host/mqtt or wss://host/mqtt (mqtt:// and mqtts:// too). Without it: the messages devices publish to Gust's own MQTT listener (gust serve --mqtt-listen) in the trigger's namespace."},
 		{Name: "topic", Type: feeds.String, Required: true,
 			Description: "The topic filter, with + for one level and # for the rest, e.g. devices/+/temperature; several separated by commas."},
 		{Name: "qos", Type: feeds.Int, Default: int64(1), Description: "The subscription's quality of service: 0, 1 (default) or 2."},
@@ -63,6 +65,7 @@ const connectTimeout = 30 * time.Second
 type Subscription struct {
 	broker   string // the URL paho dials
 	source   string
+	prefix   string // the namespace's topic prefix on the embedded listener; "" for a broker
 	filters  []string
 	qos      byte
 	clientID string
@@ -87,6 +90,9 @@ func New(cfg feeds.Config) (feeds.Source, error) {
 		s.cfg.Now = time.Now
 	}
 	raw := strings.TrimSpace(v.String("url"))
+	if raw == "" {
+		return newEmbedded(s, v)
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
 		return nil, feeds.Invalid("url", "must be a broker URL such as tcp://127.0.0.1:1883, not %q", raw)
@@ -127,30 +133,14 @@ func New(cfg feeds.Config) (feeds.Source, error) {
 	s.broker = u.String()
 	s.source = "mqtt://" + joinHostPort(u.Hostname(), port)
 
-	for _, f := range strings.Split(v.String("topic"), ",") {
-		f = strings.TrimSpace(f)
-		if err := ValidFilter(f); err != nil {
-			return nil, feeds.Invalid("topic", "%v", err)
-		}
-		s.filters = append(s.filters, f)
+	if err := s.common(v); err != nil {
+		return nil, err
 	}
-	qos := v.Int("qos")
-	if qos < 0 || qos > 2 {
-		return nil, feeds.Invalid("qos", "must be 0, 1 or 2, not %d", qos)
-	}
-	s.qos = byte(qos)
 	if v.Has("username") {
 		s.user = v.String("username")
 	}
 	if v.Has("password") {
 		s.pass = v.String("password")
-	}
-	s.clientID = v.String("clientId")
-	if s.clientID == "" {
-		sum := sha256.Sum256([]byte(cfg.Trigger.Namespace + "/" + cfg.Trigger.Name))
-		s.clientID = "gust-" + hex.EncodeToString(sum[:8])
-	} else if len(s.clientID) > 65535 || !utf8.ValidString(s.clientID) {
-		return nil, feeds.Invalid("clientId", "must be UTF-8 text of at most 65535 bytes")
 	}
 	if s.tls, err = tlsConfig(v, u.Hostname()); err != nil {
 		return nil, err
@@ -161,6 +151,60 @@ func New(cfg feeds.Config) (feeds.Source, error) {
 	if s.tls == nil && secure {
 		s.tls = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
 	}
+	return s, nil
+}
+
+// common reads the parameters both kinds of feed take: topic, qos,
+// clientId.
+func (s *Subscription) common(v feeds.Values) error {
+	for _, f := range strings.Split(v.String("topic"), ",") {
+		f = strings.TrimSpace(f)
+		if err := ValidFilter(f); err != nil {
+			return feeds.Invalid("topic", "%v", err)
+		}
+		s.filters = append(s.filters, s.prefix+f)
+	}
+	qos := v.Int("qos")
+	if qos < 0 || qos > 2 {
+		return feeds.Invalid("qos", "must be 0, 1 or 2, not %d", qos)
+	}
+	s.qos = byte(qos)
+	s.clientID = v.String("clientId")
+	if s.clientID == "" {
+		sum := sha256.Sum256([]byte(s.cfg.Trigger.Namespace + "/" + s.cfg.Trigger.Name))
+		s.clientID = "gust-" + hex.EncodeToString(sum[:8])
+	} else if len(s.clientID) > 65535 || !utf8.ValidString(s.clientID) {
+		return feeds.Invalid("clientId", "must be UTF-8 text of at most 65535 bytes")
+	}
+	return nil
+}
+
+var embedded atomic.Pointer[hub.MQTTListener]
+
+// UseEmbedded tells the feeds without a url to take their messages from
+// Gust's own MQTT listener l (gust serve --mqtt-listen calls it).
+func UseEmbedded(l hub.MQTTListener) { embedded.Store(&l) }
+
+// newEmbedded builds a feed on the embedded listener: its filters are
+// under the trigger's namespace, its credentials Gust's own.
+func newEmbedded(s *Subscription, v feeds.Values) (feeds.Source, error) {
+	l := embedded.Load()
+	if l == nil {
+		return nil, feeds.Invalid("url", "is required: this Gust has no MQTT listener of its own (start it with gust serve --mqtt-listen 127.0.0.1:1883)")
+	}
+	for _, name := range []string{"username", "password", "caCert", "clientCert", "clientKey", "insecureSkipVerify"} {
+		if v.Has(name) {
+			return nil, feeds.Invalid(name, "is for a broker url; Gust's own MQTT listener needs none")
+		}
+	}
+	ns := s.cfg.Trigger.Namespace
+	s.prefix = hub.TopicPrefix(ns)
+	if err := s.common(v); err != nil {
+		return nil, err
+	}
+	s.broker = "tcp://" + l.Addr
+	s.source = "mqtt://gust/" + ns
+	s.user, s.pass = l.Username, l.Password
 	return s, nil
 }
 
@@ -356,7 +400,7 @@ func (s *Subscription) event(m paho.Message) event.Event {
 	}
 	e.SetSource(s.source)
 	e.SetType(TypeMessage)
-	e.SetSubject(m.Topic())
+	e.SetSubject(strings.TrimPrefix(m.Topic(), s.prefix))
 	e.SetTime(s.cfg.Now())
 	SetPayload(&e, m.Payload())
 	return e

@@ -147,7 +147,6 @@ func TestBadParams(t *testing.T) {
 		params feeds.Params
 		bad    string
 	}{
-		{"no url", params("topic", "a"), "url"},
 		{"http url", with("url", "http://127.0.0.1/"), "url"},
 		{"no host", with("url", "tcp://"), "url"},
 		{"no topic", params("url", "tcp://127.0.0.1:1883"), "topic"},

@@ -281,3 +281,14 @@ func Command(tb testing.TB, name string, args ...string) *exec.Cmd {
 	tb.Helper()
 	return exec.Command(find(tb, name, "apt-get install mosquitto-clients"), args...)
 }
+
+// Try runs a client program like Run but returns its failure instead of
+// failing tb: for a client that should be refused.
+func Try(tb testing.TB, name string, args ...string) (string, error) {
+	tb.Helper()
+	bin := find(tb, name, "apt-get install mosquitto-clients")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	return string(out), err
+}

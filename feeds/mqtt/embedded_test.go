@@ -1,0 +1,120 @@
+package mqtt_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/feeds/feedtest"
+	"github.com/gusthub/gust/feeds/mqtt"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/upstreamtest"
+)
+
+// devices are the credentials the embedded listener of the test takes.
+var devices = map[string]struct{ pass, ns string }{
+	"dev-guest": {"secret-guest", "guest"},
+	"dev-other": {"secret-other", "other"},
+}
+
+// startListener starts a hub with the MQTT listener on and makes it the
+// embedded listener of feeds without a url.
+func startListener(t *testing.T) (*hub.Hub, string) {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(upstreamtest.FreePort(t))
+	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir(), MQTT: &hub.MQTTOptions{Listen: addr,
+		Authenticate: func(_ context.Context, user, pass string) (string, error) {
+			if d, ok := devices[user]; ok && d.pass == pass {
+				return d.ns, nil
+			}
+			return "", errors.New("bad credentials")
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	l, ok := h.MQTT()
+	if !ok {
+		t.Fatal("hub has no MQTT listener")
+	}
+	mqtt.UseEmbedded(l)
+	return h, addr
+}
+
+func clientArgs(addr, user string, rest ...string) []string {
+	host, port, _ := strings.Cut(addr, ":")
+	args := []string{"-h", host, "-p", port, "-V", "mqttv311", "-u", user, "-P", devices[user].pass}
+	return append(args, rest...)
+}
+
+// TestEmbeddedListener: a device logs in with its namespace's credentials
+// and publishes under "<namespace>/"; the feed without url takes those
+// messages, with source mqtt://gust/<namespace> and the topic below the
+// namespace as subject. Wrong credentials are refused with CONNACK "not
+// authorized"; a device of another namespace can neither publish to nor
+// subscribe to the namespace's topics.
+func TestEmbeddedListener(t *testing.T) {
+	_, addr := startListener(t)
+	r := run(t, params("topic", "devices/+/temp"), nil)
+	time.Sleep(time.Second) // subscribed
+
+	upstreamtest.Run(t, "mosquitto_pub", clientArgs(addr, "dev-guest", "-t", "guest/devices/k1/temp", "-m", `{"c":20.5}`, "-q", "1")...)
+	evs := r.Rec.WaitFor(t, 1, 30*time.Second)
+	e := evs[0]
+	if e.Source() != "mqtt://gust/guest" || e.Subject() != "devices/k1/temp" || string(e.Data()) != `{"c":20.5}` {
+		t.Fatalf("event source %s subject %s data %s", e.Source(), e.Subject(), e.Data())
+	}
+
+	// Wrong credentials.
+	out, err := upstreamtest.Try(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", strings.Split(addr, ":")[1], "-V", "mqttv311",
+		"-u", "dev-guest", "-P", "wrong", "-t", "guest/devices/k1/temp", "-m", "{}")
+	if err == nil || !strings.Contains(strings.ToLower(out), "not authori") {
+		t.Errorf("a wrong password: %v %s, want CONNACK not authorized", err, out)
+	}
+	out, err = upstreamtest.Try(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", strings.Split(addr, ":")[1], "-V", "mqttv311",
+		"-t", "guest/devices/k1/temp", "-m", "{}")
+	if err == nil || !strings.Contains(strings.ToLower(out), "not authori") {
+		t.Errorf("no credentials: %v %s, want CONNACK not authorized", err, out)
+	}
+
+	// Another namespace's device: its publish to guest's topic goes
+	// nowhere, and its subscription to them is refused.
+	sub := upstreamtest.Command(t, "mosquitto_sub", clientArgs(addr, "dev-other", "-t", "guest/#", "-q", "1", "-C", "1", "-W", "4", "-v")...)
+	var subOut strings.Builder
+	sub.Stdout, sub.Stderr = &subOut, &subOut
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	_, _ = upstreamtest.Try(t, "mosquitto_pub", clientArgs(addr, "dev-other", "-t", "guest/devices/k1/temp", "-m", `{"intruder":true}`, "-q", "1")...)
+	upstreamtest.Run(t, "mosquitto_pub", clientArgs(addr, "dev-guest", "-t", "guest/devices/k2/temp", "-m", `{"c":19}`, "-q", "1")...)
+	_ = sub.Wait()
+	if !strings.Contains(subOut.String(), "denied") {
+		t.Errorf("a device of another namespace subscribed to guest/#: %q, want the subscription denied", subOut.String())
+	}
+	if strings.Contains(subOut.String(), "guest/devices") {
+		t.Errorf("a device of another namespace received guest's message: %s", subOut.String())
+	}
+	evs = r.Rec.WaitFor(t, 2, 30*time.Second)
+	time.Sleep(time.Second)
+	for _, e := range r.Rec.Events() {
+		if strings.Contains(string(e.Data()), "intruder") {
+			t.Errorf("a device of another namespace published to guest: %s", e.Data())
+		}
+	}
+	if n := len(r.Rec.Events()); n != 2 {
+		t.Errorf("%d events, want 2", n)
+	}
+	// Credentials are for brokers; Gust's own listener needs none.
+	_, err = provider(t).Build(feedtest.Config(params("topic", "a", "username", "u")))
+	var pe *feeds.ParamError
+	if !errors.As(err, &pe) || pe.Name != "username" {
+		t.Errorf("username without url: %v, want a *feeds.ParamError naming it", err)
+	}
+	// The other namespace's own topics work for it.
+	upstreamtest.Run(t, "mosquitto_pub", clientArgs(addr, "dev-other", "-t", "other/x", "-m", "1", "-q", "1")...)
+}
