@@ -1,6 +1,7 @@
 package gustcmd
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ func init() { cliCommands = append(cliCommands, newActionCmd) }
 type actionOptions struct {
 	files                                 kvFiles
 	kind, main, docker, sequence, web     string
+	webSecure                             string
 	native                                bool
 	memory, timeout, logSize, concurrency int
 	set                                   *pflag.FlagSet
@@ -37,6 +39,7 @@ func (o *actionOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.native, "native", false, "run FILE as a native executable (blackbox openwhisk/dockerskeleton)")
 	fs.StringVar(&o.sequence, "sequence", "", "make a sequence of the comma-separated `ACTIONS`")
 	fs.StringVar(&o.web, "web", "", "make a web action: true, raw or false")
+	fs.StringVar(&o.webSecure, "web-secure", "", "require `SECRET` in the X-Require-Whisk-Auth header of web requests: a string, true (a random one) or false")
 	fs.IntVarP(&o.memory, "memory", "m", 0, "memory limit in `MB`")
 	fs.IntVarP(&o.timeout, "timeout", "t", 0, "timeout in `MS`")
 	fs.IntVarP(&o.logSize, "logsize", "l", 0, "log size limit in `MB`")
@@ -71,6 +74,9 @@ func (o *actionOptions) request(x *call, name, file string, create bool) (*clien
 		}
 		req.Annotations = req.Annotations.Merge(actions.KeyValues{}.
 			Set("web-export", export).Set("raw-http", raw).Set("final", final))
+	}
+	if o.webSecure != "" {
+		req.Annotations = req.Annotations.Merge(actions.KeyValues{}.Set("require-whisk-auth", webSecret(o.webSecure)))
 	}
 	var l client.Limits
 	for flag, into := range map[string]**int{"timeout": &l.Timeout, "memory": &l.Memory, "logsize": &l.Logs, "concurrency": &l.Concurrency} {
@@ -161,6 +167,20 @@ func webAnnotations(v string) (export, raw, final bool, err error) {
 		return false, false, false, nil
 	}
 	return false, false, false, fmt.Errorf("invalid argument '%s' for --web: use true, yes, raw, false or no", v)
+}
+
+// webSecret is the require-whisk-auth annotation of --web-secure v: a
+// random secret for true (wsk makes a random number), false to require
+// nothing, else v. Create and update print nothing of it: `action get`
+// shows it.
+func webSecret(v string) any {
+	switch strings.ToLower(v) {
+	case "true":
+		return rand.Text()
+	case "false":
+		return false
+	}
+	return v
 }
 
 func newActionCmd(e *env) *cobra.Command {

@@ -72,8 +72,12 @@ func newTestServer(t testing.TB) *testServer {
 	if ts.adminAuth, err = ts.ids.Create(ctx, actions.SystemNamespace, true); err != nil {
 		t.Fatal(err)
 	}
+	routes, err := api.OpenRoutes(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(api.New(api.Config{
-		Actions: ts.actions, Rules: ts.rules, Activations: ts.activations, Identities: ts.ids, Build: "test",
+		Actions: ts.actions, Rules: ts.rules, Activations: ts.activations, Identities: ts.ids, Build: "test", Routes: routes,
 		Events: hub.NewPublisher(js), Outcomes: rules.NewOutcomes(h.Conn()),
 	}))
 	t.Cleanup(srv.Close)
