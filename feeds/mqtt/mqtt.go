@@ -185,6 +185,15 @@ var embedded atomic.Pointer[hub.MQTTListener]
 // Gust's own MQTT listener l (gust serve --mqtt-listen calls it).
 func UseEmbedded(l hub.MQTTListener) { embedded.Store(&l) }
 
+// Embedded returns the listener UseEmbedded set; ok is false when this Gust
+// has none.
+func Embedded() (l hub.MQTTListener, ok bool) {
+	if p := embedded.Load(); p != nil {
+		return *p, true
+	}
+	return hub.MQTTListener{}, false
+}
+
 // newEmbedded builds a feed on the embedded listener: its filters are
 // under the trigger's namespace, its credentials Gust's own.
 func newEmbedded(s *Subscription, v feeds.Values) (feeds.Source, error) {
