@@ -82,9 +82,9 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 	}
 	ids := make([]string, len(events))
 	for i, ev := range events {
-		ids[i] = actions.NewActivationID()
-		if !batch && ev.Type() == hub.PlainFireType {
-			ids[i] = ev.ID() // a plain fire's event is named by its activation
+		ids[i] = ev.ID() // a plain fire's event is named by its activation
+		if batch || ev.Type() != hub.PlainFireType {
+			ids[i] = actions.NewActivationID()
 		}
 		extra := map[string]string{hub.HeaderActivationID: ids[i], hub.HeaderSubject: id.Namespace}
 		if key != "" {
