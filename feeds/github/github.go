@@ -307,16 +307,44 @@ func answer(w http.ResponseWriter, status int, v any) error {
 // meta holds the fields every GitHub payload may have that the event's
 // attributes come from.
 type meta struct {
-	Action     string `json:"action"`
-	Repository *struct {
-		HTMLURL string `json:"html_url"`
-	} `json:"repository"`
+	Action       string `json:"action"`
+	Repository   *page  `json:"repository"`
 	Organization *struct {
 		Login string `json:"login"`
 	} `json:"organization"`
-	Sender *struct {
-		HTMLURL string `json:"html_url"`
-	} `json:"sender"`
+	Sender *page `json:"sender"`
+}
+
+type page struct {
+	HTMLURL string `json:"html_url"`
+}
+
+// metaOf reads meta's fields from an event go-github parsed, so that the
+// payload is decoded once.
+func metaOf(parsed any) meta {
+	var m meta
+	if e, ok := parsed.(interface{ GetAction() string }); ok {
+		m.Action = e.GetAction()
+	}
+	switch e := parsed.(type) {
+	case *gh.PushEvent:
+		if e.Repo != nil {
+			m.Repository = &page{HTMLURL: e.Repo.GetHTMLURL()}
+		}
+	case interface{ GetRepo() *gh.Repository }:
+		if r := e.GetRepo(); r != nil {
+			m.Repository = &page{HTMLURL: r.GetHTMLURL()}
+		}
+	}
+	if e, ok := parsed.(interface{ GetOrg() *gh.Organization }); ok && e.GetOrg() != nil {
+		m.Organization = &struct {
+			Login string `json:"login"`
+		}{Login: e.GetOrg().GetLogin()}
+	}
+	if e, ok := parsed.(interface{ GetSender() *gh.User }); ok && e.GetSender() != nil {
+		m.Sender = &page{HTMLURL: e.GetSender().GetHTMLURL()}
+	}
+	return m
 }
 
 // event builds the CloudEvent of one delivery. GitHub event types that
@@ -324,16 +352,15 @@ type meta struct {
 // 400); newer ones pass through as they are.
 func (wh *Webhook) event(name, delivery string, payload []byte) (event.Event, error) {
 	var m meta
-	if err := json.Unmarshal(payload, &m); err != nil {
-		return event.Event{}, feeds.Reject(http.StatusBadRequest, "The %s payload is not a JSON object: %v", name, err)
-	}
 	subject := ""
 	if gh.EventForType(name) != nil {
 		parsed, err := gh.ParseWebHook(name, payload)
 		if err != nil {
 			return event.Event{}, feeds.Reject(http.StatusBadRequest, "The payload is not a GitHub %s event: %v", name, err)
 		}
-		subject = subjectOf(parsed)
+		subject, m = subjectOf(parsed), metaOf(parsed)
+	} else if err := json.Unmarshal(payload, &m); err != nil {
+		return event.Event{}, feeds.Reject(http.StatusBadRequest, "The %s payload is not a JSON object: %v", name, err)
 	}
 	typ := "com.github." + name
 	if nameRule.MatchString(m.Action) {
