@@ -1,0 +1,185 @@
+// Package exampletest runs the commands of an example's README in a test:
+// it builds the gust binary, runs `gust serve` in a temporary data
+// directory as a separate process, and runs gust CLI commands against it.
+//
+// It is a test helper: only _test.go files import it.
+package exampletest
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// GuestKey is OpenWhisk's well-known guest key, which `serve
+// --dev-guest-key` accepts: its uuid and secret.
+const (
+	GuestUUID   = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502"
+	GuestSecret = "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// moduleRoot is the directory of go.mod above the working directory.
+func moduleRoot(tb testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// Binary builds bin/gust once per test run and returns its path.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gust-example-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "gust")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/gust")
+		cmd.Dir = moduleRoot(tb)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = err
+			binPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatalf("build gust: %v\n%s", buildErr, binPath)
+	}
+	return binPath
+}
+
+// Gust is a `gust serve` started for a test.
+type Gust struct {
+	// Env is the environment its CLI commands run with.
+	Env     []string
+	bin     string
+	logs    *bytes.Buffer
+	logsMu  *sync.Mutex
+	cmd     *exec.Cmd
+	stopped chan struct{}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// Logs is what serve logged so far.
+func (g *Gust) Logs() string {
+	g.logsMu.Lock()
+	defer g.logsMu.Unlock()
+	return g.logs.String()
+}
+
+// Serve runs `gust serve --dev-guest-key --listen 127.0.0.1:<free>` with
+// flags added, in a temporary data directory and HOME, until the test
+// ends, and waits until it is ready.
+func Serve(tb testing.TB, flags ...string) *Gust {
+	tb.Helper()
+	bin := Binary(tb)
+	home := tb.TempDir()
+	data := filepath.Join(home, "data")
+	g := &Gust{bin: bin, logs: &bytes.Buffer{}, logsMu: &sync.Mutex{}, stopped: make(chan struct{})}
+	g.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"GUST_CONFIG="+filepath.Join(data, "cli-config"))
+	args := append([]string{"serve", "--data-dir", data, "--listen", "127.0.0.1:" + strconv.Itoa(freePort(tb)), "--dev-guest-key"}, flags...)
+	g.cmd = exec.Command(bin, args...)
+	g.cmd.Env = g.Env
+	w := lockedWriter{mu: g.logsMu, b: g.logs}
+	g.cmd.Stdout, g.cmd.Stderr = w, w
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := g.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() { _ = g.cmd.Wait(); close(g.stopped) }()
+	tb.Cleanup(func() {
+		_ = g.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-g.stopped:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-g.cmd.Process.Pid, syscall.SIGKILL)
+			<-g.stopped
+		}
+		if tb.Failed() {
+			tb.Logf("gust serve logs:\n%s", g.Logs())
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(g.Logs(), "gust ready") {
+		select {
+		case <-g.stopped:
+			tb.Fatalf("gust serve ended:\n%s", g.Logs())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("gust serve not ready in 60 s:\n%s", g.Logs())
+		}
+	}
+	for _, err := os.Stat(filepath.Join(data, "cli-config")); err != nil; _, err = os.Stat(filepath.Join(data, "cli-config")) {
+		if time.Now().After(deadline) {
+			tb.Fatal("gust serve wrote no CLI config")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return g
+}
+
+// Run runs a gust CLI command and returns its output, failing tb when it
+// fails.
+func (g *Gust) Run(tb testing.TB, args ...string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, g.bin, args...)
+	cmd.Env = g.Env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("gust %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func freePort(tb testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(tb testing.TB) int { tb.Helper(); return freePort(tb) }
