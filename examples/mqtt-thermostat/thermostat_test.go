@@ -1,6 +1,7 @@
 package thermostat
 
 import (
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -19,6 +20,9 @@ func TestThermostat(t *testing.T) {
 		t.Skip("runs gust serve; -short")
 	}
 	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is not installed, and CI needs it (.ci/run installs npm, which brings it)")
+		}
 		t.Skip("the example's action runs with Node.js in the process sandbox, and there is no node")
 	}
 	port := strconv.Itoa(exampletest.FreePort(t))
