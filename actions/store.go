@@ -1,10 +1,10 @@
 package actions
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/gusthub/gust/hub"
@@ -106,7 +106,7 @@ func (s *Store) PutAction(ctx context.Context, a *Action, rev uint64) (uint64, e
 		// A unique name per write: two racing creates must not share (and
 		// then delete) one object.
 		obj := fmt.Sprintf("%s@%s#%s", actionKey(n), a.Version, NewActivationID())
-		if _, err := s.code.Put(ctx, jetstream.ObjectMeta{Name: obj}, bytes.NewReader([]byte(a.Exec.Code))); err != nil {
+		if _, err := s.code.Put(ctx, jetstream.ObjectMeta{Name: obj}, strings.NewReader(a.Exec.Code)); err != nil {
 			return 0, fmt.Errorf("store code of %s: %w", n, err)
 		}
 		sa.Exec.Code, sa.CodeObject = "", obj

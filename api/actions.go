@@ -81,7 +81,7 @@ func (s *Server) getAction(w http.ResponseWriter, r *http.Request, id *Identity)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a)
+	writeAction(w, a)
 	return nil
 }
 
@@ -124,19 +124,16 @@ func (s *Server) putAction(w http.ResponseWriter, r *http.Request, id *Identity)
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, maxActionBodyBytes)
-	if err != nil {
-		return err
-	}
 	var put actions.ActionPut
-	if err := decodeObject(body, &put); err != nil {
+	size, err := decodeStream(r, maxActionBodyBytes, &put)
+	if err != nil {
 		return err
 	}
 	// Only the code may be large: the rest of the action is stored in one
 	// message, which must stay well under NATS's payload limit. Parameters
 	// and annotations are bounded on their own (1 MB each) with OpenWhisk's
 	// messages; this bounds the rest (image, main, components).
-	if rest := len(body) - put.CodeLength(); rest > maxActionRestBytes {
+	if rest := int(size) - put.CodeLength(); rest > maxActionRestBytes {
 		return errorf(http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("Request larger than allowed: %d > %d bytes, not counting the code.", rest, maxActionRestBytes))
 	}
@@ -169,7 +166,7 @@ func (s *Server) putAction(w http.ResponseWriter, r *http.Request, id *Identity)
 	if _, err := s.cfg.Actions.PutAction(ctx, &a, rev); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a)
+	writeAction(w, &a)
 	return nil
 }
 

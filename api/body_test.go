@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -80,4 +81,45 @@ func TestStalledBody(t *testing.T) {
 			t.Fatalf("status %d, want 200 for a body that arrived a byte every 200 ms", status)
 		}
 	})
+}
+
+// TestInvalidBodyRefusedAtOnce sends the first bytes of a 50 MB action that
+// are not JSON, and nothing more: the answer is the 400 of the decoder,
+// not a wait for the rest (which would end in 408).
+func TestInvalidBodyRefusedAtOnce(t *testing.T) {
+	e := newEnv(t, func(c *api.Config) { c.BodyTimeout = 30 * time.Second })
+	head := "PUT /api/v1/namespaces/_/actions/bad HTTP/1.1\r\nHost: gust\r\nAuthorization: " + guestAuth +
+		"\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(50<<20) + "\r\n\r\n"
+	status, took := rawRequest(t, e.srv.URL, head, []string{`{"exec":{"kind":"nodejs:20","code":x`}, 10*time.Millisecond)
+	if status != http.StatusBadRequest {
+		t.Fatalf("status %d after %v, want 400 from the first bytes", status, took)
+	}
+}
+
+// TestLargeBodiesWaitTheirTurn sends three bodies of 3 MB at once to a
+// server that takes in 4 MB of large bodies at a time: they are answered
+// one after another, and none is refused.
+func TestLargeBodiesWaitTheirTurn(t *testing.T) {
+	e := newEnv(t, func(c *api.Config) { c.BodyMemory = 4 << 20 })
+	code := strings.Repeat("a", 3<<20)
+	errs := make(chan string, 3)
+	for i := range 3 {
+		go func() {
+			r := e.guest("PUT", "/api/v1/namespaces/_/actions/big"+strconv.Itoa(i), `{"exec":{"kind":"nodejs:20","code":"`+code+`"}}`)
+			if r.status != http.StatusOK {
+				errs <- fmt.Sprintf("big%d: %d %.200s", i, r.status, r.body)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range 3 {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
+	got := e.must("GET", "/api/v1/namespaces/_/actions/big2", "").object(t)["exec"].(map[string]any)["code"]
+	if got != code {
+		t.Errorf("code read back with %d bytes, want %d", len(got.(string)), len(code))
+	}
 }

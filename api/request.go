@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,81 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 			fmt.Sprintf("Request larger than allowed: more than %d bytes.", limit))
 	}
 	return b, nil
+}
+
+// decodeStream decodes a JSON object body of at most limit bytes into v as
+// it arrives, so that a body that is not JSON is refused at its first wrong
+// byte, not after it was all read. It returns the body's length. An empty
+// body decodes as {}.
+func decodeStream(r *http.Request, limit int64, v any) (int64, error) {
+	if r.ContentLength > limit {
+		return 0, errorf(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("Request larger than allowed: %d > %d bytes.", r.ContentLength, limit))
+	}
+	cr := &countingReader{r: io.LimitReader(r.Body, limit+1)}
+	br := bufio.NewReader(cr)
+	tooLarge := func() error {
+		return errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request larger than allowed: more than %d bytes.", limit))
+	}
+	readErr := func(err error) error {
+		var timeout *bodyTimeoutError
+		if errors.As(err, &timeout) {
+			return timeout
+		}
+		return errorf(http.StatusBadRequest, "Failed extracting request body.")
+	}
+	// The first byte that is not space: an object, or nothing.
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			return cr.n, decodeObject(nil, v)
+		}
+		if err != nil {
+			return cr.n, readErr(err)
+		}
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			continue
+		}
+		if c != '{' {
+			return cr.n, malformed("expected a JSON object")
+		}
+		_ = br.UnreadByte()
+		break
+	}
+	dec := json.NewDecoder(br)
+	err := dec.Decode(v)
+	switch {
+	case cr.n > limit:
+		return cr.n, tooLarge()
+	case cr.err != nil && !errors.Is(cr.err, io.EOF):
+		return cr.n, readErr(cr.err)
+	case err != nil:
+		return cr.n, malformed(describeJSONError(err))
+	}
+	if dec.More() {
+		return cr.n, malformed("unexpected data after the JSON object")
+	}
+	if cr.n > limit {
+		return cr.n, tooLarge()
+	}
+	return cr.n, nil
+}
+
+// countingReader counts the bytes read through it and keeps the first
+// error that is not EOF.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // decodeBody decodes a JSON object body into v; an empty body decodes as {}.

@@ -80,6 +80,10 @@ type Config struct {
 	// with 408 (and any body still arriving after MaxBodyTime); 0 means
 	// DefaultBodyTimeout, below 0 no bound.
 	BodyTimeout time.Duration
+	// BodyMemory bounds the bytes of large request bodies (over 1 MB)
+	// taken in at once; others wait, up to a minute, then get 503 with
+	// Retry-After. 0 means DefaultBodyMemory, below 0 no bound.
+	BodyMemory int64
 	// Build names this build in GET /api/v1.
 	Build  string
 	Logger *slog.Logger
@@ -100,6 +104,7 @@ type Server struct {
 	mux *http.ServeMux
 	// fallbacks are the patterns that answer 404 or 405 for a path.
 	fallbacks map[string]bool
+	budget    *budget // nil: no bound
 }
 
 // Body size limits: 1 MB for everything but action code, which OpenWhisk
@@ -117,6 +122,12 @@ func New(cfg Config) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	switch {
+	case cfg.BodyMemory == 0:
+		s.budget = newBudget(DefaultBodyMemory)
+	case cfg.BodyMemory > 0:
+		s.budget = newBudget(cfg.BodyMemory)
 	}
 	if s.cfg.Manifest == nil {
 		s.cfg.Manifest = actions.DefaultManifest()
@@ -140,6 +151,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tid := newTransactionID()
 	h.Set("X-Request-ID", tid)
 	r = r.WithContext(context.WithValue(r.Context(), tidKey{}, tid))
+	done, ok := s.admitBody(w, r)
+	if !ok {
+		return
+	}
+	defer done()
 	s.boundBody(w, r)
 	if r.Method == http.MethodOptions && !web && !strings.HasPrefix(r.URL.Path, feeds.ReceivePath) {
 		w.WriteHeader(http.StatusOK)

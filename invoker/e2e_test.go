@@ -537,7 +537,15 @@ func TestLargeRecordsStored(t *testing.T) {
 			a := s.put(t, action{name: strings.ReplaceAll(tt.name, " ", "-"), code: tt.code})
 			rec := s.invoke(t, "", a, "")
 			tt.check(t, rec)
-			stored, err := s.records.Get(context.Background(), "guest", rec.ActivationID)
+			// The caller gets the record before it is stored (as in
+			// OpenWhisk, whose blocking answers come from the invoker):
+			// wait for the store.
+			var stored *actions.Activation
+			var err error
+			eventually(time.Minute, func() bool {
+				stored, err = s.records.Get(context.Background(), "guest", rec.ActivationID)
+				return err == nil
+			})
 			if err != nil {
 				t.Fatalf("stored record: %v", err)
 			}
