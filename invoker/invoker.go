@@ -3,7 +3,6 @@ package invoker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -111,47 +110,14 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", invokeConsumer, err)
 	}
-	slots := make(chan struct{}, iv.opts.MaxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		iv.trimQueue(ctx, st, cons)
-	}()
+	wg.Go(func() { iv.trimQueue(ctx, st, cons) })
 	it, err := cons.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", InvokeStream, err)
 	}
-	// On shutdown, stop pulling and hand back what was fetched but not
-	// taken, so that a restarted invoker (or another one) gets it at once
-	// instead of after AckWait.
-	go func() {
-		<-ctx.Done()
-		it.Drain()
-	}()
-	for {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			hub.HandBack(it)
-			return nil
-		}
-		msg, err := it.Next()
-		if err != nil {
-			<-slots
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-				return nil
-			}
-			iv.log.Warn("invocation queue", "err", err)
-			continue
-		}
-		if ctx.Err() != nil {
-			<-slots
-			_ = msg.Nak()
-			hub.HandBack(it)
-			return nil
-		}
+	return hub.Consume(ctx, it, iv.opts.MaxInFlight, InvokeStream+" with "+invokeConsumer, iv.log, func(ctx context.Context, msg jetstream.Msg) {
 		// OpenWhisk runs an activation at most once: take it off the queue
 		// before running it.
 		if err := msg.Ack(); err != nil {
@@ -159,17 +125,11 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		}
 		var inv actions.Invocation
 		if err := json.Unmarshal(msg.Data(), &inv); err != nil {
-			<-slots
 			iv.log.Error("undecodable invocation dropped", "err", err)
-			continue
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			iv.handle(context.WithoutCancel(ctx), &inv)
-		}()
-	}
+		iv.handle(ctx, &inv)
+	})
 }
 
 // handle runs one invocation, announces its record and stores it. The

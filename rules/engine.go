@@ -130,8 +130,6 @@ func (e *Engine) Run(ctx context.Context) error {
 	wctx, stopWatches := context.WithCancel(ctx)
 	waitWatches := e.watchStores(wctx)
 	defer func() { stopWatches(); waitWatches() }()
-	var wg sync.WaitGroup
-	defer wg.Wait() // first: the events in flight may start deliveries and read through the watches
 	st, err := hub.OpenEvents(ctx, e.js)
 	if err != nil {
 		return err
@@ -148,55 +146,19 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", engineConsumer, err)
 	}
-	slots := make(chan struct{}, engineWorkers)
 	it, err := cons.Messages()
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", hub.EventsStream, err)
 	}
-	// On shutdown, stop pulling and hand back what was fetched but not
-	// handled, so a restart processes it at once instead of after AckWait.
-	go func() {
-		<-ctx.Done()
-		it.Drain()
-	}()
-	for {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			hub.HandBack(it)
-			return nil
+	// A dead consumer is an error: nothing more will come, and serve says so.
+	return hub.Consume(ctx, it, engineWorkers, hub.EventsStream+" with "+engineConsumer, e.log, func(ctx context.Context, msg jetstream.Msg) {
+		if err := e.handle(ctx, msg); err != nil {
+			e.log.Error("trigger event not processed; it will be redelivered", "subject", msg.Subject(), "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
 		}
-		msg, err := it.Next()
-		if err != nil {
-			<-slots
-			switch {
-			case ctx.Err() != nil:
-				return nil
-			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrMsgIteratorClosed):
-				// Nothing more will come: the engine is dead, and says so.
-				return fmt.Errorf("consume %s with %s: %w", hub.EventsStream, engineConsumer, err)
-			}
-			e.log.Warn("event stream", "err", err)
-			continue
-		}
-		if ctx.Err() != nil {
-			<-slots
-			_ = msg.Nak()
-			hub.HandBack(it)
-			return nil
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			if err := e.handle(context.WithoutCancel(ctx), msg); err != nil {
-				e.log.Error("trigger event not processed; it will be redelivered", "subject", msg.Subject(), "err", err)
-				_ = msg.NakWithDelay(time.Second)
-				return
-			}
-			_ = msg.Ack()
-		}()
-	}
+		_ = msg.Ack()
+	})
 }
 
 // filterCache holds compiled filters by their JSON text, so that each
