@@ -176,6 +176,50 @@ func TestE2EGitHubFeed(t *testing.T) {
 		t.Errorf("event types %v", seen)
 	}
 
+	// A delivery larger than the bus's inline limit: its data travels
+	// through the object store and reaches the action whole.
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/size", nodeAction(
+		`function main(p) { return { ref: p.ref, pad: p.pad.length, dataref: p.__event.dataref || null }; }`), nil)
+	mustGust(t, cli, "trigger", "create", "bigpushes", "--feed", "github/webhook", "-p", "repository", "Codertocat/Hello-World", "-p", "secret", secret)
+	mustGust(t, cli, "rule", "create", "rbig", "bigpushes", "size")
+	var big map[string]any
+	if err := json.Unmarshal(push, &big); err != nil {
+		t.Fatal(err)
+	}
+	big["pad"] = strings.Repeat("x", 3<<20)
+	bigBody, _ := json.Marshal(big)
+	if got := postGitHub(t, strings.Replace(feedURL, "/pushes", "/bigpushes", 1), secret, "push", "d-big", bigBody, false); got != http.StatusAccepted {
+		t.Fatalf("3 MB delivery: %d", got)
+	}
+	recs = g.waitActivations(t, "the size action", func(rs []record) bool { return countNamed(rs, "size") == 1 })
+	for _, r := range recs {
+		var got struct {
+			Ref     string `json:"ref"`
+			Pad     int    `json:"pad"`
+			Dataref any    `json:"dataref"`
+		}
+		if r.Name == "size" && (json.Unmarshal(r.Response.Result, &got) != nil || got.Ref != "refs/heads/master" || got.Pad != 3<<20 || got.Dataref != nil) {
+			t.Errorf("the 3 MB delivery reached the action as %s", r.Response.Result)
+		}
+	}
+
+	// Larger than an invocation message (8 MB here): the delivery is
+	// stored and answered, and the trigger's record says why the action
+	// did not run.
+	big["pad"] = strings.Repeat("y", 9<<20)
+	bigBody, _ = json.Marshal(big)
+	if got := postGitHub(t, strings.Replace(feedURL, "/pushes", "/bigpushes", 1), secret, "push", "d-huge", bigBody, false); got != http.StatusAccepted {
+		t.Fatalf("9 MB delivery: %d", got)
+	}
+	g.waitActivations(t, "the 9 MB delivery's trigger record", func(rs []record) bool {
+		for _, r := range rs {
+			if r.Name == "bigpushes" && len(r.Logs) == 1 && strings.Contains(r.Logs[0], "larger than an invocation may carry") {
+				return true
+			}
+		}
+		return false
+	})
+
 	// GitHub refuses: CREATE fails with its message, and no trigger is left.
 	hooks.mu.Lock()
 	hooks.refuse = true

@@ -90,6 +90,12 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e e
 	if err := e.Validate(); err != nil {
 		return fmt.Errorf("invalid event: %w", err)
 	}
+	if len(e.Data()) > InlineDataLimit {
+		e = e.Clone() // the caller's event keeps its data
+		if err := offloadData(ctx, js, ns, t, &e); err != nil {
+			return err
+		}
+	}
 	m := nats.NewMsg(EventSubject(ns, t))
 	m.Header.Set("ce-specversion", e.SpecVersion())
 	m.Header.Set("ce-id", e.ID())
@@ -124,6 +130,12 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e e
 func dedupID(ns, t string, e event.Event) string {
 	sum := sha256.Sum256([]byte(e.Source() + "\x00" + e.ID()))
 	return ns + "/" + t + "/" + hex.EncodeToString(sum[:16])
+}
+
+func setIfType(e *event.Event, ct string) {
+	if ct != "" {
+		e.SetDataContentType(ct)
+	}
 }
 
 func setIf(h nats.Header, k, v string) {
@@ -163,8 +175,9 @@ func DecodeEvent(h nats.Header, data []byte) (event.Event, error) {
 		}
 		e.SetExtension(ext, h.Get(k))
 	}
-	if len(data) > 0 {
-		e.SetDataContentType(h.Get("Content-Type"))
+	if len(data) > 0 || e.Extensions()[DataRefExtension] != nil {
+		// An event with offloaded data keeps its type for ResolveData.
+		setIfType(&e, h.Get("Content-Type"))
 		e.DataEncoded = data
 	}
 	if err := e.Validate(); err != nil {

@@ -257,6 +257,13 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		subject = ns
 	}
 	apiKey := msg.Headers().Get(hub.HeaderAPIKey) // set by API fires only
+	if err := hub.ResolveData(ctx, e.js, &ev); err != nil {
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			e.log.Warn("event dropped: its offloaded data is gone", "trigger", ns+"/"+tname, "id", ev.ID(), "err", err)
+			return nil
+		}
+		return err
+	}
 	payload := hub.DataParameters(ev.DataContentType(), ev.Data())
 	params := t.Parameters.Object()
 	for k, v := range payload {
@@ -305,6 +312,13 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError, "The requested resource does not exist.", OutcomeFailed
 			case err != nil:
 				return err
+			case int64(len(args)) > e.js.Conn().MaxPayload()-invocationHeadroom:
+				// The event is stored (its data offloaded), but an
+				// invocation travels as one message: say so, instead of
+				// retrying for ever.
+				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
+					fmt.Sprintf("The event's parameters (%d bytes) are larger than an invocation may carry (%d bytes); action '%s' was not activated.",
+						len(args), e.js.Conn().MaxPayload()-invocationHeadroom, res.Action), OutcomeFailed
 			default:
 				inv := &actions.Invocation{
 					ActivationID: derivedID(triggerID, rname), Namespace: ns, Subject: subject,
@@ -357,6 +371,10 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	e.publishOutcome(ns, t.Name, triggerID, ev, results)
 	return nil
 }
+
+// invocationHeadroom is what an invocation message needs beside its
+// parameters.
+const invocationHeadroom = 64 << 10
 
 // eventAttributes is the JSON object of an event's context attributes.
 func eventAttributes(ev event.Event) json.RawMessage {

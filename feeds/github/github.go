@@ -287,7 +287,10 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	var tooBig *http.MaxBytesError
+	var withStatus interface{ HTTPStatus() int } // the server's: a body that timed out
 	switch {
+	case err != nil && errors.As(err, &withStatus):
+		return nil, feeds.Reject(withStatus.HTTPStatus(), "%v", err)
 	case errors.As(err, &tooBig) || len(b) > MaxBody:
 		return nil, feeds.Reject(http.StatusRequestEntityTooLarge, "The delivery is larger than GitHub's limit of 25 MB (%d bytes).", MaxBody)
 	case err != nil:

@@ -101,7 +101,10 @@ func (e *Events) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Emit
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	var tooBig *http.MaxBytesError
+	var withStatus interface{ HTTPStatus() int } // the server's: a body that timed out
 	switch {
+	case err != nil && errors.As(err, &withStatus):
+		return feeds.Reject(withStatus.HTTPStatus(), "%v", err)
 	case errors.As(err, &tooBig) || len(body) > MaxBody:
 		return feeds.Reject(http.StatusRequestEntityTooLarge, "The request body is larger than %d bytes.", MaxBody)
 	case err != nil:
