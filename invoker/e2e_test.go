@@ -561,6 +561,8 @@ func TestMemoryHog(t *testing.T) {
 	for _, tt := range []struct{ name, code string }{
 		{"buffers", `function main() { const a = []; for (;;) a.push(Buffer.alloc(16 << 20, 1)); }`},
 		{"JavaScript heap", `function main() { const a = []; for (;;) a.push(new Array(1 << 20).fill(1.5)); }`},
+		{"at initialization", `const a = []; for (;;) a.push(Buffer.alloc(16 << 20, 1));
+function main() { return {}; }`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := s.put(t, action{name: "hog-" + strings.ReplaceAll(tt.name, " ", "-"), code: tt.code,

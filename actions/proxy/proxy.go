@@ -249,6 +249,7 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var p *process
+	kills, counted := oomKills()
 	if s.cfg.Prestart {
 		p, err = s.initPrestarted(r.Context(), env)
 	} else {
@@ -261,6 +262,10 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 		if closed && s.cfg.Prestart {
 			// Close stopped the process: it did not fail by itself.
 			s.failInit(w, r, http.StatusServiceUnavailable, msgShuttingOff)
+			return
+		}
+		if now, ok := oomKills(); counted && ok && now > kills {
+			s.failInit(w, r, http.StatusBadGateway, msgMemoryExhausted)
 			return
 		}
 		s.failInit(w, r, http.StatusBadGateway, err.Error())
