@@ -11,6 +11,7 @@
 // Besides the storage, hub holds what every producer and consumer of events
 // shares: the CloudEvent ⇄ NATS message codec and subject names (events.go),
 // the envelope rules of Gust's own extensions, such as the hop counter
-// (envelope.go), and in-memory mirrors of a bucket that a watch keeps up to
-// date (Mirror, Follower).
+// (envelope.go), in-memory mirrors of a bucket that a watch keeps up to
+// date (Mirror, Follower), and the worker loop of a JetStream consumer
+// (Consume).
 package hub

@@ -3,6 +3,14 @@
 // executes activations in them through the OpenWhisk action protocol
 // (/init, /run), collecting logs and writing activation records.
 //
+// It holds both sides of an invocation today. The controller's side is the
+// Dispatcher (invoker.go, sequence.go): it queues invocations on the work
+// queue (queue.go), wakes blocking callers when their record is announced,
+// and runs sequences component by component. The invoker's side is the
+// Invoker (invoker.go, exec.go, logs.go), which consumes the queue
+// (hub.Consume) and runs each activation in a container of the Pool
+// (pool.go), or in Go for a built-in action (builtin.go).
+//
 // Containers come from a Sandbox, an interface this package declares and
 // invoker/docker and invoker/process implement.
 package invoker
