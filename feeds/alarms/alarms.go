@@ -12,6 +12,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/internal/backoff"
 )
 
 func init() {
@@ -322,16 +323,7 @@ func (a *alarm) finish(ctx context.Context, p progress) error {
 }
 
 // sleep waits d, at most maxSleep; false means ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(min(d, maxSleep))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+func sleep(ctx context.Context, d time.Duration) bool { return backoff.Wait(ctx, min(d, maxSleep)) }
 
 // load reads the checkpoint. A new instance starts now, so that a cron
 // schedule's past slots do not count as missed (a once alarm's date does,
