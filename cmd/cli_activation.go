@@ -34,12 +34,13 @@ func activationRow(a actions.Activation) string {
 		status = activationStatus[a.StatusCode]
 	}
 	d := time.Duration(a.Duration) * time.Millisecond
-	return fmt.Sprintf("%s %s %-9s %-5s %-10v %-7s %s/%s:%s",
+	// Widths fit the longest words: builtin:feed, application error.
+	return fmt.Sprintf("%s %s %-12s %-5s %-10v %-17s %s/%s:%s",
 		time.UnixMilli(a.Start).Format(time.DateTime), a.ActivationID, kind, start, d, status, a.Namespace, a.Name, a.Version)
 }
 
 // activationHeader is the header of wsk's activation list.
-const activationHeader = "Datetime            Activation ID                    Kind      Start Duration   Status  Entity"
+const activationHeader = "Datetime            Activation ID                    Kind         Start Duration   Status            Entity"
 
 // pollInterval is how often activation poll asks for new activations.
 const pollInterval = 2 * time.Second

@@ -114,8 +114,19 @@ func TestCLIActivation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	row1 := "2026-11-24 14:32:37 5a1b2c3d4e5f40718293a4b5c6d7e8f9 nodejs:20 cold  5ms        success guest/hello:0.0.1\n"
-	row2 := "2026-11-24 14:32:38 6a1b2c3d4e5f40718293a4b5c6d7e8f9 nodejs:20 warm  12ms       application error guest/hello:0.0.1\n"
+	row1 := "2026-11-24 14:32:37 5a1b2c3d4e5f40718293a4b5c6d7e8f9 nodejs:20    cold  5ms        success           guest/hello:0.0.1\n"
+	row2 := "2026-11-24 14:32:38 6a1b2c3d4e5f40718293a4b5c6d7e8f9 nodejs:20    warm  12ms       application error guest/hello:0.0.1\n"
+	// The columns line up under the header, with the longest words too.
+	feed := activationRow(actions.Activation{Namespace: "guest", Name: "t", Version: "0.0.1", ActivationID: "7a1b2c3d4e5f40718293a4b5c6d7e8f9",
+		Start: start, Annotations: actions.KeyValues{}.Set("kind", "builtin:feed"), StatusCode: actions.StatusDeveloperError})
+	for _, row := range []string{row1, row2, feed} {
+		for _, col := range []string{"Kind", "Start", "Duration", "Status", "Entity"} {
+			at := strings.Index(activationHeader, col)
+			if at >= len(row) || row[at-1] != ' ' || row[at] == ' ' {
+				t.Errorf("column %s does not start at %d in %q", col, at, row)
+			}
+		}
+	}
 	runSteps(t, ts.env(), []step{
 		{name: "list", args: []string{"activation", "list"}, stdout: activationHeader + "\n" + row2 + row1},
 		{name: "list NAME --limit", args: []string{"activation", "list", "hello", "--limit", "1"}, stdout: activationHeader + "\n" + row2},
