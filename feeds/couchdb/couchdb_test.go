@@ -23,7 +23,7 @@ import (
 
 var params = feedtest.Params
 
-func provider(t *testing.T) feeds.Provider {
+func provider(t testing.TB) feeds.Provider {
 	t.Helper()
 	p, ok := feeds.Registered().Lookup("couchdb/changes")
 	if !ok {

@@ -25,6 +25,13 @@ var devices = map[string]struct{ pass, ns string }{
 // embedded listener of feeds without a url.
 func startListener(t *testing.T) (*hub.Hub, string) {
 	t.Helper()
+	return startListenerB(t)
+}
+
+// startListenerB is startListener for any test or benchmark; its hub has
+// the events stream.
+func startListenerB(t testing.TB) (*hub.Hub, string) {
+	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(upstreamtest.FreePort(t))
 	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir(), MQTT: &hub.MQTTOptions{Listen: addr,
 		Authenticate: func(_ context.Context, user, pass string) (string, error) {
@@ -37,6 +44,9 @@ func startListener(t *testing.T) (*hub.Hub, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.Close() })
+	if _, err := hub.OpenEvents(context.Background(), h.JetStream()); err != nil {
+		t.Fatal(err)
+	}
 	l, ok := h.MQTT()
 	if !ok {
 		t.Fatal("hub has no MQTT listener")
