@@ -70,31 +70,35 @@ type Response struct {
 
 type activationJSON Activation
 
-// MarshalJSON writes OpenWhisk's extended form: response with "status" and
-// "success", and no "end" or "duration" when End is zero (trigger records).
+// MarshalJSON writes OpenWhisk's extended form (WhiskActivation
+// .toExtendedJson): response with "status", "success", "result" and "size"
+// (the result's bytes), no "statusCode" anywhere, and no "end" or
+// "duration" when End is zero (trigger records).
 func (a Activation) MarshalJSON() ([]byte, error) {
 	type response struct {
-		Status     string          `json:"status"`
-		StatusCode int             `json:"statusCode"`
-		Success    bool            `json:"success"`
-		Result     json.RawMessage `json:"result,omitempty"`
-		Size       int             `json:"size,omitempty"`
+		Status  string          `json:"status"`
+		Success bool            `json:"success"`
+		Result  json.RawMessage `json:"result,omitempty"`
+		Size    int             `json:"size,omitempty"`
 	}
 	v := struct {
 		activationJSON
-		End      *int64    `json:"end,omitempty"`
-		Duration *int64    `json:"duration,omitempty"`
-		Response response  `json:"response"`
-		Logs     []string  `json:"logs"`
-		Annots   KeyValues `json:"annotations"`
+		StatusCode *int      `json:"statusCode,omitempty"`
+		End        *int64    `json:"end,omitempty"`
+		Duration   *int64    `json:"duration,omitempty"`
+		Response   response  `json:"response"`
+		Logs       []string  `json:"logs"`
+		Annots     KeyValues `json:"annotations"`
 	}{activationJSON: activationJSON(a)}
-	v.StatusCode = a.Response.StatusCode // one fact, written twice
 	if a.End != 0 {
 		v.End, v.Duration = &a.End, &a.Duration
 	}
 	v.Response = response{
-		Status: StatusName(a.Response.StatusCode), StatusCode: a.Response.StatusCode,
+		Status:  StatusName(a.Response.StatusCode),
 		Success: a.Response.StatusCode == StatusSuccess, Result: a.Response.Result, Size: a.Response.Size,
+	}
+	if v.Response.Size == 0 {
+		v.Response.Size = len(a.Response.Result)
 	}
 	v.Logs = nonNil(a.Logs)
 	v.Annots = a.Annotations
@@ -104,13 +108,36 @@ func (a Activation) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// UnmarshalJSON reads the form MarshalJSON writes.
+// UnmarshalJSON reads the form MarshalJSON writes, and the older form
+// with "statusCode" in response.
 func (a *Activation) UnmarshalJSON(b []byte) error {
-	var v activationJSON
+	var v struct {
+		activationJSON
+		Response struct {
+			Response
+			StatusCode *int   `json:"statusCode"`
+			Status     string `json:"status"`
+		} `json:"response"`
+	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*a = Activation(v)
+	*a = Activation(v.activationJSON)
+	a.Response = v.Response.Response
+	switch {
+	case v.Response.StatusCode != nil:
+		a.Response.StatusCode = *v.Response.StatusCode
+	case v.Response.Status != "":
+		a.Response.StatusCode = StatusInternalError
+		for i, name := range statusNames {
+			if name == v.Response.Status {
+				a.Response.StatusCode = i
+			}
+		}
+	default: // a list summary: statusCode at the top only
+		a.Response.StatusCode = a.StatusCode
+	}
+	a.StatusCode = a.Response.StatusCode
 	return nil
 }
 

@@ -121,10 +121,10 @@ func TestActivations(t *testing.T) {
 	})
 	t.Run("result", func(t *testing.T) {
 		for i, want := range []string{
-			`{"result":{"n":0},"status":"success","success":true}`,
-			`{"result":{"n":1},"status":"application error","success":false}`,
-			`{"result":{"n":2},"status":"action developer error","success":false}`,
-			`{"result":{"n":3},"status":"whisk internal error","success":false}`,
+			`{"result":{"n":0},"size":7,"status":"success","success":true}`,
+			`{"result":{"n":1},"size":7,"status":"application error","success":false}`,
+			`{"result":{"n":2},"size":7,"status":"action developer error","success":false}`,
+			`{"result":{"n":3},"size":7,"status":"whisk internal error","success":false}`,
 		} {
 			if got := string(e.must("GET", "/api/v1/namespaces/_/activations/"+ids[i]+"/result", "").body); got != want {
 				t.Errorf("result of %d: %s, want %s", i, got, want)

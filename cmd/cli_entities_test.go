@@ -145,7 +145,7 @@ func TestCLIActivation(t *testing.T) {
 			stdout: "{\n    \"payload\": \"Hello, World!\"\n}\n"},
 		{name: "result --last", args: []string{"activation", "result", "--last"}, stdout: "{\n    \"error\": \"boom\"\n}\n"},
 		{name: "result --json", args: []string{"activation", "result", "--last", "--json"},
-			stdout: `{"result":{"error":"boom"},"status":"application error","success":false}` + "\n"},
+			stdout: `{"result":{"error":"boom"},"size":16,"status":"application error","success":false}` + "\n"},
 	})
 	t.Run("poll", func(t *testing.T) {
 		done := make(chan cliResult)
