@@ -102,7 +102,7 @@ func TestServeLeavesTheCLIConfigOfAnotherServer(t *testing.T) {
 	gust(t, func(k string) string { return user[k] }, "property", "set", "--apihost", "http://127.0.0.1:1").check(t,
 		"ok: whisk API host set to http://127.0.0.1:1\n", "", 0)
 	a.stop(t)
-	a = startGustEnv(t, dirA, env(), "--sandbox", "process")
+	startGustEnv(t, dirA, env(), "--sandbox", "process")
 	if props, _ := readProps(userConfig); props[propAPIHost] != "http://127.0.0.1:1" {
 		t.Errorf("serve rewrote a config the user set: API host %s", props[propAPIHost])
 	}

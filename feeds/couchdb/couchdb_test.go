@@ -134,9 +134,9 @@ func TestChangesAndDeletions(t *testing.T) {
 	// A new instance on the checkpoint goes on with the next change only.
 	put(t, pouch, "orders", "c", map[string]any{"n": 3})
 	r2 := run(t, params("url", pouch.URL, "dbname", "orders", "since", 0), cp)
-	got := r2.Rec.WaitFor(t, 1, 30*time.Second)
+	r2.Rec.WaitFor(t, 1, 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	if got = r2.Rec.Events(); len(got) != 1 || got[0].Subject() != "c" || got[0].ID() != "orders/4" {
+	if got := r2.Rec.Events(); len(got) != 1 || got[0].Subject() != "c" || got[0].ID() != "orders/4" {
 		t.Fatalf("after the checkpoint: %d events, first %v; want only c as orders/4", len(got), got)
 	}
 	// Replaying from the start names the same changes the same way.
@@ -163,9 +163,9 @@ func TestFilterAndQueryParams(t *testing.T) {
 	put(t, pouch, "tickets", "t1", map[string]any{"status": "closed"})
 	put(t, pouch, "tickets", "t2", map[string]any{"status": "open"})
 	put(t, pouch, "tickets", "t3", map[string]any{"status": "open"})
-	evs := r.Rec.WaitFor(t, 2, 30*time.Second)
+	r.Rec.WaitFor(t, 2, 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	evs = r.Rec.Events()
+	evs := r.Rec.Events()
 	var subjects []string
 	for _, e := range evs {
 		subjects = append(subjects, e.Subject())

@@ -109,7 +109,7 @@ func TestEmbeddedListener(t *testing.T) {
 	if strings.Contains(subOut.String(), "guest/devices") {
 		t.Errorf("a device of another namespace received guest's message: %s", subOut.String())
 	}
-	evs = r.Rec.WaitFor(t, 2, 30*time.Second)
+	r.Rec.WaitFor(t, 2, 30*time.Second)
 	time.Sleep(time.Second)
 	for _, e := range r.Rec.Events() {
 		if strings.Contains(string(e.Data()), "intruder") {

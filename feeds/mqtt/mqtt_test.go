@@ -83,9 +83,10 @@ func TestMessages(t *testing.T) {
 	pub(t, broker, "devices/k1/humidity", `{"percent":40}`, 1) // no filter takes it
 	pub(t, broker, "alerts/fire/floor2", "smoke!", 0)
 	pub(t, broker, "devices/k2/temperature", "22", 2)
-	evs := r.Rec.WaitFor(t, 3, 30*time.Second)
+	r.Rec.WaitFor(t, 3, 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	if evs = r.Rec.Events(); len(evs) != 3 {
+	evs := r.Rec.Events()
+	if len(evs) != 3 {
 		t.Fatalf("%d events, want 3: %v", len(evs), evs)
 	}
 	bySubject := map[string]event.Event{}
