@@ -38,10 +38,9 @@ type Entry[T any] struct {
 // collection over it.
 func OpenCollection[T any](ctx context.Context, js jetstream.JetStream, bucket string) (*Collection[T], error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   bucket,
-		History:  1,
-		Storage:  jetstream.FileStorage,
-		Replicas: 1,
+		Bucket:  bucket,
+		History: 1,
+		Storage: jetstream.FileStorage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)

@@ -24,9 +24,12 @@ const (
 
 // Options configure a Hub.
 type Options struct {
-	// URL connects to an external NATS server (with JetStream) instead of
-	// embedding one. When it is set, the other fields but Logger are ignored.
+	// URL connects to an external NATS server or cluster (with JetStream)
+	// instead of embedding one: one URL or several separated by commas.
+	// When it is set, the embedded server's fields are ignored.
 	URL string
+	// External holds the credentials and TLS files for URL.
+	External ExternalOptions
 	// DataDir holds the embedded server's JetStream store (DataDir/jetstream).
 	DataDir string
 	// Listen exposes the embedded server on this host:port for other
@@ -38,6 +41,12 @@ type Options struct {
 	MaxStore  int64
 	// MQTT, when set, turns on the embedded server's MQTT listener.
 	MQTT *MQTTOptions
+	// Cluster makes the embedded server one node of a NATS cluster.
+	Cluster ClusterOptions
+	// Replicas is the replication of every stream, bucket and object store
+	// created through the hub's JetStream; 0 means 1 alone and 3 on a
+	// cluster of 3 servers or more. More than the cluster has is an error.
+	Replicas int
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -45,9 +54,10 @@ type Options struct {
 // Hub is a connection to the event mesh and, when embedded, the NATS server
 // behind it.
 type Hub struct {
-	srv *server.Server // nil when connected to an external NATS
-	nc  *nats.Conn
-	js  jetstream.JetStream
+	srv      *server.Server // nil when connected to an external NATS
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	replicas int
 
 	mqtt *MQTTListener // nil when the MQTT listener is off
 
@@ -61,15 +71,14 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Replicas < 0 {
+		return nil, fmt.Errorf("--replicas %d: use a positive number, or 0 for the default", opts.Replicas)
+	}
 	if opts.URL != "" {
 		if opts.MQTT != nil && opts.MQTT.Listen != "" {
 			return nil, errors.New("hub: the MQTT listener is the embedded NATS server's: it cannot be used with an external NATS")
 		}
-		nc, err := nats.Connect(opts.URL, nats.Name("gust"), nats.MaxReconnects(-1))
-		if err != nil {
-			return nil, fmt.Errorf("connect to NATS at %s: %w", opts.URL, err)
-		}
-		return newHub(ctx, nil, nc)
+		return connectExternal(ctx, opts, logger)
 	}
 	if opts.DataDir == "" {
 		return nil, errors.New("hub: a data directory is required to embed NATS")
@@ -102,6 +111,22 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 			return nil, err
 		}
 	}
+	clustered := opts.Cluster.Listen != ""
+	if clustered {
+		if err := opts.Cluster.apply(sopts); err != nil {
+			return nil, err
+		}
+		if err := refuseStandaloneData(sopts.StoreDir); err != nil {
+			return nil, err
+		}
+		if sopts.DontListen {
+			// Routing starts only once the server listens for clients:
+			// on loopback, on any free port.
+			sopts.DontListen, sopts.Host, sopts.Port = false, "127.0.0.1", server.RANDOM_PORT
+		}
+	} else if len(opts.Cluster.Routes) > 0 {
+		return nil, errors.New("hub: --routes needs --cluster-listen, the address other nodes reach this one on")
+	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("create NATS server: %w", err)
@@ -117,27 +142,46 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 	}
-	h, err := newHub(ctx, srv, nc)
+	h, err := newHub(ctx, srv, nc, opts, logger)
 	if err != nil {
 		srv.Shutdown()
+		srv.WaitForShutdown()
 		return nil, err
 	}
 	h.mqtt = mqttListener
 	return h, nil
 }
 
-func newHub(ctx context.Context, srv *server.Server, nc *nats.Conn) (*Hub, error) {
+func newHub(ctx context.Context, srv *server.Server, nc *nats.Conn, opts Options, log *slog.Logger) (*Hub, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("open JetStream: %w", err)
 	}
-	if _, err := js.AccountInfo(ctx); err != nil {
+	if err := waitForJetStream(ctx, srv, js, opts, log); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("JetStream is not available on this NATS: %w", err)
+		return nil, err
 	}
-	return &Hub{srv: srv, nc: nc, js: js}, nil
+	servers := clusterSize(srv, nc, opts)
+	replicas := opts.Replicas
+	if replicas == 0 {
+		replicas = 1
+		if servers >= 3 {
+			replicas = 3
+		}
+	}
+	if replicas > servers && (srv != nil || servers == 1) {
+		nc.Close()
+		if servers == 1 {
+			return nil, fmt.Errorf("--replicas %d: this NATS server runs alone, so it keeps one copy of each stream; start a cluster of at least %d servers (--cluster-listen, --routes) or leave --replicas out", replicas, replicas)
+		}
+		return nil, fmt.Errorf("--replicas %d: the NATS cluster has %d servers (this one and its --routes), fewer than the replicas asked for; add servers or lower --replicas", replicas, servers)
+	}
+	return &Hub{srv: srv, nc: nc, js: replicated{JetStream: js, replicas: replicas, servers: servers}, replicas: replicas}, nil
 }
+
+// Replicas is the replication the hub gives what it creates.
+func (h *Hub) Replicas() int { return h.replicas }
 
 func readyWithin(ctx context.Context, srv *server.Server, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
