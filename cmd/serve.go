@@ -44,7 +44,18 @@ type serveOptions struct {
 	dedupWindow time.Duration
 	bodyTimeout time.Duration
 	invoker     invokerOptions
+	role        string
+	cluster     hub.ClusterOptions
+	external    hub.ExternalOptions
+	replicas    int
 }
+
+// The roles of `gust serve --role`.
+const (
+	roleAll        = "all"
+	roleController = "controller" // API, rule engine, feeds
+	roleInvoker    = "invoker"    // container pool, takes invocations
+)
 
 // DefaultListen is OpenWhisk standalone's address.
 const DefaultListen = "127.0.0.1:3233"
@@ -83,6 +94,17 @@ func newServeCmd(e *env) *cobra.Command {
 	f.DurationVar(&o.invoker.idleTTL, "idle-ttl", 10*time.Minute, "remove a warm container idle this long (env GUST_IDLE_TTL)")
 	f.IntVar(&o.invoker.stemCells, "stem-cells", 2, "pre-warmed containers per runtime kind, at most the manifest's count (env GUST_STEM_CELLS)")
 	f.IntVar(&o.invoker.maxInFlight, "invoker-max-inflight", 64, "activations one invoker runs at once (env GUST_INVOKER_MAX_INFLIGHT)")
+	f.StringVar(&o.role, "role", roleAll, "what this process runs: all, controller (API, rules, feeds) or invoker (actions); several of each may share one NATS (env GUST_ROLE)")
+	f.StringVar(&o.cluster.Listen, "cluster-listen", "", "make the embedded NATS one node of a cluster, taking routes on this address, e.g. 0.0.0.0:6222 (env GUST_CLUSTER_LISTEN)")
+	f.StringSliceVar(&o.cluster.Routes, "routes", nil, "the other cluster nodes' route URLs, e.g. nats://h2:6222,nats://h3:6222 (env GUST_ROUTES)")
+	f.StringVar(&o.cluster.Name, "cluster-name", "gust", "the NATS cluster's name, the same on every node (env GUST_CLUSTER_NAME)")
+	f.StringVar(&o.cluster.ServerName, "server-name", "", "this node's name in the cluster, unique and the same on every restart (env GUST_SERVER_NAME; default gust-<host>-<cluster port>)")
+	f.IntVar(&o.replicas, "replicas", 0, "copies of every stream, bucket and object store; 0: 1 alone, 3 on a cluster of 3 or more (env GUST_REPLICAS)")
+	f.StringVar(&o.external.CredsFile, "nats-creds", "", "credentials file for --nats (env GUST_NATS_CREDS)")
+	f.StringVar(&o.external.NKeyFile, "nats-nkey", "", "NKey seed file for --nats (env GUST_NATS_NKEY)")
+	f.StringVar(&o.external.CAFile, "nats-ca", "", "CA certificate of the --nats servers' TLS (env GUST_NATS_CA)")
+	f.StringVar(&o.external.CertFile, "nats-cert", "", "client certificate for --nats TLS (env GUST_NATS_CERT)")
+	f.StringVar(&o.external.KeyFile, "nats-key", "", "client key for --nats TLS (env GUST_NATS_KEY)")
 	f.StringVar(&o.invoker.proxyBinary, "proxy-binary", "", "gust executable to use as the action proxy (default: this one)")
 	_ = f.MarkHidden("proxy-binary")
 	return cmd
@@ -174,6 +196,9 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	if o.dedupWindow < hub.MinDedupWindow || o.dedupWindow > hub.MaxDedupWindow {
 		return fmt.Errorf("--dedup-window %v: use a duration between %v and %v", o.dedupWindow, hub.MinDedupWindow, hub.MaxDedupWindow)
 	}
+	if o.role != roleAll && o.role != roleController && o.role != roleInvoker {
+		return fmt.Errorf("--role %q: use all, controller or invoker", o.role)
+	}
 	procsChoice := procs.Choose(o.procs, e.getenv)
 	defer procs.Apply(procsChoice)()
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
@@ -192,7 +217,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	log.Info("gust ready", "api", g.apiHost, "data_dir", o.dataDir, "nats", natsDescription(g.hub, o), "sandbox", g.sandbox, "procs", procsChoice.String(),
+	log.Info("gust ready", "role", g.role, "api", g.apiHost, "data_dir", o.dataDir, "nats", natsDescription(g.hub, o), "sandbox", g.sandbox, "procs", procsChoice.String(),
 		"startup", time.Since(started).Round(time.Millisecond).String())
 	if err := lc.wait(ctx); err != nil {
 		log.Error("gust stops: a component failed", "err", err)
@@ -205,6 +230,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 // built is what the ready line reports of a started Gust.
 type built struct {
 	hub     *hub.Hub
+	role    string
 	apiHost string
 	sandbox string
 }
@@ -213,8 +239,8 @@ type built struct {
 // dispatcher, rule engine, feeds, API.
 func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog.Logger) (*built, error) {
 	var devices atomic.Pointer[api.Identities] // set once the identities are open
-	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, DataDir: o.dataDir, Listen: o.natsListen,
-		MQTT: mqttOptions(o.mqttListen, &devices), Logger: log})
+	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, External: o.external, DataDir: o.dataDir, Listen: o.natsListen,
+		MQTT: mqttOptions(o.mqttListen, &devices), Cluster: o.cluster, Replicas: o.replicas, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -244,41 +270,55 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", o.listen, err)
-	}
-	lc.closer("API listener", func() error { _ = ln.Close(); return nil }) // for a start that fails before the API serves it
-	apiHost := "http://" + ln.Addr().String()
-	if err := bootstrap(ctx, ids, o, e, apiHost, log); err != nil {
-		return nil, err
-	}
-	sb, err := openSandbox(ctx, o.invoker, o.dataDir, log)
-	if err != nil {
-		return nil, err
-	}
 	if _, err := invoker.OpenQueue(ctx, js); err != nil {
-		_ = sb.close()
 		return nil, err
 	}
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
-		_ = sb.close()
 		return nil, err
+	}
+	controller, invokes := o.role != roleInvoker, o.role != roleController
+	b := &built{hub: h, role: o.role, sandbox: "none"}
+	// An invoker alone serves no API: its actions reach a controller's,
+	// at --public-url.
+	var ln net.Listener
+	b.apiHost = publicURL(o, "http://"+o.listen)
+	if controller {
+		if ln, err = net.Listen("tcp", o.listen); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", o.listen, err)
+		}
+		lc.closer("API listener", func() error { _ = ln.Close(); return nil }) // for a start that fails before the API serves it
+		b.apiHost = "http://" + ln.Addr().String()
+		if err := bootstrap(ctx, ids, o, e, b.apiHost, log); err != nil {
+			return nil, err
+		}
 	}
 	cache := actions.NewCache(ctx, store, log.With("component", "action-cache")) // what invokes and sequences run, without a store read each
-	dispatcher := invoker.NewDispatcher(h, cache, activations, log.With("component", "dispatcher"))
-	runInvoker, err := newInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: apiHost,
-		owner: containerOwner(o.dataDir), dispatcher: dispatcher}, o.invoker, log)
-	if err != nil {
-		_ = sb.close()
-		return nil, err
+	var dispatcher *invoker.Dispatcher
+	if controller {
+		dispatcher = invoker.NewDispatcher(h, cache, activations, log.With("component", "dispatcher"))
 	}
-	lc.run(ctx, "invoker", runInvoker)
+	if invokes {
+		sb, err := openSandbox(ctx, o.invoker, o.dataDir, log)
+		if err != nil {
+			return nil, err
+		}
+		runInvoker, err := newInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: b.apiHost,
+			owner: containerOwner(o.dataDir), dispatcher: dispatcher}, o.invoker, log)
+		if err != nil {
+			_ = sb.close()
+			return nil, err
+		}
+		b.sandbox = sb.Name()
+		lc.run(ctx, "invoker", runInvoker)
+	}
+	if !controller {
+		return b, nil
+	}
 	lc.closer("dispatcher", func() error { dispatcher.Close(); return nil }) // before the invoker stops: sequences need it
 	engine := rules.NewEngine(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow)
 	lc.run(ctx, "rule engine", engine.Run) // stops before the dispatcher closes: the engine queues through it
 	events := hub.NewPublisher(js)
-	feedManager, runFeeds, err := newFeeds(ctx, js, events, store, ruleStore, publicURL(o, apiHost), log)
+	feedManager, runFeeds, err := newFeeds(ctx, js, events, store, ruleStore, publicURL(o, b.apiHost), log)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +337,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	lc.run(ctx, "API server", func(ctx context.Context) error { return serveAPI(ctx, srv, ln, o.dataDir, log) })
-	return &built{hub: h, apiHost: apiHost, sandbox: sb.Name()}, nil
+	return b, nil
 }
 
 // serveAPI serves the API on ln, and on a Unix socket for actions in

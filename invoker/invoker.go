@@ -104,8 +104,9 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       invokeConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       time.Minute,
+		AckWait:       invokeAckWait,
 		MaxAckPending: 10000,
+		MaxDeliver:    invokeMaxDeliver,
 	})
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", invokeConsumer, err)
@@ -118,18 +119,64 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		return fmt.Errorf("consume %s: %w", InvokeStream, err)
 	}
 	return hub.Consume(ctx, it, iv.opts.MaxInFlight, InvokeStream+" with "+invokeConsumer, iv.log, func(ctx context.Context, msg jetstream.Msg) {
-		// OpenWhisk runs an activation at most once: take it off the queue
-		// before running it.
-		if err := msg.Ack(); err != nil {
-			iv.log.Warn("ack invocation", "err", err)
-		}
+		// An invocation stays on the queue until its record is stored:
+		// if this invoker dies, another takes it after invokeAckWait.
+		// While it runs, the invoker tells JetStream so, every third of that.
 		var inv actions.Invocation
 		if err := json.Unmarshal(msg.Data(), &inv); err != nil {
+			_ = msg.Term()
 			iv.log.Error("undecodable invocation dropped", "err", err)
 			return
 		}
-		iv.handle(ctx, &inv)
+		iv.take(ctx, msg, &inv)
 	})
+}
+
+// Invocations are at least once on the queue and at most once in records:
+// one an invoker took stays on the queue until its record is stored, and
+// goes to another invoker when the first stops saying it is working on it
+// (it died). A redelivered invocation whose record exists already (its
+// invoker died between storing and acknowledging) is not run again.
+const (
+	invokeAckWait    = 15 * time.Second
+	invokeMaxDeliver = 5
+)
+
+// take runs the invocation in msg, unless an earlier delivery of it ran
+// already, and acknowledges it once its record is stored.
+func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Invocation) {
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
+		if g, ok := iv.rec.(recordGetter); ok {
+			if _, err := g.Get(ctx, inv.Namespace, inv.ActivationID); err == nil {
+				iv.log.Info("redelivered invocation ran already", "activation_id", inv.ActivationID)
+				iv.announce(inv.ActivationID, nil) // a caller still waiting reads it from the store
+				_ = msg.Ack()
+				return
+			}
+		}
+		iv.log.Info("running an invocation another invoker took and did not finish", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
+	}
+	stop := make(chan struct{})
+	beat := make(chan struct{})
+	go func() {
+		defer close(beat)
+		t := time.NewTicker(invokeAckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	iv.handle(ctx, inv)
+	close(stop)
+	<-beat
+	if err := msg.Ack(); err != nil {
+		iv.log.Warn("ack invocation", "activation_id", inv.ActivationID, "err", err)
+	}
 }
 
 // handle runs one invocation, announces its record and stores it. The

@@ -103,8 +103,9 @@ const trimInterval = time.Second
 
 // trimQueue purges, every trimInterval until ctx ends, the invocations
 // below the consumer's ack floor: every one of them was taken by an
-// invoker. Invokers acknowledge an invocation before they run it, so the
-// floor follows the queue closely.
+// invoker and has its record stored. Invokers acknowledge an invocation
+// once it ran, so the floor lags the queue by the longest activation in
+// flight.
 func (iv *Invoker) trimQueue(ctx context.Context, st jetstream.Stream, cons jetstream.Consumer) {
 	t := time.NewTicker(trimInterval)
 	defer t.Stop()
