@@ -84,9 +84,9 @@ func TestE2EBuiltinActions(t *testing.T) {
 			Value any    `json:"value"`
 		} `json:"annotations"`
 		Response struct {
-			StatusCode int            `json:"statusCode"`
-			Success    bool           `json:"success"`
-			Result     map[string]any `json:"result"`
+			Status  string         `json:"status"`
+			Success bool           `json:"success"`
+			Result  map[string]any `json:"result"`
 		} `json:"response"`
 	}
 	g.mustCall(t, 200, "POST", "/namespaces/_/actions/myslack/post?blocking=true",
@@ -116,14 +116,14 @@ func TestE2EBuiltinActions(t *testing.T) {
 	// Slack's refusal is the activation's error.
 	var failed struct {
 		Response struct {
-			StatusCode int            `json:"statusCode"`
-			Result     map[string]any `json:"result"`
+			Status string         `json:"status"`
+			Result map[string]any `json:"result"`
 		} `json:"response"`
 	}
 	if got := g.call(t, "POST", "/namespaces/_/actions/myslack/post?blocking=true", map[string]any{"channel": "C-unknown", "text": "x"}, &failed); got != http.StatusBadGateway {
 		t.Errorf("refused post: %d", got)
 	}
-	if failed.Response.StatusCode != 1 || !strings.Contains(failed.Response.Result["error"].(string), "channel_not_found") {
+	if failed.Response.Status != "application error" || !strings.Contains(failed.Response.Result["error"].(string), "channel_not_found") {
 		t.Errorf("refused post: %+v", failed.Response)
 	}
 	if got := g.call(t, "POST", "/namespaces/_/actions/myslack/post?blocking=true", map[string]any{"channel": "C1"}, &failed); got != http.StatusBadGateway ||

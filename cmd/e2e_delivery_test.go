@@ -66,8 +66,8 @@ func TestE2ERetriesThenDeadLetter(t *testing.T) {
 		t.Fatalf("%d activations of the failing action, want 3 (one and two retries)", len(attempts))
 	}
 	for _, r := range attempts {
-		if r.Response.StatusCode != 2 || r.Cause != fired.ActivationID {
-			t.Errorf("attempt %s: status %d, cause %q; want a developer error caused by %s", r.ActivationID, r.Response.StatusCode, r.Cause, fired.ActivationID)
+		if r.Response.Status != "action developer error" || r.Cause != fired.ActivationID {
+			t.Errorf("attempt %s: status %q, cause %q; want a developer error caused by %s", r.ActivationID, r.Response.Status, r.Cause, fired.ActivationID)
 		}
 	}
 	last := attempts[0] // newest first

@@ -206,8 +206,8 @@ type record struct {
 	Name         string `json:"name"`
 	Cause        string `json:"cause"`
 	Response     struct {
-		StatusCode int             `json:"statusCode"`
-		Result     json.RawMessage `json:"result"`
+		Status string          `json:"status"` // OpenWhisk's: success, application error, ...
+		Result json.RawMessage `json:"result"`
 	} `json:"response"`
 	Logs        []string          `json:"logs"`
 	Annotations []json.RawMessage `json:"annotations"`
@@ -481,7 +481,7 @@ func TestE2EFiresSurviveRestartExactlyOnce(t *testing.T) {
 		g.mustCall(t, 200, "GET", fmt.Sprintf("/namespaces/_/activations?name=count&docs=true&limit=200&skip=%d", skip), nil, &page)
 		for _, r := range page {
 			var res struct{ I int }
-			if err := json.Unmarshal(r.Response.Result, &res); err != nil || r.Response.StatusCode != 0 {
+			if err := json.Unmarshal(r.Response.Result, &res); err != nil || r.Response.Status != "success" {
 				t.Fatalf("activation %s failed: %s", r.ActivationID, r.Response.Result)
 			}
 			if ids[r.ActivationID] {
