@@ -1,7 +1,6 @@
 package hub_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/syncbuf"
 )
 
 // freePorts returns n ports free on 127.0.0.1 a moment ago.
@@ -217,7 +217,7 @@ func TestStandaloneDataIsNotLost(t *testing.T) {
 // and says so, until its context ends.
 func TestRoutesThatNeverAnswer(t *testing.T) {
 	ports := freePorts(t, 3)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Second)
 	defer cancel()
 	h, err := hub.Start(ctx, hub.Options{
@@ -252,21 +252,4 @@ func TestBadClusterOptions(t *testing.T) {
 			}
 		})
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

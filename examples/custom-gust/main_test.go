@@ -6,30 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	gustcmd "github.com/gusthub/gust/cmd"
+	"github.com/gusthub/gust/internal/syncbuf"
 )
-
-// syncBuffer is a log both serve and the test touch.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestCustomBinary: this binary's gust serve offers the outside feed as
 // /whisk.system/countdown/countdown, checks its declared parameters, and
@@ -39,7 +21,7 @@ func TestCustomBinary(t *testing.T) {
 	env := map[string]string{"GUST_CONFIG": filepath.Join(dir, "cli-config"), "HOME": dir}
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- gustcmd.Run(ctx, []string{"custom-gust", "serve", "--data-dir", dir, "--listen", "127.0.0.1:0",

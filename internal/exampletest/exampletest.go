@@ -6,7 +6,6 @@
 package exampletest
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gusthub/gust/internal/syncbuf"
 )
 
 // GuestKey is OpenWhisk's well-known guest key, which `serve
@@ -80,29 +81,13 @@ type Gust struct {
 	// Env is the environment its CLI commands run with.
 	Env     []string
 	bin     string
-	logs    *bytes.Buffer
-	logsMu  *sync.Mutex
+	logs    *syncbuf.Buffer
 	cmd     *exec.Cmd
 	stopped chan struct{}
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
 // Logs is what serve logged so far.
-func (g *Gust) Logs() string {
-	g.logsMu.Lock()
-	defer g.logsMu.Unlock()
-	return g.logs.String()
-}
+func (g *Gust) Logs() string { return g.logs.String() }
 
 // Serve runs `gust serve --dev-guest-key --listen 127.0.0.1:<free>` with
 // flags added, in a temporary data directory and HOME, until the test
@@ -112,14 +97,13 @@ func Serve(tb testing.TB, flags ...string) *Gust {
 	bin := Binary(tb)
 	home := tb.TempDir()
 	data := filepath.Join(home, "data")
-	g := &Gust{bin: bin, logs: &bytes.Buffer{}, logsMu: &sync.Mutex{}, stopped: make(chan struct{})}
+	g := &Gust{bin: bin, logs: &syncbuf.Buffer{}, stopped: make(chan struct{})}
 	g.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"GUST_CONFIG="+filepath.Join(data, "cli-config"))
 	args := append([]string{"serve", "--data-dir", data, "--listen", "127.0.0.1:" + strconv.Itoa(freePort(tb)), "--dev-guest-key"}, flags...)
 	g.cmd = exec.Command(bin, args...)
 	g.cmd.Env = g.Env
-	w := lockedWriter{mu: g.logsMu, b: g.logs}
-	g.cmd.Stdout, g.cmd.Stderr = w, w
+	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := g.cmd.Start(); err != nil {
 		tb.Fatal(err)

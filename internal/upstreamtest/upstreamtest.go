@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gusthub/gust/internal/syncbuf"
 )
 
 // required reports whether a missing server fails the test instead of
@@ -68,29 +70,11 @@ type Process struct {
 	name string
 	args []string
 	dir  string
-	log  *syncBuffer
+	log  *syncbuf.Buffer
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 	end chan struct{}
-}
-
-// syncBuffer is the server's output, read when a test fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Output is what the server wrote so far.
@@ -169,7 +153,7 @@ func Mosquitto(tb testing.TB, opts MosquittoOptions) *Process {
 	tb.Helper()
 	bin := find(tb, "mosquitto", "apt-get install mosquitto")
 	dir := tb.TempDir()
-	p := &Process{name: bin, dir: dir, log: &syncBuffer{}}
+	p := &Process{name: bin, dir: dir, log: &syncbuf.Buffer{}}
 	p.Port = FreePort(tb)
 	p.Addr = "127.0.0.1:" + strconv.Itoa(p.Port)
 	conf := []string{
@@ -216,7 +200,7 @@ func PouchDB(tb testing.TB) *Pouch {
 	tb.Helper()
 	bin := find(tb, "pouchdb-server", "npm install -g pouchdb-server")
 	dir := tb.TempDir()
-	p := &Pouch{Process: &Process{name: bin, dir: dir, log: &syncBuffer{}}}
+	p := &Pouch{Process: &Process{name: bin, dir: dir, log: &syncbuf.Buffer{}}}
 	p.Port = FreePort(tb)
 	p.Addr = "127.0.0.1:" + strconv.Itoa(p.Port)
 	p.URL = "http://" + p.Addr
