@@ -123,8 +123,12 @@ func TestTrimQueuePurgesTakenInvocations(t *testing.T) {
 		t.Fatalf("queue after the trim: first %d, %d messages; want 4 and 2", state.FirstSeq, state.Msgs)
 	}
 	// What was left is still delivered: the unacknowledged one again, after
-	// a nak, and the one never fetched.
-	_ = taken[3].Nak()
+	// a nak, and the one never fetched. The nak is sent as a request, which
+	// the server answers once it has processed it: a plain Nak is fire and
+	// forget, and the next fetch could overtake it and get {"n":4} first.
+	if _, err := js.Conn().Request(taken[3].Reply(), []byte("-NAK"), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	batch, err = cons.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
