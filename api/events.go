@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,11 @@ const (
 // client reads too slowly for its 256-outcome buffer loses outcomes
 // instead of slowing the rule engine; the next line then says how many:
 // {"dropped": N}. Another namespace is 403.
+//
+// A client that accepts text/event-stream (a browser's console) gets the
+// same stream as server-sent events instead: each outcome is one
+// "data:" event, a notice of lost outcomes an event named "dropped", and
+// the heartbeat a comment line.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
 	ns, err := ownNamespace(r, id)
@@ -67,8 +73,12 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, id *Identi
 	}
 	defer stop()
 
+	sse := acceptsEventStream(r)
 	h := w.Header()
 	h.Set("Content-Type", "application/x-ndjson")
+	if sse {
+		h.Set("Content-Type", "text/event-stream")
+	}
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
@@ -86,14 +96,41 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, id *Identi
 		case line = <-lines:
 		case <-heartbeat.C:
 		}
+		var out []byte
 		if n := dropped.Swap(0); n > 0 {
-			line = append([]byte(`{"dropped":`+strconv.FormatInt(n, 10)+"}\n"), line...)
+			notice := `{"dropped":` + strconv.FormatInt(n, 10) + "}"
+			if sse {
+				out = append(out, "event: dropped\ndata: "+notice+"\n\n"...)
+			} else {
+				out = append(out, notice+"\n"...)
+			}
 		}
-		if _, err := w.Write(append(line, '\n')); err != nil {
+		switch {
+		case !sse:
+			out = append(append(out, line...), '\n')
+		case line == nil:
+			out = append(out, ":\n\n"...)
+		default: // an outcome is one line of JSON: one data field
+			out = append(append(append(out, "data: "...), line...), "\n\n"...)
+		}
+		if _, err := w.Write(out); err != nil {
 			return nil // the client is gone
 		}
 		if err := rc.Flush(); err != nil {
 			return nil
 		}
 	}
+}
+
+// acceptsEventStream reports whether r asks for server-sent events.
+func acceptsEventStream(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(v, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,12 +83,22 @@ type eventStream struct {
 // ends.
 func openEvents(t *testing.T, srv *httptest.Server, path, auth string) *eventStream {
 	t.Helper()
+	return openStream(t, srv, path, auth, "")
+}
+
+// openStream opens an event stream at path, asking for the media type
+// accept (none when empty).
+func openStream(t *testing.T, srv *httptest.Server, path, auth, accept string) *eventStream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", auth)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	res, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +187,19 @@ func TestEventStream(t *testing.T) {
 			t.Errorf("outcome = %+v", o)
 		}
 	})
+	t.Run("server-sent events", func(t *testing.T) {
+		s := openStream(t, e.srv, "/api/v1/namespaces/_/events?trigger=t2", guestAuth, "text/html, text/event-stream;q=0.9")
+		if s.res.StatusCode != http.StatusOK || s.res.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("status %d, Content-Type %q", s.res.StatusCode, s.res.Header.Get("Content-Type"))
+		}
+		id := fire("t2")
+		l := s.next(t)
+		data, ok := strings.CutPrefix(l, "data: ")
+		var o rules.Outcome
+		if !ok || json.Unmarshal([]byte(data), &o) != nil || o.Trigger != "guest/t2" || o.TriggerActivationID != id {
+			t.Errorf("event line %q, want data: and the outcome of %s", l, id)
+		}
+	})
 	t.Run("one trigger", func(t *testing.T) {
 		s := openEvents(t, e.srv, "/api/v1/namespaces/guest/events?trigger=t2", guestAuth)
 		fire("t")
@@ -239,6 +263,20 @@ func TestEventStreamDrops(t *testing.T) {
 	for i := range 256 {
 		if o := s.outcome(t); o.TriggerActivationID != fmt.Sprint(i) {
 			t.Fatalf("outcome %d = %+v", i, o)
+		}
+	}
+}
+
+// TestEventStreamDropsSSE checks the notice of lost outcomes as a
+// server-sent event.
+func TestEventStreamDropsSSE(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(api.New(api.Config{Identities: e.ids, Outcomes: floodSource{n: 300}}))
+	t.Cleanup(srv.Close)
+	s := openStream(t, srv, "/api/v1/namespaces/_/events", guestAuth, "text/event-stream")
+	for _, want := range []string{"event: dropped", `data: {"dropped":44}`, `data: {"trigger":"guest/t","triggerActivationId":"0"}`} {
+		if l := s.next(t); l != want {
+			t.Fatalf("line %q, want %q", l, want)
 		}
 	}
 }
