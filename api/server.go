@@ -70,6 +70,9 @@ type Config struct {
 	// Outcomes streams what became of trigger events (GET .../events);
 	// nil answers such streams with 503.
 	Outcomes OutcomeSource
+	// Pool tells the warm containers of a namespace (GET .../pool); nil
+	// answers with 503.
+	Pool WarmPool
 	// Feeds carries out feed actions (/whisk.system/<package>/<feed>) and
 	// serves feed ingress URLs; nil leaves feed actions to the invoker.
 	Feeds FeedManager
@@ -279,6 +282,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.deleteRule))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/events", s.authed(s.streamEvents))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/pool", s.authed(s.getPool))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations", s.authed(s.listActivations))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}", s.authed(s.getActivation))

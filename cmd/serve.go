@@ -329,6 +329,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Activator: dispatcher,
 			Events:    events,
 			Outcomes:  rules.NewOutcomes(h.Conn()),
+			Pool:      invoker.NewPoolView(h.Conn()),
 			Feeds:     feedManager, Records: activations,
 			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout,
 		}),

@@ -111,6 +111,11 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", invokeConsumer, err)
 	}
+	poolSub, err := iv.servePool()
+	if err != nil {
+		return fmt.Errorf("answer pool requests: %w", err)
+	}
+	defer func() { _ = poolSub.Unsubscribe() }()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { iv.trimQueue(ctx, st, cons) })

@@ -1,0 +1,32 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/invoker"
+)
+
+// TestPool checks GET .../pool without an invoker and its refusals; the
+// browser test (cmd) sees a running invoker's containers through it.
+func TestPool(t *testing.T) {
+	e := startEnvWith(t, t.TempDir(), func(e *env, cfg *api.Config) { cfg.Pool = invoker.NewPoolView(e.hub.Conn()) })
+	for _, tc := range []struct {
+		name, path, auth string
+		status           int
+	}{
+		{"no invoker answers", "/api/v1/namespaces/_/pool", guestAuth, http.StatusServiceUnavailable},
+		{"another namespace", "/api/v1/namespaces/other/pool", guestAuth, http.StatusForbidden},
+		{"no key", "/api/v1/namespaces/_/pool", "", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := e.do("GET", tc.path, tc.auth, ""); r.status != tc.status {
+				t.Errorf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+		})
+	}
+	if r := newEnv(t).do("GET", "/api/v1/namespaces/_/pool", guestAuth, ""); r.status != http.StatusServiceUnavailable {
+		t.Errorf("without a pool: status %d: %s", r.status, r.body)
+	}
+}

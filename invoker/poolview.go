@@ -1,0 +1,150 @@
+package invoker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gusthub/gust/hub"
+)
+
+// ContainerInfo describes one warm container of a Pool, as the console
+// shows it.
+type ContainerInfo struct {
+	// Action is the full name of the action the container runs
+	// ("/ns/pkg/name"), Version its version.
+	Action  string `json:"action"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+	// MemoryMB is the container's memory limit.
+	MemoryMB int `json:"memoryMB"`
+	// State is "starting" (before /init ends), "busy", "idle" or "paused".
+	State string `json:"state"`
+	// Active is how many activations it runs now.
+	Active int `json:"active"`
+	// LastUsed is when its last activation ended (or began).
+	LastUsed time.Time `json:"lastUsed"`
+}
+
+// Containers returns the warm containers that serve invocations of
+// namespace ns, by action; stem cells belong to no namespace and are not
+// among them.
+func (p *Pool) Containers(ns string) []ContainerInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []ContainerInfo
+	for key, cs := range p.warm {
+		parts := strings.SplitN(key, "|", 4) // see warmKey
+		if len(parts) != 4 || parts[0] != ns {
+			continue
+		}
+		for _, c := range cs {
+			state := "idle"
+			switch {
+			case !c.initialized:
+				state = "starting"
+			case c.paused:
+				state = "paused"
+			case c.active > 0:
+				state = "busy"
+			}
+			out = append(out, ContainerInfo{Action: parts[1], Version: parts[2], Kind: c.kind, MemoryMB: c.memMB,
+				State: state, Active: c.active, LastUsed: c.lastUsed.UTC()})
+		}
+	}
+	slices.SortFunc(out, byAction)
+	return out
+}
+
+// byAction orders containers by action, then the most recently used first.
+func byAction(a, b ContainerInfo) int {
+	return cmp.Or(strings.Compare(a.Action, b.Action), b.LastUsed.Compare(a.LastUsed))
+}
+
+// poolSubjectPrefix + a namespace token is the subject on which invokers
+// answer what warm containers they keep for that namespace.
+const poolSubjectPrefix = "gust.pool."
+
+// Gathering the answers of every invoker: how long to wait for the first,
+// and then for each further one.
+const (
+	poolFirstAnswer = 2 * time.Second
+	poolNextAnswer  = 150 * time.Millisecond
+)
+
+// servePool answers requests for the warm containers of a namespace with
+// this invoker's, until the returned subscription is drained.
+func (iv *Invoker) servePool() (*nats.Subscription, error) {
+	return iv.nc.Subscribe(poolSubjectPrefix+"*", func(m *nats.Msg) {
+		if m.Reply == "" {
+			return
+		}
+		ns := hub.DecodeToken(strings.TrimPrefix(m.Subject, poolSubjectPrefix))
+		cs := iv.pool.Containers(ns)
+		if cs == nil {
+			cs = []ContainerInfo{}
+		}
+		b, err := json.Marshal(cs)
+		if err != nil {
+			return
+		}
+		if err := m.Respond(b); err != nil {
+			iv.log.Debug("answer pool request failed", "err", err)
+		}
+	})
+}
+
+// PoolView asks the invokers on a NATS connection, wherever they run, for
+// their warm containers.
+type PoolView struct{ nc *nats.Conn }
+
+// NewPoolView returns a view of the pools of the invokers reached over nc.
+func NewPoolView(nc *nats.Conn) *PoolView { return &PoolView{nc: nc} }
+
+// Containers returns the warm containers every invoker that answers keeps
+// for namespace ns, by action. It waits up to 2 s for a first answer and
+// 150 ms for each further one; when no invoker answers it returns
+// ErrNoInvoker.
+func (v *PoolView) Containers(ctx context.Context, ns string) ([]ContainerInfo, error) {
+	inbox := v.nc.NewRespInbox()
+	sub, err := v.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("ask invokers for their pools: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := v.nc.PublishRequest(poolSubjectPrefix+hub.EncodeToken(ns), inbox, nil); err != nil {
+		return nil, fmt.Errorf("ask invokers for their pools: %w", err)
+	}
+	out := []ContainerInfo{}
+	wait, answered := poolFirstAnswer, false
+	for {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		m, err := sub.NextMsgWithContext(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil && answered:
+			slices.SortFunc(out, byAction)
+			return out, nil
+		case err != nil:
+			return nil, ErrNoInvoker
+		}
+		var cs []ContainerInfo
+		if err := json.Unmarshal(m.Data, &cs); err != nil {
+			return nil, fmt.Errorf("an invoker's answer about its pool: %w", err)
+		}
+		out = append(out, cs...)
+		wait, answered = poolNextAnswer, true
+	}
+}
+
+// ErrNoInvoker means no invoker answered.
+var ErrNoInvoker = errors.New("no invoker answered")
