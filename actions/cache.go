@@ -47,7 +47,7 @@ func NewCache(ctx context.Context, s *Store, log *slog.Logger) *Cache {
 
 // Followers returns the followers that keep the cache's mirrors, nil when
 // its watches did not start. The rule engine reads through them too
-// (rules.Engine.ShareMirrors), so that a process keeps one copy of its
+// (engine.Engine.ShareMirrors), so that a process keeps one copy of its
 // actions and packages and watches each bucket once.
 func (c *Cache) Followers() (*hub.Follower[Name, Action], *hub.Follower[Name, Package]) {
 	return c.acts, c.pkgs

@@ -16,6 +16,7 @@ import (
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // queuedIDs is the rule engine's Activator: it keeps the ids of the
@@ -58,7 +59,7 @@ func eventsEnv(t *testing.T, e *env) (*env, *queuedIDs) {
 	q := &queuedIDs{ids: map[string]string{}}
 	engineCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- rules.NewEngine(js, rs, store, q, e.activations, nil).Run(engineCtx) }()
+	go func() { done <- engine.New(js, rs, store, q, e.activations, nil).Run(engineCtx) }()
 	srv := httptest.NewServer(api.New(api.Config{
 		Actions: store, Rules: rs, Activations: e.activations, Identities: e.ids,
 		Events: hub.NewPublisher(js), Outcomes: rules.NewOutcomes(e.hub.Conn()),

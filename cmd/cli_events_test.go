@@ -13,6 +13,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // lastActivation is the rule engine's Activator: it keeps the id of the
@@ -57,7 +58,7 @@ func TestCLIEventsTail(t *testing.T) {
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan error, 1)
 	go func() {
-		engineDone <- rules.NewEngine(js, ts.rules, ts.actions, queued, ts.activations, nil).Run(engineCtx)
+		engineDone <- engine.New(js, ts.rules, ts.actions, queued, ts.activations, nil).Run(engineCtx)
 	}()
 	t.Cleanup(func() {
 		stopEngine()

@@ -27,6 +27,7 @@ import (
 	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // serveOptions are the flags of `gust serve`; each has a GUST_* variable.
@@ -315,8 +316,8 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		return b, nil
 	}
 	lc.closer("dispatcher", func() error { dispatcher.Close(); return nil }) // before the invoker stops: sequences need it
-	engine := rules.NewEngine(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow)
-	lc.run(ctx, "rule engine", engine.Run) // stops before the dispatcher closes: the engine queues through it
+	eng := engine.New(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow)
+	lc.run(ctx, "rule engine", eng.Run) // stops before the dispatcher closes: the engine queues through it
 	events := hub.NewPublisher(js)
 	feedManager, runFeeds, err := newFeeds(ctx, js, events, store, ruleStore, publicURL(o, b.apiHost), log)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // fireEvents is how many events each fire benchmark puts on the trigger.
@@ -68,7 +69,7 @@ func newFireRig(b *testing.B, fanout int, code string, conc int) *fireRig {
 	}
 	engCtx, stop := context.WithCancel(ctx)
 	engDone := make(chan error, 1)
-	go func() { engDone <- rules.NewEngine(js, rs, s.store, s.disp, s.records, nil).Run(engCtx) }()
+	go func() { engDone <- engine.New(js, rs, s.store, s.disp, s.records, nil).Run(engCtx) }()
 	b.Cleanup(func() { stop(); <-engDone })
 	return &fireRig{stack: s, a: a, container: container}
 }

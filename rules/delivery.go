@@ -135,13 +135,6 @@ func (d *Delivery) Delay(attempt int) time.Duration {
 	return min(b, MaxBackoff)
 }
 
-// retryable reports whether an activation that ended with status code is
-// run again: developer and internal errors are, success and application
-// errors (the action's own answer) are not.
-func retryable(code int) bool {
-	return code == actions.StatusDeveloperError || code == actions.StatusInternalError
-}
-
 // normalizeDelivery checks r's delivery annotation and stores it in its
 // canonical form (dead-letter trigger fully qualified, backoff normalized).
 func normalizeDelivery(r *Rule) error {
@@ -156,7 +149,8 @@ func normalizeDelivery(r *Rule) error {
 	if n, ok := d.DeadLetterName(); ok && RefOf(n) == r.Trigger {
 		return actions.Invalidf("The request content was malformed:\n%v: the dead-letter trigger %s is the rule's own trigger, which would make a loop", ErrInvalidDelivery, n)
 	}
-	r.Annotations = r.Annotations.Set(DeliveryAnnotation, mustJSON(d))
+	b, _ := json.Marshal(d) // a Delivery always marshals
+	r.Annotations = r.Annotations.Set(DeliveryAnnotation, json.RawMessage(b))
 	return nil
 }
 
@@ -172,4 +166,37 @@ func (r *Rule) Delivery() *Delivery {
 		return nil
 	}
 	return &d
+}
+
+// EventParameter is the parameter that carries a CloudEvent's attributes
+// (id, source, type, specversion, time, subject, datacontenttype and
+// extensions) to the actions its rules invoke.
+const EventParameter = "__event"
+
+// DeadLetterType is the CloudEvents type of the event a rule's delivery
+// policy puts on its dead-letter trigger when every attempt failed. Its
+// source is /namespaces/<ns>/rules/<rule>, its id is derived from the last
+// failed activation (so a redelivery does not publish it twice), it carries
+// hub.HopsExtension one above the failed event's, and its data is a JSON
+// object DeadLetter.
+const DeadLetterType = "dev.gust.rule.deadletter"
+
+// DeadLetter is the data of a DeadLetterType event.
+type DeadLetter struct {
+	// Event is the event that failed: its attributes (as in
+	// EventParameter), and its data under "data" (JSON as it is, any
+	// other data as a string).
+	Event json.RawMessage `json:"event"`
+	// Rule is "ns/rule"; Action is the action's "ns/name" or
+	// "ns/pkg/name".
+	Rule   string `json:"rule"`
+	Action string `json:"action"`
+	// ActivationID is the last attempt's activation; Attempts is how many
+	// activations were made.
+	ActivationID string `json:"activationId"`
+	Attempts     int    `json:"attempts"`
+	// StatusCode is the last attempt's status (2 developer error,
+	// 3 internal error); Error is its error message.
+	StatusCode int    `json:"statusCode"`
+	Error      string `json:"error"`
 }

@@ -10,8 +10,8 @@
 // the CloudEvents Subscriptions API dialects (exact, prefix, suffix, all,
 // any, not) over attributes and extensions, CESQL (sql), and, as an
 // extension, data.<path> fields of JSON data. The trigger keeps a copy of
-// each rule's filter with its status, and the Engine compiles each distinct
-// filter once.
+// each rule's filter with its status, and the engine (package rules/engine)
+// compiles each distinct filter once.
 //
 // Also beyond OpenWhisk, a rule may have a delivery policy (Delivery), in
 // its annotation "delivery", copied onto the trigger's link the same way:
@@ -20,4 +20,8 @@
 // DeadLetterType event on the policy's dead-letter trigger when every
 // attempt failed. Events carry a hop count (hub.HopsExtension); the engine runs
 // no rule for an event over hub.HopLimit, which stops loops.
+//
+// This package is the model only: what the API, the CLI and the feeds
+// read and write. The engine that turns trigger events into invocations
+// is package rules/engine, which only the composition root (cmd) imports.
 package rules

@@ -58,7 +58,8 @@ type OutcomeEvent struct {
 	DataContentType string `json:"datacontenttype,omitempty"`
 }
 
-func outcomeEvent(ev event.Event) OutcomeEvent {
+// OutcomeEventOf is the OutcomeEvent of ev.
+func OutcomeEventOf(ev event.Event) OutcomeEvent {
 	return OutcomeEvent{ID: ev.ID(), Source: ev.Source(), Type: ev.Type(), Subject: ev.Subject(), DataContentType: ev.DataContentType()}
 }
 
@@ -76,33 +77,6 @@ type Verdict struct {
 	Error string `json:"error,omitempty"`
 }
 
-// publishOutcome publishes what became of ev on core NATS: one marshal and
-// one buffered write, which the server drops when nobody listens.
-func (e *Engine) publishOutcome(ns, trigger, triggerID string, ev event.Event, results []ruleResult) {
-	nc := e.js.Conn()
-	if nc == nil {
-		return
-	}
-	o := Outcome{
-		Trigger: ns + "/" + trigger, Time: time.Now().UTC(), TriggerActivationID: triggerID,
-		Event: outcomeEvent(ev),
-		Rules: make([]Verdict, len(results)),
-	}
-	for i, r := range results {
-		o.Rules[i] = Verdict{Rule: r.Rule, Action: r.Action, Outcome: r.outcome, ActivationID: r.ActivationID}
-		if r.outcome == OutcomeFailed {
-			o.Rules[i].Error = r.Error
-		}
-	}
-	b, err := json.Marshal(o)
-	if err != nil {
-		return
-	}
-	if err := nc.Publish(OutcomeSubject(ns, trigger), b); err != nil {
-		e.log.Debug("outcome not published", "trigger", o.Trigger, "err", err)
-	}
-}
-
 // Outcomes subscribes to the outcomes the engine publishes, and publishes
 // those of the fires that never reach the engine.
 type Outcomes struct{ nc *nats.Conn }
@@ -114,7 +88,7 @@ type Outcomes struct{ nc *nats.Conn }
 func (o *Outcomes) Unrouted(ns string, t *Trigger, ev event.Event) error {
 	out := Outcome{
 		Trigger: ns + "/" + t.Name, Time: time.Now().UTC(),
-		Event: outcomeEvent(ev),
+		Event: OutcomeEventOf(ev),
 		Rules: make([]Verdict, 0, len(t.Rules)),
 	}
 	for _, name := range slices.Sorted(maps.Keys(t.Rules)) {

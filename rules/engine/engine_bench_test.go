@@ -1,4 +1,4 @@
-package rules_test
+package engine_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // BenchmarkRuleLookup measures what the engine spends per event, its
@@ -71,7 +72,7 @@ func lookupRig(b *testing.B, n int) *lookupTarget {
 	rec := &recorder{records: make(chan *actions.Activation, 1024)}
 	engCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- rules.NewEngine(h.JetStream(), store, acts, rec, rec, nil).Run(engCtx) }()
+	go func() { done <- engine.New(h.JetStream(), store, acts, rec, rec, nil).Run(engCtx) }()
 	b.Cleanup(func() { stop(); <-done })
 	return &lookupTarget{js: h, n: n, rec: rec}
 }

@@ -1,4 +1,4 @@
-package rules
+package engine
 
 import (
 	"context"
@@ -15,35 +15,8 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
 )
-
-// DeadLetterType is the CloudEvents type of the event a rule's delivery
-// policy puts on its dead-letter trigger when every attempt failed. Its
-// source is /namespaces/<ns>/rules/<rule>, its id is derived from the last
-// failed activation (so a redelivery does not publish it twice), it carries
-// hub.HopsExtension one above the failed event's, and its data is a JSON
-// object DeadLetter.
-const DeadLetterType = "dev.gust.rule.deadletter"
-
-// DeadLetter is the data of a DeadLetterType event.
-type DeadLetter struct {
-	// Event is the event that failed: its attributes (as in
-	// EventParameter), and its data under "data" (JSON as it is, any
-	// other data as a string).
-	Event json.RawMessage `json:"event"`
-	// Rule is "ns/rule"; Action is the action's "ns/name" or
-	// "ns/pkg/name".
-	Rule   string `json:"rule"`
-	Action string `json:"action"`
-	// ActivationID is the last attempt's activation; Attempts is how many
-	// activations were made.
-	ActivationID string `json:"activationId"`
-	Attempts     int    `json:"attempts"`
-	// StatusCode is the last attempt's status (2 developer error,
-	// 3 internal error); Error is its error message.
-	StatusCode int    `json:"statusCode"`
-	Error      string `json:"error"`
-}
 
 // maxDeliveries bounds the deliveries under a policy that run at once in
 // one engine. When they are all busy, an event that needs another one is
@@ -60,7 +33,7 @@ var errDeliveriesBusy = errors.New("too many rule deliveries in flight")
 
 // delivery is one rule's activation under a delivery policy.
 type delivery struct {
-	policy    Delivery
+	policy    rules.Delivery
 	inv       actions.Invocation // the first attempt
 	triggerID string
 	rule      string // "ns/rule"
@@ -292,12 +265,12 @@ func deadLetterEvent(d *delivery, activationID string, attempts, code int, failu
 	ev := event.New()
 	ev.SetID(derivedID("deadletter", activationID))
 	ev.SetSource("/namespaces/" + ns + "/rules/" + name)
-	ev.SetType(DeadLetterType)
+	ev.SetType(rules.DeadLetterType)
 	ev.SetTime(time.Now())
 	ev.SetSubject(activationID)
 	ev.SetExtension(hub.HopsExtension, d.hops+1)
 	ev.SetDataContentType("application/json")
-	ev.DataEncoded = mustJSON(DeadLetter{
+	ev.DataEncoded = mustJSON(rules.DeadLetter{
 		Event: mustJSON(original), Rule: d.rule, Action: d.action, ActivationID: activationID,
 		Attempts: attempts, StatusCode: code, Error: failure,
 	})
@@ -321,4 +294,11 @@ func (e *Engine) checkHops(ns, trigger string, ev event.Event) (int, error) {
 	err := &hub.HopLimitError{Hops: hops}
 	e.log.Warn("event exceeded the hop limit; no rule runs", "trigger", ns+"/"+trigger, "event_id", ev.ID(), "source", ev.Source(), "err", err)
 	return hops, err
+}
+
+// retryable reports whether an activation that ended with status code is
+// run again: developer and internal errors are, success and application
+// errors (the action's own answer) are not.
+func retryable(code int) bool {
+	return code == actions.StatusDeveloperError || code == actions.StatusInternalError
 }

@@ -1,4 +1,4 @@
-package rules_test
+package engine_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // testStores starts an embedded hub for t, opens the action and rule
@@ -40,11 +41,11 @@ func testStores(t testing.TB, names ...string) (*hub.Hub, *actions.Store, *rules
 // record store, until t ends.
 func runEngine(t *testing.T, h *hub.Hub, acts *actions.Store, store *rules.Store, rec *recorder) {
 	t.Helper()
-	startEngine(t, rules.NewEngine(h.JetStream(), store, acts, rec, rec, nil))
+	startEngine(t, engine.New(h.JetStream(), store, acts, rec, rec, nil))
 }
 
 // startEngine runs e until t ends.
-func startEngine(t *testing.T, e *rules.Engine) {
+func startEngine(t *testing.T, e *engine.Engine) {
 	t.Helper()
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)

@@ -1,4 +1,4 @@
-package rules_test
+package engine_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // scripted is an Activator whose activations end with the status codes
@@ -144,11 +145,11 @@ func TestEngineDelivery(t *testing.T) {
 	s.script["recovers"] = []int{3, 2, 0}
 	s.script["answers"] = []int{1}
 	s.script["redelivered"] = []int{2, 0}
-	engine := rules.NewEngine(js, store, acts, s, s, nil)
-	engine.SetSleep(s.sleep)
+	eng := engine.New(js, store, acts, s, s, nil)
+	eng.SetSleep(s.sleep)
 	engineCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- engine.Run(engineCtx) }()
+	go func() { done <- eng.Run(engineCtx) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
@@ -178,9 +179,9 @@ func TestEngineDelivery(t *testing.T) {
 	settle := func(t *testing.T, action string, n int) []string {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
-		for len(s.attemptsOf(action)) < n || engine.RunningDeliveries() > 0 {
+		for len(s.attemptsOf(action)) < n || eng.RunningDeliveries() > 0 {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: attempts %d, want %d; running %d", action, len(s.attemptsOf(action)), n, engine.RunningDeliveries())
+				t.Fatalf("%s: attempts %d, want %d; running %d", action, len(s.attemptsOf(action)), n, eng.RunningDeliveries())
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -221,7 +222,7 @@ func TestEngineDelivery(t *testing.T) {
 		tid := fire(t, "exhausted", "ev-exhausted", "3")
 		ids := settle(t, "exhausted", 4)
 		for i, id := range ids {
-			if want := rules.AttemptID(tid, "guest/r-exhausted", i+1); id != want {
+			if want := engine.AttemptID(tid, "guest/r-exhausted", i+1); id != want {
 				t.Errorf("attempt %d id %s, want %s", i+1, id, want)
 			}
 		}
@@ -296,7 +297,7 @@ func TestEngineDelivery(t *testing.T) {
 		s.mu.Unlock()
 		ch <- struct{}{} // let the retry go
 		ids := settle(t, "redelivered", 2)
-		if ids[0] == ids[1] || ids[0] != rules.AttemptID(tid, "guest/r-redelivered", 1) {
+		if ids[0] == ids[1] || ids[0] != engine.AttemptID(tid, "guest/r-redelivered", 1) {
 			t.Errorf("attempts %v", ids)
 		}
 		if got := s.keysOf("redelivered"); !slices.Equal(got, []string{"", ""}) {

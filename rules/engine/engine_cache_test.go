@@ -1,4 +1,4 @@
-package rules_test
+package engine_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // TestEngineSeesChangesAtOnce: the engine keeps triggers and actions in
@@ -32,7 +33,7 @@ func testEngineSeesChangesAtOnce(t *testing.T, share bool) {
 	if share {
 		cctx, stop := context.WithCancel(ctx)
 		t.Cleanup(stop)
-		startEngine(t, rules.NewEngine(js, store, acts, rec, rec, nil).ShareMirrors(actions.NewCache(cctx, acts, nil)))
+		startEngine(t, engine.New(js, store, acts, rec, rec, nil).ShareMirrors(actions.NewCache(cctx, acts, nil)))
 	} else {
 		runEngine(t, h, acts, store, rec)
 	}

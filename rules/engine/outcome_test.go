@@ -1,4 +1,4 @@
-package rules_test
+package engine_test
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package rules
+package engine
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
 )
 
 // Activator queues an invocation without waiting for it.
@@ -39,7 +40,7 @@ type RecordStore interface {
 
 // TriggerReader reads triggers.
 type TriggerReader interface {
-	GetTrigger(ctx context.Context, n actions.Name) (*Trigger, uint64, error)
+	GetTrigger(ctx context.Context, n actions.Name) (*rules.Trigger, uint64, error)
 }
 
 // Engine turns trigger events into invocations: it consumes the hub's event
@@ -84,13 +85,8 @@ const engineConsumer = hub.RulesConsumer
 // concurrently; each is acknowledged once its own work is done.
 const engineWorkers = 32
 
-// EventParameter is the parameter that carries a CloudEvent's attributes
-// (id, source, type, specversion, time, subject, datacontenttype and
-// extensions) to the actions its rules invoke.
-const EventParameter = "__event"
-
-// NewEngine returns an engine; Run starts it.
-func NewEngine(js jetstream.JetStream, triggers TriggerReader, acts actions.Getter, activator Activator, records RecordStore, log *slog.Logger) *Engine {
+// New returns an engine; Run starts it.
+func New(js jetstream.JetStream, triggers TriggerReader, acts actions.Getter, activator Activator, records RecordStore, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -169,7 +165,7 @@ type filterCache struct {
 }
 
 type filterEntry struct {
-	f   Filter
+	f   rules.Filter
 	err error
 }
 
@@ -177,16 +173,16 @@ type filterEntry struct {
 const maxCachedFilters = 4096
 
 // get returns the compiled filter of raw; an absent filter matches all.
-func (c *filterCache) get(raw json.RawMessage) (Filter, error) {
+func (c *filterCache) get(raw json.RawMessage) (rules.Filter, error) {
 	if len(raw) == 0 {
-		return Filter{}, nil
+		return rules.Filter{}, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if en, ok := c.m[string(raw)]; ok {
 		return en.f, en.err
 	}
-	f, err := ParseFilter(raw)
+	f, err := rules.ParseFilter(raw)
 	if c.m == nil || len(c.m) >= maxCachedFilters {
 		c.m = make(map[string]filterEntry)
 	}
@@ -270,7 +266,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		params[k] = v
 	}
 	if ev.Type() != hub.PlainFireType {
-		params[EventParameter] = eventAttributes(ev)
+		params[rules.EventParameter] = eventAttributes(ev)
 	}
 	args, _ := json.Marshal(params)
 	hops, hopErr := e.checkHops(ns, tname, ev)
@@ -291,25 +287,25 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 		res := ruleResult{Rule: rname, Action: link.Action.Path + "/" + link.Action.Name}
 		f, ferr := e.filters.get(link.Filter)
 		switch {
-		case link.Status != StatusActive:
+		case link.Status != rules.StatusActive:
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
-				fmt.Sprintf("Rule '%s' is inactive, action '%s' was not activated.", rname, res.Action), OutcomeInactive
+				fmt.Sprintf("Rule '%s' is inactive, action '%s' was not activated.", rname, res.Action), rules.OutcomeInactive
 		case hopErr != nil:
 			active++ // recorded, even for an event that did not come through the API
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
-				fmt.Sprintf("%v Rule '%s' did not activate action '%s'.", hopErr, rname, res.Action), OutcomeFailed
+				fmt.Sprintf("%v Rule '%s' did not activate action '%s'.", hopErr, rname, res.Action), rules.OutcomeFailed
 		case ferr != nil:
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
-				fmt.Sprintf("Rule '%s' has an %v, action '%s' was not activated.", rname, ferr, res.Action), OutcomeFailed
+				fmt.Sprintf("Rule '%s' has an %v, action '%s' was not activated.", rname, ferr, res.Action), rules.OutcomeFailed
 		case !f.Match(ev):
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
-				fmt.Sprintf("Rule '%s' filtered out the event, action '%s' was not activated.", rname, res.Action), OutcomeFiltered
+				fmt.Sprintf("Rule '%s' filtered out the event, action '%s' was not activated.", rname, res.Action), rules.OutcomeFiltered
 		default:
 			active++
 			a, err := actions.Resolve(ctx, lk.actions, action, ns, false)
 			switch {
 			case errors.Is(err, hub.ErrNotFound), errors.Is(err, actions.ErrForbidden):
-				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError, "The requested resource does not exist.", OutcomeFailed
+				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError, "The requested resource does not exist.", rules.OutcomeFailed
 			case err != nil:
 				return err
 			case int64(len(args)) > e.js.Conn().MaxPayload()-invocationHeadroom:
@@ -318,7 +314,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 				// retrying for ever.
 				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
 					fmt.Sprintf("The event's parameters (%d bytes) are larger than an invocation may carry (%d bytes); action '%s' was not activated.",
-						len(args), e.js.Conn().MaxPayload()-invocationHeadroom, res.Action), OutcomeFailed
+						len(args), e.js.Conn().MaxPayload()-invocationHeadroom, res.Action), rules.OutcomeFailed
 			default:
 				inv := &actions.Invocation{
 					ActivationID: derivedID(triggerID, rname), Namespace: ns, Subject: subject,
@@ -339,7 +335,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 				if err != nil {
 					return err
 				}
-				res.Success, res.ActivationID, res.outcome = true, inv.ActivationID, OutcomeActivated
+				res.Success, res.ActivationID, res.outcome = true, inv.ActivationID, rules.OutcomeActivated
 			}
 		}
 		b, _ := json.Marshal(res)

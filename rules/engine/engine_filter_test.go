@@ -1,4 +1,4 @@
-package rules_test
+package engine_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // recorder is the engine's Activator and RecordStore: it keeps what the
@@ -63,7 +64,7 @@ func TestEngineFilter(t *testing.T) {
 	rec := &recorder{records: make(chan *actions.Activation, 10)}
 	engineCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- rules.NewEngine(js, store, acts, rec, rec, nil).Run(engineCtx) }()
+	go func() { done <- engine.New(js, store, acts, rec, rec, nil).Run(engineCtx) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {

@@ -1,4 +1,4 @@
-package rules_test
+package engine_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/cehttp"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // capture is the engine's Activator and RecordStore for the fidelity
@@ -103,7 +104,7 @@ func TestEngineBinaryData(t *testing.T) {
 	h, acts, store := testStores(t, "echo")
 	putTrigger(t, store, "t", "echo", nil)
 	c := newCapture()
-	startEngine(t, rules.NewEngine(h.JetStream(), store, acts, c, c, nil))
+	startEngine(t, engine.New(h.JetStream(), store, acts, c, c, nil))
 
 	all := allBytes()
 	b64 := base64.StdEncoding.EncodeToString(all)
@@ -281,7 +282,7 @@ func TestEngineRedeliveryRunsOnce(t *testing.T) {
 	putTrigger(t, store, "late", "echo", nil)
 	putTrigger(t, store, "short", "echo", actions.KeyValues{}.Set(rules.DedupWindowAnnotation, "1s"))
 	c := newCapture()
-	startEngine(t, rules.NewEngine(h.JetStream(), store, acts, c, c, nil))
+	startEngine(t, engine.New(h.JetStream(), store, acts, c, c, nil))
 
 	publish := func(trigger, id string) uint64 {
 		t.Helper()
@@ -369,7 +370,7 @@ func TestEngineRecordStartIsReceipt(t *testing.T) {
 	h, acts, store := testStores(t, "echo")
 	putTrigger(t, store, "t", "echo", nil)
 	c := newCapture()
-	startEngine(t, rules.NewEngine(h.JetStream(), store, acts, c, c, nil))
+	startEngine(t, engine.New(h.JetStream(), store, acts, c, c, nil))
 	stamped := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 	ev := cloudevents.NewEvent()
 	ev.SetID("old-1")

@@ -1,4 +1,4 @@
-package rules
+package engine
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
 )
 
 // The engine reads a trigger for every event and an action (and maybe its
@@ -27,7 +28,7 @@ import (
 
 // triggerWatcher is a TriggerReader that can stream its triggers.
 type triggerWatcher interface {
-	WatchTriggers(ctx context.Context) (<-chan hub.Change[Trigger], error)
+	WatchTriggers(ctx context.Context) (<-chan hub.Change[rules.Trigger], error)
 	TriggersRevision(ctx context.Context) (uint64, error)
 }
 
@@ -47,10 +48,10 @@ const mirrorWait = 2 * time.Second
 // mirroredTriggers reads triggers from a caught-up mirror. A trigger it
 // does not have does not exist.
 type mirroredTriggers struct {
-	m *hub.Mirror[actions.Name, Trigger]
+	m *hub.Mirror[actions.Name, rules.Trigger]
 }
 
-func (c mirroredTriggers) GetTrigger(_ context.Context, n actions.Name) (*Trigger, uint64, error) {
+func (c mirroredTriggers) GetTrigger(_ context.Context, n actions.Name) (*rules.Trigger, uint64, error) {
 	if t, rev, ok := c.m.Get(n); ok {
 		return t, rev, nil
 	}
@@ -91,7 +92,7 @@ type lookups struct {
 // mirrors are the engine's in-memory copies of its stores' buckets, and
 // the barrier that syncs events with them.
 type mirrors struct {
-	triggers *hub.Follower[actions.Name, Trigger]
+	triggers *hub.Follower[actions.Name, rules.Trigger]
 	actions  *hub.Follower[actions.Name, actions.Action]
 	packages *hub.Follower[actions.Name, actions.Package]
 	barrier  revisionBarrier
@@ -111,7 +112,7 @@ func (e *Engine) watchStores(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	ms := &mirrors{}
 	var err error
-	ms.triggers, err = hub.Follow(ctx, &wg, (*Trigger).FullName, tw.WatchTriggers, e.log)
+	ms.triggers, err = hub.Follow(ctx, &wg, (*rules.Trigger).FullName, tw.WatchTriggers, e.log)
 	if err == nil {
 		ms.actions, ms.packages, err = e.followActions(ctx, &wg, aw)
 	}

@@ -1,0 +1,13 @@
+// Package engine is Gust's rule engine: it consumes the hub's event stream
+// durably and, for every active rule of an event's trigger whose filter
+// matches, queues an invocation of the rule's action, then records the
+// trigger's activation with one log line per rule (OpenWhisk's shape) and
+// publishes the event's rules.Outcome on core NATS.
+//
+// It also keeps what the rules model asks of it: the dedup window of event
+// ids (hub.EventIDs), the hop limit, and the delivery policies of rules
+// (retries with backoff, then a rules.DeadLetterType event), and it mirrors
+// the trigger and action buckets in memory while it runs. The model it
+// reads (triggers, rules, filters, delivery policies, outcomes) is package
+// rules; only the composition root imports this one.
+package engine

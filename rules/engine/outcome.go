@@ -1,0 +1,37 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/gusthub/gust/rules"
+)
+
+// publishOutcome publishes what became of ev on core NATS: one marshal and
+// one buffered write, which the server drops when nobody listens.
+func (e *Engine) publishOutcome(ns, trigger, triggerID string, ev event.Event, results []ruleResult) {
+	nc := e.js.Conn()
+	if nc == nil {
+		return
+	}
+	o := rules.Outcome{
+		Trigger: ns + "/" + trigger, Time: time.Now().UTC(), TriggerActivationID: triggerID,
+		Event: rules.OutcomeEventOf(ev),
+		Rules: make([]rules.Verdict, len(results)),
+	}
+	for i, r := range results {
+		o.Rules[i] = rules.Verdict{Rule: r.Rule, Action: r.Action, Outcome: r.outcome, ActivationID: r.ActivationID}
+		if r.outcome == rules.OutcomeFailed {
+			o.Rules[i].Error = r.Error
+		}
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return
+	}
+	if err := nc.Publish(rules.OutcomeSubject(ns, trigger), b); err != nil {
+		e.log.Debug("outcome not published", "trigger", o.Trigger, "err", err)
+	}
+}
