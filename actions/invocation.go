@@ -27,6 +27,10 @@ type Invocation struct {
 	Annotations KeyValues `json:"annotations,omitempty"`
 	// TransactionID ties the activation to the API request that made it.
 	TransactionID string `json:"transactionId,omitempty"`
+	// TraceParent is the W3C trace context (a traceparent header's value)
+	// of the request or event that caused this invocation, if any: the
+	// action gets it, and its record keeps it as an annotation.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Params returns the action's parameters: the defaults overridden by the

@@ -468,7 +468,7 @@ func (m *Manager) runOnce(ctx context.Context, in Instance, rs *runRecorder, log
 		if returned {
 			return errors.New("feed instance stopped: no more events")
 		}
-		if err := m.publish(ctx, n.Namespace, n.Name, e); err != nil {
+		if err := m.publish(ctx, in.Feed, n.Namespace, n.Name, e); err != nil {
 			return err
 		}
 		rs.emitted(ctx)
@@ -488,10 +488,10 @@ func newFeed(p Provider, cfg Config) (f Source, err error) {
 	return p.Build(cfg)
 }
 
-// publish puts a feed's event on trigger ns/trigger, fired by the
-// trigger's own namespace.
-func (m *Manager) publish(ctx context.Context, ns, trigger string, e event.Event) error {
-	return m.opts.Events.Publish(ctx, ns, trigger, e, map[string]string{hub.HeaderSubject: ns})
+// publish puts an event of feed (a provider's path) on trigger
+// ns/trigger, fired by the trigger's own namespace.
+func (m *Manager) publish(ctx context.Context, feed, ns, trigger string, e event.Event) error {
+	return m.opts.Events.Publish(ctx, ns, trigger, e, map[string]string{hub.HeaderSubject: ns, hub.HeaderFeed: feed})
 }
 
 // finish marks the instance done so that no process runs it again.
@@ -642,8 +642,10 @@ func (m *Manager) Receive(w http.ResponseWriter, r *http.Request, ns, trigger st
 	if s.inst.Paused || s.inst.Done {
 		return Reject(http.StatusServiceUnavailable, "The feed of trigger /%s/%s is paused; try again later.", ns, trigger)
 	}
+	traceparent := r.Header.Get("traceparent") // W3C trace context, for the events without their own
 	emit := func(ctx context.Context, e event.Event) error {
-		if err := m.publish(ctx, ns, trigger, e); err != nil {
+		hub.SetTraceParent(&e, traceparent)
+		if err := m.publish(ctx, s.inst.Feed, ns, trigger, e); err != nil {
 			return err
 		}
 		m.received(ctx, key, s)

@@ -478,5 +478,6 @@ func (iv *Invoker) finish(rec *actions.Activation, inv *actions.Invocation, star
 		ann = ann.Set("initTime", initTime.Milliseconds())
 	}
 	rec.Annotations = ann.Merge(inv.Annotations)
+	iv.observeFinish(inv, rec, start, end, initTime, cold)
 	return rec
 }

@@ -62,6 +62,8 @@ type Options struct {
 	// Builtins are the actions the invoker runs in Go, without a
 	// container; nil means RegisteredBuiltins().
 	Builtins *Builtins
+	// Observer, if set, is told of every activation (metrics, traces).
+	Observer Observer
 }
 
 // Invoker pulls invocations from the hub's work queue and runs them in its
@@ -189,7 +191,14 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 // caller need not wait for the store (as in OpenWhisk, where blocking calls
 // are answered from the invoker's completion message).
 func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
+	var observed func(*actions.Activation)
+	if iv.opts.Observer != nil {
+		inv.TraceParent, observed = iv.opts.Observer.Taken(ctx, inv)
+	}
 	rec := iv.activate(ctx, inv)
+	if observed != nil {
+		observed(rec)
+	}
 	// A caller waiting in this process gets the record before it is
 	// encoded, which it need not wait for.
 	handed := iv.opts.Local != nil && iv.opts.Local.deliver(inv.ActivationID, completion{rec: rec})

@@ -124,3 +124,10 @@ func (o *Outcomes) Subscribe(ns, t string, deliver func([]byte)) (stop func(), e
 	}
 	return func() { _ = sub.Unsubscribe() }, nil
 }
+
+// What became of a rule's delivery (Delivery), as the engine's observer
+// hears it (they are not published as Verdicts).
+const (
+	OutcomeRetried      = "retried"       // a failed activation is tried again
+	OutcomeDeadLettered = "dead_lettered" // the last attempt failed; the dead letter is published
+)

@@ -76,6 +76,9 @@ type Engine struct {
 	// trigger's DedupWindowAnnotation; Run opens it.
 	eventIDs    *hub.EventIDs
 	dedupWindow time.Duration
+
+	// observer, if set, is told of every event (SetObserver).
+	observer Observer
 }
 
 const engineConsumer = hub.RulesConsumer
@@ -202,7 +205,7 @@ type ruleResult struct {
 	outcome string
 }
 
-func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
+func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
 	ns, tname, ok := hub.ParseEventSubject(msg.Subject())
 	if !ok {
 		e.log.Warn("event on an unknown subject dropped", "subject", msg.Subject())
@@ -248,6 +251,14 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 			return nil
 		}
 	}
+	traceparent := hub.TraceParent(ev)
+	var results []ruleResult // for publishOutcome
+	if e.observer != nil {
+		var done func([]string, error)
+		if traceparent, done = e.observer.Event(ctx, ns, tname, traceparent); done != nil {
+			defer func() { done(outcomesOf(results), err) }()
+		}
+	}
 	subject := msg.Headers().Get(hub.HeaderSubject)
 	if subject == "" {
 		subject = ns
@@ -277,7 +288,6 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	sort.Strings(names)
 	var logs []string
-	var results []ruleResult // for publishOutcome
 	var queued []func(context.Context) error
 	active := 0
 	q, _ := e.activator.(queuer)
@@ -319,11 +329,12 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) error {
 				inv := &actions.Invocation{
 					ActivationID: derivedID(triggerID, rname), Namespace: ns, Subject: subject,
 					Action: *a, Payload: args, APIKey: apiKey, Submitted: time.Now().UnixMilli(), Cause: triggerID,
+					TraceParent: traceparent,
 				}
 				switch {
 				case link.Delivery != nil:
 					err = e.startDelivery(ctx, &delivery{policy: *link.Delivery, inv: *inv, triggerID: triggerID,
-						rule: rname, action: res.Action, ev: ev, hops: hops})
+						rule: rname, action: res.Action, ev: ev, hops: hops, trigger: tname})
 				case q != nil:
 					var stored func(context.Context) error
 					if stored, err = q.Queue(ctx, inv); err == nil {

@@ -40,6 +40,7 @@ type delivery struct {
 	action    string // "ns/name"
 	ev        event.Event
 	hops      int
+	trigger   string // the trigger's name, in inv.Namespace
 }
 
 // deliveries runs deliveries in the background. A delivery is known by its
@@ -199,6 +200,7 @@ func (e *Engine) deliver(ctx context.Context, d *delivery) {
 		if attempt > d.policy.Retries || (err == nil && rec == nil) {
 			break
 		}
+		e.observeDelivery(d, rules.OutcomeRetried)
 	}
 	dl, ok := d.policy.DeadLetterName()
 	if !ok {
@@ -214,6 +216,7 @@ func (e *Engine) deliver(ctx context.Context, d *delivery) {
 		log.Error("dead letter not published", "dead_letter", dl.String(), "activation_id", inv.ActivationID, "err", err)
 		return
 	}
+	e.observeDelivery(d, rules.OutcomeDeadLettered)
 	log.Info("dead letter published", "dead_letter", dl.String(), "activation_id", inv.ActivationID, "attempts", attempt)
 }
 
