@@ -112,7 +112,11 @@ func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerO
 	})
 	iv := invoker.New(deps.hub, pool, deps.code, deps.records, sb.images, invoker.Options{
 		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Local: deps.dispatcher, Logger: log.With("component", "invoker"),
+		Observer: deps.telemetry.invokerObserver(),
 	})
+	if deps.telemetry != nil && deps.telemetry.metrics != nil {
+		deps.telemetry.metrics.WatchPool(pool.Stats)
+	}
 	return func(ctx context.Context) error {
 		var bg sync.WaitGroup
 		if o.stemCells > 0 {
@@ -145,6 +149,8 @@ type invokerDeps struct {
 	// dispatcher is this process's, to which the invoker hands the records
 	// its blocking callers wait for.
 	dispatcher *invoker.Dispatcher
+	// telemetry gets the invoker's metrics and traces.
+	telemetry *telemetryParts
 }
 
 // keepStemCells asks the pool for pre-warmed containers of every runtime

@@ -49,6 +49,9 @@ type serveOptions struct {
 	cluster     hub.ClusterOptions
 	external    hub.ExternalOptions
 	replicas    int
+	// metricsListen moves GET /metrics off the API port to an address of
+	// its own, or turns it off ("off").
+	metricsListen string
 }
 
 // The roles of `gust serve --role`.
@@ -106,6 +109,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.external.CAFile, "nats-ca", "", "CA certificate of the --nats servers' TLS (env GUST_NATS_CA)")
 	f.StringVar(&o.external.CertFile, "nats-cert", "", "client certificate for --nats TLS (env GUST_NATS_CERT)")
 	f.StringVar(&o.external.KeyFile, "nats-key", "", "client key for --nats TLS (env GUST_NATS_KEY)")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at GET /metrics on this address instead of the API's; off: no metrics (env GUST_METRICS_LISTEN; an invoker alone has no API: give it one)")
 	f.StringVar(&o.invoker.proxyBinary, "proxy-binary", "", "gust executable to use as the action proxy (default: this one)")
 	_ = f.MarkHidden("proxy-binary")
 	return cmd
@@ -250,6 +254,17 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		mqtt.UseEmbedded(l)
 	}
 	js := h.JetStream()
+	tel := newTelemetry(o, log)
+	if tel.metrics != nil {
+		tel.metrics.WatchJetStream(js)
+	}
+	runMetrics, err := tel.listenMetrics(o)
+	if err != nil {
+		return nil, err
+	}
+	if runMetrics != nil {
+		lc.run(ctx, "metrics server", runMetrics)
+	}
 	store, err := actions.OpenStore(ctx, js)
 	if err != nil {
 		return nil, err
@@ -257,6 +272,9 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	activations, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{Logger: log.With("component", "activations")})
 	if err != nil {
 		return nil, err
+	}
+	if tel.metrics != nil {
+		tel.metrics.WatchActivationStore(activations)
 	}
 	ruleStore, err := rules.OpenStore(ctx, js)
 	if err != nil {
@@ -304,7 +322,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			return nil, err
 		}
 		runInvoker, err := newInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: b.apiHost,
-			owner: containerOwner(o.dataDir), dispatcher: dispatcher}, o.invoker, log)
+			owner: containerOwner(o.dataDir), dispatcher: dispatcher, telemetry: tel}, o.invoker, log)
 		if err != nil {
 			_ = sb.close()
 			return nil, err
@@ -316,16 +334,22 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		return b, nil
 	}
 	lc.closer("dispatcher", func() error { dispatcher.Close(); return nil }) // before the invoker stops: sequences need it
-	eng := engine.New(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow)
+	eng := tel.observe(engine.New(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow))
 	lc.run(ctx, "rule engine", eng.Run) // stops before the dispatcher closes: the engine queues through it
-	events := hub.NewPublisher(js)
+	var events api.EventPublisher = hub.NewPublisher(js)
+	if tel.metrics != nil {
+		events = tel.metrics.CountEvents(events)
+	}
 	feedManager, runFeeds, err := newFeeds(ctx, js, events, store, ruleStore, publicURL(o, b.apiHost), log)
 	if err != nil {
 		return nil, err
 	}
+	if tel.metrics != nil {
+		tel.metrics.WatchFeeds(feedManager)
+	}
 	lc.run(ctx, "feeds", runFeeds)
 	srv := &http.Server{
-		Handler: api.New(api.Config{
+		Handler: tel.withMetrics(o, api.New(api.Config{
 			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes,
 			Activator: dispatcher,
 			Events:    events,
@@ -333,7 +357,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Pool:      invoker.NewPoolView(h.Conn()),
 			Feeds:     feedManager, Records: activations,
 			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout,
-		}),
+		})),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),

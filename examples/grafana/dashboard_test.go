@@ -1,0 +1,100 @@
+package grafana_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/telemetry"
+	"github.com/gusthub/gust/invoker"
+)
+
+type failures uint64
+
+func (f failures) Failures() uint64 { return uint64(f) }
+
+type feedStates []feeds.StateCount
+
+func (s feedStates) States(context.Context) ([]feeds.StateCount, error) { return s, nil }
+
+// TestDashboardQueriesServedFamilies: every metric a query of
+// dashboard.json names is one Gust serves, so that the dashboard cannot
+// drift from the metrics unnoticed.
+func TestDashboardQueriesServedFamilies(t *testing.T) {
+	raw, err := os.ReadFile("dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("dashboard.json: %v", err)
+	}
+
+	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	st, err := hub.OpenEvents(context.Background(), h.JetStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateOrUpdateConsumer(context.Background(), jetstream.ConsumerConfig{Durable: hub.RulesConsumer}); err != nil {
+		t.Fatal(err)
+	}
+	m := telemetry.NewMetrics(telemetry.MetricsOptions{})
+	m.WatchJetStream(h.JetStream())
+	m.WatchPool(func() invoker.Stats { return invoker.Stats{Warm: 1} })
+	m.WatchFeeds(feedStates{{Feed: "alarms/alarm", State: feeds.StateRunning, Count: 1}})
+	m.WatchActivationStore(failures(0))
+	m.EventReceived(telemetry.APIFeed, "guest", "t")
+	m.RuleOutcome("guest", "t", "activated")
+	inv := &actions.Invocation{Namespace: "guest", Action: actions.Action{Exec: actions.Exec{Kind: "nodejs:20"}}}
+	m.Activation(inv, &actions.Activation{}, invoker.Timing{Cold: true})
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, f := range fams {
+		served[f.GetName()] = true
+	}
+
+	metric := regexp.MustCompile(`\b(gust|go|process)_[a-z_]+\b`)
+	queries := 0
+	for _, p := range d.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			queries++
+			for _, name := range metric.FindAllString(tg.Expr, -1) {
+				base := name
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					if b, ok := strings.CutSuffix(name, suffix); ok && served[b] {
+						base = b
+					}
+				}
+				if !served[base] {
+					t.Errorf("panel %q queries %s, which Gust does not serve", p.Title, name)
+				}
+			}
+		}
+	}
+	if queries < 15 {
+		t.Errorf("only %d queries", queries)
+	}
+}
