@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/gusthub/gust/api"
@@ -30,3 +31,21 @@ func TestPool(t *testing.T) {
 		t.Errorf("without a pool: status %d: %s", r.status, r.body)
 	}
 }
+
+// TestConsoleServed checks that the API serves the web console.
+func TestConsoleServed(t *testing.T) {
+	e := newEnv(t)
+	res, err := noRedirect.Get(e.srv.URL + "/console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/console/" {
+		t.Errorf("GET /console: %d to %q, want 301 to /console/", res.StatusCode, res.Header.Get("Location"))
+	}
+	if r := e.do("GET", "/console/", "", ""); r.status != http.StatusOK || !strings.Contains(string(r.body), "<title>Gust console</title>") {
+		t.Errorf("GET /console/: %d %.100s", r.status, r.body)
+	}
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

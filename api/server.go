@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/api/console"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/rules"
 )
@@ -253,6 +254,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1", s.info)
 	m.HandleFunc("GET /api/v1/{$}", s.info)
 	m.HandleFunc("GET /{$}", s.root)
+	m.Handle("GET "+console.Prefix, console.Handler())
+	m.Handle("GET "+strings.TrimSuffix(console.Prefix, "/"), http.RedirectHandler(console.Prefix, http.StatusMovedPermanently))
 	m.HandleFunc("GET /api/v1/namespaces", s.authed(s.listNamespaces))
 	m.HandleFunc("GET /api/v1/namespaces/{$}", s.authed(s.listNamespaces))
 	m.HandleFunc("PUT /api/v1/namespaces/{ns}", s.authed(s.createNamespace))

@@ -276,3 +276,11 @@ func Try(tb testing.TB, name string, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	return string(out), err
 }
+
+// Chromium returns the path of Debian's chromium, for tests that drive a
+// headless browser; it skips tb where chromium is not installed, or fails
+// it in CI.
+func Chromium(tb testing.TB) string {
+	tb.Helper()
+	return find(tb, "chromium", "apt-get install -y chromium")
+}
