@@ -79,14 +79,21 @@ func Binary(tb testing.TB) string {
 // Gust is a `gust serve` started for a test.
 type Gust struct {
 	// Env is the environment its CLI commands run with.
-	Env     []string
+	Env []string
+	// Addr is the API's host:port on 127.0.0.1; DataDir is its data
+	// directory. Both stay the same across Kill and Start.
+	Addr    string
+	DataDir string
 	bin     string
+	args    []string
 	logs    *syncbuf.Buffer
+
+	mu      sync.Mutex
 	cmd     *exec.Cmd
 	stopped chan struct{}
 }
 
-// Logs is what serve logged so far.
+// Logs is what serve logged so far, over all its starts.
 func (g *Gust) Logs() string { return g.logs.String() }
 
 // Serve runs `gust serve --dev-guest-key --listen 127.0.0.1:<free>` with
@@ -97,48 +104,92 @@ func Serve(tb testing.TB, flags ...string) *Gust {
 	bin := Binary(tb)
 	home := tb.TempDir()
 	data := filepath.Join(home, "data")
-	g := &Gust{bin: bin, logs: &syncbuf.Buffer{}, stopped: make(chan struct{})}
+	g := &Gust{bin: bin, logs: &syncbuf.Buffer{}, DataDir: data, Addr: "127.0.0.1:" + strconv.Itoa(freePort(tb))}
 	g.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"GUST_CONFIG="+filepath.Join(data, "cli-config"))
-	args := append([]string{"serve", "--data-dir", data, "--listen", "127.0.0.1:" + strconv.Itoa(freePort(tb)), "--dev-guest-key"}, flags...)
-	g.cmd = exec.Command(bin, args...)
-	g.cmd.Env = g.Env
-	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
-	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := g.cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	go func() { _ = g.cmd.Wait(); close(g.stopped) }()
+	g.args = append([]string{"serve", "--data-dir", data, "--listen", g.Addr, "--dev-guest-key"}, flags...)
 	tb.Cleanup(func() {
-		_ = g.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-g.stopped:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-g.cmd.Process.Pid, syscall.SIGKILL)
-			<-g.stopped
-		}
+		g.Stop(tb)
 		if tb.Failed() {
 			tb.Logf("gust serve logs:\n%s", g.Logs())
 		}
 	})
+	g.Start(tb)
+	return g
+}
+
+// Start starts serve again, with the same flags, data directory and
+// address, after Kill or Stop, and waits until it is ready.
+func (g *Gust) Start(tb testing.TB) {
+	tb.Helper()
+	g.mu.Lock()
+	if g.cmd != nil {
+		g.mu.Unlock()
+		tb.Fatal("exampletest: Start while gust serve runs")
+	}
+	from := len(g.Logs())
+	cmd := exec.Command(g.bin, g.args...)
+	cmd.Env = g.Env
+	cmd.Stdout, cmd.Stderr = g.logs, g.logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		g.mu.Unlock()
+		tb.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(stopped) }()
+	g.cmd, g.stopped = cmd, stopped
+	g.mu.Unlock()
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(g.Logs(), "gust ready") {
+	for !strings.Contains(g.Logs()[from:], "gust ready") {
 		select {
-		case <-g.stopped:
-			tb.Fatalf("gust serve ended:\n%s", g.Logs())
+		case <-stopped:
+			tb.Fatalf("gust serve ended:\n%s", g.Logs()[from:])
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("gust serve not ready in 60 s:\n%s", g.Logs())
+			tb.Fatalf("gust serve not ready in 60 s:\n%s", g.Logs()[from:])
 		}
 	}
-	for _, err := os.Stat(filepath.Join(data, "cli-config")); err != nil; _, err = os.Stat(filepath.Join(data, "cli-config")) {
+	for _, err := os.Stat(filepath.Join(g.DataDir, "cli-config")); err != nil; _, err = os.Stat(filepath.Join(g.DataDir, "cli-config")) {
 		if time.Now().After(deadline) {
 			tb.Fatal("gust serve wrote no CLI config")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return g
+}
+
+// Kill kills serve with SIGKILL, as a crash would (its process only, not
+// what it started), and waits until it is gone.
+func (g *Gust) Kill(tb testing.TB) {
+	tb.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cmd == nil {
+		return
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGKILL)
+	<-g.stopped
+	g.cmd = nil
+}
+
+// Stop stops serve with SIGTERM, as a user would, and waits until it is
+// gone (up to 30 s, then it kills its process group).
+func (g *Gust) Stop(tb testing.TB) {
+	tb.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cmd == nil {
+		return
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.stopped:
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(-g.cmd.Process.Pid, syscall.SIGKILL)
+		<-g.stopped
+	}
+	g.cmd = nil
 }
 
 // Run runs a gust CLI command and returns its output, failing tb when it
