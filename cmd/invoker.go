@@ -127,6 +127,13 @@ func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerO
 		err := iv.Run(ctx)
 		bg.Wait()
 		pool.Close()
+		// What the pool could not remove (its engine was away when it
+		// tried, or the answer to a create was lost) goes now, by label.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		if rerr := sb.RemoveLeftovers(rctx, owner); rerr != nil {
+			log.Warn("remove containers left at shutdown", "err", rerr)
+		}
+		cancel()
 		if cerr := sb.close(); cerr != nil {
 			log.Warn("close sandbox", "err", cerr)
 		}

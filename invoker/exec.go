@@ -73,7 +73,7 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actio
 		return iv.finish(rec, inv, time.Now(), 0, false, failed(actions.StatusDeveloperError, err.Error()), nil)
 	}
 	waitStart := time.Now()
-	lease, err := iv.pool.Acquire(ctx, Request{Key: warmKey(inv), Spec: spec, Concurrency: a.Limits.Concurrency})
+	lease, err := iv.acquire(ctx, inv, Request{Key: warmKey(inv), Spec: spec, Concurrency: a.Limits.Concurrency})
 	if err != nil {
 		iv.log.Error("no container for activation", "activation_id", inv.ActivationID, "action", a.FullName().String(), "err", err)
 		status := actions.StatusInternalError
@@ -160,6 +160,36 @@ func (iv *Invoker) spec(ctx context.Context, a *actions.Action) (Spec, error) {
 			"gust.namespace": n.Namespace, "gust.action": n.Local(), "gust.kind": a.Exec.Kind,
 		},
 	}, nil
+}
+
+// sandboxOutage is how long an activation waits for a sandbox that is
+// unavailable (ErrUnavailable) before it fails: a Docker engine restarts
+// in seconds. Meanwhile the invocation stays on the queue, unacknowledged
+// and kept alive, and the invoker takes no more than it can run at once.
+const sandboxOutage = time.Minute
+
+// acquire is Pool.Acquire that waits while the sandbox is unavailable, up
+// to sandboxOutage, trying again with a growing pause.
+func (iv *Invoker) acquire(ctx context.Context, inv *actions.Invocation, req Request) (*Lease, error) {
+	deadline := time.Now().Add(sandboxOutage)
+	pause := 250 * time.Millisecond
+	for {
+		lease, err := iv.pool.Acquire(ctx, req)
+		if err == nil || !errors.Is(err, ErrUnavailable) || time.Now().Add(pause).After(deadline) {
+			return lease, err
+		}
+		if pause == 250*time.Millisecond {
+			iv.log.Warn("sandbox unavailable: the activation waits for it", "activation_id", inv.ActivationID, "err", err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
 }
 
 // errImage marks image errors, which are the action's fault (a blackbox

@@ -50,7 +50,13 @@ type Pool struct {
 	stemSpec map[string]Spec         // stem key → spec of the stem cells to keep
 	stemWant map[string]int          // stem key → how many to keep
 	stemHave map[string]int          // stem key → how many are kept or starting
-	waiters  []chan struct{}
+	// stemPause is, after a stem cell of a key failed to start, how long
+	// the pool waits before it tries again (doubling, up to
+	// maxStemPause; cleared by a start that works), and stemRetry is
+	// when it may: a sandbox that is down is not asked again and again.
+	stemPause map[string]time.Duration
+	stemRetry map[string]time.Time
+	waiters   []chan struct{}
 	// keyWaiters are activations waiting, in order, for a busy warm
 	// container of their key (see Acquire); keyRun is the mean time an
 	// activation of a key holds its container, coldStart that of a cold
@@ -110,7 +116,8 @@ func NewPool(sb Sandbox, opts PoolOptions) *Pool {
 	return &Pool{sb: sb, opts: opts, log: log,
 		warm: map[string][]*container{}, stems: map[string][]*container{},
 		keyWaiters: map[string][]*keyWaiter{}, keyRun: map[string]time.Duration{},
-		stemSpec: map[string]Spec{}, stemWant: map[string]int{}, stemHave: map[string]int{}}
+		stemSpec: map[string]Spec{}, stemWant: map[string]int{}, stemHave: map[string]int{},
+		stemPause: map[string]time.Duration{}, stemRetry: map[string]time.Time{}}
 }
 
 // Lease is a container acquired for one activation.
@@ -670,8 +677,18 @@ func (p *Pool) KeepStemCells(spec Spec, count int) {
 	p.replenishLocked(sk)
 }
 
-// replenishLocked starts stem cells until the wanted count is reached.
+// Pauses between attempts to start a stem cell after one failed.
+const (
+	minStemPause = 500 * time.Millisecond
+	maxStemPause = 30 * time.Second
+)
+
+// replenishLocked starts stem cells until the wanted count is reached,
+// unless one failed to start a moment ago.
 func (p *Pool) replenishLocked(sk string) {
+	if time.Now().Before(p.stemRetry[sk]) {
+		return
+	}
 	for p.stemHave[sk] < p.stemWant[sk] {
 		if !p.startStemLocked(sk) {
 			return
@@ -697,12 +714,22 @@ func (p *Pool) startStemLocked(sk string) bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if err != nil {
-			if !errors.Is(err, ErrPoolClosed) {
-				p.log.Warn("start stem cell failed", "kind", spec.Kind, "err", err)
-			}
 			p.stemHave[sk]--
+			if errors.Is(err, ErrPoolClosed) {
+				return
+			}
+			pause := min(max(2*p.stemPause[sk], minStemPause), maxStemPause)
+			p.stemPause[sk], p.stemRetry[sk] = pause, time.Now().Add(pause)
+			p.log.Warn("start stem cell failed", "kind", spec.Kind, "retry_in", pause, "err", err)
+			time.AfterFunc(pause, func() {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				p.replenishLocked(sk)
+			})
 			return
 		}
+		delete(p.stemPause, sk)
+		delete(p.stemRetry, sk)
 		if p.closed { // Close did not see it
 			p.forgetLocked(c)
 			p.bg.Add(1)

@@ -23,6 +23,9 @@ type fakeSandbox struct {
 	events []string // "create c1", "pause c1", "resume c1", "destroy c1"
 	// gate, when set, holds every Create until it is closed.
 	gate chan struct{}
+	// fail, when set, is every Create's error; tries counts those Creates.
+	fail  error
+	tries int
 }
 
 func (s *fakeSandbox) Name() string { return "fake" }
@@ -37,6 +40,10 @@ func (s *fakeSandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Co
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.fail != nil {
+		s.tries++
+		return nil, s.fail
+	}
 	s.n++
 	c := &fakeContainer{sb: s, id: fmt.Sprintf("c%d", s.n), spec: spec, logs: make(chan invoker.LogLine)}
 	s.all = append(s.all, c)
@@ -281,6 +288,36 @@ func TestPoolStemCells(t *testing.T) {
 	}
 	if st := p.Stats(); st.UsedMB != 2*128+256 || st.Stem != 1 {
 		t.Errorf("stats %+v, want the former stem cell, a new one and a 256 MB container", st)
+	}
+}
+
+// TestPoolStemCellsWaitForTheSandbox: while the sandbox fails (its
+// engine restarts), the pool asks it for stem cells again only after a
+// growing pause, not in a loop, and makes them once it works again.
+func TestPoolStemCellsWaitForTheSandbox(t *testing.T) {
+	p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+	sb.mu.Lock()
+	sb.fail = fmt.Errorf("%w: engine restarting", invoker.ErrUnavailable)
+	sb.mu.Unlock()
+	p.KeepStemCells(invoker.Spec{Kind: "nodejs:20", MemoryMB: 128}, 2)
+	// Activations that fail meanwhile wake the pool up again and again.
+	for range 50 {
+		if _, err := p.Acquire(context.Background(), req("a")); !errors.Is(err, invoker.ErrUnavailable) {
+			t.Fatalf("acquire: %v, want ErrUnavailable", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sb.mu.Lock()
+	tries := sb.tries
+	sb.fail = nil
+	sb.mu.Unlock()
+	// 50 acquires, 2 stem cells at first, then one try of each after
+	// 0.5, 1 and 2 s at most in the second that passed.
+	if tries > 50+2+2*3 {
+		t.Errorf("%d tries to create a container in a second, for 50 activations and 2 stem cells", tries)
+	}
+	if !eventually(time.Minute, func() bool { return p.Stats().Stem == 2 }) {
+		t.Fatalf("no stem cells once the sandbox works: %+v", p.Stats())
 	}
 }
 

@@ -2,9 +2,16 @@ package invoker
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 )
+
+// ErrUnavailable marks a sandbox error that says the sandbox itself
+// cannot be reached, such as a Docker engine that is restarting: no fault
+// of the action, and likely to pass. An activation that gets it waits for
+// the sandbox (up to a minute) instead of failing at once.
+var ErrUnavailable = errors.New("sandbox unavailable")
 
 // Sandbox creates the isolated environments that run an action proxy.
 // invoker/docker implements it on a Docker engine and invoker/process as

@@ -14,6 +14,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 
 	"github.com/gusthub/gust/invoker"
@@ -246,7 +247,12 @@ func (c *Container) Destroy(ctx context.Context) error {
 		return nil
 	}
 	err := c.s.cli.ContainerRemove(ctx, c.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !errdefs.IsNotFound(err) {
+	if client.IsErrConnectionFailed(err) {
+		// The engine is away: the sandbox removes the container when it
+		// is back, and the socket directory with it.
+		c.s.addStray(c.id, c.sockDir)
+		c.sockDir = ""
+	} else if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", c.id, err)
 	}
 	c.destroyed = true

@@ -149,6 +149,13 @@ type Sandbox struct {
 	userCPUs  float64
 	roBlack   bool
 
+	// strays are containers the engine may hold that the sandbox could
+	// not remove, or never learned the id of, while the engine was
+	// unreachable: by id or name, with their socket directories. Create
+	// removes them once the engine answers again.
+	strayMu sync.Mutex
+	strays  map[string]string
+
 	builds   flight       // concurrent EnsureImage calls, by tag
 	nbuilds  atomic.Int64 // images built, for tests
 	stop     context.Context
@@ -281,14 +288,20 @@ func (s *Sandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Contai
 			return nil, err
 		}
 	}
+	s.removeStrays(ctx)
 	cfg, hc := s.containerConfig(spec, sockDir, command)
 	created, err := s.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
 	if err != nil {
-		removeSocketDir(s.log, sockDir)
+		if client.IsErrConnectionFailed(err) {
+			// The engine may have made it before the connection broke.
+			s.addStray(spec.Name, sockDir)
+		} else {
+			removeSocketDir(s.log, sockDir)
+		}
 		if errdefs.IsNotFound(err) {
 			return nil, imageNotFound(spec.Image)
 		}
-		return nil, fmt.Errorf("create container %s: %w", spec.Name, err)
+		return nil, engineError(fmt.Errorf("create container %s: %w", spec.Name, err))
 	}
 	c := newContainer(s, created.ID, spec.Name, sockDir)
 	if err := c.start(ctx); err != nil {
@@ -296,9 +309,54 @@ func (s *Sandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Contai
 		if derr := c.Destroy(context.WithoutCancel(ctx)); derr != nil {
 			s.log.Warn("remove failed container", "container", created.ID, "err", derr)
 		}
-		return nil, err
+		return nil, engineError(err)
 	}
 	return c, nil
+}
+
+// engineError marks err with invoker.ErrUnavailable when it says the
+// engine could not be reached (or the connection to it broke), so that
+// the activation waits for the engine instead of failing.
+func engineError(err error) error {
+	if client.IsErrConnectionFailed(err) {
+		return fmt.Errorf("%w: %w", invoker.ErrUnavailable, err)
+	}
+	return err
+}
+
+// addStray remembers a container (its id or name) that could not be
+// removed because the engine was unreachable, and its socket directory.
+func (s *Sandbox) addStray(ref, sockDir string) {
+	s.strayMu.Lock()
+	defer s.strayMu.Unlock()
+	if s.strays == nil {
+		s.strays = map[string]string{}
+	}
+	s.strays[ref] = sockDir
+}
+
+// removeStrays removes the containers addStray remembered, until the
+// engine is found still unreachable.
+func (s *Sandbox) removeStrays(ctx context.Context) {
+	s.strayMu.Lock()
+	strays := maps.Clone(s.strays)
+	s.strayMu.Unlock()
+	for ref, dir := range strays {
+		err := s.cli.ContainerRemove(ctx, ref, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if client.IsErrConnectionFailed(err) || ctx.Err() != nil {
+			return
+		}
+		if err != nil && !errdefs.IsNotFound(err) {
+			s.log.Warn("remove a container left while the engine was unreachable", "container", ref, "err", err)
+		}
+		s.strayMu.Lock()
+		delete(s.strays, ref)
+		s.strayMu.Unlock()
+		removeSocketDir(s.log, dir)
+		if err == nil {
+			s.log.Info("removed a container left while the engine was unreachable", "container", ref)
+		}
+	}
 }
 
 // containerConfig returns the container and host configuration for spec;
