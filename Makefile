@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/gusthub/gust/cmd.version=$(VERSION)
 BIN     := bin/gust
 
-.PHONY: build run test test-short fuzz bench lint clean
+.PHONY: build run test test-short fuzz bench lint clean soak
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gust
@@ -37,6 +37,13 @@ fuzz:
 	$(GO) test ./feeds/webhook -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((20000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/github -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((10000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/slack -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((10000*$(FUZZSCALE)))x
+
+# The crash soak at full size (package internal/soak; `make test` runs it
+# small): 10,000 trigger fires and 2,000 invokes from 8 clients while
+# gust serve is killed with SIGKILL 3 times, then while its Docker engine
+# goes away once. GUST_SOAK_FIRES, _INVOKES, _CLIENTS, _KILLS change it.
+soak:
+	GUST_SOAK=1 $(GO) test -count=1 -v -timeout 30m -run 'Soak' ./internal/soak
 
 # Every benchmark, printed as a table: figure, value, the floor measured in
 # the same run, and their ratio.
