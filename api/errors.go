@@ -68,6 +68,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, tooBig.Error()
 	case errors.As(err, &invalid):
 		return http.StatusBadRequest, invalid.Msg
+	case hub.StorageFull(err) != nil:
+		return http.StatusInsufficientStorage, hub.StorageFull(err).Message()
 	case errors.Is(err, actions.ErrPackageNotBinding):
 		return http.StatusConflict, msgPackageNotBinding
 	case errors.Is(err, actions.ErrForbidden):

@@ -98,6 +98,16 @@ type Config struct {
 	// BlockingWait bounds how long a web action's request waits for its
 	// activation before it answers 202; 0 means 60 seconds, as OpenWhisk.
 	BlockingWait time.Duration
+	// Space, when set, tells whether there is room to store more
+	// (hub.Hub): while it reports an error, requests that write (POST,
+	// PUT and PATCH, and web actions, which run actions) get 507 with
+	// what is full, and reads and deletes go on.
+	Space SpaceChecker
+}
+
+// SpaceChecker reports, with a *hub.FullError, that storage is full.
+type SpaceChecker interface {
+	CheckSpace() error
 }
 
 // Server is the HTTP API.
@@ -165,6 +175,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	if s.cfg.Space != nil && writes(r, web) {
+		if err := s.cfg.Space.CheckSpace(); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
@@ -175,6 +191,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	s.mux.ServeHTTP(w, r)
+}
+
+// writes reports whether r would store something: a POST, PUT or
+// PATCH, or any request to a web action, which runs one.
+func writes(r *http.Request, web bool) bool {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		return true
+	}
+	return web
 }
 
 type tidKey struct{}

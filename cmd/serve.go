@@ -44,6 +44,7 @@ type serveOptions struct {
 	procs       int
 	dedupWindow time.Duration
 	bodyTimeout time.Duration
+	diskReserve int
 	invoker     invokerOptions
 	role        string
 	cluster     hub.ClusterOptions
@@ -91,6 +92,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.IntVar(&o.procs, "procs", 0, "threads that run Gust's own code at once (GOMAXPROCS); 0: the GOMAXPROCS variable if set, else half the CPUs, leaving the rest to actions (env GUST_PROCS)")
 	f.DurationVar(&o.dedupWindow, "dedup-window", hub.DefaultDedupWindow, "a trigger runs an event (by source and id) once within this window; a trigger's dedup-window annotation overrides it (env GUST_DEDUP_WINDOW)")
 	f.DurationVar(&o.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "drop a request whose body sends nothing this long, with 408 (env GUST_BODY_TIMEOUT)")
+	f.IntVar(&o.diskReserve, "disk-reserve", hub.DefaultDiskReserve>>20, "MB of the data dir's disk to keep free: with less, API writes get 507 until room is made; 0 turns it off (env GUST_DISK_RESERVE)")
 	f.StringVar(&o.invoker.sandbox, "sandbox", "auto", "where actions run: auto (Docker if reachable, else local processes), docker or process (env GUST_SANDBOX)")
 	f.IntVar(&o.invoker.memoryMB, "invoker-memory", 2048, "MB of memory all action containers may use together (env GUST_INVOKER_MEMORY)")
 	f.Float64Var(&o.invoker.cpus, "invoker-cpus", 0, "CPUs all action containers may use together, each a quota in proportion to its memory; 0: no quota, CPU shares only (env GUST_INVOKER_CPUS)")
@@ -192,6 +194,9 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	if o.bodyTimeout <= 0 {
 		return fmt.Errorf("--body-timeout %v: use a positive duration such as 60s", o.bodyTimeout)
 	}
+	if o.diskReserve < 0 {
+		return fmt.Errorf("--disk-reserve %d: use a number of MB, or 0 to turn the check off", o.diskReserve)
+	}
 	if o.procs < 0 {
 		return fmt.Errorf("--procs %d: use a positive number, or 0 to choose from the CPUs", o.procs)
 	}
@@ -245,7 +250,7 @@ type built struct {
 func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog.Logger) (*built, error) {
 	var devices atomic.Pointer[api.Identities] // set once the identities are open
 	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, External: o.external, DataDir: o.dataDir, Listen: o.natsListen,
-		MQTT: mqttOptions(o.mqttListen, &devices), Cluster: o.cluster, Replicas: o.replicas, Logger: log})
+		MQTT: mqttOptions(o.mqttListen, &devices), Cluster: o.cluster, Replicas: o.replicas, Logger: log, DiskReserve: diskReserve(o.diskReserve)})
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +361,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Outcomes:  rules.NewOutcomes(h.Conn()),
 			Pool:      invoker.NewPoolView(h.Conn()),
 			Feeds:     feedManager, Records: activations,
-			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout,
+			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout, Space: h,
 		})),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -422,6 +427,14 @@ func natsDescription(h *hub.Hub, o serveOptions) string {
 		return "embedded, " + h.ClientURL()
 	}
 	return "embedded, in-process only"
+}
+
+// diskReserve is hub.Options.DiskReserve for --disk-reserve mb: 0 is off.
+func diskReserve(mb int) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return int64(mb) << 20
 }
 
 // containerOwner names the containers of the Gust with data directory dir.

@@ -39,6 +39,10 @@ type Options struct {
 	// zero means the defaults above.
 	MaxMemory int64
 	MaxStore  int64
+	// DiskReserve is how many bytes of DataDir's disk Gust keeps free:
+	// with less, CheckSpace reports the disk full. Zero means
+	// DefaultDiskReserve; below zero turns the check off.
+	DiskReserve int64
 	// MQTT, when set, turns on the embedded server's MQTT listener.
 	MQTT *MQTTOptions
 	// Cluster makes the embedded server one node of a NATS cluster.
@@ -60,6 +64,7 @@ type Hub struct {
 	replicas int
 
 	mqtt *MQTTListener // nil when the MQTT listener is off
+	disk *diskGuard    // nil without a data dir or with the check off
 
 	closeOnce sync.Once
 }
@@ -149,6 +154,9 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		return nil, err
 	}
 	h.mqtt = mqttListener
+	if opts.DiskReserve >= 0 {
+		h.disk = &diskGuard{dir: opts.DataDir, reserve: orDefault(opts.DiskReserve, DefaultDiskReserve)}
+	}
 	return h, nil
 }
 
