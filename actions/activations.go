@@ -156,6 +156,52 @@ func (s *ActivationStore) PutEncoded(ctx context.Context, a *Activation, b []byt
 	return err
 }
 
+// putAckWait bounds how long the stored of PutAsync waits for JetStream's
+// acknowledgement before it writes the record again, synchronously.
+const putAckWait = 10 * time.Second
+
+// PutAsync is PutEncoded without waiting: it hands the record to
+// JetStream and returns at once; stored waits for JetStream to have it
+// and returns what PutEncoded would. Many records put at once so share
+// the round trips to the server (group commit) instead of each waiting for
+// its own. b is json.Marshal(a), or nil to have PutAsync encode it. A
+// record that is large, or that JetStream refuses or does not
+// acknowledge in time, is written by PutEncoded, with its retries, when
+// stored is called: the message id and the expected sequence make a
+// second write of the same record a no-op.
+func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte) (stored func(context.Context) error) {
+	if b == nil {
+		var err error
+		if b, err = json.Marshal(a); err != nil {
+			err = fmt.Errorf("encode activation %s: %w", a.ActivationID, err)
+			return func(context.Context) error { return err }
+		}
+	}
+	sync := func(ctx context.Context) error { return s.PutEncoded(ctx, a, b) }
+	if len(b) > inlineRecordLimit {
+		return sync
+	}
+	msg := &nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b}
+	f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(a.ActivationID), jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil {
+		return sync
+	}
+	return func(ctx context.Context) error {
+		select {
+		case <-f.Ok():
+			return nil
+		case err := <-f.Err():
+			if hub.IsWrongLastSequence(err) {
+				return nil // recorded already
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(putAckWait):
+		}
+		return sync(ctx)
+	}
+}
+
 // put writes the record once: inline, or whole to the object store and
 // without logs and result to the stream.
 func (s *ActivationStore) put(ctx context.Context, a *Activation, b []byte) error {

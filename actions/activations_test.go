@@ -115,8 +115,25 @@ func same(t *testing.T, got, want *actions.Activation) {
 
 // TestOneRecordPerActivationID: a record for an id that has one already
 // (work done again after a crash, later than JetStream's duplicate window
-// for message ids) is not stored; the first one stays.
+// for message ids) is not stored; the first one stays. So with Put and
+// with PutAsync, whose records are confirmed later.
 func TestOneRecordPerActivationID(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		put  func(ctx context.Context, s *actions.ActivationStore, a *actions.Activation) error
+	}{
+		{"Put", func(ctx context.Context, s *actions.ActivationStore, a *actions.Activation) error {
+			return s.Put(ctx, a)
+		}},
+		{"PutAsync", func(ctx context.Context, s *actions.ActivationStore, a *actions.Activation) error {
+			return s.PutAsync(ctx, a, nil)(ctx)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testOneRecordPerActivationID(t, tc.put) })
+	}
+}
+
+func testOneRecordPerActivationID(t *testing.T, put func(ctx context.Context, s *actions.ActivationStore, a *actions.Activation) error) {
 	ctx := t.Context()
 	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
 	if err != nil {
@@ -140,8 +157,8 @@ func TestOneRecordPerActivationID(t *testing.T) {
 	}
 	second := *first
 	second.Response.Result = json.RawMessage(`{"run":2}`)
-	if err := store.Put(ctx, &second); err != nil {
-		t.Fatalf("Put of an id recorded already: %v, want nil", err)
+	if err := put(ctx, store, &second); err != nil {
+		t.Fatalf("put of an id recorded already: %v, want nil", err)
 	}
 	list, total, err := store.List(ctx, actions.Query{Namespace: "guest"})
 	if err != nil {
@@ -152,10 +169,51 @@ func TestOneRecordPerActivationID(t *testing.T) {
 	}
 	other := *first
 	other.ActivationID = actions.NewActivationID()
-	if err := store.Put(ctx, &other); err != nil {
+	if err := put(ctx, store, &other); err != nil {
 		t.Fatal(err)
 	}
 	if _, total, _ := store.List(ctx, actions.Query{Namespace: "guest"}); total != 2 {
 		t.Errorf("%d records after a second id, want 2", total)
+	}
+}
+
+// TestPutAsyncGroup puts many records at once without waiting, a large one
+// among them (written whole to the object store), then waits for them
+// together: every one is stored, once, and reads back after a restart.
+func TestPutAsyncGroup(t *testing.T) {
+	dir := t.TempDir()
+	s, closeHub := openRecords(t, dir)
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	var recs []*actions.Activation
+	var stored []func(context.Context) error
+	for i := range 200 {
+		r := record(actions.NewActivationID(), now+int64(i), 2, 10, fmt.Sprintf(`{"i":%d}`, i))
+		if i == 100 {
+			r = record(r.ActivationID, r.Start, 1024, 999, `{"large":true}`) // 1 MB of logs
+		}
+		recs = append(recs, r)
+		stored = append(stored, s.PutAsync(ctx, r, nil))
+		if i%50 == 0 { // the same record twice: stored once
+			stored = append(stored, s.PutAsync(ctx, r, nil))
+		}
+	}
+	for i, wait := range stored {
+		if err := wait(ctx); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	closeHub()
+	s, closeHub = openRecords(t, dir)
+	defer closeHub()
+	if _, total, err := s.List(ctx, actions.Query{Namespace: "guest", Limit: 1}); err != nil || total != len(recs) {
+		t.Fatalf("%d records stored (%v), want %d", total, err, len(recs))
+	}
+	for _, i := range []int{0, 100, 199} {
+		got, err := s.Get(ctx, "guest", recs[i].ActivationID)
+		if err != nil {
+			t.Fatalf("get record %d: %v", i, err)
+		}
+		same(t, got, recs[i])
 	}
 }

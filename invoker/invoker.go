@@ -27,10 +27,11 @@ type RecordStore interface {
 }
 
 // encodedRecordStore is a RecordStore that can store a record already
-// encoded as JSON (actions.ActivationStore): the invoker encodes a record
-// once, for its announcement and its storage.
+// encoded as JSON, without waiting for it (actions.ActivationStore): the
+// invoker encodes a record once, for its announcement and its storage, and
+// the records of the activations that end together are written together.
 type encodedRecordStore interface {
-	PutEncoded(ctx context.Context, a *actions.Activation, b []byte) error
+	PutAsync(ctx context.Context, a *actions.Activation, b []byte) (stored func(context.Context) error)
 }
 
 // recordGetter reads stored records (actions.ActivationStore), for the
@@ -163,34 +164,39 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 		}
 		iv.log.Info("running an invocation another invoker took and did not finish", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
 	}
-	stop := make(chan struct{})
-	beat := make(chan struct{})
-	go func() {
-		defer close(beat)
-		t := time.NewTicker(invokeAckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
+	// While it runs, JetStream is told so every third of invokeAckWait, by
+	// a timer that starts no goroutine until it fires.
+	var mu sync.Mutex
+	done := false
+	var beat *time.Timer
+	mu.Lock()
+	beat = time.AfterFunc(invokeAckWait/3, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			_ = msg.InProgress()
+			beat.Reset(invokeAckWait / 3)
 		}
-	}()
-	iv.handle(ctx, inv)
-	close(stop)
-	<-beat
+	})
+	mu.Unlock()
+	if err := iv.handle(ctx, inv)(ctx); err != nil {
+		iv.log.Error("store activation", "activation_id", inv.ActivationID, "err", err)
+	}
+	mu.Lock()
+	done = true
+	beat.Stop()
+	mu.Unlock()
 	if err := msg.Ack(); err != nil {
 		iv.log.Warn("ack invocation", "activation_id", inv.ActivationID, "err", err)
 	}
 }
 
-// handle runs one invocation, announces its record and stores it. The
-// announcement goes first: it carries the whole record, so a blocking
-// caller need not wait for the store (as in OpenWhisk, where blocking calls
-// are answered from the invoker's completion message).
-func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
+// handle runs one invocation, announces its record and hands it to the
+// store; stored waits until the store has it. The announcement goes first:
+// it carries the whole record, so a blocking caller need not wait for the
+// store (as in OpenWhisk, where blocking calls are answered from the
+// invoker's completion message).
+func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored func(context.Context) error) {
 	var observed func(*actions.Activation)
 	if iv.opts.Observer != nil {
 		inv.TraceParent, observed = iv.opts.Observer.Taken(ctx, inv)
@@ -204,8 +210,8 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 	handed := iv.opts.Local != nil && iv.opts.Local.deliver(inv.ActivationID, completion{rec: rec})
 	b, err := json.Marshal(rec)
 	if err != nil {
-		iv.log.Error("encode activation", "activation_id", inv.ActivationID, "err", err)
-		return
+		err = fmt.Errorf("encode activation: %w", err)
+		return func(context.Context) error { return err }
 	}
 	// A record too large for one NATS message is announced once stored,
 	// without its body: the caller reads it from the store.
@@ -214,16 +220,16 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) {
 		iv.announce(inv.ActivationID, b)
 	}
 	if es, ok := iv.rec.(encodedRecordStore); ok {
-		err = es.PutEncoded(ctx, rec, b)
+		stored = es.PutAsync(ctx, rec, b)
 	} else {
-		err = iv.rec.Put(ctx, rec)
-	}
-	if err != nil {
-		iv.log.Error("store activation", "activation_id", inv.ActivationID, "err", err)
+		stored = func(ctx context.Context) error { return iv.rec.Put(ctx, rec) }
 	}
 	if !handed && !whole {
+		err := stored(ctx)
 		iv.announce(inv.ActivationID, nil)
+		return func(context.Context) error { return err }
 	}
+	return stored
 }
 
 // announceHeadroom is what a NATS message needs beside its body.

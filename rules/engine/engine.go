@@ -38,6 +38,13 @@ type RecordStore interface {
 	Put(ctx context.Context, a *actions.Activation) error
 }
 
+// asyncRecordStore is a RecordStore that can store a record without
+// waiting for it (actions.ActivationStore): an event's record and its
+// invocations are then written together and confirmed together.
+type asyncRecordStore interface {
+	PutAsync(ctx context.Context, a *actions.Activation, b []byte) (stored func(context.Context) error)
+}
+
 // TriggerReader reads triggers.
 type TriggerReader interface {
 	GetTrigger(ctx context.Context, n actions.Name) (*rules.Trigger, uint64, error)
@@ -367,13 +374,21 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
 		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(payload)},
 		Annotations: actions.KeyValues{}.Set("path", ns+"/"+t.Name),
 	}
-	if err := e.records.Put(ctx, rec); err != nil {
+	// The record and the invocations are written at once and confirmed
+	// together: the event is acknowledged only once all of them are stored.
+	if as, ok := e.records.(asyncRecordStore); ok {
+		queued = append(queued, as.PutAsync(ctx, rec, nil))
+	} else if err := e.records.Put(ctx, rec); err != nil {
 		return err
 	}
+	var failed error
 	for _, stored := range queued { // stored meanwhile, mostly
-		if err := stored(ctx); err != nil {
-			return err
+		if err := stored(ctx); err != nil && failed == nil {
+			failed = err
 		}
+	}
+	if failed != nil {
+		return failed
 	}
 	e.publishOutcome(ns, t.Name, triggerID, ev, results)
 	return nil
