@@ -222,7 +222,7 @@ func (s *ActivationStore) put(ctx context.Context, a *Activation, b []byte) erro
 		msg.Data = sb
 		msg.Header.Set(recordHeader, "object")
 	}
-	_, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(a.ActivationID), jetstream.WithExpectLastSequencePerSubject(0))
+	_, err := hub.Publish(ctx, s.js, msg, jetstream.WithMsgID(a.ActivationID), jetstream.WithExpectLastSequencePerSubject(0))
 	if err != nil && !hub.IsWrongLastSequence(err) {
 		return fmt.Errorf("store activation %s: %w", a.ActivationID, err)
 	}

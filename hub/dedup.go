@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -87,7 +88,7 @@ func (s *EventIDs) Claim(ctx context.Context, key, owner string, window time.Dur
 	window = min(max(window, MinDedupWindow), MaxDedupWindow)
 	subject := eventIDsPrefix + "." + key
 	for range 3 {
-		_, err := s.js.Publish(ctx, subject, []byte(owner),
+		_, err := Publish(ctx, s.js, &nats.Msg{Subject: subject, Data: []byte(owner)},
 			jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(window))
 		if err == nil {
 			return true, nil

@@ -118,7 +118,7 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e e
 		m.Header.Set(k, v)
 	}
 	m.Data = e.Data()
-	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(dedupID(ns, t, e))); err != nil {
+	if _, err := Publish(ctx, js, m, jetstream.WithMsgID(dedupID(ns, t, e))); err != nil {
 		return fmt.Errorf("publish event to %s/%s: %w", ns, t, err)
 	}
 	return nil

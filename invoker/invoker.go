@@ -301,7 +301,7 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 		}
 		defer d.forget(inv.ActivationID)
 	}
-	if _, err := d.js.Publish(ctx, invokeSubject(inv.Namespace), b, jetstream.WithMsgID(inv.ActivationID)); err != nil {
+	if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: invokeSubject(inv.Namespace), Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
 		return nil, fmt.Errorf("queue invocation: %w", err)
 	}
 	if wait <= 0 {
