@@ -6,55 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gusthub/gust/internal/disktest"
 )
-
-// smallDisk mounts a tmpfs of mb MB on a new directory for the test.
-// Mounting needs root: without it the test is skipped, except in CI
-// (which runs as root), where it fails.
-func smallDisk(t *testing.T, mb int) string {
-	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("CI") != "" {
-		skip = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		skip("mounting a small tmpfs for the full-disk test needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", mb), "tmpfs", dir).CombinedOutput(); err != nil {
-		skip("mount a tmpfs for the full-disk test: %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fill writes a file in dir until the disk has about leave bytes free.
-func fill(t *testing.T, dir string, leave int64) string {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	free := int64(st.Bavail) * int64(st.Bsize)
-	if free <= leave {
-		t.Fatalf("only %d bytes free before filling", free)
-	}
-	path := filepath.Join(dir, "filler")
-	if err := os.WriteFile(path, make([]byte, free-leave), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestFullDisk runs gust serve on a small disk and fills it: writes get
 // 507 with what is full, reads keep working, what was stored stays as it
@@ -62,7 +19,7 @@ func fill(t *testing.T, dir string, leave int64) string {
 // without a restart.
 func TestFullDisk(t *testing.T) {
 	requireEngine(t)
-	dir := smallDisk(t, 128)
+	dir := disktest.Small(t, 128)
 	p := startGust(t, dir, "--disk-reserve", "32")
 	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/actions/echo", nodeAction(`function main(p) { return { n: p.n } }`), nil)
 	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/triggers/tick", map[string]any{}, nil)
@@ -95,7 +52,7 @@ func TestFullDisk(t *testing.T) {
 		}
 	}
 
-	filler := fill(t, dir, 16<<20)
+	filler := disktest.Fill(t, dir, 16<<20)
 	var refusal struct {
 		Error string `json:"error"`
 	}
@@ -146,4 +103,74 @@ func TestFullDisk(t *testing.T) {
 	p.stop(t)
 	p = startGust(t, dir, "--disk-reserve", "32")
 	same(p, "after a restart")
+}
+
+// TestDiskRunsOut lets the disk really run out (--disk-reserve 0, so
+// nothing stops writes before): JetStream's store fails its write, the
+// API answers 507 instead of timing out, and once room is made Gust
+// restarts JetStream by itself: fires are taken and run again, and what
+// was stored before is still there.
+func TestDiskRunsOut(t *testing.T) {
+	requireEngine(t)
+	dir := disktest.Small(t, 96)
+	p := startGust(t, dir, "--disk-reserve", "0")
+	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/actions/echo", nodeAction(`function main(p) { return { n: p.n } }`), nil)
+	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/triggers/tick", map[string]any{}, nil)
+	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/rules/tick-echo", map[string]any{"trigger": "/_/tick", "action": "/_/echo"}, nil)
+	p.mustCall(t, http.StatusAccepted, "POST", "/namespaces/_/triggers/tick", map[string]any{"n": 1}, nil)
+	ran := func(n int) func([]record) bool {
+		return func(rs []record) bool {
+			for _, r := range rs {
+				if r.Name == "echo" && sameJSON(r.Response.Result, fmt.Sprintf(`{"n":%d}`, n)) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	p.waitActivations(t, "the first event's run", ran(1))
+
+	filler := disktest.Fill(t, dir, 0)
+	var refusal struct {
+		Error string `json:"error"`
+	}
+	status := 0
+	for range 20 { // the first write that fails may take its time; the next are refused at once
+		if status = p.call(t, "POST", "/namespaces/_/triggers/tick", map[string]any{"n": 2}, &refusal); status == http.StatusInsufficientStorage {
+			break
+		}
+	}
+	if status != http.StatusInsufficientStorage || !strings.Contains(refusal.Error, "ran out of space") {
+		t.Fatalf("a fire on a disk that ran out: %d %q, want 507 saying so", status, refusal.Error)
+	}
+	p.mustCall(t, http.StatusOK, "GET", "/namespaces/_/actions/echo", nil, nil)
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for p.call(t, "POST", "/namespaces/_/triggers/tick", map[string]any{"n": 3}, nil) != http.StatusAccepted {
+		if time.Now().After(deadline) {
+			t.Fatalf("fires still refused 2 minutes after room was made\n%s", p.logs.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// The rule engine's and the invoker's consumers pick up again once
+	// their pulls miss heartbeats, which takes up to a minute.
+	accepted := time.Now()
+	for deadline := accepted.Add(3 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		var recs []record
+		p.mustCall(t, http.StatusOK, "GET", "/namespaces/_/activations?docs=true&limit=200", nil, &recs)
+		if ran(3)(recs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the event fired once room was made did not run in 3 minutes\n%s", p.logs.String())
+		}
+	}
+	t.Logf("the event fired once room was made ran %v after it was accepted", time.Since(accepted).Round(time.Second))
+	p.mustCall(t, http.StatusOK, "POST", "/namespaces/_/actions/echo?blocking=true", map[string]any{"n": 4}, nil)
+	if !strings.Contains(p.logs.String(), "JetStream restarted") {
+		t.Error("serve did not log that JetStream restarted")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -65,6 +66,13 @@ type Hub struct {
 
 	mqtt *MQTTListener // nil when the MQTT listener is off
 	disk *diskGuard    // nil without a data dir or with the check off
+
+	// writeFailed is set when the embedded JetStream could not write to
+	// its disk (it ran out of space): recoverWrites restarts JetStream
+	// once there is room again.
+	writeFailed  *atomic.Bool
+	stopRecovery chan struct{}
+	recovery     sync.WaitGroup
 
 	closeOnce sync.Once
 }
@@ -136,7 +144,8 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create NATS server: %w", err)
 	}
-	srv.SetLoggerV2(natsLogger{logger.With("component", "nats")}, false, false, false)
+	writeFailed := &atomic.Bool{}
+	srv.SetLoggerV2(natsLogger{l: logger.With("component", "nats"), writeFailed: writeFailed}, false, false, false)
 	srv.Start()
 	if !readyWithin(ctx, srv, 10*time.Second) {
 		srv.Shutdown()
@@ -156,6 +165,13 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 	h.mqtt = mqttListener
 	if opts.DiskReserve >= 0 {
 		h.disk = &diskGuard{dir: opts.DataDir, reserve: orDefault(opts.DiskReserve, DefaultDiskReserve)}
+	}
+	h.writeFailed = writeFailed
+	if !clustered {
+		h.stopRecovery = make(chan struct{})
+		h.recovery.Go(func() {
+			h.recoverWrites(sopts, logger.With("component", "hub"))
+		})
 	}
 	return h, nil
 }
@@ -224,6 +240,10 @@ func (h *Hub) ClientURL() string {
 func (h *Hub) Close() error {
 	var err error
 	h.closeOnce.Do(func() {
+		if h.stopRecovery != nil {
+			close(h.stopRecovery)
+			h.recovery.Wait()
+		}
 		if derr := h.nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 			err = fmt.Errorf("drain NATS connection: %w", derr)
 		}
@@ -265,7 +285,12 @@ func splitHostPort(addr string) (string, int, error) {
 
 // natsLogger adapts the NATS server's logger to slog. Unlike the stock one,
 // Fatalf does not exit the process: Gust decides what a failure means.
-type natsLogger struct{ l *slog.Logger }
+// An error that says JetStream could not write its store sets
+// writeFailed.
+type natsLogger struct {
+	l           *slog.Logger
+	writeFailed *atomic.Bool
+}
 
 func (n natsLogger) Noticef(format string, v ...any) {
 	n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...))
@@ -277,7 +302,11 @@ func (n natsLogger) Fatalf(format string, v ...any) {
 	n.l.Error("nats server", "detail", fmt.Sprintf(format, v...))
 }
 func (n natsLogger) Errorf(format string, v ...any) {
-	n.l.Error("nats server", "detail", fmt.Sprintf(format, v...))
+	detail := fmt.Sprintf(format, v...)
+	if n.writeFailed != nil && isWriteFailure(detail) {
+		n.writeFailed.Store(true)
+	}
+	n.l.Error("nats server", "detail", detail)
 }
 func (n natsLogger) Debugf(format string, v ...any) {
 	n.l.Debug("nats server", "detail", fmt.Sprintf(format, v...))

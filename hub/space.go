@@ -3,10 +3,12 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -120,8 +122,64 @@ func megabytes(n int64) string {
 // writes with it, so that JetStream never runs out of disk: a JetStream
 // store that does stops taking writes until the server restarts.
 func (h *Hub) CheckSpace() error {
+	if h.writeFailed != nil && h.writeFailed.Load() {
+		return &FullError{What: "the disk of its data directory (JetStream ran out of space: it restarts its store by itself once there is room)"}
+	}
 	if h.disk == nil {
 		return nil
 	}
 	return h.disk.check()
+}
+
+// isWriteFailure reports whether a NATS server error says that JetStream
+// could not write its store: such a store takes no more writes until
+// JetStream restarts.
+func isWriteFailure(detail string) bool {
+	return strings.Contains(detail, "no space left") || strings.Contains(strings.ToLower(detail), "critical write error")
+}
+
+// minRestartRoom is the free disk recoverWrites waits for before it
+// restarts JetStream when the disk guard is off.
+const minRestartRoom = 8 << 20
+
+// recoverWrites restarts the embedded JetStream, in this process, once a
+// write of its store failed (its disk ran out of space) and the disk has
+// room again: JetStream reads its streams back from disk, with what they
+// held, and takes writes again. Consumers pick up again by themselves.
+// It runs until Close.
+func (h *Hub) recoverWrites(sopts *server.Options, log *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stopRecovery:
+			return
+		case <-t.C:
+		}
+		if !h.writeFailed.Load() {
+			continue
+		}
+		if h.disk != nil {
+			if h.disk.check() != nil {
+				continue
+			}
+		} else if free, _, ok := diskSpace(sopts.StoreDir); ok && free < minRestartRoom {
+			continue
+		}
+		log.Warn("JetStream could not write its store (its disk was full); restarting it now that there is room")
+		h.writeFailed.Store(false)
+		if err := h.srv.ShutdownJetStream(); err != nil {
+			log.Error("stop JetStream", "err", err)
+		}
+		err := h.srv.EnableJetStream(&server.JetStreamConfig{
+			StoreDir: sopts.StoreDir, MaxMemory: sopts.JetStreamMaxMemory, MaxStore: sopts.JetStreamMaxStore,
+			SyncInterval: sopts.SyncInterval, SyncAlways: sopts.SyncAlways, Strict: !sopts.NoJetStreamStrict,
+		})
+		if err != nil {
+			log.Error("restart JetStream; trying again", "err", err)
+			h.writeFailed.Store(true)
+			continue
+		}
+		log.Info("JetStream restarted: writes work again")
+	}
 }
