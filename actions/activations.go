@@ -118,7 +118,7 @@ func activationSubject(ns, path, id string) string {
 
 // Put records a, after JetStream has stored it.
 func (s *ActivationStore) Put(ctx context.Context, a *Activation) error {
-	b, err := json.Marshal(a)
+	b, err := a.MarshalJSON() // not json.Marshal, which would check and compact it again
 	if err != nil {
 		return fmt.Errorf("encode activation %s: %w", a.ActivationID, err)
 	}
@@ -172,7 +172,7 @@ const putAckWait = 10 * time.Second
 func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte) (stored func(context.Context) error) {
 	if b == nil {
 		var err error
-		if b, err = json.Marshal(a); err != nil {
+		if b, err = a.MarshalJSON(); err != nil {
 			err = fmt.Errorf("encode activation %s: %w", a.ActivationID, err)
 			return func(context.Context) error { return err }
 		}

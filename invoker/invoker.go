@@ -208,7 +208,7 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored 
 	// A caller waiting in this process gets the record before it is
 	// encoded, which it need not wait for.
 	handed := iv.opts.Local != nil && iv.opts.Local.deliver(inv.ActivationID, completion{rec: rec})
-	b, err := json.Marshal(rec)
+	b, err := rec.MarshalJSON() // not json.Marshal, which would check and compact it again
 	if err != nil {
 		err = fmt.Errorf("encode activation: %w", err)
 		return func(context.Context) error { return err }
