@@ -129,6 +129,15 @@ func TestDiskRunsOut(t *testing.T) {
 		}
 	}
 	p.waitActivations(t, "the first event's run", ran(1))
+	// An activation that ends while the disk is full: its record waits
+	// for room, and its invocation stays queued meanwhile.
+	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/actions/slow",
+		nodeAction(`function main() { return new Promise(r => setTimeout(() => r({ slow: true }), 4000)) }`), nil)
+	p.mustCall(t, http.StatusOK, "POST", "/namespaces/_/actions/slow?blocking=true", map[string]any{}, nil) // warm
+	var slow struct {
+		ActivationID string `json:"activationId"`
+	}
+	p.mustCall(t, http.StatusAccepted, "POST", "/namespaces/_/actions/slow", map[string]any{}, &slow)
 
 	filler := disktest.Fill(t, dir, 0)
 	var refusal struct {
@@ -144,6 +153,13 @@ func TestDiskRunsOut(t *testing.T) {
 		t.Fatalf("a fire on a disk that ran out: %d %q, want 507 saying so", status, refusal.Error)
 	}
 	p.mustCall(t, http.StatusOK, "GET", "/namespaces/_/actions/echo", nil, nil)
+
+	// Room is made once the slow activation's record failed to store.
+	for deadline := time.Now().Add(3 * time.Minute); !strings.Contains(p.logs.String(), "activation_id="+slow.ActivationID+" attempt=1"); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow activation's record did not fail to store\n%s", p.logs.String())
+		}
+	}
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -170,6 +186,15 @@ func TestDiskRunsOut(t *testing.T) {
 	}
 	t.Logf("the event fired once room was made ran %v after it was accepted", time.Since(accepted).Round(time.Second))
 	p.mustCall(t, http.StatusOK, "POST", "/namespaces/_/actions/echo?blocking=true", map[string]any{"n": 4}, nil)
+	var rec record
+	for deadline := time.Now().Add(2 * time.Minute); p.call(t, "GET", "/namespaces/_/activations/"+slow.ActivationID, nil, &rec) != http.StatusOK; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the record of the activation that ended on a full disk was not stored once room was made\n%s", p.logs.String())
+		}
+	}
+	if !sameJSON(rec.Response.Result, `{"slow":true}`) {
+		t.Errorf("the record of the activation that ended on a full disk: %s", rec.Response.Result)
+	}
 	if !strings.Contains(p.logs.String(), "JetStream restarted") {
 		t.Error("serve did not log that JetStream restarted")
 	}

@@ -3,6 +3,7 @@ package invoker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -79,6 +80,7 @@ type Invoker struct {
 	opts     Options
 	log      *slog.Logger
 	builtins *Builtins
+	space    func() error // the hub's CheckSpace
 }
 
 // New returns an invoker; Run starts it.
@@ -94,7 +96,7 @@ func New(h *hub.Hub, pool *Pool, code CodeStore, records RecordStore, images Ima
 		opts.Builtins = RegisteredBuiltins()
 	}
 	return &Invoker{js: h.JetStream(), nc: h.Conn(), pool: pool, code: code, rec: records, images: images, opts: opts, log: log,
-		builtins: opts.Builtins}
+		builtins: opts.Builtins, space: h.CheckSpace}
 }
 
 // Run consumes invocations until ctx ends, then waits for the activations
@@ -179,7 +181,12 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 		}
 	})
 	mu.Unlock()
-	if err := iv.handle(ctx, inv)(ctx); err != nil {
+	stored := iv.handle(ctx, inv)
+	err := stored(ctx)
+	if err != nil && retryableStore(err) {
+		err = iv.storeWhenRoom(ctx, inv, stored, err)
+	}
+	if err != nil {
 		iv.log.Error("store activation", "activation_id", inv.ActivationID, "err", err)
 	}
 	mu.Lock()
@@ -189,6 +196,45 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 	if err := msg.Ack(); err != nil {
 		iv.log.Warn("ack invocation", "activation_id", inv.ActivationID, "err", err)
 	}
+}
+
+// recordRoomWait bounds how long the invoker keeps trying to store the
+// record of a finished activation that its store could not keep (storage
+// full, JetStream restarting after its disk ran out): meanwhile the
+// invocation stays on the queue, unacknowledged and kept alive, so that
+// it is neither lost nor run again. While the hub reports storage full
+// (CheckSpace), it does not try.
+const recordRoomWait = 3 * time.Minute
+
+// retryableStore reports whether a record that failed to store with err
+// may store later: not when the connection is closing (Gust stops).
+func retryableStore(err error) bool {
+	return !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrConnectionDraining) && !errors.Is(err, context.Canceled)
+}
+
+// storeWhenRoom tries stored again every few seconds, while the hub sees
+// room, until it works, fails for good, or recordRoomWait ends.
+func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, stored func(context.Context) error, err error) error {
+	iv.log.Warn("activation record not stored yet: trying again while its invocation stays queued", "activation_id", inv.ActivationID, "err", err)
+	for deadline := time.Now().Add(recordRoomWait); time.Now().Before(deadline); {
+		t := time.NewTimer(2 * time.Second)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		if iv.space != nil && iv.space() != nil {
+			continue
+		}
+		if err = stored(ctx); err == nil || !retryableStore(err) {
+			if err == nil {
+				iv.log.Info("activation record stored at a later try", "activation_id", inv.ActivationID)
+			}
+			return err
+		}
+	}
+	return err
 }
 
 // handle runs one invocation, announces its record and hands it to the
