@@ -24,13 +24,21 @@ import (
 type queuedIDs struct {
 	mu  sync.Mutex
 	ids map[string]string // action name → activation id
+	n   int               // invocations queued
 }
 
 func (q *queuedIDs) Activate(_ context.Context, inv *actions.Invocation, _ time.Duration) (*actions.Activation, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.ids[inv.Action.Name] = inv.ActivationID
+	q.n++
 	return nil, nil
+}
+
+func (q *queuedIDs) count() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
 }
 
 func (q *queuedIDs) get(action string) string {

@@ -16,9 +16,13 @@ import (
 	"github.com/gusthub/gust/rules"
 )
 
-// EventPublisher puts events on triggers and returns once they are stored.
+// EventPublisher puts events fired through the API on triggers and
+// returns once they are stored (hub.Publisher): with the trigger
+// activation id to answer, extra[hub.HeaderActivationID] or, for an event
+// the trigger already has (the same source and id within its duplicate
+// window), the original's.
 type EventPublisher interface {
-	Publish(ctx context.Context, ns, trigger string, e event.Event, extra map[string]string) error
+	Fire(ctx context.Context, ns, trigger string, e event.Event, extra map[string]string) (activationID string, err error)
 }
 
 // fireTrigger answers POST /namespaces/{ns}/triggers/{name}: 202 with the
@@ -27,7 +31,10 @@ type EventPublisher interface {
 // headers, or application/cloudevents+json) is taken as that event,
 // keeping its id, source and type; a batch
 // (application/cloudevents-batch+json) is taken as its events, answered
-// with {"activationIds": [...]}, one per event. They are read as the
+// with {"activationIds": [...]}, one per event. An event the trigger
+// already has (the same source and id within its duplicate window) is
+// answered with the original's activation id and runs nothing again. They
+// are read as the
 // CloudEvents ingress feed reads them (package cehttp). Any other body is
 // a JSON object payload.
 func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
@@ -90,7 +97,7 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 		if key != "" {
 			extra[hub.HeaderAPIKey] = key
 		}
-		if err := s.cfg.Events.Publish(ctx, n.Namespace, n.Name, ev, extra); err != nil {
+		if ids[i], err = s.cfg.Events.Fire(ctx, n.Namespace, n.Name, ev, extra); err != nil {
 			return err
 		}
 	}

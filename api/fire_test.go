@@ -23,12 +23,12 @@ type recordingPublisher struct {
 	extras []map[string]string
 }
 
-func (p *recordingPublisher) Publish(_ context.Context, ns, trigger string, e event.Event, extra map[string]string) error {
+func (p *recordingPublisher) Fire(_ context.Context, ns, trigger string, e event.Event, extra map[string]string) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.events = append(p.events, e)
 	p.extras = append(p.extras, extra)
-	return nil
+	return extra[hub.HeaderActivationID], nil
 }
 
 func TestFire(t *testing.T) {

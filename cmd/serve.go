@@ -25,6 +25,7 @@ import (
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/dirlock"
 	"github.com/gusthub/gust/internal/procs"
+	"github.com/gusthub/gust/internal/telemetry"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
 	"github.com/gusthub/gust/rules/engine"
@@ -300,6 +301,9 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
 		return nil, err
 	}
+	if _, err := hub.OpenEventIDs(ctx, js, 0); err != nil {
+		return nil, err
+	}
 	controller, invokes := o.role != roleInvoker, o.role != roleController
 	b := &built{hub: h, role: o.role, sandbox: "none"}
 	// An invoker alone serves no API: its actions reach a controller's,
@@ -341,7 +345,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	lc.closer("dispatcher", func() error { dispatcher.Close(); return nil }) // before the invoker stops: sequences need it
 	eng := tel.observe(engine.New(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow))
 	lc.run(ctx, "rule engine", eng.Run) // stops before the dispatcher closes: the engine queues through it
-	var events api.EventPublisher = hub.NewPublisher(js)
+	var events telemetry.Publisher = hub.NewPublisher(js)
 	if tel.metrics != nil {
 		events = tel.metrics.CountEvents(events)
 	}

@@ -46,12 +46,31 @@ type EventIDs struct {
 }
 
 // OpenEventIDs creates or updates the event ids stream, keeping at most
-// maxBytes (DefaultEventIDsBytes when 0 or less).
+// maxBytes (DefaultEventIDsBytes when 0 or less): serve provisions it once
+// at start; the rule engine binds it (BindEventIDs).
 func OpenEventIDs(ctx context.Context, js jetstream.JetStream, maxBytes int64) (*EventIDs, error) {
+	st, err := js.CreateOrUpdateStream(ctx, eventIDsConfig(maxBytes))
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", EventIDsStream, err)
+	}
+	return &EventIDs{js: js, stream: st}, nil
+}
+
+// BindEventIDs returns the event ids store as it is, creating its stream as
+// OpenEventIDs(ctx, js, 0) would only when it does not exist.
+func BindEventIDs(ctx context.Context, js jetstream.JetStream) (*EventIDs, error) {
+	st, err := bindStream(ctx, js, eventIDsConfig(0))
+	if err != nil {
+		return nil, err
+	}
+	return &EventIDs{js: js, stream: st}, nil
+}
+
+func eventIDsConfig(maxBytes int64) jetstream.StreamConfig {
 	if maxBytes <= 0 {
 		maxBytes = DefaultEventIDsBytes
 	}
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	return jetstream.StreamConfig{
 		Name:              EventIDsStream,
 		Subjects:          []string{eventIDsPrefix + ".>"},
 		Storage:           jetstream.FileStorage,
@@ -61,11 +80,7 @@ func OpenEventIDs(ctx context.Context, js jetstream.JetStream, maxBytes int64) (
 		MaxBytes:          maxBytes,
 		Discard:           jetstream.DiscardOld,
 		AllowMsgTTL:       true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", EventIDsStream, err)
 	}
-	return &EventIDs{js: js, stream: st}, nil
 }
 
 // EventKey names an event of trigger t in namespace ns for Claim:
@@ -106,6 +121,19 @@ func (s *EventIDs) Claim(ctx context.Context, key, owner string, window time.Dur
 		return string(m.Data) == owner, nil
 	}
 	return false, fmt.Errorf("claim event %s: its id keeps appearing and expiring", key)
+}
+
+// Owner returns the id of the message that took the event named key
+// (EventKey), and whether one did within its window.
+func (s *EventIDs) Owner(ctx context.Context, key string) (string, bool, error) {
+	m, err := s.stream.GetLastMsgForSubject(ctx, eventIDsPrefix+"."+key)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("look up event %s: %w", key, err)
+	}
+	return string(m.Data), true, nil
 }
 
 // IsWrongLastSequence reports whether err is JetStream's refusal of a

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -64,9 +67,26 @@ func ParseEventSubject(subject string) (ns, trigger string, ok bool) {
 	return DecodeToken(a), DecodeToken(b), true
 }
 
-// OpenEvents creates or updates the events stream.
+// OpenEvents creates or updates the events stream: serve provisions it
+// once at start; components bind it (BindEvents).
 func OpenEvents(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	st, err := js.CreateOrUpdateStream(ctx, eventsConfig())
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", EventsStream, err)
+	}
+	return st, nil
+}
+
+// BindEvents returns the events stream as it is, creating it as OpenEvents
+// would only when it does not exist: a component that consumes or
+// publishes events never changes the stream's configuration (a test may
+// have shortened its duplicate window, an operator its limits).
+func BindEvents(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	return bindStream(ctx, js, eventsConfig())
+}
+
+func eventsConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
 		Name:       EventsStream,
 		Subjects:   []string{eventsPrefix + ".>"},
 		Storage:    jetstream.FileStorage,
@@ -75,9 +95,21 @@ func OpenEvents(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, 
 		MaxBytes:   1 << 30,
 		Discard:    jetstream.DiscardOld,
 		Duplicates: dedupWindow,
-	})
+	}
+}
+
+// bindStream returns stream cfg.Name, created with cfg when it does not
+// exist.
+func bindStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // created meanwhile
+			st, err = js.Stream(ctx, cfg.Name)
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", EventsStream, err)
+		return nil, fmt.Errorf("open stream %s: %w", cfg.Name, err)
 	}
 	return st, nil
 }
@@ -87,13 +119,20 @@ func OpenEvents(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, 
 // once JetStream has stored it. A second event with the same id on the same
 // trigger within the dedup window is dropped. extra headers are added.
 func PublishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e event.Event, extra map[string]string) error {
+	_, err := publishEvent(ctx, js, ns, t, e, extra)
+	return err
+}
+
+// publishEvent is PublishEvent, returning JetStream's acknowledgement: for
+// an event dropped as a duplicate, the original's sequence.
+func publishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e event.Event, extra map[string]string) (*jetstream.PubAck, error) {
 	if err := e.Validate(); err != nil {
-		return fmt.Errorf("invalid event: %w", err)
+		return nil, fmt.Errorf("invalid event: %w", err)
 	}
 	if len(e.Data()) > InlineDataLimit {
 		e = e.Clone() // the caller's event keeps its data
 		if err := offloadData(ctx, js, ns, t, &e); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	m := nats.NewMsg(EventSubject(ns, t))
@@ -110,7 +149,7 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e e
 	for k, v := range e.Extensions() {
 		s, err := types.Format(v)
 		if err != nil {
-			return fmt.Errorf("event extension %s: %w", k, err)
+			return nil, fmt.Errorf("event extension %s: %w", k, err)
 		}
 		m.Header.Set("ce-"+k, s)
 	}
@@ -118,10 +157,26 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e e
 		m.Header.Set(k, v)
 	}
 	m.Data = e.Data()
-	if _, err := Publish(ctx, js, m, jetstream.WithMsgID(dedupID(ns, t, e))); err != nil {
-		return fmt.Errorf("publish event to %s/%s: %w", ns, t, err)
+	ack, err := Publish(ctx, js, m, jetstream.WithMsgID(dedupID(ns, t, e)))
+	if err != nil {
+		return nil, fmt.Errorf("publish event to %s/%s: %w", ns, t, err)
 	}
-	return nil
+	return ack, nil
+}
+
+// MessageActivationID is the trigger activation id of an event stored as
+// message seq of the events stream at stored without a
+// HeaderActivationID (a feed's event): named by the stored message, not by
+// the event alone, so that the same message delivered again gets the same
+// id, and an event stored twice (once every window has passed) gets an id
+// of its own.
+func MessageActivationID(ns, t, source, id string, seq uint64, stored time.Time) string {
+	h := sha256.New()
+	for _, p := range []string{ns, t, source, id, strconv.FormatUint(seq, 10), strconv.FormatInt(stored.UnixNano(), 10)} {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // dedupID names an event for JetStream's duplicate window: CloudEvents
@@ -188,7 +243,13 @@ func DecodeEvent(h nats.Header, data []byte) (event.Event, error) {
 
 // Publisher puts events on triggers; it is PublishEvent bound to a
 // JetStream context, for components that publish often.
-type Publisher struct{ js jetstream.JetStream }
+type Publisher struct {
+	js jetstream.JetStream
+
+	mu     sync.Mutex
+	ids    *EventIDs        // bound on first use, once the rule engine made it
+	events jetstream.Stream // bound on first use
+}
 
 // NewPublisher returns a publisher on js. The events stream must exist
 // (OpenEvents).
@@ -197,6 +258,82 @@ func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js}
 // Publish is PublishEvent.
 func (p *Publisher) Publish(ctx context.Context, ns, t string, e event.Event, extra map[string]string) error {
 	return PublishEvent(ctx, p.js, ns, t, e, extra)
+}
+
+// Fire is Publish for an event fired through the API under the trigger
+// activation id extra[HeaderActivationID], which the caller is told. It
+// returns the id the caller is to be told: that one, or, for an event the
+// trigger already has (the same source and id within a duplicate window),
+// the id of the original's trigger activation, since the rule engine runs
+// and records nothing for a duplicate. The original's activation is
+// recorded when it came through the API too, or ran a rule.
+func (p *Publisher) Fire(ctx context.Context, ns, t string, e event.Event, extra map[string]string) (string, error) {
+	if e.Type() != PlainFireType { // a plain fire is a new event each time
+		ids, err := p.eventIDs(ctx)
+		if err != nil {
+			return "", err
+		}
+		if ids != nil {
+			owner, ok, err := ids.Owner(ctx, EventKey(ns, t, e.Source(), e.ID()))
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return owner, nil
+			}
+		}
+	}
+	ack, err := publishEvent(ctx, p.js, ns, t, e, extra)
+	if err != nil {
+		return "", err
+	}
+	if !ack.Duplicate { // JetStream's own window: the event is stored, not yet taken
+		return extra[HeaderActivationID], nil
+	}
+	return p.storedActivationID(ctx, ns, t, e, ack.Sequence)
+}
+
+// eventIDs binds the event ids stream, nil while it does not exist (no
+// rule engine has run, so no event has been taken).
+func (p *Publisher) eventIDs(ctx context.Context) (*EventIDs, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ids != nil {
+		return p.ids, nil
+	}
+	st, err := p.js.Stream(ctx, EventIDsStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", EventIDsStream, err)
+	}
+	p.ids = &EventIDs{js: p.js, stream: st}
+	return p.ids, nil
+}
+
+// storedActivationID is the trigger activation id of the event stored as
+// message seq of the events stream.
+func (p *Publisher) storedActivationID(ctx context.Context, ns, t string, e event.Event, seq uint64) (string, error) {
+	p.mu.Lock()
+	if p.events == nil {
+		st, err := p.js.Stream(ctx, EventsStream)
+		if err != nil {
+			p.mu.Unlock()
+			return "", fmt.Errorf("open stream %s: %w", EventsStream, err)
+		}
+		p.events = st
+	}
+	st := p.events
+	p.mu.Unlock()
+	m, err := st.GetMsg(ctx, seq)
+	if err != nil {
+		return "", fmt.Errorf("read the original of duplicate event %s on %s/%s: %w", e.ID(), ns, t, err)
+	}
+	if id := m.Header.Get(HeaderActivationID); id != "" {
+		return id, nil
+	}
+	return MessageActivationID(ns, t, e.Source(), e.ID(), seq, m.Time), nil
 }
 
 // HandBack returns every message a draining iterator still holds to its

@@ -152,9 +152,11 @@ func statusLabel(code int) string {
 	return "internal_error"
 }
 
-// Publisher puts events on triggers (hub.Publisher).
+// Publisher puts events on triggers (hub.Publisher): Publish for feeds,
+// Fire for the API's fires.
 type Publisher interface {
 	Publish(ctx context.Context, ns, trigger string, e event.Event, extra map[string]string) error
+	Fire(ctx context.Context, ns, trigger string, e event.Event, extra map[string]string) (activationID string, err error)
 }
 
 // CountEvents returns p counting each event it stores in
@@ -177,6 +179,15 @@ func (c *countingPublisher) Publish(ctx context.Context, ns, trigger string, e e
 	}
 	c.m.EventReceived(feed, ns, trigger)
 	return nil
+}
+
+func (c *countingPublisher) Fire(ctx context.Context, ns, trigger string, e event.Event, extra map[string]string) (string, error) {
+	id, err := c.p.Fire(ctx, ns, trigger, e, extra)
+	if err != nil {
+		return "", err
+	}
+	c.m.EventReceived(APIFeed, ns, trigger)
+	return id, nil
 }
 
 // scrapeTimeout bounds what one scrape waits for JetStream and the feeds'

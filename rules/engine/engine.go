@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -136,11 +135,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	wctx, stopWatches := context.WithCancel(ctx)
 	waitWatches := e.watchStores(wctx)
 	defer func() { stopWatches(); waitWatches() }()
-	st, err := hub.OpenEvents(ctx, e.js)
+	st, err := hub.BindEvents(ctx, e.js) // provisioned by serve (hub.OpenEvents)
 	if err != nil {
 		return err
 	}
-	if e.eventIDs, err = hub.OpenEventIDs(ctx, e.js, 0); err != nil {
+	if e.eventIDs, err = hub.BindEventIDs(ctx, e.js); err != nil {
 		return err
 	}
 	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
@@ -238,11 +237,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
 	}
 	triggerID := msg.Headers().Get(hub.HeaderActivationID)
 	if !actions.IsActivationID(triggerID) {
-		// Named by the stored message, not by the event alone: the same
-		// message delivered again gets the same ids, and an event stored
-		// twice (once its windows have passed) gets ids of its own.
-		triggerID = derivedID(ns, tname, ev.Source(), ev.ID(),
-			strconv.FormatUint(meta.Sequence.Stream, 10), strconv.FormatInt(meta.Timestamp.UnixNano(), 10))
+		triggerID = hub.MessageActivationID(ns, tname, ev.Source(), ev.ID(), meta.Sequence.Stream, meta.Timestamp)
 	}
 	if ev.Type() != hub.PlainFireType || ev.ID() != triggerID { // a plain fire's id is its new activation's
 		window, ok, _ := t.DedupWindow()
@@ -255,6 +250,13 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
 		}
 		if !first {
 			e.log.Info("duplicate event dropped", "trigger", ns+"/"+tname, "source", ev.Source(), "id", ev.ID(), "window", window)
+			if msg.Headers().Get(hub.HeaderActivationID) != "" {
+				// Fired through the API, whose caller was told this id
+				// (the API answers with the original's id when it knows
+				// it is a duplicate; it did not, as the original was
+				// not taken yet): record why nothing ran.
+				return e.recordDuplicate(ctx, ns, t, triggerID, msg, ev, meta.Timestamp)
+			}
 			return nil
 		}
 	}
@@ -392,6 +394,28 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
 	}
 	e.publishOutcome(ns, t.Name, triggerID, ev, results)
 	return nil
+}
+
+// recordDuplicate records the trigger activation triggerID of a fire
+// through the API that repeats an event the engine already took: it ran no
+// rule, and its log line names the original's activation.
+func (e *Engine) recordDuplicate(ctx context.Context, ns string, t *rules.Trigger, triggerID string, msg jetstream.Msg, ev event.Event, stored time.Time) error {
+	owner, _, err := e.eventIDs.Owner(ctx, hub.EventKey(ns, t.Name, ev.Source(), ev.ID()))
+	if err != nil {
+		return err
+	}
+	subject := msg.Headers().Get(hub.HeaderSubject)
+	if subject == "" {
+		subject = ns
+	}
+	line := mustJSON(map[string]string{"duplicateOf": owner,
+		"error": fmt.Sprintf("The event (source %s, id %s) was received before, as trigger activation %s; no rule ran again.", ev.Source(), ev.ID(), owner)})
+	return e.records.Put(ctx, &actions.Activation{
+		Namespace: ns, Name: t.Name, Version: t.Version, Subject: subject, ActivationID: triggerID,
+		Start: stored.UnixMilli(), Logs: []string{string(line)},
+		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(map[string]string{"duplicateOf": owner})},
+		Annotations: actions.KeyValues{}.Set("path", ns+"/"+t.Name),
+	})
 }
 
 // invocationHeadroom is what an invocation message needs beside its
