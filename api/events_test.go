@@ -197,9 +197,24 @@ func TestEventStream(t *testing.T) {
 		}
 	})
 	t.Run("server-sent events", func(t *testing.T) {
-		s := openStream(t, e.srv, "/api/v1/namespaces/_/events?trigger=t2", guestAuth, "text/html, text/event-stream;q=0.9")
+		s := openStream(t, e.srv, "/api/v1/namespaces/_/events", guestAuth, "text/html, text/event-stream;q=0.9")
 		if s.res.StatusCode != http.StatusOK || s.res.Header.Get("Content-Type") != "text/event-stream" {
 			t.Fatalf("status %d, Content-Type %q", s.res.StatusCode, s.res.Header.Get("Content-Type"))
+		}
+		// Another namespace's trigger of the same name stays out of it.
+		for _, put := range []struct{ path, body string }{
+			{"actions/hello", bodyHello}, {"triggers/t2", `{}`}, {"rules/r4", `{"trigger":"/_/t2","action":"/_/hello"}`},
+		} {
+			if r := e.do("PUT", "/api/v1/namespaces/_/"+put.path, e.otherAuth, put.body); r.status != http.StatusOK {
+				t.Fatalf("PUT other's %s: %d %s", put.path, r.status, r.body)
+			}
+		}
+		others := openStream(t, e.srv, "/api/v1/namespaces/_/events", e.otherAuth, "text/event-stream")
+		if r := e.do("POST", "/api/v1/namespaces/_/triggers/t2", e.otherAuth, `{}`); r.status != http.StatusAccepted {
+			t.Fatalf("fire other/t2: %d %s", r.status, r.body)
+		}
+		if l := others.next(t); !strings.Contains(l, `"trigger":"other/t2"`) {
+			t.Fatalf("other's stream: %s", l)
 		}
 		id := fire("t2")
 		l := s.next(t)

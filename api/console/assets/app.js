@@ -15,6 +15,8 @@ const state = {
   page: 0,
   name: '',
   selected: '', // activation id shown in the detail pane
+  rows: [], // the activations of the page shown
+  total: 0, // how many activations match in all
   timers: [],
   refreshSoon: 0,
 };
@@ -108,6 +110,8 @@ function signOut(message) {
   sessionStorage.removeItem(KEY);
   stopStream();
   state.namespace = '';
+  state.rows = [];
+  state.total = 0;
   $('events').replaceChildren();
   $('signin-error').textContent = message || '';
   if (location.hash !== '') history.replaceState(null, '', location.pathname);
@@ -125,6 +129,7 @@ function route() {
   let [view, arg] = location.hash.replace(/^#/, '').split('/');
   if (!signedIn) view = 'signin';
   else if (!views.includes(view) || view === 'signin') view = 'events';
+  const wasActivations = state.view === 'activations';
   state.view = view;
   for (const v of views) $('view-' + v).hidden = v !== view;
   $('nav').hidden = !signedIn;
@@ -144,10 +149,11 @@ function route() {
       break;
     case 'activations':
       state.selected = arg || '';
-      loadActivations();
+      if (wasActivations && state.rows.length > 0) renderActivations(); // opening one keeps the page
+      else loadActivations();
       if (state.selected) showActivation(state.selected);
       else $('activation-detail').hidden = true;
-      state.timers.push(setInterval(() => state.page === 0 && loadActivations(), 5000));
+      state.timers.push(setInterval(refreshActivations, 3000));
       break;
     case 'feeds':
       loadFeeds();
@@ -237,7 +243,7 @@ function onServerEvent(block) {
   addEvent(msg);
   if (state.view === 'activations' && state.page === 0) {
     clearTimeout(state.refreshSoon);
-    state.refreshSoon = setTimeout(loadActivations, 700);
+    state.refreshSoon = setTimeout(refreshActivations, 700);
   }
 }
 
@@ -386,22 +392,64 @@ function annotation(entity, k) {
 
 // ---- activations ----
 
-async function loadActivations() {
-  const q = new URLSearchParams({ limit: PAGE, skip: state.page * PAGE });
+// Listing activations scans the namespace's records, so the view asks for
+// one page (and the count) when it opens or pages, and while it shows the
+// newest page it only asks for what started since the newest it has.
+
+function activationQuery(extra) {
+  const q = new URLSearchParams(extra);
   if (state.name) q.set('name', state.name);
-  const cq = new URLSearchParams({ count: 'true' });
-  if (state.name) cq.set('name', state.name);
+  return '/activations?' + q;
+}
+
+async function loadActivations() {
   let list, count;
   try {
-    [list, count] = await Promise.all([api('/activations?' + q), api('/activations?' + cq)]);
+    [list, count] = await Promise.all([
+      api(activationQuery({ limit: PAGE, skip: state.page * PAGE })),
+      api(activationQuery({ count: 'true' })),
+    ]);
   } catch (err) {
     showError('activations-error', err);
     return;
   }
   showError('activations-error', null);
-  const total = (count && count.activations) || 0;
-  $('activations-total').textContent = `${total} in all`;
-  const pages = Math.max(1, Math.ceil(total / PAGE));
+  state.rows = list || [];
+  state.total = (count && count.activations) || 0;
+  renderActivations();
+}
+
+// refreshActivations adds the activations that started since the newest
+// on the first page.
+async function refreshActivations() {
+  if (state.view !== 'activations' || state.page !== 0) return;
+  if (!state.rows || state.rows.length === 0) {
+    loadActivations();
+    return;
+  }
+  // A record is stored when its activation ends: look a minute (the
+  // default time limit) before the newest start for those still running.
+  const starts = state.rows.map((a) => a.start);
+  const oldest = Math.min(...starts);
+  let fresh;
+  try {
+    fresh = await api(activationQuery({ since: Math.max(1, Math.max(...starts) - 60000), limit: PAGE }));
+  } catch (err) {
+    showError('activations-error', err);
+    return;
+  }
+  const known = new Set(state.rows.map((a) => a.activationId));
+  const added = (fresh || []).filter((a) => !known.has(a.activationId) && a.start >= oldest);
+  if (added.length === 0) return;
+  state.total += added.length;
+  state.rows = added.concat(state.rows).sort((a, b) => b.start - a.start).slice(0, PAGE);
+  renderActivations();
+}
+
+function renderActivations() {
+  const list = state.rows;
+  $('activations-total').textContent = `${state.total} in all`;
+  const pages = Math.max(1, Math.ceil(state.total / PAGE));
   $('activations-page').textContent = `page ${state.page + 1} of ${pages}`;
   $('activations-newer').disabled = state.page === 0;
   $('activations-older').disabled = state.page + 1 >= pages;
