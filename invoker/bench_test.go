@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/invoker"
 )
@@ -317,4 +318,92 @@ func memNow() (heap, rss float64) {
 		}
 	}
 	return heap, rss
+}
+
+// BenchmarkWarmWebAction is a warm GET of a nodejs no-op web action
+// through /api/v1/web (.json), against the floor of a direct /run to the
+// same warm container, with a warm blocking invoke of the same action
+// through the API in the same rounds: issue 17's target is that the web
+// action's p50 ratio to the floor stays within 1.5× the blocking invoke's
+// (p50-ratio-to-invoke ≤ 1.5). The three alternate in rounds, as in
+// BenchmarkWarmInvoke.
+func BenchmarkWarmWebAction(b *testing.B) {
+	b.Cleanup(procs.AsServe()) // measure what gust serve runs
+	const rounds, perRound = 10, 200
+	s := newStack(b, stackOptions{})
+	srv := serveAPI(b, s)
+	c := srv.Client()
+	put, err := http.NewRequest(http.MethodPut, srv.URL+"/api/v1/namespaces/guest/actions/noop", strings.NewReader(
+		`{"exec":{"kind":"nodejs:20","code":"function main() { return {}; }"},"annotations":[{"key":"web-export","value":true}]}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	user, pass, _ := strings.Cut(api.DevGuestKey, ":")
+	put.SetBasicAuth(user, pass)
+	put.Header.Set("Content-Type", "application/json")
+	if res, err := c.Do(put); err != nil || res.StatusCode != http.StatusOK {
+		b.Fatalf("put the web action: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	get := func() time.Duration {
+		t0 := time.Now()
+		res, err := c.Get(srv.URL + "/api/v1/web/guest/default/noop.json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "{}" {
+			b.Fatalf("web GET: %d %s", res.StatusCode, body)
+		}
+		return time.Since(t0)
+	}
+	for range 20 { // cold start, then warm up every side
+		get()
+		if st, body := postInvoke(b, c, srv, "noop", "blocking=true&result=true", "{}"); st != http.StatusOK {
+			b.Fatalf("invoke: %d %s", st, body)
+		}
+	}
+	a, _, err := s.store.GetAction(context.Background(), actions.Name{Namespace: "guest", Name: "noop"}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	body := runBody(a)
+	for range b.N {
+		var webs, invokes, runs []time.Duration
+		var webTime, runTime time.Duration
+		for range rounds {
+			t0 := time.Now()
+			for range perRound {
+				webs = append(webs, get())
+			}
+			webTime += time.Since(t0)
+			for range perRound {
+				t0 := time.Now()
+				if st, body := postInvoke(b, c, srv, "noop", "blocking=true&result=true", "{}"); st != http.StatusOK {
+					b.Fatalf("invoke: %d %s", st, body)
+				}
+				invokes = append(invokes, time.Since(t0))
+			}
+			l := warmLease(b, s, a)
+			t0 = time.Now()
+			for range perRound {
+				t1 := time.Now()
+				directRun(b, l.Container(), body)
+				runs = append(runs, time.Since(t1))
+			}
+			runTime += time.Since(t0)
+			s.pool.Release(l, true)
+		}
+		reportLatencies(b, "", webs, time.Microsecond, "µs")
+		reportLatencies(b, "floor-", runs, time.Microsecond, "µs")
+		b.ReportMetric(float64(len(webs))/webTime.Seconds(), "req/s")
+		b.ReportMetric(float64(len(runs))/runTime.Seconds(), "floor-req/s")
+		slices.Sort(invokes)
+		webP50, invokeP50, runP50 := percentile(webs, 50), percentile(invokes, 50), percentile(runs, 50)
+		b.ReportMetric(float64(invokeP50)/float64(time.Microsecond), "invoke-p50-µs")
+		b.ReportMetric((float64(webP50)/float64(runP50))/(float64(invokeP50)/float64(runP50)), "p50-ratio-to-invoke")
+	}
 }
