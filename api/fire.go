@@ -65,7 +65,9 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 		}
 		events = []event.Event{ev}
 	}
+	traceparent := r.Header.Get("traceparent") // W3C trace context, for the events without their own
 	for i, ev := range events {
+		hub.SetTraceParent(&events[i], traceparent)
 		if err := hub.CheckHops(ev); err != nil {
 			var hopErr *hub.HopLimitError
 			if batch && !errors.As(err, &hopErr) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
 )
 
 // Activator runs invocations: it queues one and, with wait > 0, waits up to
@@ -119,6 +120,9 @@ func (s *Server) newInvocation(r *http.Request, a *actions.Action, ns string) *a
 		Action:        *a,
 		Submitted:     s.now().UnixMilli(),
 		TransactionID: transactionID(r),
+	}
+	if tp := r.Header.Get("traceparent"); hub.ValidTraceParent(tp) { // W3C trace context, passed on to the action
+		inv.TraceParent = tp
 	}
 	if a.Annotations.Has(actions.BindingAnnotation) {
 		inv.Annotations = inv.Annotations.Set(actions.BindingAnnotation, a.Annotations.Get(actions.BindingAnnotation))

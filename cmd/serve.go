@@ -54,6 +54,8 @@ type serveOptions struct {
 	// metricsListen moves GET /metrics off the API port to an address of
 	// its own, or turns it off ("off").
 	metricsListen string
+	// otlpEndpoint, if set, is where spans are exported (OTLP/HTTP).
+	otlpEndpoint string
 }
 
 // The roles of `gust serve --role`.
@@ -113,6 +115,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.external.CertFile, "nats-cert", "", "client certificate for --nats TLS (env GUST_NATS_CERT)")
 	f.StringVar(&o.external.KeyFile, "nats-key", "", "client key for --nats TLS (env GUST_NATS_KEY)")
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at GET /metrics on this address instead of the API's; off: no metrics (env GUST_METRICS_LISTEN; an invoker alone has no API: give it one)")
+	f.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "export trace spans of events and activations over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (env GUST_OTLP_ENDPOINT; default off: trace context is still passed on)")
 	f.StringVar(&o.invoker.proxyBinary, "proxy-binary", "", "gust executable to use as the action proxy (default: this one)")
 	_ = f.MarkHidden("proxy-binary")
 	return cmd
@@ -260,7 +263,10 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		mqtt.UseEmbedded(l)
 	}
 	js := h.JetStream()
-	tel := newTelemetry(o, log)
+	tel, err := newTelemetry(o, lc, log)
+	if err != nil {
+		return nil, err
+	}
 	if tel.metrics != nil {
 		tel.metrics.WatchJetStream(js)
 	}

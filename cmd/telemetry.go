@@ -27,13 +27,27 @@ type telemetryParts struct {
 	observer *telemetry.Observer
 }
 
-func newTelemetry(o serveOptions, log *slog.Logger) *telemetryParts {
+// newTelemetry builds the metrics (unless --metrics-listen off) and the
+// tracer (with --otlp-endpoint), whose spans lc flushes at shutdown.
+func newTelemetry(o serveOptions, lc *lifecycle, log *slog.Logger) (*telemetryParts, error) {
 	t := &telemetryParts{}
 	if o.metricsListen != metricsOff {
 		t.metrics = telemetry.NewMetrics(telemetry.MetricsOptions{Logger: log.With("component", "metrics")})
 	}
-	t.observer = telemetry.NewObserver(t.metrics, nil)
-	return t
+	var tracer *telemetry.Tracer
+	if o.otlpEndpoint != "" {
+		var err error
+		if tracer, err = telemetry.NewTracer(telemetry.TracerOptions{Endpoint: o.otlpEndpoint, Version: version}); err != nil {
+			return nil, err
+		}
+		lc.closer("tracer", func() error { // after the engine and the invoker: their last spans go too
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return tracer.Close(ctx)
+		})
+	}
+	t.observer = telemetry.NewObserver(t.metrics, tracer)
+	return t, nil
 }
 
 // invokerObserver is the observer as the invoker takes it: a nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/actions/proxy"
 )
 
@@ -258,6 +259,8 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 		ActivationID:  inv.ActivationID,
 		TransactionID: inv.TransactionID,
 		Deadline:      strconv.FormatInt(time.Now().Add(timeout).UnixMilli(), 10),
+		TraceParent:   inv.TraceParent,
+		TraceID:       hub.TraceID(inv.TraceParent),
 	}
 	if inv.APIKey != "" && providesAPIKey(a) {
 		msg.APIKey = inv.APIKey
@@ -281,6 +284,12 @@ type runRequest struct {
 	TransactionID string          `json:"transaction_id"`
 	Deadline      string          `json:"deadline"`
 	APIKey        string          `json:"api_key,omitempty"`
+	// TraceParent and TraceID are the activation's W3C trace context, if
+	// any: the action proxy makes them __OW_TRACEPARENT and __OW_TRACE_ID.
+	// Sent empty when there is none, so that a warm container's next
+	// activation does not keep the last one's.
+	TraceParent string `json:"traceparent"`
+	TraceID     string `json:"trace_id"`
 }
 
 // runParams is inv.Params(), without decoding and encoding the payload
@@ -506,6 +515,9 @@ func (iv *Invoker) finish(rec *actions.Activation, inv *actions.Invocation, star
 	ann = ann.Set("limits", a.Limits)
 	if cold {
 		ann = ann.Set("initTime", initTime.Milliseconds())
+	}
+	if inv.TraceParent != "" {
+		ann = ann.Set("traceparent", inv.TraceParent)
 	}
 	rec.Annotations = ann.Merge(inv.Annotations)
 	iv.observeFinish(inv, rec, start, end, initTime, cold)

@@ -41,7 +41,7 @@ func (d *Dispatcher) runSequence(ctx context.Context, inv *actions.Invocation, t
 				child := &actions.Invocation{
 					ActivationID: actions.NewActivationID(), Namespace: inv.Namespace, Subject: inv.Subject,
 					Action: *a, Payload: params, APIKey: inv.APIKey, Submitted: time.Now().UnixMilli(),
-					Cause: inv.ActivationID, TransactionID: inv.TransactionID,
+					Cause: inv.ActivationID, TransactionID: inv.TransactionID, TraceParent: inv.TraceParent,
 					Annotations: actions.KeyValues{}.Set("causedBy", "sequence"),
 				}
 				ids = append(ids, child.ActivationID)

@@ -376,6 +376,9 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
 		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(payload)},
 		Annotations: actions.KeyValues{}.Set("path", ns+"/"+t.Name),
 	}
+	if traceparent != "" {
+		rec.Annotations = rec.Annotations.Set("traceparent", traceparent)
+	}
 	// The record and the invocations are written at once and confirmed
 	// together: the event is acknowledged only once all of them are stored.
 	if as, ok := e.records.(asyncRecordStore); ok {
