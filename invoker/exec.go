@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
-	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/actions/proxy"
+	"github.com/gusthub/gust/hub"
 )
 
 // MaxResultBytes bounds an action's result, as OpenWhisk's 1 MB.
