@@ -24,7 +24,7 @@ import (
 
 // requireEngine skips with -short, and when no Docker engine answers,
 // unless GUST_REQUIRE_DOCKER=1 (CI), where it fails (dockertest.Require).
-func requireEngine(t *testing.T) {
+func requireEngine(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test; -short")
@@ -40,7 +40,7 @@ var (
 
 // builtGust builds the gust binary once per test run: the action proxy in
 // runtime images is a copy of it, and the test binary cannot be one.
-func builtGust(t *testing.T) string {
+func builtGust(t testing.TB) string {
 	t.Helper()
 	gustBinOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gust-e2e-bin")
@@ -71,7 +71,7 @@ type gustProcess struct {
 
 // startGust runs `gust serve` on dataDir until the test ends (or stop).
 // Flags in extra are added last, so they override the rig's own.
-func startGust(t *testing.T, dataDir string, extra ...string) *gustProcess {
+func startGust(t testing.TB, dataDir string, extra ...string) *gustProcess {
 	t.Helper()
 	return startGustEnv(t, dataDir, map[string]string{"GUST_CONFIG": filepath.Join(dataDir, dataDirConfig)}, extra...)
 }
@@ -79,7 +79,7 @@ func startGust(t *testing.T, dataDir string, extra ...string) *gustProcess {
 // startGustEnv is startGust with the environment env (HOME is dataDir
 // unless env sets it). It waits for the CLI config serve keeps in the data
 // dir.
-func startGustEnv(t *testing.T, dataDir string, env map[string]string, extra ...string) *gustProcess {
+func startGustEnv(t testing.TB, dataDir string, env map[string]string, extra ...string) *gustProcess {
 	t.Helper()
 	owners.Add(containerOwner(dataDir))
 	cfg := filepath.Join(dataDir, dataDirConfig)
@@ -117,7 +117,7 @@ func startGustEnv(t *testing.T, dataDir string, env map[string]string, extra ...
 	return p
 }
 
-func (p *gustProcess) stop(t *testing.T) {
+func (p *gustProcess) stop(t testing.TB) {
 	if p.cancel == nil {
 		return
 	}
@@ -151,7 +151,7 @@ func (l *lockedWriter) String() string {
 }
 
 // call sends one authenticated request and decodes a JSON answer into out.
-func (p *gustProcess) call(t *testing.T, method, path string, body any, out any, header ...string) int {
+func (p *gustProcess) call(t testing.TB, method, path string, body any, out any, header ...string) int {
 	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
@@ -188,7 +188,7 @@ func (p *gustProcess) call(t *testing.T, method, path string, body any, out any,
 }
 
 // mustCall is call that fails the test on an unexpected status.
-func (p *gustProcess) mustCall(t *testing.T, want int, method, path string, body any, out any, header ...string) {
+func (p *gustProcess) mustCall(t testing.TB, want int, method, path string, body any, out any, header ...string) {
 	t.Helper()
 	var raw json.RawMessage
 	if got := p.call(t, method, path, body, &raw, header...); got != want {

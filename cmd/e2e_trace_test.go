@@ -102,7 +102,7 @@ func TestE2ETraceContext(t *testing.T) {
 	requireEngine(t)
 	rc := &otlpReceiver{}
 	collector := httptest.NewServer(rc)
-	defer collector.Close()
+	t.Cleanup(collector.Close) // after gust's own cleanup: its last spans are sent
 	dir := t.TempDir()
 	g := startGust(t, dir, "--otlp-endpoint", collector.URL)
 	cli := cliEnv(dir)
