@@ -59,7 +59,7 @@ func OpenEventIDs(ctx context.Context, js jetstream.JetStream, maxBytes int64) (
 // BindEventIDs returns the event ids store as it is, creating its stream as
 // OpenEventIDs(ctx, js, 0) would only when it does not exist.
 func BindEventIDs(ctx context.Context, js jetstream.JetStream) (*EventIDs, error) {
-	st, err := bindStream(ctx, js, eventIDsConfig(0))
+	st, err := BindStream(ctx, js, eventIDsConfig(0))
 	if err != nil {
 		return nil, err
 	}

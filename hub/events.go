@@ -82,7 +82,7 @@ func OpenEvents(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, 
 // publishes events never changes the stream's configuration (a test may
 // have shortened its duplicate window, an operator its limits).
 func BindEvents(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	return bindStream(ctx, js, eventsConfig())
+	return BindStream(ctx, js, eventsConfig())
 }
 
 func eventsConfig() jetstream.StreamConfig {
@@ -98,9 +98,10 @@ func eventsConfig() jetstream.StreamConfig {
 	}
 }
 
-// bindStream returns stream cfg.Name, created with cfg when it does not
-// exist.
-func bindStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+// BindStream returns stream cfg.Name as it is, created with cfg only when
+// it does not exist: how a component binds a stream that serve
+// provisions once at start.
+func BindStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	st, err := js.Stream(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		st, err = js.CreateStream(ctx, cfg)

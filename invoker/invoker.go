@@ -102,7 +102,7 @@ func New(h *hub.Hub, pool *Pool, code CodeStore, records RecordStore, images Ima
 // Run consumes invocations until ctx ends, then waits for the activations
 // in flight to finish.
 func (iv *Invoker) Run(ctx context.Context) error {
-	st, err := OpenQueue(ctx, iv.js)
+	st, err := bindQueue(ctx, iv.js) // provisioned by serve (OpenQueue)
 	if err != nil {
 		return err
 	}

@@ -45,13 +45,7 @@ func DoneSubject(id string) string { return doneSubjectPrefix + id }
 // OpenQueue creates or updates the invocation queue, and moves into it the
 // invocations still waiting in an earlier version's queue.
 func OpenQueue(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:      InvokeStream,
-		Subjects:  []string{invokePrefix + ">"},
-		Retention: jetstream.LimitsPolicy,
-		Storage:   jetstream.FileStorage,
-		MaxAge:    24 * time.Hour,
-	})
+	st, err := js.CreateOrUpdateStream(ctx, queueConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", InvokeStream, err)
 	}
@@ -59,6 +53,22 @@ func OpenQueue(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, e
 		return nil, err
 	}
 	return st, nil
+}
+
+// bindQueue returns the invocation queue as serve provisioned it
+// (OpenQueue), creating it only when it does not exist.
+func bindQueue(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	return hub.BindStream(ctx, js, queueConfig())
+}
+
+func queueConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:      InvokeStream,
+		Subjects:  []string{invokePrefix + ">"},
+		Retention: jetstream.LimitsPolicy,
+		Storage:   jetstream.FileStorage,
+		MaxAge:    24 * time.Hour,
+	}
 }
 
 // migrateLegacyQueue republishes the invocations of the legacy work queue
