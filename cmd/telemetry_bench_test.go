@@ -1,6 +1,7 @@
 package gustcmd
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -54,4 +55,70 @@ func percentileMs(ds []time.Duration, p int) float64 {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return float64(s[(len(s)-1)*p/100].Microseconds()) / 1000
+}
+
+// BenchmarkTelemetryFireToCompletion: a fire with a traceparent on a
+// trigger with one rule, until the rule's activation record can be read
+// (its id from the trigger's record), through serve with metrics on and
+// spans exported, against serve with metrics off and no exporter,
+// interleaved in the same run. Goal: ratio ≤ 1.05.
+func BenchmarkTelemetryFireToCompletion(b *testing.B) {
+	requireEngine(b)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	b.Cleanup(collector.Close)
+	on := startGust(b, b.TempDir(), "--otlp-endpoint", collector.URL)
+	off := startGust(b, b.TempDir(), "--metrics-listen", "off")
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	for _, g := range []*gustProcess{on, off} {
+		g.mustCall(b, 200, "PUT", "/namespaces/_/actions/hello", nodeAction(helloCode), nil)
+		g.mustCall(b, 200, "PUT", "/namespaces/_/triggers/t", map[string]any{}, nil)
+		g.mustCall(b, 200, "PUT", "/namespaces/_/rules/r", map[string]string{"trigger": "/_/t", "action": "/_/hello"}, nil)
+		for range 5 {
+			fireAndWait(b, g, tp)
+		}
+	}
+	n := max(b.N, 300)
+	var tOn, tOff []time.Duration
+	b.ResetTimer()
+	for i := range n {
+		for j := range 2 {
+			g := []*gustProcess{on, off}[(i+j)%2]
+			d := fireAndWait(b, g, tp)
+			if g == on {
+				tOn = append(tOn, d)
+			} else {
+				tOff = append(tOff, d)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(percentileMs(tOn, 50), "p50-ms")
+	b.ReportMetric(percentileMs(tOff, 50), "floor-p50-ms")
+}
+
+// fireAndWait fires trigger t of g and returns how long until its rule's
+// activation record could be read.
+func fireAndWait(b *testing.B, g *gustProcess, tp string) time.Duration {
+	start := time.Now()
+	var fired struct{ ActivationID string }
+	g.mustCall(b, 202, "POST", "/namespaces/_/triggers/t", map[string]string{"name": "x"}, &fired, "traceparent", tp)
+	deadline := start.Add(30 * time.Second)
+	var trig record
+	for g.call(b, "GET", "/namespaces/_/activations/"+fired.ActivationID, nil, &trig) != http.StatusOK || len(trig.Logs) == 0 {
+		if time.Now().After(deadline) {
+			b.Fatalf("no trigger record %s", fired.ActivationID)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	var line struct{ ActivationID string }
+	if err := json.Unmarshal([]byte(trig.Logs[0]), &line); err != nil || line.ActivationID == "" {
+		b.Fatalf("trigger record log %q: %v", trig.Logs[0], err)
+	}
+	for g.call(b, "GET", "/namespaces/_/activations/"+line.ActivationID, nil, nil) != http.StatusOK {
+		if time.Now().After(deadline) {
+			b.Fatalf("no action record %s", line.ActivationID)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return time.Since(start)
 }
