@@ -211,173 +211,259 @@ type ruleResult struct {
 	outcome string
 }
 
+// handle processes one event: take (is it an event to process?), plan
+// (what each rule of its trigger does with it), dispatch (queue the
+// invocations of the rules that run), record (the trigger's activation,
+// then the outcome). A nil error acknowledges the event; an error hands it
+// back for redelivery, which derives the same ids, so nothing runs twice.
 func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
+	f, err := e.take(ctx, msg)
+	if f == nil || err != nil {
+		return err
+	}
+	var results []ruleResult // for the observer
+	if e.observer != nil {
+		var done func([]string, error)
+		if f.traceparent, done = e.observer.Event(ctx, f.ns, f.t.Name, f.traceparent); done != nil {
+			defer func() { done(outcomesOf(results), err) }()
+		}
+	}
+	if ok, err := e.plan(ctx, f); !ok || err != nil {
+		return err
+	}
+	queued, err := e.dispatch(ctx, f, &results)
+	if err != nil {
+		return err
+	}
+	return e.record(ctx, f, results, queued)
+}
+
+// firing is one event on its way through handle.
+type firing struct {
+	lk      lookups // what the event reads triggers and actions from
+	ns      string
+	t       *rules.Trigger
+	ev      event.Event
+	stored  time.Time // when Gust stored the event
+	fromAPI bool      // fired through the API, whose caller has triggerID
+
+	triggerID, subject, apiKey, traceparent string
+
+	// Set by plan.
+	payload map[string]json.RawMessage // the event's data as parameters
+	args    json.RawMessage            // the invocations' parameters
+	hops    int
+	steps   []step // one per rule, by name
+}
+
+// step is what one rule does with an event: inv to queue (through its
+// delivery policy when it has one), or res says why not.
+type step struct {
+	res      ruleResult
+	active   bool // counts as a rule that ran, for whether to record
+	inv      *actions.Invocation
+	delivery *rules.Delivery
+}
+
+// take decodes msg and reads its trigger, and claims the event against
+// its duplicate window. A nil firing (and nil error) drops the event.
+func (e *Engine) take(ctx context.Context, msg jetstream.Msg) (*firing, error) {
 	ns, tname, ok := hub.ParseEventSubject(msg.Subject())
 	if !ok {
 		e.log.Warn("event on an unknown subject dropped", "subject", msg.Subject())
-		return nil
+		return nil, nil
 	}
 	ev, err := hub.DecodeEvent(msg.Headers(), msg.Data())
 	if err != nil {
 		e.log.Warn("undecodable event dropped", "subject", msg.Subject(), "err", err)
-		return nil
+		return nil, nil
 	}
 	lk := e.lookups(ctx)
 	t, _, err := lk.triggers.GetTrigger(ctx, actions.Name{Namespace: ns, Name: tname})
 	if errors.Is(err, hub.ErrNotFound) {
 		e.log.Info("event for a deleted trigger dropped", "trigger", ns+"/"+tname)
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	meta, err := msg.Metadata()
 	if err != nil {
-		return fmt.Errorf("event metadata: %w", err)
+		return nil, fmt.Errorf("event metadata: %w", err)
 	}
-	triggerID := msg.Headers().Get(hub.HeaderActivationID)
-	if !actions.IsActivationID(triggerID) {
-		triggerID = hub.MessageActivationID(ns, tname, ev.Source(), ev.ID(), meta.Sequence.Stream, meta.Timestamp)
+	f := &firing{lk: lk, ns: ns, t: t, ev: ev, stored: meta.Timestamp, fromAPI: msg.Headers().Get(hub.HeaderActivationID) != "",
+		triggerID: msg.Headers().Get(hub.HeaderActivationID), subject: msg.Headers().Get(hub.HeaderSubject),
+		apiKey: msg.Headers().Get(hub.HeaderAPIKey), traceparent: hub.TraceParent(ev)} // the key is set by API fires only
+	if !actions.IsActivationID(f.triggerID) {
+		f.triggerID = hub.MessageActivationID(ns, tname, ev.Source(), ev.ID(), meta.Sequence.Stream, meta.Timestamp)
 	}
-	if ev.Type() != hub.PlainFireType || ev.ID() != triggerID { // a plain fire's id is its new activation's
+	if f.subject == "" {
+		f.subject = ns
+	}
+	if ev.Type() != hub.PlainFireType || ev.ID() != f.triggerID { // a plain fire's id is its new activation's
 		window, ok, _ := t.DedupWindow()
 		if !ok {
 			window = e.dedupWindow
 		}
-		first, err := e.eventIDs.Claim(ctx, hub.EventKey(ns, tname, ev.Source(), ev.ID()), triggerID, window)
+		first, err := e.eventIDs.Claim(ctx, hub.EventKey(ns, tname, ev.Source(), ev.ID()), f.triggerID, window)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !first {
 			e.log.Info("duplicate event dropped", "trigger", ns+"/"+tname, "source", ev.Source(), "id", ev.ID(), "window", window)
-			if msg.Headers().Get(hub.HeaderActivationID) != "" {
+			if f.fromAPI {
 				// Fired through the API, whose caller was told this id
 				// (the API answers with the original's id when it knows
 				// it is a duplicate; it did not, as the original was
 				// not taken yet): record why nothing ran.
-				return e.recordDuplicate(ctx, ns, t, triggerID, msg, ev, meta.Timestamp)
+				return nil, e.recordDuplicate(ctx, f)
 			}
-			return nil
+			return nil, nil
 		}
 	}
-	traceparent := hub.TraceParent(ev)
-	var results []ruleResult // for publishOutcome
-	if e.observer != nil {
-		var done func([]string, error)
-		if traceparent, done = e.observer.Event(ctx, ns, tname, traceparent); done != nil {
-			defer func() { done(outcomesOf(results), err) }()
-		}
-	}
-	subject := msg.Headers().Get(hub.HeaderSubject)
-	if subject == "" {
-		subject = ns
-	}
-	apiKey := msg.Headers().Get(hub.HeaderAPIKey) // set by API fires only
-	if err := hub.ResolveData(ctx, e.js, &ev); err != nil {
+	return f, nil
+}
+
+// plan builds the event's parameters and decides, for each rule of its
+// trigger by name, whether it runs: inactive, over the hop limit, filtered
+// out, its action gone or the parameters too large, or an invocation to
+// queue. It reports false when the event is to be dropped.
+func (e *Engine) plan(ctx context.Context, f *firing) (bool, error) {
+	if err := hub.ResolveData(ctx, e.js, &f.ev); err != nil {
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			e.log.Warn("event dropped: its offloaded data is gone", "trigger", ns+"/"+tname, "id", ev.ID(), "err", err)
-			return nil
+			e.log.Warn("event dropped: its offloaded data is gone", "trigger", f.ns+"/"+f.t.Name, "id", f.ev.ID(), "err", err)
+			return false, nil
 		}
-		return err
+		return false, err
 	}
-	payload := hub.DataParameters(ev.DataContentType(), ev.Data())
-	params := t.Parameters.Object()
-	for k, v := range payload {
+	ev := f.ev
+	f.payload = hub.DataParameters(ev.DataContentType(), ev.Data())
+	params := f.t.Parameters.Object()
+	for k, v := range f.payload {
 		params[k] = v
 	}
 	if ev.Type() != hub.PlainFireType {
 		params[rules.EventParameter] = eventAttributes(ev)
 	}
-	args, _ := json.Marshal(params)
-	hops, hopErr := e.checkHops(ns, tname, ev)
+	f.args, _ = json.Marshal(params)
+	hops, hopErr := e.checkHops(f.ns, f.t.Name, ev)
+	f.hops = hops
+	maxArgs := e.js.Conn().MaxPayload() - invocationHeadroom
 
-	names := make([]string, 0, len(t.Rules))
-	for name := range t.Rules {
+	names := make([]string, 0, len(f.t.Rules))
+	for name := range f.t.Rules {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var logs []string
-	var queued []func(context.Context) error
-	active := 0
-	q, _ := e.activator.(queuer)
+	f.steps = make([]step, 0, len(names))
 	for _, rname := range names {
-		link := t.Rules[rname]
-		action := link.Action.FullName()
-		res := ruleResult{Rule: rname, Action: link.Action.Path + "/" + link.Action.Name}
-		f, ferr := e.filters.get(link.Filter)
+		link := f.t.Rules[rname]
+		st := step{res: ruleResult{Rule: rname, Action: link.Action.Path + "/" + link.Action.Name}}
+		res := &st.res
+		flt, ferr := e.filters.get(link.Filter)
 		switch {
 		case link.Status != rules.StatusActive:
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
 				fmt.Sprintf("Rule '%s' is inactive, action '%s' was not activated.", rname, res.Action), rules.OutcomeInactive
 		case hopErr != nil:
-			active++ // recorded, even for an event that did not come through the API
+			st.active = true // recorded, even for an event that did not come through the API
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
 				fmt.Sprintf("%v Rule '%s' did not activate action '%s'.", hopErr, rname, res.Action), rules.OutcomeFailed
 		case ferr != nil:
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
 				fmt.Sprintf("Rule '%s' has an %v, action '%s' was not activated.", rname, ferr, res.Action), rules.OutcomeFailed
-		case !f.Match(ev):
+		case !flt.Match(ev):
 			res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
 				fmt.Sprintf("Rule '%s' filtered out the event, action '%s' was not activated.", rname, res.Action), rules.OutcomeFiltered
 		default:
-			active++
-			a, err := actions.Resolve(ctx, lk.actions, action, ns, false)
+			st.active = true
+			a, err := actions.Resolve(ctx, f.lk.actions, link.Action.FullName(), f.ns, false)
 			switch {
 			case errors.Is(err, hub.ErrNotFound), errors.Is(err, actions.ErrForbidden):
 				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError, "The requested resource does not exist.", rules.OutcomeFailed
 			case err != nil:
-				return err
-			case int64(len(args)) > e.js.Conn().MaxPayload()-invocationHeadroom:
+				return false, err
+			case int64(len(f.args)) > maxArgs:
 				// The event is stored (its data offloaded), but an
 				// invocation travels as one message: say so, instead of
 				// retrying for ever.
 				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
 					fmt.Sprintf("The event's parameters (%d bytes) are larger than an invocation may carry (%d bytes); action '%s' was not activated.",
-						len(args), e.js.Conn().MaxPayload()-invocationHeadroom, res.Action), rules.OutcomeFailed
+						len(f.args), maxArgs, res.Action), rules.OutcomeFailed
 			default:
-				inv := &actions.Invocation{
-					ActivationID: derivedID(triggerID, rname), Namespace: ns, Subject: subject,
-					Action: *a, Payload: args, APIKey: apiKey, Submitted: time.Now().UnixMilli(), Cause: triggerID,
-					TraceParent: traceparent,
+				st.inv = &actions.Invocation{
+					ActivationID: derivedID(f.triggerID, rname), Namespace: f.ns, Subject: f.subject,
+					Action: *a, Payload: f.args, APIKey: f.apiKey, Submitted: time.Now().UnixMilli(), Cause: f.triggerID,
+					TraceParent: f.traceparent,
 				}
-				switch {
-				case link.Delivery != nil:
-					err = e.startDelivery(ctx, &delivery{policy: *link.Delivery, inv: *inv, triggerID: triggerID,
-						rule: rname, action: res.Action, ev: ev, hops: hops, trigger: tname})
-				case q != nil:
-					var stored func(context.Context) error
-					if stored, err = q.Queue(ctx, inv); err == nil {
-						queued = append(queued, stored)
-					}
-				default:
-					_, err = e.activator.Activate(ctx, inv, 0)
-				}
-				if err != nil {
-					return err
-				}
-				res.Success, res.ActivationID, res.outcome = true, inv.ActivationID, rules.OutcomeActivated
+				st.delivery = link.Delivery
 			}
 		}
-		b, _ := json.Marshal(res)
-		logs = append(logs, string(b))
-		results = append(results, res)
+		f.steps = append(f.steps, st)
 	}
-	if active == 0 && msg.Headers().Get(hub.HeaderActivationID) == "" {
-		// As OpenWhisk, a fire that activates nothing leaves no record;
-		// so does a feed event that every active rule filters out. A fire
+	return true, nil
+}
+
+// dispatch queues the planned invocations (or starts their deliveries),
+// appending each rule's result to results as it goes, and returns the
+// waits for the invocations queued without waiting.
+func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult) ([]func(context.Context) error, error) {
+	var queued []func(context.Context) error
+	q, _ := e.activator.(queuer)
+	for i := range f.steps {
+		st := &f.steps[i]
+		if inv := st.inv; inv != nil {
+			var err error
+			switch {
+			case st.delivery != nil:
+				err = e.startDelivery(ctx, &delivery{policy: *st.delivery, inv: *inv, triggerID: f.triggerID,
+					rule: st.res.Rule, action: st.res.Action, ev: f.ev, hops: f.hops, trigger: f.t.Name})
+			case q != nil:
+				var stored func(context.Context) error
+				if stored, err = q.Queue(ctx, inv); err == nil {
+					queued = append(queued, stored)
+				}
+			default:
+				_, err = e.activator.Activate(ctx, inv, 0)
+			}
+			if err != nil {
+				return nil, err
+			}
+			st.res.Success, st.res.ActivationID, st.res.outcome = true, inv.ActivationID, rules.OutcomeActivated
+		}
+		*results = append(*results, st.res)
+	}
+	return queued, nil
+}
+
+// record stores the trigger's activation, one log line per rule, with the
+// invocations queued, and publishes the event's outcome once all are
+// stored. As in OpenWhisk, an event that activated nothing leaves no
+// record, unless it came through the API.
+func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, queued []func(context.Context) error) error {
+	active := false
+	for _, st := range f.steps {
+		active = active || st.active
+	}
+	if !active && !f.fromAPI {
+		// So does a feed event that every active rule filters out. A fire
 		// through the API, whose id the caller has, is always recorded.
-		e.publishOutcome(ns, t.Name, triggerID, ev, results)
+		e.publishOutcome(f.ns, f.t.Name, f.triggerID, f.ev, results)
 		return nil
 	}
-	start := meta.Timestamp // when Gust stored the event it received; the event's own time stays in __event
-	rec := &actions.Activation{
-		Namespace: ns, Name: t.Name, Version: t.Version, Subject: subject, ActivationID: triggerID,
-		Start: start.UnixMilli(), Logs: logs,
-		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(payload)},
-		Annotations: actions.KeyValues{}.Set("path", ns+"/"+t.Name),
+	logs := make([]string, len(results))
+	for i, res := range results {
+		b, _ := json.Marshal(res)
+		logs[i] = string(b)
 	}
-	if traceparent != "" {
-		rec.Annotations = rec.Annotations.Set("traceparent", traceparent)
+	rec := &actions.Activation{
+		Namespace: f.ns, Name: f.t.Name, Version: f.t.Version, Subject: f.subject, ActivationID: f.triggerID,
+		Start: f.stored.UnixMilli(), Logs: logs, // when Gust stored the event it received; the event's own time stays in __event
+		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(f.payload)},
+		Annotations: actions.KeyValues{}.Set("path", f.ns+"/"+f.t.Name),
+	}
+	if f.traceparent != "" {
+		rec.Annotations = rec.Annotations.Set("traceparent", f.traceparent)
 	}
 	// The record and the invocations are written at once and confirmed
 	// together: the event is acknowledged only once all of them are stored.
@@ -395,29 +481,25 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
 	if failed != nil {
 		return failed
 	}
-	e.publishOutcome(ns, t.Name, triggerID, ev, results)
+	e.publishOutcome(f.ns, f.t.Name, f.triggerID, f.ev, results)
 	return nil
 }
 
 // recordDuplicate records the trigger activation triggerID of a fire
 // through the API that repeats an event the engine already took: it ran no
 // rule, and its log line names the original's activation.
-func (e *Engine) recordDuplicate(ctx context.Context, ns string, t *rules.Trigger, triggerID string, msg jetstream.Msg, ev event.Event, stored time.Time) error {
-	owner, _, err := e.eventIDs.Owner(ctx, hub.EventKey(ns, t.Name, ev.Source(), ev.ID()))
+func (e *Engine) recordDuplicate(ctx context.Context, f *firing) error {
+	owner, _, err := e.eventIDs.Owner(ctx, hub.EventKey(f.ns, f.t.Name, f.ev.Source(), f.ev.ID()))
 	if err != nil {
 		return err
 	}
-	subject := msg.Headers().Get(hub.HeaderSubject)
-	if subject == "" {
-		subject = ns
-	}
 	line := mustJSON(map[string]string{"duplicateOf": owner,
-		"error": fmt.Sprintf("The event (source %s, id %s) was received before, as trigger activation %s; no rule ran again.", ev.Source(), ev.ID(), owner)})
+		"error": fmt.Sprintf("The event (source %s, id %s) was received before, as trigger activation %s; no rule ran again.", f.ev.Source(), f.ev.ID(), owner)})
 	return e.records.Put(ctx, &actions.Activation{
-		Namespace: ns, Name: t.Name, Version: t.Version, Subject: subject, ActivationID: triggerID,
-		Start: stored.UnixMilli(), Logs: []string{string(line)},
+		Namespace: f.ns, Name: f.t.Name, Version: f.t.Version, Subject: f.subject, ActivationID: f.triggerID,
+		Start: f.stored.UnixMilli(), Logs: []string{string(line)},
 		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(map[string]string{"duplicateOf": owner})},
-		Annotations: actions.KeyValues{}.Set("path", ns+"/"+t.Name),
+		Annotations: actions.KeyValues{}.Set("path", f.ns+"/"+f.t.Name),
 	})
 }
 
