@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -64,6 +65,18 @@ const maxLogLine = 64 << 10
 // defaultLogLimit bounds the log text kept before a request says how much.
 const defaultLogLimit = 10 << 20
 
+// floodAt is how much an activation with a log limit of limit bytes may
+// write before the proxy stops it: twice the limit, and at least 1 MiB
+// past it. The output past the limit is dropped, as OpenWhisk drops it,
+// but an action that kept writing would spend its CPU, and the proxy's,
+// until its timeout.
+func floodAt(limit int) int { return max(2*limit, limit+1<<20) }
+
+// floodMessage is the error of an activation stopped for its output.
+func floodMessage(limit int) string {
+	return fmt.Sprintf("The action was stopped because it wrote more than %d bytes of logs; its log limit is %d bytes.", floodAt(limit), limit)
+}
+
 // logEndWait bounds how long an answer waits for the action's output
 // before the sentinels the proxy wrote to it.
 const logEndWait = 2 * time.Second
@@ -77,6 +90,9 @@ type inlineLogs struct {
 	size       int
 	limit      int
 	truncated  bool
+	output     int           // bytes the action wrote since the last activation ended
+	flooded    bool          // output passed floodAt(limit)
+	onFlood    func()        // called once when flooded is set, without mu held
 	marks      [2]int        // sentinels read per stream
 	moved      chan struct{} // closed and replaced when a sentinel is read
 	written    int           // sentinels written per stream
@@ -133,13 +149,13 @@ func (l *inlineLogs) copyStream(i int, r io.Reader) {
 			text := bytes.TrimSuffix(bytes.TrimSuffix(chunk, []byte{'\n'}), []byte{'\r'})
 			isMark := bytes.HasSuffix(text, sentinel) && len(chunk) > len(text)
 			l.mu.Lock()
-			on := l.on
+			on, flood := l.on, false
 			if on {
 				if isMark {
 					text = text[:len(text)-len(sentinel)]
 				}
 				if (len(text) > 0 || !isMark) && !l.discard {
-					l.addLocked(i, text)
+					flood = l.addLocked(i, text)
 				}
 			}
 			if isMark {
@@ -148,6 +164,9 @@ func (l *inlineLogs) copyStream(i int, r io.Reader) {
 				l.moved = make(chan struct{})
 			}
 			l.mu.Unlock()
+			if flood && l.onFlood != nil {
+				l.onFlood()
+			}
 			if !on {
 				// The destination failing leaves nothing to do but drain.
 				_, _ = l.dst[i].Write(chunk)
@@ -159,16 +178,35 @@ func (l *inlineLogs) copyStream(i int, r io.Reader) {
 	}
 }
 
-func (l *inlineLogs) addLocked(i int, text []byte) {
+// addLocked keeps a line while there is room; it reports true when the
+// line makes the activation's output pass floodAt(limit).
+func (l *inlineLogs) addLocked(i int, text []byte) bool {
+	l.output += len(text) + 1
 	if l.truncated {
-		return
+		if !l.flooded && l.output > floodAt(l.limit) {
+			l.flooded = true
+			return true
+		}
+		return false
 	}
 	if l.size+len(text) > l.limit {
 		l.truncated = true
-		return
+		return false
 	}
 	l.size += len(text)
 	l.lines = append(l.lines, LogLine{Time: time.Now().UnixNano(), Stream: l.streamName[i], Text: string(text)})
+	return false
+}
+
+// floodLimit returns the log limit when the activation's output passed
+// floodAt of it, else 0.
+func (l *inlineLogs) floodLimit() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.flooded {
+		return l.limit
+	}
+	return 0
 }
 
 // end writes the sentinels to the pipes out and errOut, waits until they
@@ -196,7 +234,7 @@ func (l *inlineLogs) end(out, errOut *os.File) InlineAnswer {
 		l.mu.Lock()
 	}
 	a := InlineAnswer{Logs: l.lines, Truncated: l.truncated, Incomplete: !complete}
-	l.lines, l.size, l.truncated = nil, 0, false
+	l.lines, l.size, l.truncated, l.output, l.flooded = nil, 0, false, 0, false
 	l.mu.Unlock()
 	if a.Logs == nil {
 		a.Logs = []LogLine{}

@@ -111,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.logs.onFlood = s.stopFlood
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /init", s.handleInit)
 	s.mux.HandleFunc("POST /run", s.handleRun)
@@ -268,6 +269,10 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 			s.failInit(w, r, http.StatusBadGateway, msgMemoryExhausted)
 			return
 		}
+		if limit := s.logs.floodLimit(); limit > 0 {
+			s.failInit(w, r, http.StatusBadGateway, floodMessage(limit))
+			return
+		}
 		s.failInit(w, r, http.StatusBadGateway, err.Error())
 		return
 	}
@@ -394,6 +399,9 @@ func (s *Server) run(r *http.Request) (int, []byte) {
 		if now, ok := oomKills(); counted && ok && now > kills {
 			return errorAnswer(http.StatusBadGateway, msgMemoryExhausted)
 		}
+		if limit := s.logs.floodLimit(); limit > 0 {
+			return errorAnswer(http.StatusBadGateway, floodMessage(limit))
+		}
 		return errorAnswer(http.StatusBadRequest, msgExited)
 	case err != nil:
 		s.log.Debug("run abandoned", "err", err)
@@ -405,6 +413,22 @@ func (s *Server) run(r *http.Request) (int, []byte) {
 		return errorAnswer(http.StatusBadGateway, msgNotDict)
 	}
 	return http.StatusOK, result
+}
+
+// stopFlood kills the language process of an activation that wrote too
+// much (inlineLogs.onFlood): its /init or /run then fails with
+// floodMessage.
+func (s *Server) stopFlood() {
+	s.mu.Lock()
+	p := s.proc
+	if p == nil {
+		p = s.pre
+	}
+	s.mu.Unlock()
+	if p != nil {
+		s.log.Debug("language process stopped: its output passed its log limit")
+		go p.stop()
+	}
 }
 
 // thrownMessage reads an answer of a launcher that acknowledged with

@@ -264,3 +264,43 @@ func activationLogs(t *testing.T, logs <-chan proxytest.Line) (stdout, stderr []
 	}
 	return stdout, stderr
 }
+
+// TestLogFlood: an action that writes without end is stopped once it has
+// written twice its log limit (at least 1 MiB past it), and its answer
+// says so, with the logs truncated at the limit; one that writes a little
+// past its limit keeps its result, as in OpenWhisk.
+func TestLogFlood(t *testing.T) {
+	for _, tc := range []struct {
+		name, code string
+		status     int
+		want       string
+	}{
+		{"at /run", `function main() { const l = "y".repeat(4095); for (let i = 0; i < 20000; i++) console.log(l); return {done: true}; }`,
+			http.StatusBadGateway, `{"error":"The action was stopped because it wrote more than 1058576 bytes of logs; its log limit is 10000 bytes."}`},
+		{"a little past the limit", `function main() { const l = "y".repeat(4095); for (let i = 0; i < 200; i++) console.log(l); return {done: true}; }`,
+			http.StatusOK, `{"done":true}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := startInProcess(t, runtimes.NodeJS20, nil, true)
+			init, _ := json.Marshal(map[string]any{"value": map[string]any{"name": "t", "main": "main", "code": tc.code}})
+			if resp, b := postLogs(t, target, "/init", string(init), "10000"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("/init: %s %s", resp.Status, b)
+			}
+			resp, b := postLogs(t, target, "/run", `{"value":{}}`, "10000")
+			var a proxy.InlineAnswer
+			if err := json.Unmarshal(b, &a); err != nil {
+				t.Fatalf("%s %.300s: %v", resp.Status, b, err)
+			}
+			if resp.StatusCode != tc.status || string(a.Body) != tc.want || !a.Truncated {
+				t.Errorf("%s %s truncated %t, want %d %s truncated", resp.Status, a.Body, a.Truncated, tc.status, tc.want)
+			}
+			size := 0
+			for _, l := range a.Logs {
+				size += len(l.Text)
+			}
+			if size > 10000 || size < 10000-4096 {
+				t.Errorf("%d bytes of logs kept, want up to the limit of 10000", size)
+			}
+		})
+	}
+}
