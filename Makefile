@@ -37,6 +37,8 @@ fuzz:
 	$(GO) test ./feeds/webhook -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((20000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/github -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((10000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/slack -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((10000*$(FUZZSCALE)))x
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime $$((10000*$(FUZZSCALE)))x
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzFilterData$$' -fuzztime $$((10000*$(FUZZSCALE)))x
 
 # The crash soak at full size (package internal/soak; `make test` runs it
 # small): 10,000 trigger fires and 2,000 invokes from 8 clients while
