@@ -95,6 +95,9 @@ type Config struct {
 	Now func() time.Time
 	// Routes holds the API routes (wsk api); nil answers them with 404.
 	Routes *Routes
+	// Devices holds the MQTT devices' credentials (gust device); nil
+	// answers .../devices with 404.
+	Devices *Devices
 	// BlockingWait bounds how long a web action's request waits for its
 	// activation before it answers 202; 0 means 60 seconds, as OpenWhisk.
 	BlockingWait time.Duration
@@ -312,6 +315,11 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/events", s.authed(s.streamEvents))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/pool", s.authed(s.getPool))
+
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/devices", s.authed(s.listDevices))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/devices/{name}", s.authed(s.getDevice))
+	m.HandleFunc("PUT /api/v1/namespaces/{ns}/devices/{name}", s.authed(s.putDevice))
+	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/devices/{name}", s.authed(s.deleteDevice))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations", s.authed(s.listActivations))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}", s.authed(s.getActivation))

@@ -86,7 +86,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(e.getenv), "directory for JetStream state (env GUST_DATA_DIR)")
 	f.StringVar(&o.listen, "listen", DefaultListen, "API address (env GUST_LISTEN)")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS on this address, e.g. 127.0.0.1:4222 (env GUST_NATS_LISTEN; default off)")
-	f.StringVar(&o.mqttListen, "mqtt-listen", "", "MQTT 3.1.1 listener for devices on this address, e.g. 127.0.0.1:1883; devices log in with a namespace key (env GUST_MQTT_LISTEN; default off)")
+	f.StringVar(&o.mqttListen, "mqtt-listen", "", "MQTT 3.1.1 listener for devices on this address, e.g. 127.0.0.1:1883; devices log in with a namespace key or their own credentials from `gust device create` (env GUST_MQTT_LISTEN; default off)")
 	f.StringVar(&o.publicURL, "public-url", "", "the URL senders such as GitHub reach this API at, e.g. https://gust.example.com; feed URLs are under it (env GUST_PUBLIC_URL; default the listen address)")
 	f.StringVar(&o.natsURL, "nats", "", "use an external NATS server with JetStream instead of embedding one (env GUST_NATS)")
 	f.BoolVar(&o.devGuestKey, "dev-guest-key", false, "accept OpenWhisk's well-known guest key for namespace guest (env GUST_DEV_GUEST_KEY=true)")
@@ -252,9 +252,9 @@ type built struct {
 // build starts Gust's components into lc, in order: hub, invoker,
 // dispatcher, rule engine, feeds, API.
 func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog.Logger) (*built, error) {
-	var devices atomic.Pointer[api.Identities] // set once the identities are open
+	var mqttLogins atomic.Pointer[mqttCredentials] // set once the identities and devices are open
 	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, External: o.external, DataDir: o.dataDir, Listen: o.natsListen,
-		MQTT: mqttOptions(o.mqttListen, &devices), Cluster: o.cluster, Replicas: o.replicas, Logger: log, DiskReserve: diskReserve(o.diskReserve)})
+		MQTT: mqttOptions(o.mqttListen, &mqttLogins), Cluster: o.cluster, Replicas: o.replicas, Logger: log, DiskReserve: diskReserve(o.diskReserve)})
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +296,11 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	if err != nil {
 		return nil, err
 	}
-	devices.Store(ids)
+	devices, err := api.OpenDevices(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	mqttLogins.Store(&mqttCredentials{keys: ids, devices: devices})
 	routes, err := api.OpenRoutes(ctx, js) // wsk api
 	if err != nil {
 		return nil, err
@@ -365,7 +369,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	lc.run(ctx, "feeds", runFeeds)
 	srv := &http.Server{
 		Handler: tel.withMetrics(o, api.New(api.Config{
-			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes,
+			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes, Devices: devices,
 			Activator: dispatcher,
 			Events:    events,
 			Outcomes:  rules.NewOutcomes(h.Conn()),
@@ -409,19 +413,29 @@ func serveAPI(ctx context.Context, srv *http.Server, ln net.Listener, dataDir st
 	return nil
 }
 
+// mqttCredentials are who may log in to the embedded MQTT listener.
+type mqttCredentials struct {
+	keys    *api.Identities
+	devices *api.Devices
+}
+
 // mqttOptions turn on the embedded MQTT listener on addr (none when addr is
-// empty): a device logs in with a namespace key, user = its uuid and
-// password = its secret, and may use that namespace's topics only.
-func mqttOptions(addr string, ids *atomic.Pointer[api.Identities]) *hub.MQTTOptions {
+// empty): a device logs in with a namespace key (user = its uuid, password
+// = its secret) or with its own credentials (gust device create: user =
+// "<namespace>/<device>"), and may use that namespace's topics only.
+func mqttOptions(addr string, logins *atomic.Pointer[mqttCredentials]) *hub.MQTTOptions {
 	if addr == "" {
 		return nil
 	}
 	return &hub.MQTTOptions{Listen: addr, Authenticate: func(ctx context.Context, user, pass string) (string, error) {
-		store := ids.Load()
-		if store == nil {
+		c := logins.Load()
+		if c == nil {
 			return "", errors.New("gust is starting")
 		}
-		ident, err := store.Authenticate(ctx, user, pass)
+		if api.IsDeviceUsername(user) {
+			return c.devices.Authenticate(ctx, user, pass)
+		}
+		ident, err := c.keys.Authenticate(ctx, user, pass)
 		if err != nil {
 			return "", err
 		}

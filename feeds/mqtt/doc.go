@@ -12,8 +12,9 @@
 //
 // Without url, the feed takes the messages that devices publish to Gust's
 // own MQTT listener (gust serve --mqtt-listen 127.0.0.1:1883, the embedded
-// NATS server's) in the trigger's namespace. A device logs in with a key
-// of the namespace (user = its uuid, password = its secret) and publishes
+// NATS server's) in the trigger's namespace. A device logs in with its own
+// credentials (gust device create NAME: user "<namespace>/NAME") or with a
+// key of the namespace (user = its uuid, password = its secret) and publishes
 // below "<namespace>/", e.g. guest/devices/k1/temperature; it can neither
 // publish nor subscribe outside it. The feed's topic filters are below
 // that prefix (topic devices/+/temperature), the events' source is
