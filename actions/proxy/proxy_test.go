@@ -266,7 +266,7 @@ func activationLogs(t *testing.T, logs <-chan proxytest.Line) (stdout, stderr []
 }
 
 // TestLogFlood: an action that writes without end is stopped once it has
-// written twice its log limit (at least 1 MiB past it), and its answer
+// written 64 MiB past its log limit, and its answer
 // says so, with the logs truncated at the limit; one that writes a little
 // past its limit keeps its result, as in OpenWhisk.
 func TestLogFlood(t *testing.T) {
@@ -276,7 +276,7 @@ func TestLogFlood(t *testing.T) {
 		want       string
 	}{
 		{"at /run", `function main() { const l = "y".repeat(4095); for (let i = 0; i < 20000; i++) console.log(l); return {done: true}; }`,
-			http.StatusBadGateway, `{"error":"The action was stopped because it wrote more than 1058576 bytes of logs; its log limit is 10000 bytes."}`},
+			http.StatusBadGateway, `{"error":"The action was stopped because it wrote more than 67118864 bytes of logs; its log limit is 10000 bytes."}`},
 		{"a little past the limit", `function main() { const l = "y".repeat(4095); for (let i = 0; i < 200; i++) console.log(l); return {done: true}; }`,
 			http.StatusOK, `{"done":true}`},
 	} {
