@@ -3,7 +3,9 @@ package gustcmd
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
@@ -99,6 +101,23 @@ func TestE2ERetriesThenDeadLetter(t *testing.T) {
 	if got.Attributes["type"] != rules.DeadLetterType || got.Attributes["source"] != "/namespaces/guest/rules/ship" ||
 		got.Attributes["subject"] != last.ActivationID || got.Attributes[hub.HopsExtension] != "1" {
 		t.Errorf("dead letter's attributes %v", got.Attributes)
+	}
+
+	// /metrics counts the retries and the dead letter of rule ship.
+	metricsURL := strings.TrimSuffix(g.base, "/api/v1") + MetricsPath
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		fams := scrape(t, metricsURL)
+		retried, _ := metricSum(fams, "gust_rule_outcomes_total", map[string]string{"trigger": "guest/orders", "outcome": rules.OutcomeRetried})
+		dl, _ := metricSum(fams, "gust_rule_outcomes_total", map[string]string{"trigger": "guest/orders", "outcome": rules.OutcomeDeadLettered})
+		failedRuns, _ := metricSum(fams, "gust_activations_total", map[string]string{"namespace": "guest", "status": "developer_error"})
+		if retried == 2 && dl == 1 && failedRuns == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: %v retried, %v dead_lettered, %v developer errors; want 2, 1, 3", retried, dl, failedRuns)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
