@@ -19,13 +19,6 @@ type replicated struct {
 	servers  int // what the hub knows of the cluster's size, for errors
 }
 
-func (r replicated) stream(cfg jetstream.StreamConfig) jetstream.StreamConfig {
-	if cfg.Replicas == 0 {
-		cfg.Replicas = r.replicas
-	}
-	return cfg
-}
-
 // explain turns JetStream's answer to a replication it cannot give into
 // one that says what to change.
 func (r replicated) explain(name string, replicas int, err error) error {
@@ -48,70 +41,48 @@ const (
 	errCodeReplicasNotSupported  jetstream.ErrorCode = 10074 // replicas > 1 on a server that runs alone
 )
 
+// place fills in the hub's replication when cfg names none, makes the call
+// and explains a replication the cluster cannot give.
+func place[C, R any](ctx context.Context, r replicated, what string, cfg *C, replicas *int, call func(context.Context, C) (R, error)) (R, error) {
+	if *replicas == 0 {
+		*replicas = r.replicas
+	}
+	res, err := call(ctx, *cfg)
+	return res, r.explain(what, *replicas, err)
+}
+
 func (r replicated) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	cfg = r.stream(cfg)
-	st, err := r.JetStream.CreateStream(ctx, cfg)
-	return st, r.explain("stream "+cfg.Name, cfg.Replicas, err)
+	return place(ctx, r, "stream "+cfg.Name, &cfg, &cfg.Replicas, r.JetStream.CreateStream)
 }
 
 func (r replicated) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	cfg = r.stream(cfg)
-	st, err := r.JetStream.UpdateStream(ctx, cfg)
-	return st, r.explain("stream "+cfg.Name, cfg.Replicas, err)
+	return place(ctx, r, "stream "+cfg.Name, &cfg, &cfg.Replicas, r.JetStream.UpdateStream)
 }
 
 func (r replicated) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	cfg = r.stream(cfg)
-	st, err := r.JetStream.CreateOrUpdateStream(ctx, cfg)
-	return st, r.explain("stream "+cfg.Name, cfg.Replicas, err)
-}
-
-func (r replicated) kv(cfg jetstream.KeyValueConfig) jetstream.KeyValueConfig {
-	if cfg.Replicas == 0 {
-		cfg.Replicas = r.replicas
-	}
-	return cfg
+	return place(ctx, r, "stream "+cfg.Name, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateStream)
 }
 
 func (r replicated) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	cfg = r.kv(cfg)
-	kv, err := r.JetStream.CreateKeyValue(ctx, cfg)
-	return kv, r.explain("bucket "+cfg.Bucket, cfg.Replicas, err)
+	return place(ctx, r, "bucket "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateKeyValue)
 }
 
 func (r replicated) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	cfg = r.kv(cfg)
-	kv, err := r.JetStream.UpdateKeyValue(ctx, cfg)
-	return kv, r.explain("bucket "+cfg.Bucket, cfg.Replicas, err)
+	return place(ctx, r, "bucket "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.UpdateKeyValue)
 }
 
 func (r replicated) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	cfg = r.kv(cfg)
-	kv, err := r.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
-	return kv, r.explain("bucket "+cfg.Bucket, cfg.Replicas, err)
-}
-
-func (r replicated) obj(cfg jetstream.ObjectStoreConfig) jetstream.ObjectStoreConfig {
-	if cfg.Replicas == 0 {
-		cfg.Replicas = r.replicas
-	}
-	return cfg
+	return place(ctx, r, "bucket "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateKeyValue)
 }
 
 func (r replicated) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	cfg = r.obj(cfg)
-	os, err := r.JetStream.CreateObjectStore(ctx, cfg)
-	return os, r.explain("object store "+cfg.Bucket, cfg.Replicas, err)
+	return place(ctx, r, "object store "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateObjectStore)
 }
 
 func (r replicated) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	cfg = r.obj(cfg)
-	os, err := r.JetStream.UpdateObjectStore(ctx, cfg)
-	return os, r.explain("object store "+cfg.Bucket, cfg.Replicas, err)
+	return place(ctx, r, "object store "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.UpdateObjectStore)
 }
 
 func (r replicated) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	cfg = r.obj(cfg)
-	os, err := r.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
-	return os, r.explain("object store "+cfg.Bucket, cfg.Replicas, err)
+	return place(ctx, r, "object store "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateObjectStore)
 }
