@@ -12,6 +12,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 // openRecords starts a hub on dir and opens its activation store; both
@@ -135,11 +136,7 @@ func TestOneRecordPerActivationID(t *testing.T) {
 
 func testOneRecordPerActivationID(t *testing.T, put func(ctx context.Context, s *actions.ActivationStore, a *actions.Activation) error) {
 	ctx := t.Context()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := hubtest.Start(t)
 	store, err := actions.OpenActivationStore(ctx, h.JetStream(), actions.ActivationRetention{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 func putAction(t *testing.T, s *actions.Store, name, code string) {
@@ -29,11 +30,7 @@ func putAction(t *testing.T, s *actions.Store, name, code string) {
 // new entities at once, changes soon.
 func TestCacheSeesWrites(t *testing.T) {
 	ctx := t.Context()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := hubtest.Start(t)
 	s, err := actions.OpenStore(ctx, h.JetStream())
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 type thing struct {
@@ -17,11 +18,7 @@ type thing struct {
 func newCollection(t *testing.T) (*hub.Hub, *hub.Collection[thing]) {
 	t.Helper()
 	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := hubtest.Start(t)
 	c, err := hub.OpenCollection[thing](ctx, h.JetStream(), "test_things")
 	if err != nil {
 		t.Fatal(err)

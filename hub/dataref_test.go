@@ -8,6 +8,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 // TestLargeDataOffloaded: event data larger than a message may carry (a
@@ -16,16 +17,8 @@ import (
 // byte for byte; small data stays in the message.
 func TestLargeDataOffloaded(t *testing.T) {
 	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h, st := hubtest.Events(t)
 	js := h.JetStream()
-	st, err := hub.OpenEvents(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
 	big := append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), 12<<20)...)
 	big = append(big, `"}`...)
 	for i, data := range [][]byte{big, []byte(`{"small":true}`)} {

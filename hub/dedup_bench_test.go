@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 // dedupBenchEvents is how many events each measurement takes.
@@ -32,11 +33,7 @@ const dedupBenchEvents = 20000
 // GC) and disk (disk-B/id) that each remembered id takes.
 func BenchmarkDedup(b *testing.B) {
 	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	h := hubtest.Start(b)
 	js := h.JetStream()
 	round := 0
 	stream := func(name string, dup time.Duration) {

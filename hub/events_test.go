@@ -7,22 +7,15 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 // TestEventDedupBySourceAndID: a redelivered event (same source and id) is
 // dropped; another producer's event with the same id is not.
 func TestEventDedupBySourceAndID(t *testing.T) {
 	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h, st := hubtest.Events(t)
 	js := h.JetStream()
-	st, err := hub.OpenEvents(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
 	send := func(source string) {
 		e := event.New()
 		e.SetID("1")

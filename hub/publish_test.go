@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 // TestPublish: Publish returns once JetStream stored the message, with
@@ -16,11 +17,7 @@ import (
 // that does not hold, and to a subject no stream takes.
 func TestPublish(t *testing.T) {
 	ctx := t.Context()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := hubtest.Start(t)
 	js := h.JetStream()
 	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "P", Subjects: []string{"p.>"}})
 	if err != nil {

@@ -9,16 +9,12 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 func startHub(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := hubtest.Start(t)
 	return h.JetStream()
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/telemetry"
 	"github.com/gusthub/gust/invoker"
 )
@@ -43,11 +44,7 @@ func TestDashboardQueriesServedFamilies(t *testing.T) {
 		t.Fatalf("dashboard.json: %v", err)
 	}
 
-	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := hubtest.Start(t)
 	st, err := hub.OpenEvents(context.Background(), h.JetStream())
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/webhook/ingress/ingresstest"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/procs"
 )
 
@@ -36,15 +37,8 @@ const (
 func BenchmarkIngress(b *testing.B) {
 	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	h, _ := hubtest.Events(b)
 	js := h.JetStream()
-	if _, err := hub.OpenEvents(ctx, js); err != nil {
-		b.Fatal(err)
-	}
 	pub := hub.NewPublisher(js)
 	emit := func(ctx context.Context, e event.Event) error { return pub.Publish(ctx, "guest", "bench", e, nil) }
 	f := newIngress(b, tokenParams())

@@ -21,6 +21,7 @@ import (
 	"github.com/gusthub/gust/feeds/webhook/ingress"
 	"github.com/gusthub/gust/feeds/webhook/ingress/ingresstest"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/procs"
 )
 
@@ -39,16 +40,8 @@ const (
 // deliveries/s and the p99 of each delivery's round trip in ms.
 func BenchmarkDelivery(b *testing.B) {
 	b.Cleanup(procs.AsServe())
-	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	h, _ := hubtest.Events(b)
 	js := h.JetStream()
-	if _, err := hub.OpenEvents(ctx, js); err != nil {
-		b.Fatal(err)
-	}
 	pub := hub.NewPublisher(js)
 	emit := func(ctx context.Context, e event.Event) error { return pub.Publish(ctx, "guest", "bench", e, nil) }
 	wp, _ := feeds.Registered().Lookup("webhook/webhook")

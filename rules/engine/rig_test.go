@@ -6,6 +6,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/rules"
 	"github.com/gusthub/gust/rules/engine"
 )
@@ -15,11 +16,7 @@ import (
 func testStores(t testing.TB, names ...string) (*hub.Hub, *actions.Store, *rules.Store) {
 	t.Helper()
 	ctx := t.Context()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := hubtest.Start(t)
 	acts, err := actions.OpenStore(ctx, h.JetStream())
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,36 @@
+// Package hubtest starts the embedded hub for tests: a NATS server with
+// JetStream on a temporary data directory, closed when the test ends.
+//
+// It is a test helper: only _test.go files import it.
+package hubtest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/hub"
+)
+
+// Start runs a hub on tb's temporary directory until tb ends.
+func Start(tb testing.TB) *hub.Hub {
+	tb.Helper()
+	h, err := hub.Start(context.Background(), hub.Options{DataDir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+// Events runs a hub as Start does and opens its event stream.
+func Events(tb testing.TB) (*hub.Hub, jetstream.Stream) {
+	tb.Helper()
+	h := Start(tb)
+	st, err := hub.OpenEvents(context.Background(), h.JetStream())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h, st
+}
