@@ -16,6 +16,10 @@ type Invocation struct {
 	// Payload is the invocation's own parameters, a JSON object; they
 	// override the defaults.
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// PayloadRef, when set, names where a payload too large for the
+	// invocation's message is stored (hub.StoreParams); the invoker puts
+	// it back into Payload before the action runs.
+	PayloadRef string `json:"payloadRef,omitempty"`
 	// APIKey is given to the action as __OW_API_KEY when it asks for it.
 	APIKey string `json:"apiKey,omitempty"`
 	// Submitted is when the controller accepted the request, in epoch

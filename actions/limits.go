@@ -18,6 +18,13 @@ const (
 	MaxCodeBytes = 48 << 20
 	// MaxParameterBytes bounds an entity's parameters.
 	MaxParameterBytes = 1 << 20
+	// MaxPayloadBytes bounds the body of an invoke or a trigger fire:
+	// GitHub's 25 MB, the largest event a feed takes (OpenWhisk's is 1 MB).
+	MaxPayloadBytes = 25 << 20
+	// MaxInvocationBytes bounds the parameters one invocation carries: an
+	// event's data of MaxPayloadBytes (base64 when it is binary) with its
+	// trigger's parameters and its attributes.
+	MaxInvocationBytes = 40 << 20
 	// MaxSequenceLength bounds the atomic actions of a sequence.
 	MaxSequenceLength = 50
 )

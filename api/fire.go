@@ -46,7 +46,7 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, maxBodyBytes)
+	body, err := readBody(r, actions.MaxPayloadBytes)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 		}
 		wait = time.Duration(ms) * time.Millisecond
 	}
-	body, err := readBody(r, maxBodyBytes)
+	body, err := readBody(r, actions.MaxPayloadBytes)
 	if err != nil {
 		return err
 	}

@@ -203,17 +203,17 @@ func TestE2EGitHubFeed(t *testing.T) {
 		}
 	}
 
-	// Larger than an invocation message (8 MB here): the delivery is
-	// stored and answered, and the trigger's record says why the action
-	// did not run.
-	big["pad"] = strings.Repeat("y", 9<<20)
+	// Larger than an invocation's message (8 MB here): the parameters
+	// travel by reference too, and the action gets all 20 MB.
+	big["pad"] = strings.Repeat("y", 20<<20)
 	bigBody, _ = json.Marshal(big)
 	if got := postGitHub(t, strings.Replace(feedURL, "/pushes", "/bigpushes", 1), secret, "push", "d-huge", bigBody, false); got != http.StatusAccepted {
-		t.Fatalf("9 MB delivery: %d", got)
+		t.Fatalf("20 MB delivery: %d", got)
 	}
-	g.waitActivations(t, "the 9 MB delivery's trigger record", func(rs []record) bool {
+	g.waitActivations(t, "the 20 MB delivery's action", func(rs []record) bool {
 		for _, r := range rs {
-			if r.Name == "bigpushes" && len(r.Logs) == 1 && strings.Contains(r.Logs[0], "larger than an invocation may carry") {
+			var got struct{ Pad int }
+			if r.Name == "size" && json.Unmarshal(r.Response.Result, &got) == nil && got.Pad == 20<<20 {
 				return true
 			}
 		}

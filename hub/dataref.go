@@ -38,22 +38,34 @@ const (
 // under NATS's default 1 MB message limit for the headers.
 const InlineDataLimit = 768 << 10
 
-var dataStores sync.Map // jetstream.JetStream → jetstream.ObjectStore
+var dataStores sync.Map // bucket name + jetstream.JetStream → jetstream.ObjectStore
 
-// dataStore opens (creating it once) the bucket of offloaded data.
+type storeKey struct {
+	bucket string
+	js     jetstream.JetStream
+}
+
+// dataStore opens (creating it once) the bucket of offloaded event data.
 func dataStore(ctx context.Context, js jetstream.JetStream) (jetstream.ObjectStore, error) {
-	if os, ok := dataStores.Load(js); ok {
+	return objectStore(ctx, js, jetstream.ObjectStoreConfig{Bucket: DataBucket,
+		Description: "event data too large for a message", Storage: jetstream.FileStorage, TTL: 7 * 24 * time.Hour})
+}
+
+// objectStore opens the object store cfg names, creating it as cfg says
+// when it does not exist, once per connection.
+func objectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	k := storeKey{cfg.Bucket, js}
+	if os, ok := dataStores.Load(k); ok {
 		return os.(jetstream.ObjectStore), nil
 	}
-	os, err := js.ObjectStore(ctx, DataBucket)
+	os, err := js.ObjectStore(ctx, cfg.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		os, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: DataBucket,
-			Description: "event data too large for a message", Storage: jetstream.FileStorage, TTL: 7 * 24 * time.Hour})
+		os, err = js.CreateOrUpdateObjectStore(ctx, cfg)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open object store %s: %w", DataBucket, err)
+		return nil, fmt.Errorf("open object store %s: %w", cfg.Bucket, err)
 	}
-	dataStores.Store(js, os)
+	dataStores.Store(k, os)
 	return os, nil
 }
 

@@ -11,6 +11,10 @@
 // (hub.Consume) and runs each activation in a container of the Pool
 // (pool.go), or in Go for a built-in action (builtin.go).
 //
+// Parameters too large for the queue's message travel by reference: the
+// Dispatcher stores them (hub.StoreParams), the Invoker reads them right
+// before the action runs and deletes them once its record is stored.
+//
 // Containers come from a Sandbox, an interface this package declares and
 // invoker/docker and invoker/process implement.
 package invoker

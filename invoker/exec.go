@@ -65,6 +65,15 @@ func failed(status int, msg string) outcome {
 // activate runs inv in a pool container and returns its activation record.
 func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actions.Activation {
 	a := &inv.Action
+	if inv.PayloadRef != "" && inv.Payload == nil {
+		b, err := hub.LoadParams(ctx, iv.js, inv.PayloadRef)
+		if err != nil {
+			iv.log.Error("invocation parameters not found", "activation_id", inv.ActivationID, "err", err)
+			return iv.finish(iv.newRecord(inv), inv, time.Now(), 0, false,
+				failed(actions.StatusInternalError, fmt.Sprintf("The activation's parameters could not be read: %v.", err)), nil)
+		}
+		inv.Payload = b
+	}
 	if b, ok := iv.builtinOf(a); ok {
 		return iv.runBuiltin(ctx, b, inv)
 	}

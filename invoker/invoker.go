@@ -196,6 +196,12 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 	if err := msg.Ack(); err != nil {
 		iv.log.Warn("ack invocation", "activation_id", inv.ActivationID, "err", err)
 	}
+	if inv.PayloadRef != "" {
+		// Done with: what a failed delete leaves expires with hub.ParamsTTL.
+		if err := hub.DropParams(context.WithoutCancel(ctx), iv.js, inv.PayloadRef); err != nil {
+			iv.log.Warn("delete the invocation's stored parameters", "activation_id", inv.ActivationID, "err", err)
+		}
+	}
 }
 
 // recordRoomWait bounds how long the invoker keeps trying to store the
@@ -335,9 +341,9 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 	if inv.Action.Exec.Kind == actions.KindSequence {
 		return d.activateSequence(ctx, inv, wait, topmost)
 	}
-	b, err := json.Marshal(inv)
+	b, err := d.encode(ctx, inv)
 	if err != nil {
-		return nil, fmt.Errorf("encode invocation: %w", err)
+		return nil, err
 	}
 	var done chan completion
 	if wait > 0 {
@@ -380,6 +386,27 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 	}
 }
 
+// encode is inv as the queue's message. A payload larger than
+// hub.InlineDataLimit is stored apart (hub.StoreParams) and the message
+// carries its reference: a message has at most the server's max payload
+// (8 MB embedded, 1 MB by default on an external NATS).
+func (d *Dispatcher) encode(ctx context.Context, inv *actions.Invocation) ([]byte, error) {
+	if len(inv.Payload) > hub.InlineDataLimit {
+		ref, err := hub.StoreParams(ctx, d.js, inv.ActivationID, inv.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("queue invocation: %w", err)
+		}
+		c := *inv // the caller's stays whole: a sequence or a retry uses it again
+		c.Payload, c.PayloadRef = nil, ref
+		inv = &c
+	}
+	b, err := json.Marshal(inv)
+	if err != nil {
+		return nil, fmt.Errorf("encode invocation: %w", err)
+	}
+	return b, nil
+}
+
 // queueAckWait bounds how long Queue's stored waits for JetStream.
 const queueAckWait = 10 * time.Second
 
@@ -393,9 +420,9 @@ func (d *Dispatcher) Queue(ctx context.Context, inv *actions.Invocation) (stored
 		_, err := d.activate(ctx, inv, 0, true)
 		return func(context.Context) error { return nil }, err
 	}
-	b, err := json.Marshal(inv)
+	b, err := d.encode(ctx, inv)
 	if err != nil {
-		return nil, fmt.Errorf("encode invocation: %w", err)
+		return nil, err
 	}
 	f, err := d.js.PublishAsync(invokeSubject(inv.Namespace), b, jetstream.WithMsgID(inv.ActivationID))
 	if err != nil {

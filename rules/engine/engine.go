@@ -348,7 +348,7 @@ func (e *Engine) plan(ctx context.Context, f *firing) (bool, error) {
 	f.args, _ = json.Marshal(params)
 	hops, hopErr := e.checkHops(f.ns, f.t.Name, ev)
 	f.hops = hops
-	maxArgs := e.js.Conn().MaxPayload() - invocationHeadroom
+	const maxArgs = actions.MaxInvocationBytes
 
 	names := make([]string, 0, len(f.t.Rules))
 	for name := range f.t.Rules {
@@ -384,9 +384,10 @@ func (e *Engine) plan(ctx context.Context, f *firing) (bool, error) {
 			case err != nil:
 				return false, err
 			case int64(len(f.args)) > maxArgs:
-				// The event is stored (its data offloaded), but an
-				// invocation travels as one message: say so, instead of
-				// retrying for ever.
+				// The event is stored (its data offloaded), but its
+				// parameters are more than an action takes: say so,
+				// instead of retrying for ever. Smaller ones too large
+				// for a message travel by reference (Dispatcher.encode).
 				res.StatusCode, res.Error, res.outcome = actions.StatusApplicationError,
 					fmt.Sprintf("The event's parameters (%d bytes) are larger than an invocation may carry (%d bytes); action '%s' was not activated.",
 						len(f.args), maxArgs, res.Action), rules.OutcomeFailed
@@ -502,10 +503,6 @@ func (e *Engine) recordDuplicate(ctx context.Context, f *firing) error {
 		Annotations: actions.KeyValues{}.Set("path", f.ns+"/"+f.t.Name),
 	})
 }
-
-// invocationHeadroom is what an invocation message needs beside its
-// parameters.
-const invocationHeadroom = 64 << 10
 
 // eventAttributes is the JSON object of an event's context attributes.
 func eventAttributes(ev event.Event) json.RawMessage {
