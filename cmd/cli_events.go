@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,15 +52,16 @@ func newEventsCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// tailLine is one line of an event stream: an outcome, or a notice that
-// Dropped outcomes were lost.
+// tailLine is one line of an event stream: an outcome, a followup (Result
+// set), or a notice that Dropped outcomes were lost.
 type tailLine struct {
 	rules.Outcome
-	Dropped int `json:"dropped"`
+	Result  *rules.Result `json:"result"`
+	Dropped int           `json:"dropped"`
 }
 
 // printOutcome prints an outcome as a block: the time, trigger and event,
-// then a line per rule.
+// then a line per rule; or a followup as one line.
 func printOutcome(w io.Writer, line []byte) error {
 	var o tailLine
 	if err := json.Unmarshal(line, &o); err != nil {
@@ -68,14 +71,17 @@ func printOutcome(w io.Writer, line []byte) error {
 		_, err := fmt.Fprintf(w, "! %d events not shown: the stream fell behind\n", o.Dropped)
 		return err
 	}
+	if o.Result != nil {
+		return printResult(w, o.Time, o.Trigger, o.Result)
+	}
 	fmt.Fprintf(w, "%s %s %s from %s, id %s\n", o.Time.Local().Format("2006-01-02 15:04:05.000"), o.Trigger, o.Event.Type, o.Event.Source, o.Event.ID)
 	if len(o.Rules) == 0 {
 		fmt.Fprintln(w, "  (no rules)")
 	}
 	for _, r := range o.Rules {
 		switch r.Outcome {
-		case rules.OutcomeActivated:
-			fmt.Fprintf(w, "  ✓ %s → %s %s\n", r.Rule, r.Action, r.ActivationID)
+		case rules.OutcomeActivated: // its Result follows when it ends
+			fmt.Fprintf(w, "  … %s → %s %s\n", r.Rule, r.Action, r.ActivationID)
 		case rules.OutcomeFiltered:
 			fmt.Fprintf(w, "  – %s filtered out\n", r.Rule)
 		case rules.OutcomeFailed:
@@ -88,5 +94,34 @@ func printOutcome(w io.Writer, line []byte) error {
 		fmt.Fprintln(w, "  nothing ran and nothing was recorded: the trigger has no active rule")
 	}
 	_, err := fmt.Fprintln(w)
+	return err
+}
+
+// printResult prints one line of how an activation of a rule of trigger
+// ended: ✓ success, ✗ a failure (with the dead-letter hand-off after the
+// last attempt), ↻ a failed attempt that is tried again, ? unknown.
+func printResult(w io.Writer, at time.Time, trigger string, r *rules.Result) error {
+	mark, what := "✗", r.Status
+	switch {
+	case r.Status == "success":
+		mark = "✓"
+	case r.Retry != "":
+		mark = "↻"
+	case r.Status == "" && r.Error == "":
+		mark, what = "?", "finished; its record was too large to announce: gust activation get "+r.ActivationID
+	}
+	if r.Error != "" && r.Error != r.Status {
+		what = strings.TrimPrefix(what+": "+r.Error, ": ")
+	}
+	if r.Attempt > 0 {
+		what = fmt.Sprintf("attempt %d %s", r.Attempt, what)
+	}
+	switch {
+	case r.Retry != "":
+		what += fmt.Sprintf("; retry in %v as %s", time.Duration(r.RetryIn)*time.Millisecond, r.Retry)
+	case r.DeadLetter != "":
+		what += "; dead-lettered to " + r.DeadLetter
+	}
+	_, err := fmt.Fprintf(w, "%s %s %s %s → %s %s %s\n", at.Local().Format("2006-01-02 15:04:05.000"), trigger, mark, r.Rule, r.Action, r.ActivationID, what)
 	return err
 }

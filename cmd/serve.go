@@ -372,7 +372,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes, Devices: devices,
 			Activator: dispatcher,
 			Events:    events,
-			Outcomes:  rules.NewOutcomes(h.Conn()),
+			Outcomes:  rules.NewOutcomes(h.Conn()).FollowCompletions(invoker.DoneSubject("")),
 			Pool:      invoker.NewPoolView(h.Conn()),
 			Feeds:     feedManager, Records: activations,
 			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout, Space: h,

@@ -1,10 +1,13 @@
 package rules
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -75,11 +78,66 @@ type Verdict struct {
 	ActivationID string `json:"activationId,omitempty"`
 	// Error says why a rule failed.
 	Error string `json:"error,omitempty"`
+	// Policy is set when the rule has a delivery policy: the engine then
+	// publishes a Followup for each attempt itself.
+	Policy bool `json:"policy,omitempty"`
+}
+
+// Followup is a line of an event stream that follows an Outcome: what
+// became of one activation of one of its rules. The engine publishes one
+// for each attempt of a rule with a delivery policy; Outcomes.Subscribe
+// makes those of the other activated rules from their completions. Its
+// JSON starts with "result", so a reader tells it from an Outcome.
+type Followup struct {
+	Result Result `json:"result"`
+	// Trigger is "ns/name".
+	Trigger string    `json:"trigger"`
+	Time    time.Time `json:"time"`
+}
+
+// Result is how one activation of a rule ended.
+type Result struct {
+	// Rule and Action are "ns/name".
+	Rule                string `json:"rule"`
+	Action              string `json:"action"`
+	ActivationID        string `json:"activationId"`
+	TriggerActivationID string `json:"triggerActivationId"`
+	// Attempt counts the attempts of a rule with a delivery policy, from 1;
+	// it is 0 for other rules.
+	Attempt int `json:"attempt,omitempty"`
+	// Status is the record's status ("success", "application error",
+	// "action developer error", "whisk internal error"), or "" when it is
+	// not known: the record was too large to announce, or none came in time.
+	Status string `json:"status"`
+	// Error is the activation's error, when it failed.
+	Error string `json:"error,omitempty"`
+	// Retry is the activation id of the next attempt when this failed one
+	// is tried again, RetryIn milliseconds from now.
+	Retry   string `json:"retry,omitempty"`
+	RetryIn int64  `json:"retryIn,omitempty"`
+	// DeadLetter is the trigger ("ns/name") that got the dead letter after
+	// this last attempt failed.
+	DeadLetter string `json:"deadLetter,omitempty"`
+}
+
+// PublishFollowup publishes f on the outcome subject of trigger t of
+// namespace ns, for those who watch it.
+func PublishFollowup(nc *nats.Conn, ns, t string, f *Followup) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return nc.Publish(OutcomeSubject(ns, t), b)
 }
 
 // Outcomes subscribes to the outcomes the engine publishes, and publishes
 // those of the fires that never reach the engine.
-type Outcomes struct{ nc *nats.Conn }
+type Outcomes struct {
+	nc *nats.Conn
+	// done is the prefix of the subjects on which finished activations
+	// are announced (FollowCompletions), or "".
+	done string
+}
 
 // Unrouted publishes the outcome of ev, fired on trigger t of namespace ns
 // through the API when no rule of t was active: the fire is answered 204
@@ -105,24 +163,151 @@ func (o *Outcomes) Unrouted(ns string, t *Trigger, ev event.Event) error {
 // NewOutcomes returns outcomes read over nc.
 func NewOutcomes(nc *nats.Conn) *Outcomes { return &Outcomes{nc: nc} }
 
+// FollowCompletions makes Subscribe follow each activated rule without a
+// delivery policy to its end: finished activations are announced on
+// prefix + activation id with their record as JSON (or empty when too
+// large), and each one of an outcome delivered becomes a Followup. It
+// returns o.
+func (o *Outcomes) FollowCompletions(prefix string) *Outcomes {
+	o.done = prefix
+	return o
+}
+
 // Subscribe calls deliver with the JSON of each Outcome of trigger t in
-// namespace ns, or of every trigger of ns when t is empty, from now until
-// stop is called. deliver runs on one goroutine of the subscription's own
-// and should not block; messages it falls behind on are dropped by NATS.
+// namespace ns, or of every trigger of ns when t is empty, and of each
+// Followup after its Outcome, from now until stop is called. deliver runs
+// on the subscriptions' goroutines, one at a time, and should not block;
+// messages it falls behind on are dropped by NATS.
 func (o *Outcomes) Subscribe(ns, t string, deliver func([]byte)) (stop func(), err error) {
 	subject := outcomesPrefix + "." + hub.EncodeToken(ns) + ".*"
 	if t != "" {
 		subject = OutcomeSubject(ns, t)
 	}
+	var f *follower
+	if o.done != "" {
+		f = &follower{deliver: deliver, pending: map[string]Followup{}, early: map[string]Result{}}
+		deliver = f.outcome
+	}
+	var subs []*nats.Subscription
+	stop = func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}
 	sub, err := o.nc.Subscribe(subject, func(m *nats.Msg) { deliver(m.Data) })
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to %s: %w", subject, err)
 	}
+	subs = append(subs, sub)
+	if f != nil {
+		sub, err := o.nc.Subscribe(o.done+"*", func(m *nats.Msg) { f.completed(strings.TrimPrefix(m.Subject, o.done), m.Data) })
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("subscribe to %s*: %w", o.done, err)
+		}
+		subs = append(subs, sub)
+	}
 	if err := o.nc.Flush(); err != nil { // the server has the interest
-		_ = sub.Unsubscribe()
+		stop()
 		return nil, fmt.Errorf("subscribe to %s: %w", subject, err)
 	}
-	return func() { _ = sub.Unsubscribe() }, nil
+	return stop, nil
+}
+
+// maxFollowed bounds a follower's memory of activations it waits for,
+// and of completions it has not matched yet; when full, it starts over.
+const maxFollowed = 4096
+
+// follower turns the completions of the activations of the outcomes it
+// delivers into Followups. A completion may come before the outcome that
+// names it (the outcome is published once the trigger's record is
+// stored), so unmatched completions are kept a while.
+type follower struct {
+	mu      sync.Mutex
+	deliver func([]byte)
+	pending map[string]Followup // by activation id, of outcomes delivered
+	early   map[string]Result   // completions not matched yet, by activation id
+}
+
+// outcome delivers line and then the Followups of its activations that
+// have already completed.
+func (f *follower) outcome(line []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deliver(line)
+	var o Outcome
+	if bytes.HasPrefix(line, []byte(`{"result"`)) || json.Unmarshal(line, &o) != nil {
+		return
+	}
+	for _, v := range o.Rules {
+		if v.Outcome != OutcomeActivated || v.Policy || v.ActivationID == "" {
+			continue
+		}
+		fu := Followup{Trigger: o.Trigger, Result: Result{Rule: v.Rule, Action: v.Action, ActivationID: v.ActivationID, TriggerActivationID: o.TriggerActivationID}}
+		if done, ok := f.early[v.ActivationID]; ok {
+			delete(f.early, v.ActivationID)
+			f.send(fu, done)
+			continue
+		}
+		if len(f.pending) >= maxFollowed {
+			clear(f.pending)
+		}
+		f.pending[v.ActivationID] = fu
+	}
+}
+
+// completed takes the completion of activation id, whose record is rec
+// (empty when too large to announce).
+func (f *follower) completed(id string, rec []byte) {
+	var a struct {
+		Response struct {
+			Status string          `json:"status"`
+			Result json.RawMessage `json:"result"`
+		} `json:"response"`
+	}
+	var done Result
+	if len(rec) > 0 && json.Unmarshal(rec, &a) == nil {
+		done.Status = a.Response.Status
+		if done.Status != "" && done.Status != "success" {
+			done.Error = ResultError(a.Response.Result, done.Status)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fu, ok := f.pending[id]
+	if !ok {
+		if len(f.early) >= maxFollowed {
+			clear(f.early)
+		}
+		f.early[id] = done
+		return
+	}
+	delete(f.pending, id)
+	f.send(fu, done)
+}
+
+// send delivers fu with done's status and error.
+func (f *follower) send(fu Followup, done Result) {
+	fu.Result.Status, fu.Result.Error, fu.Time = done.Status, done.Error, time.Now().UTC()
+	if b, err := json.Marshal(fu); err == nil {
+		f.deliver(b)
+	}
+}
+
+// ResultError is the error of a failed activation whose result is result:
+// its "error" (a string as it is, any other JSON as text), or status.
+func ResultError(result json.RawMessage, status string) string {
+	var res struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(result, &res) == nil && len(res.Error) > 0 {
+		var s string
+		if json.Unmarshal(res.Error, &s) == nil {
+			return s
+		}
+		return string(res.Error)
+	}
+	return status
 }
 
 // What became of a rule's delivery (Delivery), as the engine's observer

@@ -6,7 +6,8 @@
 //
 // It also keeps what the rules model asks of it: the dedup window of event
 // ids (hub.EventIDs), the hop limit, and the delivery policies of rules
-// (retries with backoff, then a rules.DeadLetterType event), and it mirrors
+// (retries with backoff, then a rules.DeadLetterType event, each attempt's
+// end published as a rules.Followup after the outcome), and it mirrors
 // the trigger and action buckets in memory while it runs. The model it
 // reads (triggers, rules, filters, delivery policies, outcomes) is package
 // rules; only the composition root imports this one.

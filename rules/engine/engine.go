@@ -207,8 +207,10 @@ type ruleResult struct {
 	Rule         string `json:"rule"`
 	Action       string `json:"action"`
 	Error        string `json:"error,omitempty"`
-	// outcome is the rule's Verdict.Outcome; it is not logged.
+	// outcome is the rule's Verdict.Outcome, and policy whether the rule
+	// runs under a delivery policy; they are not logged.
 	outcome string
+	policy  bool
 }
 
 // handle processes one event: take (is it an event to process?), plan
@@ -231,6 +233,8 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
 	if ok, err := e.plan(ctx, f); !ok || err != nil {
 		return err
 	}
+	f.handled = make(chan struct{})
+	defer close(f.handled)
 	queued, err := e.dispatch(ctx, f, &results)
 	if err != nil {
 		return err
@@ -254,6 +258,9 @@ type firing struct {
 	args    json.RawMessage            // the invocations' parameters
 	hops    int
 	steps   []step // one per rule, by name
+	// handled is closed when handle returns: the outcome is published
+	// (or never will be), so deliveries may publish their followups.
+	handled chan struct{}
 }
 
 // step is what one rule does with an event: inv to queue (through its
@@ -418,7 +425,7 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult)
 			switch {
 			case st.delivery != nil:
 				err = e.startDelivery(ctx, &delivery{policy: *st.delivery, inv: *inv, triggerID: f.triggerID,
-					rule: st.res.Rule, action: st.res.Action, ev: f.ev, hops: f.hops, trigger: f.t.Name})
+					rule: st.res.Rule, action: st.res.Action, ev: f.ev, hops: f.hops, trigger: f.t.Name, handled: f.handled})
 			case q != nil:
 				var stored func(context.Context) error
 				if stored, err = q.Queue(ctx, inv); err == nil {
@@ -431,6 +438,7 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult)
 				return nil, err
 			}
 			st.res.Success, st.res.ActivationID, st.res.outcome = true, inv.ActivationID, rules.OutcomeActivated
+			st.res.policy = st.delivery != nil
 		}
 		*results = append(*results, st.res)
 	}

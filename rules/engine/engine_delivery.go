@@ -41,6 +41,9 @@ type delivery struct {
 	ev        event.Event
 	hops      int
 	trigger   string // the trigger's name, in inv.Namespace
+	// handled is closed once the event's outcome is published, which
+	// the delivery's followups must come after.
+	handled <-chan struct{}
 }
 
 // deliveries runs deliveries in the background. A delivery is known by its
@@ -170,6 +173,7 @@ func (e *Engine) deliver(ctx context.Context, d *delivery) {
 		code    int
 		failure string
 		attempt int
+		last    rules.Result
 	)
 	for attempt = 1; ; attempt++ {
 		if attempt > 1 {
@@ -185,25 +189,38 @@ func (e *Engine) deliver(ctx context.Context, d *delivery) {
 			log.Warn("rule delivery abandoned at shutdown; its retries are dropped", "activation_id", inv.ActivationID, "attempt", attempt)
 			return
 		}
+		result := rules.Result{Attempt: attempt}
 		switch {
 		case err != nil:
 			code, failure = actions.StatusInternalError, err.Error()
+			result.Status = actions.StatusName(code)
 		case rec == nil:
 			code, failure = actions.StatusInternalError, fmt.Sprintf("no activation record within %v; the activation may still run, so it is not tried again", wait)
 			log.Warn("rule delivery got no record", "activation_id", inv.ActivationID, "attempt", attempt, "wait", wait)
 		case !retryable(rec.Response.StatusCode):
+			result.Status = actions.StatusName(rec.Response.StatusCode)
+			if rec.Response.StatusCode != actions.StatusSuccess {
+				result.Error = activationError(rec)
+			}
+			e.publishFollowup(d, inv.ActivationID, result)
 			return
 		default:
 			code, failure = rec.Response.StatusCode, activationError(rec)
+			result.Status = actions.StatusName(code)
 		}
+		result.Error = failure
 		log.Info("rule delivery attempt failed", "activation_id", inv.ActivationID, "attempt", attempt, "status", code, "err", failure)
 		if attempt > d.policy.Retries || (err == nil && rec == nil) {
+			last = result // published with the dead letter, if any
 			break
 		}
+		result.Retry, result.RetryIn = attemptID(d.triggerID, d.rule, attempt+1), d.policy.Delay(attempt+1).Milliseconds()
+		e.publishFollowup(d, inv.ActivationID, result)
 		e.observeDelivery(d, rules.OutcomeRetried)
 	}
 	dl, ok := d.policy.DeadLetterName()
 	if !ok {
+		e.publishFollowup(d, inv.ActivationID, last)
 		log.Warn("rule delivery failed; the rule has no dead-letter trigger", "activation_id", inv.ActivationID, "attempts", attempt)
 		return
 	}
@@ -214,8 +231,11 @@ func (e *Engine) deliver(ctx context.Context, d *delivery) {
 	}
 	if err := hub.PublishEvent(ctx, e.js, dl.Namespace, dl.Name, ev, extra); err != nil {
 		log.Error("dead letter not published", "dead_letter", dl.String(), "activation_id", inv.ActivationID, "err", err)
+		e.publishFollowup(d, inv.ActivationID, last)
 		return
 	}
+	last.DeadLetter = dl.Namespace + "/" + dl.Name
+	e.publishFollowup(d, inv.ActivationID, last)
 	e.observeDelivery(d, rules.OutcomeDeadLettered)
 	log.Info("dead letter published", "dead_letter", dl.String(), "activation_id", inv.ActivationID, "attempts", attempt)
 }
@@ -231,20 +251,9 @@ func actionWait(a *actions.Action) time.Duration {
 }
 
 // activationError is the error message of a failed activation record: its
-// result's "error" (a string as it is, any other JSON as text), or the
-// status name.
+// result's "error", or the status name.
 func activationError(rec *actions.Activation) string {
-	var res struct {
-		Error json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(rec.Response.Result, &res) == nil && len(res.Error) > 0 {
-		var s string
-		if json.Unmarshal(res.Error, &s) == nil {
-			return s
-		}
-		return string(res.Error)
-	}
-	return actions.StatusName(rec.Response.StatusCode)
+	return rules.ResultError(rec.Response.Result, actions.StatusName(rec.Response.StatusCode))
 }
 
 // deadLetterEvent is the DeadLetterType event of d's failure.

@@ -96,3 +96,72 @@ func TestEngineOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// TestOutcomesFollowCompletions: with FollowCompletions, each activated
+// rule without a delivery policy is followed by a Followup with its
+// record's status and error, after its outcome, whether its completion
+// came before the outcome or after; a rule with a policy, whose engine
+// reports it, and the completions of other activations are not followed.
+func TestOutcomesFollowCompletions(t *testing.T) {
+	h, _, _ := testStores(t)
+	nc := h.Conn()
+	got := make(chan []byte, 10)
+	stop, err := rules.NewOutcomes(nc).FollowCompletions("test.done.").Subscribe("guest", "t", func(b []byte) { got <- b })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	publish := func(subject, body string) {
+		t.Helper()
+		if err := nc.Publish(subject, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a's completion comes before the outcome, b's after; c has a policy.
+	publish("test.done.a", `{"response":{"status":"success","statusCode":0,"result":{"ok":true}}}`)
+	publish("test.done.other", `{"response":{"status":"success","statusCode":0}}`)
+	out := rules.Outcome{Trigger: "guest/t", TriggerActivationID: "tid", Rules: []rules.Verdict{
+		{Rule: "guest/ra", Action: "guest/x", Outcome: rules.OutcomeActivated, ActivationID: "a"},
+		{Rule: "guest/rb", Action: "guest/x", Outcome: rules.OutcomeActivated, ActivationID: "b"},
+		{Rule: "guest/rc", Action: "guest/x", Outcome: rules.OutcomeActivated, ActivationID: "c", Policy: true},
+	}}
+	b, _ := json.Marshal(out)
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // most likely a's completion is in first; either order gives the same lines
+	publish(rules.OutcomeSubject("guest", "t"), string(b))
+	publish("test.done.c", `{"response":{"status":"application error","statusCode":1,"result":{"error":"no"}}}`)
+	publish("test.done.b", `{"response":{"status":"application error","statusCode":1,"result":{"error":"card declined"}}}`)
+
+	next := func() []byte {
+		t.Helper()
+		select {
+		case b := <-got:
+			return b
+		case <-time.After(10 * time.Second):
+			t.Fatal("no line")
+			return nil
+		}
+	}
+	if line := next(); string(line) != string(b) {
+		t.Fatalf("first line %s, want the outcome", line)
+	}
+	for _, want := range []rules.Result{
+		{Rule: "guest/ra", Action: "guest/x", ActivationID: "a", TriggerActivationID: "tid", Status: "success"},
+		{Rule: "guest/rb", Action: "guest/x", ActivationID: "b", TriggerActivationID: "tid", Status: "application error", Error: "card declined"},
+	} {
+		var f rules.Followup
+		if err := json.Unmarshal(next(), &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Result != want || f.Trigger != "guest/t" || f.Time.IsZero() {
+			t.Errorf("followup %+v, want %+v of guest/t", f, want)
+		}
+	}
+	select {
+	case b := <-got:
+		t.Errorf("unexpected line %s", b)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

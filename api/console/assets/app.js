@@ -240,6 +240,7 @@ function onServerEvent(block) {
     addNotice(`${msg.dropped} events not shown: the console fell behind.`);
     return;
   }
+  if (msg.result) return; // how an activation ended: its verdict follows it itself
   addEvent(msg);
   if (state.view === 'activations' && state.page === 0) {
     clearTimeout(state.refreshSoon);
