@@ -83,6 +83,19 @@ type Registrar interface {
 	Unregister(ctx context.Context) error
 }
 
+// Reregistrar is a Registrar whose upstream registration follows an
+// UPDATE: a GitHub hook's events change with the feed's.
+//
+// The manager calls Reregister at UPDATE on the feed built from the merged
+// parameters, after New and Validate and before the instance is stored;
+// prev is the feed built from the stored parameters (nil when they no
+// longer build). Reregister may change p (a new registration's id), which
+// is stored. An error fails the UPDATE and the stored instance is kept:
+// Reregister must leave the upstream as prev registered it when it fails.
+type Reregistrar interface {
+	Reregister(ctx context.Context, prev Source, p Params) error
+}
+
 // MaxReceiveBody is the largest request body the API passes to a
 // Receiver: GitHub's own limit on webhook payloads, 25 MB. Receivers that
 // take less read at most their own limit (ingress.ReadBody) and answer

@@ -122,8 +122,18 @@ func (m *Manager) Lifecycle(ctx context.Context, req Request) (map[string]any, e
 		}
 		next := in
 		next.Params = merged
-		if _, err := m.validate(p, &next); err != nil {
+		f, err := m.validate(p, &next)
+		if err != nil {
 			return nil, err
+		}
+		if rr, ok := f.(Reregistrar); ok {
+			prev, err := newFeed(p, m.config(&in, p))
+			if err != nil {
+				prev = nil
+			}
+			if err := rr.Reregister(ctx, prev, next.Params); err != nil {
+				return nil, err
+			}
 		}
 		in, in.Done = next, false
 	case Pause:
@@ -133,6 +143,11 @@ func (m *Manager) Lifecycle(ctx context.Context, req Request) (map[string]any, e
 	}
 	in.Updated = m.now().UnixMilli()
 	if _, err := m.st.instances.Update(ctx, key, in, rev); err != nil {
+		if req.Event == Update {
+			// The upstream may already follow the update: say so, the
+			// next UPDATE or DELETE sets it straight.
+			m.log.Warn("feed update not stored after its upstream changed", "feed", in.Feed, "trigger", req.Trigger.String(), "err", err)
+		}
 		return nil, err
 	}
 	m.log.Info("feed changed", "feed", in.Feed, "trigger", req.Trigger.String(), "event", req.Event)

@@ -205,8 +205,9 @@ func (wh *Webhook) parseEvents(v feeds.Values) error {
 }
 
 var (
-	_ feeds.Receiver  = (*Webhook)(nil)
-	_ feeds.Registrar = (*Webhook)(nil)
+	_ feeds.Receiver    = (*Webhook)(nil)
+	_ feeds.Registrar   = (*Webhook)(nil)
+	_ feeds.Reregistrar = (*Webhook)(nil)
 )
 
 // subscribed reports whether the feed fires on GitHub event name.
@@ -455,6 +456,20 @@ func (wh *Webhook) where() string {
 	return "repository " + wh.owner + "/" + wh.repo
 }
 
+// hook is the hook's settings that follow the feed's parameters.
+func (wh *Webhook) hook() *gh.Hook {
+	return &gh.Hook{
+		Active: gh.Bool(true),
+		Events: wh.events,
+		Config: &gh.HookConfig{
+			URL:         gh.String(wh.url),
+			ContentType: gh.String("json"),
+			Secret:      gh.String(string(wh.secret)),
+			InsecureSSL: gh.String("0"),
+		},
+	}
+}
+
 // Register creates the hook on GitHub when the feed has an access token,
 // and adds its id to p as hookId. Without a token the user creates the hook
 // from the URL and secret CREATE shows.
@@ -465,17 +480,8 @@ func (wh *Webhook) Register(ctx context.Context, p feeds.Params) error {
 	if wh.url == "" {
 		return feeds.Reject(http.StatusInternalServerError, "Gust does not know the URL GitHub would deliver to.")
 	}
-	hook := &gh.Hook{
-		Name:   gh.String("web"),
-		Active: gh.Bool(true),
-		Events: wh.events,
-		Config: &gh.HookConfig{
-			URL:         gh.String(wh.url),
-			ContentType: gh.String("json"),
-			Secret:      gh.String(string(wh.secret)),
-			InsecureSSL: gh.String("0"),
-		},
-	}
+	hook := wh.hook()
+	hook.Name = gh.String("web")
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	var created *gh.Hook
@@ -516,6 +522,57 @@ func (wh *Webhook) Unregister(ctx context.Context) error {
 	}
 	if err != nil {
 		return apiError(fmt.Sprintf("delete hook %d on %s", wh.hookID, wh.where()), err)
+	}
+	return nil
+}
+
+// Reregister makes the hook on GitHub follow an UPDATE: the hook prev
+// created is edited to the new events, secret and URL; when the update
+// moved the feed to another repository or organization (or prev had no
+// hook), a hook is created there and prev's is deleted. A hook GitHub no
+// longer has is created again. Without a token there is nothing to do.
+func (wh *Webhook) Reregister(ctx context.Context, prev feeds.Source, p feeds.Params) error {
+	if wh.token == "" {
+		return nil
+	}
+	old, _ := prev.(*Webhook)
+	if old == nil || old.hookID == 0 || old.owner != wh.owner || old.repo != wh.repo || old.baseURL.String() != wh.baseURL.String() {
+		delete(p, HookIDParam)
+		wh.hookID = 0
+		if err := wh.Register(ctx, p); err != nil {
+			return err
+		}
+		if old == nil || old.hookID == 0 {
+			return nil
+		}
+		err := old.Unregister(ctx)
+		if err == nil {
+			return nil
+		}
+		// Keep GitHub as it was: the feed stays on prev's hook.
+		if undo := wh.Unregister(context.WithoutCancel(ctx)); undo != nil {
+			return fmt.Errorf("%w; and the new hook %d on %s could not be removed: %v", err, wh.hookID, wh.where(), undo)
+		}
+		return err
+	}
+	wh.hookID = old.hookID
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	var resp *gh.Response
+	var err error
+	if wh.repo == "" {
+		_, resp, err = wh.client().Organizations.EditHook(ctx, wh.owner, wh.hookID, wh.hook())
+	} else {
+		_, resp, err = wh.client().Repositories.EditHook(ctx, wh.owner, wh.repo, wh.hookID, wh.hook())
+	}
+	if err != nil && resp != nil && resp.StatusCode == http.StatusNotFound {
+		// Someone deleted the hook on GitHub: make it again.
+		delete(p, HookIDParam)
+		wh.hookID = 0
+		return wh.Register(ctx, p)
+	}
+	if err != nil {
+		return apiError(fmt.Sprintf("edit hook %d on %s", wh.hookID, wh.where()), err)
 	}
 	return nil
 }

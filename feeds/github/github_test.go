@@ -288,6 +288,8 @@ type fakeGitHub struct {
 	mu       sync.Mutex
 	created  []map[string]any // bodies of POST .../hooks
 	deleted  []string         // paths of DELETE requests
+	edited   []map[string]any // bodies of PATCH .../hooks/<id>, with their path
+	gone     map[string]bool  // ids of hooks deleted on GitHub: PATCH answers 404
 	auth     []string
 	failWith int // answer POST with this status and GitHub's error body
 	srv      *httptest.Server
@@ -319,6 +321,18 @@ func (g *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 		_, _ = fmt.Fprintf(w, `{"id":%d,"type":"Repository","name":"web","active":true,"events":%s,"config":{"content_type":"json","url":%q}}`,
 			1000+len(g.created), mustJSON(body["events"]), body["config"].(map[string]any)["url"])
+	case r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/hooks/"):
+		id := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		if g.gone[id] {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"message":"Not Found"}`))
+			return
+		}
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		body["path"] = r.URL.Path
+		g.edited = append(g.edited, body)
+		_, _ = fmt.Fprintf(w, `{"id":%s,"type":"Repository","name":"web","active":true,"events":%s}`, id, mustJSON(body["events"]))
 	case r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/hooks/"):
 		g.deleted = append(g.deleted, r.URL.Path)
 		if strings.HasSuffix(r.URL.Path, "/404") {
