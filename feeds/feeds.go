@@ -191,6 +191,24 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; never nil in a Config the manager builds.
 	Now func() time.Time
+	// Report records a condition of the running instance that READ shows
+	// in its status, without ending the instance; nil outside a manager.
+	Report func(Condition)
+}
+
+// Condition is what a running feed instance reports of itself
+// (Config.Report). Zero fields report nothing.
+type Condition struct {
+	// Connected, when set, is whether the instance is connected to its
+	// upstream (an MQTT broker): READ shows it as status.connected. The
+	// manager sets it false when the instance's Run returns.
+	Connected *bool
+	// Err is a problem that did not end the instance: READ shows it as
+	// status.lastError.
+	Err error
+	// Dropped counts an upstream message the instance could not turn into
+	// an event (too large): READ shows the count as status.dropped.
+	Dropped bool
 }
 
 // Checkpoint keeps a feed instance's progress (the last alarm slot fired,

@@ -295,6 +295,12 @@ func (m *Manager) describe(ctx context.Context, p Provider, key string, in *Inst
 		status["lastEvent"] = run.LastEvent
 		status["lastEventISO"] = isoMillis(run.LastEvent)
 	}
+	if run.Connected != nil {
+		status["connected"] = *run.Connected
+	}
+	if run.Dropped > 0 {
+		status["dropped"] = run.Dropped
+	}
 	if run.LastError != "" {
 		status["lastError"] = run.LastError
 		status["lastErrorISO"] = isoMillis(run.LastErrorAt)

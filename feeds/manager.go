@@ -391,6 +391,7 @@ func (m *Manager) supervise(ctx context.Context, key string, in Instance, rev ui
 	if prev, _, err := m.st.runs.Get(ctx, key); err == nil {
 		rs.state.Events, rs.state.LastEvent = prev.Events, prev.LastEvent
 		rs.state.LastError, rs.state.LastErrorAt = prev.LastError, prev.LastErrorAt
+		rs.state.Dropped, rs.state.Connected = prev.Dropped, disconnected(prev.Connected)
 	}
 	defer rs.stopped()
 	if in.Paused {
@@ -442,7 +443,9 @@ func (m *Manager) runOnce(ctx context.Context, in Instance, rs *runRecorder, log
 			err = fmt.Errorf("feed panicked: %v", v)
 		}
 	}()
-	f, err := p.Build(m.config(&in, p))
+	cfg := m.config(&in, p)
+	cfg.Report = func(c Condition) { rs.report(ctx, c) }
+	f, err := p.Build(cfg)
 	if err != nil {
 		return err
 	}
@@ -604,10 +607,45 @@ func (r *runRecorder) emitted(ctx context.Context) {
 	}
 }
 
+// report records what a running instance reports of itself: a change of
+// its connection and an error at once, drops at most once a second.
+func (r *runRecorder) report(ctx context.Context, c Condition) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.m.now()
+	urgent := false
+	if c.Connected != nil {
+		urgent = r.state.Connected == nil || *r.state.Connected != *c.Connected
+		connected := *c.Connected
+		r.state.Connected = &connected
+	}
+	if c.Err != nil {
+		urgent = urgent || c.Err.Error() != r.state.LastError
+		r.state.LastError, r.state.LastErrorAt = c.Err.Error(), now.UnixMilli()
+	}
+	if c.Dropped {
+		r.state.Dropped++
+	}
+	if urgent || now.Sub(r.written) >= time.Second {
+		r.write(ctx)
+	}
+}
+
+// disconnected is a reported connection state once its instance stopped:
+// false, or still nil for an instance that reports none.
+func disconnected(c *bool) *bool {
+	if c == nil {
+		return nil
+	}
+	f := false
+	return &f
+}
+
 func (r *runRecorder) failed(ctx context.Context, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.state.Running = false
+	r.state.Connected = disconnected(r.state.Connected)
 	r.state.LastError, r.state.LastErrorAt = err.Error(), r.m.now().UnixMilli()
 	r.write(ctx)
 }
@@ -620,6 +658,7 @@ func (r *runRecorder) stopped() {
 	}
 	r.final = true
 	r.state.Running = false
+	r.state.Connected = disconnected(r.state.Connected)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	r.write(ctx)

@@ -51,6 +51,8 @@ type runState struct {
 	LastEvent   int64  `json:"lastEvent,omitempty"`
 	LastError   string `json:"lastError,omitempty"`
 	LastErrorAt int64  `json:"lastErrorAt,omitempty"`
+	Connected   *bool  `json:"connected,omitempty"` // as the instance last reported it (Condition)
+	Dropped     int64  `json:"dropped,omitempty"`
 }
 
 // state is the manager's view of the buckets.

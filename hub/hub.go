@@ -77,6 +77,12 @@ type Hub struct {
 	closeOnce sync.Once
 }
 
+// MaxMessage is the largest message the embedded NATS server takes
+// (its max_payload), headers included: NATS advises against more. It
+// bounds a device's MQTT message on the embedded listener too; larger
+// data goes through the object stores (see InlineDataLimit).
+const MaxMessage = 8 << 20
+
 // Start starts the embedded NATS server (or connects to Options.URL) and
 // returns once JetStream is ready. Close releases it.
 func Start(ctx context.Context, opts Options) (*Hub, error) {
@@ -105,7 +111,7 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		NoSigs:             true,
 		DontListen:         opts.Listen == "",
 		// Gust's own clients retry; a slow consumer should not stall the server.
-		MaxPayload: 8 << 20,
+		MaxPayload: MaxMessage,
 	}
 	if opts.Listen != "" {
 		host, port, err := splitHostPort(opts.Listen)

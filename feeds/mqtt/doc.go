@@ -65,6 +65,17 @@
 // messages get random ids. A lost connection ends the instance with an
 // error, and the manager connects again after a backoff.
 //
-// A message larger than MaxPayload (4 MB) cannot be stored on the bus: it
-// is logged and dropped.
+// A message up to MaxPayload (25 MB, the largest event a feed takes) is
+// stored, its data over hub.InlineDataLimit by reference; a larger one is
+// acknowledged (it can never be stored), logged, and READ counts it in
+// status.dropped and names it in status.lastError. On Gust's own listener
+// a device's message is bounded by the bus (hub.MaxMessage, 8 MB with the
+// headers): the NATS server closes the connection of a device that sends
+// more, and logs "Maximum Payload Violation".
+//
+// # Status
+//
+// READ shows status.connected: false while the feed connects or retries
+// (with the broker's error in status.lastError), true once it is
+// subscribed.
 package mqtt

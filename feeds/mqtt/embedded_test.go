@@ -1,8 +1,11 @@
 package mqtt_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,4 +130,38 @@ func TestEmbeddedListener(t *testing.T) {
 	}
 	// The other namespace's own topics work for it.
 	upstreamtest.Run(t, "mosquitto_pub", clientArgs(addr, "dev-other", "-t", "other/x", "-m", "1", "-q", "1")...)
+}
+
+// TestEmbeddedLargeMessage: a device's 6 MB message, over the 4 MB the
+// feed took before and under the bus's 8 MB, reaches the feed whole; a
+// 9 MB one is refused by the listener (the device's connection is closed)
+// and stores nothing.
+func TestEmbeddedLargeMessage(t *testing.T) {
+	_, addr := startListener(t)
+	r := run(t, params("topic", "blobs/#"), nil)
+	time.Sleep(time.Second) // subscribed
+	dir := t.TempDir()
+	for _, m := range []struct {
+		topic string
+		size  int
+	}{{"guest/blobs/big", 6 << 20}, {"guest/blobs/huge", 9 << 20}} {
+		f := filepath.Join(dir, "payload")
+		if err := os.WriteFile(f, bytes.Repeat([]byte("z"), m.size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := upstreamtest.Try(t, "mosquitto_pub", clientArgs(addr, "dev-guest", "-t", m.topic, "-f", f, "-q", "1")...)
+		if m.size > hub.MaxMessage && err == nil {
+			t.Errorf("a %d byte message was taken", m.size)
+		}
+	}
+	upstreamtest.Run(t, "mosquitto_pub", clientArgs(addr, "dev-guest", "-t", "guest/blobs/after", "-m", "{}", "-q", "1")...)
+	evs := r.Rec.WaitFor(t, 2, 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	evs = r.Rec.Events()
+	if len(evs) != 2 || evs[0].Subject() != "blobs/big" || len(evs[0].Data()) != 6<<20 || evs[1].Subject() != "blobs/after" {
+		for _, e := range evs {
+			t.Logf("event %s: %d bytes", e.Subject(), len(e.Data()))
+		}
+		t.Fatalf("%d events, want the 6 MB one and the one after", len(evs))
+	}
 }

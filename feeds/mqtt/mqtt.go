@@ -52,10 +52,13 @@ var provider = feeds.Provider{
 // TypeMessage is the type of every event of the feed.
 const TypeMessage = "org.mqtt.message"
 
-// MaxPayload is the largest message the feed stores as an event; a larger
-// one is logged and dropped (the embedded NATS takes messages up to 8 MB,
-// with the event's headers).
-const MaxPayload = 4 << 20
+// MaxPayload is the largest message the feed stores as an event, the
+// largest event a feed takes (feeds.MaxReceiveBody, 25 MB): its data
+// travels through the object store (hub.PublishEvent). A larger one is
+// acknowledged and dropped, and the instance's status says so (lastError,
+// dropped). Gust's own listener takes smaller messages still: the bus's
+// (hub.MaxMessage).
+const MaxPayload = feeds.MaxReceiveBody
 
 // connectTimeout bounds one connection attempt.
 const connectTimeout = 30 * time.Second
@@ -305,9 +308,11 @@ func (s *Subscription) Run(ctx context.Context, emit feeds.Emit) error {
 		inflight.Add(1)
 		closing.RUnlock()
 		defer inflight.Done()
-		if len(m.Payload()) > MaxPayload {
-			s.log.Error("mqtt message too large to store; dropped", "topic", m.Topic(), "bytes", len(m.Payload()), "max", MaxPayload)
-			m.Ack()
+		if n := len(m.Payload()); n > MaxPayload {
+			s.log.Error("mqtt message too large to store; dropped", "topic", m.Topic(), "bytes", n, "max", MaxPayload)
+			s.report(feeds.Condition{Dropped: true,
+				Err: fmt.Errorf("a message on %s of %d bytes was dropped: larger than the feed's limit of %d bytes", m.Topic(), n, MaxPayload)})
+			m.Ack() // never storable: a redelivery would be dropped again
 			return
 		}
 		if err := emit(ctx, s.event(m)); err != nil {
@@ -348,6 +353,7 @@ func (s *Subscription) Run(ctx context.Context, emit feeds.Emit) error {
 		}
 		inflight.Wait()
 	}()
+	s.report(feeds.Condition{Connected: &no})
 	if err := wait(ctx, client.Connect()); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -370,6 +376,7 @@ func (s *Subscription) Run(ctx context.Context, emit feeds.Emit) error {
 			return fmt.Errorf("%s refused the subscription to %s (not authorized?)", s.source, f)
 		}
 	}
+	s.report(feeds.Condition{Connected: &yes})
 	s.log.Info("mqtt subscribed", "broker", s.source, "client_id", s.clientID, "topics", s.filters, "qos", s.qos)
 	select {
 	case <-ctx.Done():
@@ -379,6 +386,15 @@ func (s *Subscription) Run(ctx context.Context, emit feeds.Emit) error {
 			return nil
 		}
 		return err
+	}
+}
+
+var yes, no = true, false
+
+// report tells the manager c, when there is one.
+func (s *Subscription) report(c feeds.Condition) {
+	if s.cfg.Report != nil {
+		s.cfg.Report(c)
 	}
 }
 

@@ -1,10 +1,13 @@
 package mqtt_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -182,7 +185,7 @@ func TestOfflineMessagesAndReconnect(t *testing.T) {
 	g.Create(t, "temps", "mqtt/subscribe", params("url", "tcp://"+broker.Addr, "topic", "devices/+/temp"))
 	feedrun.Eventually(t, 30*time.Second, "the feed runs", func() bool {
 		st := g.Status(t, "temps", "mqtt/subscribe")
-		return st["running"] == true && st["lastError"] == nil
+		return st["running"] == true && st["lastError"] == nil && st["connected"] == true
 	})
 	time.Sleep(time.Second) // subscribed
 	pub(t, broker, "devices/a/temp", `{"n":1}`, 1)
@@ -208,9 +211,10 @@ func TestOfflineMessagesAndReconnect(t *testing.T) {
 
 	// The broker goes away: READ says so while the feed retries.
 	broker.Stop()
-	feedrun.Eventually(t, 60*time.Second, "READ shows the broker's error", func() bool {
-		msg, _ := g2.Status(t, "temps", "mqtt/subscribe")["lastError"].(string)
-		return strings.Contains(msg, broker.Addr)
+	feedrun.Eventually(t, 60*time.Second, "READ shows the broker's error, not connected", func() bool {
+		st := g2.Status(t, "temps", "mqtt/subscribe")
+		msg, _ := st["lastError"].(string)
+		return strings.Contains(msg, broker.Addr) && st["connected"] == false
 	})
 	// It comes back (without the session: no persistence): the feed
 	// connects and subscribes again.
@@ -222,5 +226,54 @@ func TestOfflineMessagesAndReconnect(t *testing.T) {
 		}
 		pub(t, broker, "devices/a/temp", fmt.Sprintf(`{"n":%d}`, n), 1)
 		time.Sleep(500 * time.Millisecond)
+	}
+	if st := g2.Status(t, "temps", "mqtt/subscribe"); st["connected"] != true {
+		t.Errorf("READ after the broker came back: %v, want connected true", st)
+	}
+}
+
+// TestLargeMessages: a 20 MB message from mosquitto, more than a bus
+// message, is stored (its data by reference) byte for byte; one over the
+// feed's 25 MB limit is dropped with READ saying so (dropped, lastError),
+// and the feed goes on with the next message.
+func TestLargeMessages(t *testing.T) {
+	broker := upstreamtest.Mosquitto(t, upstreamtest.MosquittoOptions{})
+	h := feedrun.StartHub(t, t.TempDir())
+	g := feedrun.Start(t, h)
+	g.Create(t, "big", "mqtt/subscribe", params("url", "tcp://"+broker.Addr, "topic", "blobs/#"))
+	feedrun.Eventually(t, 30*time.Second, "the feed is connected", func() bool {
+		return g.Status(t, "big", "mqtt/subscribe")["connected"] == true
+	})
+	time.Sleep(500 * time.Millisecond) // subscribed
+	pubFile := func(topic string, payload []byte) {
+		f := filepath.Join(t.TempDir(), "payload")
+		if err := os.WriteFile(f, payload, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		upstreamtest.Run(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(broker.Port), "-t", topic, "-f", f, "-q", "1")
+	}
+	big := []byte(`{"pad":"` + strings.Repeat("x", 20<<20) + `"}`)
+	pubFile("blobs/a", big)
+	pubFile("blobs/b", bytes.Repeat([]byte{0xfe}, mqtt.MaxPayload+1))
+	pub(t, broker, "blobs/c", `{"after":true}`, 1)
+	feedrun.Eventually(t, 60*time.Second, "two messages stored", func() bool { return len(feedrun.Stored(t, h, "big")) == 2 })
+	msgs := feedrun.Stored(t, h, "big")
+	e, err := hub.DecodeEvent(msgs[0].Headers(), msgs[0].Data())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.ResolveData(context.Background(), h.JetStream(), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Subject() != "blobs/a" || !bytes.Equal(e.Data(), big) {
+		t.Errorf("the 20 MB message was stored as %s with %d bytes", e.Subject(), len(e.Data()))
+	}
+	if string(msgs[1].Data()) != `{"after":true}` {
+		t.Errorf("the message after the dropped one: %q", msgs[1].Data())
+	}
+	st := g.Status(t, "big", "mqtt/subscribe")
+	msg, _ := st["lastError"].(string)
+	if fmt.Sprint(st["dropped"]) != "1" || !strings.Contains(msg, "blobs/b") || !strings.Contains(msg, strconv.Itoa(mqtt.MaxPayload+1)+" bytes was dropped") || st["connected"] != true {
+		t.Errorf("READ after a too large message: %v", st)
 	}
 }
