@@ -125,3 +125,24 @@ func (s *Server) getActivationResult(w http.ResponseWriter, r *http.Request, id 
 	writeJSON(w, http.StatusOK, body)
 	return nil
 }
+
+// getActivationTree answers GET .../activations/{id}/tree: the activation
+// and every activation it caused (rules, actions, sequence components),
+// recursively, as an actions.TreeNode. It is a Gust extension: OpenWhisk
+// has no such route.
+func (s *Server) getActivationTree(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	ns, err := activationNamespace(r, id)
+	if err != nil {
+		return err
+	}
+	aid := r.PathValue("id")
+	if !actions.IsActivationID(aid) {
+		return errorf(http.StatusBadRequest, fmt.Sprintf("The activation id is not valid: %s", aid))
+	}
+	t, err := actions.BuildTree(r.Context(), s.cfg.Activations.Get, ns, aid)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}

@@ -7,4 +7,10 @@
 // Callers authenticate with HTTP Basic auth using a namespace key
 // (uuid:key); Identities keeps only hashes of the keys. Every error reaches
 // the client through one function, writeError, as {"error", "code"}.
+//
+// Gust extensions sit beside the OpenWhisk routes without changing them:
+// GET .../activations/{id}/tree answers an activation with every
+// activation it caused, recursively (actions.BuildTree): a trigger's rules
+// and their actions, a sequence's components, each with status, duration
+// and logs.
 package api

@@ -325,6 +325,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}", s.authed(s.getActivation))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/logs", s.authed(s.getActivationLogs))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/result", s.authed(s.getActivationResult))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/tree", s.authed(s.getActivationTree))
 
 	// The collections whose entities take more methods than they do: without
 	// these, the mux would redirect a POST on a collection to its entity

@@ -78,9 +78,15 @@ func (l *lastFlag) id(x *call, args []string) (string, error) {
 
 // activationLeaf is activation get, logs or result: fetch and show the
 // activation that args or --last name.
-func activationLeaf(use, short string, show func(x *call, id string) error) leaf {
+func activationLeaf(use, short string, show func(x *call, id string) error, flags ...func(*pflag.FlagSet)) leaf {
 	var l lastFlag
-	return leaf{use: use + " [ID]", short: short, maxArgs: 1, flags: l.register,
+	return leaf{use: use + " [ID]", short: short, maxArgs: 1,
+		flags: func(fs *pflag.FlagSet) {
+			l.register(fs)
+			for _, f := range flags {
+				f(fs)
+			}
+		},
 		run: func(x *call, args []string) error {
 			id, err := l.id(x, args)
 			if err != nil {
@@ -92,6 +98,7 @@ func activationLeaf(use, short string, show func(x *call, id string) error) leaf
 
 func newActivationCmd(e *env) *cobra.Command {
 	var list client.ActivationListOptions
+	var tree bool
 	var poll struct {
 		exit     int
 		interval time.Duration
@@ -120,7 +127,10 @@ func newActivationCmd(e *env) *cobra.Command {
 					return nil
 				})
 			}},
-		activationLeaf("get", "Get an activation", func(x *call, id string) error {
+		activationLeaf("get", "Get an activation (--tree: with every activation it caused)", func(x *call, id string) error {
+			if tree {
+				return x.activationTree(id)
+			}
 			_, resp, err := x.c.GetActivation(x.ctx, id)
 			if err != nil {
 				return fail(err, "Unable to get activation '%s'", id)
@@ -129,6 +139,8 @@ func newActivationCmd(e *env) *cobra.Command {
 				x.ok("got activation %s", id)
 				return x.pretty(resp.Body)
 			})
+		}, func(fs *pflag.FlagSet) {
+			fs.BoolVar(&tree, "tree", false, "show the activation with every rule, action and sequence component it caused, as a tree")
 		}),
 		activationLeaf("logs", "Print an activation's logs", func(x *call, id string) error {
 			logs, resp, err := x.c.ActivationLogs(x.ctx, id)
@@ -232,4 +244,17 @@ func (x *call) pollShow(a actions.Activation) error {
 		return err
 	}
 	return x.pretty(b)
+}
+
+// activationTree prints the tree of activation id: JSON with --json, else
+// indented, in color on a terminal.
+func (x *call) activationTree(id string) error {
+	t, resp, err := x.c.ActivationTree(x.ctx, id)
+	if err != nil {
+		return fail(err, "Unable to get the tree of activation '%s'", id)
+	}
+	return x.show(resp, func() error {
+		writeTree(x.stdout, t, painter{on: useColor(x.stdout, x.getenv)})
+		return nil
+	})
 }

@@ -49,6 +49,12 @@ func (c *Client) GetActivation(ctx context.Context, id string) (*actions.Activat
 	return call[actions.Activation](ctx, c, http.MethodGet, namespacePath(DefaultNamespace, "activations", id), nil, nil)
 }
 
+// ActivationTree returns the activation id with every activation it
+// caused, recursively (GET .../activations/{id}/tree).
+func (c *Client) ActivationTree(ctx context.Context, id string) (*actions.TreeNode, *Response, error) {
+	return call[actions.TreeNode](ctx, c, http.MethodGet, namespacePath(DefaultNamespace, "activations", id+"/tree"), nil, nil)
+}
+
 // ActivationLogs returns the log lines of the activation id.
 func (c *Client) ActivationLogs(ctx context.Context, id string) ([]string, *Response, error) {
 	v, resp, err := call[struct {
