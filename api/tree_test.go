@@ -34,7 +34,7 @@ func putTreeRecords(t *testing.T, e *env) string {
 	seq := action(treeID('b'), "chain", actions.KindSequence, actions.StatusApplicationError, treeID('f'), treeID('1'), treeID('2'))
 	recs := []*actions.Activation{
 		{Namespace: "guest", Name: "tick", Version: "0.0.1", Subject: "guest", ActivationID: treeID('f'), Start: recordStart,
-			Response: actions.Response{Result: json.RawMessage(`{"n":1}`)},
+			Response:    actions.Response{Result: json.RawMessage(`{"n":1}`)},
 			Annotations: actions.KeyValues{}.Set("path", "guest/tick"),
 			Logs: []string{
 				line(map[string]any{"statusCode": 0, "success": true, "activationId": treeID('a'), "rule": "guest/r1", "action": "guest/hello"}),
