@@ -35,6 +35,10 @@ type Invocation struct {
 	// of the request or event that caused this invocation, if any: the
 	// action gets it, and its record keeps it as an annotation.
 	TraceParent string `json:"traceparent,omitempty"`
+	// Slot marks an invocation that holds one of its namespace's
+	// concurrentInvocations slots: whoever completes it gives the slot
+	// back.
+	Slot bool `json:"slot,omitempty"`
 }
 
 // Params returns the action's parameters: the defaults overridden by the

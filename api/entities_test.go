@@ -406,7 +406,7 @@ func TestListPaging(t *testing.T) {
 }
 
 func TestLimitsAndNamespaces(t *testing.T) {
-	e := newEnv(t)
+	e, _ := newThrottledEnv(t, openWhiskDefaults)
 	for _, path := range []string{"/api/v1/namespaces/_/limits", "/api/v1/namespaces/guest/limits"} {
 		golden(t, "limits", e.must("GET", path, "").body)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/throttle"
 )
 
 // Activator runs invocations: it queues one and, with wait > 0, waits up to
@@ -82,12 +83,18 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	if u, p, ok := r.BasicAuth(); ok { // the caller's key, for __OW_API_KEY
 		inv.APIKey = u + ":" + p
 	}
+	if inv.Slot, err = s.admit(ctx, id.Namespace); err != nil {
+		return err
+	}
 	w.Header().Set("x-openwhisk-activation-id", inv.ActivationID)
 	if !blocking {
 		wait = 0
 	}
 	rec, err := s.cfg.Activator.Activate(ctx, inv, wait)
 	if err != nil {
+		if ctx.Err() == nil { // else it may be queued, and its invoker gives the slot back
+			s.unadmit(ctx, inv)
+		}
 		return err
 	}
 	if rec == nil {
@@ -138,4 +145,27 @@ func writeRaw(w http.ResponseWriter, status int, b json.RawMessage) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// admit counts an invocation by namespace ns against its throttles:
+// invocationsPerMinute, then concurrentInvocations, whose slot it reports
+// held (the invocation carries it to whoever completes it).
+func (s *Server) admit(ctx context.Context, ns string) (slot bool, err error) {
+	if s.cfg.Throttle == nil {
+		return false, nil
+	}
+	if err := s.cfg.Throttle.Allow(ctx, throttle.Invocations, ns); err != nil {
+		return false, err
+	}
+	return s.cfg.Throttle.Acquire(ctx, ns)
+}
+
+// unadmit gives back the slot of an invocation that was not queued.
+func (s *Server) unadmit(ctx context.Context, inv *actions.Invocation) {
+	if !inv.Slot {
+		return
+	}
+	if err := s.cfg.Throttle.Release(context.WithoutCancel(ctx), inv.Namespace); err != nil {
+		s.log.Warn("release concurrency slot", "activation_id", inv.ActivationID, "err", err)
+	}
 }

@@ -1,10 +1,14 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub/throttle"
 )
 
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request, id *Identity) error {
@@ -42,39 +46,122 @@ func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request, id *Ide
 	return nil
 }
 
-// Throttles Gust reports; it enforces none yet, so these are OpenWhisk's
-// documented defaults.
-const (
-	invocationsPerMinute  = 120
-	concurrentInvocations = 100
-	firesPerMinute        = 60
-)
+// Throttler enforces the namespaces' throttles (*throttle.Throttle).
+type Throttler interface {
+	Defaults() throttle.Limits
+	Limits(ctx context.Context, ns string) (throttle.Limits, error)
+	SetLimits(ctx context.Context, ns string, set throttle.Limits) (throttle.Limits, error)
+	Allow(ctx context.Context, r throttle.Rate, ns string) error
+	Acquire(ctx context.Context, ns string) (held bool, err error)
+	Release(ctx context.Context, ns string) error
+}
 
 // limitsBody is the answer to GET /namespaces/{ns}/limits, in OpenWhisk's
 // units: memory and logs in MB (as its MemoryLimit and LogLimit write
-// them), timeouts in milliseconds.
-func limitsBody() map[string]any {
-	return map[string]any{
-		"invocationsPerMinute":  invocationsPerMinute,
-		"concurrentInvocations": concurrentInvocations,
-		"firesPerMinute":        firesPerMinute,
-		"minActionMemory":       actions.MinMemoryMB,
-		"maxActionMemory":       actions.MaxMemoryMB,
-		"minActionLogs":         actions.MinLogsMB,
-		"maxActionLogs":         actions.MaxLogsMB,
-		"minActionTimeout":      actions.MinTimeoutMS,
-		"maxActionTimeout":      actions.MaxTimeoutMS,
-		"minActionConcurrency":  actions.MinConcurrency,
-		"maxActionConcurrency":  actions.MaxConcurrency,
-		"maxParameterSize":      actions.MaxParameterBytes,
-		"maxActionInstances":    concurrentInvocations,
+// them), timeouts in milliseconds. A throttle that is not enforced is
+// left out.
+func limitsBody(l throttle.Limits) map[string]any {
+	b := map[string]any{
+		"minActionMemory":      actions.MinMemoryMB,
+		"maxActionMemory":      actions.MaxMemoryMB,
+		"minActionLogs":        actions.MinLogsMB,
+		"maxActionLogs":        actions.MaxLogsMB,
+		"minActionTimeout":     actions.MinTimeoutMS,
+		"maxActionTimeout":     actions.MaxTimeoutMS,
+		"minActionConcurrency": actions.MinConcurrency,
+		"maxActionConcurrency": actions.MaxConcurrency,
+		"maxParameterSize":     actions.MaxParameterBytes,
 	}
+	for k, v := range map[string]int{
+		"invocationsPerMinute":  l.InvocationsPerMinute,
+		"concurrentInvocations": l.ConcurrentInvocations,
+		"maxActionInstances":    l.ConcurrentInvocations,
+		"firesPerMinute":        l.FiresPerMinute,
+	} {
+		if v > 0 {
+			b[k] = v
+		}
+	}
+	return b
+}
+
+// defaultLimits are the throttles of a namespace without its own.
+func (s *Server) defaultLimits() throttle.Limits {
+	if s.cfg.Throttle == nil {
+		return throttle.Limits{}
+	}
+	return s.cfg.Throttle.Defaults()
 }
 
 func (s *Server) limits(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	if _, err := ownNamespace(r, id); err != nil {
+	ns, err := ownNamespace(r, id)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, limitsBody())
+	var l throttle.Limits
+	if s.cfg.Throttle != nil {
+		if l, err = s.cfg.Throttle.Limits(r.Context(), ns); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, limitsBody(l))
+	return nil
+}
+
+// setLimits answers PUT /namespaces/{ns}/limits, which only admin
+// identities may call: the body's throttles (invocationsPerMinute,
+// concurrentInvocations, firesPerMinute) replace the namespace's, the
+// others stay, and the answer is the namespace's limits.
+func (s *Server) setLimits(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	if !id.Admin {
+		return errorf(http.StatusForbidden, msgForbidden)
+	}
+	if s.cfg.Throttle == nil {
+		return errorf(http.StatusServiceUnavailable, msgOverloaded)
+	}
+	ns := r.PathValue("ns")
+	if ns == actions.DefaultNamespace {
+		ns = id.Namespace
+	}
+	if err := actions.CheckNamespace(ns); err != nil {
+		return errorf(http.StatusNotFound, msgNotFound)
+	}
+	existing, err := s.cfg.Identities.Namespaces(r.Context())
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(existing, ns) {
+		return errorf(http.StatusNotFound, msgNotFound)
+	}
+	body, err := readBody(r, maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var set map[string]json.RawMessage
+	if err := decodeObject(body, &set); err != nil {
+		return err
+	}
+	var l throttle.Limits
+	for k, v := range set {
+		var dst *int
+		switch k {
+		case "invocationsPerMinute":
+			dst = &l.InvocationsPerMinute
+		case "concurrentInvocations":
+			dst = &l.ConcurrentInvocations
+		case "firesPerMinute":
+			dst = &l.FiresPerMinute
+		default:
+			return errorf(http.StatusBadRequest, fmt.Sprintf("The limit '%s' cannot be set: only invocationsPerMinute, concurrentInvocations and firesPerMinute can.", k))
+		}
+		if err := json.Unmarshal(v, dst); err != nil || *dst <= 0 {
+			return errorf(http.StatusBadRequest, fmt.Sprintf("The limit '%s' must be a positive integer.", k))
+		}
+	}
+	got, err := s.cfg.Throttle.SetLimits(r.Context(), ns, l)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, limitsBody(got))
 	return nil
 }

@@ -106,6 +106,9 @@ type Config struct {
 	// PUT and PATCH, and web actions, which run actions) get 507 with
 	// what is full, and reads and deletes go on.
 	Space SpaceChecker
+	// Throttle enforces the namespaces' throttles with 429s; nil enforces
+	// none.
+	Throttle Throttler
 }
 
 // SpaceChecker reports, with a *hub.FullError, that storage is full.
@@ -289,6 +292,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/namespaces/{$}", s.authed(s.listNamespaces))
 	m.HandleFunc("PUT /api/v1/namespaces/{ns}", s.authed(s.createNamespace))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/limits", s.authed(s.limits))
+	m.HandleFunc("PUT /api/v1/namespaces/{ns}/limits", s.authed(s.setLimits))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/actions", s.authed(s.listActions))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/actions/{name...}", s.authed(s.getAction))
@@ -369,7 +373,7 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 		"description": "Gust, an OpenWhisk-compatible serverless event hub",
 		"api_paths":   []string{"/api/v1"},
 		"runtimes":    byFamily,
-		"limits":      limitsBody(),
+		"limits":      limitsBody(s.defaultLimits()),
 	})
 }
 

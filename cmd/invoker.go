@@ -112,7 +112,7 @@ func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerO
 	})
 	iv := invoker.New(deps.hub, pool, deps.code, deps.records, sb.images, invoker.Options{
 		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Local: deps.dispatcher, Logger: log.With("component", "invoker"),
-		Observer: deps.telemetry.invokerObserver(),
+		Observer: deps.telemetry.invokerObserver(), Slots: deps.slots,
 	})
 	if deps.telemetry != nil && deps.telemetry.metrics != nil {
 		deps.telemetry.metrics.WatchPool(pool.Stats)
@@ -158,6 +158,8 @@ type invokerDeps struct {
 	dispatcher *invoker.Dispatcher
 	// telemetry gets the invoker's metrics and traces.
 	telemetry *telemetryParts
+	// slots takes back the concurrency slots of completed invocations.
+	slots invoker.Releaser
 }
 
 // keepStemCells asks the pool for pre-warmed containers of every runtime

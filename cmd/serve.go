@@ -23,6 +23,7 @@ import (
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/feeds/mqtt"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/throttle"
 	"github.com/gusthub/gust/internal/dirlock"
 	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/internal/telemetry"
@@ -46,11 +47,13 @@ type serveOptions struct {
 	dedupWindow time.Duration
 	bodyTimeout time.Duration
 	diskReserve int
-	invoker     invokerOptions
-	role        string
-	cluster     hub.ClusterOptions
-	external    hub.ExternalOptions
-	replicas    int
+	// limits are the throttles of namespaces without their own.
+	limits   throttle.Limits
+	invoker  invokerOptions
+	role     string
+	cluster  hub.ClusterOptions
+	external hub.ExternalOptions
+	replicas int
 	// metricsListen moves GET /metrics off the API port to an address of
 	// its own, or turns it off ("off").
 	metricsListen string
@@ -96,6 +99,9 @@ func newServeCmd(e *env) *cobra.Command {
 	f.DurationVar(&o.dedupWindow, "dedup-window", hub.DefaultDedupWindow, "a trigger runs an event (by source and id) once within this window; a trigger's dedup-window annotation overrides it (env GUST_DEDUP_WINDOW)")
 	f.DurationVar(&o.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "drop a request whose body sends nothing this long, with 408 (env GUST_BODY_TIMEOUT)")
 	f.IntVar(&o.diskReserve, "disk-reserve", hub.DefaultDiskReserve>>20, "MB of the data dir's disk to keep free: with less, API writes get 507 until room is made; 0 turns it off (env GUST_DISK_RESERVE)")
+	f.IntVar(&o.limits.InvocationsPerMinute, "invocations-per-minute", 0, "invokes a namespace may make in a minute, unless gust namespace limits gave it its own; 0: no limit (env GUST_INVOCATIONS_PER_MINUTE)")
+	f.IntVar(&o.limits.ConcurrentInvocations, "concurrent-invocations", 0, "activations a namespace may have in flight, unless gust namespace limits gave it its own; 0: no limit (env GUST_CONCURRENT_INVOCATIONS)")
+	f.IntVar(&o.limits.FiresPerMinute, "fires-per-minute", 0, "trigger fires a namespace may make in a minute, unless gust namespace limits gave it its own; 0: no limit (env GUST_FIRES_PER_MINUTE)")
 	f.StringVar(&o.invoker.sandbox, "sandbox", "auto", "where actions run: auto (Docker if reachable, else local processes), docker or process (env GUST_SANDBOX)")
 	f.IntVar(&o.invoker.memoryMB, "invoker-memory", 2048, "MB of memory all action containers may use together (env GUST_INVOKER_MEMORY)")
 	f.Float64Var(&o.invoker.cpus, "invoker-cpus", 0, "CPUs all action containers may use together, each a quota in proportion to its memory; 0: no quota, CPU shares only (env GUST_INVOKER_CPUS)")
@@ -201,6 +207,12 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	if o.diskReserve < 0 {
 		return fmt.Errorf("--disk-reserve %d: use a number of MB, or 0 to turn the check off", o.diskReserve)
 	}
+	for flag, v := range map[string]int{"invocations-per-minute": o.limits.InvocationsPerMinute,
+		"concurrent-invocations": o.limits.ConcurrentInvocations, "fires-per-minute": o.limits.FiresPerMinute} {
+		if v < 0 {
+			return fmt.Errorf("--%s %d: use a positive number, or 0 for no limit", flag, v)
+		}
+	}
 	if o.procs < 0 {
 		return fmt.Errorf("--procs %d: use a positive number, or 0 to choose from the CPUs", o.procs)
 	}
@@ -305,6 +317,10 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	if err != nil {
 		return nil, err
 	}
+	throttles, err := throttle.Open(ctx, js, throttle.Options{Defaults: o.limits})
+	if err != nil {
+		return nil, err
+	}
 	if _, err := invoker.OpenQueue(ctx, js); err != nil {
 		return nil, err
 	}
@@ -334,6 +350,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	var dispatcher *invoker.Dispatcher
 	if controller {
 		dispatcher = invoker.NewDispatcher(h, cache, activations, log.With("component", "dispatcher"))
+		dispatcher.UseSlots(throttles)
 	}
 	if invokes {
 		sb, err := openSandbox(ctx, o.invoker, o.dataDir, log)
@@ -341,7 +358,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			return nil, err
 		}
 		runInvoker, err := newInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: b.apiHost,
-			owner: containerOwner(o.dataDir), dispatcher: dispatcher, telemetry: tel}, o.invoker, log)
+			owner: containerOwner(o.dataDir), dispatcher: dispatcher, telemetry: tel, slots: throttles}, o.invoker, log)
 		if err != nil {
 			_ = sb.close()
 			return nil, err
@@ -370,7 +387,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	srv := &http.Server{
 		Handler: tel.withMetrics(o, api.New(api.Config{
 			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes, Devices: devices,
-			Activator: dispatcher,
+			Activator: dispatcher, Throttle: throttles,
 			Events:    events,
 			Outcomes:  rules.NewOutcomes(h.Conn()).FollowCompletions(invoker.DoneSubject("")),
 			Pool:      invoker.NewPoolView(h.Conn()),

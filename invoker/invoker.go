@@ -66,6 +66,25 @@ type Options struct {
 	Builtins *Builtins
 	// Observer, if set, is told of every activation (metrics, traces).
 	Observer Observer
+	// Slots, if set, takes back the concurrency slot of each invocation
+	// that holds one (actions.Invocation.Slot) when it completes.
+	Slots Releaser
+}
+
+// Releaser gives back a namespace's concurrency slot
+// (*throttle.Throttle).
+type Releaser interface {
+	Release(ctx context.Context, ns string) error
+}
+
+// release gives back inv's slot, if it holds one, to slots.
+func release(ctx context.Context, slots Releaser, inv *actions.Invocation, log *slog.Logger) {
+	if !inv.Slot || slots == nil {
+		return
+	}
+	if err := slots.Release(context.WithoutCancel(ctx), inv.Namespace); err != nil {
+		log.Warn("release concurrency slot", "activation_id", inv.ActivationID, "err", err)
+	}
 }
 
 // Invoker pulls invocations from the hub's work queue and runs them in its
@@ -254,6 +273,7 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored 
 		inv.TraceParent, observed = iv.opts.Observer.Taken(ctx, inv)
 	}
 	rec := iv.activate(ctx, inv)
+	release(ctx, iv.opts.Slots, inv, iv.log)
 	if observed != nil {
 		observed(rec)
 	}
@@ -316,7 +336,14 @@ type Dispatcher struct {
 	subErr  error
 	mu      sync.Mutex
 	waiting map[string]chan completion
+
+	slots Releaser // nil: none held
 }
+
+// UseSlots makes the dispatcher give back to slots the concurrency slot of
+// each sequence that holds one when it completes (the invoker does so for
+// other actions). Call it before the first Activate.
+func (d *Dispatcher) UseSlots(slots Releaser) { d.slots = slots }
 
 // NewDispatcher returns a dispatcher on h. The queue must exist (OpenQueue).
 // It resolves sequence components with acts and stores sequence records in
@@ -451,7 +478,9 @@ func (d *Dispatcher) activateSequence(ctx context.Context, inv *actions.Invocati
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
-		done <- d.runSequence(d.bgCtx, inv, topmost)
+		rec := d.runSequence(d.bgCtx, inv, topmost)
+		release(d.bgCtx, d.slots, inv, d.log)
+		done <- rec
 	}()
 	if wait <= 0 {
 		return nil, nil
