@@ -8,8 +8,11 @@
 // queue (queue.go), wakes blocking callers when their record is announced,
 // and runs sequences component by component. The invoker's side is the
 // Invoker (invoker.go, exec.go, logs.go), which consumes the queue
-// (hub.Consume) and runs each activation in a container of the Pool
-// (pool.go), or in Go for a built-in action (builtin.go).
+// (hub.Consume) and runs each activation in a container of the Pool, or in
+// Go for a built-in action (builtin.go). The Pool's files split its work:
+// pool.go acquires and releases warm containers and queues the requests
+// that must wait, pool_stem.go keeps the stem cells, pool_idle.go pauses
+// and removes idle containers, poolview.go reports what the pool holds.
 //
 // Parameters too large for the queue's message travel by reference: the
 // Dispatcher stores them (hub.StoreParams), the Invoker reads them right

@@ -154,8 +154,6 @@ type Request struct {
 	Concurrency int
 }
 
-func stemKey(kind string, memMB int) string { return fmt.Sprintf("%s/%d", kind, memMB) }
-
 // Acquire returns a container for req: a warm one, a stem cell, or a new
 // one, waiting in line while the pool is full.
 func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
@@ -377,23 +375,6 @@ func (p *Pool) takeWarm(req Request) *container {
 	return nil
 }
 
-// takeStem claims a stem cell of the request's kind and memory and starts
-// its replacement.
-func (p *Pool) takeStem(req Request) *container {
-	sk := stemKey(req.Spec.Kind, req.Spec.MemoryMB)
-	cs := p.stems[sk]
-	if len(cs) == 0 {
-		return nil
-	}
-	c := cs[len(cs)-1]
-	p.stems[sk] = cs[:len(cs)-1]
-	p.stemHave[sk]--
-	c.stemKey, c.key, c.maxActive, c.active = "", req.Key, max(req.Concurrency, 1), 1
-	p.warm[req.Key] = append(p.warm[req.Key], c)
-	p.replenishLocked(sk)
-	return c
-}
-
 // reserve books memMB of capacity, evicting least recently used idle warm
 // containers when that makes room.
 func (p *Pool) reserve(memMB int) bool {
@@ -530,118 +511,6 @@ func (l *Lease) MarkInitialized() {
 	l.pool.mu.Unlock()
 }
 
-// armIdleLocked schedules pausing an idle container after the grace, and
-// removing it after the idle TTL.
-func (p *Pool) armIdleLocked(c *container) {
-	c.stopTimer()
-	switch {
-	case p.opts.PauseGrace > 0 && !c.paused:
-		c.timer = time.AfterFunc(p.opts.PauseGrace, func() { p.pauseIdle(c) })
-	case p.opts.IdleTTL > 0:
-		c.timer = time.AfterFunc(p.opts.IdleTTL, func() { p.expireIdle(c) })
-	}
-}
-
-func (p *Pool) pauseIdle(c *container) {
-	p.mu.Lock()
-	if c.dead || c.active > 0 || c.paused || p.closed {
-		p.mu.Unlock()
-		return
-	}
-	c.paused = true // claimed: a concurrent Acquire resumes it
-	p.bg.Add(1)
-	c.pauseMu.Lock()
-	p.mu.Unlock()
-	defer p.bg.Done()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := c.Pause(ctx)
-	c.pauseMu.Unlock()
-	if err != nil {
-		p.log.Warn("pause container failed", "container", c.ID(), "err", err)
-		p.mu.Lock()
-		p.removeLocked(c, "pause failed")
-		p.mu.Unlock()
-		return
-	}
-	p.mu.Lock()
-	if c.active == 0 && !c.dead && p.opts.IdleTTL > 0 {
-		ttl := p.opts.IdleTTL - p.opts.PauseGrace
-		c.timer = time.AfterFunc(max(ttl, time.Millisecond), func() { p.expireIdle(c) })
-	}
-	p.mu.Unlock()
-}
-
-func (p *Pool) expireIdle(c *container) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c.dead || c.active > 0 {
-		return
-	}
-	p.removeLocked(c, "idle")
-	p.wakeNextLocked()
-}
-
-func (c *container) stopTimer() {
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
-	}
-}
-
-// removeLocked takes c out of the pool, frees its memory and destroys it in
-// the background. A container still being created is destroyed by start.
-func (p *Pool) removeLocked(c *container, why string) {
-	if !p.forgetLocked(c) || c.Container == nil {
-		return
-	}
-	p.log.Debug("container removed", "container", c.ID(), "reason", why)
-	p.bg.Add(1)
-	go func() {
-		defer p.bg.Done()
-		p.destroy(c)
-	}()
-}
-
-// forgetLocked takes c out of the pool's bookkeeping and frees its memory;
-// it reports false if c was already gone.
-func (p *Pool) forgetLocked(c *container) bool {
-	if c.dead {
-		return false
-	}
-	c.dead = true
-	c.stopTimer()
-	c.signalReadyLocked()
-	p.usedMB -= c.memMB
-	if c.key != "" {
-		p.warm[c.key] = without(p.warm[c.key], c)
-		if len(p.warm[c.key]) == 0 {
-			delete(p.warm, c.key)
-			delete(p.keyRun, c.key)
-		}
-		p.wakeKeyWaitersLocked(c.key)
-	}
-	return true
-}
-
-func (p *Pool) destroy(c *container) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.Destroy(ctx); err != nil {
-		p.log.Warn("destroy container failed", "container", c.ID(), "err", err)
-	}
-}
-
-func without(cs []*container, c *container) []*container {
-	out := cs[:0]
-	for _, x := range cs {
-		if x != c {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // wakeNextLocked lets the first waiting Acquire try again; with none
 // waiting, freed memory goes to the stem cells still missing.
 func (p *Pool) wakeNextLocked() {
@@ -665,81 +534,6 @@ func (p *Pool) dropWaiterLocked(w chan struct{}) {
 	}
 	// Already woken: pass the turn on so it is not lost.
 	p.wakeNextLocked()
-}
-
-// KeepStemCells asks the pool to keep count pre-warmed containers of spec
-// (its Kind and MemoryMB) ready, and starts them.
-func (p *Pool) KeepStemCells(spec Spec, count int) {
-	sk := stemKey(spec.Kind, spec.MemoryMB)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stemSpec[sk], p.stemWant[sk] = spec, count
-	p.replenishLocked(sk)
-}
-
-// Pauses between attempts to start a stem cell after one failed.
-const (
-	minStemPause = 500 * time.Millisecond
-	maxStemPause = 30 * time.Second
-)
-
-// replenishLocked starts stem cells until the wanted count is reached,
-// unless one failed to start a moment ago.
-func (p *Pool) replenishLocked(sk string) {
-	if time.Now().Before(p.stemRetry[sk]) {
-		return
-	}
-	for p.stemHave[sk] < p.stemWant[sk] {
-		if !p.startStemLocked(sk) {
-			return
-		}
-	}
-}
-
-// startStemLocked starts one stem cell in the background if memory allows.
-func (p *Pool) startStemLocked(sk string) bool {
-	spec := p.stemSpec[sk]
-	if p.closed || p.usedMB+spec.MemoryMB > p.opts.MemoryMB {
-		return false
-	}
-	p.usedMB += spec.MemoryMB
-	p.stemHave[sk]++
-	p.bg.Add(1)
-	go func() {
-		defer p.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		c := newContainer(spec, "", 1)
-		err := p.start(ctx, c, spec)
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if err != nil {
-			p.stemHave[sk]--
-			if errors.Is(err, ErrPoolClosed) {
-				return
-			}
-			pause := min(max(2*p.stemPause[sk], minStemPause), maxStemPause)
-			p.stemPause[sk], p.stemRetry[sk] = pause, time.Now().Add(pause)
-			p.log.Warn("start stem cell failed", "kind", spec.Kind, "retry_in", pause, "err", err)
-			time.AfterFunc(pause, func() {
-				p.mu.Lock()
-				defer p.mu.Unlock()
-				p.replenishLocked(sk)
-			})
-			return
-		}
-		delete(p.stemPause, sk)
-		delete(p.stemRetry, sk)
-		if p.closed { // Close did not see it
-			p.forgetLocked(c)
-			p.bg.Add(1)
-			go func() { defer p.bg.Done(); p.destroy(c) }()
-			return
-		}
-		c.active, c.stemKey = 0, sk
-		p.stems[sk] = append(p.stems[sk], c)
-	}()
-	return true
 }
 
 // Stats describes the pool's containers.
