@@ -68,6 +68,9 @@ type Config struct {
 	Activator Activator
 	// Events takes trigger fires; nil answers fires with 503.
 	Events EventPublisher
+	// Replayer puts stored events on their trigger again (POST
+	// .../triggers/{name}/replay); nil answers replays with 503.
+	Replayer EventReplayer
 	// Outcomes streams what became of trigger events (GET .../events);
 	// nil answers such streams with 503.
 	Outcomes OutcomeSource
@@ -310,6 +313,7 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.putTrigger))
 	m.HandleFunc("DELETE /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.deleteTrigger))
 	m.HandleFunc("POST /api/v1/namespaces/{ns}/triggers/{name}", s.authed(s.fireTrigger))
+	m.HandleFunc("POST /api/v1/namespaces/{ns}/triggers/{name}/replay", s.authed(s.replayTrigger))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/rules", s.authed(s.listRules))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/rules/{name}", s.authed(s.getRule))

@@ -206,6 +206,7 @@ func newTriggerCmd(e *env) *cobra.Command {
 		triggerGetLeaf(),
 		listLeaf("trigger", triggersOf, rows("triggers", plainRow)),
 		triggerDeleteLeaf(),
+		triggerReplayLeaf(),
 		leaf{use: "fire NAME", short: "Fire a trigger", minArgs: 1, maxArgs: 1, pairs: true, flags: fireFiles.register,
 			run: func(x *call, args []string) error {
 				params, _, err := x.keyValues(&fireFiles)

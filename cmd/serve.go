@@ -389,6 +389,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes, Devices: devices,
 			Activator: dispatcher, Throttle: throttles,
 			Events:   events,
+			Replayer: hub.NewPublisher(js),
 			Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(invoker.DoneSubject("")),
 			Pool:     invoker.NewPoolView(h.Conn()),
 			Feeds:    feedManager, Records: activations,

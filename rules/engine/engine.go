@@ -253,6 +253,10 @@ type firing struct {
 
 	triggerID, subject, apiKey, traceparent string
 
+	// replayOf, for a replayed event (hub.HeaderReplayOf), is the
+	// original's trigger activation; replayRule limits it to one rule.
+	replayOf, replayRule string
+
 	// Set by plan.
 	payload map[string]json.RawMessage // the event's data as parameters
 	args    json.RawMessage            // the invocations' parameters
@@ -307,6 +311,12 @@ func (e *Engine) take(ctx context.Context, msg jetstream.Msg) (*firing, error) {
 	if f.subject == "" {
 		f.subject = ns
 	}
+	if f.replayOf = msg.Headers().Get(hub.HeaderReplayOf); f.replayOf != "" && f.fromAPI {
+		// Taken again on purpose: the duplicate window, which would drop
+		// it, is not consulted (nor told), and the record says so.
+		f.replayRule = msg.Headers().Get(hub.HeaderReplayRule)
+		return f, nil
+	}
 	if ev.Type() != hub.PlainFireType || ev.ID() != f.triggerID { // a plain fire's id is its new activation's
 		window, ok, _ := t.DedupWindow()
 		if !ok {
@@ -359,7 +369,9 @@ func (e *Engine) plan(ctx context.Context, f *firing) (bool, error) {
 
 	names := make([]string, 0, len(f.t.Rules))
 	for name := range f.t.Rules {
-		names = append(names, name)
+		if f.replayRule == "" || name == f.replayRule {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	f.steps = make([]step, 0, len(names))
@@ -473,6 +485,10 @@ func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, qu
 	}
 	if f.traceparent != "" {
 		rec.Annotations = rec.Annotations.Set("traceparent", f.traceparent)
+	}
+	if f.replayOf != "" {
+		rec.Cause = f.replayOf
+		rec.Annotations = rec.Annotations.Set("replayOf", f.replayOf)
 	}
 	// The record and the invocations are written at once and confirmed
 	// together: the event is acknowledged only once all of them are stored.

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+)
+
+// EventReplayer puts stored events of a trigger on it again
+// (hub.Publisher.Replay).
+type EventReplayer interface {
+	Replay(ctx context.Context, ns, trigger string, q hub.ReplayQuery, newID func() string) ([]hub.Replayed, error)
+}
+
+// replayRequest is the body of POST .../triggers/{name}/replay. Since and
+// Until are RFC 3339 times or Go durations before now ("1h", "90m").
+type replayRequest struct {
+	Since  string `json:"since"`
+	Until  string `json:"until"`
+	Rule   string `json:"rule"`
+	DryRun bool   `json:"dryRun"`
+	Limit  int    `json:"limit"`
+}
+
+// replayTrigger answers POST /namespaces/{ns}/triggers/{name}/replay: the
+// trigger's events stored in [since, until) are put on it again, each
+// under a new trigger activation whose cause is the original's, and run
+// its rules (or only rule) once more; the answer lists them
+// ({"replayed": [...]}). With dryRun nothing is put, the list says what
+// would be.
+func (s *Server) replayTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	ctx := r.Context()
+	if s.cfg.Replayer == nil {
+		return errorf(http.StatusServiceUnavailable, msgOverloaded)
+	}
+	n, err := ownName(r, id)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r, 64<<10)
+	if err != nil {
+		return err
+	}
+	var req replayRequest
+	if err := decodeObject(body, &req); err != nil {
+		return err
+	}
+	now := s.now()
+	q := hub.ReplayQuery{DryRun: req.DryRun, Limit: req.Limit}
+	if strings.TrimSpace(req.Since) == "" {
+		return malformed(`"since" is required: a time (RFC 3339) or a duration before now, such as "1h"`)
+	}
+	if q.Since, err = replayTime("since", req.Since, now); err != nil {
+		return err
+	}
+	if q.Until, err = replayTime("until", req.Until, now); err != nil {
+		return err
+	}
+	if !q.Until.IsZero() && !q.Until.After(q.Since) {
+		return malformed(fmt.Sprintf(`"until" (%s) must be after "since" (%s)`, q.Until.Format(time.RFC3339), q.Since.Format(time.RFC3339)))
+	}
+	if req.Limit < 0 || req.Limit > hub.MaxReplay {
+		return malformed(fmt.Sprintf(`"limit" must be between 1 and %d (0 or absent: %d)`, hub.MaxReplay, hub.MaxReplay))
+	}
+	t, _, err := s.cfg.Rules.GetTrigger(ctx, n)
+	if err != nil {
+		return err
+	}
+	if req.Rule != "" {
+		// The trigger names its rules "ns/rule"; a rule of the trigger's
+		// namespace may be given by its name alone.
+		q.Rule = strings.TrimPrefix(req.Rule, "/")
+		if !strings.Contains(q.Rule, "/") {
+			q.Rule = n.Namespace + "/" + q.Rule
+		}
+		if _, ok := t.Rules[q.Rule]; !ok {
+			return errorf(http.StatusNotFound, fmt.Sprintf("Rule '%s' is not a rule of trigger '%s'.", req.Rule, n.Name))
+		}
+	}
+	out, err := s.cfg.Replayer.Replay(ctx, n.Namespace, n.Name, q, actions.NewActivationID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"replayed": out, "dryRun": req.DryRun})
+	return nil
+}
+
+// replayTime reads a replay bound: an RFC 3339 time, or a positive
+// duration that far before now; "" is the zero time.
+func replayTime(field, v string, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d <= 0 {
+			return time.Time{}, malformed(fmt.Sprintf("%q must be a positive duration, got %q", field, v))
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, malformed(fmt.Sprintf("%q is neither a time (RFC 3339, e.g. 2026-12-06T01:00:00Z) nor a duration (e.g. 1h): %q", field, v))
+	}
+	return t, nil
+}

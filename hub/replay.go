@@ -1,0 +1,178 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Headers of a replayed event: the stored event put on its trigger again,
+// to run its rules once more (Publisher.Replay).
+const (
+	// HeaderReplayOf names the trigger activation of the original event.
+	// The rule engine takes an event with it past the duplicate window (on
+	// purpose: the event was taken before) and records the new trigger
+	// activation with cause and annotation replayOf set to it.
+	HeaderReplayOf = "Gust-Replay-Of"
+	// HeaderReplayRule, when set, limits the replay to that rule of the
+	// trigger.
+	HeaderReplayRule = "Gust-Replay-Rule"
+)
+
+// ReplayQuery selects the stored events of a trigger to replay.
+type ReplayQuery struct {
+	Since, Until time.Time // stored at or after Since and before Until (zero: now)
+	Rule         string    // only this rule ("" means all the trigger's rules)
+	Limit        int       // at most this many events, the oldest first (0: MaxReplay)
+	DryRun       bool      // list the events, replay nothing
+}
+
+// MaxReplay bounds the events one replay re-delivers.
+const MaxReplay = 10000
+
+// Replayed is one stored event selected for a replay.
+type Replayed struct {
+	// Original is the trigger activation id of the stored event.
+	Original string `json:"original"`
+	// ActivationID is the new trigger activation's id; empty in a dry run.
+	ActivationID string    `json:"activationId,omitempty"`
+	EventID      string    `json:"eventId"`
+	Source       string    `json:"source"`
+	Type         string    `json:"type"`
+	Stored       time.Time `json:"stored"`
+	Sequence     uint64    `json:"sequence"`
+}
+
+// Replay puts the events stored on trigger t of namespace ns in q's time
+// range on the trigger again, each under a new trigger activation id that
+// newID makes, marked HeaderReplayOf the original's trigger activation (and
+// HeaderReplayRule q.Rule). Replays themselves are not replayed again: only
+// events that came from a feed or a fire are. With q.DryRun it only lists
+// them.
+//
+// It reads the stream through an ordered consumer that starts at q.Since
+// (JetStream's OptStartTime) and filters on the trigger's subject, and
+// stops at the trigger's last stored message as of the call, so events
+// stored meanwhile (the replays among them) are not read.
+func (p *Publisher) Replay(ctx context.Context, ns, t string, q ReplayQuery, newID func() string) ([]Replayed, error) {
+	if q.Limit <= 0 || q.Limit > MaxReplay {
+		q.Limit = MaxReplay
+	}
+	if q.Until.IsZero() {
+		q.Until = time.Now()
+	}
+	st, err := p.js.Stream(ctx, EventsStream)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", EventsStream, err)
+	}
+	subject := EventSubject(ns, t)
+	last, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return []Replayed{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the events of %s/%s: %w", ns, t, err)
+	}
+	if last.Time.Before(q.Since) {
+		return []Replayed{}, nil
+	}
+	since := q.Since
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &since,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the events of %s/%s: %w", ns, t, err)
+	}
+	out := []Replayed{}
+	for len(out) < q.Limit {
+		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("read the events of %s/%s: %w", ns, t, err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			meta, err := msg.Metadata()
+			if err != nil {
+				return nil, fmt.Errorf("event metadata: %w", err)
+			}
+			seq := meta.Sequence.Stream
+			if seq > last.Sequence || !meta.Timestamp.Before(q.Until) {
+				return out, nil
+			}
+			if len(out) >= q.Limit {
+				continue // drain the batch
+			}
+			r, ok, err := p.replayOne(ctx, ns, t, msg, meta, q, newID)
+			if err != nil {
+				return out, err
+			}
+			if ok {
+				out = append(out, r)
+			}
+			if seq == last.Sequence {
+				return out, nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return out, fmt.Errorf("read the events of %s/%s: %w", ns, t, err)
+		}
+		if n == 0 { // the trigger's last message went (expired or purged) meanwhile
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+// replayOne replays (or, in a dry run, describes) one stored message; it
+// reports false for a message that is itself a replay or not an event.
+func (p *Publisher) replayOne(ctx context.Context, ns, t string, msg jetstream.Msg, meta *jetstream.MsgMetadata,
+	q ReplayQuery, newID func() string) (Replayed, bool, error) {
+	h := msg.Headers()
+	if h.Get(HeaderReplayOf) != "" {
+		return Replayed{}, false, nil
+	}
+	ev, err := DecodeEvent(h, msg.Data())
+	if err != nil {
+		return Replayed{}, false, nil // the engine dropped it too
+	}
+	orig := h.Get(HeaderActivationID)
+	if orig == "" {
+		orig = MessageActivationID(ns, t, ev.Source(), ev.ID(), meta.Sequence.Stream, meta.Timestamp)
+	}
+	r := Replayed{Original: orig, EventID: ev.ID(), Source: ev.Source(), Type: ev.Type(),
+		Stored: meta.Timestamp.UTC(), Sequence: meta.Sequence.Stream}
+	if q.DryRun {
+		return r, true, nil
+	}
+	r.ActivationID = newID()
+	m := nats.NewMsg(msg.Subject())
+	for k, vs := range h {
+		if k == nats.MsgIdHdr || k == nats.ExpectedStreamHdr {
+			continue
+		}
+		m.Header[k] = vs
+	}
+	// The stored message as it is, data (or its reference) included:
+	// offloaded data is read again from the object store by the engine.
+	m.Data = msg.Data()
+	m.Header.Set(HeaderActivationID, r.ActivationID)
+	m.Header.Set(HeaderReplayOf, orig)
+	if q.Rule != "" {
+		m.Header.Set(HeaderReplayRule, q.Rule)
+	} else {
+		m.Header.Del(HeaderReplayRule)
+	}
+	// A message id of its own: JetStream's duplicate window would drop
+	// the original's.
+	if _, err := Publish(ctx, p.js, m, jetstream.WithMsgID("replay/"+r.ActivationID)); err != nil {
+		return Replayed{}, false, fmt.Errorf("replay event %s on %s/%s: %w", ev.ID(), ns, t, err)
+	}
+	return r, true, nil
+}
