@@ -32,6 +32,8 @@ FUZZSCALE ?= 1
 fuzz:
 	$(GO) test ./api -run '^$$' -fuzz '^FuzzDecodeEntities$$' -fuzztime $$((20000*$(FUZZSCALE)))x
 	$(GO) test ./api -run '^$$' -fuzz '^FuzzWebParams$$' -fuzztime $$((20000*$(FUZZSCALE)))x
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $$((3000*$(FUZZSCALE)))x
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzFire$$' -fuzztime $$((3000*$(FUZZSCALE)))x
 	$(GO) test ./hub -run '^$$' -fuzz '^FuzzTokenRoundTrip$$' -fuzztime $$((15000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/cloudevents -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((10000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/webhook -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((20000*$(FUZZSCALE)))x

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http/httptest"
 	"testing"
 )
@@ -33,26 +32,7 @@ func fuzzPut(f *testing.F, path string) {
 		e.must("PUT", setup.path, setup.body)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r := e.serve(httptest.NewRequest("PUT", path, bytes.NewReader(body)))
-		switch {
-		case r.status >= 500:
-			t.Fatalf("status %d for body %q: %s", r.status, body, r.body)
-		case r.status == 200:
-			var m map[string]any
-			if err := json.Unmarshal(r.body, &m); err != nil {
-				t.Fatalf("200 with a body that is no JSON object: %q", r.body)
-			}
-		default:
-			var eb map[string]any
-			if err := json.Unmarshal(r.body, &eb); err != nil {
-				t.Fatalf("status %d with a body that is no JSON object: %q", r.status, r.body)
-			}
-			msg, ok1 := eb["error"].(string)
-			code, ok2 := eb["code"].(string)
-			if !ok1 || !ok2 || msg == "" || !transactionIDRule.MatchString(code) || len(eb) != 2 {
-				t.Fatalf("status %d with body %s, want {\"error\",\"code\"}", r.status, r.body)
-			}
-		}
+		checkAnswer(t, body, e.serve(httptest.NewRequest("PUT", path, bytes.NewReader(body))))
 	})
 }
 
