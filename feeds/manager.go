@@ -52,7 +52,11 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// LeaseTTL is how long an instance stays owned by a process that
-	// stopped renewing it; 0 means 15 s.
+	// stopped renewing it; 0 means 8 s. Another process takes a dead
+	// owner's instances within about 4/3 of it (the TTL, then its next
+	// look at the leases); an owner that cannot renew for 2/3 of it (a
+	// NATS leader election, a stalled disk) stops its instances first, so
+	// an instance never runs twice.
 	LeaseTTL time.Duration
 	// MaxBackoff bounds the wait before a failed instance runs again; 0
 	// means 5 minutes.
@@ -111,7 +115,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		opts.Registry = Registered()
 	}
 	if opts.LeaseTTL <= 0 {
-		opts.LeaseTTL = 15 * time.Second
+		opts.LeaseTTL = 8 * time.Second
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Minute
