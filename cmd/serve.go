@@ -39,6 +39,7 @@ type serveOptions struct {
 	natsListen  string
 	natsURL     string
 	mqttListen  string
+	mqttRate    float64
 	publicURL   string
 	devGuestKey bool
 	logFormat   string
@@ -90,6 +91,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.listen, "listen", DefaultListen, "API address (env GUST_LISTEN)")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS on this address, e.g. 127.0.0.1:4222 (env GUST_NATS_LISTEN; default off)")
 	f.StringVar(&o.mqttListen, "mqtt-listen", "", "MQTT 3.1.1 listener for devices on this address, e.g. 127.0.0.1:1883; devices log in with a namespace key or their own credentials from `gust device create` (env GUST_MQTT_LISTEN; default off)")
+	f.Float64Var(&o.mqttRate, "mqtt-rate", hub.DefaultMQTTRate, "messages per second one device connection may publish to the MQTT listener, after a burst of twice as many; a faster device is paced, not cut off; 0 or negative: no limit (env GUST_MQTT_RATE)")
 	f.StringVar(&o.publicURL, "public-url", "", "the URL senders such as GitHub reach this API at, e.g. https://gust.example.com; feed URLs are under it (env GUST_PUBLIC_URL; default the listen address)")
 	f.StringVar(&o.natsURL, "nats", "", "use an external NATS server with JetStream instead of embedding one (env GUST_NATS)")
 	f.BoolVar(&o.devGuestKey, "dev-guest-key", false, "accept OpenWhisk's well-known guest key for namespace guest (env GUST_DEV_GUEST_KEY=true)")
@@ -266,7 +268,7 @@ type built struct {
 func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog.Logger) (*built, error) {
 	var mqttLogins atomic.Pointer[mqttCredentials] // set once the identities and devices are open
 	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, External: o.external, DataDir: o.dataDir, Listen: o.natsListen,
-		MQTT: mqttOptions(o.mqttListen, &mqttLogins), Cluster: o.cluster, Replicas: o.replicas, Logger: log, DiskReserve: diskReserve(o.diskReserve)})
+		MQTT: mqttOptions(o.mqttListen, o.mqttRate, &mqttLogins), Cluster: o.cluster, Replicas: o.replicas, Logger: log, DiskReserve: diskReserve(o.diskReserve)})
 	if err != nil {
 		return nil, err
 	}
@@ -441,11 +443,14 @@ type mqttCredentials struct {
 // empty): a device logs in with a namespace key (user = its uuid, password
 // = its secret) or with its own credentials (gust device create: user =
 // "<namespace>/<device>"), and may use that namespace's topics only.
-func mqttOptions(addr string, logins *atomic.Pointer[mqttCredentials]) *hub.MQTTOptions {
+func mqttOptions(addr string, perSecond float64, logins *atomic.Pointer[mqttCredentials]) *hub.MQTTOptions {
 	if addr == "" {
 		return nil
 	}
-	return &hub.MQTTOptions{Listen: addr, Authenticate: func(ctx context.Context, user, pass string) (string, error) {
+	if perSecond == 0 {
+		perSecond = -1 // 0 a second would refuse every message: as no limit, like a negative
+	}
+	return &hub.MQTTOptions{Listen: addr, Rate: perSecond, Authenticate: func(ctx context.Context, user, pass string) (string, error) {
 		c := logins.Load()
 		if c == nil {
 			return "", errors.New("gust is starting")

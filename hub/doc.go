@@ -14,4 +14,10 @@
 // (envelope.go), in-memory mirrors of a bucket that a watch keeps up to
 // date (Mirror, Follower), and the worker loop of a JetStream consumer
 // (Consume).
+//
+// Data too large for a message goes through object stores: an event's
+// (dataref.go) and an invocation's parameters (params.go). The embedded
+// server's MQTT listener (mqtt.go) lets devices publish to Gust; they reach
+// it through a gate that bounds each connection's rate and message size
+// (mqttgate.go).
 package hub

@@ -65,6 +65,7 @@ type Hub struct {
 	replicas int
 
 	mqtt *MQTTListener // nil when the MQTT listener is off
+	gate *mqttGate     // the devices' side of the MQTT listener
 	disk *diskGuard    // nil without a data dir or with the check off
 
 	// writeFailed is set when the embedded JetStream could not write to
@@ -124,12 +125,19 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		sopts.Host, sopts.Port = host, port
 	}
 	var mqttListener *MQTTListener
+	var gate *mqttGate
 	if opts.MQTT != nil && opts.MQTT.Listen != "" {
 		var err error
-		if mqttListener, err = mqttServerOptions(sopts, opts.MQTT, logger.With("component", "mqtt").Warn); err != nil {
+		if mqttListener, gate, err = mqttServerOptions(sopts, opts.MQTT, logger.With("component", "mqtt")); err != nil {
 			return nil, err
 		}
 	}
+	started := false
+	defer func() {
+		if gate != nil && !started {
+			gate.close()
+		}
+	}()
 	clustered := opts.Cluster.Listen != ""
 	if clustered {
 		if err := opts.Cluster.apply(sopts); err != nil {
@@ -157,6 +165,12 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		srv.Shutdown()
 		return nil, errors.New("embedded NATS server did not become ready (is the data directory locked by another Gust?)")
 	}
+	if gate != nil {
+		if err := startGate(sopts, mqttListener, gate); err != nil {
+			srv.Shutdown()
+			return nil, err
+		}
+	}
 	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("gust"))
 	if err != nil {
 		srv.Shutdown()
@@ -168,7 +182,7 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 		srv.WaitForShutdown()
 		return nil, err
 	}
-	h.mqtt = mqttListener
+	h.mqtt, h.gate = mqttListener, gate
 	if opts.DiskReserve >= 0 {
 		h.disk = &diskGuard{dir: opts.DataDir, reserve: orDefault(opts.DiskReserve, DefaultDiskReserve)}
 	}
@@ -179,6 +193,7 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 			h.recoverWrites(sopts, logger.With("component", "hub"))
 		})
 	}
+	started = true
 	return h, nil
 }
 
@@ -246,6 +261,9 @@ func (h *Hub) ClientURL() string {
 func (h *Hub) Close() error {
 	var err error
 	h.closeOnce.Do(func() {
+		if h.gate != nil {
+			h.gate.close()
+		}
 		if h.stopRecovery != nil {
 			close(h.stopRecovery)
 			h.recovery.Wait()

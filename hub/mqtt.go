@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +26,10 @@ type MQTTOptions struct {
 	// namespace whose topics it may use; an error refuses the connection
 	// (CONNACK "not authorized").
 	Authenticate func(ctx context.Context, username, password string) (namespace string, err error)
+	// Rate is how many messages per second one device connection may
+	// publish (0: DefaultMQTTRate; negative: no bound); a faster device is
+	// paced. A device's message is at most MaxDeviceMessage.
+	Rate float64
 }
 
 // InternalMQTTUser is the user name Gust's own MQTT clients (the mqtt feed
@@ -32,7 +39,9 @@ const InternalMQTTUser = "$gust"
 
 // MQTTListener is how Gust's own clients reach the embedded MQTT listener.
 type MQTTListener struct {
-	// Addr is the listener's host:port.
+	// Addr is the NATS server's own MQTT listener, on loopback: Gust's
+	// clients bypass the devices' limits (MQTTOptions.Listen is the
+	// devices').
 	Addr string
 	// Username and Password are the internal credentials: they may
 	// subscribe and publish to every namespace's topics.
@@ -97,20 +106,37 @@ func (a *deviceAuth) Check(c server.ClientAuthentication) bool {
 	return true
 }
 
-// mqttServerOptions turns on the MQTT listener in sopts.
-func mqttServerOptions(sopts *server.Options, o *MQTTOptions, log func(string, ...any)) (*MQTTListener, error) {
-	host, port, err := splitHostPort(o.Listen)
+// mqttServerOptions turns on the NATS server's MQTT listener in sopts, on
+// a loopback port of its choosing, and opens the devices' gate on
+// o.Listen, which relays to it once the server runs (startGate).
+func mqttServerOptions(sopts *server.Options, o *MQTTOptions, log *slog.Logger) (*MQTTListener, *mqttGate, error) {
+	_, port, err := splitHostPort(o.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("hub: --mqtt-listen %q: %w", o.Listen, err)
+		return nil, nil, fmt.Errorf("hub: --mqtt-listen %q: %w", o.Listen, err)
 	}
 	if port == 0 {
-		return nil, errors.New("hub: --mqtt-listen needs a port, e.g. 127.0.0.1:1883")
+		return nil, nil, errors.New("hub: --mqtt-listen needs a port, e.g. 127.0.0.1:1883")
+	}
+	gate, err := newMQTTGate(o.Listen, o.Rate, log)
+	if err != nil {
+		return nil, nil, err
 	}
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	secret := hex.EncodeToString(b[:])
-	sopts.MQTT.Host, sopts.MQTT.Port = host, port
+	sopts.MQTT.Host, sopts.MQTT.Port = "127.0.0.1", server.RANDOM_PORT
 	sopts.MQTT.AuthTimeout = 10
-	sopts.CustomClientAuthentication = &deviceAuth{authenticate: o.Authenticate, secret: secret, log: log}
-	return &MQTTListener{Addr: o.Listen, Username: InternalMQTTUser, Password: secret}, nil
+	sopts.CustomClientAuthentication = &deviceAuth{authenticate: o.Authenticate, secret: secret, log: log.Warn}
+	return &MQTTListener{Username: InternalMQTTUser, Password: secret}, gate, nil
+}
+
+// startGate points the gate and l at the MQTT port the started server
+// listens on (Start set it in sopts).
+func startGate(sopts *server.Options, l *MQTTListener, gate *mqttGate) error {
+	if sopts.MQTT.Port <= 0 {
+		return errors.New("hub: the embedded NATS server's MQTT listener did not start")
+	}
+	l.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sopts.MQTT.Port))
+	gate.serve(l.Addr)
+	return nil
 }

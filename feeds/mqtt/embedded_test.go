@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 var devices = map[string]struct{ pass, ns string }{
 	"dev-guest": {"secret-guest", "guest"},
 	"dev-other": {"secret-other", "other"},
+	"dev-flood": {"secret-flood", "guest"},
 }
 
 // startListener starts a hub with the MQTT listener on and makes it the
@@ -35,8 +37,15 @@ func startListener(t *testing.T) (*hub.Hub, string) {
 // the events stream.
 func startListenerB(t testing.TB) (*hub.Hub, string) {
 	t.Helper()
+	return startListenerRate(t, 0)
+}
+
+// startListenerRate is startListenerB with devices limited to perSecond
+// messages a second (0: the default).
+func startListenerRate(t testing.TB, perSecond float64) (*hub.Hub, string) {
+	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(upstreamtest.FreePort(t))
-	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir(), MQTT: &hub.MQTTOptions{Listen: addr,
+	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir(), MQTT: &hub.MQTTOptions{Listen: addr, Rate: perSecond,
 		Authenticate: func(_ context.Context, user, pass string) (string, error) {
 			if d, ok := devices[user]; ok && d.pass == pass {
 				return d.ns, nil
@@ -163,5 +172,51 @@ func TestEmbeddedLargeMessage(t *testing.T) {
 			t.Logf("event %s: %d bytes", e.Subject(), len(e.Data()))
 		}
 		t.Fatalf("%d events, want the 6 MB one and the one after", len(evs))
+	}
+}
+
+// TestDeviceRateLimit: a device that publishes 60 messages at once on a
+// listener that allows 10 a second (after a burst of 20) is paced, not cut
+// off: every message arrives, none sooner than the limit allows, and
+// another device of the same namespace gets its message through while the
+// first one's are still coming.
+func TestDeviceRateLimit(t *testing.T) {
+	_, addr := startListenerRate(t, 10)
+	r := run(t, params("topic", "flood/#"), nil)
+	time.Sleep(time.Second) // subscribed
+	const n, burst, perSecond = 60, 20, 10
+	var lines strings.Builder
+	for i := range n {
+		fmt.Fprintf(&lines, "{\"i\":%d}\n", i)
+	}
+	flood := upstreamtest.Command(t, "mosquitto_pub", clientArgs(addr, "dev-flood", "-t", "guest/flood/a", "-l", "-q", "0")...)
+	flood.Stdin = strings.NewReader(lines.String())
+	start := time.Now()
+	if err := flood.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	upstreamtest.Run(t, "mosquitto_pub", clientArgs(addr, "dev-guest", "-t", "guest/flood/b", "-m", `{"other":true}`, "-q", "1")...)
+	r.Rec.WaitFor(t, n+1, 60*time.Second)
+	took := time.Since(start)
+	if err := flood.Wait(); err != nil {
+		t.Errorf("the paced device's mosquitto_pub: %v", err)
+	}
+	evs := r.Rec.Events()
+	other, last := -1, -1
+	for i, e := range evs {
+		switch e.Subject() {
+		case "flood/b":
+			other = i
+		case "flood/a":
+			last = i
+		}
+	}
+	if len(evs) != n+1 || other < 0 || other > last {
+		t.Errorf("%d events (want %d), the other device's at %d, the paced device's last at %d", len(evs), n+1, other, last)
+	}
+	// A token bucket cannot let them through sooner than this.
+	if least := time.Duration(n-burst) * time.Second / perSecond; took < least*9/10 {
+		t.Errorf("60 messages arrived in %v, sooner than %v at 10 a second after a burst of 20", took, least)
 	}
 }
