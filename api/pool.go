@@ -14,6 +14,35 @@ type WarmPool interface {
 	Containers(ctx context.Context, ns string) ([]invoker.ContainerInfo, error)
 }
 
+// RuntimeBuilds tells which runtime images the invokers are building now;
+// invoker.PoolView is one.
+type RuntimeBuilds interface {
+	Building(ctx context.Context) ([]string, error)
+}
+
+// getRuntimeBuilds answers GET /api/v1/runtimes/building, a Gust
+// extension: the runtime kinds whose images an invoker is building, for
+// which a first activation waits, as {"building": ["python:3"]}. Any
+// valid key may ask; with no invoker to ask, 503.
+func (s *Server) getRuntimeBuilds(w http.ResponseWriter, r *http.Request, _ *Identity) error {
+	b, ok := s.cfg.Pool.(RuntimeBuilds)
+	if !ok {
+		return errorf(http.StatusServiceUnavailable, msgNoInvoker)
+	}
+	kinds, err := b.Building(r.Context())
+	switch {
+	case errors.Is(err, invoker.ErrNoInvoker):
+		return errorf(http.StatusServiceUnavailable, msgNoInvoker)
+	case err != nil:
+		return err
+	}
+	if kinds == nil {
+		kinds = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"building": kinds})
+	return nil
+}
+
 // getPool answers GET /namespaces/{ns}/pool, a Gust extension: the warm
 // containers the invokers keep for the caller's own namespace, by action,
 // as {"containers": [...]}. Another namespace is 403; with no invoker to

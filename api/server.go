@@ -74,8 +74,9 @@ type Config struct {
 	// Outcomes streams what became of trigger events (GET .../events);
 	// nil answers such streams with 503.
 	Outcomes OutcomeSource
-	// Pool tells the warm containers of a namespace (GET .../pool); nil
-	// answers with 503.
+	// Pool tells the warm containers of a namespace (GET .../pool), and,
+	// when it is also a RuntimeBuilds, the runtime images being built
+	// (GET /api/v1/runtimes/building); nil answers with 503.
 	Pool WarmPool
 	// Feeds carries out feed actions (/whisk.system/<package>/<feed>) and
 	// serves feed ingress URLs; nil leaves feed actions to the invoker.
@@ -323,6 +324,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/events", s.authed(s.streamEvents))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/pool", s.authed(s.getPool))
+	m.HandleFunc("GET /api/v1/runtimes/building", s.authed(s.getRuntimeBuilds))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/devices", s.authed(s.listDevices))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/devices/{name}", s.authed(s.getDevice))

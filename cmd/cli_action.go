@@ -1,6 +1,7 @@
 package gustcmd
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -9,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -255,7 +258,14 @@ func listFlags(o *client.ListOptions) func(*pflag.FlagSet) {
 
 // invoke invokes the action name and prints the answer as wsk does.
 func (x *call) invoke(name string, params []byte, o client.InvokeOptions) error {
+	var stop func()
+	if o.Blocking {
+		stop = x.noteBuilding(name)
+	}
 	resp, err := x.c.Invoke(x.ctx, name, params, o)
+	if stop != nil {
+		stop()
+	}
 	var actErr *client.ActivationError
 	switch {
 	case errors.As(err, &actErr) && o.Result && !x.flags.json:
@@ -275,6 +285,53 @@ func (x *call) invoke(name string, params []byte, o client.InvokeOptions) error 
 		return fail(err, "Unable to invoke action '%s'", name)
 	}
 	return x.showInvocation(name, resp, o)
+}
+
+// buildNoticeEvery is how often a blocking invoke that has not been
+// answered asks whether its runtime image is being built.
+const buildNoticeEvery = time.Second
+
+// noteBuilding says on stderr, once, that action name's runtime image is
+// being built, when an invoker builds that kind's image while a blocking
+// invoke waits: the first use of a kind waits for its build. It asks every
+// buildNoticeEvery. stop ends the watch and returns once nothing more will
+// be printed.
+func (x *call) noteBuilding(name string) (stop func()) {
+	ctx, cancel := context.WithCancel(x.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(buildNoticeEvery)
+		defer t.Stop()
+		kind := ""
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if kind == "" {
+				a, _, err := x.c.Actions.Get(ctx, name)
+				if err != nil {
+					return
+				}
+				rt, err := actions.DefaultManifest().Resolve(a.Exec.Kind)
+				if err != nil {
+					return // a sequence or blackbox action: no runtime image
+				}
+				kind = rt.Kind
+			}
+			building, _, err := x.c.RuntimesBuilding(ctx)
+			if err != nil {
+				return
+			}
+			if slices.Contains(building, kind) && ctx.Err() == nil {
+				fmt.Fprintf(x.stderr, "building runtime image %s (first use) ...\n", kind)
+				return
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // showInvocation prints an invocation's answer: the id, the activation or

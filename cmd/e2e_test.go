@@ -93,7 +93,7 @@ func startGustEnv(t testing.TB, dataDir string, env map[string]string, extra ...
 	p := &gustProcess{cancel: cancel, done: make(chan error, 1), logs: logw}
 	args := append([]string{"gust", "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
 		"--dev-guest-key", "--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0",
-		"--invoker-memory", "1024", "--proxy-binary", builtGust(t)}, extra...)
+		"--invoker-memory", "1024", "--build-images=false", "--proxy-binary", builtGust(t)}, extra...)
 	go func() {
 		p.done <- run(ctx, args, getenv, logw, logw)
 	}()

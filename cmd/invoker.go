@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/actions/runtimes"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/invoker/docker"
@@ -25,6 +26,7 @@ type invokerOptions struct {
 	pauseGrace  time.Duration
 	idleTTL     time.Duration
 	stemCells   int
+	buildImages bool // build the runtime images at start
 	proxyBinary string
 	maxInFlight int
 }
@@ -33,7 +35,10 @@ type invokerOptions struct {
 type sandboxes struct {
 	invoker.Sandbox
 	images invoker.ImageFunc
-	close  func() error
+	// building returns the kinds whose images are being built; nil when
+	// the sandbox builds none.
+	building func() []string
+	close    func() error
 }
 
 // openSandbox picks the Docker engine when one answers, else local
@@ -54,7 +59,7 @@ func openSandbox(ctx context.Context, o invokerOptions, dataDir string, log *slo
 			err = sb.Ping(pctx)
 			cancel()
 			if err == nil {
-				return &sandboxes{Sandbox: sb, images: sb.RuntimeImages(proxyBin), close: sb.Close}, nil
+				return &sandboxes{Sandbox: sb, images: sb.RuntimeImages(proxyBin), building: sb.Building, close: sb.Close}, nil
 			}
 			_ = sb.Close()
 		}
@@ -112,13 +117,16 @@ func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerO
 	})
 	iv := invoker.New(deps.hub, pool, deps.code, deps.records, sb.images, invoker.Options{
 		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Local: deps.dispatcher, Logger: log.With("component", "invoker"),
-		Observer: deps.telemetry.invokerObserver(), Slots: deps.slots,
+		Observer: deps.telemetry.invokerObserver(), Slots: deps.slots, Building: sb.building,
 	})
 	if deps.telemetry != nil && deps.telemetry.metrics != nil {
 		deps.telemetry.metrics.WatchPool(pool.Stats)
 	}
 	return func(ctx context.Context) error {
 		var bg sync.WaitGroup
+		if o.buildImages && sb.building != nil {
+			bg.Go(func() { buildImages(ctx, sb, log) })
+		}
 		if o.stemCells > 0 {
 			bg.Go(func() { // building runtime images may take a while: not on the way to ready
 				keepStemCells(ctx, pool, sb, deps.apiHost, o.stemCells, log)
@@ -160,6 +168,25 @@ type invokerDeps struct {
 	telemetry *telemetryParts
 	// slots takes back the concurrency slots of completed invocations.
 	slots invoker.Releaser
+}
+
+// buildImages builds the image of every runtime kind this machine can
+// build that the engine lacks, one at a time, so that no first invoke
+// waits for one; an invoke that needs one sooner waits for the same build.
+// The sandbox logs each build; this logs when all are there.
+func buildImages(ctx context.Context, sb *sandboxes, log *slog.Logger) {
+	start := time.Now()
+	var failed []string
+	for _, kind := range runtimes.Kinds() {
+		if _, _, err := sb.images(ctx, actions.Exec{Kind: kind}); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failed = append(failed, kind)
+			log.Warn("runtime image not built; its first invoke tries again", "kind", kind, "err", err)
+		}
+	}
+	log.Info("runtime images ready", "kinds", len(runtimes.Kinds())-len(failed), "failed", failed, "took", time.Since(start).Round(time.Millisecond))
 }
 
 // keepStemCells asks the pool for pre-warmed containers of every runtime

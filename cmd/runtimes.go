@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,7 +67,12 @@ func buildRuntimes(ctx context.Context, e *env, kinds []string, proxyBin string)
 	for _, kind := range kinds {
 		start := time.Now()
 		recipe, err := runtimes.RecipeFor(kind, proxyBin)
+		have := false
 		if err == nil {
+			have, err = sb.ImageExists(ctx, recipe.Tag)
+		}
+		if err == nil && !have {
+			fmt.Fprintf(e.stderr, "building runtime image %s (%d files, %s) ...\n", kind, len(recipe.Files), recipeSize(recipe))
 			err = sb.EnsureImage(ctx, recipe)
 		}
 		if err != nil {
@@ -74,10 +80,29 @@ func buildRuntimes(ctx context.Context, e *env, kinds []string, proxyBin string)
 			fmt.Fprintf(e.stderr, "error: %s: %v\n", kind, err)
 			continue
 		}
-		fmt.Fprintf(e.stdout, "ok: %s is %s (%s)\n", kind, recipe.Tag, time.Since(start).Round(time.Millisecond))
+		if have {
+			fmt.Fprintf(e.stdout, "ok: %s is %s (already built)\n", kind, recipe.Tag)
+			continue
+		}
+		fmt.Fprintf(e.stdout, "ok: %s is %s (built in %s)\n", kind, recipe.Tag, time.Since(start).Round(time.Millisecond))
 	}
 	if failed > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d runtime images failed", failed, len(kinds))}
 	}
 	return nil
+}
+
+// recipeSize is the size of recipe's files for a person ("96 MB"); files
+// it cannot stat count as empty.
+func recipeSize(recipe runtimes.Recipe) string {
+	var n int64
+	for _, f := range recipe.Files {
+		n += int64(len(f.Data))
+		if f.HostPath != "" {
+			if fi, err := os.Stat(f.HostPath); err == nil {
+				n += fi.Size()
+			}
+		}
+	}
+	return fmt.Sprintf("%d MB", (n+1<<19)>>20)
 }

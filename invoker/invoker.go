@@ -69,6 +69,9 @@ type Options struct {
 	// Slots, if set, takes back the concurrency slot of each invocation
 	// that holds one (actions.Invocation.Slot) when it completes.
 	Slots Releaser
+	// Building, if set, returns the runtime kinds whose images the
+	// sandbox is building now; the invoker tells PoolView.Building.
+	Building func() []string
 }
 
 // Releaser gives back a namespace's concurrency slot
@@ -140,6 +143,13 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		return fmt.Errorf("answer pool requests: %w", err)
 	}
 	defer func() { _ = poolSub.Unsubscribe() }()
+	if iv.opts.Building != nil {
+		sub, err := iv.serveBuilding()
+		if err != nil {
+			return fmt.Errorf("answer runtime build requests: %w", err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { iv.trimQueue(ctx, st, cons) })

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -82,21 +83,39 @@ const (
 // servePool answers requests for the warm containers of a namespace with
 // this invoker's, until the returned subscription is drained.
 func (iv *Invoker) servePool() (*nats.Subscription, error) {
-	return iv.nc.Subscribe(poolSubjectPrefix+"*", func(m *nats.Msg) {
-		if m.Reply == "" {
-			return
-		}
-		ns := hub.DecodeToken(strings.TrimPrefix(m.Subject, poolSubjectPrefix))
-		cs := iv.pool.Containers(ns)
+	return iv.answer(poolSubjectPrefix+"*", func(m *nats.Msg) any {
+		cs := iv.pool.Containers(hub.DecodeToken(strings.TrimPrefix(m.Subject, poolSubjectPrefix)))
 		if cs == nil {
 			cs = []ContainerInfo{}
 		}
-		b, err := json.Marshal(cs)
+		return cs
+	})
+}
+
+// serveBuilding answers requests for the runtime images being built with
+// Options.Building, until the returned subscription is drained.
+func (iv *Invoker) serveBuilding() (*nats.Subscription, error) {
+	return iv.answer(buildingSubject, func(*nats.Msg) any {
+		if ks := iv.opts.Building(); ks != nil {
+			return ks
+		}
+		return []string{}
+	})
+}
+
+// answer responds to the requests on subject with the JSON of what
+// answer returns.
+func (iv *Invoker) answer(subject string, answer func(*nats.Msg) any) (*nats.Subscription, error) {
+	return iv.nc.Subscribe(subject, func(m *nats.Msg) {
+		if m.Reply == "" {
+			return
+		}
+		b, err := json.Marshal(answer(m))
 		if err != nil {
 			return
 		}
 		if err := m.Respond(b); err != nil {
-			iv.log.Debug("answer pool request failed", "err", err)
+			iv.log.Debug("answer request failed", "subject", subject, "err", err)
 		}
 	})
 }
@@ -113,16 +132,55 @@ func NewPoolView(nc *nats.Conn) *PoolView { return &PoolView{nc: nc} }
 // 150 ms for each further one; when no invoker answers it returns
 // ErrNoInvoker.
 func (v *PoolView) Containers(ctx context.Context, ns string) ([]ContainerInfo, error) {
+	out := []ContainerInfo{}
+	err := v.gather(ctx, poolSubjectPrefix+hub.EncodeToken(ns), "pools", func(b []byte) error {
+		var cs []ContainerInfo
+		err := json.Unmarshal(b, &cs)
+		out = append(out, cs...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, byAction)
+	return out, nil
+}
+
+// buildingSubject is the subject on which invokers answer which runtime
+// images they are building (Options.Building).
+const buildingSubject = "gust.runtimes.building"
+
+// Building returns the runtime kinds whose images an invoker that answers
+// is building now, sorted, waiting for answers as Containers does.
+func (v *PoolView) Building(ctx context.Context) ([]string, error) {
+	kinds := map[string]bool{}
+	err := v.gather(ctx, buildingSubject, "runtime image builds", func(b []byte) error {
+		var ks []string
+		err := json.Unmarshal(b, &ks)
+		for _, k := range ks {
+			kinds[k] = true
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(kinds)), nil
+}
+
+// gather asks every invoker on subject and hands each answer to take,
+// until none comes within poolNextAnswer of the last; what names what is
+// asked, for errors.
+func (v *PoolView) gather(ctx context.Context, subject, what string, take func([]byte) error) error {
 	inbox := v.nc.NewRespInbox()
 	sub, err := v.nc.SubscribeSync(inbox)
 	if err != nil {
-		return nil, fmt.Errorf("ask invokers for their pools: %w", err)
+		return fmt.Errorf("ask invokers for their %s: %w", what, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := v.nc.PublishRequest(poolSubjectPrefix+hub.EncodeToken(ns), inbox, nil); err != nil {
-		return nil, fmt.Errorf("ask invokers for their pools: %w", err)
+	if err := v.nc.PublishRequest(subject, inbox, nil); err != nil {
+		return fmt.Errorf("ask invokers for their %s: %w", what, err)
 	}
-	out := []ContainerInfo{}
 	wait, answered := poolFirstAnswer, false
 	for {
 		wctx, cancel := context.WithTimeout(ctx, wait)
@@ -130,18 +188,15 @@ func (v *PoolView) Containers(ctx context.Context, ns string) ([]ContainerInfo, 
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return nil, ctx.Err()
+			return ctx.Err()
 		case err != nil && answered:
-			slices.SortFunc(out, byAction)
-			return out, nil
+			return nil
 		case err != nil:
-			return nil, ErrNoInvoker
+			return ErrNoInvoker
 		}
-		var cs []ContainerInfo
-		if err := json.Unmarshal(m.Data, &cs); err != nil {
-			return nil, fmt.Errorf("an invoker's answer about its pool: %w", err)
+		if err := take(m.Data); err != nil {
+			return fmt.Errorf("an invoker's answer about its %s: %w", what, err)
 		}
-		out = append(out, cs...)
 		wait, answered = poolNextAnswer, true
 	}
 }

@@ -113,3 +113,16 @@ type Info struct {
 func (c *Client) Info(ctx context.Context) (*Info, *Response, error) {
 	return call[Info](ctx, c, http.MethodGet, "/api/v1", nil, nil)
 }
+
+// RuntimesBuilding returns the runtime kinds whose images the invokers are
+// building now (GET /api/v1/runtimes/building, a Gust extension): a first
+// activation of such a kind waits for its build.
+func (c *Client) RuntimesBuilding(ctx context.Context) ([]string, *Response, error) {
+	v, resp, err := call[struct {
+		Building []string `json:"building"`
+	}](ctx, c, http.MethodGet, "/api/v1/runtimes/building", nil, nil)
+	if err != nil {
+		return nil, resp, err
+	}
+	return v.Building, resp, nil
+}

@@ -240,7 +240,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.authz != "" && (strings.HasPrefix(path, "/api/v1/namespaces") || strings.HasPrefix(path, apiManagement)) {
+	if c.authz != "" && (strings.HasPrefix(path, "/api/v1/namespaces") || strings.HasPrefix(path, "/api/v1/runtimes/") || strings.HasPrefix(path, apiManagement)) {
 		req.Header.Set("Authorization", c.authz)
 	}
 	req.Header.Set("User-Agent", c.userAgent)

@@ -75,8 +75,27 @@ func (s *Sandbox) EnsureImage(ctx context.Context, recipe runtimes.Recipe) error
 		if ok, err := s.ImageExists(ctx, recipe.Tag); err != nil || ok {
 			return err
 		}
+		s.buildMu.Lock()
+		if s.building == nil {
+			s.building = map[string]string{}
+		}
+		s.building[recipe.Tag] = recipe.Kind
+		s.buildMu.Unlock()
+		defer func() {
+			s.buildMu.Lock()
+			delete(s.building, recipe.Tag)
+			s.buildMu.Unlock()
+		}()
 		return s.build(ctx, recipe)
 	})
+}
+
+// Building returns the runtime kinds whose images EnsureImage is building
+// now, sorted: a first activation of such a kind waits for its build.
+func (s *Sandbox) Building() []string {
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
+	return slices.Sorted(maps.Values(s.building))
 }
 
 // build builds recipe's image.
@@ -90,7 +109,8 @@ func (s *Sandbox) build(ctx context.Context, recipe runtimes.Recipe) error {
 	defer pr.Close()
 
 	log := s.log.With("image", recipe.Tag, "kind", recipe.Kind)
-	log.Info("build image")
+	log.Info("building runtime image", "files", len(recipe.Files))
+	start := time.Now()
 	resp, err := s.cli.ImageBuild(ctx, pr, build.ImageBuildOptions{
 		Tags:        []string{recipe.Tag},
 		Remove:      true,
@@ -106,7 +126,7 @@ func (s *Sandbox) build(ctx context.Context, recipe runtimes.Recipe) error {
 		return fmt.Errorf("build image %s: %w", recipe.Tag, err)
 	}
 	s.nbuilds.Add(1)
-	log.Info("built image")
+	log.Info("built runtime image", "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
