@@ -156,10 +156,10 @@ type Sandbox struct {
 	strayMu sync.Mutex
 	strays  map[string]string
 
-	builds   flight       // concurrent EnsureImage calls, by tag
+	builds   flight // concurrent EnsureImage calls, by tag
 	buildMu  sync.Mutex
 	building map[string]string // kind by tag, of the images being built
-	nbuilds  atomic.Int64 // images built, for tests
+	nbuilds  atomic.Int64      // images built, for tests
 	stop     context.Context
 	stopFn   context.CancelFunc // cancels builds on Close
 	closeMu  sync.Mutex
