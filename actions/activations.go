@@ -280,99 +280,286 @@ type Query struct {
 	Docs bool
 }
 
-// List returns the activations q selects, newest first, after skipping
-// q.Skip of them and at most q.Limit. It also returns how many matched in all.
+// List returns the activations q selects, newest first (by start; among
+// equal starts, the later stored first), after skipping
+// q.Skip of them and at most q.Limit. It also returns how many matched in
+// all, except for a query with a Limit and Since or Upto, where counting
+// would mean reading them all: then total is -1 (ask again with Limit 0
+// to count).
+//
+// A page (a Limit) reads the stream backwards from its end, in spans that
+// double, until it holds the Skip+Limit newest: its cost follows
+// the page, not the number of records kept. A query without Limit reads
+// every record of the namespace (or of the entity of q.Path).
 func (s *ActivationStore) List(ctx context.Context, q Query) ([]Activation, int, error) {
 	filter := activationsPrefix + "." + hub.EncodeToken(q.Namespace) + ".*.*"
 	if q.Path != "" {
 		filter = activationsPrefix + "." + hub.Key(q.Namespace, q.Path) + ".*"
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if q.Since > 0 {
+	l := lister{q: q, keep: q.Skip + q.Limit}
+	var err error
+	if q.Limit > 0 {
+		err = s.listPage(ctx, filter, &l)
+	} else {
+		err = s.listAll(ctx, filter, &l)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("list activations: %w", err)
+	}
+	l.prune()
+	if q.Skip >= len(l.window) {
+		return []Activation{}, l.total, nil
+	}
+	page := l.window[q.Skip:]
+	if q.Limit > 0 && len(page) > q.Limit {
+		page = page[:q.Limit]
+	}
+	out := make([]Activation, len(page))
+	for i, r := range page {
+		data := r.data
+		if q.Docs && r.inObjects {
+			var a Activation
+			if err := json.Unmarshal(data, &a); err != nil {
+				return nil, 0, fmt.Errorf("decode activation: %w", err)
+			}
+			if data, err = s.objects.GetBytes(ctx, a.ActivationID); err != nil {
+				return nil, 0, fmt.Errorf("read activation %s from %s: %w", a.ActivationID, RecordsObjectStore, err)
+			}
+		}
+		if err := json.Unmarshal(data, &out[i]); err != nil {
+			return nil, 0, fmt.Errorf("decode activation: %w", err)
+		}
+	}
+	return out, l.total, nil
+}
+
+// listed is a record a List read, decoded only as far as its start: most
+// records read are not on the page.
+type listed struct {
+	start     int64
+	seq       uint64 // in the stream: the later stored first among equal starts
+	inObjects bool   // the whole record is in the object store
+	data      []byte
+}
+
+// lister collects the records a List reads.
+type lister struct {
+	q     Query
+	keep  int // the newest keep records are all that can be returned; 0: all
+	total int
+	// window holds the matching records read, pruned to the newest keep
+	// now and then.
+	window []listed
+}
+
+// add takes one stream message's record, if it matches.
+func (l *lister) add(seq uint64, h nats.Header, data []byte) {
+	start, ok := recordStart(data)
+	if !ok || (l.q.Since > 0 && start < l.q.Since) || (l.q.Upto > 0 && start > l.q.Upto) {
+		return
+	}
+	l.total++
+	l.window = append(l.window, listed{start: start, seq: seq, inObjects: h.Get(recordHeader) != "", data: data})
+	if l.keep > 0 && len(l.window) > 2*l.keep+64 {
+		l.prune()
+	}
+}
+
+// prune sorts the window newest first and keeps the newest keep.
+func (l *lister) prune() {
+	sort.Slice(l.window, func(i, j int) bool {
+		a, b := l.window[i], l.window[j]
+		return a.start > b.start || (a.start == b.start && a.seq > b.seq)
+	})
+	if l.keep > 0 && len(l.window) > l.keep {
+		l.window = l.window[:l.keep]
+	}
+}
+
+// recordStart reads the "start" of an encoded record without decoding the
+// rest: it comes sixth, after short strings, in what MarshalJSON writes.
+func recordStart(data []byte) (int64, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, false
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return 0, false
+		}
+		if k != "start" {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return 0, false
+			}
+			continue
+		}
+		var n int64
+		if dec.Decode(&n) != nil {
+			return 0, false
+		}
+		return n, true
+	}
+	return 0, false
+}
+
+// listAll reads every record of filter (from Since's time on, when set).
+func (s *ActivationStore) listAll(ctx context.Context, filter string, l *lister) error {
+	cfg := jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if l.q.Since > 0 {
 		// Records are written when activations end, which is after they
-		// start: starting the scan at Since loses none.
+		// start: starting the scan at Since (less the clock skew) loses none.
 		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
-		t := time.UnixMilli(q.Since)
+		t := time.UnixMilli(l.q.Since).Add(-clockSkew)
 		cfg.OptStartTime = &t
 	}
-	cons, err := s.stream.OrderedConsumer(ctx, cfg)
+	return s.scan(ctx, filter, cfg, 0, func(seq uint64, _ time.Time, h nats.Header, data []byte) { l.add(seq, h, data) })
+}
+
+// clockSkew is how far the clock of the process that starts an
+// activation may run ahead of the NATS server's, which stamps the record
+// (zero in one process; NTP keeps a cluster's within milliseconds). A page
+// reads the records stored up to clockSkew before its oldest: at 1,000
+// activations a second, 100 more.
+const clockSkew = 100 * time.Millisecond
+
+// listPage reads the stream backwards, span by span, until the records
+// read hold the l.keep newest that match. Spans are read forwards; a
+// record is stored (stamped by the server) after its activation started,
+// so every record of an older span started before the oldest stamp read so
+// far (plus clockSkew): once l.keep records started after that, no older
+// span can change the page.
+func (s *ActivationStore) listPage(ctx context.Context, filter string, l *lister) error {
+	info, err := s.stream.Info(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list activations: %w", err)
+		return err
 	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list activations: %w", err)
+	if info.State.Msgs == 0 {
+		return nil
 	}
-	keep := q.Skip + q.Limit // the newest keep records are all that can be returned
-	var window []Activation
-	inObjects := map[string]bool{} // with Docs: the records whose whole is in the object store
-	total := 0
-	pending := info.NumPending
-	for pending > 0 {
-		batch, err := cons.FetchNoWait(500)
+	first, to := info.State.FirstSeq, info.State.LastSeq+1
+	total := -1
+	if l.q.Since == 0 && l.q.Upto == 0 {
+		if total, err = s.count(ctx, filter); err != nil {
+			return err
+		}
+	}
+	defer func() { l.total = total }()
+	span := uint64(2*l.keep + 64)
+	var oldest time.Time // the stamp of the oldest record read
+	for {
+		from := first
+		if to-first > span {
+			from = to - span
+		}
+		cfg := jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from}
+		err := s.scan(ctx, filter, cfg, to, func(seq uint64, stamp time.Time, h nats.Header, data []byte) {
+			if oldest.IsZero() || stamp.Before(oldest) {
+				oldest = stamp
+			}
+			l.add(seq, h, data)
+		})
 		if err != nil {
-			return nil, 0, fmt.Errorf("list activations: %w", err)
+			return err
+		}
+		if from <= first {
+			return nil
+		}
+		if !oldest.IsZero() {
+			bound := oldest.Add(clockSkew).UnixMilli() // every unread record started at or before bound
+			if l.q.Since > 0 && bound < l.q.Since {
+				return nil
+			}
+			complete := 0
+			for _, r := range l.window {
+				if r.start > bound {
+					complete++
+				}
+			}
+			if complete >= l.keep {
+				return nil
+			}
+		}
+		to = from
+		span *= 2
+	}
+}
+
+// count is how many records match filter, as the server counts them
+// without sending them.
+func (s *ActivationStore) count(ctx context.Context, filter string) (int, error) {
+	c, err := s.consumer(ctx, filter, jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return 0, err
+	}
+	defer s.dropConsumer(ctx, c)
+	return int(c.CachedInfo().NumPending), nil
+}
+
+// scanBatch is how many messages one fetch of a scan asks for.
+const scanBatch = 1000
+
+// scanIdle bounds how long a scan's consumer outlives a scan that could
+// not delete it.
+const scanIdle = 30 * time.Second
+
+// consumer creates the ephemeral, unacknowledged consumer of a scan.
+func (s *ActivationStore) consumer(ctx context.Context, filter string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	cfg.FilterSubject = filter
+	cfg.AckPolicy = jetstream.AckNonePolicy
+	cfg.InactiveThreshold = scanIdle
+	cfg.MemoryStorage = true
+	cfg.Replicas = 1
+	return s.stream.CreateConsumer(ctx, cfg)
+}
+
+// dropConsumer deletes a scan's consumer, even when ctx has ended; if it
+// cannot, the server does after scanIdle.
+func (s *ActivationStore) dropConsumer(ctx context.Context, c jetstream.Consumer) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = s.stream.DeleteConsumer(ctx, c.CachedInfo().Name)
+}
+
+// scan reads, in stream order, the messages of filter from where cfg
+// starts up to stream sequence to (excluded; 0: to the end), with one
+// consumer fetched in batches, not an ordered consumer, which makes a new
+// consumer for every fetch.
+func (s *ActivationStore) scan(ctx context.Context, filter string, cfg jetstream.ConsumerConfig, to uint64,
+	each func(seq uint64, stamp time.Time, h nats.Header, data []byte)) error {
+	c, err := s.consumer(ctx, filter, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.dropConsumer(ctx, c)
+	pending := c.CachedInfo().NumPending
+	for pending > 0 {
+		batch, err := c.FetchNoWait(int(min(pending, scanBatch)))
+		if err != nil {
+			return err
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
 			md, err := m.Metadata()
-			if err == nil {
-				pending = md.NumPending
-			}
-			var a Activation
-			if json.Unmarshal(m.Data(), &a) != nil {
+			if err != nil {
 				continue
 			}
-			if q.Docs && m.Headers().Get(recordHeader) != "" {
-				inObjects[a.ActivationID] = true
-			}
-			if (q.Since > 0 && a.Start < q.Since) || (q.Upto > 0 && a.Start > q.Upto) {
+			pending = md.NumPending
+			if to > 0 && md.Sequence.Stream >= to {
+				pending = 0 // the rest is newer than the span; drain the batch
 				continue
 			}
-			total++
-			window = append(window, a)
-			if keep > 0 && len(window) > 2*keep+64 {
-				window = newest(window, keep)
-			}
+			each(md.Sequence.Stream, md.Timestamp, m.Headers(), m.Data())
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return nil, 0, fmt.Errorf("list activations: %w", err)
+			return err
 		}
 		if n == 0 {
 			break
 		}
 	}
-	window = newest(window, keep)
-	if q.Skip >= len(window) {
-		return []Activation{}, total, nil
-	}
-	window = window[q.Skip:]
-	if q.Limit > 0 && len(window) > q.Limit {
-		window = window[:q.Limit]
-	}
-	if q.Docs {
-		for i := range window {
-			if !inObjects[window[i].ActivationID] {
-				continue
-			}
-			b, err := s.objects.GetBytes(ctx, window[i].ActivationID)
-			if err != nil {
-				return nil, 0, fmt.Errorf("read activation %s from %s: %w", window[i].ActivationID, RecordsObjectStore, err)
-			}
-			if err := json.Unmarshal(b, &window[i]); err != nil {
-				return nil, 0, fmt.Errorf("decode activation %s: %w", window[i].ActivationID, err)
-			}
-		}
-	}
-	return window, total, nil
-}
-
-// newest sorts as newest first and keeps n (all when n is 0).
-func newest(as []Activation, n int) []Activation {
-	sort.SliceStable(as, func(i, j int) bool { return as[i].Start > as[j].Start })
-	if n > 0 && len(as) > n {
-		as = as[:n]
-	}
-	return as
+	return nil
 }

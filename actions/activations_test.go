@@ -17,7 +17,7 @@ import (
 
 // openRecords starts a hub on dir and opens its activation store; both
 // close when the returned function is called.
-func openRecords(t *testing.T, dir string) (*actions.ActivationStore, func()) {
+func openRecords(t testing.TB, dir string) (*actions.ActivationStore, func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
