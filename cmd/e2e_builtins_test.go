@@ -71,7 +71,7 @@ func TestE2EBuiltinActions(t *testing.T) {
 	}))
 	defer gh.Close()
 	dir := t.TempDir()
-	g := startGust(t, dir)
+	g := startGust(t, dir, "--egress-allow", "loopback") // the fakes are on loopback
 	cli := cliEnv(dir)
 	mustGust(t, cli, "package", "bind", "/whisk.system/slack", "myslack", "-p", "botToken", "xoxb-e2e", "-p", "apiUrl", sl.GetAPIURL())
 

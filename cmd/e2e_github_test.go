@@ -92,7 +92,8 @@ func TestE2EGitHubFeed(t *testing.T) {
 	gh := httptest.NewServer(hooks)
 	defer gh.Close()
 	dir := t.TempDir()
-	g := startGust(t, dir, "--public-url", "https://gust.example.com/")
+	// The fake GitHub is on loopback, which Gust refuses to call unless allowed.
+	g := startGust(t, dir, "--public-url", "https://gust.example.com/", "--egress-allow", "loopback")
 	cli := cliEnv(dir)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(echoCode), nil)
 	const secret = "e2e-github-secret"
@@ -235,6 +236,17 @@ func TestE2EGitHubFeed(t *testing.T) {
 	hooks.mu.Lock()
 	hooks.refuse = false
 	hooks.mu.Unlock()
+
+	// A baseUrl leading to the cloud's metadata service: refused at CREATE
+	// with a 400 that says why, and no trigger is left.
+	r = gust(t, cli, "trigger", "create", "metadata", "--feed", "github/webhook", "-p", "repository", "Codertocat/Hello-World",
+		"-p", "accessToken", "ghp_e2e", "-p", "baseUrl", "http://169.254.169.254/latest/")
+	if r.err == nil || !strings.Contains(r.err.Error(), "baseUrl") || !strings.Contains(r.err.Error(), "link-local") {
+		t.Errorf("create with a metadata baseUrl: %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	if got := g.call(t, "GET", "/namespaces/_/triggers/metadata", nil, nil); got != http.StatusNotFound {
+		t.Errorf("the refused trigger is left: GET %d", got)
+	}
 
 	mustGust(t, cli, "rule", "delete", "r")
 	mustGust(t, cli, "trigger", "delete", "pushes")

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/internal/backoff"
 	"github.com/gusthub/gust/invoker"
@@ -18,9 +19,9 @@ import (
 // providers built in (feeds.go) in the system namespace. The returned run
 // runs the instances this process owns until ctx ends.
 func newFeeds(ctx context.Context, js jetstream.JetStream, events feeds.Publisher, store *actions.Store,
-	ruleStore *rules.Store, apiHost string, log *slog.Logger) (*feeds.Manager, func(context.Context) error, error) {
+	ruleStore *rules.Store, apiHost string, policy *egress.Policy, log *slog.Logger) (*feeds.Manager, func(context.Context) error, error) {
 	m, err := feeds.Open(ctx, feeds.Options{
-		JetStream: js, Events: events, Triggers: ruleStore, BaseURL: apiHost,
+		JetStream: js, Events: events, Triggers: ruleStore, BaseURL: apiHost, Egress: policy,
 		Logger: log.With("component", "feeds"),
 	})
 	if err != nil {

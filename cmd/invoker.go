@@ -12,6 +12,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/actions/runtimes"
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/invoker/docker"
@@ -29,6 +30,7 @@ type invokerOptions struct {
 	buildImages bool // build the runtime images at start
 	proxyBinary string
 	maxInFlight int
+	egress      *egress.Policy // for built-in actions
 }
 
 // sandboxes is the invoker's sandbox and what resolves images for it.
@@ -117,7 +119,7 @@ func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerO
 	})
 	iv := invoker.New(deps.hub, pool, deps.code, deps.records, sb.images, invoker.Options{
 		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Local: deps.dispatcher, Logger: log.With("component", "invoker"),
-		Observer: deps.telemetry.invokerObserver(), Slots: deps.slots, Building: sb.building,
+		Observer: deps.telemetry.invokerObserver(), Slots: deps.slots, Building: sb.building, Egress: o.egress,
 	})
 	if deps.telemetry != nil && deps.telemetry.metrics != nil {
 		deps.telemetry.metrics.WatchPool(pool.Stats)

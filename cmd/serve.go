@@ -21,6 +21,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds/mqtt"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/hub/throttle"
@@ -60,6 +61,10 @@ type serveOptions struct {
 	metricsListen string
 	// otlpEndpoint, if set, is where spans are exported (OTLP/HTTP).
 	otlpEndpoint string
+	// egressAllow is --egress-allow; egress the policy parsed from it,
+	// given to feeds and built-in actions.
+	egressAllow string
+	egress      *egress.Policy
 }
 
 // The roles of `gust serve --role`.
@@ -125,6 +130,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.external.KeyFile, "nats-key", "", "client key for --nats TLS (env GUST_NATS_KEY)")
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at GET /metrics on this address instead of the API's; off: no metrics (env GUST_METRICS_LISTEN; an invoker alone has no API: give it one)")
 	f.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "export trace spans of events and activations over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (env GUST_OTLP_ENDPOINT; default off: trace context is still passed on)")
+	f.StringVar(&o.egressAllow, "egress-allow", "", "addresses feeds and built-in actions may connect to for users besides public ones (GitHub baseUrl, Slack apiUrl, ...): a comma list of loopback, private, link-local, reserved, all, addresses and CIDR prefixes (env GUST_EGRESS_ALLOW; default public addresses only)")
 	f.StringVar(&o.invoker.proxyBinary, "proxy-binary", "", "gust executable to use as the action proxy (default: this one)")
 	_ = f.MarkHidden("proxy-binary")
 	return cmd
@@ -222,6 +228,11 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	if err := checkPublicURL(o.publicURL); err != nil {
 		return err
 	}
+	policy, err := egress.Parse(o.egressAllow)
+	if err != nil {
+		return fmt.Errorf("--egress-allow: %w", err)
+	}
+	o.egress, o.invoker.egress = policy, policy
 	if o.dedupWindow < hub.MinDedupWindow || o.dedupWindow > hub.MaxDedupWindow {
 		return fmt.Errorf("--dedup-window %v: use a duration between %v and %v", o.dedupWindow, hub.MinDedupWindow, hub.MaxDedupWindow)
 	}
@@ -379,7 +390,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	if tel.metrics != nil {
 		events = tel.metrics.CountEvents(events)
 	}
-	feedManager, runFeeds, err := newFeeds(ctx, js, events, store, ruleStore, publicURL(o, b.apiHost), log)
+	feedManager, runFeeds, err := newFeeds(ctx, js, events, store, ruleStore, publicURL(o, b.apiHost), o.egress, log)
 	if err != nil {
 		return nil, err
 	}

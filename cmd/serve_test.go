@@ -32,6 +32,22 @@ func TestServeRejectsANegativeProcs(t *testing.T) {
 	}
 }
 
+func TestServeRejectsABadEgressAllow(t *testing.T) {
+	var out bytes.Buffer
+	for _, args := range [][]string{{"--egress-allow", "intranet"}, {}} {
+		env := func(k string) string {
+			if k == "GUST_EGRESS_ALLOW" {
+				return "10.0.0.0/33"
+			}
+			return ""
+		}
+		err := run(context.Background(), append([]string{"gust", "serve", "--data-dir", t.TempDir()}, args...), env, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "--egress-allow") {
+			t.Errorf("gust serve %v: %v, want an error naming --egress-allow", args, err)
+		}
+	}
+}
+
 // TestServeSetsProcs: serve runs Go code on as many threads as --procs
 // says, says so in its ready line, and gives the value back when it stops.
 func TestServeSetsProcs(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/egress"
 )
 
 // Emit puts one event on the feed's trigger. It returns once JetStream has
@@ -194,6 +195,11 @@ type Config struct {
 	// Report records a condition of the running instance that READ shows
 	// in its status, without ending the instance; nil outside a manager.
 	Report func(Condition)
+	// Egress is where the feed may connect on the user's behalf (a URL
+	// among its parameters): check such URLs with Egress.CheckURL in New
+	// and connect with Egress.Client or Egress.DialContext. nil allows
+	// public addresses only.
+	Egress *egress.Policy
 }
 
 // Condition is what a running feed instance reports of itself

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/backoff"
 )
@@ -61,6 +62,9 @@ type Options struct {
 	// MaxBackoff bounds the wait before a failed instance runs again; 0
 	// means 5 minutes.
 	MaxBackoff time.Duration
+	// Egress is given to every feed (Config.Egress); nil allows public
+	// addresses only.
+	Egress *egress.Policy
 }
 
 // ReceivePath is where receivers take events: ReceivePath + "ns/trigger".
@@ -154,6 +158,7 @@ func (m *Manager) config(in *Instance, p Provider) Config {
 		Checkpoint: kvCheckpoint{kv: m.st.checkpoints, key: key},
 		Logger:     m.log.With("feed", p.Path(), "trigger", in.TriggerName().String()),
 		Now:        m.now,
+		Egress:     m.opts.Egress,
 	}
 	if c.Params == nil {
 		c.Params = Params{}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/hub"
 )
 
@@ -31,6 +32,10 @@ type Call struct {
 	ActivationID string
 	// APIKey is the invoker's key when the action provides it.
 	APIKey string
+	// Egress is where the action may connect for the user (a URL among
+	// its parameters): check such URLs with Egress.CheckURL and connect
+	// with Egress.Client. nil allows public addresses only.
+	Egress *egress.Policy
 
 	mu   sync.Mutex
 	logs []string
@@ -156,7 +161,7 @@ func (iv *Invoker) runBuiltin(ctx context.Context, b Builtin, inv *actions.Invoc
 	if err := json.Unmarshal(inv.Params(), &params); err != nil || params == nil {
 		params = map[string]json.RawMessage{}
 	}
-	c := &Call{Params: params, Namespace: inv.Namespace, ActivationID: inv.ActivationID}
+	c := &Call{Params: params, Namespace: inv.Namespace, ActivationID: inv.ActivationID, Egress: iv.opts.Egress}
 	if inv.APIKey != "" && providesAPIKey(a) {
 		c.APIKey = inv.APIKey
 	}

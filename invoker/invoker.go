@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/hub"
 )
 
@@ -72,6 +73,9 @@ type Options struct {
 	// Building, if set, returns the runtime kinds whose images the
 	// sandbox is building now; the invoker tells PoolView.Building.
 	Building func() []string
+	// Egress is where built-in actions may connect on a user's behalf
+	// (Call.Egress); nil allows public addresses only.
+	Egress *egress.Policy
 }
 
 // Releaser gives back a namespace's concurrency slot

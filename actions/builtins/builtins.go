@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	gh "github.com/google/go-github/v60/github"
 	"github.com/slack-go/slack"
 
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/invoker"
 )
 
@@ -61,12 +61,18 @@ func str(c *invoker.Call, name string) (string, error) {
 	return strings.TrimSpace(s), nil
 }
 
-func httpURL(name, s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("parameter '%s' must be an http(s) URL, not %q", name, s)
+// httpURL checks a URL parameter: an http(s) URL whose host the egress
+// policy does not refuse outright (where it leads is checked again when
+// the action connects).
+func httpURL(c *invoker.Call, name, s string) (*url.URL, error) {
+	u, err := c.Egress.CheckURL(s)
+	if errors.Is(err, egress.ErrRefused) {
+		return nil, fmt.Errorf("parameter '%s' is refused: %v", name, err)
 	}
-	return s, nil
+	if err != nil {
+		return nil, fmt.Errorf("parameter '%s' must be an http(s) URL, not %q", name, s)
+	}
+	return u, nil
 }
 
 // slackPost posts with chat.postMessage when it has a bot token, else to
@@ -107,12 +113,12 @@ func slackPost(ctx context.Context, c *invoker.Call) (any, error) {
 		if p.channel == "" {
 			return nil, errors.New("parameter 'channel' is required")
 		}
-		opts := []slack.Option{slack.OptionHTTPClient(&http.Client{Timeout: httpTimeout})}
+		opts := []slack.Option{slack.OptionHTTPClient(c.Egress.Client(httpTimeout))}
 		if p.api != "" {
-			api, err := httpURL("apiUrl", p.api)
-			if err != nil {
+			if _, err := httpURL(c, "apiUrl", p.api); err != nil {
 				return nil, err
 			}
+			api := p.api
 			if !strings.HasSuffix(api, "/") {
 				api += "/"
 			}
@@ -132,15 +138,15 @@ func slackPost(ctx context.Context, c *invoker.Call) (any, error) {
 		c.Logf("posted to %s at %s", channel, ts)
 		return map[string]any{"ok": true, "channel": channel, "ts": ts}, nil
 	case p.hook != "":
-		hook, err := httpURL("url", p.hook)
-		if err != nil {
+		if _, err := httpURL(c, "url", p.hook); err != nil {
 			return nil, err
 		}
+		hook := p.hook
 		m := &slack.WebhookMessage{Text: p.text, Channel: p.channel, ThreadTimestamp: p.thread}
 		if len(blocks.BlockSet) > 0 {
 			m.Blocks = &blocks
 		}
-		if err := slack.PostWebhookCustomHTTPContext(ctx, hook, &http.Client{Timeout: httpTimeout}, m); err != nil {
+		if err := slack.PostWebhookCustomHTTPContext(ctx, hook, c.Egress.Client(httpTimeout), m); err != nil {
 			return nil, fmt.Errorf("the incoming webhook refused the message: %v", err)
 		}
 		c.Logf("posted to the incoming webhook")
@@ -183,14 +189,14 @@ func githubComment(ctx context.Context, c *invoker.Call) (any, error) {
 	if token == "" {
 		return nil, errors.New("parameter 'accessToken' is required")
 	}
-	client := gh.NewClient(&http.Client{Timeout: httpTimeout}).WithAuthToken(token)
+	client := gh.NewClient(c.Egress.Client(httpTimeout)).WithAuthToken(token)
 	if base, err := str(c, "baseUrl"); err != nil {
 		return nil, err
 	} else if base != "" {
-		if _, err := httpURL("baseUrl", base); err != nil {
+		u, err := httpURL(c, "baseUrl", base)
+		if err != nil {
 			return nil, err
 		}
-		u, _ := url.Parse(base)
 		if !strings.HasSuffix(u.Path, "/") {
 			u.Path += "/"
 		}

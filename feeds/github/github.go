@@ -18,6 +18,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	gh "github.com/google/go-github/v60/github"
 
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/webhook/ingress"
 )
@@ -86,13 +87,14 @@ type Webhook struct {
 	hookID      int64
 	url         string // where GitHub delivers
 	now         func() time.Time
+	egress      *egress.Policy // where baseUrl may lead
 }
 
 // newWebhook checks the feed's parameters and builds the feed; without a secret
 // it generates one into cfg.Params.
 func newWebhook(cfg feeds.Config) (feeds.Source, error) {
 	p, v := cfg.Params, cfg.Values
-	wh := &Webhook{url: cfg.URL, now: cfg.Now}
+	wh := &Webhook{url: cfg.URL, now: cfg.Now, egress: cfg.Egress}
 	if wh.now == nil {
 		wh.now = time.Now
 	}
@@ -116,8 +118,11 @@ func newWebhook(cfg feeds.Config) (feeds.Source, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	u, err := cfg.Egress.CheckURL(base)
+	if errors.Is(err, egress.ErrRefused) {
+		return nil, feeds.Invalid(BaseURLParam, "is refused: %v", err)
+	}
+	if err != nil {
 		return nil, feeds.Invalid(BaseURLParam, "must be an http(s) URL such as %s, not %q", DefaultBaseURL, base)
 	}
 	if !strings.HasSuffix(u.Path, "/") {
@@ -443,7 +448,7 @@ func subjectOf(parsed any) string {
 
 // client is a go-github client for the feed's token and API URL.
 func (wh *Webhook) client() *gh.Client {
-	c := gh.NewClient(&http.Client{Timeout: apiTimeout}).WithAuthToken(wh.token)
+	c := gh.NewClient(wh.egress.Client(apiTimeout)).WithAuthToken(wh.token)
 	c.BaseURL = wh.baseURL
 	return c
 }

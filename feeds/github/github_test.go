@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/feedtest"
 	"github.com/gusthub/gust/feeds/github"
@@ -40,9 +41,16 @@ func build(cfg feeds.Config) (feeds.Source, error) {
 	return p.Build(cfg)
 }
 
+// config is feedtest.Config allowing loopback, where the fake GitHub is.
+func config(p feeds.Params) feeds.Config {
+	cfg := feedtest.Config(p)
+	cfg.Egress = egress.MustParse(egress.Loopback)
+	return cfg
+}
+
 func newFeed(t testing.TB, p feeds.Params) feeds.Source {
 	t.Helper()
-	f, err := build(feedtest.Config(p))
+	f, err := build(config(p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,6 +271,11 @@ func TestParams(t *testing.T) {
 		{"events not strings", feeds.Params{"repository": json.RawMessage(`"o/r"`), "events": json.RawMessage(`[1]`)}, "events"},
 		{"short secret", feeds.Params{"repository": json.RawMessage(`"o/r"`), "secret": json.RawMessage(`"abc"`)}, "secret"},
 		{"bad baseUrl", feeds.Params{"repository": json.RawMessage(`"o/r"`), "baseUrl": json.RawMessage(`"ftp://x"`)}, "baseUrl"},
+		{"baseUrl to metadata", feeds.Params{"repository": json.RawMessage(`"o/r"`), "baseUrl": json.RawMessage(`"http://169.254.169.254/latest/"`)}, "baseUrl"},
+		{"baseUrl to loopback", feeds.Params{"repository": json.RawMessage(`"o/r"`), "baseUrl": json.RawMessage(`"http://127.0.0.1:8080/"`)}, "baseUrl"},
+		{"baseUrl to localhost", feeds.Params{"repository": json.RawMessage(`"o/r"`), "baseUrl": json.RawMessage(`"http://localhost/api/v3"`)}, "baseUrl"},
+		{"baseUrl to a private address", feeds.Params{"repository": json.RawMessage(`"o/r"`), "baseUrl": json.RawMessage(`"https://10.0.0.7/api/v3"`)}, "baseUrl"},
+		{"baseUrl of GitHub Enterprise", feeds.Params{"repository": json.RawMessage(`"o/r"`), "baseUrl": json.RawMessage(`"https://ghe.example.com/api/v3"`)}, ""},
 		{"bad hookId", feeds.Params{"repository": json.RawMessage(`"o/r"`), "hookId": json.RawMessage(`"x"`)}, "hookId"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -357,7 +370,7 @@ func mustJSON(v any) string {
 func TestRegister(t *testing.T) {
 	g := newFakeGitHub(t)
 	p := params("accessToken", "ghp_test-token", "baseUrl", g.srv.URL+"/api/v3", "events", "push,issues")
-	cfg := feedtest.Config(p)
+	cfg := config(p)
 	f, err := build(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +392,7 @@ func TestRegister(t *testing.T) {
 		t.Errorf("Authorization %q", g.auth[0])
 	}
 	// A feed built again from the stored parameters deletes that hook.
-	f2, err := build(feedtest.Config(cfg.Params))
+	f2, err := build(config(cfg.Params))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +415,7 @@ func TestRegisterOrganization(t *testing.T) {
 	p := feeds.Params{"organization": json.RawMessage(`"Octocoders"`)}
 	p.Set("accessToken", "ghp_test-token")
 	p.Set("baseUrl", g.srv.URL)
-	cfg := feedtest.Config(p)
+	cfg := config(p)
 	f, err := build(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +433,7 @@ func TestRegisterOrganization(t *testing.T) {
 func TestRegisterError(t *testing.T) {
 	g := newFakeGitHub(t)
 	g.failWith = http.StatusNotFound
-	cfg := feedtest.Config(params("accessToken", "ghp_bad", "baseUrl", g.srv.URL))
+	cfg := config(params("accessToken", "ghp_bad", "baseUrl", g.srv.URL))
 	f, _ := build(cfg)
 	err := f.(feeds.Registrar).Register(context.Background(), cfg.Params)
 	var re *feeds.RequestError
@@ -441,7 +454,7 @@ func TestRegisterError(t *testing.T) {
 // the hook; Register and Unregister call nobody.
 func TestNoTokenRegistersNothing(t *testing.T) {
 	g := newFakeGitHub(t)
-	cfg := feedtest.Config(params("baseUrl", g.srv.URL))
+	cfg := config(params("baseUrl", g.srv.URL))
 	f := newFeed(t, cfg.Params)
 	if err := f.(feeds.Registrar).Register(context.Background(), cfg.Params); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
@@ -36,7 +37,7 @@ func newManager(t *testing.T) (*feeds.Manager, actions.Name) {
 		t.Fatal(err)
 	}
 	m, err := feeds.Open(ctx, feeds.Options{JetStream: js, Events: hub.NewPublisher(js), Triggers: triggers,
-		BaseURL: "https://gust.example.com"})
+		BaseURL: "https://gust.example.com", Egress: egress.MustParse(egress.Loopback)})
 	if err != nil {
 		t.Fatal(err)
 	}
