@@ -12,6 +12,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/throttle"
 	"github.com/gusthub/gust/internal/cehttp"
 	"github.com/gusthub/gust/rules"
 )
@@ -79,6 +80,13 @@ func (s *Server) fireTrigger(w http.ResponseWriter, r *http.Request, id *Identit
 	t, _, err := s.cfg.Rules.GetTrigger(ctx, n)
 	if err != nil {
 		return err
+	}
+	if s.cfg.Throttle != nil { // each event of a batch is a fire
+		for range events {
+			if err := s.cfg.Throttle.Allow(ctx, throttle.Fires, id.Namespace); err != nil {
+				return err
+			}
+		}
 	}
 	if !hasActiveRule(t) {
 		s.reportUnrouted(n.Namespace, t, events)

@@ -83,18 +83,11 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	if u, p, ok := r.BasicAuth(); ok { // the caller's key, for __OW_API_KEY
 		inv.APIKey = u + ":" + p
 	}
-	if inv.Slot, err = s.admit(ctx, id.Namespace); err != nil {
-		return err
-	}
-	w.Header().Set("x-openwhisk-activation-id", inv.ActivationID)
 	if !blocking {
 		wait = 0
 	}
-	rec, err := s.cfg.Activator.Activate(ctx, inv, wait)
+	rec, err := s.activate(ctx, w, inv, wait)
 	if err != nil {
-		if ctx.Err() == nil { // else it may be queued, and its invoker gives the slot back
-			s.unadmit(ctx, inv)
-		}
 		return err
 	}
 	if rec == nil {
@@ -147,25 +140,26 @@ func writeRaw(w http.ResponseWriter, status int, b json.RawMessage) {
 	_, _ = w.Write(b)
 }
 
-// admit counts an invocation by namespace ns against its throttles:
-// invocationsPerMinute, then concurrentInvocations, whose slot it reports
-// held (the invocation carries it to whoever completes it).
-func (s *Server) admit(ctx context.Context, ns string) (slot bool, err error) {
-	if s.cfg.Throttle == nil {
-		return false, nil
+// activate runs inv under its namespace's throttles (invocationsPerMinute,
+// then concurrentInvocations, whose slot inv carries to whoever completes
+// it), telling its activation id in w's header once it is admitted.
+func (s *Server) activate(ctx context.Context, w http.ResponseWriter, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error) {
+	if s.cfg.Throttle != nil {
+		if err := s.cfg.Throttle.Allow(ctx, throttle.Invocations, inv.Namespace); err != nil {
+			return nil, err
+		}
+		held, err := s.cfg.Throttle.Acquire(ctx, inv.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		inv.Slot = held
 	}
-	if err := s.cfg.Throttle.Allow(ctx, throttle.Invocations, ns); err != nil {
-		return false, err
+	w.Header().Set("x-openwhisk-activation-id", inv.ActivationID)
+	rec, err := s.cfg.Activator.Activate(ctx, inv, wait)
+	if err != nil && inv.Slot && ctx.Err() == nil { // else it may be queued, and its invoker gives the slot back
+		if err := s.cfg.Throttle.Release(context.WithoutCancel(ctx), inv.Namespace); err != nil {
+			s.log.Warn("release concurrency slot", "activation_id", inv.ActivationID, "err", err)
+		}
 	}
-	return s.cfg.Throttle.Acquire(ctx, ns)
-}
-
-// unadmit gives back the slot of an invocation that was not queued.
-func (s *Server) unadmit(ctx context.Context, inv *actions.Invocation) {
-	if !inv.Slot {
-		return
-	}
-	if err := s.cfg.Throttle.Release(context.WithoutCancel(ctx), inv.Namespace); err != nil {
-		s.log.Warn("release concurrency slot", "activation_id", inv.ActivationID, "err", err)
-	}
+	return rec, err
 }

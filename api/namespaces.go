@@ -93,8 +93,36 @@ func (s *Server) defaultLimits() throttle.Limits {
 	return s.cfg.Throttle.Defaults()
 }
 
+// adminNamespace resolves the {ns} of the URL for an admin: the admin's
+// own for "_", else a namespace that has a key (404 otherwise).
+func (s *Server) adminNamespace(r *http.Request, id *Identity) (string, error) {
+	ns := r.PathValue("ns")
+	if ns == actions.DefaultNamespace || ns == id.Namespace {
+		return id.Namespace, nil
+	}
+	if err := actions.CheckNamespace(ns); err != nil {
+		return "", errorf(http.StatusNotFound, msgNotFound)
+	}
+	existing, err := s.cfg.Identities.Namespaces(r.Context())
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(existing, ns) {
+		return "", errorf(http.StatusNotFound, msgNotFound)
+	}
+	return ns, nil
+}
+
+// limits answers GET /namespaces/{ns}/limits: the caller's own, or with
+// an admin key any namespace's.
 func (s *Server) limits(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	ns, err := ownNamespace(r, id)
+	var ns string
+	var err error
+	if id.Admin {
+		ns, err = s.adminNamespace(r, id)
+	} else {
+		ns, err = ownNamespace(r, id)
+	}
 	if err != nil {
 		return err
 	}
@@ -119,19 +147,9 @@ func (s *Server) setLimits(w http.ResponseWriter, r *http.Request, id *Identity)
 	if s.cfg.Throttle == nil {
 		return errorf(http.StatusServiceUnavailable, msgOverloaded)
 	}
-	ns := r.PathValue("ns")
-	if ns == actions.DefaultNamespace {
-		ns = id.Namespace
-	}
-	if err := actions.CheckNamespace(ns); err != nil {
-		return errorf(http.StatusNotFound, msgNotFound)
-	}
-	existing, err := s.cfg.Identities.Namespaces(r.Context())
+	ns, err := s.adminNamespace(r, id)
 	if err != nil {
 		return err
-	}
-	if !slices.Contains(existing, ns) {
-		return errorf(http.StatusNotFound, msgNotFound)
 	}
 	body, err := readBody(r, maxBodyBytes)
 	if err != nil {

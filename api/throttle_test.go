@@ -22,7 +22,7 @@ func newThrottledEnv(t *testing.T, defaults throttle.Limits) (*env, string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Throttle, cfg.Activator = th, &scripted{}
+		cfg.Throttle, cfg.Activator, cfg.Events = th, &scripted{}, &recordingPublisher{}
 	})
 	key, err := e.ids.Create(context.Background(), "admin", true)
 	if err != nil {
@@ -66,38 +66,42 @@ func TestSetLimits(t *testing.T) {
 }
 
 // TestInvokeThrottles: an invoke over invocationsPerMinute or over
-// concurrentInvocations is answered 429 with OpenWhisk's message, and not
-// one before.
+// concurrentInvocations, or a fire over firesPerMinute, is answered 429
+// with OpenWhisk's message, and not one before.
 func TestInvokeThrottles(t *testing.T) {
 	e, admin := newThrottledEnv(t, throttle.Limits{})
-	for ns, l := range map[string]string{"other": `{"invocationsPerMinute":5}`, "guest": `{"concurrentInvocations":3}`} {
+	for ns, l := range map[string]string{"other": `{"invocationsPerMinute":5,"firesPerMinute":4}`, "guest": `{"concurrentInvocations":3}`} {
 		if r := e.do("PUT", "/api/v1/namespaces/"+ns+"/limits", admin, l); r.status != http.StatusOK {
 			t.Fatalf("set %s: %d %s", ns, r.status, r.body)
 		}
 	}
 	e.webAction("echo", "echo")
+	e.do("PUT", "/api/v1/namespaces/_/triggers/t", e.otherAuth, `{}`)
 	e.do("PUT", "/api/v1/namespaces/_/actions/echo?overwrite=true", e.otherAuth, `{"exec":{"kind":"nodejs:default","code":"function main(p) { return p; }"}}`)
 	for _, tc := range []struct {
-		name, ns, auth, raised string
-		allowed                int
-		blocking               bool
-		msg                    string
+		name, ns, auth, path, raised string
+		allowed                      int
+		blocking                     bool
+		msg                          string
 	}{
-		{"per minute", "other", e.otherAuth, `{"invocationsPerMinute":10}`, 5, false,
+		{"per minute", "other", e.otherAuth, "actions/echo", `{"invocationsPerMinute":10}`, 5, false,
 			"Too many requests in the last minute (count: 6, allowed: 5)."},
 		// The scripted activator completes nothing, so no slot comes back.
-		{"concurrent", "guest", guestAuth, `{"concurrentInvocations":6}`, 3, true,
+		{"concurrent", "guest", guestAuth, "actions/echo", `{"concurrentInvocations":6}`, 3, true,
 			"Too many concurrent requests in flight (count: 3, allowed: 3)."},
+		// A trigger without rules is fired all the same (204), and counts.
+		{"fires", "other", e.otherAuth, "triggers/t", `{"firesPerMinute":8}`, 4, false,
+			"Too many requests in the last minute (count: 5, allowed: 4)."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := "/api/v1/namespaces/_/actions/echo"
+			path := "/api/v1/namespaces/_/" + tc.path
 			if tc.blocking {
 				path += "?blocking=true"
 			}
 			for i := range tc.allowed + 3 {
 				r := e.do("POST", path, tc.auth, `{}`)
 				if i < tc.allowed {
-					if r.status != http.StatusOK && r.status != http.StatusAccepted {
+					if r.status != http.StatusOK && r.status != http.StatusAccepted && r.status != http.StatusNoContent {
 						t.Fatalf("invoke %d before the limit: %d %s", i+1, r.status, r.body)
 					}
 					continue

@@ -102,8 +102,7 @@ func (s *Server) runWeb(w http.ResponseWriter, r *http.Request, n actions.Name, 
 	if inv.Payload, err = json.Marshal(params); err != nil {
 		return err
 	}
-	w.Header().Set("x-openwhisk-activation-id", inv.ActivationID)
-	rec, err := s.cfg.Activator.Activate(r.Context(), inv, s.blockingWait())
+	rec, err := s.activate(r.Context(), w, inv, s.blockingWait())
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func BenchmarkServeReady(b *testing.B) {
 	}
 }
 
-func freeAddr(b *testing.B) string {
+func freeAddr(b testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

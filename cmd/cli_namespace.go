@@ -17,6 +17,7 @@ func init() {
 
 func newNamespaceCmd(e *env) *cobra.Command {
 	var adminAuth string
+	var set client.NamespaceLimits
 	return group(e, "namespace", "Work with namespaces", true,
 		leaf{use: "list", short: "List the namespaces of the key", maxArgs: 0,
 			run: func(x *call, _ []string) error {
@@ -45,14 +46,7 @@ func newNamespaceCmd(e *env) *cobra.Command {
 				fs.StringVar(&adminAuth, "admin-auth", "", "admin key (env "+envAdminAuth+"; default from the config file)")
 			},
 			run: func(x *call, args []string) error {
-				s, err := x.settings(adminAuth)
-				if err != nil {
-					return err
-				}
-				if s.adminAuth == "" {
-					return &exitError{code: exitGeneral, err: errors.New("no admin key configured: run `gust serve` on this machine, or set " + envAdminAuth + " (or pass --admin-auth)")}
-				}
-				if err := x.connect(s.adminAuth); err != nil {
+				if err := x.connectAdmin(adminAuth); err != nil {
 					return err
 				}
 				k, resp, err := x.c.CreateNamespace(x.ctx, args[0])
@@ -66,7 +60,56 @@ func newNamespaceCmd(e *env) *cobra.Command {
 					return nil
 				})
 			}},
+		leaf{use: "limits NAME", short: "Show or set the throttles of a namespace (needs the admin key)", minArgs: 1, maxArgs: 1,
+			flags: func(fs *pflag.FlagSet) {
+				fs.StringVar(&adminAuth, "admin-auth", "", "admin key (env "+envAdminAuth+"; default from the config file)")
+				fs.IntVar(&set.InvocationsPerMinute, "invocations-per-minute", 0, "invokes the namespace may make in a minute")
+				fs.IntVar(&set.ConcurrentInvocations, "concurrent", 0, "activations the namespace may have in flight")
+				fs.IntVar(&set.FiresPerMinute, "fires-per-minute", 0, "trigger fires the namespace may make in a minute")
+			},
+			run: func(x *call, args []string) error {
+				if err := x.connectAdmin(adminAuth); err != nil {
+					return err
+				}
+				ns := args[0]
+				l, resp, err := x.c.Limits(x.ctx, ns)
+				if set != (client.NamespaceLimits{}) {
+					l, resp, err = x.c.SetLimits(x.ctx, ns, set)
+				}
+				if err != nil {
+					return fail(err, "Unable to obtain the limits of namespace '%s'", ns)
+				}
+				return x.show(resp, func() error {
+					if set != (client.NamespaceLimits{}) {
+						x.ok("updated the limits of namespace %s", ns)
+					}
+					for _, row := range []struct {
+						name string
+						v    int
+					}{{"invocationsPerMinute", l.InvocationsPerMinute}, {"concurrentInvocations", l.ConcurrentInvocations}, {"firesPerMinute", l.FiresPerMinute}} {
+						v := "no limit"
+						if row.v > 0 {
+							v = fmt.Sprint(row.v)
+						}
+						fmt.Fprintf(x.stdout, "%-22s %s\n", row.name, v)
+					}
+					return nil
+				})
+			}},
 	)
+}
+
+// connectAdmin connects with the admin key: the flag's, else the
+// environment's or the config file's.
+func (x *call) connectAdmin(flag string) error {
+	s, err := x.settings(flag)
+	if err != nil {
+		return err
+	}
+	if s.adminAuth == "" {
+		return &exitError{code: exitGeneral, err: errors.New("no admin key configured: run `gust serve` on this machine, or set " + envAdminAuth + " (or pass --admin-auth)")}
+	}
+	return x.connect(s.adminAuth)
 }
 
 func newListCmd(e *env) *cobra.Command {

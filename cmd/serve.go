@@ -384,7 +384,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		return b, nil
 	}
 	lc.closer("dispatcher", func() error { dispatcher.Close(); return nil }) // before the invoker stops: sequences need it
-	eng := tel.observe(engine.New(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow))
+	eng := tel.observe(engine.New(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow).SetThrottle(throttles))
 	lc.run(ctx, "rule engine", eng.Run) // stops before the dispatcher closes: the engine queues through it
 	var events telemetry.Publisher = hub.NewPublisher(js)
 	if tel.metrics != nil {

@@ -126,3 +126,24 @@ func (c *Client) RuntimesBuilding(ctx context.Context) ([]string, *Response, err
 	}
 	return v.Building, resp, nil
 }
+
+// NamespaceLimits are a namespace's throttles as GET and PUT .../limits show them;
+// a throttle that is not enforced is 0 (and left out of a PUT).
+type NamespaceLimits struct {
+	InvocationsPerMinute  int `json:"invocationsPerMinute,omitempty"`
+	ConcurrentInvocations int `json:"concurrentInvocations,omitempty"`
+	FiresPerMinute        int `json:"firesPerMinute,omitempty"`
+}
+
+// Limits returns the limits of ns: the key's own namespace ("_"), or any
+// with an admin key.
+func (c *Client) Limits(ctx context.Context, ns string) (*NamespaceLimits, *Response, error) {
+	return call[NamespaceLimits](ctx, c, http.MethodGet, "/api/v1/namespaces/"+ns+"/limits", nil, nil)
+}
+
+// SetLimits sets the throttles of ns that set gives, keeping the others,
+// and returns the limits now in force; the client's key must be an admin
+// key.
+func (c *Client) SetLimits(ctx context.Context, ns string, set NamespaceLimits) (*NamespaceLimits, *Response, error) {
+	return call[NamespaceLimits](ctx, c, http.MethodPut, "/api/v1/namespaces/"+ns+"/limits", nil, set)
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/throttle"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -85,6 +87,80 @@ type Engine struct {
 
 	// observer, if set, is told of every event (SetObserver).
 	observer Observer
+
+	// throttle, if set, counts feed events against firesPerMinute
+	// (SetThrottle); throttled remembers when events it held back were
+	// first held back, for their records.
+	throttle  Throttle
+	throttled throttledSince
+	now       func() time.Time // the throttle's minutes are by this clock
+}
+
+// Throttle counts fires against a namespace's firesPerMinute
+// (*throttle.Throttle), with a *throttle.RateError over the limit.
+type Throttle interface {
+	Allow(ctx context.Context, r throttle.Rate, ns string) error
+}
+
+// SetThrottle makes the engine count the events of feeds (those not fired
+// through the API, which counts them itself) against their namespace's
+// firesPerMinute: an event over the limit is not dropped but waits on the
+// stream for the next minute, and its trigger's record, once it runs, has
+// the annotation "throttled" with the milliseconds it waited. Call it
+// before Run.
+func (e *Engine) SetThrottle(t Throttle) *Engine {
+	e.throttle = t
+	return e
+}
+
+// throttledSince remembers, by trigger activation id, when this process
+// first held an event back. Another process that takes the event later
+// does not know, and its record says how long it waited in its own hands
+// only; that is the price of keeping no shared state for it.
+type throttledSince struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+// maxThrottled bounds throttledSince; it starts over when full.
+const maxThrottled = 100000
+
+func (ts *throttledSince) hold(id string, now time.Time) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.m == nil || len(ts.m) >= maxThrottled {
+		ts.m = map[string]time.Time{}
+	}
+	if _, ok := ts.m[id]; !ok {
+		ts.m[id] = now
+	}
+}
+
+// release forgets id and returns when it was first held back.
+func (ts *throttledSince) release(id string) (time.Time, bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	t, ok := ts.m[id]
+	delete(ts.m, id)
+	return t, ok
+}
+
+// throttledError is an event held back by its namespace's firesPerMinute:
+// it goes back to the stream for after delay.
+type throttledError struct {
+	delay time.Duration
+	err   error
+}
+
+func (e *throttledError) Error() string { return "fire throttled: " + e.err.Error() }
+func (e *throttledError) Unwrap() error { return e.err }
+
+// untilNextMinute is how long a throttled event waits: to the next minute,
+// when the namespace's count starts over, and up to 2 s more, so that the
+// events held back do not all come back at once.
+func untilNextMinute(now time.Time) time.Duration {
+	next := now.Truncate(time.Minute).Add(time.Minute)
+	return next.Sub(now) + time.Duration(rand.Int64N(int64(2*time.Second)))
 }
 
 const engineConsumer = hub.RulesConsumer
@@ -100,7 +176,7 @@ func New(js jetstream.JetStream, triggers TriggerReader, acts actions.Getter, ac
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{js: js, triggers: triggers, actions: acts, activator: activator, records: records, log: log,
-		deliveries: newDeliveries(), sleep: sleep, dedupWindow: hub.DefaultDedupWindow}
+		deliveries: newDeliveries(), sleep: sleep, dedupWindow: hub.DefaultDedupWindow, now: time.Now}
 }
 
 // SetDedupWindow sets how long the ids of events are remembered, so that a
@@ -157,7 +233,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	// A dead consumer is an error: nothing more will come, and serve says so.
 	return hub.Consume(ctx, it, engineWorkers, hub.EventsStream+" with "+engineConsumer, e.log, func(ctx context.Context, msg jetstream.Msg) {
-		if err := e.handle(ctx, msg); err != nil {
+		err := e.handle(ctx, msg)
+		var held *throttledError
+		if errors.As(err, &held) {
+			e.log.Debug("feed event over firesPerMinute waits", "subject", msg.Subject(), "delay", held.delay)
+			_ = msg.NakWithDelay(held.delay)
+			return
+		}
+		if err != nil {
 			e.log.Error("trigger event not processed; it will be redelivered", "subject", msg.Subject(), "err", err)
 			_ = msg.NakWithDelay(time.Second)
 			return
@@ -250,6 +333,8 @@ type firing struct {
 	ev      event.Event
 	stored  time.Time // when Gust stored the event
 	fromAPI bool      // fired through the API, whose caller has triggerID
+	// throttled is how long the event waited over firesPerMinute.
+	throttled time.Duration
 
 	triggerID, subject, apiKey, traceparent string
 
@@ -336,6 +421,20 @@ func (e *Engine) take(ctx context.Context, msg jetstream.Msg) (*firing, error) {
 				return nil, e.recordDuplicate(ctx, f)
 			}
 			return nil, nil
+		}
+	}
+	if e.throttle != nil && !f.fromAPI {
+		if err := e.throttle.Allow(ctx, throttle.Fires, ns); err != nil {
+			var over *throttle.RateError
+			if !errors.As(err, &over) {
+				return nil, err
+			}
+			now := e.now()
+			e.throttled.hold(f.triggerID, now)
+			return nil, &throttledError{delay: untilNextMinute(now), err: err}
+		}
+		if since, ok := e.throttled.release(f.triggerID); ok {
+			f.throttled = e.now().Sub(since)
 		}
 	}
 	return f, nil
@@ -489,6 +588,9 @@ func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, qu
 	if f.replayOf != "" {
 		rec.Cause = f.replayOf
 		rec.Annotations = rec.Annotations.Set("replayOf", f.replayOf)
+	}
+	if f.throttled > 0 {
+		rec.Annotations = rec.Annotations.Set("throttled", f.throttled.Milliseconds())
 	}
 	// The record and the invocations are written at once and confirmed
 	// together: the event is acknowledged only once all of them are stored.

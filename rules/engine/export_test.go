@@ -18,3 +18,7 @@ func (e *Engine) RunningDeliveries() int {
 
 // AttemptID is attemptID, for tests.
 var AttemptID = attemptID
+
+// SetNow replaces the clock by which throttled events wait for the next
+// minute; call it before Run.
+func (e *Engine) SetNow(now func() time.Time) { e.now = now }
