@@ -3,6 +3,9 @@ package gustcmd
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -77,11 +80,7 @@ func triggerPutLeaf(update bool) leaf {
 					if feed != "" && feed != fed {
 						return usageError(fmt.Errorf("trigger %s is fed by %s: delete it to give it another feed", name, fed))
 					}
-					if err := x.runFeed(fed, feeds.Update, name, params); err != nil {
-						return fail(err, "Unable to update trigger '%s'", name)
-					}
-					x.ok("%s trigger %s", past, name)
-					return nil
+					return x.putFeed(fed, feeds.Update, name, params)
 				}
 			}
 			_, rel := client.SplitName(name)
@@ -95,15 +94,98 @@ func triggerPutLeaf(update bool) leaf {
 				return fail(err, "Unable to %s trigger '%s'", verb, name)
 			}
 			if feed != "" {
-				if err := x.runFeed(feed, feeds.Create, name, params); err != nil {
-					if !existed { // as wsk: no new trigger without its feed
-						_, _, _ = x.c.Triggers.Delete(x.ctx, name, nil)
-					}
-					return fail(err, "Unable to %s trigger '%s'", verb, name)
+				err := x.putFeed(feed, feeds.Create, name, params)
+				if err != nil && !existed { // as wsk: no new trigger without its feed
+					_, _, _ = x.c.Triggers.Delete(x.ctx, name, nil)
 				}
+				return err
 			}
 			return x.show(resp, func() error { x.ok("%s trigger %s", past, name); return nil })
 		}}
+}
+
+// putFeed runs lifecycle event (CREATE or UPDATE) of feed for trigger
+// with params and says what came of it: with --json the feed action's
+// whole answer, its activation; else one line for the trigger and a short
+// summary of the feed's configuration (its URL, a token or secret it
+// generated, which is shown this once) and the next command to try. A
+// failed feed is one error line.
+func (x *call) putFeed(feed, event, trigger string, params actions.KeyValues) error {
+	verb, past := "create", "created"
+	if event == feeds.Update {
+		verb, past = "update", "updated"
+	}
+	body, err := x.feedRequest(event, trigger, params)
+	if err != nil {
+		return err
+	}
+	resp, err := x.c.Invoke(x.ctx, feed, body, client.InvokeOptions{Blocking: true})
+	if err != nil {
+		return fail(err, "Unable to %s trigger '%s'", verb, trigger)
+	}
+	if x.flags.json {
+		return x.raw(resp.Body)
+	}
+	var rec struct {
+		Response struct {
+			Result struct {
+				Config map[string]any `json:"config"`
+			} `json:"result"`
+		} `json:"response"`
+	}
+	_ = json.Unmarshal(resp.Body, &rec)
+	x.ok("%s trigger %s, fed by %s", past, trigger, feed)
+	printFeedSummary(x.stdout, trigger, rec.Response.Result.Config, params)
+	return nil
+}
+
+// printFeedSummary prints a feed's configuration config, as its CREATE or
+// UPDATE answered, a line a parameter with the URL first and the
+// parameters the user gave not repeated, then the next command to try.
+// A token or secret the user did not give was generated: the CLI says
+// that it is shown this once.
+func printFeedSummary(w io.Writer, trigger string, config map[string]any, given actions.KeyValues) {
+	_, rel := client.SplitName(trigger)
+	url, _ := config["url"].(string)
+	if url != "" {
+		fmt.Fprintf(w, "  url: %s\n", url)
+	}
+	var token, secret string
+	for _, k := range slices.Sorted(maps.Keys(config)) {
+		if k == "url" || k == "feed" || k == "triggerName" || given.Get(k) != nil {
+			continue
+		}
+		v := config[k]
+		text, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			text = string(b)
+		}
+		note := ""
+		if (k == "token" || k == "secret") && text != feeds.Masked {
+			note = " (generated: shown this once, keep it)"
+			if k == "token" {
+				token = text
+			} else {
+				secret = text
+			}
+		}
+		fmt.Fprintf(w, "  %s: %s%s\n", k, text, note)
+	}
+	if given.Get("token") != nil {
+		token = "TOKEN"
+	}
+	if given.Get("secret") != nil {
+		secret = "SECRET"
+	}
+	next := fmt.Sprintf("gust rule create RULE %s ACTION, then gust events tail %s", rel, rel)
+	switch {
+	case url != "" && token != "":
+		next += fmt.Sprintf("; send an event: gust event send --url %s --token %s --type com.example.hello --data '{\"hello\":\"world\"}'", url, token)
+	case url != "" && secret != "":
+		next += fmt.Sprintf("; senders POST to %s, signing with the secret", url)
+	}
+	fmt.Fprintf(w, "next: %s\n", next)
 }
 
 // runFeed invokes the feed action for the trigger named trigger with

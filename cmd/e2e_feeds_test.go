@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,8 @@ func TestE2EAlarmOnceFiresOnce(t *testing.T) {
 	when := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339)
 	out := mustGust(t, cli, "trigger", "create", "soon", "--feed", "/whisk.system/alarms/once",
 		"-p", "date", when, "-p", "trigger_payload", `{"who":"alarm"}`)
-	if !strings.Contains(out, "ok: invoked /whisk.system/alarms/once with id") || !strings.Contains(out, "ok: created trigger soon") {
+	if out != "ok: created trigger soon, fed by /whisk.system/alarms/once\n"+
+		"next: gust rule create RULE soon ACTION, then gust events tail soon\n" {
 		t.Fatalf("trigger create output:\n%s", out)
 	}
 	mustGust(t, cli, "rule", "create", "r", "soon", "echo")
@@ -160,5 +162,43 @@ func TestE2ECloudEventsIngress(t *testing.T) {
 			p.Event["type"] != "com.example.temperature" || p.Event["plant"] != "bremen" {
 			t.Errorf("the action got %s", r.Response.Result)
 		}
+	}
+}
+
+// TestE2ETriggerCreateFeedSummary: `trigger create --feed` prints a short
+// summary (the feed's URL, the token it generated, shown once, and the
+// next command, which works as printed); with --json, the feed action's
+// activation; a failing feed, one error line.
+func TestE2ETriggerCreateFeedSummary(t *testing.T) {
+	requireEngine(t)
+	dir := t.TempDir()
+	g := startGust(t, dir)
+	cli := cliEnv(dir)
+	out := mustGust(t, cli, "trigger", "create", "inbox", "--feed", "cloudevents/ingress")
+	url := strings.TrimSuffix(g.base, "/api/v1") + "/api/v1/feeds/guest/inbox"
+	m := regexp.MustCompile(`^ok: created trigger inbox, fed by /whisk.system/cloudevents/ingress\n` +
+		`  url: ` + regexp.QuoteMeta(url) + `\n` +
+		`  token: (\S+) \(generated: shown this once, keep it\)\n` +
+		`next: gust rule create RULE inbox ACTION, then gust events tail inbox; send an event: gust event send --url ` + regexp.QuoteMeta(url) +
+		` --token (\S+) --type com.example.hello --data '\{"hello":"world"\}'\n$`).FindStringSubmatch(out)
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("trigger create said:\n%s", out)
+	}
+	mustGust(t, cli, "event", "send", "--url", url, "--token", m[1], "--type", "com.example.hello", "--data", `{"hello":"world"}`)
+
+	out = mustGust(t, cli, "trigger", "create", "tick", "--feed", "alarms/interval", "-p", "minutes", "5", "--json")
+	var rec struct {
+		Name     string
+		Response struct {
+			Result struct{ Config map[string]any }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rec); err != nil || rec.Name != "interval" ||
+		rec.Response.Result.Config["minutes"] != 5.0 || rec.Response.Result.Config["triggerName"] != "/guest/tick" {
+		t.Errorf("--json: %+v %v\n%s", rec, err, out)
+	}
+	r := gust(t, cli, "trigger", "create", "bad", "--feed", "alarms/interval", "-p", "minutes", "0")
+	if r.err == nil || r.stdout != "" || !strings.HasPrefix(r.message(), "Unable to create trigger 'bad': ") {
+		t.Errorf("a failing feed: %v\n%s", r.err, r.stdout)
 	}
 }
