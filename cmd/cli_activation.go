@@ -19,24 +19,46 @@ func init() { cliCommands = append(cliCommands, newActivationCmd) }
 // activationStatus are the Status column's words, by status code, as wsk's.
 var activationStatus = [...]string{"success", "application error", "developer error", "internal error"}
 
-// activationRow is a row of wsk's activation list.
-func activationRow(a actions.Activation) string {
+// activationRow is a row of wsk's activation list; p colors the duration,
+// cold or warm, and the status (padding is added before colors, so the
+// columns line up either way).
+func activationRow(a actions.Activation, p painter) string {
 	kind, ok := a.Annotations.String("kind")
 	if !ok {
 		kind = "unknown"
 	}
-	start := "warm"
+	start := p.paint(colorGreen, "warm ")
 	if a.Annotations.Has("initTime") {
-		start = "cold"
+		start = p.paint(colorYellow, "cold ")
 	}
 	status := activationStatus[len(activationStatus)-1]
 	if a.StatusCode >= 0 && a.StatusCode < len(activationStatus) {
 		status = activationStatus[a.StatusCode]
 	}
+	statusColor := colorRed
+	if a.StatusCode == actions.StatusSuccess {
+		statusColor = colorGreen
+	}
 	d := time.Duration(a.Duration) * time.Millisecond
 	// Widths fit the longest words: builtin:feed, application error.
-	return fmt.Sprintf("%s %s %-12s %-5s %-10v %-17s %s/%s:%s",
-		time.UnixMilli(a.Start).Format(time.DateTime), a.ActivationID, kind, start, d, status, a.Namespace, a.Name, a.Version)
+	return fmt.Sprintf("%s %s %-12s %s %s %s %s/%s:%s",
+		time.UnixMilli(a.Start).Format(time.DateTime), a.ActivationID, kind, start,
+		p.paint(durationColor(d), fmt.Sprintf("%-10v", d)), p.paint(statusColor, fmt.Sprintf("%-17s", status)),
+		a.Namespace, a.Name, a.Version)
+}
+
+// durationColor grades a duration: dim under 100 ms, plain under a
+// second, yellow under ten, red beyond.
+func durationColor(d time.Duration) string {
+	switch {
+	case d < 100*time.Millisecond:
+		return colorDim
+	case d < time.Second:
+		return ""
+	case d < 10*time.Second:
+		return colorYellow
+	}
+	return colorRed
 }
 
 // activationHeader is the header of wsk's activation list.
@@ -120,9 +142,10 @@ func newActivationCmd(e *env) *cobra.Command {
 					return fail(err, "Unable to obtain the list of activations for namespace 'default'")
 				}
 				return x.show(resp, func() error {
+					p := painter{on: useColor(x.stdout, x.getenv)}
 					fmt.Fprintln(x.stdout, activationHeader)
 					for _, a := range all {
-						fmt.Fprintln(x.stdout, activationRow(a))
+						fmt.Fprintln(x.stdout, activationRow(a, p))
 					}
 					return nil
 				})

@@ -30,7 +30,7 @@ func useColor(w io.Writer, getenv func(string) string) bool {
 type painter struct{ on bool }
 
 func (p painter) paint(color, s string) string {
-	if !p.on || s == "" {
+	if !p.on || s == "" || color == "" {
 		return s
 	}
 	return color + s + colorReset

@@ -118,7 +118,7 @@ func TestCLIActivation(t *testing.T) {
 	row2 := "2026-11-24 14:32:38 6a1b2c3d4e5f40718293a4b5c6d7e8f9 nodejs:20    warm  12ms       application error guest/hello:0.0.1\n"
 	// The columns line up under the header, with the longest words too.
 	feed := activationRow(actions.Activation{Namespace: "guest", Name: "t", Version: "0.0.1", ActivationID: "7a1b2c3d4e5f40718293a4b5c6d7e8f9",
-		Start: start, Annotations: actions.KeyValues{}.Set("kind", "builtin:feed"), StatusCode: actions.StatusDeveloperError})
+		Start: start, Annotations: actions.KeyValues{}.Set("kind", "builtin:feed"), StatusCode: actions.StatusDeveloperError}, painter{})
 	for _, row := range []string{row1, row2, feed} {
 		for _, col := range []string{"Kind", "Start", "Duration", "Status", "Entity"} {
 			at := strings.Index(activationHeader, col)

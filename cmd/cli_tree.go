@@ -38,15 +38,17 @@ func writeNode(w io.Writer, n *actions.TreeNode, first, rest string, p painter) 
 		parts = append(parts, p.paint(colorRed, n.Status))
 	}
 	fmt.Fprintln(w, first+strings.Join(parts, " "))
+	// Under the node's mark, two columns in; a node with children draws
+	// their line down past its logs.
 	inner := rest + "│ "
 	if len(n.Children) == 0 {
 		inner = rest + "  "
 	}
 	if n.Error != "" {
-		fmt.Fprintln(w, inner+"  "+p.paint(colorRed, n.Error))
+		fmt.Fprintln(w, inner+p.paint(colorRed, n.Error))
 	}
 	for _, l := range n.Logs {
-		fmt.Fprintln(w, inner+"  "+p.paint(colorDim, l))
+		fmt.Fprintln(w, inner+p.paint(colorDim, l))
 	}
 	for i, c := range n.Children {
 		if i == len(n.Children)-1 {
