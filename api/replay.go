@@ -2,13 +2,17 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/rules"
 )
 
 // EventReplayer puts stored events of a trigger on it again
@@ -18,7 +22,9 @@ type EventReplayer interface {
 }
 
 // replayRequest is the body of POST .../triggers/{name}/replay. Since and
-// Until are RFC 3339 times or Go durations before now ("1h", "90m").
+// Until are RFC 3339 times or Go durations before now ("1h", "90m"); no
+// Since means every event the stream still holds (the namespace's
+// retention).
 type replayRequest struct {
 	Since  string `json:"since"`
 	Until  string `json:"until"`
@@ -32,7 +38,9 @@ type replayRequest struct {
 // under a new trigger activation whose cause is the original's, and run
 // its rules (or only rule) once more; the answer lists them
 // ({"replayed": [...]}). With dryRun nothing is put, the list says what
-// would be.
+// would be. Dead letters (rules.DeadLetterType events, on a rule's
+// dead-letter trigger) are redriven instead: the event that failed goes
+// back to the rule that failed it (redriveTarget).
 func (s *Server) replayTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
 	if s.cfg.Replayer == nil {
@@ -52,9 +60,6 @@ func (s *Server) replayTrigger(w http.ResponseWriter, r *http.Request, id *Ident
 	}
 	now := s.now()
 	q := hub.ReplayQuery{DryRun: req.DryRun, Limit: req.Limit}
-	if strings.TrimSpace(req.Since) == "" {
-		return malformed(`"since" is required: a time (RFC 3339) or a duration before now, such as "1h"`)
-	}
 	if q.Since, err = replayTime("since", req.Since, now); err != nil {
 		return err
 	}
@@ -71,16 +76,27 @@ func (s *Server) replayTrigger(w http.ResponseWriter, r *http.Request, id *Ident
 	if err != nil {
 		return err
 	}
+	ownRule := true
 	if req.Rule != "" {
 		// The trigger names its rules "ns/rule"; a rule of the trigger's
-		// namespace may be given by its name alone.
+		// namespace may be given by its name alone. A rule of another
+		// trigger selects the dead letters of that rule.
 		q.Rule = strings.TrimPrefix(req.Rule, "/")
 		if !strings.Contains(q.Rule, "/") {
 			q.Rule = n.Namespace + "/" + q.Rule
 		}
-		if _, ok := t.Rules[q.Rule]; !ok {
+		if _, ownRule = t.Rules[q.Rule]; !ownRule && !s.ruleExists(ctx, q.Rule) {
 			return errorf(http.StatusNotFound, fmt.Sprintf("Rule '%s' is not a rule of trigger '%s'.", req.Rule, n.Name))
 		}
+	}
+	q.Redirect = func(ctx context.Context, ev event.Event) (*hub.ReplayTarget, error) {
+		if ev.Type() != rules.DeadLetterType {
+			if !ownRule {
+				return &hub.ReplayTarget{Omit: true}, nil
+			}
+			return nil, nil
+		}
+		return s.redriveTarget(ctx, ev, q.Rule)
 	}
 	out, err := s.cfg.Replayer.Replay(ctx, n.Namespace, n.Name, q, actions.NewActivationID)
 	if err != nil {
@@ -108,4 +124,38 @@ func replayTime(field, v string, now time.Time) (time.Time, error) {
 		return time.Time{}, malformed(fmt.Sprintf("%q is neither a time (RFC 3339, e.g. 2026-12-06T01:00:00Z) nor a duration (e.g. 1h): %q", field, v))
 	}
 	return t, nil
+}
+
+func (s *Server) ruleExists(ctx context.Context, key string) bool {
+	ns, name, _ := strings.Cut(key, "/")
+	_, _, err := s.cfg.Rules.GetRule(ctx, actions.Name{Namespace: ns, Name: name})
+	return err == nil
+}
+
+// redriveTarget is where a dead letter is redriven: the event that failed
+// goes back to the trigger of the rule that failed it, for that rule alone,
+// as a replay of the failed activation (so the new trigger activation's
+// cause is the activation that failed last, whose own cause is the
+// original event's). only, when set, omits dead letters of other rules.
+func (s *Server) redriveTarget(ctx context.Context, ev event.Event, only string) (*hub.ReplayTarget, error) {
+	dl, failed, err := rules.ParseDeadLetter(ev)
+	if err != nil {
+		return &hub.ReplayTarget{Skip: err.Error()}, nil
+	}
+	if only != "" && dl.Rule != only {
+		return &hub.ReplayTarget{Omit: true}, nil
+	}
+	ns, name, _ := strings.Cut(dl.Rule, "/")
+	to := &hub.ReplayTarget{Namespace: ns, Rule: dl.Rule, Of: dl.ActivationID, Event: failed}
+	r, _, err := s.cfg.Rules.GetRule(ctx, actions.Name{Namespace: ns, Name: name})
+	switch {
+	case errors.Is(err, hub.ErrNotFound):
+		to.Skip = fmt.Sprintf("Rule '%s' that failed the event does not exist any more.", dl.Rule)
+		return to, nil
+	case err != nil:
+		return nil, err
+	}
+	tn := r.Trigger.FullName()
+	to.Namespace, to.Trigger = tn.Namespace, tn.Name
+	return to, nil
 }

@@ -102,7 +102,7 @@ func TestE2ETriggerReplay(t *testing.T) {
 	}
 	g.waitActivations(t, "the full replays", counts(11, 11, 8))
 
-	for _, bad := range []map[string]any{{}, {"since": "yesterday"}, {"since": "-1h"}, {"since": "1h", "until": "2h"}, {"since": "1h", "limit": -1}} {
+	for _, bad := range []map[string]any{{"since": "yesterday"}, {"since": "-1h"}, {"since": "1h", "until": "2h"}, {"since": "1h", "limit": -1}} {
 		var e struct{ Error, Code string }
 		g.mustCall(t, http.StatusBadRequest, "POST", "/namespaces/_/triggers/orders/replay", bad, &e)
 		if e.Error == "" || e.Code == "" {
@@ -112,7 +112,67 @@ func TestE2ETriggerReplay(t *testing.T) {
 	var e struct{ Error string }
 	g.mustCall(t, http.StatusNotFound, "POST", "/namespaces/_/triggers/orders/replay", map[string]any{"since": "1h", "rule": "nope"}, &e)
 	g.mustCall(t, http.StatusNotFound, "POST", "/namespaces/_/triggers/nope/replay", map[string]any{"since": "1h"}, &e)
-	if r := gust(t, cli, "trigger", "replay", "orders"); r.err == nil {
-		t.Errorf("replay without --since succeeded: %s", r.stdout)
+	if out := mustGust(t, cli, "trigger", "replay", "orders", "--dry-run"); !strings.Contains(out, "would replay 3 events") {
+		t.Errorf("dry run of all the kept events said:\n%s", out)
+	}
+}
+
+// TestE2ERedriveDeadLetters: an event whose rule failed it is
+// dead-lettered; once the action is fixed, `gust trigger replay failed`
+// (the dead-letter trigger) sends the failed event back to that rule
+// alone, as a new trigger activation of the original trigger caused by
+// the failed activation, and the dead-letter trigger's own rule does not
+// run again.
+func TestE2ERedriveDeadLetters(t *testing.T) {
+	requireEngine(t)
+	dir := t.TempDir()
+	g := startGust(t, dir)
+	cli := cliEnv(dir)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/flaky", nodeAction(`function main(p) { throw new Error('out of stock: ' + p.order); }`), nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/catch", nodeAction(`function main(p) { return { caught: p.activationId }; }`), nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/audit", nodeAction(`function main(p) { return { order: p.order }; }`), nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/triggers/orders", map[string]any{}, nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/triggers/failed", map[string]any{}, nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/rules/onfail", map[string]string{"trigger": "/_/failed", "action": "/_/catch"}, nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/rules/audit", map[string]string{"trigger": "/_/orders", "action": "/_/audit"}, nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/rules/ship", map[string]any{"trigger": "/_/orders", "action": "/_/flaky",
+		"delivery": map[string]any{"retries": 0, "deadLetter": "/_/failed"}}, nil)
+	var fired struct{ ActivationID string }
+	g.mustCall(t, 202, "POST", "/namespaces/_/triggers/orders", map[string]int{"order": 17}, &fired)
+	recs := g.waitActivations(t, "the dead letter", func(rs []record) bool { return countNamed(rs, "catch") == 1 && countNamed(rs, "audit") == 1 })
+	var failedID string
+	for _, r := range recs {
+		if r.Name == "flaky" {
+			failedID = r.ActivationID
+		}
+	}
+
+	out := mustGust(t, cli, "trigger", "replay", "failed", "--dry-run")
+	if !strings.Contains(out, "would replay 1 events") || !strings.Contains(out, failedID) || !strings.Contains(out, "rule guest/ship") {
+		t.Errorf("dry run of the dead letters said:\n%s", out)
+	}
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/flaky?overwrite=true", nodeAction(`function main(p) { return { shipped: p.order }; }`), nil)
+	out = mustGust(t, cli, "trigger", "replay", "failed")
+	if !strings.Contains(out, "replayed 1 events") {
+		t.Errorf("redrive said:\n%s", out)
+	}
+	recs = g.waitActivations(t, "the redriven event", func(rs []record) bool { return countNamed(rs, "flaky") == 2 })
+	var redrive record
+	for _, r := range recs {
+		if r.Name == "orders" && r.annotation("replayOf") == failedID {
+			redrive = r
+		}
+	}
+	if redrive.Cause != failedID || len(redrive.Logs) != 1 || !strings.Contains(redrive.Logs[0], `"rule":"guest/ship"`) {
+		t.Fatalf("redrive's trigger activation %+v, want cause %s and rule guest/ship alone", redrive, failedID)
+	}
+	for _, r := range recs {
+		if r.Name == "flaky" && r.ActivationID != failedID &&
+			(r.Cause != redrive.ActivationID || !sameJSON(r.Response.Result, `{"shipped":17}`)) {
+			t.Errorf("redriven activation %+v, want {shipped:17} caused by %s", r, redrive.ActivationID)
+		}
+	}
+	if n, m := countNamed(recs, "catch"), countNamed(recs, "audit"); n != 1 || m != 1 {
+		t.Errorf("%d activations of the dead-letter rule's action and %d of the other rule's, want 1 each", n, m)
 	}
 }

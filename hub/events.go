@@ -120,13 +120,14 @@ func BindStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Strea
 // once JetStream has stored it. A second event with the same id on the same
 // trigger within the dedup window is dropped. extra headers are added.
 func PublishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e event.Event, extra map[string]string) error {
-	_, err := publishEvent(ctx, js, ns, t, e, extra)
+	_, err := publishEvent(ctx, js, ns, t, e, extra, "")
 	return err
 }
 
 // publishEvent is PublishEvent, returning JetStream's acknowledgement: for
-// an event dropped as a duplicate, the original's sequence.
-func publishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e event.Event, extra map[string]string) (*jetstream.PubAck, error) {
+// an event dropped as a duplicate, the original's sequence. msgID names
+// the message for JetStream's duplicate window; "" names it by the event.
+func publishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e event.Event, extra map[string]string, msgID string) (*jetstream.PubAck, error) {
 	if err := e.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid event: %w", err)
 	}
@@ -158,7 +159,10 @@ func publishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e e
 		m.Header.Set(k, v)
 	}
 	m.Data = e.Data()
-	ack, err := Publish(ctx, js, m, jetstream.WithMsgID(dedupID(ns, t, e)))
+	if msgID == "" {
+		msgID = dedupID(ns, t, e)
+	}
+	ack, err := Publish(ctx, js, m, jetstream.WithMsgID(msgID))
 	if err != nil {
 		return nil, fmt.Errorf("publish event to %s/%s: %w", ns, t, err)
 	}
@@ -284,7 +288,7 @@ func (p *Publisher) Fire(ctx context.Context, ns, t string, e event.Event, extra
 			}
 		}
 	}
-	ack, err := publishEvent(ctx, p.js, ns, t, e, extra)
+	ack, err := publishEvent(ctx, p.js, ns, t, e, extra, "")
 	if err != nil {
 		return "", err
 	}

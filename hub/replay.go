@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -25,10 +26,26 @@ const (
 
 // ReplayQuery selects the stored events of a trigger to replay.
 type ReplayQuery struct {
-	Since, Until time.Time // stored at or after Since and before Until (zero: now)
+	Since, Until time.Time // stored at or after Since (zero: the first kept) and before Until (zero: now)
 	Rule         string    // only this rule ("" means all the trigger's rules)
 	Limit        int       // at most this many events, the oldest first (0: MaxReplay)
 	DryRun       bool      // list the events, replay nothing
+	// Redirect, if set, is asked about each stored event: a non-nil
+	// target sends it elsewhere (a dead letter back to the rule that
+	// failed it, RedriveTarget), nil replays it on its own trigger.
+	Redirect func(ctx context.Context, ev event.Event) (*ReplayTarget, error)
+}
+
+// ReplayTarget is where Redirect sends a stored event instead.
+type ReplayTarget struct {
+	Namespace, Trigger string
+	Event              event.Event // the event to put there
+	Rule               string      // the only rule to run, "ns/rule"
+	Of                 string      // what the replay is of (HeaderReplayOf), e.g. the failed activation
+	// Skip, when set, says why the event is not replayed (listed with it).
+	Skip string
+	// Omit leaves the event out of the replay, unlisted.
+	Omit bool
 }
 
 // MaxReplay bounds the events one replay re-delivers.
@@ -45,6 +62,12 @@ type Replayed struct {
 	Type         string    `json:"type"`
 	Stored       time.Time `json:"stored"`
 	Sequence     uint64    `json:"sequence"`
+	// Trigger ("ns/name") and Rule are set when the event was sent to
+	// another trigger, only to Rule (a redriven dead letter).
+	Trigger string `json:"trigger,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	// Skipped says why the event was not replayed.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Replay puts the events stored on trigger t of namespace ns in q's time
@@ -80,12 +103,11 @@ func (p *Publisher) Replay(ctx context.Context, ns, t string, q ReplayQuery, new
 	if last.Time.Before(q.Since) {
 		return []Replayed{}, nil
 	}
-	since := q.Since
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &since,
-	})
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if since := q.Since; !since.IsZero() {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	cons, err := st.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("read the events of %s/%s: %w", ns, t, err)
 	}
@@ -148,6 +170,18 @@ func (p *Publisher) replayOne(ctx context.Context, ns, t string, msg jetstream.M
 	}
 	r := Replayed{Original: orig, EventID: ev.ID(), Source: ev.Source(), Type: ev.Type(),
 		Stored: meta.Timestamp.UTC(), Sequence: meta.Sequence.Stream}
+	if q.Redirect != nil {
+		to, err := q.Redirect(ctx, ev)
+		if err != nil {
+			return Replayed{}, false, err
+		}
+		if to != nil && to.Omit {
+			return Replayed{}, false, nil
+		}
+		if to != nil {
+			return p.redirect(ctx, h, r, to, q.DryRun, newID)
+		}
+	}
 	if q.DryRun {
 		return r, true, nil
 	}
@@ -173,6 +207,30 @@ func (p *Publisher) replayOne(ctx context.Context, ns, t string, msg jetstream.M
 	// the original's.
 	if _, err := Publish(ctx, p.js, m, jetstream.WithMsgID("replay/"+r.ActivationID)); err != nil {
 		return Replayed{}, false, fmt.Errorf("replay event %s on %s/%s: %w", ev.ID(), ns, t, err)
+	}
+	return r, true, nil
+}
+
+// redirect puts the event to.Event on to.Trigger for to.Rule alone, as a
+// replay of to.Of, acting for whoever the stored message h acted for.
+func (p *Publisher) redirect(ctx context.Context, h nats.Header, r Replayed, to *ReplayTarget, dryRun bool, newID func() string) (Replayed, bool, error) {
+	r.Trigger, r.Rule, r.Original = to.Namespace+"/"+to.Trigger, to.Rule, to.Of
+	if to.Skip != "" {
+		r.Skipped = to.Skip
+		return r, true, nil
+	}
+	if dryRun {
+		return r, true, nil
+	}
+	r.ActivationID = newID()
+	extra := map[string]string{HeaderActivationID: r.ActivationID, HeaderReplayOf: to.Of, HeaderReplayRule: to.Rule}
+	for _, k := range []string{HeaderSubject, HeaderAPIKey} {
+		if v := h.Get(k); v != "" {
+			extra[k] = v
+		}
+	}
+	if _, err := publishEvent(ctx, p.js, to.Namespace, to.Trigger, to.Event, extra, "replay/"+r.ActivationID); err != nil {
+		return Replayed{}, false, fmt.Errorf("redrive event %s to %s: %w", to.Event.ID(), r.Trigger, err)
 	}
 	return r, true, nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/gusthub/gust/actions"
 )
 
@@ -199,4 +201,25 @@ type DeadLetter struct {
 	// 3 internal error); Error is its error message.
 	StatusCode int    `json:"statusCode"`
 	Error      string `json:"error"`
+}
+
+// ParseDeadLetter reads a DeadLetterType event: its DeadLetter and the
+// event that failed, rebuilt from DeadLetter.Event (the CloudEvents JSON
+// format's members), so that it can be delivered to the rule again.
+func ParseDeadLetter(ev event.Event) (DeadLetter, event.Event, error) {
+	var dl DeadLetter
+	if ev.Type() != DeadLetterType {
+		return dl, event.Event{}, fmt.Errorf("event %s is of type %s, not a dead letter (%s)", ev.ID(), ev.Type(), DeadLetterType)
+	}
+	if err := json.Unmarshal(ev.Data(), &dl); err != nil {
+		return dl, event.Event{}, fmt.Errorf("dead letter %s: %w", ev.ID(), err)
+	}
+	var failed event.Event
+	if err := json.Unmarshal(dl.Event, &failed); err != nil {
+		return dl, event.Event{}, fmt.Errorf("dead letter %s: the failed event: %w", ev.ID(), err)
+	}
+	if _, _, ok := strings.Cut(dl.Rule, "/"); !ok {
+		return dl, event.Event{}, fmt.Errorf("dead letter %s: rule %q is not \"ns/rule\"", ev.ID(), dl.Rule)
+	}
+	return dl, failed, nil
 }
