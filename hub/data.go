@@ -47,7 +47,7 @@ func DataParameters(contentType string, data []byte) map[string]json.RawMessage 
 	}
 	mt := mediaType(contentType)
 	if (mt == "" || isJSONMediaType(mt)) && json.Valid(data) {
-		if json.Unmarshal(data, &out) == nil {
+		if json.Unmarshal(data, &out) == nil && out != nil { // null unmarshals as a nil map
 			return out
 		}
 		return map[string]json.RawMessage{PayloadParameter: data}

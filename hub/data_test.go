@@ -30,6 +30,7 @@ func TestDataParameters(t *testing.T) {
 		{"+json type", "application/vnd.api+json; charset=utf-8", []byte(`{"a":1}`), `{"a":1}`},
 		{"JSON number", "application/json", []byte(`42`), `{"payload":42}`},
 		{"JSON array", "", []byte(`[1,2]`), `{"payload":[1,2]}`},
+		{"JSON null", "application/json", []byte(` null `), `{"payload":null}`},
 		{"text", "text/plain", []byte("héllo\n"), `{"payload":"héllo\n"}`},
 		{"text that looks like JSON", "text/plain", []byte(`42`), `{"payload":"42"}`},
 		{"XML", "application/xml", []byte(`<a>1</a>`), `{"payload":"\u003ca\u003e1\u003c/a\u003e"}`},

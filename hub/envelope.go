@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
@@ -99,6 +100,68 @@ func CheckHops(ev event.Event) error {
 	}
 	if n > HopLimit {
 		return &HopLimitError{Hops: n}
+	}
+	return nil
+}
+
+// disallowed reports whether CloudEvents disallows r in a String attribute:
+// the control characters U+0000–U+001F and U+007F–U+009F (a line break
+// would end the message header the attribute travels in).
+func disallowed(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
+
+// allowed reports whether s is UTF-8 without a disallowed character.
+func allowed(s string) bool { return utf8.ValidString(s) && strings.IndexFunc(s, disallowed) < 0 }
+
+// SafeAttribute returns s with every character CloudEvents disallows in a
+// String attribute, and every byte that is not UTF-8, percent-encoded
+// ("a\nb" becomes "a%0Ab"), for feeds that make attributes of what an
+// upstream sends (an MQTT topic, a CouchDB document id): an event with
+// such a character is refused (CheckAttributes).
+func SafeAttribute(s string) string {
+	if allowed(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 || disallowed(r) {
+			for _, c := range []byte(s[i : i+n]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// CheckAttributes returns an *InvalidEventError naming the first context
+// attribute or extension of e that holds a character CloudEvents
+// disallows in a String (see SafeAttribute): events travel in message
+// headers, where a line break would cut the attribute short or forge
+// another header.
+func CheckAttributes(e event.Event) error {
+	check := func(name, v string) error {
+		if !allowed(v) {
+			return &InvalidEventError{Msg: fmt.Sprintf("The request content was malformed:\nThe event's %s holds a control character or bytes that are not UTF-8.", name)}
+		}
+		return nil
+	}
+	for _, a := range [][2]string{{"id", e.ID()}, {"source", e.Source()}, {"type", e.Type()}, {"subject", e.Subject()},
+		{"dataschema", e.DataSchema()}, {"datacontenttype", e.DataContentType()}} {
+		if err := check(a[0], a[1]); err != nil {
+			return err
+		}
+	}
+	for k, v := range e.Extensions() {
+		s, err := types.Format(v)
+		if err != nil {
+			return &InvalidEventError{Msg: fmt.Sprintf("The request content was malformed:\nThe event's extension %s: %v", k, err)}
+		}
+		if err := check("extension "+k, s); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -131,6 +131,9 @@ func publishEvent(ctx context.Context, js jetstream.JetStream, ns, t string, e e
 	if err := e.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid event: %w", err)
 	}
+	if err := CheckAttributes(e); err != nil {
+		return nil, err
+	}
 	if len(e.Data()) > InlineDataLimit {
 		e = e.Clone() // the caller's event keeps its data
 		if err := offloadData(ctx, js, ns, t, &e); err != nil {

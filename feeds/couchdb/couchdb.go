@@ -19,6 +19,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/hub"
 )
 
 func init() { feeds.Register(provider) }
@@ -477,7 +478,7 @@ func (c *Changes) event(ch change, raw []byte) event.Event {
 		e.SetType(TypeDeleted)
 	}
 	if ch.ID != "" {
-		e.SetSubject(ch.ID)
+		e.SetSubject(hub.SafeAttribute(ch.ID))
 	}
 	e.SetTime(c.cfg.Now())
 	_ = e.SetData(event.ApplicationJSON, raw) // bytes are taken as they are

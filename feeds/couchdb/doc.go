@@ -26,7 +26,8 @@
 //
 // Each change is one CloudEvent: type org.apache.couchdb.document.changed,
 // or org.apache.couchdb.document.deleted for a deletion; source
-// couchdb://<host:port>/<dbname>; subject the document id; id the
+// couchdb://<host:port>/<dbname>; subject the document id (control
+// characters percent-encoded, hub.SafeAttribute); id the
 // database and the change's seq (<dbname>/<seq>); data the change as the
 // server wrote it ({"seq","id","changes","deleted","doc"}).
 //

@@ -44,7 +44,9 @@
 // # Events
 //
 // Each message is one CloudEvent: type org.mqtt.message, source
-// mqtt://<host>:<port>, subject the topic, data the payload as JSON
+// mqtt://<host>:<port>, subject the topic (control characters, which
+// CloudEvents attributes may not hold, percent-encoded:
+// hub.SafeAttribute), data the payload as JSON
 // (datacontenttype application/json) when it parses as JSON, else the raw
 // bytes as application/octet-stream, which actions get base64-encoded in
 // __ow_body (hub.DataParameters). Rules filter on the topic with the

@@ -425,7 +425,7 @@ func (s *Subscription) event(m paho.Message) event.Event {
 	}
 	e.SetSource(s.source)
 	e.SetType(TypeMessage)
-	e.SetSubject(strings.TrimPrefix(m.Topic(), s.prefix))
+	e.SetSubject(hub.SafeAttribute(strings.TrimPrefix(m.Topic(), s.prefix)))
 	e.SetTime(s.cfg.Now())
 	SetPayload(&e, m.Payload())
 	return e
