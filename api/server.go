@@ -78,6 +78,9 @@ type Config struct {
 	// when it is also a RuntimeBuilds, the runtime images being built
 	// (GET /api/v1/runtimes/building); nil answers with 503.
 	Pool WarmPool
+	// Cluster describes the cluster (GET /api/v1/cluster, admin key
+	// only); nil answers with 503.
+	Cluster ClusterReporter
 	// Feeds carries out feed actions (/whisk.system/<package>/<feed>) and
 	// serves feed ingress URLs; nil leaves feed actions to the invoker.
 	Feeds FeedManager
@@ -293,6 +296,7 @@ func (s *Server) routes() {
 	m.Handle("GET "+console.Prefix, console.Handler())
 	m.Handle("GET "+strings.TrimSuffix(console.Prefix, "/"), http.RedirectHandler(console.Prefix, http.StatusMovedPermanently))
 	m.HandleFunc("GET /api/v1/namespaces", s.authed(s.listNamespaces))
+	m.HandleFunc("GET /api/v1/cluster", s.authed(s.getCluster))
 	m.HandleFunc("GET /api/v1/namespaces/{$}", s.authed(s.listNamespaces))
 	m.HandleFunc("PUT /api/v1/namespaces/{ns}", s.authed(s.createNamespace))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/limits", s.authed(s.limits))

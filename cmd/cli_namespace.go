@@ -43,7 +43,7 @@ func newNamespaceCmd(e *env) *cobra.Command {
 			}},
 		leaf{use: "create NAME", short: "Create a namespace and a key for it (needs the admin key)", minArgs: 1, maxArgs: 1,
 			flags: func(fs *pflag.FlagSet) {
-				fs.StringVar(&adminAuth, "admin-auth", "", "admin key (env "+envAdminAuth+"; default from the config file)")
+				adminAuthFlag(fs, &adminAuth)
 			},
 			run: func(x *call, args []string) error {
 				if err := x.connectAdmin(adminAuth); err != nil {
@@ -97,6 +97,11 @@ func newNamespaceCmd(e *env) *cobra.Command {
 				})
 			}},
 	)
+}
+
+// adminAuthFlag adds --admin-auth to a command that needs the admin key.
+func adminAuthFlag(fs *pflag.FlagSet, v *string) {
+	fs.StringVar(v, "admin-auth", "", "admin key (env "+envAdminAuth+"; default from the config file)")
 }
 
 // connectAdmin connects with the admin key: the flag's, else the

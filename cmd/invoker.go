@@ -105,13 +105,13 @@ func proxyBinary(explicit string) (string, error) {
 // earlier run left. The returned run keeps stem cells warm and runs the
 // invoker until ctx ends, then destroys every container and closes the
 // sandbox.
-func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerOptions, log *slog.Logger) (run func(context.Context) error, err error) {
+func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerOptions, log *slog.Logger) (run func(context.Context) error, load func() *hub.Load, err error) {
 	owner := deps.owner
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = sb.RemoveLeftovers(cctx, owner)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("remove leftover containers: %w", err)
+		return nil, nil, fmt.Errorf("remove leftover containers: %w", err)
 	}
 	pool := invoker.NewPool(sb, invoker.PoolOptions{
 		MemoryMB: o.memoryMB, PauseGrace: o.pauseGrace, IdleTTL: o.idleTTL, Owner: owner,
@@ -151,7 +151,7 @@ func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerO
 			return nil
 		}
 		return err
-	}, nil
+	}, iv.Load, nil
 }
 
 // invokerDeps are what the invoker needs from the rest of Gust.

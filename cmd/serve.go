@@ -273,6 +273,7 @@ type built struct {
 	role    string
 	apiHost string
 	sandbox string
+	load    func() *hub.Load // the invoker's, nil without one
 }
 
 // build starts Gust's components into lc, in order: hub, invoker,
@@ -371,7 +372,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		if err != nil {
 			return nil, err
 		}
-		runInvoker, err := newInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: b.apiHost,
+		runInvoker, load, err := newInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: b.apiHost,
 			owner: containerOwner(o.dataDir), dispatcher: dispatcher, telemetry: tel, slots: throttles}, o.invoker, log)
 		if err != nil {
 			_ = sb.close()
@@ -379,7 +380,20 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		}
 		b.sandbox = sb.Name()
 		lc.run(ctx, "invoker", runInvoker)
+		b.load = load
 	}
+	lc.run(ctx, "advertiser", func(ctx context.Context) error { // gust cluster status, placement
+		return h.Advertise(ctx, func() hub.Member {
+			m := hub.Member{Role: o.role}
+			if controller {
+				m.API = b.apiHost
+			}
+			if b.load != nil {
+				m.Invoker = b.load()
+			}
+			return m
+		}, log.With("component", "advertiser"))
+	})
 	if !controller {
 		return b, nil
 	}
@@ -406,6 +420,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Replayer: hub.NewPublisher(js),
 			Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(invoker.DoneSubject("")),
 			Pool:     invoker.NewPoolView(h.Conn()),
+			Cluster:  h,
 			Feeds:    feedManager, Records: activations,
 			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout, Space: h,
 		})),

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -39,6 +42,7 @@ const (
 	errCodeNoPeers               jetstream.ErrorCode = 10005 // no suitable peers for placement
 	errCodeInsufficientResources jetstream.ErrorCode = 10023
 	errCodeReplicasNotSupported  jetstream.ErrorCode = 10074 // replicas > 1 on a server that runs alone
+	errCodeClusterNotAvailable   jetstream.ErrorCode = 10008 // no meta leader (yet)
 )
 
 // place fills in the hub's replication when cfg names none, makes the call
@@ -47,8 +51,44 @@ func place[C, R any](ctx context.Context, r replicated, what string, cfg *C, rep
 	if *replicas == 0 {
 		*replicas = r.replicas
 	}
-	res, err := call(ctx, *cfg)
-	return res, r.explain(what, *replicas, err)
+	if r.servers <= 1 {
+		res, err := call(ctx, *cfg)
+		return res, r.explain(what, *replicas, err)
+	}
+	// On a cluster, placing a replicated stream takes the meta leader and
+	// then a new RAFT group: on a busy machine, or while a leader is being
+	// elected, a try may go unanswered. Creating and updating to one
+	// config is idempotent, so the hub tries again for a while.
+	deadline := time.Now().Add(provisionWait)
+	for {
+		tctx, cancel := context.WithTimeout(ctx, provisionTry)
+		res, err := call(tctx, *cfg)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !transient(err) {
+			return res, r.explain(what, *replicas, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// How long the hub keeps trying to create or update a stream on a
+// cluster, and how long each try may take.
+const (
+	provisionWait = time.Minute
+	provisionTry  = 10 * time.Second
+)
+
+// transient reports whether a JetStream request failed for want of an
+// answer or of a leader, which a later try may get.
+func transient(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == errCodeClusterNotAvailable
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout)
 }
 
 func (r replicated) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -107,6 +108,7 @@ type Invoker struct {
 	log      *slog.Logger
 	builtins *Builtins
 	space    func() error // the hub's CheckSpace
+	inFlight atomic.Int64 // activations taken and not yet acknowledged
 }
 
 // New returns an invoker; Run starts it.
@@ -188,6 +190,8 @@ const (
 // take runs the invocation in msg, unless an earlier delivery of it ran
 // already, and acknowledges it once its record is stored.
 func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Invocation) {
+	iv.inFlight.Add(1)
+	defer iv.inFlight.Add(-1)
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
 		if g, ok := iv.rec.(recordGetter); ok {
 			if _, err := g.Get(ctx, inv.Namespace, inv.ActivationID); err == nil {

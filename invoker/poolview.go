@@ -203,3 +203,25 @@ func (v *PoolView) gather(ctx context.Context, subject, what string, take func([
 
 // ErrNoInvoker means no invoker answered.
 var ErrNoInvoker = errors.New("no invoker answered")
+
+// Load is what the invoker advertises of itself to the cluster
+// (hub.Advertise): its pool's capacity and use, the activations it runs,
+// and its warm containers by action.
+func (iv *Invoker) Load() *hub.Load {
+	s := iv.pool.Stats()
+	return &hub.Load{CapacityMB: s.CapacityMB, UsedMB: s.UsedMB, Containers: s.Warm, Busy: s.Busy,
+		InFlight: int(iv.inFlight.Load()), Warm: iv.pool.warmByAction()}
+}
+
+// warmByAction counts the warm containers by action ("/ns/pkg/name").
+func (p *Pool) warmByAction() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]int{}
+	for key, cs := range p.warm {
+		if parts := strings.SplitN(key, "|", 4); len(parts) == 4 && len(cs) > 0 { // see warmKey
+			out[parts[1]] += len(cs)
+		}
+	}
+	return out
+}

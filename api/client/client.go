@@ -197,6 +197,10 @@ const maxErrorBody = 512
 // "/api/v1/namespaces"), body is encoded as JSON unless nil. It returns an
 // *Error for a non-2xx answer and an *ActivationError for a 502 without a
 // code; the Response is returned either way once the server answered.
+// clusterPath is the cluster's status, for the admin key (Gust's
+// extension); Do sends the key there too.
+const clusterPath = "/api/v1/cluster"
+
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body any) (*Response, error) {
 	req, err := c.newRequest(ctx, method, path, query, body)
 	if err != nil {
@@ -240,7 +244,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.authz != "" && (strings.HasPrefix(path, "/api/v1/namespaces") || strings.HasPrefix(path, "/api/v1/runtimes/") || strings.HasPrefix(path, apiManagement)) {
+	if c.authz != "" && (strings.HasPrefix(path, "/api/v1/namespaces") || strings.HasPrefix(path, "/api/v1/runtimes/") || strings.HasPrefix(path, apiManagement) || path == clusterPath) {
 		req.Header.Set("Authorization", c.authz)
 	}
 	req.Header.Set("User-Agent", c.userAgent)
