@@ -65,8 +65,16 @@ function loadFile(file, name) {
     : 'undefined';
   // Compiled under the file's own name, so that errors give the line and
   // column in the action's code.
-  const wrapper = vm.compileFunction(code + '\n;return ' + local + ';',
-    ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+  let wrapper;
+  try {
+    wrapper = vm.compileFunction(code + '\n;return ' + local + ';',
+      ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+  } catch (e) {
+    // A syntax error past the code (an unclosed brace) is reported on
+    // the line added above: initErrorText says the end of the code instead.
+    if (e instanceof SyntaxError) e.codeLines = code.replace(/\n$/, '').split('\n').length;
+    throw e;
+  }
   const found = wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, path.dirname(file));
   const exported = mod.exports && mod.exports[name];
   return typeof exported === 'function' ? exported : found;
@@ -89,7 +97,10 @@ function initErrorText(e) {
   if (!(e instanceof Error)) return errorText(e);
   const stack = String(e.stack || e);
   // Node starts a syntax error's stack with "file:LINE", the line and a caret.
-  const syntax = /^[^\n]*:(\d+)\n([^\n]*)\n([ \t]*)\^+[^\n]*\n/.exec(stack);
+  const syntax = /^[^\n]*:(\d+)\n([^\n]*)\n([ \t]*)\^*[^\n]*\n/.exec(stack);
+  if (e instanceof SyntaxError && syntax && e.codeLines && Number(syntax[1]) > e.codeLines) {
+    return `${e.name}: ${e.message} (at the end of the code, line ${e.codeLines}: is a bracket or a quote left open?)`;
+  }
   if (e instanceof SyntaxError && syntax) {
     return `${e.name}: ${e.message} (line ${syntax[1]}, column ${syntax[3].length + 1})\n` +
       `${syntax[2]}\n${syntax[3]}^`;
