@@ -292,10 +292,7 @@ type Query struct {
 // the page, not the number of records kept. A query without Limit reads
 // every record of the namespace (or of the entity of q.Path).
 func (s *ActivationStore) List(ctx context.Context, q Query) ([]Activation, int, error) {
-	filter := activationsPrefix + "." + hub.EncodeToken(q.Namespace) + ".*.*"
-	if q.Path != "" {
-		filter = activationsPrefix + "." + hub.Key(q.Namespace, q.Path) + ".*"
-	}
+	filter := listFilter(q)
 	l := lister{q: q, keep: q.Skip + q.Limit}
 	var err error
 	if q.Limit > 0 {
@@ -333,6 +330,34 @@ func (s *ActivationStore) List(ctx context.Context, q Query) ([]Activation, int,
 	return out, l.total, nil
 }
 
+// Count returns how many activations q selects (Skip and Limit aside):
+// without Since and Upto, as the server counts a namespace's subjects,
+// without reading the records; with them, by reading the starts of those
+// stored since Since.
+func (s *ActivationStore) Count(ctx context.Context, q Query) (int, error) {
+	filter := listFilter(q)
+	if q.Since == 0 && q.Upto == 0 {
+		n, err := s.count(ctx, filter)
+		if err != nil {
+			return 0, fmt.Errorf("count activations: %w", err)
+		}
+		return n, nil
+	}
+	l := lister{q: q, countOnly: true}
+	if err := s.listAll(ctx, filter, &l); err != nil {
+		return 0, fmt.Errorf("count activations: %w", err)
+	}
+	return l.total, nil
+}
+
+// listFilter is the subject filter of q's namespace, or of its entity.
+func listFilter(q Query) string {
+	if q.Path != "" {
+		return activationsPrefix + "." + hub.Key(q.Namespace, q.Path) + ".*"
+	}
+	return activationsPrefix + "." + hub.EncodeToken(q.Namespace) + ".*.*"
+}
+
 // listed is a record a List read, decoded only as far as its start: most
 // records read are not on the page.
 type listed struct {
@@ -350,6 +375,8 @@ type lister struct {
 	// window holds the matching records read, pruned to the newest keep
 	// now and then.
 	window []listed
+	// countOnly keeps no records: only total counts.
+	countOnly bool
 }
 
 // add takes one stream message's record, if it matches.
@@ -359,6 +386,9 @@ func (l *lister) add(seq uint64, h nats.Header, data []byte) {
 		return
 	}
 	l.total++
+	if l.countOnly {
+		return
+	}
 	l.window = append(l.window, listed{start: start, seq: seq, inObjects: h.Get(recordHeader) != "", data: data})
 	if l.keep > 0 && len(l.window) > 2*l.keep+64 {
 		l.prune()

@@ -74,6 +74,20 @@ func BenchmarkActivationList(b *testing.B) {
 		floor += list(b, actions.Query{Namespace: "guest"})
 	}
 	floor /= floorRuns
+	b.Run("count", func(b *testing.B) {
+		var total time.Duration
+		for b.Loop() {
+			start := time.Now()
+			if n, err := s.Count(ctx, actions.Query{Namespace: "guest"}); err != nil || n != 10_000 {
+				b.Fatalf("count %d, %v", n, err)
+			}
+			total += time.Since(start)
+		}
+		count := total / time.Duration(b.N)
+		b.ReportMetric(float64(floor.Microseconds())/1000, "scan-ms")
+		b.ReportMetric(float64(count.Microseconds())/1000, "count-ms")
+		b.ReportMetric(float64(floor)/float64(count), "x-faster")
+	})
 	for _, tc := range []struct {
 		name string
 		q    actions.Query

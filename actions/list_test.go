@@ -113,6 +113,9 @@ func TestListPages(t *testing.T) {
 			if !slices.Equal(ids, wantIDs) {
 				t.Errorf("got %d ids %v\nwant %d: %v", len(ids), ids, len(wantIDs), wantIDs)
 			}
+			if n, err := s.Count(ctx, q); err != nil || n != wantTotal {
+				t.Errorf("count %d (%v), want %d", n, err, wantTotal)
+			}
 			if q.Limit > 0 && (q.Since > 0 || q.Upto > 0) {
 				wantTotal = -1
 			}

@@ -51,15 +51,18 @@ func (s *Server) listActivations(w http.ResponseWriter, r *http.Request, id *Ide
 		}
 	}
 	if p.count {
-		q.Skip, q.Limit = 0, 0
+		total, err := s.cfg.Activations.Count(r.Context(), q)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"activations": max(total-p.skip, 0)})
+		return nil
 	}
-	list, total, err := s.cfg.Activations.List(r.Context(), q)
+	list, _, err := s.cfg.Activations.List(r.Context(), q)
 	if err != nil {
 		return err
 	}
 	switch {
-	case p.count:
-		writeJSON(w, http.StatusOK, map[string]int{"activations": max(total-p.skip, 0)})
 	case docs:
 		writeJSON(w, http.StatusOK, list)
 	default:

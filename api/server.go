@@ -45,6 +45,7 @@ type RuleStore interface {
 type ActivationReader interface {
 	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
 	List(ctx context.Context, q actions.Query) ([]actions.Activation, int, error)
+	Count(ctx context.Context, q actions.Query) (int, error)
 }
 
 // Authenticator checks namespace keys and manages namespaces.
