@@ -132,7 +132,7 @@ func BenchmarkMQTT(b *testing.B) {
 	broker := upstreamtest.Mosquitto(b, upstreamtest.MosquittoOptions{})
 	// Devices publish through the listener's gate (without its rate
 	// limit, which would measure the limit), as in gust serve.
-	h, addr := startListenerRate(b, -1)
+	h, addr := startListenerRate(b, -1, nil)
 	l, _ := h.MQTT()
 	dev := devices["dev-guest"]
 	for _, qos := range []byte{0, 1} {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,15 +39,15 @@ func startListener(t *testing.T) (*hub.Hub, string) {
 // the events stream.
 func startListenerB(t testing.TB) (*hub.Hub, string) {
 	t.Helper()
-	return startListenerRate(t, 0)
+	return startListenerRate(t, 0, nil)
 }
 
 // startListenerRate is startListenerB with devices limited to perSecond
-// messages a second (0: the default).
-func startListenerRate(t testing.TB, perSecond float64) (*hub.Hub, string) {
+// messages a second (0: the default), logging to log (nil: nowhere).
+func startListenerRate(t testing.TB, perSecond float64, log *slog.Logger) (*hub.Hub, string) {
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(upstreamtest.FreePort(t))
-	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir(), MQTT: &hub.MQTTOptions{Listen: addr, Rate: perSecond,
+	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir(), Logger: log, MQTT: &hub.MQTTOptions{Listen: addr, Rate: perSecond,
 		Authenticate: func(_ context.Context, user, pass string) (string, error) {
 			if d, ok := devices[user]; ok && d.pass == pass {
 				return d.ns, nil
@@ -66,6 +68,26 @@ func startListenerRate(t testing.TB, perSecond float64) (*hub.Hub, string) {
 	mqtt.UseEmbedded(l)
 	return h, addr
 }
+
+// logBuffer is a logger whose text the test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 
 func clientArgs(addr, user string, rest ...string) []string {
 	host, port, _ := strings.Cut(addr, ":")
@@ -146,7 +168,8 @@ func TestEmbeddedListener(t *testing.T) {
 // 9 MB one is refused by the listener (the device's connection is closed)
 // and stores nothing.
 func TestEmbeddedLargeMessage(t *testing.T) {
-	_, addr := startListener(t)
+	var logs logBuffer
+	_, addr := startListenerRate(t, 0, logs.logger())
 	r := run(t, params("topic", "blobs/#"), nil)
 	time.Sleep(time.Second) // subscribed
 	dir := t.TempDir()
@@ -173,6 +196,9 @@ func TestEmbeddedLargeMessage(t *testing.T) {
 		}
 		t.Fatalf("%d events, want the 6 MB one and the one after", len(evs))
 	}
+	if l := logs.String(); !strings.Contains(l, `msg="mqtt device disconnected"`) || !strings.Contains(l, `device \"dev-guest\" sent 9437`) {
+		t.Errorf("the log does not say which device was disconnected and why:\n%s", l)
+	}
 }
 
 // TestDeviceRateLimit: a device that publishes 60 messages at once on a
@@ -181,7 +207,8 @@ func TestEmbeddedLargeMessage(t *testing.T) {
 // another device of the same namespace gets its message through while the
 // first one's are still coming.
 func TestDeviceRateLimit(t *testing.T) {
-	_, addr := startListenerRate(t, 10)
+	var logs logBuffer
+	_, addr := startListenerRate(t, 10, logs.logger())
 	r := run(t, params("topic", "flood/#"), nil)
 	time.Sleep(time.Second) // subscribed
 	const n, burst, perSecond = 60, 20, 10
@@ -218,5 +245,8 @@ func TestDeviceRateLimit(t *testing.T) {
 	// A token bucket cannot let them through sooner than this.
 	if least := time.Duration(n-burst) * time.Second / perSecond; took < least*9/10 {
 		t.Errorf("60 messages arrived in %v, sooner than %v at 10 a second after a burst of 20", took, least)
+	}
+	if l := logs.String(); strings.Count(l, `msg="mqtt device paced`) != 1 || !strings.Contains(l, "user=dev-flood") {
+		t.Errorf("the log does not say once that dev-flood was paced:\n%s", l)
 	}
 }
