@@ -74,25 +74,40 @@ func TestLauncherInitErrors(t *testing.T) {
 	}
 }
 
-// launchOnce starts the launcher on the action's code, as the proxy does
-// before /init returns, and returns the error it answers on descriptor 3
-// and what it wrote to stderr.
-func launchOnce(t *testing.T, bin, launcher, action string) (errText, stderr string) {
+// launcherCmd is the launcher on the action's code, as the proxy runs it:
+// its answers (descriptor 3) come on answers, which the test closes, and
+// its stderr goes to logs. Start it with startLauncher.
+func launcherCmd(t *testing.T, bin, launcher, action string) (cmd *exec.Cmd, answers *os.File, logs *strings.Builder) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	cmd := exec.Command(bin, launcher)
+	t.Cleanup(func() { r.Close() })
+	cmd = exec.Command(bin, launcher)
 	cmd.Env = append(os.Environ(), "GUST_ACTION_PATH="+action, "GUST_ACTION_MAIN=main")
 	cmd.ExtraFiles = []*os.File{w}
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
+	logs = &strings.Builder{}
+	cmd.Stderr = logs
+	return cmd, r, logs
+}
+
+// startLauncher starts cmd and closes its copy of the answers' write end.
+func startLauncher(cmd *exec.Cmd) error {
+	err := cmd.Start()
+	cmd.ExtraFiles[0].Close()
+	return err
+}
+
+// launchOnce starts the launcher on the action's code, as the proxy does
+// before /init returns, and returns the error it answers on descriptor 3
+// and what it wrote to stderr.
+func launchOnce(t *testing.T, bin, launcher, action string) (errText, stderr string) {
+	t.Helper()
+	cmd, r, logs := launcherCmd(t, bin, launcher, action)
+	if err := startLauncher(cmd); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
 	done := make(chan []byte, 1)
 	go func() { b, _ := io.ReadAll(r); done <- b }()
 	var out []byte
@@ -108,4 +123,48 @@ func launchOnce(t *testing.T, bin, launcher, action string) (errText, stderr str
 		t.Fatalf("answer %q: %v", out, err)
 	}
 	return answer.Error, logs.String()
+}
+
+// TestLauncherRunErrorLogs: an error the action throws is logged with the
+// frames in the action's code only, none of the launcher's or node's.
+func TestLauncherRunErrorLogs(t *testing.T) {
+	bin, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node on this machine")
+	}
+	dir := t.TempDir()
+	launcher, action := filepath.Join(dir, "launcher"), filepath.Join(dir, "index.js")
+	if err := os.WriteFile(launcher, nodejs.Launcher, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(action, []byte("function main(p) {\n  throw new Error('boom');\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, r, logs := launcherCmd(t, bin, launcher, action)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := startLauncher(cmd); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	replies := json.NewDecoder(r)
+	var ready map[string]any
+	var reply json.RawMessage
+	if err := replies.Decode(&ready); err != nil || ready["ok"] != true {
+		t.Fatalf("init answer %v: %v (logs %s)", ready, err, logs.String())
+	}
+	if _, err := io.WriteString(stdin, `{"__gust_run":"1","value":{}}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := replies.Decode(&reply); err != nil {
+		t.Fatalf("run answer: %v (logs %s)", err, logs.String())
+	}
+	stdin.Close()
+	_ = cmd.Wait()
+	want := "Error: boom\n    at main (" + action + ":2:9)\n"
+	if got := logs.String(); got != want {
+		t.Errorf("logs:\n%s\nwant:\n%s", got, want)
+	}
 }

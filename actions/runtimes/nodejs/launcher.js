@@ -105,8 +105,14 @@ function initErrorText(e) {
     return `${e.name}: ${e.message} (line ${syntax[1]}, column ${syntax[3].length + 1})\n` +
       `${syntax[2]}\n${syntax[3]}^`;
   }
+  return codeStack(e);
+}
+
+// codeStack is e's stack with only the frames in the action's code: none
+// of the launcher's or node's own.
+function codeStack(e) {
   const where = process.env.GUST_ACTION_PATH || '\0';
-  const lines = stack.split('\n');
+  const lines = String(e.stack || e).split('\n');
   const first = lines.findIndex((l) => /^\s+at /.test(l));
   const head = first < 0 ? lines : lines.slice(0, first);
   const frames = first < 0 ? [] : lines.slice(first).filter((l) => l.includes(where));
@@ -182,7 +188,7 @@ async function run(fn, line) {
   try {
     pending = fn(msg.value === undefined ? {} : msg.value);
   } catch (e) {
-    console.error(e);
+    console.error(e instanceof Error ? codeStack(e) : e);
     await finish(id, thrownMessage(e), true);
     return;
   }
