@@ -152,7 +152,7 @@ func TestActivations(t *testing.T) {
 			{"limit not a number", "/api/v1/namespaces/_/activations?limit=ten", 400, "The value 'ten' is not an integer for activations."},
 			{"negative skip", "/api/v1/namespaces/_/activations?skip=-1", 400, "The value '-1' is not greater than or equal to 0 for activations."},
 			{"bad docs", "/api/v1/namespaces/_/activations?docs=yes", 400, "The value 'yes' of parameter 'docs' is not a boolean."},
-			{"another namespace", "/api/v1/namespaces/other/activations", 403, "The supplied authentication is not authorized to access this resource."},
+			{"another namespace", "/api/v1/namespaces/other/activations", 404, "The requested resource does not exist."},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				wantError(t, e.guest("GET", tc.path, ""), tc.status, tc.msg)

@@ -120,7 +120,7 @@ func TestBadInput(t *testing.T) {
 		{"sequence cycle through another", "PUT", actions + "s1?overwrite=true", `{"exec":{"kind":"sequence","components":["/_/s2"]}}`, 400, "Sequence may not refer to itself."},
 		{"sequence too long", "PUT", actions + "x", `{"exec":{"kind":"sequence","components":[` + strings.Repeat(`"/_/a",`, 50) + `"/_/a"]}}`, 400, "Too many actions in the sequence."},
 		{"sequence of 50 atomic actions through nesting", "PUT", actions + "fifty", `{"exec":{"kind":"sequence","components":[` + strings.Repeat(`"/_/a",`, 49) + `"/_/s2"]}}`, 200, ""},
-		{"sequence of another namespace's action", "PUT", actions + "y", `{"exec":{"kind":"sequence","components":["/other/a"]}}`, 403, "The supplied authentication is not authorized to access this resource."},
+		{"sequence of another namespace's action", "PUT", actions + "y", `{"exec":{"kind":"sequence","components":["/other/a"]}}`, 404, "The requested resource does not exist."},
 
 		// Existing entities.
 		{"action exists", "PUT", actions + "a?overwrite=false", nodeCode, 409, "resource already exists"},
@@ -137,7 +137,7 @@ func TestBadInput(t *testing.T) {
 		{"rule with a packaged trigger", "PUT", rules + "x", `{"trigger":"/_/p/t","action":"/_/a"}`, 400, "rule requires a valid trigger and a valid action"},
 		{"rule with a bad trigger name", "PUT", rules + "x", `{"trigger":"/_/t$","action":"/_/a"}`, 400, "The name of the entity contains illegal characters."},
 		{"rule with a one-part absolute name", "PUT", rules + "x", `{"trigger":"/t","action":"/_/a"}`, 400, "The fully qualified name of the entity must contain at least the namespace and the name of the entity."},
-		{"rule with another namespace's trigger", "PUT", rules + "x", `{"trigger":"/other/t","action":"/_/a"}`, 403, "The supplied authentication is not authorized to access this resource."},
+		{"rule with another namespace's trigger", "PUT", rules + "x", `{"trigger":"/other/t","action":"/_/a"}`, 404, "The requested resource does not exist."},
 		{"rule status unknown", "POST", rules + "r", `{"status":"paused"}`, 400, malformed + "status must be 'active' or 'inactive'"},
 		{"status of a missing rule", "POST", rules + "nothing", `{"status":"active"}`, 404, "The requested resource does not exist."},
 

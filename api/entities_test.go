@@ -247,7 +247,8 @@ func TestPublishedPackages(t *testing.T) {
 	e.must("PUT", "/api/v1/namespaces/_/actions/top", nodeCode)
 	e.must("PUT", "/api/v1/namespaces/_/triggers/t", `{}`)
 
-	const forbidden = "The supplied authentication is not authorized to access this resource."
+	// Another namespace's private entities are answered as missing ones.
+	const notFound = "The requested resource does not exist."
 	for _, tc := range []struct {
 		name, method, path, body string
 		status                   int
@@ -255,29 +256,29 @@ func TestPublishedPackages(t *testing.T) {
 		{"published package", "GET", "/api/v1/namespaces/guest/packages/pub", "", 200},
 		{"action of a published package", "GET", "/api/v1/namespaces/guest/actions/pub/a", "", 200},
 		{"actions of a published package", "GET", "/api/v1/namespaces/guest/actions/pub/", "", 200},
-		{"private package", "GET", "/api/v1/namespaces/guest/packages/priv", "", 403},
-		{"action of a private package", "GET", "/api/v1/namespaces/guest/actions/priv/b", "", 403},
-		{"actions of a private package", "GET", "/api/v1/namespaces/guest/actions/priv/", "", 403},
-		{"missing package looks private", "GET", "/api/v1/namespaces/guest/packages/nothing", "", 403},
-		{"action outside packages", "GET", "/api/v1/namespaces/guest/actions/top", "", 403},
-		{"action list", "GET", "/api/v1/namespaces/guest/actions", "", 403},
-		{"trigger", "GET", "/api/v1/namespaces/guest/triggers/t", "", 403},
-		{"trigger list", "GET", "/api/v1/namespaces/guest/triggers", "", 403},
-		{"rule list", "GET", "/api/v1/namespaces/guest/rules", "", 403},
-		{"activation list", "GET", "/api/v1/namespaces/guest/activations", "", 403},
-		{"limits", "GET", "/api/v1/namespaces/guest/limits", "", 403},
-		{"create an action", "PUT", "/api/v1/namespaces/guest/actions/x", nodeCode, 403},
-		{"update an action of a published package", "PUT", "/api/v1/namespaces/guest/actions/pub/a?overwrite=true", nodeCode, 403},
-		{"delete a published package", "DELETE", "/api/v1/namespaces/guest/packages/pub", "", 403},
-		{"delete an action", "DELETE", "/api/v1/namespaces/guest/actions/top", "", 403},
-		{"create a trigger", "PUT", "/api/v1/namespaces/guest/triggers/x", `{}`, 403},
-		{"create a rule", "PUT", "/api/v1/namespaces/guest/rules/x", `{"trigger":"/guest/t","action":"/guest/top"}`, 403},
-		{"bind to a private package", "PUT", "/api/v1/namespaces/_/packages/b1", `{"binding":{"namespace":"guest","name":"priv"}}`, 403},
-		{"bind to a missing package of another namespace", "PUT", "/api/v1/namespaces/_/packages/b2", `{"binding":{"namespace":"guest","name":"nothing"}}`, 403},
+		{"private package", "GET", "/api/v1/namespaces/guest/packages/priv", "", 404},
+		{"action of a private package", "GET", "/api/v1/namespaces/guest/actions/priv/b", "", 404},
+		{"actions of a private package", "GET", "/api/v1/namespaces/guest/actions/priv/", "", 404},
+		{"missing package looks like a private one", "GET", "/api/v1/namespaces/guest/packages/nothing", "", 404},
+		{"action outside packages", "GET", "/api/v1/namespaces/guest/actions/top", "", 404},
+		{"action list", "GET", "/api/v1/namespaces/guest/actions", "", 404},
+		{"trigger", "GET", "/api/v1/namespaces/guest/triggers/t", "", 404},
+		{"trigger list", "GET", "/api/v1/namespaces/guest/triggers", "", 404},
+		{"rule list", "GET", "/api/v1/namespaces/guest/rules", "", 404},
+		{"activation list", "GET", "/api/v1/namespaces/guest/activations", "", 404},
+		{"limits", "GET", "/api/v1/namespaces/guest/limits", "", 404},
+		{"create an action", "PUT", "/api/v1/namespaces/guest/actions/x", nodeCode, 404},
+		{"update an action of a published package", "PUT", "/api/v1/namespaces/guest/actions/pub/a?overwrite=true", nodeCode, 404},
+		{"delete a published package", "DELETE", "/api/v1/namespaces/guest/packages/pub", "", 404},
+		{"delete an action", "DELETE", "/api/v1/namespaces/guest/actions/top", "", 404},
+		{"create a trigger", "PUT", "/api/v1/namespaces/guest/triggers/x", `{}`, 404},
+		{"create a rule", "PUT", "/api/v1/namespaces/guest/rules/x", `{"trigger":"/guest/t","action":"/guest/top"}`, 404},
+		{"bind to a private package", "PUT", "/api/v1/namespaces/_/packages/b1", `{"binding":{"namespace":"guest","name":"priv"}}`, 404},
+		{"bind to a missing package of another namespace", "PUT", "/api/v1/namespaces/_/packages/b2", `{"binding":{"namespace":"guest","name":"nothing"}}`, 404},
 		{"bind to a published package", "PUT", "/api/v1/namespaces/_/packages/b3", `{"binding":{"namespace":"guest","name":"pub"},"parameters":[{"key":"k","value":"mine"}]}`, 200},
 		{"action through a binding to a published package", "GET", "/api/v1/namespaces/_/actions/b3/a", "", 200},
 		{"rule on an action of another namespace's private package", "PUT", "/api/v1/namespaces/_/rules/r",
-			`{"trigger":"/_/ot","action":"/guest/priv/b"}`, 403},
+			`{"trigger":"/_/ot","action":"/guest/priv/b"}`, 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "rule on an action of another namespace's private package" {
@@ -286,8 +287,8 @@ func TestPublishedPackages(t *testing.T) {
 				}
 			}
 			r := e.do(tc.method, tc.path, e.otherAuth, tc.body)
-			if tc.status == 403 {
-				wantError(t, r, 403, forbidden)
+			if tc.status == 404 {
+				wantError(t, r, 404, notFound)
 			} else if r.status != tc.status {
 				t.Errorf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}

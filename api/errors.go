@@ -73,7 +73,9 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, actions.ErrPackageNotBinding):
 		return http.StatusConflict, msgPackageNotBinding
 	case errors.Is(err, actions.ErrForbidden):
-		return http.StatusForbidden, msgForbidden
+		// Another namespace's private entity: answered as if it did not
+		// exist, so that no one learns what other namespaces have.
+		return http.StatusNotFound, msgNotFound
 	case errors.Is(err, hub.ErrNotFound):
 		return http.StatusNotFound, msgNotFound
 	case errors.Is(err, hub.ErrExists):

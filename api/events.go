@@ -35,7 +35,7 @@ const (
 // away. An idle stream sends an empty line every 15 s. A stream whose
 // client reads too slowly for its 256-outcome buffer loses outcomes
 // instead of slowing the rule engine; the next line then says how many:
-// {"dropped": N}. Another namespace is 403.
+// {"dropped": N}. Another namespace is 404, as if it had nothing.
 //
 // A client that accepts text/event-stream (a browser's console) gets the
 // same stream as server-sent events instead: each outcome is one

@@ -250,7 +250,7 @@ func TestEventStream(t *testing.T) {
 		name, path, auth string
 		status           int
 	}{
-		{"another namespace", "/api/v1/namespaces/other/events", guestAuth, http.StatusForbidden},
+		{"another namespace", "/api/v1/namespaces/other/events", guestAuth, http.StatusNotFound},
 		{"a missing trigger", "/api/v1/namespaces/_/events?trigger=nope", guestAuth, http.StatusNotFound},
 		{"another namespace's trigger", "/api/v1/namespaces/_/events?trigger=t", e.otherAuth, http.StatusNotFound},
 		{"no key", "/api/v1/namespaces/_/events", "", http.StatusUnauthorized},

@@ -112,27 +112,35 @@ func newFeedEnv(t *testing.T) *feedEnv {
 	t.Helper()
 	fe := &feedEnv{}
 	fe.env = startEnvWith(t, t.TempDir(), func(e *env, cfg *api.Config) {
-		ctx := context.Background()
 		fe.js = e.hub.JetStream()
-		if _, err := hub.OpenEvents(ctx, fe.js); err != nil {
-			t.Fatal(err)
-		}
-		pub := hub.NewPublisher(fe.js)
-		m, err := feeds.Open(ctx, feeds.Options{Registry: testFeeds(), JetStream: fe.js, Events: pub,
-			Triggers: cfg.Rules.(*rules.Store), BaseURL: "http://gust.test", LeaseTTL: 3 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := feeds.Install(ctx, cfg.Actions.(*actions.Store), m.Registry(), time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); _ = m.Run(runCtx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		cfg.Events, cfg.Feeds, cfg.Records = pub, m, e.activations
+		withFeeds(t, e, cfg)
 	})
 	return fe
+}
+
+// withFeeds gives cfg a running feed manager with the test feeds, and the
+// event publisher and record store it needs, on e's hub.
+func withFeeds(t *testing.T, e *env, cfg *api.Config) {
+	t.Helper()
+	ctx := context.Background()
+	js := e.hub.JetStream()
+	if _, err := hub.OpenEvents(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	pub := hub.NewPublisher(js)
+	m, err := feeds.Open(ctx, feeds.Options{Registry: testFeeds(), JetStream: js, Events: pub,
+		Triggers: cfg.Rules.(*rules.Store), BaseURL: "http://gust.test", LeaseTTL: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := feeds.Install(ctx, cfg.Actions.(*actions.Store), m.Registry(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = m.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	cfg.Events, cfg.Feeds, cfg.Records = pub, m, e.activations
 }
 
 // lifecycle invokes the feed action as wsk does and returns the answer.

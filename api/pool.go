@@ -45,7 +45,7 @@ func (s *Server) getRuntimeBuilds(w http.ResponseWriter, r *http.Request, _ *Ide
 
 // getPool answers GET /namespaces/{ns}/pool, a Gust extension: the warm
 // containers the invokers keep for the caller's own namespace, by action,
-// as {"containers": [...]}. Another namespace is 403; with no invoker to
+// as {"containers": [...]}. Another namespace is 404; with no invoker to
 // ask, 503.
 func (s *Server) getPool(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ns, err := ownNamespace(r, id)

@@ -18,7 +18,7 @@ func TestPool(t *testing.T) {
 		status           int
 	}{
 		{"no invoker answers", "/api/v1/namespaces/_/pool", guestAuth, http.StatusServiceUnavailable},
-		{"another namespace", "/api/v1/namespaces/other/pool", guestAuth, http.StatusForbidden},
+		{"another namespace", "/api/v1/namespaces/other/pool", guestAuth, http.StatusNotFound},
 		{"no key", "/api/v1/namespaces/_/pool", "", http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

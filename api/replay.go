@@ -43,12 +43,12 @@ type replayRequest struct {
 // back to the rule that failed it (redriveTarget).
 func (s *Server) replayTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	if s.cfg.Replayer == nil {
-		return errorf(http.StatusServiceUnavailable, msgOverloaded)
-	}
-	n, err := ownName(r, id)
+	n, err := ownName(r, id) // another namespace is 404 whatever this Gust can do
 	if err != nil {
 		return err
+	}
+	if s.cfg.Replayer == nil {
+		return errorf(http.StatusServiceUnavailable, msgOverloaded)
 	}
 	body, err := readBody(r, 64<<10)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,6 +134,7 @@ type Server struct {
 	// fallbacks are the patterns that answer 404 or 405 for a path.
 	fallbacks map[string]bool
 	budget    *budget // nil: no bound
+	patterns  []string
 }
 
 // Body size limits: 1 MB for everything but action code, which OpenWhisk
@@ -277,20 +279,43 @@ func namespace(r *http.Request, id *Identity) (ns string, own bool, err error) {
 	return ns, false, nil
 }
 
-// ownNamespace is namespace for operations only the owner may do.
+// ownNamespace is namespace for operations only the owner may do. Another
+// namespace is 404, as if it had nothing: whether it exists, and what it
+// has, is not the caller's to learn.
 func ownNamespace(r *http.Request, id *Identity) (string, error) {
 	ns, own, err := namespace(r, id)
 	if err != nil {
 		return "", err
 	}
 	if !own {
-		return "", errorf(http.StatusForbidden, msgForbidden)
+		return "", errorf(http.StatusNotFound, msgNotFound)
 	}
 	return ns, nil
 }
 
+// patternMux is the server's mux that remembers the patterns registered
+// on it, so that tests can require something of every route.
+type patternMux struct {
+	*http.ServeMux
+	patterns *[]string
+}
+
+func (m patternMux) Handle(pattern string, h http.Handler) {
+	*m.patterns = append(*m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m patternMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
+
+// Patterns returns the patterns of every route the server serves (as
+// http.ServeMux patterns, such as "GET /api/v1/namespaces/{ns}/actions"),
+// in the order they were registered.
+func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
+
 func (s *Server) routes() {
-	m := s.mux
+	m := patternMux{ServeMux: s.mux, patterns: &s.patterns}
 	m.HandleFunc("GET /api/v1", s.info)
 	m.HandleFunc("GET /api/v1/{$}", s.info)
 	m.HandleFunc("GET /{$}", s.root)

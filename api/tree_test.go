@@ -78,7 +78,7 @@ func TestActivationTree(t *testing.T) {
 	}{
 		{"not an id", "/api/v1/namespaces/_/activations/nope/tree", http.StatusBadRequest, "The activation id is not valid: nope"},
 		{"unknown id", "/api/v1/namespaces/_/activations/" + treeID('e') + "/tree", http.StatusNotFound, "The requested resource does not exist."},
-		{"another namespace", "/api/v1/namespaces/other/activations/" + trigger + "/tree", http.StatusForbidden, ""},
+		{"another namespace", "/api/v1/namespaces/other/activations/" + trigger + "/tree", http.StatusNotFound, "The requested resource does not exist."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.guest("GET", tc.path, "")

@@ -93,7 +93,7 @@ func TestCLIEventsTail(t *testing.T) {
 		{name: "missing trigger", args: []string{"events", "tail", "nope"},
 			errMsg: "Unable to tail events of trigger 'nope': The requested resource does not exist. (code ", code: 404 & 0xff},
 		{name: "another namespace", args: []string{"events", "tail", "/other/t"},
-			errMsg: "Unable to tail events of trigger '/other/t': The supplied authentication is not authorized to access this resource.", code: 403 & 0xff},
+			errMsg: "Unable to tail events of trigger '/other/t': The requested resource does not exist.", code: 404 & 0xff},
 	})
 	fire := func(t *testing.T, trigger string) string {
 		t.Helper()
