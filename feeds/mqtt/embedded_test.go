@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/gusthub/gust/feeds/feedtest"
 	"github.com/gusthub/gust/feeds/mqtt"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/syncbuf"
 	"github.com/gusthub/gust/internal/upstreamtest"
 )
 
@@ -69,25 +69,8 @@ func startListenerRate(t testing.TB, perSecond float64, log *slog.Logger) (*hub.
 	return h, addr
 }
 
-// logBuffer is a logger whose text the test reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+// textLog is a logger into buf.
+func textLog(buf *syncbuf.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(buf, nil)) }
 
 func clientArgs(addr, user string, rest ...string) []string {
 	host, port, _ := strings.Cut(addr, ":")
@@ -168,8 +151,8 @@ func TestEmbeddedListener(t *testing.T) {
 // 9 MB one is refused by the listener (the device's connection is closed)
 // and stores nothing.
 func TestEmbeddedLargeMessage(t *testing.T) {
-	var logs logBuffer
-	_, addr := startListenerRate(t, 0, logs.logger())
+	var logs syncbuf.Buffer
+	_, addr := startListenerRate(t, 0, textLog(&logs))
 	r := run(t, params("topic", "blobs/#"), nil)
 	time.Sleep(time.Second) // subscribed
 	dir := t.TempDir()
@@ -207,8 +190,8 @@ func TestEmbeddedLargeMessage(t *testing.T) {
 // another device of the same namespace gets its message through while the
 // first one's are still coming.
 func TestDeviceRateLimit(t *testing.T) {
-	var logs logBuffer
-	_, addr := startListenerRate(t, 10, logs.logger())
+	var logs syncbuf.Buffer
+	_, addr := startListenerRate(t, 10, textLog(&logs))
 	r := run(t, params("topic", "flood/#"), nil)
 	time.Sleep(time.Second) // subscribed
 	const n, burst, perSecond = 60, 20, 10
