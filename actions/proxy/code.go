@@ -4,8 +4,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +35,7 @@ func writeCode(dir, source, code string, binary bool) (string, error) {
 		}
 		if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
 			if err := unzip(dir, data); err != nil {
+				emptyDir(dir) // no half-extracted zip, nor a link that leads out, stays
 				return "", fmt.Errorf("extract the action's zip: %w", err)
 			}
 			// A zipped executable may have lost its mode bits.
@@ -51,73 +54,94 @@ func writeCode(dir, source, code string, binary bool) (string, error) {
 	return file, nil
 }
 
+// emptyDir removes what dir holds (RemoveAll follows no link).
+func emptyDir(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+}
+
 // unzip extracts a zip archive into dir. Entries that would land outside
-// dir are refused.
+// dir are refused, and so are symbolic links that lead outside it, also
+// through other links of the zip (a/b -> .., then a/b/s -> ../.. looks
+// local from a/b): every file is written through an os.Root of dir, which
+// follows no link out of it, and every link is checked once all exist.
 func unzip(dir string, data []byte) error {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return err
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var links []string
 	for _, f := range zr.File {
 		if !filepath.IsLocal(f.Name) {
 			return fmt.Errorf("entry %q leaves the action directory", f.Name)
 		}
-		dst := filepath.Join(dir, f.Name)
+		name := filepath.Clean(f.Name)
 		mode := f.Mode()
 		switch {
 		case mode.IsDir():
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return err
-			}
+			err = root.MkdirAll(name, 0o755)
 		case mode&os.ModeSymlink != 0:
-			if err := extractSymlink(dir, dst, f); err != nil {
-				return err
-			}
+			err = extractSymlink(root, name, f)
+			links = append(links, name)
 		default:
-			if err := extractFile(dst, f, mode.Perm()|0o644); err != nil {
-				return err
-			}
+			err = extractFile(root, name, f, mode.Perm()|0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+	}
+	for _, name := range links {
+		// Stat follows the link inside root: a link that leads out of it
+		// (or loops) fails with another error than a missing target.
+		if _, err := root.Stat(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("symbolic link %q leaves the action directory", name)
 		}
 	}
 	return nil
 }
 
-func extractFile(dst string, f *zip.File, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+func extractFile(root *os.Root, name string, f *zip.File, perm os.FileMode) error {
+	if err := root.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return fmt.Errorf("open %s: %w", f.Name, err)
+		return fmt.Errorf("open: %w", err)
 	}
 	defer rc.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	out, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
 	if _, err := io.Copy(out, rc); err != nil {
 		out.Close()
-		return fmt.Errorf("extract %s: %w", f.Name, err)
+		return fmt.Errorf("extract: %w", err)
 	}
 	return out.Close()
 }
 
-func extractSymlink(dir, dst string, f *zip.File) error {
+func extractSymlink(root *os.Root, name string, f *zip.File) error {
 	rc, err := f.Open()
 	if err != nil {
-		return fmt.Errorf("open %s: %w", f.Name, err)
+		return fmt.Errorf("open: %w", err)
 	}
 	target, err := io.ReadAll(io.LimitReader(rc, 4096))
 	rc.Close()
 	if err != nil {
-		return fmt.Errorf("extract %s: %w", f.Name, err)
+		return fmt.Errorf("extract: %w", err)
 	}
-	rel, err := filepath.Rel(dir, filepath.Join(filepath.Dir(dst), string(target)))
-	if err != nil || filepath.IsAbs(string(target)) || !filepath.IsLocal(rel) {
-		return fmt.Errorf("symbolic link %q leaves the action directory", f.Name)
+	if filepath.IsAbs(string(target)) || !filepath.IsLocal(filepath.Join(filepath.Dir(name), string(target))) {
+		return errors.New("symbolic link leaves the action directory")
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := root.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	return os.Symlink(string(target), dst)
+	return root.Symlink(string(target), name)
 }
