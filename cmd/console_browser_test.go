@@ -32,7 +32,8 @@ const xssName = `<img src=x onerror="window.__xss=1">`
 
 // TestConsoleInBrowser drives the web console in headless chromium: sign in,
 // fire a trigger, see the event and its activation appear live, open the
-// activation's logs, and look at the graph, the feeds and the warm pool.
+// activation's logs and its event's tree, and look at the graph, the feeds
+// and the warm pool.
 // Each view's screenshot is written to $GUST_CONSOLE_SCREENSHOTS.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := upstreamtest.Chromium(t)
@@ -144,6 +145,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitFor("the activation in the list", fmt.Sprintf(`!!document.querySelector('#activations tr[data-id=%q] .bar .run')`, actID))
 	shot("activations")
 
+	// Its event, end to end: the tree from the trigger activation down,
+	// with the action marked and its logs as text.
+	tree := fmt.Sprintf(`#activation-tree li.node[data-kind=trigger][data-id=%q]`, fired.ActivationID)
+	action := fmt.Sprintf(`%s li.node[data-kind=rule][data-name="guest/ring"] li.node.ok.selected[data-kind=action][data-id=%q]`, tree, actID)
+	waitFor("the event's tree", fmt.Sprintf(`(document.querySelector('%s > pre.node-logs') || {}).textContent?.includes('hello <b id="bold">')`, action))
+	if got := text(tree + " > .line .mark"); got != "✓" {
+		t.Errorf("trigger mark %q", got)
+	}
+	if got := text(action + " > .line .start"); got != "cold" && got != "warm" {
+		t.Errorf("action start %q", got)
+	}
+	do("open the trigger activation from the tree", chromedp.Click(chromedp.CSS(tree+" > .line a.activation")))
+	waitFor("the trigger activation's tree", fmt.Sprintf(
+		`document.querySelector('#activation-detail h3 code')?.textContent === %q && !!document.querySelector('%s.selected li.node[data-kind=action][data-id=%q]')`,
+		fired.ActivationID, tree, actID))
+	shot("tree")
+
 	// The graph.
 	do("open the graph", chromedp.Click(chromedp.CSS(`#nav a[data-view=graph]`)))
 	waitFor("the graph", `['/guest/doorbell', '/guest/ring', '/guest/greet', '/guest/nightly'].every(n => document.querySelector('#graph-svg g.node[data-name="' + n + '"]'))`)
@@ -174,7 +192,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Sign out forgets the key.
 	do("sign out", chromedp.Click(chromedp.ID(`#signout`)))
 	waitFor("the sign-in form again", `!document.getElementById('view-signin').hidden && sessionStorage.getItem('gust.key') === null`)
-	for _, name := range []string{"signin", "events", "activations", "graph", "feeds", "pool"} {
+	for _, name := range []string{"signin", "events", "activations", "tree", "graph", "feeds", "pool"} {
 		if st, err := os.Stat(filepath.Join(shots, name+".png")); err != nil || st.Size() < 1000 {
 			t.Errorf("screenshot %s: %v", name, err)
 		}

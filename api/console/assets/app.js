@@ -393,9 +393,10 @@ function annotation(entity, k) {
 
 // ---- activations ----
 
-// Listing activations scans the namespace's records, so the view asks for
-// one page (and the count) when it opens or pages, and while it shows the
-// newest page it only asks for what started since the newest it has.
+// A page of activations costs the page, not the namespace's records, and
+// the count is the server's; still the view asks for one page (and the
+// count) when it opens or pages, and while it shows the newest page it only
+// asks for what started since the newest it has.
 
 function activationQuery(extra) {
   const q = new URLSearchParams(extra);
@@ -535,11 +536,68 @@ async function showActivation(id) {
       el('span', { class: 'run' }, 'run ', fmtMs(t.run))),
     el('h4', {}, 'Result'),
     el('pre', { class: 'result' }, resp.result === undefined ? '' : JSON.stringify(resp.result, null, 2)),
+    el('h4', {}, 'Tree'),
+    el('div', { id: 'activation-tree', class: 'tree' }, el('p', { class: 'hint' }, 'Loading…')),
     el('h4', {}, 'Logs'),
     el('pre', { class: 'logs' }, logs.length ? logs.join('\n') : '(no logs)'),
     el('h4', {}, 'Annotations'),
     el('pre', { class: 'annotations' }, JSON.stringify(a.annotations || [], null, 2)));
   for (const tr of $('activations').tBodies[0].rows) tr.classList.toggle('selected', tr.dataset.id === id);
+  showTree(a, id);
+}
+
+// ---- one event, end to end ----
+
+// MAX_CAUSES bounds how far up the tree view follows causes.
+const MAX_CAUSES = 8;
+
+// showTree shows, under the activation a, the tree it is part of: from
+// the activation at the top of its causes (the trigger activation of its
+// event, or its topmost sequence) down to every rule, action and sequence
+// component it caused (GET .../activations/{id}/tree), a marked.
+async function showTree(a, id) {
+  let root = a.activationId;
+  let cause = a.cause;
+  let tree;
+  try {
+    for (let i = 0; cause && i < MAX_CAUSES; i++) {
+      let up;
+      try {
+        up = await api('/activations/' + encodeURIComponent(cause));
+      } catch (err) {
+        if (err.status === 404) break; // a cause whose record expired: start below it
+        throw err;
+      }
+      root = up.activationId;
+      cause = up.cause;
+    }
+    tree = await api('/activations/' + encodeURIComponent(root) + '/tree');
+  } catch (err) {
+    if (state.selected === id) $('activation-tree').replaceChildren(el('p', { class: 'error' }, err.message));
+    return;
+  }
+  if (state.selected !== id || !$('activation-tree')) return;
+  $('activation-tree').replaceChildren(el('ul', {}, treeNode(tree, id)));
+}
+
+function treeNode(n, selected) {
+  const ok = !!n.success;
+  const cls = ['node', ok ? 'ok' : 'failed', n.activationId === selected ? 'selected' : ''].join(' ').trim();
+  const line = el('div', { class: 'line' },
+    el('span', { class: 'mark' }, ok ? '✓' : '✗'), ' ',
+    el('span', { class: 'kind' }, n.kind), ' ',
+    el('span', { class: 'name' }, n.name),
+    n.kind === 'rule' && n.action ? [' → ', el('span', { class: 'action' }, n.action)] : null,
+    n.activationId ? [' ', activationLink(n.activationId)] : null,
+    n.end ? [' ', el('span', { class: 'dur' }, fmtMs(n.duration))] : null,
+    n.kind === 'action' && !n.missing ? [' ', el('span', { class: 'start ' + (n.cold ? 'cold' : 'warm') }, n.cold ? 'cold' : 'warm')] : null,
+    !ok && n.status ? [' ', el('span', { class: 'status ' + n.status.replaceAll(' ', '-') }, n.status)] : null);
+  const logs = Array.isArray(n.logs) ? n.logs : [];
+  return el('li', { class: cls, 'data-kind': n.kind, 'data-id': n.activationId || null, 'data-name': n.name },
+    line,
+    n.error ? el('p', { class: 'error' }, n.error) : null,
+    logs.length ? el('pre', { class: 'node-logs' }, logs.join('\n')) : null,
+    Array.isArray(n.children) && n.children.length ? el('ul', {}, n.children.map((c) => treeNode(c, selected))) : null);
 }
 
 // ---- feeds ----
