@@ -128,18 +128,42 @@ func launchOnce(t *testing.T, bin, launcher, action string) (errText, stderr str
 // TestLauncherRunErrorLogs: an error the action throws is logged with the
 // frames in the action's code only, none of the launcher's or node's.
 func TestLauncherRunErrorLogs(t *testing.T) {
-	bin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("no node on this machine")
+	for _, tc := range []struct {
+		name, interpreter, file string
+		launcher                []byte
+		code, want              string
+	}{
+		{name: "nodejs", interpreter: "node", file: "index.js", launcher: nodejs.Launcher,
+			code: "function main(p) {\n  throw new Error('boom');\n}\n",
+			want: "Error: boom\n    at main (ACTION:2:9)\n"},
+		{name: "python", interpreter: "python3", file: "__main__.py", launcher: python.Launcher,
+			code: "def main(args):\n    raise ValueError('boom')\n",
+			want: "Traceback (most recent call last):\n  File \"ACTION\", line 2, in main\n    raise ValueError('boom')\nValueError: boom\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin, err := exec.LookPath(tc.interpreter)
+			if err != nil {
+				t.Skipf("no %s on this machine", tc.interpreter)
+			}
+			dir := t.TempDir()
+			launcher, action := filepath.Join(dir, "launcher"), filepath.Join(dir, tc.file)
+			if err := os.WriteFile(launcher, tc.launcher, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(action, []byte(tc.code), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := runOnce(t, bin, launcher, action), strings.ReplaceAll(tc.want, "ACTION", action); got != want {
+				t.Errorf("logs:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
-	dir := t.TempDir()
-	launcher, action := filepath.Join(dir, "launcher"), filepath.Join(dir, "index.js")
-	if err := os.WriteFile(launcher, nodejs.Launcher, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(action, []byte("function main(p) {\n  throw new Error('boom');\n}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+}
+
+// runOnce starts the launcher on the action's code, runs it once and
+// returns what it wrote to stderr.
+func runOnce(t *testing.T, bin, launcher, action string) string {
+	t.Helper()
 	cmd, r, logs := launcherCmd(t, bin, launcher, action)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -163,8 +187,5 @@ func TestLauncherRunErrorLogs(t *testing.T) {
 	}
 	stdin.Close()
 	_ = cmd.Wait()
-	want := "Error: boom\n    at main (" + action + ":2:9)\n"
-	if got := logs.String(); got != want {
-		t.Errorf("logs:\n%s\nwant:\n%s", got, want)
-	}
+	return logs.String()
 }

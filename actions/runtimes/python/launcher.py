@@ -82,6 +82,16 @@ def init_error_text(e):
     return text
 
 
+def code_traceback(e):
+    """e's traceback as Python prints it, with only the frames in the
+    action's code, none of the launcher's."""
+    where = os.environ.get("GUST_ACTION_PATH") or "\0"
+    frames = traceback.StackSummary.from_list(
+        [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(where)])
+    return ("Traceback (most recent call last):\n" + "".join(frames.format()) +
+            "".join(traceback.format_exception_only(type(e), e)))
+
+
 def flush():
     sys.stdout.flush()
     sys.stderr.flush()
@@ -98,7 +108,7 @@ def run(fn, line):
     try:
         return fn(msg.get("value", {}))
     except Exception as e:
-        traceback.print_exc()
+        sys.stderr.write(code_traceback(e))
         return {"error": str(e)}  # as OpenWhisk's python ActionLoop launcher
 
 
