@@ -19,6 +19,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 )
 
@@ -39,6 +40,9 @@ type Case struct {
 	// Wait bounds each wait for events or for Run to return; 0 means 10 s,
 	// or 48 h of fake time under Synctest.
 	Wait time.Duration
+	// Egress is the instances' Config.Egress: a feed whose fake upstream
+	// is on loopback must allow it (egress.MustParse(egress.Loopback)).
+	Egress *egress.Policy
 }
 
 // Run runs the suite.
@@ -185,7 +189,9 @@ type started struct {
 
 func start(t *testing.T, c Case) *started {
 	t.Helper()
-	f, err := c.Provider.Build(Config(c.Params))
+	cfg := Config(c.Params)
+	cfg.Egress = c.Egress
+	f, err := c.Provider.Build(cfg)
 	if err != nil {
 		t.Fatalf("New with valid parameters: %v", err)
 	}

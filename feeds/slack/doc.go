@@ -6,18 +6,39 @@
 // Paste the URL CREATE shows into the app's Event Subscriptions; Slack's
 // url_verification request is answered with its challenge.
 //
+// With an app-level token instead, the feed needs no public URL: it takes
+// the events over Socket Mode (slack-go's socketmode), for bots behind a
+// firewall:
+//
+//	gust trigger create mentions --feed slack/events -p appToken "$SLACK_APP_TOKEN" -p events app_mention
+//
 // # Parameters
 //
-//   - signingSecret (required): the app's signing secret. Every request
+//   - signingSecret (required unless appToken is given): the app's signing secret. Every request
 //     must carry X-Slack-Signature (v0, HMAC-SHA256 of
 //     "v0:<timestamp>:<body>", checked with slack-go's SecretsVerifier in
 //     constant time) and an X-Slack-Request-Timestamp within 5 minutes;
 //     otherwise it is refused 401 and nothing is stored.
+//   - appToken: an app-level token (xapp-..., scope connections:write):
+//     the feed is then a Socket Mode client. It opens the connection with
+//     apps.connections.open, holds the WebSocket (slack-go reconnects when
+//     Slack asks it to), and acknowledges each events_api envelope once its
+//     event is stored; an envelope not stored is not acknowledged, so Slack
+//     sends it again, and its event_id runs once. READ shows
+//     status.connected. A token Slack refuses fails the instance with
+//     Slack's error (shown in status.lastError, tried again later).
+//   - apiUrl: Slack's Web API URL for Socket Mode (default
+//     https://slack.com/api/), under the egress policy (gust serve
+//     --egress-allow): the WebSocket URL Slack answers is checked too,
+//     when dialing.
 //   - botToken: the bot token, kept (masked) for the actions that answer.
 //   - events: event types to fire on (comma list or JSON array); default all.
 //     Others are answered 200 without firing.
 //
 // # The event
+//
+// The same over HTTP and Socket Mode (an envelope's payload is the body
+// Slack would have POSTed):
 //
 //   - type: com.slack.<event.type> (com.slack.app_mention).
 //   - source: https://slack.com/<team_id>.

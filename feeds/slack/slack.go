@@ -25,8 +25,12 @@ func init() {
 		Name:        "events",
 		Description: "Slack Events API deliveries as CloudEvents of type com.slack.<event.type>",
 		Params: []feeds.Param{
-			{Name: SigningSecretParam, Type: feeds.String, Required: true, Secret: true,
-				Description: "the Slack app's signing secret (Basic Information → App Credentials): requests must carry X-Slack-Signature made with it"},
+			{Name: SigningSecretParam, Type: feeds.String, Secret: true,
+				Description: "the Slack app's signing secret (Basic Information → App Credentials): requests must carry X-Slack-Signature made with it; required unless appToken is given"},
+			{Name: AppTokenParam, Type: feeds.String, Secret: true,
+				Description: "an app-level token (xapp-..., scope connections:write): the feed then takes events over Socket Mode, with no public URL"},
+			{Name: APIURLParam, Type: feeds.String, Default: slack.APIURL,
+				Description: "Slack's Web API URL, where Socket Mode opens its connection (default " + slack.APIURL + ")"},
 			{Name: BotTokenParam, Type: feeds.String, Secret: true,
 				Description: "the app's bot token (xoxb-...), kept for the actions that answer (slack/post)"},
 			{Name: EventsParam, Description: "event types to fire on (app_mention, message, ...): a comma list or a JSON array; default all"},
@@ -40,6 +44,8 @@ const (
 	SigningSecretParam = "signingSecret"
 	BotTokenParam      = "botToken"
 	EventsParam        = "events"
+	AppTokenParam      = "appToken"
+	APIURLParam        = "apiUrl"
 )
 
 // MaxBody bounds a request's body; Slack's events are far smaller.
@@ -58,18 +64,33 @@ type Events struct {
 	now    func() time.Time
 }
 
-// newEvents checks the parameters and builds the feed.
+// newEvents checks the parameters and builds the feed: a Socket Mode
+// feed with an app-level token, else the Events API receiver.
 func newEvents(cfg feeds.Config) (feeds.Source, error) {
 	e := &Events{secret: cfg.Values.String(SigningSecretParam), now: cfg.Now}
 	if e.now == nil {
 		e.now = time.Now
 	}
-	if raw := cfg.Values.JSON(EventsParam); raw != nil {
+	if err := e.parseEvents(cfg.Values); err != nil {
+		return nil, err
+	}
+	if cfg.Values.Has(AppTokenParam) {
+		return newSocket(cfg, e)
+	}
+	if e.secret == "" {
+		return nil, feeds.Invalid(SigningSecretParam, "is required: the Slack app's signing secret (or appToken, for Socket Mode)")
+	}
+	return e, nil
+}
+
+// parseEvents reads the events filter.
+func (e *Events) parseEvents(v feeds.Values) error {
+	if raw := v.JSON(EventsParam); raw != nil {
 		var list []string
 		if err := json.Unmarshal(raw, &list); err != nil {
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, feeds.Invalid(EventsParam, "must be a comma list or a JSON array of Slack event types")
+				return feeds.Invalid(EventsParam, "must be a comma list or a JSON array of Slack event types")
 			}
 			list = strings.Split(s, ",")
 		}
@@ -79,7 +100,7 @@ func newEvents(cfg feeds.Config) (feeds.Source, error) {
 				continue
 			}
 			if !typeRule.MatchString(t) {
-				return nil, feeds.Invalid(EventsParam, "names %q, which is not a Slack event type (app_mention, message, ...)", t)
+				return feeds.Invalid(EventsParam, "names %q, which is not a Slack event type (app_mention, message, ...)", t)
 			}
 			if e.events == nil {
 				e.events = map[string]bool{}
@@ -87,7 +108,7 @@ func newEvents(cfg feeds.Config) (feeds.Source, error) {
 			e.events[t] = true
 		}
 	}
-	return e, nil
+	return nil
 }
 
 var _ feeds.Receiver = (*Events)(nil)
@@ -113,11 +134,42 @@ func (e *Events) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Emit
 	if err := e.verify(r.Header, body); err != nil {
 		return err
 	}
+	out, err := e.parse(body)
+	if err != nil {
+		return err
+	}
+	switch {
+	case out.challenge != "":
+		w.Header().Set("Content-Type", "application/json")
+		return json.NewEncoder(w).Encode(slackevents.ChallengeResponse{Challenge: out.challenge})
+	case out.ev == nil:
+		return answer(w, map[string]any{"id": out.id, "fired": false, "message": out.message})
+	}
+	if err := emit(r.Context(), *out.ev); err != nil {
+		return fmt.Errorf("store Slack event %s: %w", out.id, err)
+	}
+	return answer(w, map[string]any{"id": out.id})
+}
+
+// outcome is what one Events API body asks for: a challenge to answer, an
+// event to fire, or neither (message says why).
+type outcome struct {
+	challenge string
+	ev        *event.Event
+	id        string // event_id, when the body has one
+	message   string
+}
+
+// parse reads one Events API body, from a request or a Socket Mode
+// envelope's payload: a url_verification's challenge, or the CloudEvent of
+// an event_callback the feed subscribes to. A malformed body is a
+// *feeds.RequestError (400).
+func (e *Events) parse(body []byte) (outcome, error) {
 	outer, err := slackevents.ParseEvent(json.RawMessage(body), slackevents.OptionNoVerifyToken())
 	if err != nil {
 		var cb slackevents.EventsAPICallbackEvent
 		if json.Unmarshal(body, &cb) != nil || cb.Type != slackevents.CallbackEvent || cb.InnerEvent == nil {
-			return feeds.Reject(http.StatusBadRequest, "The body is not a Slack Events API request: %v", err)
+			return outcome{}, feeds.Reject(http.StatusBadRequest, "The body is not a Slack Events API request: %v", err)
 		}
 		// An event type newer than slack-go: pass it through.
 		outer = slackevents.EventsAPIEvent{Type: cb.Type, TeamID: cb.TeamID, Data: &cb}
@@ -126,17 +178,16 @@ func (e *Events) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Emit
 	case slackevents.URLVerification:
 		v, ok := outer.Data.(*slackevents.EventsAPIURLVerificationEvent)
 		if !ok || v.Challenge == "" {
-			return feeds.Reject(http.StatusBadRequest, "The url_verification request has no challenge.")
+			return outcome{}, feeds.Reject(http.StatusBadRequest, "The url_verification request has no challenge.")
 		}
-		w.Header().Set("Content-Type", "application/json")
-		return json.NewEncoder(w).Encode(slackevents.ChallengeResponse{Challenge: v.Challenge})
+		return outcome{challenge: v.Challenge}, nil
 	case slackevents.CallbackEvent:
 	default:
-		return answer(w, map[string]any{"fired": false, "message": fmt.Sprintf("Slack request of type %q carries no event.", outer.Type)})
+		return outcome{message: fmt.Sprintf("Slack request of type %q carries no event.", outer.Type)}, nil
 	}
 	cb, ok := outer.Data.(*slackevents.EventsAPICallbackEvent)
 	if !ok || cb.InnerEvent == nil {
-		return feeds.Reject(http.StatusBadRequest, "The event_callback has no event.")
+		return outcome{}, feeds.Reject(http.StatusBadRequest, "The event_callback has no event.")
 	}
 	var inner struct {
 		Type    string          `json:"type"`
@@ -146,17 +197,16 @@ func (e *Events) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Emit
 		} `json:"item"`
 	}
 	if err := json.Unmarshal(*cb.InnerEvent, &inner); err != nil || !typeRule.MatchString(inner.Type) {
-		return feeds.Reject(http.StatusBadRequest, "The event_callback's event has no valid type.")
+		return outcome{}, feeds.Reject(http.StatusBadRequest, "The event_callback's event has no valid type.")
 	}
 	if !idRule.MatchString(cb.EventID) {
-		return feeds.Reject(http.StatusBadRequest, "The event_callback has no valid event_id.")
+		return outcome{}, feeds.Reject(http.StatusBadRequest, "The event_callback has no valid event_id.")
 	}
 	if !teamRule.MatchString(cb.TeamID) {
-		return feeds.Reject(http.StatusBadRequest, "The event_callback has no valid team_id.")
+		return outcome{}, feeds.Reject(http.StatusBadRequest, "The event_callback has no valid team_id.")
 	}
 	if e.events != nil && !e.events[inner.Type] {
-		return answer(w, map[string]any{"id": cb.EventID, "fired": false,
-			"message": fmt.Sprintf("This feed does not subscribe to %s events.", inner.Type)})
+		return outcome{id: cb.EventID, message: fmt.Sprintf("This feed does not subscribe to %s events.", inner.Type)}, nil
 	}
 	ev := event.New()
 	ev.SetID(cb.EventID)
@@ -176,10 +226,7 @@ func (e *Events) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Emit
 	ev.SetTime(t)
 	ev.SetDataContentType(event.ApplicationJSON)
 	ev.DataEncoded = body
-	if err := emit(r.Context(), ev); err != nil {
-		return fmt.Errorf("store Slack event %s: %w", cb.EventID, err)
-	}
-	return answer(w, map[string]any{"id": cb.EventID})
+	return outcome{ev: &ev, id: cb.EventID}, nil
 }
 
 // verify checks X-Slack-Signature (v0, HMAC-SHA256 over
