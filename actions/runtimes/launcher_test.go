@@ -46,21 +46,7 @@ func TestLauncherInitErrors(t *testing.T) {
 			want: "Action entrypoint 'main' is not a function."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin, err := exec.LookPath(tc.interpreter)
-			if err != nil {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("%s is needed for Gust's runtime images: %v", tc.interpreter, err)
-				}
-				t.Skipf("no %s on this machine", tc.interpreter)
-			}
-			dir := t.TempDir()
-			launcher, action := filepath.Join(dir, "launcher"), filepath.Join(dir, tc.file)
-			if err := os.WriteFile(launcher, tc.launcher, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(action, []byte(tc.code), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			bin, launcher, action := launcherFiles(t, tc.interpreter, tc.launcher, tc.file, tc.code)
 			got, logs := launchOnce(t, bin, launcher, action)
 			want := "Initialization has failed due to: " + strings.ReplaceAll(tc.want, "ACTION", action)
 			if got != want {
@@ -72,6 +58,28 @@ func TestLauncherInitErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// launcherFiles finds interpreter (the test is skipped without it, and
+// fails in CI) and writes the launcher and the action's code as file.
+func launcherFiles(t *testing.T, interpreter string, launcherCode []byte, file, code string) (bin, launcher, action string) {
+	t.Helper()
+	bin, err := exec.LookPath(interpreter)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is needed for Gust's runtime images: %v", interpreter, err)
+		}
+		t.Skipf("no %s on this machine", interpreter)
+	}
+	dir := t.TempDir()
+	launcher, action = filepath.Join(dir, "launcher"), filepath.Join(dir, file)
+	if err := os.WriteFile(launcher, launcherCode, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(action, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bin, launcher, action
 }
 
 // launcherCmd is the launcher on the action's code, as the proxy runs it:
@@ -141,18 +149,7 @@ func TestLauncherRunErrorLogs(t *testing.T) {
 			want: "Traceback (most recent call last):\n  File \"ACTION\", line 2, in main\n    raise ValueError('boom')\nValueError: boom\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin, err := exec.LookPath(tc.interpreter)
-			if err != nil {
-				t.Skipf("no %s on this machine", tc.interpreter)
-			}
-			dir := t.TempDir()
-			launcher, action := filepath.Join(dir, "launcher"), filepath.Join(dir, tc.file)
-			if err := os.WriteFile(launcher, tc.launcher, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(action, []byte(tc.code), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			bin, launcher, action := launcherFiles(t, tc.interpreter, tc.launcher, tc.file, tc.code)
 			if got, want := runOnce(t, bin, launcher, action), strings.ReplaceAll(tc.want, "ACTION", action); got != want {
 				t.Errorf("logs:\n%s\nwant:\n%s", got, want)
 			}
