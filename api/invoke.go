@@ -37,11 +37,7 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	if err != nil {
 		return err
 	}
-	blocking, err := queryBool(r, "blocking")
-	if err != nil {
-		return err
-	}
-	resultOnly, err := queryBool(r, "result")
+	blocking, resultOnly, err := invokeFlags(r)
 	if err != nil {
 		return err
 	}
@@ -86,6 +82,14 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	if !blocking {
 		wait = 0
 	}
+	return s.answerInvocation(ctx, w, inv, wait, resultOnly)
+}
+
+// answerInvocation runs inv, waiting up to wait, and answers as an invoke:
+// 202 with the activation id when not waiting or not finished in time,
+// else the record (or its result) with 200 for success, 502 for
+// application and developer errors, 500 for internal ones.
+func (s *Server) answerInvocation(ctx context.Context, w http.ResponseWriter, inv *actions.Invocation, wait time.Duration, resultOnly bool) error {
 	rec, err := s.activate(ctx, w, inv, wait)
 	if err != nil {
 		return err
@@ -107,6 +111,15 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	}
 	writeJSON(w, status, rec)
 	return nil
+}
+
+// invokeFlags reads an invoke's ?blocking and ?result.
+func invokeFlags(r *http.Request) (blocking, resultOnly bool, err error) {
+	if blocking, err = queryBool(r, "blocking"); err != nil {
+		return false, false, err
+	}
+	resultOnly, err = queryBool(r, "result")
+	return blocking, resultOnly, err
 }
 
 // newInvocation is an invocation of a, by and in namespace ns, for the

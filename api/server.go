@@ -73,6 +73,9 @@ type Config struct {
 	// Replayer puts stored events on their trigger again (POST
 	// .../triggers/{name}/replay); nil answers replays with 503.
 	Replayer EventReplayer
+	// Params reads the parameters of activations for reruns (POST
+	// .../activations/{id}/rerun); nil answers reruns with 503.
+	Params ParamsLoader
 	// Outcomes streams what became of trigger events (GET .../events);
 	// nil answers such streams with 503.
 	Outcomes OutcomeSource
@@ -365,6 +368,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}", s.authed(s.getActivation))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/logs", s.authed(s.getActivationLogs))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/result", s.authed(s.getActivationResult))
+	m.HandleFunc("POST /api/v1/namespaces/{ns}/activations/{id}/rerun", s.authed(s.rerunActivation))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/activations/{id}/tree", s.authed(s.getActivationTree))
 
 	// The collections whose entities take more methods than they do: without

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,6 +122,7 @@ func activationLeaf(use, short string, show func(x *call, id string) error, flag
 func newActivationCmd(e *env) *cobra.Command {
 	var list client.ActivationListOptions
 	var tree bool
+	var rerun client.InvokeOptions
 	var poll struct {
 		exit     int
 		interval time.Duration
@@ -188,6 +190,35 @@ func newActivationCmd(e *env) *cobra.Command {
 				}
 				return x.pretty(r.Result)
 			})
+		}),
+		activationLeaf("rerun", "Invoke an activation's action again with the same parameters", func(x *call, id string) error {
+			if rerun.Result {
+				rerun.Blocking = true
+			}
+			resp, err := x.c.Rerun(x.ctx, id, rerun)
+			var actErr *client.ActivationError
+			if err != nil && !errors.As(err, &actErr) {
+				return fail(err, "Unable to rerun activation '%s'", id)
+			}
+			if perr := x.show(resp, func() error {
+				if rerun.Result && resp.StatusCode != http.StatusAccepted {
+					return x.prettySorted(resp.Body)
+				}
+				x.ok("reran activation %s with id %s", id, resp.Header.Get("x-openwhisk-activation-id"))
+				if resp.StatusCode == http.StatusAccepted {
+					return nil
+				}
+				return x.prettySorted(resp.Body)
+			}); perr != nil {
+				return perr
+			}
+			if err != nil { // the action failed: shown above, exit non-zero
+				return quietly(fail(err, "Unable to rerun activation '%s'", id))
+			}
+			return nil
+		}, func(fs *pflag.FlagSet) {
+			fs.BoolVarP(&rerun.Blocking, "blocking", "b", false, "wait for the new activation and print it")
+			fs.BoolVarP(&rerun.Result, "result", "r", false, "wait and print only the result (implies --blocking)")
 		}),
 		leaf{use: "poll [NAME]", short: "Print the logs of new activations as they come", maxArgs: 1,
 			flags: func(fs *pflag.FlagSet) {

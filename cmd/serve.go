@@ -417,7 +417,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes, Devices: devices,
 			Activator: dispatcher, Throttle: throttles,
 			Events:   events,
-			Replayer: hub.NewPublisher(js),
+			Replayer: hub.NewPublisher(js), Params: hub.NewRerunParams(js, 0),
 			Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(invoker.DoneSubject("")),
 			Pool:     invoker.NewPoolView(h.Conn()),
 			Cluster:  h,

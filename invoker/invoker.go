@@ -109,6 +109,8 @@ type Invoker struct {
 	builtins *Builtins
 	space    func() error // the hub's CheckSpace
 	inFlight atomic.Int64 // activations taken and not yet acknowledged
+	// params keeps the invocations' parameters for reruns.
+	params *hub.RerunParams
 }
 
 // New returns an invoker; Run starts it.
@@ -124,7 +126,7 @@ func New(h *hub.Hub, pool *Pool, code CodeStore, records RecordStore, images Ima
 		opts.Builtins = RegisteredBuiltins()
 	}
 	return &Invoker{js: h.JetStream(), nc: h.Conn(), pool: pool, code: code, rec: records, images: images, opts: opts, log: log,
-		builtins: opts.Builtins, space: h.CheckSpace}
+		builtins: opts.Builtins, space: h.CheckSpace, params: hub.NewRerunParams(h.JetStream(), 0)}
 }
 
 // Run consumes invocations until ctx ends, then waits for the activations
@@ -292,6 +294,10 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored 
 	}
 	rec := iv.activate(ctx, inv)
 	release(ctx, iv.opts.Slots, inv, iv.log)
+	// Kept for `gust activation rerun` (hub.RerunParams says what is kept).
+	if _, err := iv.params.Keep(ctx, inv.Namespace, inv.ActivationID, inv.Payload); err != nil {
+		iv.log.Warn("parameters not kept for a rerun", "activation_id", inv.ActivationID, "err", err)
+	}
 	if observed != nil {
 		observed(rec)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gusthub/gust/actions"
@@ -146,4 +147,12 @@ func (c *Client) Limits(ctx context.Context, ns string) (*NamespaceLimits, *Resp
 // key.
 func (c *Client) SetLimits(ctx context.Context, ns string, set NamespaceLimits) (*NamespaceLimits, *Response, error) {
 	return call[NamespaceLimits](ctx, c, http.MethodPut, "/api/v1/namespaces/"+ns+"/limits", nil, set)
+}
+
+// Rerun invokes the action of activation id again with the parameters it
+// was invoked with (POST .../activations/{id}/rerun?blocking=B&result=R);
+// the answer is as Invoke's.
+func (c *Client) Rerun(ctx context.Context, id string, o InvokeOptions) (*Response, error) {
+	q := url.Values{"blocking": {strconv.FormatBool(o.Blocking)}, "result": {strconv.FormatBool(o.Result)}}
+	return c.Do(ctx, http.MethodPost, namespacePath(DefaultNamespace, "activations", id+"/rerun"), q, nil)
 }

@@ -1,0 +1,159 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The parameters of activations are kept for `gust activation rerun`,
+// which invokes an action again with them: the activation record does not
+// hold them (OpenWhisk's records never did, and reading a record must not
+// reveal what the caller sent), so the invoker keeps them aside in the
+// key-value bucket RerunBucket under the activation's id.
+//
+// What is kept, and what is not:
+//   - Only the invocation's own parameters (the invoke's body, the event's
+//     data): never the action's, package's or binding's defaults, which
+//     often hold credentials and are read again from the action at rerun
+//     time, nor the caller's API key (a rerun acts for whoever asks).
+//   - A web action's credentials in __ow_headers (authorization, cookie,
+//     proxy-authorization) are dropped.
+//   - Parameters over RerunParamsLimit are not kept (a rerun of such an
+//     activation says so): the bucket stays small, RerunBucketBytes at most,
+//     oldest first out, and no longer than the activation records.
+const (
+	RerunBucket      = "GUST_RERUN_PARAMS"
+	RerunParamsLimit = 256 << 10
+	RerunBucketBytes = 256 << 20
+)
+
+// ErrParamsNotKept is Rerun's error for an activation whose parameters
+// are not (or no longer) kept.
+var ErrParamsNotKept = errors.New("the activation's parameters are not kept")
+
+// secretHeaders are the request headers a web action gets that are not
+// kept for a rerun.
+var secretHeaders = []string{"authorization", "cookie", "proxy-authorization"}
+
+// RerunParams keeps and reads the parameters of activations.
+type RerunParams struct {
+	js     jetstream.JetStream
+	maxAge time.Duration
+
+	mu sync.Mutex
+	kv jetstream.KeyValue
+}
+
+// NewRerunParams returns the keeper on js; parameters are kept for maxAge
+// (the activation records' retention; 0 means 7 days).
+func NewRerunParams(js jetstream.JetStream, maxAge time.Duration) *RerunParams {
+	if maxAge <= 0 {
+		maxAge = 7 * 24 * time.Hour
+	}
+	return &RerunParams{js: js, maxAge: maxAge}
+}
+
+func (p *RerunParams) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.kv != nil {
+		return p.kv, nil
+	}
+	kv, err := p.js.KeyValue(ctx, RerunBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = p.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: RerunBucket,
+			Description: "activation parameters for reruns", TTL: p.maxAge, MaxBytes: RerunBucketBytes,
+			MaxValueSize: RerunParamsLimit + 1024, Storage: jetstream.FileStorage})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", RerunBucket, err)
+	}
+	p.kv = kv
+	return kv, nil
+}
+
+type keptParams struct {
+	Namespace string          `json:"namespace"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+}
+
+// Keep stores the parameters payload of activation id in namespace ns
+// without waiting for JetStream (it is on the path of every activation);
+// it reports false when they are too large to keep.
+func (p *RerunParams) Keep(ctx context.Context, ns, id string, payload json.RawMessage) (bool, error) {
+	if len(payload) > RerunParamsLimit {
+		return false, nil
+	}
+	kv, err := p.bucket(ctx)
+	if err != nil {
+		return false, err
+	}
+	b, err := json.Marshal(keptParams{Namespace: ns, Payload: withoutSecrets(payload)})
+	if err != nil {
+		return false, err
+	}
+	m := nats.NewMsg("$KV." + kv.Bucket() + "." + id)
+	m.Data = b
+	if _, err := p.js.PublishMsgAsync(m); err != nil {
+		return false, fmt.Errorf("keep the parameters of %s: %w", id, err)
+	}
+	return true, nil
+}
+
+// Load returns the parameters kept for activation id of namespace ns, or
+// ErrParamsNotKept.
+func (p *RerunParams) Load(ctx context.Context, ns, id string) (json.RawMessage, error) {
+	kv, err := p.bucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, ErrParamsNotKept
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the parameters of %s: %w", id, err)
+	}
+	var k keptParams
+	if err := json.Unmarshal(e.Value(), &k); err != nil || k.Namespace != ns {
+		return nil, ErrParamsNotKept
+	}
+	return k.Payload, nil
+}
+
+// withoutSecrets is payload without the credentials among a web action's
+// __ow_headers.
+func withoutSecrets(payload json.RawMessage) json.RawMessage {
+	if !strings.Contains(string(payload), `"`+HeadersParameter+`"`) {
+		return payload
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return payload
+	}
+	var h map[string]json.RawMessage
+	if json.Unmarshal(m[HeadersParameter], &h) != nil || h == nil {
+		return payload
+	}
+	for k := range h {
+		for _, s := range secretHeaders {
+			if strings.EqualFold(k, s) {
+				delete(h, k)
+			}
+		}
+	}
+	m[HeadersParameter], _ = json.Marshal(h)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return payload
+	}
+	return b
+}
