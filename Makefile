@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test ./api -run '^$$' -fuzz '^FuzzFire$$' -fuzztime $$((3000*$(FUZZSCALE)))x
 	$(GO) test ./hub -run '^$$' -fuzz '^FuzzTokenRoundTrip$$' -fuzztime $$((15000*$(FUZZSCALE)))x
 	$(GO) test ./actions/proxy -run '^$$' -fuzz '^FuzzInitCode$$' -fuzztime $$((5000*$(FUZZSCALE)))x
+	$(GO) test ./actions/proxy -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $$((3000*$(FUZZSCALE)))x
 	$(GO) test ./feeds -run '^$$' -fuzz '^FuzzFeedParams$$' -fuzztime $$((20000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/mqtt -run '^$$' -fuzz '^FuzzMessageEvent$$' -fuzztime $$((5000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/cloudevents -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((10000*$(FUZZSCALE)))x

@@ -45,7 +45,7 @@ func TestProtocolStartAtInit(t *testing.T) {
 	})
 }
 
-func startInProcess(t *testing.T, kind string, env map[string]string, prestart bool) proxytest.Target {
+func startInProcess(t testing.TB, kind string, env map[string]string, prestart bool) proxytest.Target {
 	dir := t.TempDir()
 	args, err := runtimes.HostArgs(kind, dir)
 	if errors.Is(err, runtimes.ErrUnavailable) {
@@ -98,7 +98,7 @@ func startInProcess(t *testing.T, kind string, env map[string]string, prestart b
 
 // lineReader returns the write end of a pipe whose lines go to logs, and a
 // function that closes it and waits for the last line.
-func lineReader(t *testing.T, stream string, logs chan<- proxytest.Line) (*os.File, func()) {
+func lineReader(t testing.TB, stream string, logs chan<- proxytest.Line) (*os.File, func()) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func lineReader(t *testing.T, stream string, logs chan<- proxytest.Line) (*os.Fi
 	return w, func() { w.Close(); wg.Wait() }
 }
 
-func waitForSocket(t *testing.T, sock string, done <-chan error) {
+func waitForSocket(t testing.TB, sock string, done <-chan error) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -200,7 +200,7 @@ function main(p) { console.log("out " + p.n); if (p.big) console.log("x".repeat(
 
 // postLogs posts body to the proxy's path with LogsHeader logs (none when
 // empty) and returns the answer.
-func postLogs(t *testing.T, target proxytest.Target, path, body, logs string) (*http.Response, []byte) {
+func postLogs(t testing.TB, target proxytest.Target, path, body, logs string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, target.BaseURL+path, strings.NewReader(body))
 	if err != nil {

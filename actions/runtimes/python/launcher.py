@@ -102,9 +102,14 @@ def run(fn, line):
         msg = json.loads(line)
     except ValueError as e:
         return {"error": "The request is not valid JSON: %s" % e}
+    if not isinstance(msg, dict):
+        return {"error": "The request is not a JSON object."}
     for k, v in msg.items():
         if k != "value" and isinstance(v, str):
-            os.environ["__OW_" + k.upper()] = v
+            try:
+                os.environ["__OW_" + k.upper()] = v
+            except (ValueError, OSError):
+                pass  # a NUL, "=" or lone surrogate, which no environment holds
     try:
         return fn(msg.get("value", {}))
     except Exception as e:
