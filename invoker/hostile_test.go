@@ -53,12 +53,17 @@ def main(args):
 		// Its forks run into the memory limit (each copy of the
 		// interpreter dirties its own pages) or the pids limit, in either
 		// order: the record says the container ran out of memory, died, or
-		// timed out, not yet which limit stopped it.
+		// timed out; when a fork was refused at the pids limit (EAGAIN,
+		// "Resource temporarily unavailable"), it says first that the
+		// action hit its process limit, and which.
 		limits: func(l *actions.Limits) { l.Timeout = 10000 },
 		check: func(t *testing.T, rec *actions.Activation) {
 			e := errorText(t, rec)
 			if rec.Response.StatusCode != actions.StatusDeveloperError && rec.Response.StatusCode != actions.StatusApplicationError {
 				t.Errorf("status %d (%s), want the action's failure", rec.Response.StatusCode, e)
+			}
+			if strings.Contains(e, "Resource temporarily unavailable") && !strings.HasPrefix(e, "The action hit its process limit (pids 1024).") {
+				t.Errorf("error %q does not say the action hit its process limit (pids 1024)", e)
 			}
 			for _, want := range []string{"Resource temporarily unavailable", "The action exhausted its memory and was aborted.",
 				"The action did not produce a valid response and exited unexpectedly.", "The action exceeded its time limits of 10000 milliseconds."} {

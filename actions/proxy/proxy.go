@@ -392,8 +392,18 @@ func (s *Server) run(r *http.Request) (int, []byte) {
 	case p == nil:
 		return errorAnswer(http.StatusBadRequest, msgNotInit)
 	}
+	hits, hitsCounted := pidsHits()
+	code, answer := s.runOn(r.Context(), p, line.Bytes())
+	if now, ok := pidsHits(); hitsCounted && ok && now > hits {
+		answer = withPidsLimit(answer, pidsLimit())
+	}
+	return code, answer
+}
+
+// runOn runs line on p and returns the status and body of its answer.
+func (s *Server) runOn(ctx context.Context, p *process, line []byte) (int, []byte) {
 	kills, counted := oomKills()
-	result, err := p.run(r.Context(), line.Bytes())
+	result, err := p.run(ctx, line)
 	switch {
 	case errors.Is(err, errExited):
 		if now, ok := oomKills(); counted && ok && now > kills {
