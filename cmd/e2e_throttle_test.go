@@ -38,6 +38,7 @@ func TestE2EThrottles(t *testing.T) {
 	a.mustCall(t, 200, "PUT", "/namespaces/_/actions/slow", nodeAction(slow), nil)
 	a.mustCall(t, 200, "PUT", "/namespaces/_/actions/hello", nodeAction(helloCode), nil)
 	a.mustCall(t, 200, "PUT", "/namespaces/_/triggers/t", map[string]any{}, nil)
+	a.mustCall(t, 200, "PUT", "/namespaces/_/actions/seq", map[string]any{"exec": map[string]any{"kind": "sequence", "components": []string{"/guest/hello", "/guest/hello"}}}, nil)
 
 	t.Run("concurrent", func(t *testing.T) {
 		a.mustCall(t, http.StatusAccepted, "POST", "/namespaces/_/actions/slow", nil, nil)
@@ -46,6 +47,8 @@ func TestE2EThrottles(t *testing.T) {
 		// The invoker gave the slot back: a blocking invoke through the
 		// other server runs, and gives it back in turn.
 		b.mustCall(t, http.StatusOK, "POST", "/namespaces/_/actions/slow?blocking=true", nil, nil)
+		// A sequence holds one slot, given back when its last component ends.
+		a.mustCall(t, http.StatusOK, "POST", "/namespaces/_/actions/seq?blocking=true", map[string]any{"name": "Ada"}, nil)
 		b.mustCall(t, http.StatusAccepted, "POST", "/namespaces/_/actions/slow", nil, nil)
 	})
 
