@@ -26,7 +26,7 @@ func TestAudit(t *testing.T) {
 		t.Skip("the example's action runs with Node.js in the process sandbox, and there is no node")
 	}
 	pouch := upstreamtest.PouchDB(t)
-	g := exampletest.Serve(t, "--sandbox", "process")
+	g := exampletest.Serve(t, "--sandbox", "process", "--egress-allow", "loopback") // pouchdb-server is on loopback
 	pouch.Do(t, "PUT", "/orders", nil)
 	pouch.Do(t, "PUT", "/audit", nil)
 	g.Run(t, "action", "create", "audit", "audit.js", "-p", "auditUrl", pouch.URL+"/audit")

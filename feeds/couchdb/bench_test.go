@@ -87,7 +87,7 @@ func BenchmarkCouchDBChanges(b *testing.B) {
 		resp.Body.Close()
 
 		_ = kv.Purge(context.Background(), "bench")
-		cfg := feedtest.Config(feedtest.Params("url", pouch.URL, "dbname", "bench", "since", 0))
+		cfg := config(feedtest.Params("url", pouch.URL, "dbname", "bench", "since", 0))
 		cfg.Checkpoint = kvCheckpoint{kv}
 		f, err := prov.Build(cfg)
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
 )
@@ -80,8 +80,11 @@ var _ feeds.Feed = (*Changes)(nil)
 func New(cfg feeds.Config) (feeds.Source, error) {
 	v := cfg.Values
 	raw := v.String("url")
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := cfg.Egress.CheckURL(strings.TrimSpace(raw))
+	if errors.Is(err, egress.ErrRefused) {
+		return nil, feeds.Invalid("url", "is refused: %v", err)
+	}
+	if err != nil {
 		return nil, feeds.Invalid("url", "must be an http:// or https:// URL of a CouchDB server, not %q", raw)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
@@ -156,9 +159,10 @@ func New(cfg feeds.Config) (feeds.Source, error) {
 		}
 	}
 	c.source = "couchdb://" + u.Host + "/" + c.db
+	dialer := cfg.Egress.Dialer() // only where the egress policy allows, checked on each dial
+	dialer.Timeout = 10 * time.Second
 	c.client = &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialer.DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: longpollTimeout + 30*time.Second,
 		MaxIdleConnsPerHost:   2,

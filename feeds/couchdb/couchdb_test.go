@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/couchdb"
 	"github.com/gusthub/gust/feeds/feedtest"
@@ -58,6 +59,7 @@ func TestConformance(t *testing.T) {
 	n := 0
 	feedtest.Run(t, feedtest.Case{
 		Provider: provider(t),
+		Egress:   loopback,
 		Params:   params("url", pouch.URL, "dbname", "conf"),
 		Produce: func(t *testing.T, f feeds.Source, emit feeds.Emit, i int) {
 			// Each check runs a new instance that starts at "now": give it
@@ -70,9 +72,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// loopback is the egress policy of the tests: pouchdb-server is on
+// loopback, which feeds may not reach unless allowed.
+var loopback = egress.MustParse(egress.Loopback)
+
+// config is feedtest.Config allowing loopback.
+func config(p feeds.Params) feeds.Config {
+	cfg := feedtest.Config(p)
+	cfg.Egress = loopback
+	return cfg
+}
+
 func run(t *testing.T, p feeds.Params, cp feeds.Checkpoint) *feedtest.Running {
 	t.Helper()
-	cfg := feedtest.Config(p)
+	cfg := config(p)
 	cfg.Checkpoint = cp
 	f, err := provider(t).Build(cfg)
 	if err != nil {
@@ -181,20 +194,29 @@ func TestBadParams(t *testing.T) {
 		name   string
 		params feeds.Params
 		bad    string
+		public bool // under the default egress policy, public addresses only
 	}{
-		{"no url", params("dbname", "x"), "url"},
-		{"ftp url", params("url", "ftp://h/", "dbname", "x"), "url"},
-		{"no host", params("url", "http://", "dbname", "x"), "url"},
-		{"no dbname", params("url", "http://127.0.0.1:5984"), "dbname"},
-		{"bad dbname", params("url", "http://127.0.0.1:5984", "dbname", "Orders"), "dbname"},
-		{"bad filter", params("url", "http://127.0.0.1:5984", "dbname", "x", "filter", "nofilter"), "filter"},
-		{"query_params not an object", params("url", "http://127.0.0.1:5984", "dbname", "x", "query_params", 5), "query_params"},
-		{"query_params sets since", params("url", "http://127.0.0.1:5984", "dbname", "x", "query_params", map[string]any{"since": 1}), "query_params"},
-		{"include_docs not a bool", params("url", "http://127.0.0.1:5984", "dbname", "x", "include_docs", "yes"), "include_docs"},
-		{"since an object", params("url", "http://127.0.0.1:5984", "dbname", "x", "since", map[string]any{}), "since"},
+		{"no url", params("dbname", "x"), "url", false},
+		{"loopback url", params("url", "http://127.0.0.1:5984", "dbname", "x"), "url", true},
+		{"localhost url", params("url", "http://admin:pw@localhost:5984", "dbname", "x"), "url", true},
+		{"metadata url", params("url", "http://169.254.169.254/", "dbname", "x"), "url", true},
+		{"private url", params("url", "https://192.168.1.10:6984", "dbname", "x"), "url", true},
+		{"ftp url", params("url", "ftp://h/", "dbname", "x"), "url", false},
+		{"no host", params("url", "http://", "dbname", "x"), "url", false},
+		{"no dbname", params("url", "http://127.0.0.1:5984"), "dbname", false},
+		{"bad dbname", params("url", "http://127.0.0.1:5984", "dbname", "Orders"), "dbname", false},
+		{"bad filter", params("url", "http://127.0.0.1:5984", "dbname", "x", "filter", "nofilter"), "filter", false},
+		{"query_params not an object", params("url", "http://127.0.0.1:5984", "dbname", "x", "query_params", 5), "query_params", false},
+		{"query_params sets since", params("url", "http://127.0.0.1:5984", "dbname", "x", "query_params", map[string]any{"since": 1}), "query_params", false},
+		{"include_docs not a bool", params("url", "http://127.0.0.1:5984", "dbname", "x", "include_docs", "yes"), "include_docs", false},
+		{"since an object", params("url", "http://127.0.0.1:5984", "dbname", "x", "since", map[string]any{}), "since", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := provider(t).Build(feedtest.Config(c.params))
+			cfg := config(c.params)
+			if c.public {
+				cfg.Egress = nil
+			}
+			_, err := provider(t).Build(cfg)
 			var pe *feeds.ParamError
 			if !errors.As(err, &pe) || pe.Name != c.bad {
 				t.Fatalf("got %v, want a *feeds.ParamError naming %q", err, c.bad)

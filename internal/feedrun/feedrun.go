@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
@@ -43,7 +44,9 @@ type Process struct {
 }
 
 // Start runs a feed manager on h with the registered providers, a short
-// lease and a short backoff, until Stop or the end of the test.
+// lease and a short backoff, until Stop or the end of the test. Its feeds
+// may connect to loopback, where the tests' upstreams (pouchdb-server,
+// mosquitto) run; Gust refuses it by default.
 func Start(tb testing.TB, h *hub.Hub) *Process {
 	tb.Helper()
 	ctx := context.Background()
@@ -53,7 +56,7 @@ func Start(tb testing.TB, h *hub.Hub) *Process {
 		tb.Fatal(err)
 	}
 	m, err := feeds.Open(ctx, feeds.Options{JetStream: js, Events: hub.NewPublisher(js), Triggers: ruleStore,
-		LeaseTTL: time.Second, MaxBackoff: 500 * time.Millisecond})
+		LeaseTTL: time.Second, MaxBackoff: 500 * time.Millisecond, Egress: egress.MustParse(egress.Loopback)})
 	if err != nil {
 		tb.Fatal(err)
 	}
