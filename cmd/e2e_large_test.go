@@ -10,15 +10,17 @@ import (
 	"github.com/gusthub/gust/actions"
 )
 
-// TestE2ELargePayloads: a 20 MB invoke body and a 20 MB trigger fire (a
-// plain one and a CloudEvent), more than one NATS message carries, reach a real nodejs action whole
+// TestE2ELargePayloads: a 20 MB invoke body, a 20 MB trigger fire (a
+// plain one and a CloudEvent) and a 20 MB CloudEvent to a
+// cloudevents/ingress feed, more than one NATS message carries, reach a real nodejs action whole
 // (it answers the length it got); a body over the 25 MB limit is refused
-// at the edge with 413 and OpenWhisk's message.
+// at the edge with 413 (with OpenWhisk's message on the API).
 func TestE2ELargePayloads(t *testing.T) {
 	requireEngine(t)
-	g := startGust(t, t.TempDir())
+	dir := t.TempDir()
+	g := startGust(t, dir)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/size", nodeAction(
-		`function main(p) { return { pad: (p.pad || '').length, n: p.n }; }`), nil)
+		`function main(p) { return { pad: (p.pad || '').length, n: p.n, id: p.__event ? p.__event.id : '' }; }`), nil)
 	big := `{"n":7,"pad":"` + strings.Repeat("x", 20<<20) + `"}`
 
 	var res struct{ Pad, N int }
@@ -39,7 +41,26 @@ func TestE2ELargePayloads(t *testing.T) {
 		})
 	}
 
+	// A structured CloudEvent to a cloudevents/ingress feed's URL.
+	mustGust(t, cliEnv(dir), "trigger", "create", "inbox", "--feed", "cloudevents/ingress", "-p", "token", "s3cret-token")
+	g.mustCall(t, 200, "PUT", "/namespaces/_/rules/rinbox", map[string]any{"trigger": "/_/inbox", "action": "/_/size"}, nil)
+	ce := `{"specversion":"1.0","id":"big-2","source":"https://example.com/big","type":"com.example.big","datacontenttype":"application/json","data":` + big + `}`
+	ingress := strings.TrimSuffix(g.base, "/api/v1") + "/api/v1/feeds/guest/inbox"
+	if got := postIngress(t, ingress, "s3cret-token", ce); got != http.StatusAccepted {
+		t.Fatalf("a 20 MB CloudEvent to the ingress feed: %d", got)
+	}
+	waitRecord(t, g, "size", "the 20 MB CloudEvent's action", func(r record) bool {
+		var got struct {
+			Pad, N int
+			ID     string
+		}
+		return json.Unmarshal(r.Response.Result, &got) == nil && got.Pad == 20<<20 && got.N == 7 && got.ID == "big-2"
+	})
+
 	tooBig := `{"pad":"` + strings.Repeat("x", actions.MaxPayloadBytes) + `"}`
+	if got := postIngress(t, ingress, "s3cret-token", `{"specversion":"1.0","id":"huge","source":"s","type":"t","data":`+tooBig+`}`); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("a CloudEvent over 25 MB to the ingress feed: %d, want 413", got)
+	}
 	for _, path := range []string{"/namespaces/_/actions/size?blocking=true", "/namespaces/_/triggers/big"} {
 		var e struct {
 			Error string `json:"error"`
@@ -67,4 +88,19 @@ func waitRecord(t *testing.T, g *gustProcess, name, what string, match func(reco
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// postIngress posts a structured CloudEvent to a feed URL with its bearer
+// token and returns the status.
+func postIngress(t *testing.T, url, token, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

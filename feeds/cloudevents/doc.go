@@ -56,7 +56,7 @@
 //     bad gusthops extension;
 //   - 401 for a missing or wrong token or signature, and nothing is
 //     published;
-//   - 413 for a body over 1 MB or a batch over 1,000 events;
+//   - 413 for a body over 25 MB or a batch over 1,000 events;
 //   - 500 or 503 when the event could not be stored.
 //
 // The API writes errors as OpenWhisk's {"error", "code"} body.

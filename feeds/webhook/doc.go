@@ -45,7 +45,7 @@
 // 202 {"id": "<event id>"} once JetStream stored the event; 400 for a
 // body that is not the JSON its Content-Type says or an unusable id
 // header; 401 for a missing or wrong token or signature (nothing is
-// published); 413 for a body over 1 MB; 405 for methods other than POST
+// published); 413 for a body over 25 MB; 405 for methods other than POST
 // and OPTIONS (the CloudEvents webhook handshake, as package ingress
 // describes).
 package webhook

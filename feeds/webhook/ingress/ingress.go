@@ -31,8 +31,10 @@ const (
 )
 
 // MaxBody is the largest request body a feed takes (the API limits
-// bodies to it before a feed sees them; ReadBody enforces it too).
-const MaxBody = 1 << 20
+// bodies to it before a feed sees them; ReadBody enforces it too): the
+// largest event Gust takes, GitHub's 25 MB. Data over hub.InlineDataLimit
+// travels by reference, so an event of that size reaches its actions.
+const MaxBody = feeds.MaxReceiveBody
 
 // minSecret is the shortest token or secret a user may choose.
 const minSecret = 8
