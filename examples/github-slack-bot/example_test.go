@@ -46,7 +46,7 @@ func start(t *testing.T) *gust {
 	}
 	var logs bytes.Buffer
 	serve := exec.Command(g.bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
-		"--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0", "--invoker-memory", "1024",
+		"--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0", "--invoker-memory", "1024", "--build-images=false",
 		"--egress-allow", "loopback") // the fake Slack is on loopback, which Gust refuses to call unless allowed
 	serve.Env, serve.Stdout, serve.Stderr = g.env, &logs, &logs
 	if err := serve.Start(); err != nil {

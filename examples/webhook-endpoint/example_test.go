@@ -99,7 +99,7 @@ func startServe(t *testing.T) *serve {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	cmd := exec.Command(filepath.Join(g.bin, "gust"), "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", addr,
-		"--dev-guest-key", "--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0", "--invoker-memory", "1024")
+		"--dev-guest-key", "--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0", "--invoker-memory", "1024", "--build-images=false")
 	cmd.Env = g.env()
 	cmd.Stdout, cmd.Stderr = lockedWriter{&mu, &logs}, lockedWriter{&mu, &logs}
 	if err := cmd.Start(); err != nil {

@@ -107,7 +107,7 @@ func Serve(tb testing.TB, flags ...string) *Gust {
 	g := &Gust{bin: bin, logs: &syncbuf.Buffer{}, DataDir: data, Addr: "127.0.0.1:" + strconv.Itoa(freePort(tb))}
 	g.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"GUST_CONFIG="+filepath.Join(data, "cli-config"))
-	g.args = append([]string{"serve", "--data-dir", data, "--listen", g.Addr, "--dev-guest-key"}, flags...)
+	g.args = append([]string{"serve", "--data-dir", data, "--listen", g.Addr, "--dev-guest-key", "--build-images=false"}, flags...)
 	tb.Cleanup(func() {
 		g.Stop(tb)
 		if tb.Failed() {
