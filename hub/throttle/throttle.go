@@ -114,6 +114,7 @@ type Throttle struct {
 	mu     sync.Mutex
 	cached map[string]cachedLimits // by namespace
 	local  map[string]*window      // by rate and namespace
+	counts counters
 }
 
 type cachedLimits struct {
@@ -248,9 +249,9 @@ func (t *Throttle) Allow(ctx context.Context, r Rate, ns string) error {
 
 	var batch int64
 	var full bool
-	counted, err := add(ctx, t.rates, hub.Key(string(r), ns, strconv.FormatInt(minute, 10)), func(cur int64) (int64, bool) {
-		if cur >= int64(limit) {
-			full = true
+	counted, err := t.counts.add(ctx, t.rates, hub.Key(string(r), ns, strconv.FormatInt(minute, 10)), func(cur int64) (int64, bool) {
+		full = cur >= int64(limit) // called again when cur was stale
+		if full {
 			return cur, false
 		}
 		batch = min(max((int64(limit)-cur)/16, 1), 32)
@@ -290,9 +291,9 @@ func (t *Throttle) Acquire(ctx context.Context, ns string) (held bool, err error
 		return false, nil
 	}
 	var full bool
-	cur, err := add(ctx, t.inflight, hub.Key(ns), func(cur int64) (int64, bool) {
-		if cur >= limit {
-			full = true
+	cur, err := t.counts.add(ctx, t.inflight, hub.Key(ns), func(cur int64) (int64, bool) {
+		full = cur >= limit // called again when cur was stale
+		if full {
 			return cur, false
 		}
 		return cur + 1, true
@@ -308,7 +309,7 @@ func (t *Throttle) Acquire(ctx context.Context, ns string) (held bool, err error
 
 // Release gives back a slot Acquire took for ns.
 func (t *Throttle) Release(ctx context.Context, ns string) error {
-	_, err := add(ctx, t.inflight, hub.Key(ns), func(cur int64) (int64, bool) {
+	_, err := t.counts.add(ctx, t.inflight, hub.Key(ns), func(cur int64) (int64, bool) {
 		if cur <= 0 { // expired while in flight: nothing to give back
 			return 0, false
 		}
@@ -327,31 +328,75 @@ func (t *Throttle) InFlight(ctx context.Context, ns string) (int, error) {
 // failure means another request changed the count, so progress is made.
 const maxAttempts = 100
 
+// counters is the last count and revision this process saw of each key,
+// so that a change is one compare-and-set, not a read and then one, while
+// nobody else changed the count meanwhile.
+type counters struct {
+	mu sync.Mutex
+	m  map[string]seen
+}
+
+type seen struct {
+	n   int64
+	rev uint64
+}
+
+func (c *counters) get(key string) (seen, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[key]
+	return s, ok
+}
+
+func (c *counters) put(key string, s seen) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCached {
+		c.m = map[string]seen{}
+	}
+	c.m[key] = s
+}
+
 // add changes the count under key to next(cur) with a compare-and-set,
 // retrying when another writer came first; next returns false to leave
-// the count as it is. add returns the count it left.
-func add(ctx context.Context, kv jetstream.KeyValue, key string, next func(cur int64) (int64, bool)) (int64, error) {
+// the count as it is. add returns the count it left. It starts from the
+// count this process last saw, and reads the bucket only when that is
+// stale.
+func (c *counters) add(ctx context.Context, kv jetstream.KeyValue, key string, next func(cur int64) (int64, bool)) (int64, error) {
+	last, known := c.get(key)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		cur, rev, err := read(ctx, kv, key)
-		if err != nil {
-			return 0, err
+		if !known {
+			cur, rev, err := read(ctx, kv, key)
+			if err != nil {
+				return 0, err
+			}
+			last = seen{n: cur, rev: rev}
+			c.put(key, last)
 		}
-		n, change := next(cur)
+		n, change := next(last.n)
 		if !change {
-			return cur, nil
+			if known { // the verdict may rest on a stale count: read it
+				known = false
+				continue
+			}
+			return last.n, nil
 		}
 		b := strconv.AppendInt(nil, n, 10)
-		if rev == 0 {
-			_, err = kv.Create(ctx, key, b)
+		var rev uint64
+		var err error
+		if last.rev == 0 {
+			rev, err = kv.Create(ctx, key, b)
 		} else {
-			_, err = kv.Update(ctx, key, b, rev)
+			rev, err = kv.Update(ctx, key, b, last.rev)
 		}
 		if err == nil {
+			c.put(key, seen{n: n, rev: rev})
 			return n, nil
 		}
 		if !conflict(err) {
 			return 0, fmt.Errorf("count %s: %w", key, err)
 		}
+		known = false
 	}
 	return 0, fmt.Errorf("count %s: %d writers came first in a row", key, maxAttempts)
 }
