@@ -54,6 +54,7 @@ func postGitHub(t *testing.T, target, secret, event, delivery string, payload []
 type githubHooks struct {
 	mu      sync.Mutex
 	created []map[string]any
+	edited  []map[string]any // PATCH bodies, with their path
 	deleted []string
 	refuse  bool
 }
@@ -72,6 +73,12 @@ func (g *githubHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.created = append(g.created, body)
 		w.WriteHeader(http.StatusCreated)
 		_, _ = fmt.Fprintf(w, `{"id":%d,"name":"web","active":true}`, 4200+len(g.created))
+	case r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/repos/Codertocat/Hello-World/hooks/"):
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		body["path"] = r.URL.Path
+		g.edited = append(g.edited, body)
+		_, _ = fmt.Fprintf(w, `{"id":%s,"name":"web","active":true}`, strings.TrimPrefix(r.URL.Path, "/repos/Codertocat/Hello-World/hooks/"))
 	case r.Method == http.MethodDelete:
 		g.deleted = append(g.deleted, r.URL.Path)
 		w.WriteHeader(http.StatusNoContent)
@@ -176,6 +183,23 @@ func TestE2EGitHubFeed(t *testing.T) {
 	if !seen["com.github.push"] || !seen["com.github.issues.opened"] {
 		t.Errorf("event types %v", seen)
 	}
+
+	// `trigger update` with feed parameters is the feed's UPDATE: Gust
+	// edits the hook on GitHub, and release events fire from then on.
+	mustGust(t, cli, "trigger", "update", "pushes", "-p", "events", "push,issues,release")
+	hooks.mu.Lock()
+	if len(hooks.edited) != 1 || hooks.edited[0]["path"] != "/repos/Codertocat/Hello-World/hooks/4201" ||
+		fmt.Sprint(hooks.edited[0]["events"]) != "[push issues release]" || hooks.edited[0]["config"].(map[string]any)["secret"] != secret {
+		t.Errorf("GitHub got edits %v", hooks.edited)
+	}
+	if len(hooks.created) != 1 {
+		t.Errorf("the update created %d hooks", len(hooks.created)-1)
+	}
+	hooks.mu.Unlock()
+	if got := postGitHub(t, feedURL, secret, "release", "d-release-2", githubPayload(t, "release.published"), false); got != http.StatusAccepted {
+		t.Errorf("release after the update: %d", got)
+	}
+	g.waitActivations(t, "the release's echo", func(rs []record) bool { return countNamed(rs, "echo") == 3 })
 
 	// A delivery larger than the bus's inline limit: its data travels
 	// through the object store and reaches the action whole.
