@@ -113,16 +113,19 @@ func (s *Server) adminNamespace(r *http.Request, id *Identity) (string, error) {
 	return ns, nil
 }
 
+// readableNamespace resolves the {ns} of the URL of a namespace's
+// settings: the caller's own, or with an admin key any namespace's.
+func (s *Server) readableNamespace(r *http.Request, id *Identity) (string, error) {
+	if id.Admin {
+		return s.adminNamespace(r, id)
+	}
+	return ownNamespace(r, id)
+}
+
 // limits answers GET /namespaces/{ns}/limits: the caller's own, or with
 // an admin key any namespace's.
 func (s *Server) limits(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	var ns string
-	var err error
-	if id.Admin {
-		ns, err = s.adminNamespace(r, id)
-	} else {
-		ns, err = ownNamespace(r, id)
-	}
+	ns, err := s.readableNamespace(r, id)
 	if err != nil {
 		return err
 	}

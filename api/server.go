@@ -76,6 +76,9 @@ type Config struct {
 	// Params reads the parameters of activations for reruns (POST
 	// .../activations/{id}/rerun); nil answers reruns with 503.
 	Params ParamsLoader
+	// Retention holds how long namespaces' events are kept (GET and PUT
+	// .../retention); nil answers with 503.
+	Retention RetentionStore
 	// Outcomes streams what became of trigger events (GET .../events);
 	// nil answers such streams with 503.
 	Outcomes OutcomeSource
@@ -329,6 +332,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/namespaces/{$}", s.authed(s.listNamespaces))
 	m.HandleFunc("PUT /api/v1/namespaces/{ns}", s.authed(s.createNamespace))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/limits", s.authed(s.limits))
+	m.HandleFunc("GET /api/v1/namespaces/{ns}/retention", s.authed(s.retention))
+	m.HandleFunc("PUT /api/v1/namespaces/{ns}/retention", s.authed(s.retention))
 	m.HandleFunc("PUT /api/v1/namespaces/{ns}/limits", s.authed(s.setLimits))
 
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/actions", s.authed(s.listActions))

@@ -18,7 +18,40 @@ func init() {
 func newNamespaceCmd(e *env) *cobra.Command {
 	var adminAuth string
 	var set client.NamespaceLimits
+	var keep struct {
+		events string
+		reset  bool
+	}
 	return group(e, "namespace", "Work with namespaces", true,
+		leaf{use: "retention [NAME]", short: "Show or set how long a namespace's trigger events are kept for replays", maxArgs: 1,
+			flags: func(fs *pflag.FlagSet) {
+				fs.StringVar(&keep.events, "events", "", "keep events for `DURATION` (e.g. 72h; 1h to 720h)")
+				fs.BoolVar(&keep.reset, "default", false, "go back to the default (168h)")
+			},
+			run: func(x *call, args []string) error {
+				ns := "_"
+				if len(args) == 1 {
+					ns = args[0]
+				}
+				r, resp, err := x.c.Retention(x.ctx, ns)
+				if keep.events != "" || keep.reset {
+					r, resp, err = x.c.SetRetention(x.ctx, ns, keep.events)
+				}
+				if err != nil {
+					return fail(err, "Unable to obtain the retention of namespace '%s'", ns)
+				}
+				return x.show(resp, func() error {
+					if keep.events != "" || keep.reset {
+						x.ok("updated the retention of namespace %s", ns)
+					}
+					note := ""
+					if r.Default {
+						note = " (default)"
+					}
+					fmt.Fprintf(x.stdout, "events %s%s\n", r.Events, note)
+					return nil
+				})
+			}},
 		leaf{use: "list", short: "List the namespaces of the key", maxArgs: 0,
 			run: func(x *call, _ []string) error {
 				all, resp, err := x.c.Namespaces(x.ctx)

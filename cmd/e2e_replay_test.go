@@ -115,6 +115,38 @@ func TestE2ETriggerReplay(t *testing.T) {
 	if out := mustGust(t, cli, "trigger", "replay", "orders", "--dry-run"); !strings.Contains(out, "would replay 3 events") {
 		t.Errorf("dry run of all the kept events said:\n%s", out)
 	}
+	checkRetentionSetting(t, g, cli)
+}
+
+// checkRetentionSetting: a namespace's event retention is 7 days by
+// default, set and reset with gust namespace retention, and bad values
+// are 400s.
+func checkRetentionSetting(t *testing.T, g *gustProcess, cli func(string) string) {
+	t.Helper()
+	if out := mustGust(t, cli, "namespace", "retention"); !strings.Contains(out, "events 168h0m0s (default)") {
+		t.Errorf("default retention:\n%s", out)
+	}
+	if out := mustGust(t, cli, "namespace", "retention", "--events", "72h"); !strings.Contains(out, "events 72h0m0s\n") {
+		t.Errorf("set retention:\n%s", out)
+	}
+	var got struct {
+		EventsSeconds int64
+		Default       bool
+	}
+	g.mustCall(t, 200, "GET", "/namespaces/_/retention", nil, &got)
+	if got.EventsSeconds != 72*3600 || got.Default {
+		t.Errorf("retention after set: %+v", got)
+	}
+	for _, bad := range []string{"1m", "800h", "soon"} {
+		var e struct{ Error, Code string }
+		g.mustCall(t, http.StatusBadRequest, "PUT", "/namespaces/_/retention", map[string]string{"events": bad}, &e)
+		if e.Error == "" {
+			t.Errorf("retention %q: %+v", bad, e)
+		}
+	}
+	if out := mustGust(t, cli, "namespace", "retention", "--default"); !strings.Contains(out, "(default)") {
+		t.Errorf("reset retention:\n%s", out)
+	}
 }
 
 // TestE2ERedriveDeadLetters: an event whose rule failed it is

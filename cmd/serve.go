@@ -412,12 +412,15 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		tel.metrics.WatchFeeds(feedManager)
 	}
 	lc.run(ctx, "feeds", runFeeds)
+	// Each namespace's event retention, enforced by purging what is past it.
+	retention := hub.NewEventRetention(js, log.With("component", "retention"))
+	lc.run(ctx, "event retention", func(ctx context.Context) error { return retention.Run(ctx, retentionInterval) })
 	srv := &http.Server{
 		Handler: tel.withMetrics(o, api.New(api.Config{
 			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes, Devices: devices,
 			Activator: dispatcher, Throttle: throttles,
 			Events:   events,
-			Replayer: hub.NewPublisher(js), Params: hub.NewRerunParams(js, 0),
+			Replayer: hub.NewPublisher(js), Params: hub.NewRerunParams(js, 0), Retention: retention,
 			Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(invoker.DoneSubject("")),
 			Pool:     invoker.NewPoolView(h.Conn()),
 			Cluster:  h,
@@ -431,6 +434,10 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	lc.run(ctx, "API server", func(ctx context.Context) error { return serveAPI(ctx, srv, ln, o.dataDir, log) })
 	return b, nil
 }
+
+// retentionInterval is how often events past their namespace's retention
+// are purged: a namespace keeps its events up to this much longer.
+const retentionInterval = 10 * time.Minute
 
 // serveAPI serves the API on ln, and on a Unix socket for actions in
 // containers (their proxy forwards it to them, docker.Options.APISocketDir),

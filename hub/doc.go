@@ -13,7 +13,9 @@
 // the envelope rules of Gust's own extensions, such as the hop counter
 // (envelope.go), in-memory mirrors of a bucket that a watch keeps up to
 // date (Mirror, Follower), and the worker loop of a JetStream consumer
-// (Consume).
+// (Consume). It also reads stored events back: Publisher.Replay puts them
+// on their trigger again, EventRetention purges each namespace's past its
+// retention, and RerunParams keeps activations' parameters for reruns.
 //
 // Data too large for a message goes through object stores: an event's
 // (dataref.go) and an invocation's parameters (params.go). The embedded

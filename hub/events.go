@@ -91,7 +91,7 @@ func eventsConfig() jetstream.StreamConfig {
 		Subjects:   []string{eventsPrefix + ".>"},
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.LimitsPolicy,
-		MaxAge:     7 * 24 * time.Hour,
+		MaxAge:     MaxEventRetention, // each namespace's own is enforced by EventRetention
 		MaxBytes:   1 << 30,
 		Discard:    jetstream.DiscardOld,
 		Duplicates: dedupWindow,

@@ -156,3 +156,22 @@ func (c *Client) Rerun(ctx context.Context, id string, o InvokeOptions) (*Respon
 	q := url.Values{"blocking": {strconv.FormatBool(o.Blocking)}, "result": {strconv.FormatBool(o.Result)}}
 	return c.Do(ctx, http.MethodPost, namespacePath(DefaultNamespace, "activations", id+"/rerun"), q, nil)
 }
+
+// Retention is how long a namespace's trigger events are kept for
+// replays (GET and PUT .../retention).
+type Retention struct {
+	Events        string `json:"events"`
+	EventsSeconds int64  `json:"eventsSeconds"`
+	Default       bool   `json:"default"`
+}
+
+// Retention returns namespace ns's event retention ("_" for the key's).
+func (c *Client) Retention(ctx context.Context, ns string) (*Retention, *Response, error) {
+	return call[Retention](ctx, c, http.MethodGet, "/api/v1/namespaces/"+url.PathEscape(ns)+"/retention", nil, nil)
+}
+
+// SetRetention sets namespace ns's event retention to events, a duration
+// such as "72h", or "" for the default.
+func (c *Client) SetRetention(ctx context.Context, ns, events string) (*Retention, *Response, error) {
+	return call[Retention](ctx, c, http.MethodPut, "/api/v1/namespaces/"+url.PathEscape(ns)+"/retention", nil, map[string]string{"events": events})
+}
