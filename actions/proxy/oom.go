@@ -19,15 +19,19 @@ var oomCounters = []string{"/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memor
 // proxy's memory cgroup (the container's), and false where it cannot be
 // read. The container's engine learns of such a kill only when the whole
 // container dies, and the proxy outlives its language process.
-func oomKills() (int64, bool) {
-	for _, path := range oomCounters {
+func oomKills() (int64, bool) { return counter(oomCounters, "oom_kill ") }
+
+// counter reads the first of files that exists and returns the number on
+// its line that starts with prefix; false when none has it.
+func counter(files []string, prefix string) (int64, bool) {
+	for _, path := range files {
 		f, err := os.Open(path)
 		if err != nil {
 			continue
 		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "oom_kill "); ok {
+			if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
 				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 				f.Close()
 				return n, err == nil

@@ -1,49 +1,30 @@
 package proxy
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 )
 
-// pidsFiles are the pids controller's files of the proxy's cgroup (the
-// container's): the count of forks refused at the limit, and the limit;
-// cgroup v2, then v1.
-var pidsFiles = [][2]string{
-	{"/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids.max"},
-	{"/sys/fs/cgroup/pids/pids.events", "/sys/fs/cgroup/pids/pids.max"},
-}
+// pidsEvents and pidsMax are the pids controller's files of the proxy's
+// cgroup (the container's): the count of forks refused at the limit, and
+// the limit; cgroup v2, then v1.
+var (
+	pidsEvents = []string{"/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids/pids.events"}
+	pidsMax    = []string{"/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"}
+)
 
 // pidsHits returns how many times the kernel refused a fork or a thread in
 // the proxy's cgroup because of its pids limit, and false where it cannot
 // be read. A refused fork is only an EAGAIN to the action, which it may
 // report as anything or not at all.
-func pidsHits() (int64, bool) {
-	for _, files := range pidsFiles {
-		f, err := os.Open(files[0])
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "max "); ok {
-				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				f.Close()
-				return n, err == nil
-			}
-		}
-		f.Close()
-	}
-	return 0, false
-}
+func pidsHits() (int64, bool) { return counter(pidsEvents, "max ") }
 
 // pidsLimit is the pids limit of the proxy's cgroup, "" when unknown.
 func pidsLimit() string {
-	for _, files := range pidsFiles {
-		if b, err := os.ReadFile(files[1]); err == nil {
+	for _, path := range pidsMax {
+		if b, err := os.ReadFile(path); err == nil {
 			return strings.TrimSpace(string(b))
 		}
 	}
