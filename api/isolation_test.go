@@ -61,6 +61,10 @@ func TestIsolation(t *testing.T) {
 	} {
 		e.must("PUT", "/api/v1/namespaces/_/"+p.path, p.body)
 	}
+	e.webAction("getbook", "echo", "web-export", true)
+	if r := e.guest("POST", apimgmt+"createApi.http?responsetype=json", createAPIBody("/library", "/books/{id}", "GET", "getbook", "json")); r.status != 200 {
+		t.Fatalf("create guest's API: %d %s", r.status, r.body)
+	}
 	rec := &actions.Activation{Namespace: "guest", Name: "act", ActivationID: actions.NewActivationID(), Start: 1, End: 2,
 		Response: actions.Response{Result: json.RawMessage(`{"secret":"guest's"}`)}}
 	if err := e.activations.Put(context.Background(), rec); err != nil {
@@ -125,12 +129,15 @@ func TestIsolation(t *testing.T) {
 		"DELETE /api/v1/namespaces/{ns}/rules/{name}":         {same("DELETE", "rules/r", "rules/nope", "")},
 		"GET /api/v1/namespaces/{ns}/events":                  {ns("GET", "events", ""), same("GET", "events?trigger=t", "events?trigger=nope", "")},
 		"GET /api/v1/namespaces/{ns}/pool":                    {ns("GET", "pool", "")},
-		"GET /api/v1/runtimes/building":                       {public("GET", "/api/v1/runtimes/building", 503)}, // no invoker here
-		"GET /api/v1/namespaces/{ns}/devices":                 {ns("GET", "devices", "")},
-		"GET /api/v1/namespaces/{ns}/devices/{name}":          {same("GET", "devices/d", "devices/nope", "")},
-		"PUT /api/v1/namespaces/{ns}/devices/{name}":          {same("PUT", "devices/d?overwrite=true", "devices/nope?overwrite=true", "")},
-		"DELETE /api/v1/namespaces/{ns}/devices/{name}":       {same("DELETE", "devices/d", "devices/nope", "")},
-		"GET /api/v1/namespaces/{ns}/activations":             {ns("GET", "activations", "")},
+		"GET /api/v1/cluster":                                 {public("GET", "/api/v1/cluster", 403)}, // admins only
+		"POST /api/v1/namespaces/{ns}/activations/{id}/rerun": {same("POST", "activations/"+aid+"/rerun", "activations/"+missingID+"/rerun", `{}`),
+			{method: "POST", path: "/api/v1/namespaces/_/activations/" + aid + "/rerun", missing: "/api/v1/namespaces/_/activations/" + missingID + "/rerun", body: `{}`, want: 404}},
+		"GET /api/v1/runtimes/building":                 {public("GET", "/api/v1/runtimes/building", 503)}, // no invoker here
+		"GET /api/v1/namespaces/{ns}/devices":           {ns("GET", "devices", "")},
+		"GET /api/v1/namespaces/{ns}/devices/{name}":    {same("GET", "devices/d", "devices/nope", "")},
+		"PUT /api/v1/namespaces/{ns}/devices/{name}":    {same("PUT", "devices/d?overwrite=true", "devices/nope?overwrite=true", "")},
+		"DELETE /api/v1/namespaces/{ns}/devices/{name}": {same("DELETE", "devices/d", "devices/nope", "")},
+		"GET /api/v1/namespaces/{ns}/activations":       {ns("GET", "activations", "")},
 		"GET /api/v1/namespaces/{ns}/activations/{id}": {same("GET", "activations/"+aid, "activations/"+missingID, ""),
 			// Its own namespace, with guest's activation id.
 			{method: "GET", path: "/api/v1/namespaces/_/activations/" + aid, missing: "/api/v1/namespaces/_/activations/" + missingID, want: 404}},
@@ -147,9 +154,18 @@ func TestIsolation(t *testing.T) {
 		// A feed's ingress checks its own token; the key is not one.
 		"/api/v1/feeds/{ns}/{trigger}": {{method: "POST", path: "/api/v1/feeds/guest/t", missing: "/api/v1/feeds/guest/nope", body: `{}`, want: 404, echo: [2]string{"/t ", "/nope "}}},
 		// Web actions and API routes are public when exported; act is not.
-		"/api/v1/web/": {{method: "GET", path: "/api/v1/web/guest/default/act.json", missing: "/api/v1/web/guest/default/nope.json", want: 404}},
-		"/api/":        {{method: "GET", path: "/api/guest/books", missing: "/api/nobody/books", want: 404}},
-		"/":            {public("GET", "/nothing", 404)},
+		"/api/v1/web/": {{method: "GET", path: "/api/v1/web/guest/default/act.json", missing: "/api/v1/web/guest/default/nope.json", want: 404},
+			// wsk api: the caller's own APIs only.
+			{method: "GET", path: apimgmt + "getApi.http?basepath=/library", missing: apimgmt + "getApi.http?basepath=/nope", want: 200,
+				check: func(t *testing.T, r response) {
+					if strings.Contains(string(r.body), "library") {
+						t.Errorf("another namespace's API shows: %s", r.body)
+					}
+				}},
+			{method: "DELETE", path: apimgmt + "deleteApi.http?basepath=/library", missing: apimgmt + "deleteApi.http?basepath=/nope", want: 404,
+				echo: [2]string{"'/library'", "'/nope'"}}},
+		"/api/": {{method: "GET", path: "/api/guest/books", missing: "/api/nobody/books", want: 404}},
+		"/":     {public("GET", "/nothing", 404)},
 	}
 	for _, tc := range []struct{ pattern, method string }{
 		{"/api/v1/namespaces/{ns}/actions", "POST"}, {"/api/v1/namespaces/{ns}/packages", "POST"},
@@ -189,6 +205,9 @@ func TestIsolation(t *testing.T) {
 	// Nothing of guest's changed.
 	for _, path := range []string{"actions/act", "actions/pub/a", "packages/pub", "packages/priv", "triggers/t", "rules/r", "devices/d", "activations/" + aid} {
 		e.must("GET", "/api/v1/namespaces/_/"+path, "")
+	}
+	if r := e.web("GET", "/api/guest/library/books/1", ""); r.status != 200 {
+		t.Errorf("guest's API route: %d %s", r.status, r.body)
 	}
 	if r := e.must("GET", "/api/v1/namespaces/_/rules/r", "").object(t); r["status"] != "active" {
 		t.Errorf("guest's rule is %v", r["status"])

@@ -25,9 +25,6 @@ type ParamsLoader interface {
 // A trigger activation is replayed instead (POST .../triggers/T/replay).
 func (s *Server) rerunActivation(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	if s.cfg.Params == nil || s.cfg.Activator == nil {
-		return errorf(http.StatusServiceUnavailable, msgOverloaded)
-	}
 	if _, err := ownNamespace(r, id); err != nil {
 		return err
 	}
@@ -35,9 +32,12 @@ func (s *Server) rerunActivation(w http.ResponseWriter, r *http.Request, id *Ide
 	if err != nil {
 		return err
 	}
-	orig, err := s.activation(r, id)
+	orig, err := s.activation(r, id) // another namespace's activation is 404 whatever this Gust can do
 	if err != nil {
 		return err
+	}
+	if s.cfg.Params == nil || s.cfg.Activator == nil {
+		return errorf(http.StatusServiceUnavailable, msgOverloaded)
 	}
 	path, _ := orig.Annotations.String("path")
 	if !orig.Annotations.Has("kind") || path == "" {
