@@ -32,13 +32,13 @@ FUZZSCALE ?= 1
 fuzz:
 	$(GO) test ./api -run '^$$' -fuzz '^FuzzDecodeEntities$$' -fuzztime $$((20000*$(FUZZSCALE)))x
 	$(GO) test ./api -run '^$$' -fuzz '^FuzzWebParams$$' -fuzztime $$((20000*$(FUZZSCALE)))x
-	$(GO) test ./api -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $$((3000*$(FUZZSCALE)))x
+	$(GO) test ./api -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $$((2000*$(FUZZSCALE)))x
 	$(GO) test ./api -run '^$$' -fuzz '^FuzzFire$$' -fuzztime $$((3000*$(FUZZSCALE)))x
 	$(GO) test ./hub -run '^$$' -fuzz '^FuzzTokenRoundTrip$$' -fuzztime $$((15000*$(FUZZSCALE)))x
-	$(GO) test ./actions/proxy -run '^$$' -fuzz '^FuzzInitCode$$' -fuzztime $$((5000*$(FUZZSCALE)))x
+	$(GO) test ./actions/proxy -run '^$$' -fuzz '^FuzzInitCode$$' -fuzztime $$((2000*$(FUZZSCALE)))x
 	$(GO) test ./actions/proxy -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $$((3000*$(FUZZSCALE)))x
-	$(GO) test ./feeds -run '^$$' -fuzz '^FuzzFeedParams$$' -fuzztime $$((20000*$(FUZZSCALE)))x
-	$(GO) test ./feeds/mqtt -run '^$$' -fuzz '^FuzzMessageEvent$$' -fuzztime $$((5000*$(FUZZSCALE)))x
+	$(GO) test ./feeds -run '^$$' -fuzz '^FuzzFeedParams$$' -fuzztime $$((10000*$(FUZZSCALE)))x
+	$(GO) test ./feeds/mqtt -run '^$$' -fuzz '^FuzzMessageEvent$$' -fuzztime $$((3000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/cloudevents -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((10000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/webhook -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((20000*$(FUZZSCALE)))x
 	$(GO) test ./feeds/github -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $$((10000*$(FUZZSCALE)))x
