@@ -11,4 +11,10 @@
 // the trigger and action buckets in memory while it runs. The model it
 // reads (triggers, rules, filters, delivery policies, outcomes) is package
 // rules; only the composition root imports this one.
+//
+// Feed events over their namespace's firesPerMinute (SetThrottle) are not
+// dropped: they go back to the stream, unacknowledged, until the next
+// minute. While they wait they count against the consumer's pending
+// messages (1000), so a feed flooding far over its limit delays the events
+// of other namespaces until it drains; a stream per namespace would not.
 package engine
