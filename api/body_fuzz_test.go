@@ -139,9 +139,37 @@ func FuzzFire(f *testing.F) {
 	} {
 		f.Add(s.headers, []byte(s.body))
 	}
-	e := startEnvWith(f, f.TempDir(), func(e *env, c *api.Config) {
-		if _, err := hub.OpenEvents(f.Context(), e.hub.JetStream()); err != nil {
-			f.Fatal(err)
+	e := fireEnv(f)
+	f.Fuzz(func(t *testing.T, headers string, body []byte) {
+		for _, trigger := range []string{"t", "quiet"} {
+			req := fuzzRequest("/api/v1/namespaces/_/triggers/"+trigger, "", headers, body)
+			checkAnswer(t, []any{headers, string(body)}, e.serve(req))
+		}
+	})
+}
+
+// TestFireControlCharacters: a CloudEvent whose attribute holds a line
+// break (which FuzzFire's corpus has) is refused with a 400 that names the
+// attribute, rather than stored with its headers cut short.
+func TestFireControlCharacters(t *testing.T) {
+	e := fireEnv(t)
+	req := fuzzRequest("/api/v1/namespaces/_/triggers/t", "", "Content-Type: application/cloudevents+json",
+		[]byte(`{"specversion":"1.0","id":"n1","source":"/s","type":"t","subject":"a\r\nNats-Msg-Id: forged"}`))
+	r := e.serve(req)
+	checkAnswer(t, "subject with a line break", r)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "subject holds a control character") {
+		t.Errorf("status %d %s, want 400 naming the subject", r.status, r.body)
+	}
+}
+
+// fireEnv is an API that puts fires on its hub's event stream, with
+// trigger t, whose rule r runs action hello, and trigger quiet, which has
+// no rule.
+func fireEnv(tb testing.TB) *env {
+	tb.Helper()
+	e := startEnvWith(tb, tb.TempDir(), func(e *env, c *api.Config) {
+		if _, err := hub.OpenEvents(tb.Context(), e.hub.JetStream()); err != nil {
+			tb.Fatal(err)
 		}
 		c.Events = hub.NewPublisher(e.hub.JetStream())
 	})
@@ -149,10 +177,5 @@ func FuzzFire(f *testing.F) {
 	e.must("PUT", "/api/v1/namespaces/_/triggers/t", `{}`)
 	e.must("PUT", "/api/v1/namespaces/_/triggers/quiet", `{}`)
 	e.must("PUT", "/api/v1/namespaces/_/rules/r", `{"trigger":"/_/t","action":"/_/hello"}`)
-	f.Fuzz(func(t *testing.T, headers string, body []byte) {
-		for _, trigger := range []string{"t", "quiet"} {
-			req := fuzzRequest("/api/v1/namespaces/_/triggers/"+trigger, "", headers, body)
-			checkAnswer(t, []any{headers, string(body)}, e.serve(req))
-		}
-	})
+	return e
 }
