@@ -94,11 +94,13 @@ func TestIsolation(t *testing.T) {
 					t.Errorf("namespaces %s, want only the caller's", r.body)
 				}
 			}}},
-		"GET /api/v1/namespaces/{$}":          {public("GET", "/api/v1/namespaces/", 200)},
-		"PUT /api/v1/namespaces/{ns}":         {{method: "PUT", path: "/api/v1/namespaces/guest", missing: "/api/v1/namespaces/nobody", want: 403}}, // admins only
-		"GET /api/v1/namespaces/{ns}/limits":  {ns("GET", "limits", "")},
-		"PUT /api/v1/namespaces/{ns}/limits":  {{method: "PUT", path: b + "limits", missing: nobody + "limits", body: `{"firesPerMinute":1}`, want: 403}}, // admins only
-		"GET /api/v1/namespaces/{ns}/actions": {ns("GET", "actions", "")},
+		"GET /api/v1/namespaces/{$}":            {public("GET", "/api/v1/namespaces/", 200)},
+		"PUT /api/v1/namespaces/{ns}":           {{method: "PUT", path: "/api/v1/namespaces/guest", missing: "/api/v1/namespaces/nobody", want: 403}}, // admins only
+		"GET /api/v1/namespaces/{ns}/limits":    {ns("GET", "limits", "")},
+		"PUT /api/v1/namespaces/{ns}/limits":    {{method: "PUT", path: b + "limits", missing: nobody + "limits", body: `{"firesPerMinute":1}`, want: 403}}, // admins only
+		"GET /api/v1/namespaces/{ns}/retention": {ns("GET", "retention", "")},
+		"PUT /api/v1/namespaces/{ns}/retention": {ns("PUT", "retention", `{"events":"72h"}`)},
+		"GET /api/v1/namespaces/{ns}/actions":   {ns("GET", "actions", "")},
 		"GET /api/v1/namespaces/{ns}/actions/{name...}": {same("GET", "actions/act", "actions/nope", ""), same("GET", "actions/priv/a", "actions/priv/nope", ""),
 			same("GET", "actions/priv/", "actions/nope/", ""),
 			{method: "GET", path: b + "actions/pub/a", missing: b + "actions/pub/a", want: 200}}, // published: readable

@@ -32,12 +32,12 @@ type retentionBody struct {
 // namespace's own key or an admin's.
 func (s *Server) retention(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	if s.cfg.Retention == nil {
-		return errorf(http.StatusServiceUnavailable, msgOverloaded)
-	}
 	ns, err := s.readableNamespace(r, id)
 	if err != nil {
 		return err
+	}
+	if s.cfg.Retention == nil { // after the namespace: another's answers 404 either way
+		return errorf(http.StatusServiceUnavailable, msgOverloaded)
 	}
 	if r.Method == http.MethodPut {
 		body, err := readBody(r, maxBodyBytes)
