@@ -87,6 +87,10 @@ func TestE2ETriggerReplay(t *testing.T) {
 	var ans struct {
 		Replayed []struct{ Original, ActivationID string }
 	}
+	g.mustCall(t, 200, "POST", "/namespaces/_/triggers/orders/replay", map[string]any{"since": "1h", "until": "30m", "dryRun": true}, &ans)
+	if len(ans.Replayed) != 0 {
+		t.Fatalf("nothing was stored before 30 minutes ago, yet the dry run lists %+v", ans.Replayed)
+	}
 	g.mustCall(t, 200, "POST", "/namespaces/_/triggers/orders/replay", map[string]any{"since": "1h", "limit": 2}, &ans)
 	if len(ans.Replayed) != 2 {
 		t.Fatalf("replay with limit 2 replayed %+v", ans.Replayed)

@@ -51,6 +51,15 @@ func TestE2EActivationRerun(t *testing.T) {
 		t.Errorf("rerun of the rule's activation: %s, want %s", again.Response.Result, byRule.Response.Result)
 	}
 
+	// A sequence runs again from its first component with its parameters.
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/twice", map[string]any{"exec": map[string]any{"kind": "sequence", "components": []string{"/_/echo", "/_/echo"}}}, nil)
+	var seq record
+	g.mustCall(t, 200, "POST", "/namespaces/_/actions/twice?blocking=true", map[string]string{"k": "v"}, &seq)
+	g.mustCall(t, 200, "POST", "/namespaces/_/activations/"+seq.ActivationID+"/rerun?blocking=true", nil, &again)
+	if again.Name != "twice" || again.Cause != seq.ActivationID || !sameJSON(again.Response.Result, string(seq.Response.Result)) {
+		t.Errorf("rerun of the sequence: %s %s, want %s", again.Name, again.Response.Result, seq.Response.Result)
+	}
+
 	var e struct{ Error, Code string }
 	g.mustCall(t, http.StatusBadRequest, "POST", "/namespaces/_/activations/"+fired.ActivationID+"/rerun", nil, &e)
 	if !strings.Contains(e.Error, "trigger") || e.Code == "" {

@@ -295,8 +295,11 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored 
 	rec := iv.activate(ctx, inv)
 	release(ctx, iv.opts.Slots, inv, iv.log)
 	// Kept for `gust activation rerun` (hub.RerunParams says what is kept).
-	if _, err := iv.params.Keep(ctx, inv.Namespace, inv.ActivationID, inv.Payload); err != nil {
-		iv.log.Warn("parameters not kept for a rerun", "activation_id", inv.ActivationID, "err", err)
+	// Parameters by reference (over 768 KB) are more than is kept.
+	if inv.PayloadRef == "" {
+		if _, err := iv.params.Keep(ctx, inv.Namespace, inv.ActivationID, inv.Payload); err != nil {
+			iv.log.Warn("parameters not kept for a rerun", "activation_id", inv.ActivationID, "err", err)
+		}
 	}
 	if observed != nil {
 		observed(rec)
@@ -348,6 +351,9 @@ type Dispatcher struct {
 	actions actions.Getter
 	records RecordStore
 	log     *slog.Logger
+	// params keeps the parameters of the sequences it runs for reruns
+	// (their components' are kept by the invokers that run them).
+	params *hub.RerunParams
 
 	bg     sync.WaitGroup // sequences still running for callers that stopped waiting
 	stopBg context.CancelFunc
@@ -378,7 +384,7 @@ func NewDispatcher(h *hub.Hub, acts actions.Getter, records RecordStore, log *sl
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{js: h.JetStream(), nc: h.Conn(), actions: acts, records: records, log: log,
-		bgCtx: ctx, stopBg: cancel, waiting: map[string]chan completion{}}
+		params: hub.NewRerunParams(h.JetStream(), 0), bgCtx: ctx, stopBg: cancel, waiting: map[string]chan completion{}}
 }
 
 // Activate runs inv. With wait > 0 it waits up to wait for the activation's

@@ -26,6 +26,12 @@ func (d *Dispatcher) runSequence(ctx context.Context, inv *actions.Invocation, t
 		Namespace: inv.Namespace, Name: seq.Name, Version: seq.Version, Subject: inv.Subject,
 		ActivationID: inv.ActivationID, Cause: inv.Cause, Start: start.UnixMilli(),
 	}
+	// Parameters by reference (over 768 KB) are more than is kept.
+	if inv.PayloadRef == "" {
+		if _, err := d.params.Keep(ctx, inv.Namespace, inv.ActivationID, inv.Payload); err != nil {
+			d.log.Warn("parameters not kept for a rerun", "activation_id", inv.ActivationID, "err", err)
+		}
+	}
 	params := inv.Params() // the sequence's defaults and payload go to the first component
 	var last *actions.Activation
 	var ids []string
