@@ -30,6 +30,9 @@
 // BuildTree follows the links the records already hold: a trigger
 // record's log lines are JSON, one per rule, naming the rule's action and
 // activation id; a sequence record's logs are its components' activation
-// ids; each such record has Cause set to its parent. Each link is one read
-// by id, bounded by MaxTreeDepth and MaxTreeNodes.
+// ids; each such record has Cause set to its parent. The retries of a
+// rule's delivery policy are not in the trigger's record: their ids are
+// derived (AttemptIDs, rules.AttemptID), so the tree reads attempt 2, 3…
+// while the one before failed. Each link is one read by id, bounded by
+// MaxTreeDepth and MaxTreeNodes.
 package actions

@@ -40,6 +40,9 @@ type TreeNode struct {
 	Start      int64  `json:"start,omitempty"`
 	End        int64  `json:"end,omitempty"`
 	Duration   int64  `json:"duration,omitempty"`
+	// Attempt numbers the attempts of a rule whose delivery policy retried
+	// it (from 1); zero when there was one.
+	Attempt int `json:"attempt,omitempty"`
 	// Cold is true for an action activation that started a container.
 	Cold bool `json:"cold,omitempty"`
 	// ActionKind is the "kind" annotation of an action (nodejs:20...).
@@ -59,27 +62,38 @@ type TreeNode struct {
 // RecordGetter reads one activation record; Get of ActivationStore is one.
 type RecordGetter func(ctx context.Context, ns, id string) (*Activation, error)
 
+// AttemptIDs gives the activation id of attempt n (from 1) of a rule's
+// delivery of a trigger activation (rules.AttemptID): retries under a
+// rule's delivery policy are not in the trigger's record, only the first.
+type AttemptIDs func(triggerID, rule string, n int) string
+
+// maxAttempts bounds the attempts a tree looks for (rules.MaxRetries is 10).
+const maxAttempts = 16
+
 // BuildTree reads the activation id of namespace ns and, recursively, the
 // activations it caused, as they are linked in the records: a trigger
 // record's log lines name each rule's activation (JSON with "rule",
 // "action", "activationId"), and a sequence record's logs are its
 // components' activation ids. It returns hub.ErrNotFound when id has no
 // record. A child whose record is missing gets a node with Error, so a
-// tree can be shown while its activations still run.
-func BuildTree(ctx context.Context, get RecordGetter, ns, id string) (*TreeNode, error) {
+// tree can be shown while its activations still run. With attempts, a
+// rule whose activation failed also shows the retries of its delivery
+// policy, while they exist and fail.
+func BuildTree(ctx context.Context, get RecordGetter, attempts AttemptIDs, ns, id string) (*TreeNode, error) {
 	a, err := get(ctx, ns, id)
 	if err != nil {
 		return nil, err
 	}
-	b := treeBuilder{get: get, ns: ns, seen: map[string]bool{id: true}}
+	b := treeBuilder{get: get, attempts: attempts, ns: ns, seen: map[string]bool{id: true}}
 	return b.node(ctx, a, 0), nil
 }
 
 type treeBuilder struct {
-	get   RecordGetter
-	ns    string
-	nodes int
-	seen  map[string]bool // against a cycle of ids
+	get      RecordGetter
+	attempts AttemptIDs
+	ns       string
+	nodes    int
+	seen     map[string]bool // against a cycle of ids
 }
 
 // ruleLine is a trigger record's log line for one rule.
@@ -122,7 +136,7 @@ func (b *treeBuilder) node(ctx context.Context, a *Activation, depth int) *TreeN
 			rn := &TreeNode{Kind: NodeRule, Name: r.Rule, Action: r.Action, StatusCode: r.StatusCode,
 				Status: StatusName(r.StatusCode), Success: r.Success, Error: r.Error}
 			if IsActivationID(r.ActivationID) {
-				rn.Children = append(rn.Children, b.child(ctx, r.ActivationID, r.Action, depth+1))
+				rn.Children = b.attemptsOf(ctx, a.ActivationID, r, depth+1)
 			}
 			n.Children = append(n.Children, rn)
 		}
@@ -132,6 +146,35 @@ func (b *treeBuilder) node(ctx context.Context, a *Activation, depth int) *TreeN
 		n.Cold = a.Annotations.Has("initTime")
 	}
 	return n
+}
+
+// attemptsOf reads the activation of rule line r of trigger activation
+// triggerID and, while it failed, its retries.
+func (b *treeBuilder) attemptsOf(ctx context.Context, triggerID string, r ruleLine, depth int) []*TreeNode {
+	first := b.child(ctx, r.ActivationID, r.Action, depth)
+	out := []*TreeNode{first}
+	if b.attempts == nil || b.attempts(triggerID, r.Rule, 1) != r.ActivationID {
+		return out // not an id the rule derived: no retries to look for
+	}
+	last := first
+	for n := 2; n <= maxAttempts && !last.Missing && !last.Success && b.nodes < MaxTreeNodes; n++ {
+		id := b.attempts(triggerID, r.Rule, n)
+		if b.seen[id] {
+			break
+		}
+		a, err := b.get(ctx, b.ns, id)
+		if err != nil {
+			break // no such retry (yet)
+		}
+		b.seen[id] = true
+		last = b.node(ctx, a, depth)
+		last.Attempt = n
+		out = append(out, last)
+	}
+	if len(out) > 1 {
+		first.Attempt = 1
+	}
+	return out
 }
 
 // child reads the record id caused by a node at depth, or a node saying

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/rules"
 )
 
 // activationNamespace resolves {ns} of an activation URL: activations are
@@ -142,7 +143,7 @@ func (s *Server) getActivationTree(w http.ResponseWriter, r *http.Request, id *I
 	if !actions.IsActivationID(aid) {
 		return errorf(http.StatusBadRequest, fmt.Sprintf("The activation id is not valid: %s", aid))
 	}
-	t, err := actions.BuildTree(r.Context(), s.cfg.Activations.Get, ns, aid)
+	t, err := actions.BuildTree(r.Context(), s.cfg.Activations.Get, rules.AttemptID, ns, aid)
 	if err != nil {
 		return err
 	}

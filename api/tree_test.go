@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/rules"
 )
 
 // treeID is the activation id n of the tree test's records.
@@ -14,8 +15,9 @@ func treeID(n byte) string { return "7e0e0000000000000000000000000000"[:31] + st
 
 // putTreeRecords stores, as the rules engine and the invoker write them, a
 // trigger activation whose rules ran an action (cold), a sequence of two
-// components (the second failing), a missing action and an action whose
-// record is not stored yet. It returns the trigger activation's id.
+// components (the second failing), a missing action, an action whose
+// record is not stored yet and an action that failed twice and worked on
+// its rule's third attempt. It returns the trigger activation's id.
 func putTreeRecords(t *testing.T, e *env) string {
 	t.Helper()
 	line := func(v map[string]any) string {
@@ -31,6 +33,7 @@ func putTreeRecords(t *testing.T, e *env) string {
 			ActivationID: id, Cause: cause, Start: recordStart + 100, End: recordStart + 130, Duration: 30,
 			Response: actions.Response{StatusCode: code, Result: json.RawMessage(`{}`)}, Logs: logs, Annotations: ann}
 	}
+	attempt := func(n int) string { return rules.AttemptID(treeID('f'), "guest/r5", n) }
 	seq := action(treeID('b'), "chain", actions.KindSequence, actions.StatusApplicationError, treeID('f'), treeID('1'), treeID('2'))
 	recs := []*actions.Activation{
 		{Namespace: "guest", Name: "tick", Version: "0.0.1", Subject: "guest", ActivationID: treeID('f'), Start: recordStart,
@@ -41,7 +44,12 @@ func putTreeRecords(t *testing.T, e *env) string {
 				line(map[string]any{"statusCode": 0, "success": true, "activationId": treeID('b'), "rule": "guest/r2", "action": "guest/chain"}),
 				line(map[string]any{"statusCode": 1, "success": false, "rule": "guest/r3", "action": "guest/gone", "error": "The requested resource does not exist."}),
 				line(map[string]any{"statusCode": 0, "success": true, "activationId": treeID('c'), "rule": "guest/r4", "action": "guest/slow"}),
+				line(map[string]any{"statusCode": 0, "success": true, "activationId": attempt(1), "rule": "guest/r5", "action": "guest/flaky"}),
 			}},
+		action(attempt(1), "flaky", "nodejs:20", actions.StatusApplicationError, treeID('f'), "stderr: try 1 failed"),
+		action(attempt(2), "flaky", "nodejs:20", actions.StatusDeveloperError, treeID('f'), "stderr: try 2 failed"),
+		action(attempt(3), "flaky", "nodejs:20", actions.StatusSuccess, treeID('f'), "stdout: try 3 worked"),
+		action(attempt(4), "flaky", "nodejs:20", actions.StatusSuccess, treeID('f'), "stdout: not an attempt: the third worked"),
 		action(treeID('a'), "hello", "nodejs:20", 0, treeID('f'), "2024-01-01T00:00:00.000000000Z stdout: hello"),
 		seq,
 		action(treeID('1'), "first", "python:3", 0, treeID('b'), "2024-01-01T00:00:00.000000000Z stdout: one"),

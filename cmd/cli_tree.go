@@ -25,6 +25,9 @@ func writeNode(w io.Writer, n *actions.TreeNode, first, rest string, p painter) 
 	if n.Kind == actions.NodeRule && n.Action != "" {
 		parts = append(parts, "→", n.Action)
 	}
+	if n.Attempt > 0 {
+		parts = append(parts, fmt.Sprintf("attempt %d", n.Attempt))
+	}
 	if n.ActivationID != "" {
 		parts = append(parts, p.paint(colorDim, n.ActivationID))
 	}

@@ -93,6 +93,10 @@ func TestWriteTree(t *testing.T) {
 			{Kind: actions.NodeAction, Name: "hello", ActivationID: "a1", Success: true, End: 1, Duration: 12, Cold: true, Logs: []string{"stdout: hi"}},
 		}},
 		{Kind: actions.NodeRule, Name: "r2", Action: "gone", Status: "application error", Error: "The requested resource does not exist."},
+		{Kind: actions.NodeRule, Name: "r3", Action: "flaky", Success: true, Children: []*actions.TreeNode{
+			{Kind: actions.NodeAction, Name: "flaky", ActivationID: "f1", Attempt: 1, Status: "action developer error", End: 1, Duration: 3},
+			{Kind: actions.NodeAction, Name: "flaky", ActivationID: "f2", Attempt: 2, Success: true, End: 1, Duration: 4, Cold: true},
+		}},
 	}}
 	var b bytes.Buffer
 	writeTree(&b, tree, painter{})
@@ -100,8 +104,11 @@ func TestWriteTree(t *testing.T) {
 ├─ ✓ rule r1 → hello
 │  └─ ✓ action hello a1 12ms cold
 │       stdout: hi
-└─ ✗ rule r2 → gone application error
-     The requested resource does not exist.
+├─ ✗ rule r2 → gone application error
+│    The requested resource does not exist.
+└─ ✓ rule r3 → flaky
+   ├─ ✗ action flaky attempt 1 f1 3ms warm action developer error
+   └─ ✓ action flaky attempt 2 f2 4ms cold
 `
 	if b.String() != want {
 		t.Errorf("tree:\n%s\nwant:\n%s", b.String(), want)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
@@ -73,6 +74,23 @@ func TestE2ERetriesThenDeadLetter(t *testing.T) {
 		}
 	}
 	last := attempts[0] // newest first
+	// The event's tree shows the three attempts under the rule, in order.
+	var tree actions.TreeNode
+	g.mustCall(t, 200, "GET", "/namespaces/_/activations/"+fired.ActivationID+"/tree", nil, &tree)
+	var ship *actions.TreeNode
+	for _, c := range tree.Children {
+		if c.Kind == actions.NodeRule && c.Name == "guest/ship" {
+			ship = c
+		}
+	}
+	if ship == nil || len(ship.Children) != 3 {
+		t.Fatalf("tree %+v: want rule guest/ship with 3 attempts", tree)
+	}
+	for i, c := range ship.Children {
+		if c.Attempt != i+1 || c.ActivationID != attempts[2-i].ActivationID || c.Success {
+			t.Errorf("tree attempt %d: %+v, want attempt %d, %s, failed", i, c, i+1, attempts[2-i].ActivationID)
+		}
+	}
 	const failure = "An error has occurred: Error: out of stock: order 17"
 	if !sameJSON(last.Response.Result, `{"error":"`+failure+`"}`) {
 		t.Fatalf("last attempt's result %s", last.Response.Result)

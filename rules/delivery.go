@@ -2,9 +2,12 @@ package rules
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -222,4 +225,28 @@ func ParseDeadLetter(ev event.Event) (DeadLetter, event.Event, error) {
 		return dl, event.Event{}, fmt.Errorf("dead letter %s: rule %q is not \"ns/rule\"", ev.ID(), dl.Rule)
 	}
 	return dl, failed, nil
+}
+
+// DerivedID is the activation id derived from parts: the same parts give
+// the same id, so that work redone after a crash or a redelivery records
+// under the id it had.
+func DerivedID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// AttemptID is the activation id of attempt n (from 1) of rule's ("ns/rule")
+// delivery of the trigger activation triggerID: the first is the id a rule
+// without a Delivery policy gets, so that a policy does not change it. The
+// trigger's record names only the first; the tree of an activation finds
+// the retries by these ids.
+func AttemptID(triggerID, rule string, n int) string {
+	if n <= 1 {
+		return DerivedID(triggerID, rule)
+	}
+	return DerivedID(triggerID, rule, "attempt", strconv.Itoa(n))
 }

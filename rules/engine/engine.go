@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -655,13 +653,5 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-// derivedID is a stable activation id made of parts, so that processing
-// the same event again yields the same ids.
-func derivedID(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
-}
+// derivedID is rules.DerivedID.
+func derivedID(parts ...string) string { return rules.DerivedID(parts...) }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -133,15 +132,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// attemptID is the activation id of attempt n (from 1) of a rule's
-// delivery of a trigger activation: the first is the id a rule without a
-// policy gets, so that a policy does not change it.
-func attemptID(triggerID, rule string, n int) string {
-	if n <= 1 {
-		return derivedID(triggerID, rule)
-	}
-	return derivedID(triggerID, rule, "attempt", strconv.Itoa(n))
-}
+// attemptID is rules.AttemptID.
+func attemptID(triggerID, rule string, n int) string { return rules.AttemptID(triggerID, rule, n) }
 
 // startDelivery hands the first attempt inv of rule's action, under
 // policy, to the background. It does not block; see deliveries.start.

@@ -588,6 +588,7 @@ function treeNode(n, selected) {
     el('span', { class: 'kind' }, n.kind), ' ',
     el('span', { class: 'name' }, n.name),
     n.kind === 'rule' && n.action ? [' → ', el('span', { class: 'action' }, n.action)] : null,
+    n.attempt ? [' ', el('span', { class: 'attempt' }, 'attempt ' + n.attempt)] : null,
     n.activationId ? [' ', activationLink(n.activationId)] : null,
     n.end ? [' ', el('span', { class: 'dur' }, fmtMs(n.duration))] : null,
     n.kind === 'action' && !n.missing ? [' ', el('span', { class: 'start ' + (n.cold ? 'cold' : 'warm') }, n.cold ? 'cold' : 'warm')] : null,
