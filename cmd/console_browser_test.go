@@ -32,8 +32,8 @@ const xssName = `<img src=x onerror="window.__xss=1">`
 
 // TestConsoleInBrowser drives the web console in headless chromium: sign in,
 // fire a trigger, see the event and its activation appear live, open the
-// activation's logs and its event's tree, and look at the graph, the feeds
-// and the warm pool.
+// activation's logs and its event's tree, run it again, and look at the
+// graph, the feeds and the warm pool.
 // Each view's screenshot is written to $GUST_CONSOLE_SCREENSHOTS.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := upstreamtest.Chromium(t)
@@ -162,6 +162,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		fired.ActivationID, tree, actID))
 	shot("tree")
 
+	// Run the action again: a new activation, with the same parameters,
+	// whose tree starts at it.
+	do("open the action again", chromedp.Navigate(origin+"/console/#activations/"+actID))
+	waitFor("the action's detail", fmt.Sprintf(`document.querySelector('#activation-detail h3 code')?.textContent === %q`, actID))
+	do("rerun it", chromedp.Click(chromedp.CSS(`#activation-detail button.rerun`)))
+	waitFor("the rerun's tree", fmt.Sprintf(`(() => {
+		const id = document.querySelector('#activation-detail h3 code')?.textContent;
+		const root = document.querySelector('#activation-tree > ul > li.node.selected[data-kind=action]');
+		return id && id !== %q && root && root.dataset.id === id && root.querySelector('pre.node-logs')?.textContent.includes('hello <b id="bold">');
+	})()`, actID))
+	if got := text("#activation-detail pre.result"); !strings.Contains(got, `"greeting": "hi <img src=x onerror=`) {
+		t.Errorf("rerun result %q: want the original parameters", got)
+	}
+	shot("rerun")
+
 	// The graph.
 	do("open the graph", chromedp.Click(chromedp.CSS(`#nav a[data-view=graph]`)))
 	waitFor("the graph", `['/guest/doorbell', '/guest/ring', '/guest/greet', '/guest/nightly'].every(n => document.querySelector('#graph-svg g.node[data-name="' + n + '"]'))`)
@@ -192,7 +207,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Sign out forgets the key.
 	do("sign out", chromedp.Click(chromedp.ID(`#signout`)))
 	waitFor("the sign-in form again", `!document.getElementById('view-signin').hidden && sessionStorage.getItem('gust.key') === null`)
-	for _, name := range []string{"signin", "events", "activations", "tree", "graph", "feeds", "pool"} {
+	for _, name := range []string{"signin", "events", "activations", "tree", "rerun", "graph", "feeds", "pool"} {
 		if st, err := os.Stat(filepath.Join(shots, name+".png")); err != nil || st.Size() < 1000 {
 			t.Errorf("screenshot %s: %v", name, err)
 		}

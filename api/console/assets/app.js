@@ -522,6 +522,7 @@ async function showActivation(id) {
   pane.replaceChildren(
     el('h3', {}, a.name, ' ', el('code', {}, a.activationId)),
     el('button', { type: 'button', class: 'close', onclick: () => { location.hash = 'activations'; } }, 'Close'),
+    t.kind !== 'trigger' ? el('button', { type: 'button', class: 'rerun', onclick: (e) => rerun(a, e.target) }, 'Rerun') : null,
     el('dl', {},
       el('dt', {}, 'Status'), el('dd', {}, el('span', { class: 'status ' + String(resp.status).replaceAll(' ', '-') }, resp.status || '')),
       el('dt', {}, 'Start'), el('dd', {}, fmtTime(a.start)),
@@ -546,6 +547,18 @@ async function showActivation(id) {
   showTree(a, id);
 }
 
+// rerun invokes a's action again with a's parameters (POST
+// .../activations/{id}/rerun) and opens the new activation.
+async function rerun(a, button) {
+  button.disabled = true;
+  try {
+    const r = await api('/activations/' + encodeURIComponent(a.activationId) + '/rerun', { method: 'POST', body: '{}' });
+    location.hash = 'activations/' + encodeURIComponent(r.activationId);
+  } catch (err) {
+    button.replaceWith(el('p', { class: 'error rerun-error' }, 'Rerun: ' + err.message));
+  }
+}
+
 // ---- one event, end to end ----
 
 // MAX_CAUSES bounds how far up the tree view follows causes.
@@ -556,8 +569,11 @@ const MAX_CAUSES = 8;
 // event, or its topmost sequence) down to every rule, action and sequence
 // component it caused (GET .../activations/{id}/tree), a marked.
 async function showTree(a, id) {
+  // A rerun or a replay names its original as cause, but is not in the
+  // original's tree: its own tree starts at it.
+  const startsTree = (x) => annotation(x, 'rerunOf') !== undefined || annotation(x, 'replayOf') !== undefined;
   let root = a.activationId;
-  let cause = a.cause;
+  let cause = startsTree(a) ? '' : a.cause;
   let tree;
   try {
     for (let i = 0; cause && i < MAX_CAUSES; i++) {
@@ -569,7 +585,7 @@ async function showTree(a, id) {
         throw err;
       }
       root = up.activationId;
-      cause = up.cause;
+      cause = startsTree(up) ? '' : up.cause;
     }
     tree = await api('/activations/' + encodeURIComponent(root) + '/tree');
   } catch (err) {
