@@ -17,6 +17,7 @@ import (
 // OpenWhisk's standard messages.
 const (
 	msgNotFound       = "The requested resource does not exist."
+	msgUnavailable    = "The event bus cannot store this now (no quorum of its nodes answers); nothing was stored. Try again later."
 	msgForbidden      = "The supplied authentication is not authorized to access this resource."
 	msgUnauthorized   = "The supplied authentication is invalid."
 	msgExists         = "resource already exists"
@@ -84,6 +85,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, msgConflict
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, msgOverloaded
+	case hub.Unavailable(err):
+		return http.StatusServiceUnavailable, msgUnavailable
 	}
 	return http.StatusInternalServerError, msgInternal
 }

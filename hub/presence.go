@@ -58,6 +58,12 @@ type Load struct {
 	Containers int `json:"containers"`
 	Busy       int `json:"busy"`
 	InFlight   int `json:"inFlight"`
+	// Slots is how many activations it runs at once at most.
+	Slots int `json:"slots"`
+	// Queue names its home queue, where controllers send the invocations
+	// of actions it keeps warm (package invoker's placement); empty until
+	// it consumes it.
+	Queue string `json:"queue,omitempty"`
 	// Warm is, by action ("/ns/pkg/name"), how many warm containers it
 	// keeps for it.
 	Warm map[string]int `json:"warm,omitempty"`
@@ -214,8 +220,7 @@ func (st ClusterStatus) Node(name string) (Node, bool) {
 // Node is one NATS server of the cluster.
 type Node struct {
 	Name string `json:"name"`
-	// Online is false for a server JetStream has not heard from in
-	// nodeSilence.
+	// Online is true while the answering server has a route to it.
 	Online bool `json:"online"`
 	// Current is true when it is caught up with the meta group.
 	Current bool `json:"current"`
@@ -243,10 +248,6 @@ type Peer struct {
 	Lag     uint64 `json:"lag,omitempty"`
 }
 
-// nodeSilence is how long a NATS node may go unheard (RAFT heartbeats
-// come every second) before the status shows it offline.
-const nodeSilence = 10 * time.Second
-
 // statusWait bounds how long Status waits for JetStream's answers: on
 // the minority side of a partition, nobody answers.
 const statusWait = 5 * time.Second
@@ -272,12 +273,21 @@ func (h *Hub) Status(ctx context.Context) ClusterStatus {
 	if h.srv != nil {
 		st.Cluster = h.srv.ClusterName()
 		self := Node{Name: h.srv.Name(), Online: true, Current: true, Roles: []string{}}
+		routed := map[string]bool{}
+		if rz, err := h.srv.Routez(&server.RoutezOptions{}); err == nil {
+			for _, r := range rz.Routes {
+				routed[r.RemoteName] = true
+			}
+		}
 		if jsz, err := h.srv.Jsz(&server.JSzOptions{}); err == nil && jsz.Meta != nil {
 			st.MetaLeader = jsz.Meta.Leader
 			st.Nodes = make([]Node, 0, len(jsz.Meta.Replicas)+1)
 			st.Nodes = append(st.Nodes, self)
 			for _, p := range jsz.Meta.Replicas {
-				online := !p.Offline && p.Active < nodeSilence // a node killed outright is never marked offline
+				// Only the meta leader tracks its peers' activity, and a node
+				// killed outright is never marked offline: a node is online
+				// while this one has a route to it.
+				online := !p.Offline && routed[p.Name]
 				st.Nodes = append(st.Nodes, Node{Name: p.Name, Online: online, Current: p.Current && online, Roles: []string{},
 					LastSeen: p.Active.Round(time.Millisecond).String()})
 			}

@@ -81,6 +81,12 @@ const (
 	provisionTry  = 10 * time.Second
 )
 
+// Unavailable reports whether err says that JetStream could not answer or
+// store: no leader for the stream or for the cluster (this node is on the
+// minority side of a partition, or an election is under way), or no
+// answer in time. Nothing was stored; a later try may succeed.
+func Unavailable(err error) bool { return err != nil && transient(err) }
+
 // transient reports whether a JetStream request failed for want of an
 // answer or of a leader, which a later try may get.
 func transient(err error) bool {
@@ -88,7 +94,8 @@ func transient(err error) bool {
 	if errors.As(err, &apiErr) {
 		return apiErr.ErrorCode == errCodeClusterNotAvailable
 	}
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout)
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrNoHeartbeat)
 }
 
 func (r replicated) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/egress"
@@ -111,6 +112,11 @@ type Invoker struct {
 	inFlight atomic.Int64 // activations taken and not yet acknowledged
 	// params keeps the invocations' parameters for reruns.
 	params *hub.RerunParams
+	// queue names this invoker's home queue (placement.go), advertised
+	// once its consumer exists (homeReady); members lists the live ones.
+	queue     string
+	homeReady atomic.Bool
+	members   Members
 }
 
 // New returns an invoker; Run starts it.
@@ -126,7 +132,8 @@ func New(h *hub.Hub, pool *Pool, code CodeStore, records RecordStore, images Ima
 		opts.Builtins = RegisteredBuiltins()
 	}
 	return &Invoker{js: h.JetStream(), nc: h.Conn(), pool: pool, code: code, rec: records, images: images, opts: opts, log: log,
-		builtins: opts.Builtins, space: h.CheckSpace, params: hub.NewRerunParams(h.JetStream(), 0)}
+		builtins: opts.Builtins, space: h.CheckSpace, params: hub.NewRerunParams(h.JetStream(), 0),
+		queue: strings.ToLower(nuid.Next()), members: h.Members}
 }
 
 // Run consumes invocations until ctx ends, then waits for the activations
@@ -136,15 +143,30 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       invokeConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       invokeAckWait,
-		MaxAckPending: 10000,
-		MaxDeliver:    invokeMaxDeliver,
-	})
+	consumer := func(name, filter string, inactive time.Duration) (jetstream.Consumer, error) {
+		c, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:           name,
+			FilterSubject:     filter,
+			AckPolicy:         jetstream.AckExplicitPolicy,
+			AckWait:           invokeAckWait,
+			MaxAckPending:     10000,
+			MaxDeliver:        invokeMaxDeliver,
+			InactiveThreshold: inactive,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open consumer %s: %w", name, err)
+		}
+		return c, nil
+	}
+	cons, err := consumer(invokeConsumer, sharedFilter, 0)
 	if err != nil {
-		return fmt.Errorf("open consumer %s: %w", invokeConsumer, err)
+		return err
+	}
+	// The home queue's consumer outlives a dead invoker by an hour, for
+	// the others to take over what waits on it (takeOver).
+	home, err := consumer(homeConsumerPrefix+iv.queue, homePrefix+iv.queue+".*", time.Hour)
+	if err != nil {
+		return err
 	}
 	poolSub, err := iv.servePool()
 	if err != nil {
@@ -160,23 +182,41 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { iv.trimQueue(ctx, st, cons) })
+	wg.Go(func() { iv.trimQueue(ctx, st) })
+	wg.Go(func() { iv.takeOver(ctx, st) })
 	it, err := cons.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", InvokeStream, err)
 	}
-	return hub.Consume(ctx, it, iv.opts.MaxInFlight, InvokeStream+" with "+invokeConsumer, iv.log, func(ctx context.Context, msg jetstream.Msg) {
-		// An invocation stays on the queue until its record is stored:
-		// if this invoker dies, another takes it after invokeAckWait.
-		// While it runs, the invoker tells JetStream so, every third of that.
-		var inv actions.Invocation
-		if err := json.Unmarshal(msg.Data(), &inv); err != nil {
-			_ = msg.Term()
-			iv.log.Error("undecodable invocation dropped", "err", err)
-			return
-		}
-		iv.take(ctx, msg, &inv)
-	})
+	homeIt, err := home.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight))
+	if err != nil {
+		it.Stop()
+		return fmt.Errorf("consume %s: %w", InvokeStream, err)
+	}
+	homeDone := make(chan error, 1)
+	go func() {
+		homeDone <- hub.Consume(ctx, homeIt, iv.opts.MaxInFlight, InvokeStream+" with "+homeConsumerPrefix+iv.queue, iv.log, iv.work)
+	}()
+	iv.homeReady.Store(true)
+	err = hub.Consume(ctx, it, iv.opts.MaxInFlight, InvokeStream+" with "+invokeConsumer, iv.log, iv.work)
+	if herr := <-homeDone; err == nil {
+		err = herr
+	}
+	return err
+}
+
+// work runs one invocation of the queue.
+func (iv *Invoker) work(ctx context.Context, msg jetstream.Msg) {
+	// An invocation stays on the queue until its record is stored:
+	// if this invoker dies, another takes it after invokeAckWait.
+	// While it runs, the invoker tells JetStream so, every third of that.
+	var inv actions.Invocation
+	if err := json.Unmarshal(msg.Data(), &inv); err != nil {
+		_ = msg.Term()
+		iv.log.Error("undecodable invocation dropped", "err", err)
+		return
+	}
+	iv.take(ctx, msg, &inv)
 }
 
 // Invocations are at least once on the queue and at most once in records:
@@ -368,6 +408,7 @@ type Dispatcher struct {
 	waiting map[string]chan completion
 
 	slots Releaser // nil: none held
+	place *placer
 }
 
 // UseSlots makes the dispatcher give back to slots the concurrency slot of
@@ -384,7 +425,7 @@ func NewDispatcher(h *hub.Hub, acts actions.Getter, records RecordStore, log *sl
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{js: h.JetStream(), nc: h.Conn(), actions: acts, records: records, log: log,
-		params: hub.NewRerunParams(h.JetStream(), 0), bgCtx: ctx, stopBg: cancel, waiting: map[string]chan completion{}}
+		params: hub.NewRerunParams(h.JetStream(), 0), bgCtx: ctx, stopBg: cancel, waiting: map[string]chan completion{}, place: &placer{members: h.Members}}
 }
 
 // Activate runs inv. With wait > 0 it waits up to wait for the activation's
@@ -410,7 +451,7 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 		}
 		defer d.forget(inv.ActivationID)
 	}
-	if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: invokeSubject(inv.Namespace), Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
+	if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: d.place.subject(ctx, inv), Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
 		return nil, fmt.Errorf("queue invocation: %w", err)
 	}
 	if wait <= 0 {
@@ -481,7 +522,7 @@ func (d *Dispatcher) Queue(ctx context.Context, inv *actions.Invocation) (stored
 	if err != nil {
 		return nil, err
 	}
-	f, err := d.js.PublishAsync(invokeSubject(inv.Namespace), b, jetstream.WithMsgID(inv.ActivationID))
+	f, err := d.js.PublishAsync(d.place.subject(ctx, inv), b, jetstream.WithMsgID(inv.ActivationID))
 	if err != nil {
 		return nil, fmt.Errorf("queue invocation: %w", err)
 	}

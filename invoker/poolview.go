@@ -209,8 +209,12 @@ var ErrNoInvoker = errors.New("no invoker answered")
 // and its warm containers by action.
 func (iv *Invoker) Load() *hub.Load {
 	s := iv.pool.Stats()
-	return &hub.Load{CapacityMB: s.CapacityMB, UsedMB: s.UsedMB, Containers: s.Warm, Busy: s.Busy,
-		InFlight: int(iv.inFlight.Load()), Warm: iv.pool.warmByAction()}
+	l := &hub.Load{CapacityMB: s.CapacityMB, UsedMB: s.UsedMB, Containers: s.Warm, Busy: s.Busy,
+		InFlight: int(iv.inFlight.Load()), Slots: iv.opts.MaxInFlight, Warm: iv.pool.warmByAction()}
+	if iv.homeReady.Load() {
+		l.Queue = iv.queue
+	}
+	return l
 }
 
 // warmByAction counts the warm containers by action ("/ns/pkg/name").

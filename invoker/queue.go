@@ -112,11 +112,11 @@ func migrateLegacyQueue(ctx context.Context, js jetstream.JetStream) error {
 const trimInterval = time.Second
 
 // trimQueue purges, every trimInterval until ctx ends, the invocations
-// below the consumer's ack floor: every one of them was taken by an
+// below the queue's floor (queueFloor): every one of them was taken by an
 // invoker and has its record stored. Invokers acknowledge an invocation
 // once it ran, so the floor lags the queue by the longest activation in
 // flight.
-func (iv *Invoker) trimQueue(ctx context.Context, st jetstream.Stream, cons jetstream.Consumer) {
+func (iv *Invoker) trimQueue(ctx context.Context, st jetstream.Stream) {
 	t := time.NewTicker(trimInterval)
 	defer t.Stop()
 	var purged uint64
@@ -126,13 +126,9 @@ func (iv *Invoker) trimQueue(ctx context.Context, st jetstream.Stream, cons jets
 			return
 		case <-t.C:
 		}
-		info, err := cons.Info(ctx)
-		if err != nil {
+		floor, ok := queueFloor(ctx, st)
+		if !ok || floor <= purged {
 			continue // the next tick tries again
-		}
-		floor := info.AckFloor.Stream
-		if floor <= purged {
-			continue
 		}
 		if err := st.Purge(ctx, jetstream.WithPurgeSequence(floor+1)); err != nil {
 			if ctx.Err() == nil {

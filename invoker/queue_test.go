@@ -102,7 +102,7 @@ func TestTrimQueuePurgesTakenInvocations(t *testing.T) {
 	}
 	iv := &Invoker{log: slog.New(slog.DiscardHandler)}
 	done := make(chan struct{})
-	go func() { defer close(done); iv.trimQueue(ctx, st, cons) }()
+	go func() { defer close(done); iv.trimQueue(ctx, st) }()
 	deadline := time.Now().Add(10 * time.Second)
 	var state jetstream.StreamState
 	for time.Now().Before(deadline) {
