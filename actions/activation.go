@@ -174,6 +174,13 @@ func (a *Activation) Summary() Summary {
 	return s
 }
 
+// IsTrigger reports whether a is a trigger activation: the record of a
+// stored event, which ran nothing itself, so it has neither an action kind
+// nor an end.
+func (a *Activation) IsTrigger() bool {
+	return !a.Annotations.Has("kind") && a.End == 0
+}
+
 // Path is the activation's entity path without the namespace: "name" or
 // "pkg/name", taken from its "path" annotation.
 func (a *Activation) Path() string {

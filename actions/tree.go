@@ -123,7 +123,7 @@ func (b *treeBuilder) node(ctx context.Context, a *Activation, depth int) *TreeN
 				n.Children = append(n.Children, b.child(ctx, cid, "", depth))
 			}
 		}
-	case kind == "" && a.End == 0:
+	case a.IsTrigger():
 		n.Kind = NodeTrigger
 		n.Logs = nil // they are the rules' lines, shown as children
 		for _, l := range a.Logs {

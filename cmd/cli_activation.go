@@ -28,8 +28,15 @@ func activationRow(a actions.Activation, p painter) string {
 	if !ok {
 		kind = "unknown"
 	}
+	d := time.Duration(a.Duration) * time.Millisecond
 	start := p.paint(colorGreen, "warm ")
-	if a.Annotations.Has("initTime") {
+	duration := p.paint(durationColor(d), fmt.Sprintf("%-10v", d))
+	switch {
+	case a.IsTrigger():
+		// A trigger activation is a stored event: nothing started, cold
+		// or warm, and it took no time of its own.
+		kind, start, duration = "trigger", "-    ", "-         "
+	case a.Annotations.Has("initTime"):
 		start = p.paint(colorYellow, "cold ")
 	}
 	status := activationStatus[len(activationStatus)-1]
@@ -40,11 +47,10 @@ func activationRow(a actions.Activation, p painter) string {
 	if a.StatusCode == actions.StatusSuccess {
 		statusColor = colorGreen
 	}
-	d := time.Duration(a.Duration) * time.Millisecond
 	// Widths fit the longest words: builtin:feed, application error.
 	return fmt.Sprintf("%s %s %-12s %s %s %s %s/%s:%s",
 		time.UnixMilli(a.Start).Format(time.DateTime), a.ActivationID, kind, start,
-		p.paint(durationColor(d), fmt.Sprintf("%-10v", d)), p.paint(statusColor, fmt.Sprintf("%-17s", status)),
+		duration, p.paint(statusColor, fmt.Sprintf("%-17s", status)),
 		a.Namespace, a.Name, a.Version)
 }
 

@@ -119,7 +119,18 @@ func TestCLIActivation(t *testing.T) {
 	// The columns line up under the header, with the longest words too.
 	feed := activationRow(actions.Activation{Namespace: "guest", Name: "t", Version: "0.0.1", ActivationID: "7a1b2c3d4e5f40718293a4b5c6d7e8f9",
 		Start: start, Annotations: actions.KeyValues{}.Set("kind", "builtin:feed"), StatusCode: actions.StatusDeveloperError}, painter{})
-	for _, row := range []string{row1, row2, feed} {
+	// A trigger activation ran nothing: kind trigger, no cold or warm, no
+	// duration, in color too.
+	trigger := actions.Activation{Namespace: "guest", Name: "t", Version: "0.0.1", ActivationID: "8a1b2c3d4e5f40718293a4b5c6d7e8f9",
+		Start: start, Annotations: actions.KeyValues{}.Set("path", "guest/t")}
+	triggerRow := "2026-11-24 14:32:37 8a1b2c3d4e5f40718293a4b5c6d7e8f9 trigger      -     -          success           guest/t:0.0.1"
+	if got := activationRow(trigger, painter{}); got != triggerRow {
+		t.Errorf("trigger row\n%q, want\n%q", got, triggerRow)
+	}
+	if got := ansi.ReplaceAllString(activationRow(trigger, painter{on: true}), ""); got != triggerRow {
+		t.Errorf("colored trigger row without its colors\n%q, want\n%q", got, triggerRow)
+	}
+	for _, row := range []string{row1, row2, feed, triggerRow} {
 		for _, col := range []string{"Kind", "Start", "Duration", "Status", "Entity"} {
 			at := strings.Index(activationHeader, col)
 			if at >= len(row) || row[at-1] != ' ' || row[at] == ' ' {
