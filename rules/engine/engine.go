@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -94,18 +95,29 @@ type Engine struct {
 	now       func() time.Time // the throttle's minutes are by this clock
 }
 
-// Throttle counts fires against a namespace's firesPerMinute
-// (*throttle.Throttle), with a *throttle.RateError over the limit.
+// Throttle counts fires against a namespace's firesPerMinute and the
+// rules' invocations against its invocationsPerMinute and
+// concurrentInvocations (*throttle.Throttle), with a *throttle.RateError or
+// *throttle.ConcurrencyError over a limit.
 type Throttle interface {
 	Allow(ctx context.Context, r throttle.Rate, ns string) error
+	Acquire(ctx context.Context, ns string) (held bool, err error)
+	Release(ctx context.Context, ns string) error
 }
 
 // SetThrottle makes the engine count the events of feeds (those not fired
 // through the API, which counts them itself) against their namespace's
 // firesPerMinute: an event over the limit is not dropped but waits on the
 // stream for the next minute, and its trigger's record, once it runs, has
-// the annotation "throttled" with the milliseconds it waited. Call it
-// before Run.
+// the annotation "throttled" with the milliseconds it waited.
+//
+// The invocations that rules start count against the namespace's
+// invocationsPerMinute and concurrentInvocations, as an invoke through the
+// API does: as in OpenWhisk, a rule over a limit does not run, and its line
+// in the trigger's record has status 429 and the throttle's message. A
+// rule under a delivery policy counts against the rate only: its attempts
+// are separate invocations that the concurrency count cannot follow.
+// Call it before Run.
 func (e *Engine) SetThrottle(t Throttle) *Engine {
 	e.throttle = t
 	return e
@@ -527,9 +539,27 @@ func (e *Engine) plan(ctx context.Context, f *firing) (bool, error) {
 func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult) ([]func(context.Context) error, error) {
 	var queued []func(context.Context) error
 	q, _ := e.activator.(queuer)
+	var slots []*actions.Invocation // taken and not yet queued: given back when the event is handed back
+	defer func() {
+		for _, inv := range slots {
+			if err := e.throttle.Release(context.WithoutCancel(ctx), inv.Namespace); err != nil {
+				e.log.Warn("release concurrency slot", "activation_id", inv.ActivationID, "err", err)
+			}
+		}
+	}()
 	for i := range f.steps {
 		st := &f.steps[i]
 		if inv := st.inv; inv != nil {
+			if over, err := e.admit(ctx, inv, st.delivery == nil); err != nil {
+				return nil, err
+			} else if over != nil {
+				st.res.StatusCode, st.res.Error, st.res.outcome = http.StatusTooManyRequests, over.Error(), rules.OutcomeFailed
+				*results = append(*results, st.res)
+				continue
+			}
+			if inv.Slot {
+				slots = append(slots, inv)
+			}
 			var err error
 			switch {
 			case st.delivery != nil:
@@ -546,12 +576,34 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult)
 			if err != nil {
 				return nil, err
 			}
+			if inv.Slot { // queued: whoever completes it gives its slot back
+				slots = slots[:len(slots)-1]
+			}
 			st.res.Success, st.res.ActivationID, st.res.outcome = true, inv.ActivationID, rules.OutcomeActivated
 			st.res.policy = st.delivery != nil
 		}
 		*results = append(*results, st.res)
 	}
 	return queued, nil
+}
+
+// admit counts inv against its namespace's invocationsPerMinute and, with
+// slot, takes one of its concurrentInvocations slots for it (inv.Slot).
+// over is the throttle's answer when a limit is reached; err is a failure
+// to count, which hands the event back.
+func (e *Engine) admit(ctx context.Context, inv *actions.Invocation, slot bool) (over, err error) {
+	if e.throttle == nil {
+		return nil, nil
+	}
+	var limited interface{ HTTPStatus() int }
+	err = e.throttle.Allow(ctx, throttle.Invocations, inv.Namespace)
+	if err == nil && slot {
+		inv.Slot, err = e.throttle.Acquire(ctx, inv.Namespace)
+	}
+	if errors.As(err, &limited) {
+		return err, nil
+	}
+	return nil, err
 }
 
 // record stores the trigger's activation, one log line per rule, with the

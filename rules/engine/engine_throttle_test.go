@@ -2,7 +2,10 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,4 +119,84 @@ func (r *refusals) next() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.minute++
+}
+
+// TestRuleInvocationsThrottled: the invocations rules start count against
+// the namespace's invocationsPerMinute and concurrentInvocations, as
+// invokes through the API do. A rule over a limit does not run: its line in
+// the trigger's record has status 429 and OpenWhisk's message, and the
+// event is not handed back (it was handled).
+func TestRuleInvocationsThrottled(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		limits  throttle.Limits
+		ran     int
+		message string // a pattern: the per-minute count goes on counting the refused
+	}{
+		{"per minute", throttle.Limits{InvocationsPerMinute: 2}, 2, `^Too many requests in the last minute \(count: [34], allowed: 2\)\.$`},
+		{"concurrent", throttle.Limits{ConcurrentInvocations: 1}, 1, `^Too many concurrent requests in flight \(count: 1, allowed: 1\)\.$`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			h, acts, store := testStores(t, "echo")
+			putTrigger(t, store, "feed", "echo", nil)
+			clock := func() time.Time { return time.Date(2026, 12, 6, 1, 0, 1, 0, time.UTC) } // one minute for the whole test
+			th, err := throttle.Open(ctx, h.JetStream(), throttle.Options{Defaults: tc.limits, Now: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newCapture() // its invocations never complete: their slots stay taken
+			e := engine.New(h.JetStream(), store, acts, c, c, nil).SetThrottle(th)
+			e.SetNow(clock)
+			startEngine(t, e)
+			const events = 4
+			for i := range events {
+				ev := cloudevents.NewEvent()
+				ev.SetID(fmt.Sprintf("delivery-%d", i))
+				ev.SetSource("https://github.com/gusthub/gust")
+				ev.SetType("com.github.push")
+				_ = ev.SetData("application/json", map[string]int{"n": i})
+				if err := hub.PublishEvent(ctx, h.JetStream(), "guest", "feed", ev, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			invs, recs := c.waitRecords(t, events)
+			if len(invs) != tc.ran {
+				t.Errorf("%d invocations, want %d", len(invs), tc.ran)
+			}
+			refused := 0
+			for _, r := range recs {
+				if len(r.Logs) != 1 {
+					t.Fatalf("record %s has %d rule lines, want 1", r.ActivationID, len(r.Logs))
+				}
+				var line struct {
+					StatusCode int    `json:"statusCode"`
+					Success    bool   `json:"success"`
+					Error      string `json:"error"`
+				}
+				if err := json.Unmarshal([]byte(r.Logs[0]), &line); err != nil {
+					t.Fatal(err)
+				}
+				if !line.Success {
+					refused++
+					if line.StatusCode != 429 || !regexp.MustCompile(tc.message).MatchString(line.Error) {
+						t.Errorf("refused rule line %s, want status 429 and %q", r.Logs[0], tc.message)
+					}
+				}
+			}
+			if refused != events-tc.ran {
+				t.Errorf("%d rules refused, want %d", refused, events-tc.ran)
+			}
+			if tc.limits.ConcurrentInvocations > 0 {
+				for _, inv := range invs {
+					if !inv.Slot {
+						t.Errorf("invocation %s holds no concurrency slot", inv.ActivationID)
+					}
+				}
+				if n, err := th.InFlight(ctx, "guest"); err != nil || n != tc.ran {
+					t.Errorf("in flight %d (%v), want %d: slots taken and not given back", n, err, tc.ran)
+				}
+			}
+		})
+	}
 }
