@@ -24,13 +24,15 @@ type EventReplayer interface {
 // replayRequest is the body of POST .../triggers/{name}/replay. Since and
 // Until are RFC 3339 times or Go durations before now ("1h", "90m"); no
 // Since means every event the stream still holds (the namespace's
-// retention).
+// retention). ActivationID selects one event instead, by its trigger
+// activation id (the event's id on the stream).
 type replayRequest struct {
-	Since  string `json:"since"`
-	Until  string `json:"until"`
-	Rule   string `json:"rule"`
-	DryRun bool   `json:"dryRun"`
-	Limit  int    `json:"limit"`
+	ActivationID string `json:"activationId"`
+	Since        string `json:"since"`
+	Until        string `json:"until"`
+	Rule         string `json:"rule"`
+	DryRun       bool   `json:"dryRun"`
+	Limit        int    `json:"limit"`
 }
 
 // replayTrigger answers POST /namespaces/{ns}/triggers/{name}/replay: the
@@ -76,6 +78,11 @@ func (s *Server) replayTrigger(w http.ResponseWriter, r *http.Request, id *Ident
 	if err != nil {
 		return err
 	}
+	if req.ActivationID != "" {
+		if q, err = s.replayOneQuery(ctx, n, req, q); err != nil {
+			return err
+		}
+	}
 	ownRule := true
 	if req.Rule != "" {
 		// The trigger names its rules "ns/rule"; a rule of the trigger's
@@ -102,8 +109,48 @@ func (s *Server) replayTrigger(w http.ResponseWriter, r *http.Request, id *Ident
 	if err != nil {
 		return err
 	}
+	if q.ActivationID != "" && len(out) == 0 {
+		return noEvent(req.ActivationID, n.Name)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"replayed": out, "dryRun": req.DryRun})
 	return nil
+}
+
+// replayOneQuery narrows q to the one event of trigger n stored as trigger
+// activation req.ActivationID. The activation's record, when there is one,
+// says when the event was stored, so the stream is read from there and
+// not from its start; a record of another trigger is 404.
+func (s *Server) replayOneQuery(ctx context.Context, n actions.Name, req replayRequest, q hub.ReplayQuery) (hub.ReplayQuery, error) {
+	aid := req.ActivationID
+	if !actions.IsActivationID(aid) {
+		return q, errorf(http.StatusBadRequest, fmt.Sprintf("The activation id is not valid: %s", aid))
+	}
+	if req.Since != "" || req.Until != "" || req.Limit != 0 {
+		return q, malformed(`"activationId" selects one event: give no "since", "until" or "limit" with it`)
+	}
+	q.ActivationID = aid
+	if s.cfg.Activations == nil {
+		return q, nil
+	}
+	a, err := s.cfg.Activations.Get(ctx, n.Namespace, aid)
+	switch {
+	case errors.Is(err, hub.ErrNotFound):
+		return q, nil // an event no rule took has no record; the stream is read whole
+	case err != nil:
+		return q, err
+	case !a.IsTrigger() || a.Name != n.Name:
+		return q, noEvent(aid, n.Name)
+	}
+	// The record's start is the stored time in milliseconds; a little
+	// either side costs nothing, the id picks the event.
+	stored := time.UnixMilli(a.Start)
+	q.Since, q.Until = stored.Add(-time.Second), stored.Add(time.Second)
+	return q, nil
+}
+
+// noEvent is the 404 of a replay of one event the trigger does not hold.
+func noEvent(aid, trigger string) error {
+	return errorf(http.StatusNotFound, fmt.Sprintf("Trigger '%s' holds no stored event with activation id %s (it may have expired).", trigger, aid))
 }
 
 // replayTime reads a replay bound: an RFC 3339 time, or a positive

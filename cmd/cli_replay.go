@@ -13,7 +13,8 @@ import (
 // stored events run its rules once more, each as a new trigger activation
 // caused by the original's. On a dead-letter trigger (`gust trigger replay
 // failures`) the dead letters are redriven: each failed event goes back to
-// the rule that failed it.
+// the rule that failed it. --activation ID replays one event, by the
+// trigger activation it was stored as.
 func triggerReplayLeaf() leaf {
 	var o client.ReplayOptions
 	return leaf{use: "replay NAME [--since WHEN]", short: "Run a trigger's stored events through its rules again; redrive its dead letters", minArgs: 1, maxArgs: 1,
@@ -23,6 +24,7 @@ func triggerReplayLeaf() leaf {
 			fs.StringVar(&o.Rule, "rule", "", "run only rule `R` of the trigger")
 			fs.BoolVar(&o.DryRun, "dry-run", false, "list the events that would be replayed, replay nothing")
 			fs.IntVar(&o.Limit, "limit", 0, "replay at most `N` events, the oldest first (0: the server's maximum)")
+			fs.StringVar(&o.ActivationID, "activation", "", "replay only the event of trigger activation `ID`")
 		},
 		run: func(x *call, args []string) error {
 			evs, resp, err := x.c.Replay(x.ctx, args[0], o)

@@ -212,3 +212,79 @@ func TestE2ERedriveDeadLetters(t *testing.T) {
 		t.Errorf("%d activations of the dead-letter rule's action and %d of the other rule's, want 1 each", n, m)
 	}
 }
+
+// TestE2EReplayOneEvent: `gust trigger replay T --activation ID` replays
+// the one event stored as trigger activation ID, and a replay can itself be
+// replayed by its id; a malformed id is 400, an id that is no event of the
+// trigger (unknown, or an action's activation) is 404, in OpenWhisk's shape.
+func TestE2EReplayOneEvent(t *testing.T) {
+	requireEngine(t)
+	dir := t.TempDir()
+	g := startGust(t, dir)
+	cli := cliEnv(dir)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/a", nodeAction(`function main(p) { return { n: p.n }; }`), nil)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/triggers/orders", map[string]any{}, nil)
+	mustGust(t, cli, "rule", "create", "ra", "orders", "a")
+	var ids []string
+	for i := range 2 {
+		var fired struct{ ActivationID string }
+		g.mustCall(t, 202, "POST", "/namespaces/_/triggers/orders", map[string]int{"n": i}, &fired)
+		ids = append(ids, fired.ActivationID)
+	}
+	counts := func(n int) func([]record) bool {
+		return func(rs []record) bool { return countNamed(rs, "orders") == n && countNamed(rs, "a") == n }
+	}
+	recs := g.waitActivations(t, "the original events' activations", counts(2))
+
+	out := mustGust(t, cli, "trigger", "replay", "orders", "--activation", ids[1])
+	if !strings.Contains(out, "replayed 1 events") || !strings.Contains(out, ids[1]) {
+		t.Errorf("replay --activation %s said:\n%s", ids[1], out)
+	}
+	recs = g.waitActivations(t, "the replay of one event", counts(3))
+	byOrig := replaysOf(recs, "orders")
+	if len(byOrig) != 1 || len(byOrig[ids[1]]) != 1 || byOrig[ids[1]][0].Cause != ids[1] {
+		t.Fatalf("replays by original: %+v, want one of %s", byOrig, ids[1])
+	}
+	again := byOrig[ids[1]][0].ActivationID
+
+	var ans struct {
+		Replayed []struct{ Original, ActivationID string }
+	}
+	g.mustCall(t, 200, "POST", "/namespaces/_/triggers/orders/replay", map[string]any{"activationId": again, "dryRun": true}, &ans)
+	if len(ans.Replayed) != 1 || ans.Replayed[0].Original != again || ans.Replayed[0].ActivationID != "" {
+		t.Fatalf("dry run of the replay %s: %+v", again, ans.Replayed)
+	}
+	g.mustCall(t, 200, "POST", "/namespaces/_/triggers/orders/replay", map[string]any{"activationId": again}, &ans)
+	if len(ans.Replayed) != 1 || ans.Replayed[0].Original != again || ans.Replayed[0].ActivationID == "" {
+		t.Fatalf("replay of the replay %s: %+v", again, ans.Replayed)
+	}
+	recs = g.waitActivations(t, "the replay of the replay", counts(4))
+	if rs := replaysOf(recs, "orders")[again]; len(rs) != 1 || rs[0].ActivationID != ans.Replayed[0].ActivationID {
+		t.Errorf("replays of %s: %+v, want %s", again, rs, ans.Replayed[0].ActivationID)
+	}
+
+	var actionID string
+	for _, r := range recs {
+		if r.Name == "a" {
+			actionID = r.ActivationID
+		}
+	}
+	for _, c := range []struct {
+		status int
+		body   map[string]any
+	}{
+		{http.StatusBadRequest, map[string]any{"activationId": "nope"}},
+		{http.StatusBadRequest, map[string]any{"activationId": ids[0], "since": "1h"}},
+		{http.StatusNotFound, map[string]any{"activationId": strings.Repeat("0", 32)}},
+		{http.StatusNotFound, map[string]any{"activationId": actionID}},
+	} {
+		var e struct{ Error, Code string }
+		g.mustCall(t, c.status, "POST", "/namespaces/_/triggers/orders/replay", c.body, &e)
+		if e.Error == "" || e.Code == "" {
+			t.Errorf("replay %v: error body %+v", c.body, e)
+		}
+	}
+	if r := gust(t, cli, "trigger", "replay", "orders", "--activation", strings.Repeat("0", 32)); !strings.Contains(r.message(), "holds no stored event") {
+		t.Errorf("replay of an unknown activation: %+v", r)
+	}
+}

@@ -29,7 +29,11 @@ type ReplayQuery struct {
 	Since, Until time.Time // stored at or after Since (zero: the first kept) and before Until (zero: now)
 	Rule         string    // only this rule ("" means all the trigger's rules)
 	Limit        int       // at most this many events, the oldest first (0: MaxReplay)
-	DryRun       bool      // list the events, replay nothing
+	// ActivationID, when set, selects the one event stored as that trigger
+	// activation (a replay too: replaying a replay is asked for by name),
+	// within Since and Until still.
+	ActivationID string
+	DryRun       bool // list the events, replay nothing
 	// Redirect, if set, is asked about each stored event: a non-nil
 	// target sends it elsewhere (a dead letter back to the rule that
 	// failed it, RedriveTarget), nil replays it on its own trigger.
@@ -74,8 +78,8 @@ type Replayed struct {
 // range on the trigger again, each under a new trigger activation id that
 // newID makes, marked HeaderReplayOf the original's trigger activation (and
 // HeaderReplayRule q.Rule). Replays themselves are not replayed again: only
-// events that came from a feed or a fire are. With q.DryRun it only lists
-// them.
+// events that came from a feed or a fire are, unless q.ActivationID names
+// one. With q.DryRun it only lists them.
 //
 // It reads the stream through an ordered consumer that starts at q.Since
 // (JetStream's OptStartTime) and filters on the trigger's subject, and
@@ -137,6 +141,9 @@ func (p *Publisher) Replay(ctx context.Context, ns, t string, q ReplayQuery, new
 			}
 			if ok {
 				out = append(out, r)
+				if q.ActivationID != "" {
+					return out, nil
+				}
 			}
 			if seq == last.Sequence {
 				return out, nil
@@ -157,16 +164,23 @@ func (p *Publisher) Replay(ctx context.Context, ns, t string, q ReplayQuery, new
 func (p *Publisher) replayOne(ctx context.Context, ns, t string, msg jetstream.Msg, meta *jetstream.MsgMetadata,
 	q ReplayQuery, newID func() string) (Replayed, bool, error) {
 	h := msg.Headers()
-	if h.Get(HeaderReplayOf) != "" {
+	replay := h.Get(HeaderReplayOf) != ""
+	if replay && q.ActivationID == "" {
 		return Replayed{}, false, nil
+	}
+	orig := h.Get(HeaderActivationID)
+	if q.ActivationID != "" && orig != "" && orig != q.ActivationID {
+		return Replayed{}, false, nil // not decoded: most messages are not the one
 	}
 	ev, err := DecodeEvent(h, msg.Data())
 	if err != nil {
 		return Replayed{}, false, nil // the engine dropped it too
 	}
-	orig := h.Get(HeaderActivationID)
 	if orig == "" {
 		orig = MessageActivationID(ns, t, ev.Source(), ev.ID(), meta.Sequence.Stream, meta.Timestamp)
+	}
+	if q.ActivationID != "" && orig != q.ActivationID {
+		return Replayed{}, false, nil
 	}
 	r := Replayed{Original: orig, EventID: ev.ID(), Source: ev.Source(), Type: ev.Type(),
 		Stored: meta.Timestamp.UTC(), Sequence: meta.Sequence.Stream}
@@ -198,9 +212,10 @@ func (p *Publisher) replayOne(ctx context.Context, ns, t string, msg jetstream.M
 	m.Data = msg.Data()
 	m.Header.Set(HeaderActivationID, r.ActivationID)
 	m.Header.Set(HeaderReplayOf, orig)
-	if q.Rule != "" {
+	switch {
+	case q.Rule != "":
 		m.Header.Set(HeaderReplayRule, q.Rule)
-	} else {
+	case !replay: // a replay of a replay keeps its rule, if it had one
 		m.Header.Del(HeaderReplayRule)
 	}
 	// A message id of its own: JetStream's duplicate window would drop

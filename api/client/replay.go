@@ -16,6 +16,9 @@ type ReplayOptions struct {
 	Rule   string `json:"rule,omitempty"`
 	DryRun bool   `json:"dryRun,omitempty"`
 	Limit  int    `json:"limit,omitempty"`
+	// ActivationID selects the one event stored as that trigger
+	// activation, instead of a time range.
+	ActivationID string `json:"activationId,omitempty"`
 }
 
 // Replay re-delivers the stored events of trigger name selected by o to
