@@ -32,8 +32,8 @@ const xssName = `<img src=x onerror="window.__xss=1">`
 
 // TestConsoleInBrowser drives the web console in headless chromium: sign in,
 // fire a trigger, see the event and its activation appear live, open the
-// activation's logs and its event's tree, run it again, and look at the
-// graph, the feeds and the warm pool.
+// activation's logs and its event's tree, run it again, replay the event,
+// and look at the graph, the feeds and the warm pool.
 // Each view's screenshot is written to $GUST_CONSOLE_SCREENSHOTS.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := upstreamtest.Chromium(t)
@@ -177,6 +177,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shot("rerun")
 
+	// Replay the event: a new trigger activation of the same event, caused
+	// by the original, whose tree starts at it and runs the rule again.
+	do("open the trigger activation again", chromedp.Navigate(origin+"/console/#activations/"+fired.ActivationID))
+	waitFor("the trigger activation's detail", fmt.Sprintf(`document.querySelector('#activation-detail h3 code')?.textContent === %q && !!document.querySelector('#activation-detail button.replay')`, fired.ActivationID))
+	do("replay it", chromedp.Click(chromedp.CSS(`#activation-detail button.replay`)))
+	waitFor("the replay's tree", fmt.Sprintf(`(() => {
+		const id = document.querySelector('#activation-detail h3 code')?.textContent;
+		const root = document.querySelector('#activation-tree > ul > li.node.selected[data-kind=trigger]');
+		return id && id !== %q && root && root.dataset.id === id && !!root.querySelector('li.node[data-kind=rule][data-name="guest/ring"]');
+	})()`, fired.ActivationID))
+	if got := text(`#activation-detail dl a.activation`); got != fired.ActivationID {
+		t.Errorf("replay's cause %q, want the original %s", got, fired.ActivationID)
+	}
+	shot("replay")
+
 	// The graph.
 	do("open the graph", chromedp.Click(chromedp.CSS(`#nav a[data-view=graph]`)))
 	waitFor("the graph", `['/guest/doorbell', '/guest/ring', '/guest/greet', '/guest/nightly'].every(n => document.querySelector('#graph-svg g.node[data-name="' + n + '"]'))`)
@@ -207,7 +222,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Sign out forgets the key.
 	do("sign out", chromedp.Click(chromedp.ID(`#signout`)))
 	waitFor("the sign-in form again", `!document.getElementById('view-signin').hidden && sessionStorage.getItem('gust.key') === null`)
-	for _, name := range []string{"signin", "events", "activations", "tree", "rerun", "graph", "feeds", "pool"} {
+	for _, name := range []string{"signin", "events", "activations", "tree", "rerun", "replay", "graph", "feeds", "pool"} {
 		if st, err := os.Stat(filepath.Join(shots, name+".png")); err != nil || st.Size() < 1000 {
 			t.Errorf("screenshot %s: %v", name, err)
 		}

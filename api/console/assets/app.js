@@ -522,7 +522,9 @@ async function showActivation(id) {
   pane.replaceChildren(
     el('h3', {}, a.name, ' ', el('code', {}, a.activationId)),
     el('button', { type: 'button', class: 'close', onclick: () => { location.hash = 'activations'; } }, 'Close'),
-    t.kind !== 'trigger' ? el('button', { type: 'button', class: 'rerun', onclick: (e) => rerun(a, e.target) }, 'Rerun') : null,
+    t.kind !== 'trigger'
+      ? el('button', { type: 'button', class: 'rerun', onclick: (e) => rerun(a, e.target) }, 'Rerun')
+      : el('button', { type: 'button', class: 'replay', onclick: (e) => replay(a, e.target) }, 'Replay'),
     el('dl', {},
       el('dt', {}, 'Status'), el('dd', {}, el('span', { class: 'status ' + String(resp.status).replaceAll(' ', '-') }, resp.status || '')),
       el('dt', {}, 'Start'), el('dd', {}, fmtTime(a.start)),
@@ -556,6 +558,35 @@ async function rerun(a, button) {
     location.hash = 'activations/' + encodeURIComponent(r.activationId);
   } catch (err) {
     button.replaceWith(el('p', { class: 'error rerun-error' }, 'Rerun: ' + err.message));
+  }
+}
+
+// replay puts the event of trigger activation a on its trigger again
+// (POST .../triggers/{name}/replay with its activationId) and opens the
+// new trigger activation once the rule engine has recorded it.
+async function replay(a, button) {
+  button.disabled = true;
+  try {
+    const r = await api('/triggers/' + encodeURIComponent(a.name) + '/replay',
+      { method: 'POST', body: JSON.stringify({ activationId: a.activationId }) });
+    const done = (r.replayed || [])[0] || {};
+    if (!done.activationId) throw new Error(done.skipped || 'nothing was replayed');
+    await recorded(done.activationId);
+    location.hash = 'activations/' + encodeURIComponent(done.activationId);
+  } catch (err) {
+    button.replaceWith(el('p', { class: 'error replay-error' }, 'Replay: ' + err.message));
+  }
+}
+
+// recorded waits, a few seconds at most, until activation id has a record.
+async function recorded(id) {
+  for (let i = 0; ; i++) {
+    try {
+      return await api('/activations/' + encodeURIComponent(id));
+    } catch (err) {
+      if (err.status !== 404 || i >= 40) throw err;
+    }
+    await sleep(250);
   }
 }
 
