@@ -1,9 +1,13 @@
 package gustcmd
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 )
 
 // replayed collects the trigger records of rig that are replays, by the
@@ -286,5 +290,60 @@ func TestE2EReplayOneEvent(t *testing.T) {
 	}
 	if r := gust(t, cli, "trigger", "replay", "orders", "--activation", strings.Repeat("0", 32)); !strings.Contains(r.message(), "holds no stored event") {
 		t.Errorf("replay of an unknown activation: %+v", r)
+	}
+}
+
+// TestE2EReplayOneUnrecordedEvent: a feed's event that no rule took has no
+// trigger activation record, only its id on the stream (listed by a dry
+// run); replaying it by that id finds it in the stream and runs the rule
+// enabled since.
+func TestE2EReplayOneUnrecordedEvent(t *testing.T) {
+	requireEngine(t)
+	dir := t.TempDir()
+	g := startGust(t, dir)
+	cli := cliEnv(dir)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(echoCode), nil)
+	mustGust(t, cli, "trigger", "create", "inbox", "--feed", "cloudevents/ingress", "-p", "token", "s3cret-token")
+	mustGust(t, cli, "rule", "create", "r", "inbox", "echo")
+	mustGust(t, cli, "rule", "disable", "r")
+	c, err := cloudevents.NewClientHTTP(cehttp.WithTarget(strings.TrimSuffix(g.base, "/api/v1")+"/api/v1/feeds/guest/inbox"),
+		cehttp.WithHeader("Authorization", "Bearer s3cret-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"evt-1", "evt-2"} {
+		e := cloudevents.NewEvent()
+		e.SetID(id)
+		e.SetSource("https://sensors.example.com/line-4")
+		e.SetType("com.example.temperature")
+		_ = e.SetData(cloudevents.ApplicationJSON, map[string]string{"id": id})
+		if res := c.Send(context.Background(), e); !cloudevents.IsACK(res) {
+			t.Fatalf("send %s: %v", id, res)
+		}
+	}
+	var ans struct {
+		Replayed []struct{ Original, ActivationID, EventID string }
+	}
+	g.mustCall(t, 200, "POST", "/namespaces/_/triggers/inbox/replay", map[string]any{"dryRun": true}, &ans)
+	if len(ans.Replayed) != 2 || ans.Replayed[1].EventID != "evt-2" {
+		t.Fatalf("dry run lists %+v, want evt-1 and evt-2", ans.Replayed)
+	}
+	orig := ans.Replayed[1].Original
+	var e struct{ Error, Code string }
+	g.mustCall(t, http.StatusNotFound, "GET", "/namespaces/_/activations/"+orig, nil, &e)
+
+	mustGust(t, cli, "rule", "enable", "r")
+	g.mustCall(t, 200, "POST", "/namespaces/_/triggers/inbox/replay", map[string]any{"activationId": orig}, &ans)
+	if len(ans.Replayed) != 1 || ans.Replayed[0].Original != orig || ans.Replayed[0].EventID != "evt-2" {
+		t.Fatalf("replay of %s: %+v", orig, ans.Replayed)
+	}
+	recs := g.waitActivations(t, "the replay's echo", func(rs []record) bool { return countNamed(rs, "echo") == 1 })
+	if rs := replaysOf(recs, "inbox")[orig]; len(rs) != 1 || rs[0].ActivationID != ans.Replayed[0].ActivationID {
+		t.Fatalf("replays of %s: %+v", orig, rs)
+	}
+	for _, r := range recs {
+		if r.Name == "echo" && (r.Cause != ans.Replayed[0].ActivationID || !strings.Contains(string(r.Response.Result), `"evt-2"`)) {
+			t.Errorf("echo %+v: want evt-2, caused by the replay %s", r, ans.Replayed[0].ActivationID)
+		}
 	}
 }
