@@ -30,18 +30,12 @@ import (
 // string (Gust carries events in binary mode, where every attribute is
 // one), and the data byte for byte.
 func TestE2ECloudEventsConformance(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
-	g := startGust(t, dir)
-	cli := cliEnv(dir)
-	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(echoCode), nil)
-	mustGust(t, cli, "trigger", "create", "inbox", "--feed", "cloudevents/ingress", "-p", "token", "s3cret-token")
-	mustGust(t, cli, "rule", "create", "r-inbox", "inbox", "echo")
+	g, cli, feedURL := startIngress(t, "r-inbox")
 	mustGust(t, cli, "trigger", "create", "fired")
 	mustGust(t, cli, "rule", "create", "r-fired", "fired", "echo")
 	host := strings.TrimSuffix(g.base, "/api/v1")
 	targets := map[string]string{ // target → its URL and Authorization
-		"feed": host + "/api/v1/feeds/guest/inbox\x00Bearer s3cret-token",
+		"feed": feedURL + "\x00Bearer s3cret-token",
 		"fire": host + "/api/v1/namespaces/_/triggers/fired\x00Basic " + base64.StdEncoding.EncodeToString([]byte(api.DevGuestKey)),
 	}
 

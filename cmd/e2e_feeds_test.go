@@ -100,15 +100,7 @@ func TestE2EAlarmOnceFiresOnce(t *testing.T) {
 // HTTP client, in binary and structured mode, to a cloudevents feed's URL
 // reach the action intact: id, source, type, extensions and data.
 func TestE2ECloudEventsIngress(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
-	g := startGust(t, dir)
-	cli := cliEnv(dir)
-	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(echoCode), nil)
-	mustGust(t, cli, "trigger", "create", "inbox", "--feed", "cloudevents/ingress", "-p", "token", "s3cret-token")
-	mustGust(t, cli, "rule", "create", "r", "inbox", "echo")
-	host := strings.TrimSuffix(g.base, "/api/v1")
-	url := host + "/api/v1/feeds/guest/inbox"
+	g, _, url := startIngress(t, "r")
 
 	c, err := cloudevents.NewClientHTTP(cehttp.WithTarget(url), cehttp.WithHeader("Authorization", "Bearer s3cret-token"))
 	if err != nil {
@@ -201,4 +193,19 @@ func TestE2ETriggerCreateFeedSummary(t *testing.T) {
 	if r.err == nil || r.stdout != "" || !strings.HasPrefix(r.message(), "Unable to create trigger 'bad': ") {
 		t.Errorf("a failing feed: %v\n%s", r.err, r.stdout)
 	}
+}
+
+// startIngress starts Gust with an action echo (returning its parameters)
+// and a trigger inbox fed by the cloudevents/ingress feed (token
+// s3cret-token) whose rule is named rule; it returns the feed's URL too.
+func startIngress(t *testing.T, rule string) (g *gustProcess, cli func(string) string, url string) {
+	t.Helper()
+	requireEngine(t)
+	dir := t.TempDir()
+	g = startGust(t, dir)
+	cli = cliEnv(dir)
+	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(echoCode), nil)
+	mustGust(t, cli, "trigger", "create", "inbox", "--feed", "cloudevents/ingress", "-p", "token", "s3cret-token")
+	mustGust(t, cli, "rule", "create", rule, "inbox", "echo")
+	return g, cli, strings.TrimSuffix(g.base, "/api/v1") + "/api/v1/feeds/guest/inbox"
 }

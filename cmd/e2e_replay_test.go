@@ -298,16 +298,9 @@ func TestE2EReplayOneEvent(t *testing.T) {
 // run); replaying it by that id finds it in the stream and runs the rule
 // enabled since.
 func TestE2EReplayOneUnrecordedEvent(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
-	g := startGust(t, dir)
-	cli := cliEnv(dir)
-	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(echoCode), nil)
-	mustGust(t, cli, "trigger", "create", "inbox", "--feed", "cloudevents/ingress", "-p", "token", "s3cret-token")
-	mustGust(t, cli, "rule", "create", "r", "inbox", "echo")
+	g, cli, url := startIngress(t, "r")
 	mustGust(t, cli, "rule", "disable", "r")
-	c, err := cloudevents.NewClientHTTP(cehttp.WithTarget(strings.TrimSuffix(g.base, "/api/v1")+"/api/v1/feeds/guest/inbox"),
-		cehttp.WithHeader("Authorization", "Bearer s3cret-token"))
+	c, err := cloudevents.NewClientHTTP(cehttp.WithTarget(url), cehttp.WithHeader("Authorization", "Bearer s3cret-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
