@@ -15,6 +15,16 @@ const msgMemoryExhausted = "The action exhausted its memory and was aborted."
 // the proxy's memory cgroup it killed for memory: cgroup v2, then v1.
 var oomCounters = []string{"/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"}
 
+// sacrifice makes the language process pid, and every process it forks,
+// the kernel's first choice when the container runs out of memory: the
+// proxy, the container's first process, must outlive an action that
+// exhausts its memory (a fork bomb's copies each dirty their own pages),
+// or the container dies with no answer to say why. Raising the score
+// needs no privilege; where /proc refuses, the kernel picks as before.
+func sacrifice(pid int) {
+	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("1000"), 0)
+}
+
 // oomKills returns the kernel's count of out-of-memory kills in the
 // proxy's memory cgroup (the container's), and false where it cannot be
 // read. The container's engine learns of such a kill only when the whole

@@ -82,6 +82,7 @@ func startProcess(cfg Config, env []string, stdout, stderr *os.File, prestarted 
 		resR.Close()
 		return nil, fmt.Errorf("start %s: %w", cfg.Launcher[0], err)
 	}
+	sacrifice(cmd.Process.Pid)
 	p := &process{
 		ready:    make(chan struct{}),
 		cmd:      cmd,
