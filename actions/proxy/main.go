@@ -86,6 +86,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	if *supervised {
 		return supervise(ctx, fs.Args(), APIAddr, getenv, logger)
 	}
+	makeSpareThreads(spareThreads)
 	cfg := Config{
 		Launcher: fs.Args(),
 		Dir:      *dir,
