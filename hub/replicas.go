@@ -60,8 +60,8 @@ func place[C, R any](ctx context.Context, r replicated, what string, cfg *C, rep
 	// elected, a try may go unanswered. Creating and updating to one
 	// config is idempotent, so the hub tries again for a while.
 	deadline := time.Now().Add(provisionWait)
-	for {
-		tctx, cancel := context.WithTimeout(ctx, provisionTry)
+	for try := provisionFirstTry; ; try = min(2*try, provisionLastTry) {
+		tctx, cancel := context.WithTimeout(ctx, try)
 		res, err := call(tctx, *cfg)
 		cancel()
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !transient(err) {
@@ -75,10 +75,14 @@ func place[C, R any](ctx context.Context, r replicated, what string, cfg *C, rep
 }
 
 // How long the hub keeps trying to create or update a stream on a
-// cluster, and how long each try may take.
+// cluster, and how long each try may take: short at first, so that an
+// answer lost while the cluster's routes form costs seconds, not ten (nodes
+// started together under nats-server v2.15.2 lost every one and took a
+// minute to start); longer when the cluster is slow to answer at all.
 const (
-	provisionWait = time.Minute
-	provisionTry  = 10 * time.Second
+	provisionWait     = time.Minute
+	provisionFirstTry = 2 * time.Second
+	provisionLastTry  = 10 * time.Second
 )
 
 // Unavailable reports whether err says that JetStream could not answer or
