@@ -66,6 +66,28 @@ def main(args):
 		},
 	},
 	{
+		// Writes logs without end (10 GB and more, if let): the proxy stops
+		// it 64 MiB past its log limit, so the flood never reaches Docker's
+		// log driver or the host's disk, and the record keeps the logs up to
+		// the limit.
+		name: "log flood", kind: runtimes.Python3,
+		code: "import sys\ndef main(args):\n    line = 'y' * 4095 + '\\n'\n    while True:\n        sys.stdout.write(line)\n",
+		limits: func(l *actions.Limits) { l.Logs, l.Timeout = 1, 60000 },
+		check: func(t *testing.T, rec *actions.Activation) {
+			e := errorText(t, rec)
+			if want := "The action was stopped because it wrote more than 68157440 bytes of logs; its log limit is 1048576 bytes."; e != want {
+				t.Errorf("error %q, want %q", e, want)
+			}
+			size := 0
+			for _, l := range rec.Logs {
+				size += len(l)
+			}
+			if size > 1<<20+64<<10 {
+				t.Errorf("record keeps %d bytes of logs, more than the 1 MB limit", size)
+			}
+		},
+	},
+	{
 		name: "memory", kind: runtimes.Python3,
 		code: "def main(args):\n    a = []\n    while True:\n        a.append(bytearray(b'x' * (16 << 20)))\n",
 		check: func(t *testing.T, rec *actions.Activation) {
