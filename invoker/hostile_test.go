@@ -71,7 +71,7 @@ def main(args):
 		// log driver or the host's disk, and the record keeps the logs up to
 		// the limit.
 		name: "log flood", kind: runtimes.Python3,
-		code: "import sys\ndef main(args):\n    line = 'y' * 4095 + '\\n'\n    while True:\n        sys.stdout.write(line)\n",
+		code:   "import sys\ndef main(args):\n    line = 'y' * 4095 + '\\n'\n    while True:\n        sys.stdout.write(line)\n",
 		limits: func(l *actions.Limits) { l.Logs, l.Timeout = 1, 60000 },
 		check: func(t *testing.T, rec *actions.Activation) {
 			e := errorText(t, rec)
