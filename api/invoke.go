@@ -10,7 +10,6 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
-	"github.com/gusthub/gust/hub/throttle"
 )
 
 // Activator runs invocations: it queues one and, with wait > 0, waits up to
@@ -158,10 +157,7 @@ func writeRaw(w http.ResponseWriter, status int, b json.RawMessage) {
 // it), telling its activation id in w's header once it is admitted.
 func (s *Server) activate(ctx context.Context, w http.ResponseWriter, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error) {
 	if s.cfg.Throttle != nil {
-		if err := s.cfg.Throttle.Allow(ctx, throttle.Invocations, inv.Namespace); err != nil {
-			return nil, err
-		}
-		held, err := s.cfg.Throttle.Acquire(ctx, inv.Namespace)
+		held, err := s.cfg.Throttle.Admit(ctx, inv.Namespace, true)
 		if err != nil {
 			return nil, err
 		}

@@ -52,7 +52,7 @@ type Throttler interface {
 	Limits(ctx context.Context, ns string) (throttle.Limits, error)
 	SetLimits(ctx context.Context, ns string, set throttle.Limits) (throttle.Limits, error)
 	Allow(ctx context.Context, r throttle.Rate, ns string) error
-	Acquire(ctx context.Context, ns string) (held bool, err error)
+	Admit(ctx context.Context, ns string, slot bool) (held bool, err error)
 	Release(ctx context.Context, ns string) error
 }
 

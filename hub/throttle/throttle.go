@@ -307,6 +307,18 @@ func (t *Throttle) Acquire(ctx context.Context, ns string) (held bool, err error
 	return true, nil
 }
 
+// Admit admits an invocation in ns: it counts it against
+// invocationsPerMinute and then, with slot, takes one of the
+// concurrentInvocations slots, as OpenWhisk checks both for every
+// activation. held and the errors are Acquire's; over the rate, the error
+// is a *RateError and no slot is taken.
+func (t *Throttle) Admit(ctx context.Context, ns string, slot bool) (held bool, err error) {
+	if err := t.Allow(ctx, Invocations, ns); err != nil || !slot {
+		return false, err
+	}
+	return t.Acquire(ctx, ns)
+}
+
 // Release gives back a slot Acquire took for ns.
 func (t *Throttle) Release(ctx context.Context, ns string) error {
 	_, err := t.counts.add(ctx, t.inflight, hub.Key(ns), func(cur int64) (int64, bool) {

@@ -101,7 +101,7 @@ type Engine struct {
 // *throttle.ConcurrencyError over a limit.
 type Throttle interface {
 	Allow(ctx context.Context, r throttle.Rate, ns string) error
-	Acquire(ctx context.Context, ns string) (held bool, err error)
+	Admit(ctx context.Context, ns string, slot bool) (held bool, err error)
 	Release(ctx context.Context, ns string) error
 }
 
@@ -596,10 +596,7 @@ func (e *Engine) admit(ctx context.Context, inv *actions.Invocation, slot bool) 
 		return nil, nil
 	}
 	var limited interface{ HTTPStatus() int }
-	err = e.throttle.Allow(ctx, throttle.Invocations, inv.Namespace)
-	if err == nil && slot {
-		inv.Slot, err = e.throttle.Acquire(ctx, inv.Namespace)
-	}
+	inv.Slot, err = e.throttle.Admit(ctx, inv.Namespace, slot)
 	if errors.As(err, &limited) {
 		return err, nil
 	}
