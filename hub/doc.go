@@ -13,9 +13,11 @@
 // the envelope rules of Gust's own extensions, such as the hop counter
 // (envelope.go), in-memory mirrors of a bucket that a watch keeps up to
 // date (Mirror, Follower), and the worker loop of a JetStream consumer
-// (Consume). It also reads stored events back: Publisher.Replay puts them
-// on their trigger again, EventRetention purges each namespace's past its
-// retention, and RerunParams keeps activations' parameters for reruns.
+// (Consume), and group commit of writes (Batch: many messages published at
+// once and confirmed together). It also reads stored events back:
+// Publisher.Replay puts them on their trigger again, EventRetention purges
+// each namespace's past its retention, and RerunParams keeps activations'
+// parameters for reruns.
 //
 // Data too large for a message goes through object stores: an event's
 // (dataref.go) and an invocation's parameters (params.go). The embedded

@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -42,14 +41,5 @@ func WaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, 
 		defer t.Stop()
 		timeout = t.C
 	}
-	select {
-	case ack := <-f.Ok():
-		return ack, nil
-	case err := <-f.Err():
-		return nil, err
-	case <-timeout:
-		return nil, fmt.Errorf("%w: no acknowledgement within %v", nats.ErrTimeout, publishAckWait)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return awaitAck(ctx, f, timeout)
 }
