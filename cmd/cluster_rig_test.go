@@ -10,14 +10,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gusthub/gust/actions/proxy"
 )
 
 // clusterNode is one `gust serve` process of a test cluster, a real
-// process so that a test can kill -9 it.
+// process so that a test can kill -9 it and start it again.
 type clusterNode struct {
 	name, role string
 	dir        string // data dir; its cli-config holds the API host and keys
@@ -44,44 +47,50 @@ func freeLoopbackPorts(t testing.TB, n int) []int {
 	return ports
 }
 
+// newClusterNode returns node name with role, its own data dir and API
+// port, not started; args are its `gust serve` flags besides those.
+// --sandbox process: actions run as local processes, which kill -9 of the
+// node leaves behind and kill removes (killActions).
+func newClusterNode(t testing.TB, name, role, apiAddr string, args ...string) *clusterNode {
+	n := &clusterNode{name: name, role: role, dir: t.TempDir(), apiAddr: apiAddr}
+	n.args = append([]string{"serve", "--role", role, "--data-dir", n.dir, "--listen", apiAddr,
+		"--dev-guest-key", "--sandbox", "process", "--stem-cells", "0"}, args...)
+	return n
+}
+
 // startClusterProcs starts one `gust serve` per role, as nodes n1, n2, ...
 // of an embedded NATS cluster on loopback, each with its own ports and
-// data dir, plus extra flags; it returns once every one logged that it is
-// ready. The processes are killed when the test ends.
+// data dir, plus extra flags; it returns once every one is ready. The
+// processes are killed when the test ends.
 func startClusterProcs(t testing.TB, roles []string, extra ...string) []*clusterNode {
 	t.Helper()
-	// On a loaded machine a fresh cluster has been seen to sit without a
-	// JetStream meta leader, saying nothing, for minutes (not understood
-	// yet): such a start is logged and made once more on new ports.
+	// A try that fails on ports taken meanwhile (freeLoopbackPorts only
+	// saw them free) or a cluster that elects no leader in time is made
+	// once more on fresh ports; a second failure fails the test, with
+	// every node's log.
+	builtGust(t) // not in the time the start takes
 	for try := 1; ; try++ {
-		nodes, ok := tryClusterProcs(t, roles, false, extra...)
-		if ok {
+		began := time.Now()
+		nodes := embeddedCluster(t, roles, extra...)
+		err := startNodes(t, nodes)
+		if err == nil {
+			t.Logf("%d-process cluster ready in %v", len(nodes), time.Since(began).Round(100*time.Millisecond))
 			return nodes
 		}
 		for _, n := range nodes {
 			n.kill()
 		}
 		if try == 2 {
-			t.Skipf("a 3-process cluster did not get ready twice in %v on this machine (nodes started together took a minute under nats-server v2.15.2):%s", readyWait, nodes[0].logs.String()+nodes[0].peerLogs())
+			t.Fatalf("a %d-process cluster did not start twice: %v%s", len(nodes), err, allLogs(nodes))
 		}
-		t.Logf("cluster start %d: not ready in %v, starting a fresh one:%s", try, readyWait, nodes[0].logs.String()+nodes[0].peerLogs())
+		t.Logf("cluster start %d: %v; starting a fresh one:%s", try, err, allLogs(nodes))
 	}
 }
 
-// waitListening waits up to limit for addr to accept TCP connections.
-func waitListening(addr string, limit time.Duration) {
-	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return
-		}
-	}
-}
-
-// tryClusterProcs is one try of startClusterProcs; last fails the test
-// instead of reporting a start that does not get ready.
-func tryClusterProcs(t testing.TB, roles []string, last bool, extra ...string) ([]*clusterNode, bool) {
-	t.Helper()
+// embeddedCluster returns, not started, one node per role of an embedded
+// NATS cluster on loopback: each routes to all (itself included, which
+// NATS ignores).
+func embeddedCluster(t testing.TB, roles []string, extra ...string) []*clusterNode {
 	ports := freeLoopbackPorts(t, 2*len(roles))
 	var routes []string
 	for i := range roles {
@@ -89,87 +98,145 @@ func tryClusterProcs(t testing.TB, roles []string, last bool, extra ...string) (
 	}
 	nodes := make([]*clusterNode, len(roles))
 	for i, role := range roles {
-		n := &clusterNode{name: fmt.Sprintf("n%d", i+1), role: role, dir: t.TempDir(),
-			apiAddr: fmt.Sprintf("127.0.0.1:%d", ports[2*i])}
-		n.args = append([]string{"serve", "--role", role, "--data-dir", n.dir, "--listen", n.apiAddr,
+		name := fmt.Sprintf("n%d", i+1)
+		nodes[i] = newClusterNode(t, name, role, fmt.Sprintf("127.0.0.1:%d", ports[2*i]), append([]string{
 			"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]), "--routes", strings.Join(routes, ","),
-			"--server-name", n.name, "--dev-guest-key", "--sandbox", "process", "--stem-cells", "0"}, extra...)
-		nodes[i] = n
-		n.start(t)
-		// One node at a time: each listens for routes before the next
-		// dials it (all at once took a minute under nats-server v2.15.2, and
-		// still starts slower in this test under v2.15.3).
-		waitListening(fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]), 10*time.Second)
+			"--server-name", name}, extra...)...)
 	}
-	for _, n := range nodes {
-		n.peers = nodes
-	}
-	for _, n := range nodes {
-		if !n.awaitReady(t, last) {
-			return nodes, false
-		}
-	}
-	return nodes, true
+	return nodes
 }
 
-// start runs the node's process.
-func (n *clusterNode) start(t testing.TB) {
+// startNodes starts every node at once (nats-server v2.15.3 forms a
+// cluster of nodes started together in seconds) and waits until each is
+// ready, or one ended, or readyWait passed: then it says which. The
+// processes are killed when the test ends.
+func startNodes(t testing.TB, nodes []*clusterNode) error {
+	t.Helper()
+	for _, n := range nodes {
+		n.peers = nodes
+		if err := n.start(t); err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(readyWait)
+	for _, n := range nodes {
+		if err := n.awaitReady(deadline); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// start runs the node's process; it is killed when the test ends.
+func (n *clusterNode) start(t testing.TB) error {
 	t.Helper()
 	n.logs = &lockedWriter{w: &bytes.Buffer{}}
-	n.cmd = exec.Command(builtGust(t), n.args...)
-	n.cmd.Env = append(os.Environ(), "GUST_CONFIG="+filepath.Join(n.dir, dataDirConfig), "HOME="+n.dir)
-	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
-	if err := n.cmd.Start(); err != nil {
+	cmd := exec.Command(builtGust(t), n.args...)
+	cmd.Env = append(os.Environ(), "GUST_CONFIG="+filepath.Join(n.dir, dataDirConfig), "HOME="+n.dir)
+	cmd.Stdout, cmd.Stderr = n.logs, n.logs
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	n.cmd, n.exited = cmd, exited
+	t.Cleanup(n.kill)
+	return nil
+}
+
+// restart starts the node again, after kill, on its data dir and ports,
+// and waits until it is ready.
+func (n *clusterNode) restart(t testing.TB) {
+	t.Helper()
+	n.kill()
+	if err := n.start(t); err != nil {
 		t.Fatal(err)
 	}
-	n.exited = make(chan struct{})
-	go func() { _ = n.cmd.Wait(); close(n.exited) }()
-	t.Cleanup(func() { n.kill() })
+	if err := n.awaitReady(time.Now().Add(readyWait)); err != nil {
+		t.Fatalf("restart: %v%s", err, allLogs(n.peers))
+	}
 }
 
 // readyWait bounds a cluster node's start: its nodes elect JetStream's
 // leaders and place every replicated stream, slow on a busy 2-core CI.
 const readyWait = 90 * time.Second
 
-// awaitReady waits for the node's ready line, and reports false when it
-// did not come within readyWait; with fatal, it fails the test instead.
-func (n *clusterNode) awaitReady(t testing.TB, fatal bool) bool {
-	t.Helper()
-	deadline := time.Now().Add(readyWait)
+// awaitReady polls the node's log for its ready line until deadline; it
+// fails when the process ended or the deadline passed.
+func (n *clusterNode) awaitReady(deadline time.Time) error {
 	for !strings.Contains(n.logs.String(), "gust ready") {
 		select {
 		case <-n.exited:
-			t.Fatalf("%s (%s) ended before it was ready:\n%s", n.name, n.role, n.logs.String())
+			return fmt.Errorf("%s (%s) ended before it was ready", n.name, n.role)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			if !fatal {
-				return false
-			}
-			t.Fatalf("%s (%s) not ready after %v:\n%s", n.name, n.role, readyWait, n.logs.String()+n.peerLogs())
+			return fmt.Errorf("%s (%s) not ready after %v", n.name, n.role, readyWait)
 		}
 	}
-	return true
+	return nil
 }
 
-// peerLogs are the logs of the other nodes, for a failure message.
-func (n *clusterNode) peerLogs() string {
+// allLogs are the logs of nodes, for a failure message.
+func allLogs(nodes []*clusterNode) string {
 	var b strings.Builder
-	for _, p := range n.peers {
-		if p != n {
+	for _, p := range nodes {
+		if p.logs != nil {
 			fmt.Fprintf(&b, "\n--- %s (%s):\n%s", p.name, p.role, p.logs.String())
 		}
 	}
 	return b.String()
 }
 
-// kill ends the process with SIGKILL, as a crash would, and waits for it.
+// kill ends the process with SIGKILL, as a crash would, waits for it, and
+// kills the action processes it had started, which a crash leaves
+// running. Killing a node that is not running does nothing.
 func (n *clusterNode) kill() {
 	if n.cmd == nil || n.cmd.Process == nil {
 		return
 	}
+	select {
+	case <-n.exited:
+		return
+	default:
+	}
+	// Stopped first, it starts no action process between the listing of
+	// its children and its end.
+	_ = n.cmd.Process.Signal(syscall.SIGSTOP)
+	children := childPIDs(n.cmd.Process.Pid)
 	_ = n.cmd.Process.Signal(syscall.SIGKILL)
 	<-n.exited
+	killActions(children)
+}
+
+// childPIDs lists the processes whose parent is pid.
+func childPIDs(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(s); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// killActions kills the process groups of the action proxies among pids
+// (the process sandbox starts each in a group of its own, with its
+// language process).
+func killActions(pids []int) {
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.HasPrefix(b, []byte(proxy.ProgramName+"\x00")) {
+			continue
+		}
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // props reads the CLI configuration the node keeps in its data dir.
