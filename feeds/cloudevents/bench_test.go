@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -64,16 +61,7 @@ func BenchmarkIngress(b *testing.B) {
 					req.Header.Set("Content-Type", "application/cloudevents+json")
 				}
 				req.Header.Set("Authorization", "Bearer "+token)
-				resp, err := client.Do(req)
-				if err != nil {
-					return err
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					return fmt.Errorf("answer %d", resp.StatusCode)
-				}
-				return nil
+				return ingresstest.Accepted(client, req)
 			}
 			floor := func(id string) error {
 				e := event.New()
@@ -97,19 +85,6 @@ func BenchmarkIngress(b *testing.B) {
 // parallel runs do for benchEvents distinct ids on benchWorkers goroutines
 // and returns the events per second.
 func parallel(b *testing.B, prefix string, do func(id string) error) float64 {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for range benchWorkers {
-		wg.Go(func() {
-			for i := next.Add(1); i <= benchEvents; i = next.Add(1) {
-				if err := do(fmt.Sprintf("%s-%d", prefix, i)); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return benchEvents / time.Since(t0).Seconds()
+	rate, _ := ingresstest.Load(b, benchEvents, benchWorkers, prefix, do)
+	return rate
 }

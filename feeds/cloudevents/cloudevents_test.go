@@ -31,22 +31,9 @@ const (
 	secret = "hmac-key-for-tests"
 )
 
-func provider(t testing.TB) feeds.Provider {
-	t.Helper()
-	p, ok := feeds.Registered().Lookup("cloudevents/ingress")
-	if !ok {
-		t.Fatal("cloudevents/ingress is not registered")
-	}
-	return p
-}
-
 func newIngress(t testing.TB, params feeds.Params) feeds.Source {
 	t.Helper()
-	f, err := provider(t).Build(feedtest.Config(params))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return feedtest.Build(t, "cloudevents/ingress", feedtest.Config(params))
 }
 
 func tokenParams() feeds.Params { return feeds.Params{"token": json.RawMessage(`"` + token + `"`)} }
@@ -65,7 +52,7 @@ func binaryRequest(i int) *http.Request {
 
 func TestConformance(t *testing.T) {
 	feedtest.Run(t, feedtest.Case{
-		Provider: provider(t),
+		Provider: feedtest.Provider(t, "cloudevents/ingress"),
 		Params:   tokenParams(),
 		Produce: func(t *testing.T, f feeds.Source, emit feeds.Emit, i int) {
 			if w := feedtest.Deliver(t, f, emit, binaryRequest(i)); w.Code != http.StatusAccepted {
@@ -78,14 +65,14 @@ func TestConformance(t *testing.T) {
 func TestNewParams(t *testing.T) {
 	t.Run("generates a secret token", func(t *testing.T) {
 		cfg := feedtest.Config(feeds.Params{})
-		if _, err := provider(t).Build(cfg); err != nil {
+		if _, err := feedtest.Provider(t, "cloudevents/ingress").Build(cfg); err != nil {
 			t.Fatal(err)
 		}
 		tok, ok, err := cfg.Params.String("token")
 		if err != nil || !ok || len(tok) < 32 {
 			t.Fatalf("generated token %q, %v, %v", tok, ok, err)
 		}
-		for _, p := range provider(t).Params {
+		for _, p := range feedtest.Provider(t, "cloudevents/ingress").Params {
 			if !p.Secret {
 				t.Errorf("parameter %s is not secret", p.Name)
 			}
@@ -104,7 +91,7 @@ func TestNewParams(t *testing.T) {
 		{"short secret", "secret", feeds.Params{"secret": json.RawMessage(`"abc"`)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := provider(t).Build(feedtest.Config(tc.params))
+			_, err := feedtest.Provider(t, "cloudevents/ingress").Build(feedtest.Config(tc.params))
 			var pe *feeds.ParamError
 			if !errors.As(err, &pe) || pe.Name != tc.param {
 				t.Fatalf("got %v, want a *feeds.ParamError naming %s", err, tc.param)
@@ -411,10 +398,7 @@ func FuzzReceive(f *testing.F) {
 	f.Add("OPTIONS", "WebHook-Request-Origin: x\nWebHook-Request-Rate: 5", []byte(nil))
 	f.Add("POST", "Authorization: Bearer nope", []byte(`{}`))
 	f.Add("GET", auth, []byte(``))
-	ing, err := provider(f).Build(feedtest.Config(tokenParams()))
-	if err != nil {
-		f.Fatal(err)
-	}
+	ing := newIngress(f, tokenParams())
 	f.Fuzz(func(t *testing.T, method, headers string, body []byte) {
 		ingresstest.Fuzz(t, ing, method, headers, body)
 	})

@@ -61,7 +61,7 @@ func BenchmarkCouchDBChanges(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prov := provider(b)
+	prov := feedtest.Provider(b, "couchdb/changes")
 	var rate, floor float64
 	for iter := range b.N {
 		// The floor: the continuous feed read and decoded, nothing more.

@@ -24,15 +24,6 @@ import (
 
 var params = feedtest.Params
 
-func provider(t testing.TB) feeds.Provider {
-	t.Helper()
-	p, ok := feeds.Registered().Lookup("couchdb/changes")
-	if !ok {
-		t.Fatal("couchdb/changes is not registered")
-	}
-	return p
-}
-
 // put writes doc id with body into db; a conflict (the doc is there) is
 // not an error, so that writing the same document again is a no-op.
 func put(t testing.TB, p *upstreamtest.Pouch, db, id string, body any) {
@@ -58,7 +49,7 @@ func TestConformance(t *testing.T) {
 	pouch.Do(t, "PUT", "/conf", nil)
 	n := 0
 	feedtest.Run(t, feedtest.Case{
-		Provider: provider(t),
+		Provider: feedtest.Provider(t, "couchdb/changes"),
 		Egress:   loopback,
 		Params:   params("url", pouch.URL, "dbname", "conf"),
 		Produce: func(t *testing.T, f feeds.Source, emit feeds.Emit, i int) {
@@ -87,11 +78,7 @@ func run(t *testing.T, p feeds.Params, cp feeds.Checkpoint) *feedtest.Running {
 	t.Helper()
 	cfg := config(p)
 	cfg.Checkpoint = cp
-	f, err := provider(t).Build(cfg)
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	return feedtest.Start(t, f, nil)
+	return feedtest.Start(t, feedtest.Build(t, "couchdb/changes", cfg), nil)
 }
 
 func dataOf(t *testing.T, e event.Event) map[string]any {
@@ -216,7 +203,7 @@ func TestBadParams(t *testing.T) {
 			if c.public {
 				cfg.Egress = nil
 			}
-			_, err := provider(t).Build(cfg)
+			_, err := feedtest.Provider(t, "couchdb/changes").Build(cfg)
 			var pe *feeds.ParamError
 			if !errors.As(err, &pe) || pe.Name != c.bad {
 				t.Fatalf("got %v, want a *feeds.ParamError naming %q", err, c.bad)

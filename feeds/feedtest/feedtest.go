@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -81,6 +83,53 @@ func Config(params feeds.Params) feeds.Config {
 		Logger:     slog.New(slog.DiscardHandler),
 		Now:        time.Now,
 	}
+}
+
+// Provider returns the registered provider name, failing t when it is not
+// registered (the test's package misses the provider's import).
+func Provider(t testing.TB, name string) feeds.Provider {
+	t.Helper()
+	p, ok := feeds.Registered().Lookup(name)
+	if !ok {
+		t.Fatalf("%s is not registered", name)
+	}
+	return p
+}
+
+// Build builds an instance of the registered provider name from cfg, as
+// the manager does, failing t on an error.
+func Build(t testing.TB, name string, cfg feeds.Config) feeds.Source {
+	t.Helper()
+	f, err := Provider(t, name).Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Testdata returns the file testdata/NAME.json of the test's package: a
+// real payload of the provider's upstream.
+func Testdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ValidEmit is an Emit for fuzz tests: it fails t for an event that is not
+// a valid CloudEvent, and count says how many events it was given.
+func ValidEmit(t testing.TB) (emit feeds.Emit, count func() int) {
+	var n atomic.Int32
+	emit = func(_ context.Context, e event.Event) error {
+		if err := e.Validate(); err != nil {
+			t.Errorf("emitted an invalid event: %v", err)
+		}
+		n.Add(1)
+		return nil
+	}
+	return emit, func() int { return int(n.Load()) }
 }
 
 // Recorder is an Emit that keeps the events and fails the test on an emit

@@ -7,11 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -60,7 +57,7 @@ func BenchmarkDelivery(b *testing.B) {
 	for _, s := range servers {
 		defer s.Close()
 	}
-	push := payload(b, "push")
+	push := feedtest.Testdata(b, "push")
 	sig := ingress.Signature(secret, push)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchWorkers}}
 	var round atomic.Int64
@@ -71,16 +68,7 @@ func BenchmarkDelivery(b *testing.B) {
 			req.Header.Set("X-GitHub-Event", "push")
 			req.Header.Set("X-GitHub-Delivery", id)
 			req.Header.Set("X-Hub-Signature-256", sig)
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
-				return fmt.Errorf("answer %d", resp.StatusCode)
-			}
-			return nil
+			return ingresstest.Accepted(client, req)
 		}
 	}
 	for _, floor := range []string{"webhook", "bare"} {
@@ -103,33 +91,7 @@ func BenchmarkDelivery(b *testing.B) {
 // deliver runs do for benchDeliveries distinct ids on benchWorkers
 // goroutines; it returns deliveries per second and the p99 in ms.
 func deliver(b *testing.B, prefix string, do func(id string) error) (rate, p99 float64) {
-	var next atomic.Int64
-	var mu sync.Mutex
-	lat := make([]time.Duration, 0, benchDeliveries)
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for range benchWorkers {
-		wg.Go(func() {
-			for i := next.Add(1); i <= benchDeliveries; i = next.Add(1) {
-				s := time.Now()
-				if err := do(fmt.Sprintf("%s-%d", prefix, i)); err != nil {
-					b.Error(err)
-					return
-				}
-				d := time.Since(s)
-				mu.Lock()
-				lat = append(lat, d)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	rate = benchDeliveries / time.Since(t0).Seconds()
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		p99 = float64(lat[len(lat)*99/100].Microseconds()) / 1000
-	}
-	return rate, p99
+	return ingresstest.Load(b, benchDeliveries, benchWorkers, prefix, do)
 }
 
 // feedtestConfig is a webhook/webhook configuration with secret s.

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -50,20 +49,7 @@ func config(p feeds.Params) feeds.Config {
 
 func newFeed(t testing.TB, p feeds.Params) feeds.Source {
 	t.Helper()
-	f, err := build(config(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func payload(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return feedtest.Build(t, "github/webhook", config(p))
 }
 
 // delivery is a request as GitHub makes it: the body signed with key,
@@ -88,7 +74,7 @@ func TestConformance(t *testing.T) {
 	if !ok {
 		t.Fatal("github/webhook is not registered")
 	}
-	push := payload(t, "push")
+	push := feedtest.Testdata(t, "push")
 	feedtest.Run(t, feedtest.Case{
 		Provider: p,
 		Params:   params(),
@@ -126,7 +112,7 @@ func TestDeliveries(t *testing.T) {
 				name += "/form"
 			}
 			t.Run(name, func(t *testing.T) {
-				body := payload(t, tc.file)
+				body := feedtest.Testdata(t, tc.file)
 				rec := feedtest.NewRecorder(t)
 				w := feedtest.Deliver(t, newFeed(t, all), rec.Emit, delivery(tc.event, "d-"+tc.file, body, form, secret))
 				if w.Code != http.StatusAccepted {
@@ -165,7 +151,7 @@ func TestNotFired(t *testing.T) {
 		{"push on an issues feed", "push", "push", params("events", "issues,pull_request")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status, msg, n := ingresstest.Send(t, newFeed(t, tc.p), delivery(tc.event, "d-1", payload(t, tc.file), false, secret))
+			status, msg, n := ingresstest.Send(t, newFeed(t, tc.p), delivery(tc.event, "d-1", feedtest.Testdata(t, tc.file), false, secret))
 			if status != http.StatusOK || n != 0 {
 				t.Errorf("got %d %q with %d events, want 200 and none", status, msg, n)
 			}
@@ -188,7 +174,7 @@ func TestNewEventType(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	push := payload(t, "push")
+	push := feedtest.Testdata(t, "push")
 	set := func(k, v string) func(*http.Request) {
 		return func(r *http.Request) {
 			if v == "" {
@@ -244,7 +230,7 @@ func TestBadInput(t *testing.T) {
 
 func TestEmitFailure(t *testing.T) {
 	fail := func(context.Context, event.Event) error { return errors.New("JetStream is away") }
-	w := feedtest.Deliver(t, newFeed(t, params()), fail, delivery("push", "d", payload(t, "push"), false, secret))
+	w := feedtest.Deliver(t, newFeed(t, params()), fail, delivery("push", "d", feedtest.Testdata(t, "push"), false, secret))
 	if w.Code != http.StatusInternalServerError {
 		t.Errorf("got %d, want 500", w.Code)
 	}
@@ -473,7 +459,7 @@ func TestNoTokenRegistersNothing(t *testing.T) {
 // nothing may panic or answer 5xx.
 func FuzzReceive(f *testing.F) {
 	f.Add("push", "d-1", "application/json", []byte(`{"ref":"refs/heads/main"}`), true)
-	f.Add("ping", "d-2", "application/json", payload(f, "ping-org"), true)
+	f.Add("ping", "d-2", "application/json", feedtest.Testdata(f, "ping-org"), true)
 	f.Add("issues", "d-3", "application/x-www-form-urlencoded", []byte(`payload=%7B%22action%22%3A%22opened%22%7D`), true)
 	f.Add("pull_request", "d-4", "application/json", []byte(`{"action":"opened","pull_request":{"number":"x"}}`), true)
 	f.Add("push", "d-5", "text/plain", []byte(`{}`), true)
@@ -490,20 +476,13 @@ func FuzzReceive(f *testing.F) {
 		if sign {
 			r.Header.Set("X-Hub-Signature-256", ingress.Signature(secret, body))
 		}
-		var emitted []event.Event
-		emit := func(_ context.Context, e event.Event) error {
-			if err := e.Validate(); err != nil {
-				t.Errorf("emitted an invalid event: %v", err)
-			}
-			emitted = append(emitted, e)
-			return nil
-		}
+		emit, emitted := feedtest.ValidEmit(t)
 		w := feedtest.Deliver(t, fd, emit, r)
 		switch {
-		case w.Code == http.StatusAccepted && len(emitted) != 1:
-			t.Fatalf("answered 202 with %d events", len(emitted))
-		case w.Code != http.StatusAccepted && len(emitted) != 0:
-			t.Fatalf("answered %d (%s) but emitted %d events", w.Code, w.Body, len(emitted))
+		case w.Code == http.StatusAccepted && emitted() != 1:
+			t.Fatalf("answered 202 with %d events", emitted())
+		case w.Code != http.StatusAccepted && emitted() != 0:
+			t.Fatalf("answered %d (%s) but emitted %d events", w.Code, w.Body, emitted())
 		case w.Code >= 500:
 			t.Fatalf("answered %d (%s)", w.Code, w.Body)
 		case !sign && w.Code != http.StatusUnauthorized:

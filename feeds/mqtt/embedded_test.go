@@ -137,7 +137,7 @@ func TestEmbeddedListener(t *testing.T) {
 		t.Errorf("%d events, want 2", n)
 	}
 	// Credentials are for brokers; Gust's own listener needs none.
-	_, err = provider(t).Build(feedtest.Config(params("topic", "a", "username", "u")))
+	_, err = feedtest.Provider(t, "mqtt/subscribe").Build(feedtest.Config(params("topic", "a", "username", "u")))
 	var pe *feeds.ParamError
 	if !errors.As(err, &pe) || pe.Name != "username" {
 		t.Errorf("username without url: %v, want a *feeds.ParamError naming it", err)

@@ -25,15 +25,6 @@ import (
 
 var params = feedtest.Params
 
-func provider(t *testing.T) feeds.Provider {
-	t.Helper()
-	p, ok := feeds.Registered().Lookup("mqtt/subscribe")
-	if !ok {
-		t.Fatal("mqtt/subscribe is not registered")
-	}
-	return p
-}
-
 // pub publishes one message with mosquitto_pub.
 func pub(t testing.TB, broker *upstreamtest.Process, topic, msg string, qos int) {
 	t.Helper()
@@ -48,7 +39,7 @@ func TestConformance(t *testing.T) {
 	seen := map[string]bool{}
 	n := 0
 	feedtest.Run(t, feedtest.Case{
-		Provider: provider(t),
+		Provider: feedtest.Provider(t, "mqtt/subscribe"),
 		Params:   params("url", "tcp://"+broker.Addr, "topic", "conf/#", "clientId", "conformance"),
 		Produce: func(t *testing.T, f feeds.Source, emit feeds.Emit, i int) {
 			n++
@@ -68,10 +59,7 @@ func TestConformance(t *testing.T) {
 
 func run(t *testing.T, p feeds.Params, emit feeds.Emit) *feedtest.Running {
 	t.Helper()
-	f, err := provider(t).Build(feedtest.Config(p))
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
+	f := feedtest.Build(t, "mqtt/subscribe", feedtest.Config(p))
 	return feedtest.Start(t, f, emit)
 }
 
@@ -164,7 +152,7 @@ func TestBadParams(t *testing.T) {
 		{"TLS options on tcp", with("insecureSkipVerify", true), "url"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := provider(t).Build(feedtest.Config(c.params))
+			_, err := feedtest.Provider(t, "mqtt/subscribe").Build(feedtest.Config(c.params))
 			var pe *feeds.ParamError
 			if !errors.As(err, &pe) || pe.Name != c.bad {
 				t.Fatalf("got %v, want a *feeds.ParamError naming %q", err, c.bad)

@@ -2,7 +2,6 @@ package slack_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,13 +9,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/feedtest"
@@ -27,26 +23,12 @@ const signingSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 
 func build(t testing.TB, kv ...string) feeds.Source {
 	t.Helper()
-	p, _ := feeds.Registered().Lookup("slack/events")
 	params := feeds.Params{}
 	params.Set("signingSecret", signingSecret)
 	for i := 0; i+1 < len(kv); i += 2 {
 		params.Set(kv[i], kv[i+1])
 	}
-	f, err := p.Build(feedtest.Config(params))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func testdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return feedtest.Build(t, "slack/events", feedtest.Config(params))
 }
 
 // Sign returns Slack's v0 signature of body at timestamp ts.
@@ -68,7 +50,7 @@ func request(body []byte, key string, at time.Time) *http.Request {
 
 // mention is the app_mention example with event_id id.
 func mention(t testing.TB, id string) []byte {
-	return bytes.Replace(testdata(t, "app_mention"), []byte(`"Ev0LAN670R"`), []byte(strconv.Quote(id)), 1)
+	return bytes.Replace(feedtest.Testdata(t, "app_mention"), []byte(`"Ev0LAN670R"`), []byte(strconv.Quote(id)), 1)
 }
 
 func TestConformance(t *testing.T) {
@@ -88,7 +70,7 @@ func TestConformance(t *testing.T) {
 
 func TestURLVerification(t *testing.T) {
 	rec := feedtest.NewRecorder(t)
-	w := feedtest.Deliver(t, build(t), rec.Emit, request(testdata(t, "url_verification"), signingSecret, time.Now()))
+	w := feedtest.Deliver(t, build(t), rec.Emit, request(feedtest.Testdata(t, "url_verification"), signingSecret, time.Now()))
 	var got struct{ Challenge string }
 	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &got) != nil || got.Challenge != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
 		t.Errorf("%d %s", w.Code, w.Body)
@@ -100,7 +82,7 @@ func TestURLVerification(t *testing.T) {
 
 func TestAppMention(t *testing.T) {
 	rec := feedtest.NewRecorder(t)
-	body := testdata(t, "app_mention")
+	body := feedtest.Testdata(t, "app_mention")
 	r := request(body, signingSecret, time.Now())
 	r.Header.Set("X-Slack-Retry-Num", "1")
 	w := feedtest.Deliver(t, build(t, "events", "app_mention,message"), rec.Emit, r)
@@ -120,7 +102,7 @@ func TestAppMention(t *testing.T) {
 }
 
 func TestFiltered(t *testing.T) {
-	status, msg, n := ingresstest.Send(t, build(t, "events", "message"), request(testdata(t, "app_mention"), signingSecret, time.Now()))
+	status, msg, n := ingresstest.Send(t, build(t, "events", "message"), request(feedtest.Testdata(t, "app_mention"), signingSecret, time.Now()))
 	if status != http.StatusOK || n != 0 {
 		t.Errorf("%d %q, %d events", status, msg, n)
 	}
@@ -136,7 +118,7 @@ func TestNewEventType(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	body := testdata(t, "app_mention")
+	body := feedtest.Testdata(t, "app_mention")
 	now := time.Now()
 	for _, tc := range []struct {
 		name   string
@@ -190,8 +172,8 @@ func (readCloser) Close() error { return nil }
 // secret now (so that fuzzing reaches the parsing) or not. A 200 emits at
 // most one valid event; a refusal none; nothing panics or answers 5xx.
 func FuzzReceive(f *testing.F) {
-	f.Add(testdata(f, "app_mention"), true)
-	f.Add(testdata(f, "url_verification"), true)
+	f.Add(feedtest.Testdata(f, "app_mention"), true)
+	f.Add(feedtest.Testdata(f, "url_verification"), true)
 	f.Add([]byte(`{"type":"event_callback","team_id":"T1","event_id":"E1","event":{"type":"message","channel":{"id":"C1"}}}`), true)
 	f.Add([]byte(`{"type":"app_rate_limited","team_id":"T1"}`), true)
 	f.Add([]byte(`{}`), false)
@@ -201,22 +183,15 @@ func FuzzReceive(f *testing.F) {
 		if !signed {
 			key = "not-the-secret"
 		}
-		var emitted []event.Event
-		emit := func(_ context.Context, e event.Event) error {
-			if err := e.Validate(); err != nil {
-				t.Errorf("emitted an invalid event: %v", err)
-			}
-			emitted = append(emitted, e)
-			return nil
-		}
+		emit, emitted := feedtest.ValidEmit(t)
 		w := feedtest.Deliver(t, fd, emit, request(body, key, time.Now()))
 		switch {
 		case w.Code >= 500:
 			t.Fatalf("answered %d (%s)", w.Code, w.Body)
-		case w.Code != http.StatusOK && len(emitted) > 0:
+		case w.Code != http.StatusOK && emitted() > 0:
 			t.Fatalf("answered %d but emitted", w.Code)
-		case len(emitted) > 1:
-			t.Fatalf("emitted %d events for one request", len(emitted))
+		case emitted() > 1:
+			t.Fatalf("emitted %d events for one request", emitted())
 		case !signed && w.Code != http.StatusUnauthorized:
 			t.Fatalf("a wrongly signed request got %d", w.Code)
 		}

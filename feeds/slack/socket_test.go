@@ -215,7 +215,7 @@ func TestSocketMode(t *testing.T) {
 	run := feedtest.Start(t, f, rec.Emit)
 	fake.connected(t)
 
-	body := testdata(t, "app_mention")
+	body := feedtest.Testdata(t, "app_mention")
 	fake.send(t, "dbdd0ef3-1543-4f94-bfb4-133d0e6c1545", body, 0)
 	fake.ack(t, "dbdd0ef3-1543-4f94-bfb4-133d0e6c1545")
 	got := rec.WaitFor(t, 1, 10*time.Second)[0]

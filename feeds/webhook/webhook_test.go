@@ -35,11 +35,7 @@ func build(cfg feeds.Config) (feeds.Source, error) {
 
 func newWebhook(t *testing.T, params feeds.Params) feeds.Source {
 	t.Helper()
-	f, err := build(feedtest.Config(params))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return feedtest.Build(t, "webhook/webhook", feedtest.Config(params))
 }
 
 // githubRequest is a GitHub push delivery, signed as GitHub signs it.
@@ -53,12 +49,8 @@ func githubRequest(delivery, body string) *http.Request {
 }
 
 func TestConformance(t *testing.T) {
-	p, ok := feeds.Registered().Lookup("webhook/webhook")
-	if !ok {
-		t.Fatal("webhook/webhook is not registered")
-	}
 	feedtest.Run(t, feedtest.Case{
-		Provider: p,
+		Provider: feedtest.Provider(t, "webhook/webhook"),
 		Params:   secretParams(),
 		Produce: func(t *testing.T, f feeds.Source, emit feeds.Emit, i int) {
 			r := githubRequest(fmt.Sprintf("72d3162e-cc78-11e3-81ab-4c9367dc%04d", i), fmt.Sprintf(`{"ref":"refs/heads/main","n":%d}`, i))

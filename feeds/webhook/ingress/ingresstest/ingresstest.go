@@ -1,21 +1,17 @@
 // Package ingresstest helps test HTTP feeds: a real HTTP server in front
-// of a receiver, as the API serves it, and the fuzz check every receiver
-// passes.
+// of a receiver, as the API serves it, the fuzz check every receiver
+// passes, and the parallel senders of their benchmarks.
 package ingresstest
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
-
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/feeds/feedtest"
@@ -104,16 +100,9 @@ func Fuzz(t *testing.T, f feeds.Source, method, headers string, body []byte) {
 			req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 		}
 	}
-	var emitted atomic.Int32
-	emit := func(_ context.Context, e event.Event) error {
-		if err := e.Validate(); err != nil {
-			t.Errorf("emitted an invalid event: %v", err)
-		}
-		emitted.Add(1)
-		return nil
-	}
+	emit, emitted := feedtest.ValidEmit(t)
 	w := feedtest.Deliver(t, f, emit, req)
-	n := emitted.Load()
+	n := emitted()
 	switch {
 	case w.Code >= 400 && w.Code < 500 && n > 0:
 		t.Fatalf("answered %d (%s) but emitted %d events", w.Code, w.Body, n)
