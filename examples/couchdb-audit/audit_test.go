@@ -2,8 +2,6 @@ package audit
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -16,17 +14,8 @@ import (
 // TestAudit runs the README: two orders written and one deleted in
 // pouchdb-server make three audit documents, each once.
 func TestAudit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs gust serve; -short")
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is not installed, and CI needs it (.ci/run installs npm, which brings it)")
-		}
-		t.Skip("the example's action runs with Node.js in the process sandbox, and there is no node")
-	}
+	g := exampletest.ServeNode(t, "--egress-allow", "loopback") // pouchdb-server is on loopback
 	pouch := upstreamtest.PouchDB(t)
-	g := exampletest.Serve(t, "--sandbox", "process", "--egress-allow", "loopback") // pouchdb-server is on loopback
 	pouch.Do(t, "PUT", "/orders", nil)
 	pouch.Do(t, "PUT", "/audit", nil)
 	g.Run(t, "action", "create", "audit", "audit.js", "-p", "auditUrl", pouch.URL+"/audit")

@@ -1,8 +1,6 @@
 package thermostat
 
 import (
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,17 +14,8 @@ import (
 // mosquitto_pub to the embedded listener runs the sequence, whose command
 // reaches mosquitto_sub on the device's command topic.
 func TestThermostat(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs gust serve; -short")
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is not installed, and CI needs it (.ci/run installs npm, which brings it)")
-		}
-		t.Skip("the example's action runs with Node.js in the process sandbox, and there is no node")
-	}
 	port := strconv.Itoa(exampletest.FreePort(t))
-	g := exampletest.Serve(t, "--mqtt-listen", "127.0.0.1:"+port, "--sandbox", "process")
+	g := exampletest.ServeNode(t, "--mqtt-listen", "127.0.0.1:"+port)
 	g.Run(t, "action", "create", "decide", "decide.js", "-p", "target", "21")
 	g.Run(t, "action", "create", "thermostat", "--sequence", "decide,/whisk.system/mqtt/publish")
 	g.Run(t, "trigger", "create", "temps", "--feed", "mqtt/subscribe", "-p", "topic", "devices/+/temperature")

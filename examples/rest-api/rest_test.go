@@ -17,17 +17,8 @@ import (
 // TestREADME runs the README's commands against a fresh `gust serve` and a
 // pouchdb-server, and compares what they print with the README's output.
 func TestREADME(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs gust serve; -short")
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is not installed, and CI needs it (.ci/run installs npm, which brings it)")
-		}
-		t.Skip("the example's actions run with Node.js in the process sandbox, and there is no node")
-	}
+	g := exampletest.ServeNode(t)
 	pouch := upstreamtest.PouchDB(t)
-	g := exampletest.Serve(t, "--sandbox", "process")
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -118,6 +118,23 @@ func Serve(tb testing.TB, flags ...string) *Gust {
 	return g
 }
 
+// ServeNode is Serve with --sandbox process for an example whose actions
+// run with Node.js: it skips the test under -short, and without node
+// (with CI=true it fails instead: .ci/run installs npm, which brings it).
+func ServeNode(tb testing.TB, flags ...string) *Gust {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("runs gust serve; -short")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("node is not installed, and CI needs it (.ci/run installs npm, which brings it)")
+		}
+		tb.Skip("the example's actions run with Node.js in the process sandbox, and there is no node")
+	}
+	return Serve(tb, append([]string{"--sandbox", "process"}, flags...)...)
+}
+
 // Start starts serve again, with the same flags, data directory and
 // address, after Kill or Stop, and waits until it is ready.
 func (g *Gust) Start(tb testing.TB) {
