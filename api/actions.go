@@ -46,19 +46,10 @@ func summarizeAction(a actions.Action) actionSummary {
 }
 
 func (s *Server) listActions(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	ns, err := ownNamespace(r, id)
-	if err != nil {
-		return err
+	list := func(ctx context.Context, ns string) ([]actions.Action, error) {
+		return s.cfg.Actions.ListActions(ctx, ns, "")
 	}
-	p, err := parseList(r, "actions")
-	if err != nil {
-		return err
-	}
-	all, err := s.cfg.Actions.ListActions(r.Context(), ns, "")
-	if err != nil {
-		return err
-	}
-	return writeList(w, "actions", all, p, summarizeAction)
+	return listOwn(w, r, id, "actions", list, summarizeAction)
 }
 
 func (s *Server) getAction(w http.ResponseWriter, r *http.Request, id *Identity) error {
@@ -116,11 +107,7 @@ func (s *Server) listPackageActions(w http.ResponseWriter, r *http.Request, id *
 
 func (s *Server) putAction(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	ns, err := ownNamespace(r, id)
-	if err != nil {
-		return err
-	}
-	n, err := actionName(r, ns)
+	n, err := owned(r, id, actionName)
 	if err != nil {
 		return err
 	}
@@ -142,7 +129,7 @@ func (s *Server) putAction(w http.ResponseWriter, r *http.Request, id *Identity)
 		return err
 	}
 	if n.Package != "" {
-		pkg, _, err := s.cfg.Actions.GetPackage(ctx, actions.Name{Namespace: ns, Name: n.Package})
+		pkg, _, err := s.cfg.Actions.GetPackage(ctx, actions.Name{Namespace: n.Namespace, Name: n.Package})
 		if err != nil {
 			return err
 		}
@@ -172,11 +159,7 @@ func (s *Server) putAction(w http.ResponseWriter, r *http.Request, id *Identity)
 
 func (s *Server) deleteAction(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	ns, err := ownNamespace(r, id)
-	if err != nil {
-		return err
-	}
-	n, err := actionName(r, ns)
+	n, err := owned(r, id, actionName)
 	if err != nil {
 		return err
 	}

@@ -135,24 +135,17 @@ func (p packageWithContents) MarshalJSON() ([]byte, error) {
 
 func (s *Server) putPackage(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	ns, err := ownNamespace(r, id)
+	n, err := ownName(r, id)
 	if err != nil {
 		return err
 	}
-	n, err := packageName(r, ns)
-	if err != nil {
-		return err
-	}
+	ns := n.Namespace
 	var put actions.PackagePut
 	if err := decodeBody(r, maxBodyBytes, &put); err != nil {
 		return err
 	}
-	overwrite, err := queryBool(r, "overwrite")
+	current, rev, err := replaced(r, n, s.cfg.Actions.GetPackage)
 	if err != nil {
-		return err
-	}
-	current, rev, err := s.cfg.Actions.GetPackage(ctx, n)
-	if current, rev, err = replacing(current, rev, err, overwrite); err != nil {
 		return err
 	}
 	pkg, err := put.Apply(current, n, s.now())
@@ -183,11 +176,7 @@ func (s *Server) putPackage(w http.ResponseWriter, r *http.Request, id *Identity
 
 func (s *Server) deletePackage(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	ns, err := ownNamespace(r, id)
-	if err != nil {
-		return err
-	}
-	n, err := packageName(r, ns)
+	n, err := ownName(r, id)
 	if err != nil {
 		return err
 	}
@@ -200,7 +189,7 @@ func (s *Server) deletePackage(w http.ResponseWriter, r *http.Request, id *Ident
 		return err
 	}
 	if pkg.Binding == nil {
-		acts, err := s.cfg.Actions.ListActions(ctx, ns, n.Name)
+		acts, err := s.cfg.Actions.ListActions(ctx, n.Namespace, n.Name)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 )
 
@@ -287,6 +289,17 @@ func mergeJSON(v any, extra map[string]any) ([]byte, error) {
 		m[k] = xb
 	}
 	return json.Marshal(m)
+}
+
+// replaced reads ?overwrite and the entity named n that a PUT replaces
+// (get reads it), and applies replacing to them.
+func replaced[T any](r *http.Request, n actions.Name, get func(context.Context, actions.Name) (*T, uint64, error)) (*T, uint64, error) {
+	overwrite, err := queryBool(r, "overwrite")
+	if err != nil {
+		return nil, 0, err
+	}
+	current, rev, err := get(r.Context(), n)
+	return replacing(current, rev, err, overwrite)
 }
 
 // replacing applies OpenWhisk's overwrite rule to the store's answer for the

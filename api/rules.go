@@ -10,32 +10,11 @@ import (
 )
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	ns, err := ownNamespace(r, id)
-	if err != nil {
-		return err
-	}
-	p, err := parseList(r, "rules")
-	if err != nil {
-		return err
-	}
-	all, err := s.cfg.Rules.ListRules(r.Context(), ns)
-	if err != nil {
-		return err
-	}
-	return writeList(w, "rules", all, p, func(r rules.Rule) rules.Rule { return r })
+	return listOwn(w, r, id, "rules", s.cfg.Rules.ListRules, func(r rules.Rule) rules.Rule { return r })
 }
 
 func (s *Server) getRule(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	n, err := ownName(r, id)
-	if err != nil {
-		return err
-	}
-	rule, _, err := s.cfg.Rules.GetRule(r.Context(), n)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, rule)
-	return nil
+	return getOwn(w, r, id, s.cfg.Rules.GetRule)
 }
 
 // putRule answers PUT /rules/{name}. Beyond OpenWhisk, a rule may carry a
@@ -55,12 +34,8 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request, id *Identity) e
 	if err := decodeBody(r, maxBodyBytes, &put); err != nil {
 		return err
 	}
-	overwrite, err := queryBool(r, "overwrite")
+	current, rev, err := replaced(r, n, s.cfg.Rules.GetRule)
 	if err != nil {
-		return err
-	}
-	current, rev, err := s.cfg.Rules.GetRule(ctx, n)
-	if current, rev, err = replacing(current, rev, err, overwrite); err != nil {
 		return err
 	}
 	rule, err := put.Apply(current, n, s.now())

@@ -25,49 +25,64 @@ func summarizeTrigger(t rules.Trigger) triggerSummary {
 		Annotations: t.Annotations, Updated: t.Updated}
 }
 
-// ownName resolves {ns}/{name} of a trigger or rule URL: only the owner
-// may see these.
+// ownName resolves {ns}/{name} of a trigger, rule or package URL that
+// only the owner may use: all of triggers and rules, changes to packages.
 func ownName(r *http.Request, id *Identity) (actions.Name, error) {
+	return owned(r, id, packageName)
+}
+
+// owned resolves {ns}/{name} of a URL that only the namespace's owner may
+// use, name parsing {name} relative to the namespace (packageName,
+// actionName).
+func owned(r *http.Request, id *Identity, name func(r *http.Request, ns string) (actions.Name, error)) (actions.Name, error) {
 	ns, err := ownNamespace(r, id)
 	if err != nil {
 		return actions.Name{}, err
 	}
-	name := r.PathValue("name")
-	if err := actions.CheckName(name); err != nil {
-		return actions.Name{}, err
-	}
-	return actions.Name{Namespace: ns, Name: name}, nil
+	return name(r, ns)
 }
 
-func (s *Server) listTriggers(w http.ResponseWriter, r *http.Request, id *Identity) error {
+// listOwn answers GET of a collection of the caller's own namespace (list
+// reads it) as writeList writes it.
+func listOwn[T, S any](w http.ResponseWriter, r *http.Request, id *Identity, collection string,
+	list func(ctx context.Context, ns string) ([]T, error), summarize func(T) S) error {
 	ns, err := ownNamespace(r, id)
 	if err != nil {
 		return err
 	}
-	p, err := parseList(r, "triggers")
+	p, err := parseList(r, collection)
 	if err != nil {
 		return err
 	}
-	all, err := s.cfg.Rules.ListTriggers(r.Context(), ns)
+	all, err := list(r.Context(), ns)
 	if err != nil {
 		return err
 	}
-	return writeList(w, "triggers", all, p, summarizeTrigger)
+	return writeList(w, collection, all, p, summarize)
 }
 
-func (s *Server) getTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
+// getOwn answers GET of an entity of the caller's own namespace by name
+// (get reads it).
+func getOwn[T any](w http.ResponseWriter, r *http.Request, id *Identity, get func(context.Context, actions.Name) (*T, uint64, error)) error {
 	n, err := ownName(r, id)
 	if err != nil {
 		return err
 	}
-	t, _, err := s.cfg.Rules.GetTrigger(r.Context(), n)
+	v, _, err := get(r.Context(), n)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
+func (s *Server) listTriggers(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	return listOwn(w, r, id, "triggers", s.cfg.Rules.ListTriggers, summarizeTrigger)
+}
+
+func (s *Server) getTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	return getOwn(w, r, id, s.cfg.Rules.GetTrigger)
+}
 func (s *Server) putTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
 	n, err := ownName(r, id)
@@ -78,12 +93,8 @@ func (s *Server) putTrigger(w http.ResponseWriter, r *http.Request, id *Identity
 	if err := decodeBody(r, maxBodyBytes, &put); err != nil {
 		return err
 	}
-	overwrite, err := queryBool(r, "overwrite")
+	current, rev, err := replaced(r, n, s.cfg.Rules.GetTrigger)
 	if err != nil {
-		return err
-	}
-	current, rev, err := s.cfg.Rules.GetTrigger(ctx, n)
-	if current, rev, err = replacing(current, rev, err, overwrite); err != nil {
 		return err
 	}
 	t, err := put.Apply(current, n, s.now())
