@@ -68,6 +68,13 @@ type Response struct {
 	Size       int             `json:"size,omitempty"`
 }
 
+// ErrorResult is the result of an activation that failed with msg:
+// {"error": msg}, as OpenWhisk writes it.
+func ErrorResult(msg string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	return b
+}
+
 type activationJSON Activation
 
 // MarshalJSON writes OpenWhisk's extended form (WhiskActivation

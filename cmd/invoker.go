@@ -12,6 +12,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/actions/runtimes"
+	"github.com/gusthub/gust/dispatch"
 	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/invoker"
@@ -165,7 +166,7 @@ type invokerDeps struct {
 	owner string
 	// dispatcher is this process's, to which the invoker hands the records
 	// its blocking callers wait for.
-	dispatcher *invoker.Dispatcher
+	dispatcher *dispatch.Dispatcher
 	// telemetry gets the invoker's metrics and traces.
 	telemetry *telemetryParts
 	// slots takes back the concurrency slots of completed invocations.

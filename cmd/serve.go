@@ -21,6 +21,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/dispatch"
 	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds/mqtt"
 	"github.com/gusthub/gust/hub"
@@ -336,7 +337,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	if err != nil {
 		return nil, err
 	}
-	if _, err := invoker.OpenQueue(ctx, js); err != nil {
+	if _, err := hub.OpenInvocations(ctx, js); err != nil {
 		return nil, err
 	}
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
@@ -362,9 +363,9 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 		}
 	}
 	cache := actions.NewCache(ctx, store, log.With("component", "action-cache")) // what invokes and sequences run, without a store read each
-	var dispatcher *invoker.Dispatcher
+	var dispatcher *dispatch.Dispatcher
 	if controller {
-		dispatcher = invoker.NewDispatcher(h, cache, activations, log.With("component", "dispatcher"))
+		dispatcher = dispatch.New(h, cache, activations, log.With("component", "dispatcher"))
 		dispatcher.UseSlots(throttles)
 	}
 	if invokes {
@@ -421,7 +422,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Activator: dispatcher, Throttle: throttles,
 			Events:   events,
 			Replayer: hub.NewPublisher(js), Params: hub.NewRerunParams(js, 0), Retention: retention,
-			Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(invoker.DoneSubject("")),
+			Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(hub.DoneSubject("")),
 			Pool:     invoker.NewPoolView(h.Conn()),
 			Cluster:  h,
 			Feeds:    feedManager, Records: activations,

@@ -14,7 +14,9 @@
 // (envelope.go), in-memory mirrors of a bucket that a watch keeps up to
 // date (Mirror, Follower), and the worker loop of a JetStream consumer
 // (Consume), and group commit of writes (Batch: many messages published at
-// once and confirmed together). It also reads stored events back:
+// once and confirmed together). The invocation queue's stream and subjects
+// (invocations.go) are shared by the dispatchers that fill it and the
+// invokers that empty it. It also reads stored events back:
 // Publisher.Replay puts them on their trigger again, EventRetention purges
 // each namespace's past its retention, and RerunParams keeps activations'
 // parameters for reruns.

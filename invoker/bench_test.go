@@ -19,6 +19,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
+	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/invoker"
 )
@@ -145,7 +146,7 @@ func BenchmarkThroughput(b *testing.B) {
 				b.Fatalf("warm up: %s", rec.Response.Result)
 			}
 			done := make(chan *nats.Msg, n)
-			sub, err := s.hub.Conn().ChanSubscribe(invoker.DoneSubject("*"), done)
+			sub, err := s.hub.Conn().ChanSubscribe(hub.DoneSubject("*"), done)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -54,8 +54,7 @@ type outcome struct {
 }
 
 func errorResult(msg string) json.RawMessage {
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	return b
+	return actions.ErrorResult(msg)
 }
 
 func failed(status int, msg string) outcome {

@@ -96,7 +96,7 @@ func BenchmarkFireToCompletion(b *testing.B) {
 		b.Run(fmt.Sprintf("rules=%d", fanout), func(b *testing.B) {
 			r := newFireRig(b, fanout, noopCode, fireConcurrency)
 			done := make(chan *nats.Msg, fireEvents*fanout)
-			sub, err := r.hub.Conn().ChanSubscribe(invoker.DoneSubject("*"), done)
+			sub, err := r.hub.Conn().ChanSubscribe(hub.DoneSubject("*"), done)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -141,7 +141,7 @@ func BenchmarkFireToStart(b *testing.B) {
 	const n = 300
 	r := newFireRig(b, 1, startCode, 1)
 	done := make(chan *nats.Msg, 1)
-	sub, err := r.hub.Conn().ChanSubscribe(invoker.DoneSubject("*"), done)
+	sub, err := r.hub.Conn().ChanSubscribe(hub.DoneSubject("*"), done)
 	if err != nil {
 		b.Fatal(err)
 	}

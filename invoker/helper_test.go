@@ -20,6 +20,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/actions/runtimes"
+	"github.com/gusthub/gust/dispatch"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/dockertest"
 	"github.com/gusthub/gust/invoker"
@@ -133,7 +134,7 @@ type stack struct {
 	images  invoker.ImageFunc
 	owner   string
 	pool    *invoker.Pool
-	disp    *invoker.Dispatcher
+	disp    *dispatch.Dispatcher
 	remote  bool   // the invoker does not hand records to disp directly
 	stopRun func() // stops the invoker, not its pool
 }
@@ -168,7 +169,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := invoker.OpenQueue(ctx, h.JetStream()); err != nil {
+	if _, err := hub.OpenInvocations(ctx, h.JetStream()); err != nil {
 		tb.Fatal(err)
 	}
 	s := &stack{hub: h, store: store, records: records, sb: sb, images: sb.RuntimeImages(proxy), owner: o.owner}
@@ -183,7 +184,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 			tb.Errorf("remove containers: %v", err)
 		}
 	})
-	s.disp = invoker.NewDispatcher(h, store, records, quiet())
+	s.disp = dispatch.New(h, store, records, quiet())
 	s.remote = o.remote
 	s.startInvoker(tb, o.pool)
 	tb.Cleanup(s.disp.Close) // before the invoker stops: sequences need it

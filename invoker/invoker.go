@@ -38,10 +38,18 @@ type encodedRecordStore interface {
 	PutAsync(ctx context.Context, a *actions.Activation, b []byte) (stored func(context.Context) error)
 }
 
-// recordGetter reads stored records (actions.ActivationStore), for the
-// records too large to announce.
+// recordGetter reads stored records (actions.ActivationStore), to tell
+// whether a redelivered invocation ran already.
 type recordGetter interface {
 	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
+}
+
+// Waiters are the callers of this process that wait for activation
+// records (*dispatch.Dispatcher).
+type Waiters interface {
+	// Deliver hands rec to the caller waiting for activation id, and
+	// reports whether one was.
+	Deliver(id string, rec *actions.Activation) bool
 }
 
 // ImageFunc returns the image that runs exec, and whether that image runs
@@ -62,7 +70,7 @@ type Options struct {
 	// Local is the dispatcher of this process, if any: a record one of its
 	// callers waits for is handed to it directly instead of announced on
 	// NATS, which saves the blocking invoke a round trip through the server.
-	Local  *Dispatcher
+	Local  Waiters
 	Logger *slog.Logger
 	// Builtins are the actions the invoker runs in Go, without a
 	// container; nil means RegisteredBuiltins().
@@ -139,7 +147,7 @@ func New(h *hub.Hub, pool *Pool, code CodeStore, records RecordStore, images Ima
 // Run consumes invocations until ctx ends, then waits for the activations
 // in flight to finish.
 func (iv *Invoker) Run(ctx context.Context) error {
-	st, err := bindQueue(ctx, iv.js) // provisioned by serve (OpenQueue)
+	st, err := bindQueue(ctx, iv.js) // provisioned by serve (hub.OpenInvocations)
 	if err != nil {
 		return err
 	}
@@ -346,7 +354,7 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored 
 	}
 	// A caller waiting in this process gets the record before it is
 	// encoded, which it need not wait for.
-	handed := iv.opts.Local != nil && iv.opts.Local.deliver(inv.ActivationID, completion{rec: rec})
+	handed := iv.opts.Local != nil && iv.opts.Local.Deliver(inv.ActivationID, rec)
 	b, err := rec.MarshalJSON() // not json.Marshal, which would check and compact it again
 	if err != nil {
 		err = fmt.Errorf("encode activation: %w", err)
@@ -377,249 +385,7 @@ const announceHeadroom = 4 << 10
 // announce publishes activation id's completion: its record, or nil for
 // one that is too large for a message and is to be read from the store.
 func (iv *Invoker) announce(id string, b []byte) {
-	if err := iv.nc.Publish(DoneSubject(id), b); err != nil {
+	if err := iv.nc.Publish(hub.DoneSubject(id), b); err != nil {
 		iv.log.Warn("announce activation", "activation_id", id, "err", err)
-	}
-}
-
-// Dispatcher is the controller's side of invocations: it queues them on the
-// hub and, for blocking callers, waits for their records. It runs sequences
-// itself, component by component.
-type Dispatcher struct {
-	js      jetstream.JetStream
-	nc      *nats.Conn
-	actions actions.Getter
-	records RecordStore
-	log     *slog.Logger
-	// params keeps the parameters of the sequences it runs for reruns
-	// (their components' are kept by the invokers that run them).
-	params *hub.RerunParams
-
-	bg     sync.WaitGroup // sequences still running for callers that stopped waiting
-	stopBg context.CancelFunc
-	bgCtx  context.Context
-
-	// One subscription to every completion serves all blocking callers,
-	// instead of a subscribe and unsubscribe per call.
-	subOnce sync.Once
-	sub     *nats.Subscription
-	subErr  error
-	mu      sync.Mutex
-	waiting map[string]chan completion
-
-	slots Releaser // nil: none held
-	place *placer
-}
-
-// UseSlots makes the dispatcher give back to slots the concurrency slot of
-// each sequence that holds one when it completes (the invoker does so for
-// other actions). Call it before the first Activate.
-func (d *Dispatcher) UseSlots(slots Releaser) { d.slots = slots }
-
-// NewDispatcher returns a dispatcher on h. The queue must exist (OpenQueue).
-// It resolves sequence components with acts and stores sequence records in
-// records. Close waits for sequences still running.
-func NewDispatcher(h *hub.Hub, acts actions.Getter, records RecordStore, log *slog.Logger) *Dispatcher {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Dispatcher{js: h.JetStream(), nc: h.Conn(), actions: acts, records: records, log: log,
-		params: hub.NewRerunParams(h.JetStream(), 0), bgCtx: ctx, stopBg: cancel, waiting: map[string]chan completion{}, place: &placer{members: h.Members}}
-}
-
-// Activate runs inv. With wait > 0 it waits up to wait for the activation's
-// record and returns it, or nil when the time is up (the activation goes
-// on). With wait 0 it returns nil once the activation is queued.
-func (d *Dispatcher) Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error) {
-	return d.activate(ctx, inv, wait, true)
-}
-
-func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait time.Duration, topmost bool) (*actions.Activation, error) {
-	if inv.Action.Exec.Kind == actions.KindSequence {
-		return d.activateSequence(ctx, inv, wait, topmost)
-	}
-	b, err := d.encode(ctx, inv)
-	if err != nil {
-		return nil, err
-	}
-	var done chan completion
-	if wait > 0 {
-		var err error
-		if done, err = d.await(inv.ActivationID); err != nil {
-			return nil, err
-		}
-		defer d.forget(inv.ActivationID)
-	}
-	if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: d.place.subject(ctx, inv), Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
-		return nil, fmt.Errorf("queue invocation: %w", err)
-	}
-	if wait <= 0 {
-		return nil, nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case c := <-done:
-		if c.rec != nil {
-			rec := *c.rec // the invoker still reads it, to store it
-			return &rec, nil
-		}
-		if len(c.data) == 0 { // announced without the record, which is too large: it is stored
-			g, ok := d.records.(recordGetter)
-			if !ok {
-				return nil, fmt.Errorf("activation %s is too large to announce, and its store cannot be read", inv.ActivationID)
-			}
-			return g.Get(ctx, inv.Namespace, inv.ActivationID)
-		}
-		var rec actions.Activation
-		if err := json.Unmarshal(c.data, &rec); err != nil {
-			return nil, fmt.Errorf("decode activation: %w", err)
-		}
-		return &rec, nil
-	case <-t.C:
-		return nil, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// encode is inv as the queue's message. A payload larger than
-// hub.InlineDataLimit is stored apart (hub.StoreParams) and the message
-// carries its reference: a message has at most the server's max payload
-// (8 MB embedded, 1 MB by default on an external NATS).
-func (d *Dispatcher) encode(ctx context.Context, inv *actions.Invocation) ([]byte, error) {
-	if len(inv.Payload) > hub.InlineDataLimit {
-		ref, err := hub.StoreParams(ctx, d.js, inv.ActivationID, inv.Payload)
-		if err != nil {
-			return nil, fmt.Errorf("queue invocation: %w", err)
-		}
-		c := *inv // the caller's stays whole: a sequence or a retry uses it again
-		c.Payload, c.PayloadRef = nil, ref
-		inv = &c
-	}
-	b, err := json.Marshal(inv)
-	if err != nil {
-		return nil, fmt.Errorf("encode invocation: %w", err)
-	}
-	return b, nil
-}
-
-// queueAckWait bounds how long Queue's stored waits for JetStream.
-const queueAckWait = 10 * time.Second
-
-// Queue puts inv on the work queue like Activate with no wait, but returns
-// before JetStream has stored it: stored waits for that, so that a caller
-// with many invocations (the rule engine, for the rules of an event) has
-// them stored together. A sequence starts in the background, as Activate
-// starts it.
-func (d *Dispatcher) Queue(ctx context.Context, inv *actions.Invocation) (stored func(context.Context) error, err error) {
-	if inv.Action.Exec.Kind == actions.KindSequence {
-		_, err := d.activate(ctx, inv, 0, true)
-		return func(context.Context) error { return nil }, err
-	}
-	b, err := d.encode(ctx, inv)
-	if err != nil {
-		return nil, err
-	}
-	f, err := d.js.PublishAsync(d.place.subject(ctx, inv), b, jetstream.WithMsgID(inv.ActivationID))
-	if err != nil {
-		return nil, fmt.Errorf("queue invocation: %w", err)
-	}
-	return func(ctx context.Context) error {
-		t := time.NewTimer(queueAckWait)
-		defer t.Stop()
-		select {
-		case <-f.Ok():
-			return nil
-		case err := <-f.Err():
-			return fmt.Errorf("queue invocation: %w", err)
-		case <-t.C:
-			return fmt.Errorf("queue invocation: no acknowledgement within %v", queueAckWait)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}, nil
-}
-
-// activateSequence runs a sequence in the background, so that it finishes
-// even when its caller stops waiting, and waits for it up to wait.
-func (d *Dispatcher) activateSequence(ctx context.Context, inv *actions.Invocation, wait time.Duration, topmost bool) (*actions.Activation, error) {
-	done := make(chan *actions.Activation, 1)
-	d.bg.Add(1)
-	go func() {
-		defer d.bg.Done()
-		rec := d.runSequence(d.bgCtx, inv, topmost)
-		release(d.bgCtx, d.slots, inv, d.log)
-		done <- rec
-	}()
-	if wait <= 0 {
-		return nil, nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case rec := <-done:
-		return rec, nil
-	case <-t.C:
-		return nil, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// await registers interest in activation id's completion.
-func (d *Dispatcher) await(id string) (chan completion, error) {
-	d.subOnce.Do(func() {
-		d.sub, d.subErr = d.nc.Subscribe(doneSubjectPrefix+"*", func(m *nats.Msg) {
-			d.deliver(strings.TrimPrefix(m.Subject, doneSubjectPrefix), completion{data: m.Data})
-		})
-	})
-	if d.subErr != nil {
-		return nil, fmt.Errorf("wait for activation: %w", d.subErr)
-	}
-	ch := make(chan completion, 1)
-	d.mu.Lock()
-	d.waiting[id] = ch
-	d.mu.Unlock()
-	return ch, nil
-}
-
-// completion is a finished activation's record: decoded when handed over
-// in the process, else as announced on NATS.
-type completion struct {
-	rec  *actions.Activation
-	data []byte
-}
-
-// deliver hands the record of activation id to the caller waiting for it,
-// and reports whether one was.
-func (d *Dispatcher) deliver(id string, c completion) bool {
-	d.mu.Lock()
-	ch := d.waiting[id]
-	d.mu.Unlock()
-	if ch == nil {
-		return false
-	}
-	select {
-	case ch <- c:
-	default: // already answered
-	}
-	return true
-}
-
-func (d *Dispatcher) forget(id string) {
-	d.mu.Lock()
-	delete(d.waiting, id)
-	d.mu.Unlock()
-}
-
-// Close stops the sequences still running, waits for them and drops the
-// completion subscription.
-func (d *Dispatcher) Close() {
-	d.stopBg()
-	d.bg.Wait()
-	if d.sub != nil {
-		_ = d.sub.Unsubscribe()
 	}
 }

@@ -3,7 +3,6 @@ package invoker
 import (
 	"context"
 	"encoding/json"
-	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -14,110 +13,16 @@ import (
 	"github.com/gusthub/gust/hub"
 )
 
-// Placement (see the package doc): an invocation goes to the shared queue
-// gust.invocation.<ns>, or to one invoker's home queue
-// gust.invocation.home.<queue>.<ns>, which only that invoker's durable
-// consumer home-<queue> reads, until the invoker is gone and the others
-// take it over.
+// An invoker's home queue (see the package doc) is read by its durable
+// consumer home-<queue> alone, until the invoker is gone and the others
+// take it over; the shared consumer reads the namespace queues only.
 const (
-	homePrefix         = invokePrefix + "home."
 	homeConsumerPrefix = "home-"
-	sharedFilter       = invokePrefix + "*" // the namespace token only: not the home queues
+	sharedFilter       = hub.InvocationPrefix + "*" // the namespace token only: not the home queues
 )
-
-func homeSubject(queue, ns string) string { return homePrefix + queue + "." + hub.EncodeToken(ns) }
 
 // Members lists the Gust processes advertised now (hub.Hub.Members).
 type Members func(ctx context.Context) ([]hub.Member, error)
-
-// placer picks the invoker an invocation goes to, from the invokers'
-// advertisements, refreshed at most every placementRefresh.
-type placer struct {
-	members Members
-
-	mu       sync.Mutex
-	at       time.Time
-	invokers []hub.Load // live invokers with a home queue
-}
-
-// placementRefresh is how stale the placer's view of the invokers may be:
-// invokers advertise every hub.AdvertInterval.
-const placementRefresh = time.Second
-
-// view returns the live invokers, refreshing them when stale. One caller
-// refreshes; the others meanwhile use the view they have.
-func (p *placer) view(ctx context.Context) []hub.Load {
-	p.mu.Lock()
-	if time.Since(p.at) < placementRefresh {
-		defer p.mu.Unlock()
-		return p.invokers
-	}
-	p.at = time.Now() // others use the old view while this one refreshes
-	p.mu.Unlock()
-	rctx, cancel := context.WithTimeout(ctx, time.Second)
-	ms, err := p.members(rctx)
-	cancel()
-	var inv []hub.Load
-	for _, m := range ms {
-		if m.Invoker != nil && m.Invoker.Queue != "" && time.Since(m.Seen) < 3*hub.AdvertInterval {
-			inv = append(inv, *m.Invoker)
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err == nil {
-		p.invokers = inv
-	}
-	return p.invokers
-}
-
-// subject is where inv goes: the home queue of the invoker that keeps warm
-// containers of its action (the most of them) and has a free slot; else
-// that of its home invoker, the first by rendezvous hashing of the action
-// on the invokers' queues, when it has a free slot; else the shared queue
-// (overflow). With fewer than two invokers everything goes to the shared
-// queue, as on one machine.
-func (p *placer) subject(ctx context.Context, inv *actions.Invocation) string {
-	shared := invokeSubject(inv.Namespace)
-	if p == nil || p.members == nil {
-		return shared
-	}
-	invokers := p.view(ctx)
-	if len(invokers) < 2 {
-		return shared
-	}
-	action := inv.Action.FullName().String()
-	var best *hub.Load
-	var bestScore uint64
-	for i := range invokers {
-		l := &invokers[i]
-		if l.Slots > 0 && l.InFlight >= l.Slots {
-			continue // busy: not a candidate
-		}
-		score := rendezvous(l.Queue, action)
-		switch {
-		case best == nil,
-			l.Warm[action] > best.Warm[action],
-			l.Warm[action] == best.Warm[action] && score > bestScore:
-			best, bestScore = l, score
-		}
-	}
-	if best == nil {
-		return shared
-	}
-	return homeSubject(best.Queue, inv.Namespace)
-}
-
-// rendezvous is the highest-random-weight score of an invoker's queue for
-// an action: every controller picks the same home for an action, and the
-// loss of one invoker moves only its own actions.
-func rendezvous(queue, action string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(queue))
-	h.Write([]byte{0})
-	h.Write([]byte(action))
-	return h.Sum64()
-}
 
 // Takeover of the home queues of invokers that are gone: every
 // takeoverInterval an invoker looks for home consumers whose invoker has

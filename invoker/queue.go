@@ -2,110 +2,28 @@ package invoker
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/hub"
 )
 
-// The hub's invocation queue: controllers publish on
-// gust.invocation.<namespace>, invokers pull from one shared durable
-// consumer, so that each invocation goes to one invoker.
-//
-// It is a work queue kept on a limits stream, not a work-queue stream:
-// there, every acknowledgement removes its message from the file store,
-// and a queue that runs empty (every blocking invoke) creates and deletes
-// a block file per message. Here an acknowledgement only moves the
-// consumer's ack floor, and the invokers purge what lies below it once a
-// second (trimQueue).
+// The invocation queue (hub/invocations.go) as this package consumes it:
+// every invoker pulls from the shared durable consumer "invokers", so that
+// each invocation goes to one invoker, and from its own home consumer
+// (placement.go).
 const (
-	InvokeStream   = "GUST_INVOCATIONS"
-	invokePrefix   = "gust.invocation."
+	// InvokeStream is the queue's stream (hub.InvocationsStream).
+	InvokeStream   = hub.InvocationsStream
 	invokeConsumer = "invokers"
-	// doneSubject is where an invoker announces a finished activation, on
-	// core NATS, to whoever waits for it: gust.done.<activation id>.
-	doneSubjectPrefix = "gust.done."
-
-	// legacyStream is the work-queue stream of earlier versions, on
-	// subjects gust.invoke.>: OpenQueue moves what waits there.
-	legacyStream = "GUST_INVOKE"
-	legacyPrefix = "gust.invoke."
+	homePrefix     = hub.HomePrefix
 )
 
-func invokeSubject(ns string) string { return invokePrefix + hub.EncodeToken(ns) }
-
-// DoneSubject is the subject that announces activation id's record.
-func DoneSubject(id string) string { return doneSubjectPrefix + id }
-
-// OpenQueue creates or updates the invocation queue, and moves into it the
-// invocations still waiting in an earlier version's queue.
-func OpenQueue(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, queueConfig())
-	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", InvokeStream, err)
-	}
-	if err := migrateLegacyQueue(ctx, js); err != nil {
-		return nil, err
-	}
-	return st, nil
-}
-
 // bindQueue returns the invocation queue as serve provisioned it
-// (OpenQueue), creating it only when it does not exist.
+// (hub.OpenInvocations), creating it only when it does not exist.
 func bindQueue(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	return hub.BindStream(ctx, js, queueConfig())
-}
-
-func queueConfig() jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:      InvokeStream,
-		Subjects:  []string{invokePrefix + ">"},
-		Retention: jetstream.LimitsPolicy,
-		Storage:   jetstream.FileStorage,
-		MaxAge:    24 * time.Hour,
-	}
-}
-
-// migrateLegacyQueue republishes the invocations of the legacy work queue
-// on the queue's subjects, each with its message id (the activation id, so
-// that two processes migrating at once do not queue one twice), then
-// deletes the legacy stream. What is left in a work queue was not taken
-// by any invoker yet.
-func migrateLegacyQueue(ctx context.Context, js jetstream.JetStream) error {
-	old, err := js.Stream(ctx, legacyStream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("open stream %s: %w", legacyStream, err)
-	}
-	state := old.CachedInfo().State
-	for seq := state.FirstSeq; state.Msgs > 0 && seq <= state.LastSeq; seq++ {
-		m, err := old.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("move invocations of %s: %w", legacyStream, err)
-		}
-		msg := nats.NewMsg(invokePrefix + strings.TrimPrefix(m.Subject, legacyPrefix))
-		msg.Data = m.Data
-		if id := m.Header.Get(jetstream.MsgIDHeader); id != "" {
-			msg.Header.Set(jetstream.MsgIDHeader, id)
-		}
-		if _, err := js.PublishMsg(ctx, msg); err != nil {
-			return fmt.Errorf("move invocations of %s: %w", legacyStream, err)
-		}
-	}
-	if err := js.DeleteStream(ctx, legacyStream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("delete stream %s: %w", legacyStream, err)
-	}
-	return nil
+	return hub.BindInvocations(ctx, js)
 }
 
 // trimInterval is how often an invoker purges the invocations taken.

@@ -9,69 +9,17 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/hub/hubtest"
 )
-
-func startHub(t *testing.T) jetstream.JetStream {
-	t.Helper()
-	h := hubtest.Start(t)
-	return h.JetStream()
-}
-
-// An earlier version's work-queue stream is moved into the queue: what
-// waited there waits in the queue, once, and the old stream is gone.
-func TestOpenQueueMovesLegacyWorkQueue(t *testing.T) {
-	ctx := context.Background()
-	js := startHub(t)
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: legacyStream, Subjects: []string{legacyPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		if _, err := js.Publish(ctx, legacyPrefix+"guest", fmt.Appendf(nil, `{"activationId":"a%d"}`, i),
-			jetstream.WithMsgID(fmt.Sprintf("a%d", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 2 { // a second open, or a second process, moves nothing twice
-		if _, err := OpenQueue(ctx, js); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := js.Stream(ctx, legacyStream); err != jetstream.ErrStreamNotFound {
-		t.Errorf("legacy stream after the move: %v, want it deleted", err)
-	}
-	st, err := js.Stream(ctx, InvokeStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 3 {
-		t.Fatalf("%d invocations in the queue, want 3", info.State.Msgs)
-	}
-	for i := range 3 {
-		m, err := st.GetMsg(ctx, uint64(i+1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := fmt.Sprintf(`{"activationId":"a%d"}`, i)
-		if m.Subject != invokeSubject("guest") || string(m.Data) != want || m.Header.Get(jetstream.MsgIDHeader) != fmt.Sprintf("a%d", i) {
-			t.Errorf("message %d: %s %s %v, want %s %s", i+1, m.Subject, m.Data, m.Header, invokeSubject("guest"), want)
-		}
-	}
-}
 
 // The invokers' trim purges the invocations below the ack floor, and only
 // those.
 func TestTrimQueuePurgesTakenInvocations(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	js := startHub(t)
-	st, err := OpenQueue(ctx, js)
+	js := hubtest.Start(t).JetStream()
+	st, err := hub.OpenInvocations(ctx, js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +28,7 @@ func TestTrimQueuePurgesTakenInvocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if _, err := js.Publish(ctx, invokeSubject("guest"), fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+		if _, err := js.Publish(ctx, hub.InvocationSubject("guest"), fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
 			t.Fatal(err)
 		}
 	}

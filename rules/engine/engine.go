@@ -27,7 +27,7 @@ type Activator interface {
 }
 
 // queuer is an Activator that can queue an invocation without waiting
-// for it to be stored (invoker.Dispatcher): an event's invocations are then
+// for it to be stored (dispatch.Dispatcher): an event's invocations are then
 // queued at once and waited for together.
 type queuer interface {
 	Queue(ctx context.Context, inv *actions.Invocation) (stored func(context.Context) error, err error)

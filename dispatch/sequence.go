@@ -1,4 +1,4 @@
-package invoker
+package dispatch
 
 import (
 	"context"
@@ -62,7 +62,7 @@ func (d *Dispatcher) runSequence(ctx context.Context, inv *actions.Invocation, t
 			if errors.Is(err, hub.ErrNotFound) {
 				msg = fmt.Sprintf("Sequence component %s does not exist.", comp)
 			}
-			status, result = actions.StatusApplicationError, errorResult(msg)
+			status, result = actions.StatusApplicationError, actions.ErrorResult(msg)
 			if ctx.Err() != nil {
 				status = actions.StatusInternalError
 			}
@@ -103,7 +103,7 @@ func (d *Dispatcher) record(ctx context.Context, rec *actions.Activation) {
 		d.log.Error("store activation", "activation_id", rec.ActivationID, "err", err)
 	}
 	if b, err := json.Marshal(rec); err == nil {
-		_ = d.nc.Publish(DoneSubject(rec.ActivationID), b)
+		_ = d.nc.Publish(hub.DoneSubject(rec.ActivationID), b)
 	}
 }
 

@@ -1,0 +1,26 @@
+// Package dispatch is the controller's side of invocations: the Dispatcher
+// puts them on the hub's invocation queue (hub/invocations.go), wakes
+// blocking callers when their record is announced on gust.done.<id> (or
+// handed over by an invoker of the same process, Deliver), and runs
+// sequences itself, component by component (sequence.go), storing their
+// records.
+//
+// Parameters too large for the queue's message travel by reference: the
+// Dispatcher stores them (hub.StoreParams), the invoker reads them right
+// before the action runs.
+//
+// Placement on a cluster (placement.go): every invoker advertises its load
+// (hub.Advertise: slots, activations in flight, warm containers by action)
+// and consumes the shared queue gust.invocation.<ns> as well as its own
+// home queue gust.invocation.home.<q>.<ns>. With two invokers or more, the
+// Dispatcher sends an invocation to the home queue of the invoker that
+// keeps the most warm containers of its action, else to its home invoker
+// by rendezvous hashing of the action over the invokers (OpenWhisk's home
+// invoker; the loss of one invoker moves only its own actions), skipping
+// invokers whose slots are all busy; when every invoker is busy, to the
+// shared queue (overflow). So one action's invocations land where its
+// containers are warm instead of cold-starting on every invoker.
+//
+// The package does not import the container pool (package invoker), so
+// that a controller need not link it.
+package dispatch
