@@ -1,11 +1,9 @@
 package gustcmd
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 
-	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -14,16 +12,9 @@ func TestCLIRuleDelivery(t *testing.T) {
 	wantPolicy := func(name, want string) func(t *testing.T) {
 		return func(t *testing.T) {
 			t.Helper()
-			r, _, err := ts.rules.GetRule(context.Background(), actions.Name{Namespace: "guest", Name: name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr, _, err := ts.rules.GetTrigger(context.Background(), r.Trigger.FullName())
-			if err != nil {
-				t.Fatal(err)
-			}
+			r, l := ts.rule(t, name)
 			link := ""
-			if d := tr.Rules[r.LinkKey()].Delivery; d != nil {
+			if d := l.Delivery; d != nil {
 				b, _ := json.Marshal(d)
 				link = string(b)
 			}

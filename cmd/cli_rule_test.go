@@ -1,10 +1,8 @@
 package gustcmd
 
 import (
-	"context"
 	"testing"
 
-	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -13,15 +11,8 @@ func TestCLIRuleFilter(t *testing.T) {
 	filterOf := func(name string) func(t *testing.T) string {
 		return func(t *testing.T) string {
 			t.Helper()
-			r, _, err := ts.rules.GetRule(context.Background(), actions.Name{Namespace: "guest", Name: name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr, _, err := ts.rules.GetTrigger(context.Background(), r.Trigger.FullName())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if link := string(tr.Rules[r.LinkKey()].Filter); link != string(r.Annotations.Get(rules.FilterAnnotation)) {
+			r, l := ts.rule(t, name)
+			if link := string(l.Filter); link != string(r.Annotations.Get(rules.FilterAnnotation)) {
 				t.Errorf("link filter %s, annotation %s", link, r.Annotations.Get(rules.FilterAnnotation))
 			}
 			return string(r.Annotations.Get(rules.FilterAnnotation))

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/rules"
 )
 
 // pad is a name padded as wsk's lists pad it.
@@ -58,6 +59,21 @@ func (ts *testServer) action(t *testing.T, name string) *actions.Action {
 		t.Fatalf("get action %s: %v", name, err)
 	}
 	return a
+}
+
+// rule returns guest's rule name and the link its trigger holds for it,
+// which carries copies of the rule's filter and delivery policy.
+func (ts *testServer) rule(t *testing.T, name string) (*rules.Rule, rules.Link) {
+	t.Helper()
+	r, _, err := ts.rules.GetRule(context.Background(), actions.Name{Namespace: "guest", Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, _, err := ts.rules.GetTrigger(context.Background(), r.Trigger.FullName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, tr.Rules[r.LinkKey()]
 }
 
 func (ts *testServer) missing(t *testing.T, name string) {

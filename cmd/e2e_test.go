@@ -17,6 +17,7 @@ import (
 
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/internal/dockertest"
+	"github.com/gusthub/gust/internal/exampletest"
 )
 
 // These tests run the whole of Gust as `gust serve` does, through run(),
@@ -32,33 +33,12 @@ func requireEngine(t testing.TB) {
 	dockertest.Require(t, nil)
 }
 
-var (
-	gustBinOnce sync.Once
-	gustBin     string
-	gustBinErr  error
-)
-
-// builtGust builds the gust binary once per test run: the action proxy in
-// runtime images is a copy of it, and the test binary cannot be one.
+// builtGust builds the gust binary once per test run (TestMain removes
+// it): the action proxy in runtime images is a copy of it, and the test
+// binary cannot be one.
 func builtGust(t testing.TB) string {
 	t.Helper()
-	gustBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gust-e2e-bin")
-		if err != nil {
-			gustBinErr = err
-			return
-		}
-		gustBin = filepath.Join(dir, "gust")
-		cmd := exec.Command("go", "build", "-o", gustBin, "./gust")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			gustBinErr = fmt.Errorf("build gust: %v\n%s", err, out)
-		}
-	})
-	if gustBinErr != nil {
-		t.Fatal(gustBinErr)
-	}
-	return gustBin
+	return exampletest.Binary(t)
 }
 
 // gustProcess is one `gust serve` run in this process.

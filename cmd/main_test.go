@@ -2,10 +2,10 @@ package gustcmd
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gusthub/gust/internal/dockertest"
+	"github.com/gusthub/gust/internal/exampletest"
 )
 
 // owners are the container owners of the servers the tests start (one per
@@ -15,8 +15,6 @@ var owners dockertest.Owners
 
 func TestMain(m *testing.M) {
 	code := dockertest.Main(m, &owners)
-	if gustBin != "" {
-		os.RemoveAll(filepath.Dir(gustBin))
-	}
+	exampletest.RemoveBinary()
 	os.Exit(code)
 }

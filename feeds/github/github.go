@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -286,23 +285,15 @@ func (wh *Webhook) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Em
 	return nil
 }
 
-// readBody reads at most MaxBody bytes: more is a 413.
+// readBody is ingress.ReadBody (ingress.MaxBody is MaxBody) with a 413
+// that names GitHub's limit.
 func readBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-	var tooBig *http.MaxBytesError
-	var withStatus interface{ HTTPStatus() int } // the server's: a body that timed out
-	switch {
-	case err != nil && errors.As(err, &withStatus):
-		return nil, feeds.Reject(withStatus.HTTPStatus(), "%v", err)
-	case errors.As(err, &tooBig) || len(b) > MaxBody:
+	b, err := ingress.ReadBody(r)
+	var re *feeds.RequestError
+	if errors.As(err, &re) && re.Status == http.StatusRequestEntityTooLarge {
 		return nil, feeds.Reject(http.StatusRequestEntityTooLarge, "The delivery is larger than GitHub's limit of 25 MB (%d bytes).", MaxBody)
-	case err != nil:
-		return nil, feeds.Reject(http.StatusBadRequest, "The request body could not be read: %v", err)
 	}
-	return b, nil
+	return b, err
 }
 
 func answer(w http.ResponseWriter, status int, v any) error {

@@ -1,6 +1,8 @@
 // Package exampletest runs the commands of an example's README in a test:
 // it builds the gust binary, runs `gust serve` in a temporary data
 // directory as a separate process, and runs gust CLI commands against it.
+// The cmd tests use its binary too, as the action proxy of their runtime
+// images.
 //
 // It is a test helper: only _test.go files import it.
 package exampletest
@@ -52,7 +54,8 @@ func moduleRoot(tb testing.TB) string {
 	}
 }
 
-// Binary builds bin/gust once per test run and returns its path.
+// Binary builds the gust binary once per test run and returns its path;
+// RemoveBinary removes it.
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	buildOnce.Do(func() {
@@ -74,6 +77,14 @@ func Binary(tb testing.TB) string {
 		tb.Fatalf("build gust: %v\n%s", buildErr, binPath)
 	}
 	return binPath
+}
+
+// RemoveBinary removes the binary Binary built, if it built one: call it
+// from TestMain after the tests ran.
+func RemoveBinary() {
+	if buildErr == nil && binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
 }
 
 // Gust is a `gust serve` started for a test.
