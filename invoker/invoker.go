@@ -125,6 +125,7 @@ type Invoker struct {
 	queue     string
 	homeReady atomic.Bool
 	members   Members
+	commits   *committer
 }
 
 // New returns an invoker; Run starts it.
@@ -188,8 +189,20 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		}
 		defer func() { _ = sub.Unsubscribe() }()
 	}
+	// The committer stops after everything that takes invocations, once
+	// what they ran is recorded and acknowledged.
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	iv.commits = newCommitter(iv)
+	stopCommits, committed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(committed)
+		iv.commits.run(context.WithoutCancel(ctx), stopCommits)
+	}()
+	defer func() {
+		wg.Wait()
+		close(stopCommits)
+		<-committed
+	}()
 	wg.Go(func() { iv.trimQueue(ctx, st) })
 	wg.Go(func() { iv.takeOver(ctx, st) })
 	it, err := cons.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight))
@@ -238,57 +251,24 @@ const (
 )
 
 // take runs the invocation in msg, unless an earlier delivery of it ran
-// already, and acknowledges it once its record is stored.
+// already, and hands it to the committer, which acknowledges it once its
+// record is stored.
 func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Invocation) {
-	iv.inFlight.Add(1)
-	defer iv.inFlight.Add(-1)
+	iv.inFlight.Add(1) // until acknowledged
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
 		if g, ok := iv.rec.(recordGetter); ok {
 			if _, err := g.Get(ctx, inv.Namespace, inv.ActivationID); err == nil {
 				iv.log.Info("redelivered invocation ran already", "activation_id", inv.ActivationID)
 				iv.announce(inv.ActivationID, nil) // a caller still waiting reads it from the store
 				_ = msg.Ack()
+				iv.inFlight.Add(-1)
 				return
 			}
 		}
 		iv.log.Info("running an invocation another invoker took and did not finish", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
 	}
-	// While it runs, JetStream is told so every third of invokeAckWait, by
-	// a timer that starts no goroutine until it fires.
-	var mu sync.Mutex
-	done := false
-	var beat *time.Timer
-	mu.Lock()
-	beat = time.AfterFunc(invokeAckWait/3, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if !done {
-			_ = msg.InProgress()
-			beat.Reset(invokeAckWait / 3)
-		}
-	})
-	mu.Unlock()
-	stored := iv.handle(ctx, inv)
-	err := stored(ctx)
-	if err != nil && retryableStore(err) {
-		err = iv.storeWhenRoom(ctx, inv, stored, err)
-	}
-	if err != nil {
-		iv.log.Error("store activation", "activation_id", inv.ActivationID, "err", err)
-	}
-	mu.Lock()
-	done = true
-	beat.Stop()
-	mu.Unlock()
-	if err := msg.Ack(); err != nil {
-		iv.log.Warn("ack invocation", "activation_id", inv.ActivationID, "err", err)
-	}
-	if inv.PayloadRef != "" {
-		// Done with: what a failed delete leaves expires with hub.ParamsTTL.
-		if err := hub.DropParams(context.WithoutCancel(ctx), iv.js, inv.PayloadRef); err != nil {
-			iv.log.Warn("delete the invocation's stored parameters", "activation_id", inv.ActivationID, "err", err)
-		}
-	}
+	beat := startHeartbeat(msg)
+	iv.commits.add(finished{msg: msg, inv: inv, stored: iv.handle(ctx, inv), beat: beat})
 }
 
 // recordRoomWait bounds how long the invoker keeps trying to store the

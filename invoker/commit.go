@@ -1,0 +1,150 @@
+package invoker
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+)
+
+// finished is an activation whose record was handed to the store (stored
+// waits for it) and whose invocation is yet to be acknowledged.
+type finished struct {
+	msg    jetstream.Msg
+	inv    *actions.Invocation
+	stored func(context.Context) error
+	beat   *heartbeat
+}
+
+// committer acknowledges the invocations of finished activations once
+// their records are stored, in batches (group commit): the activations that
+// end while it waits for one batch's records form the next, whose records
+// JetStream then confirms together, so that one goroutine waits once for
+// many instead of each activation waiting for its own. An activation's
+// goroutine so ends as soon as its record is handed over, and the
+// container's next /run does not wait behind it. Blocking callers are not
+// in the batch: they got the record before it was stored (handle).
+type committer struct {
+	iv   *Invoker
+	mu   sync.Mutex
+	next []finished
+	wake chan struct{} // a batch waits
+	// slow are the activations whose records are tried again while the
+	// store has no room (storeWhenRoom), each on a goroutine of its own.
+	slow sync.WaitGroup
+}
+
+func newCommitter(iv *Invoker) *committer {
+	return &committer{iv: iv, wake: make(chan struct{}, 1)}
+}
+
+// add queues f for the next batch.
+func (c *committer) add(f finished) {
+	c.mu.Lock()
+	c.next = append(c.next, f)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run commits batches until stop is closed and every activation added
+// before is committed. ctx is for the store: it should outlive the
+// invoker's, so that what ran is recorded.
+func (c *committer) run(ctx context.Context, stop <-chan struct{}) {
+	defer c.slow.Wait()
+	var batch []finished
+	for {
+		stopping := false
+		select {
+		case <-c.wake:
+		case <-stop:
+			stopping = true
+		}
+		c.mu.Lock()
+		batch, c.next = c.next, batch[:0]
+		c.mu.Unlock()
+		for i := range batch {
+			c.commit(ctx, batch[i])
+			batch[i] = finished{}
+		}
+		if stopping {
+			c.mu.Lock()
+			left := len(c.next)
+			c.mu.Unlock()
+			if left == 0 {
+				return
+			}
+		}
+	}
+}
+
+// commit acknowledges f's invocation once its record is stored. A record
+// the store could not keep for now is tried again on a goroutine of its
+// own (storeWhenRoom), so that the batches after it go on.
+func (c *committer) commit(ctx context.Context, f finished) {
+	err := f.stored(ctx)
+	if err != nil && retryableStore(err) {
+		c.slow.Go(func() {
+			c.ack(ctx, f, c.iv.storeWhenRoom(ctx, f.inv, f.stored, err))
+		})
+		return
+	}
+	c.ack(ctx, f, err)
+}
+
+// ack ends f: the heartbeat stops, the invocation is acknowledged and its
+// parameters stored apart, if any, are deleted.
+func (c *committer) ack(ctx context.Context, f finished, err error) {
+	iv := c.iv
+	defer iv.inFlight.Add(-1)
+	if err != nil {
+		iv.log.Error("store activation", "activation_id", f.inv.ActivationID, "err", err)
+	}
+	f.beat.stop()
+	if err := f.msg.Ack(); err != nil {
+		iv.log.Warn("ack invocation", "activation_id", f.inv.ActivationID, "err", err)
+	}
+	if f.inv.PayloadRef != "" {
+		// Done with: what a failed delete leaves expires with hub.ParamsTTL.
+		if err := hub.DropParams(context.WithoutCancel(ctx), iv.js, f.inv.PayloadRef); err != nil {
+			iv.log.Warn("delete the invocation's stored parameters", "activation_id", f.inv.ActivationID, "err", err)
+		}
+	}
+}
+
+// heartbeat tells JetStream, every third of invokeAckWait, that an
+// invocation is still being worked on, from a timer that starts no
+// goroutine until it fires.
+type heartbeat struct {
+	mu   sync.Mutex
+	done bool
+	t    *time.Timer
+}
+
+func startHeartbeat(msg jetstream.Msg) *heartbeat {
+	h := &heartbeat{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.t = time.AfterFunc(invokeAckWait/3, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !h.done {
+			_ = msg.InProgress()
+			h.t.Reset(invokeAckWait / 3)
+		}
+	})
+	return h
+}
+
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	h.done = true
+	h.t.Stop()
+	h.mu.Unlock()
+}
