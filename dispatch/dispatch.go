@@ -47,9 +47,9 @@ type Dispatcher struct {
 	// (their components' are kept by the invokers that run them).
 	params *hub.RerunParams
 
-	bg     sync.WaitGroup // sequences still running for callers that stopped waiting
-	stopBg context.CancelFunc
-	bgCtx  context.Context
+	bg        sync.WaitGroup // sequences still running for callers that stopped waiting
+	closing   chan struct{}  // closed by Close: the sequences still running stop
+	closeOnce sync.Once
 
 	// One subscription to every completion serves all blocking callers,
 	// instead of a subscribe and unsubscribe per call.
@@ -75,9 +75,8 @@ func New(h *hub.Hub, acts actions.Getter, records RecordStore, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{js: h.JetStream(), nc: h.Conn(), actions: acts, records: records, log: log,
-		params: hub.NewRerunParams(h.JetStream(), 0), bgCtx: ctx, stopBg: cancel, waiting: map[string]chan completion{}, place: &placer{members: h.Members}}
+		params: hub.NewRerunParams(h.JetStream(), 0), closing: make(chan struct{}), waiting: map[string]chan completion{}, place: &placer{members: h.Members}}
 }
 
 // Activate runs inv. With wait > 0 it waits up to wait for the activation's
@@ -198,11 +197,13 @@ func (d *Dispatcher) Queue(ctx context.Context, inv *actions.Invocation) (stored
 // even when its caller stops waiting, and waits for it up to wait.
 func (d *Dispatcher) activateSequence(ctx context.Context, inv *actions.Invocation, wait time.Duration, topmost bool) (*actions.Activation, error) {
 	done := make(chan *actions.Activation, 1)
+	bctx, cancel := d.detach(ctx)
 	d.bg.Add(1)
 	go func() {
 		defer d.bg.Done()
-		rec := d.runSequence(d.bgCtx, inv, topmost)
-		d.release(d.bgCtx, inv)
+		defer cancel()
+		rec := d.runSequence(bctx, inv, topmost)
+		d.release(bctx, inv)
 		done <- rec
 	}()
 	if wait <= 0 {
@@ -218,6 +219,21 @@ func (d *Dispatcher) activateSequence(ctx context.Context, inv *actions.Invocati
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// detach returns a context for work that outlives its caller, who may stop
+// waiting: it keeps ctx's values (the trace) but not its end, and ends when
+// the dispatcher closes, or with cancel.
+func (d *Dispatcher) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-d.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // await registers interest in activation id's completion.
@@ -286,7 +302,7 @@ func (d *Dispatcher) release(ctx context.Context, inv *actions.Invocation) {
 // Close stops the sequences still running, waits for them and drops the
 // completion subscription.
 func (d *Dispatcher) Close() {
-	d.stopBg()
+	d.closeOnce.Do(func() { close(d.closing) })
 	d.bg.Wait()
 	if d.sub != nil {
 		_ = d.sub.Unsubscribe()

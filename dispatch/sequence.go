@@ -97,8 +97,15 @@ func (d *Dispatcher) runSequence(ctx context.Context, inv *actions.Invocation, t
 	return rec
 }
 
-// record stores a record the dispatcher made and announces it.
+// recordWait bounds how long the record of a sequence cut short (its
+// context ended, as when the dispatcher closes) may take to store.
+const recordWait = 5 * time.Second
+
+// record stores a record the dispatcher made and announces it, even when
+// ctx has ended: the record of a sequence cut short says so.
 func (d *Dispatcher) record(ctx context.Context, rec *actions.Activation) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordWait)
+	defer cancel()
 	if err := d.records.Put(ctx, rec); err != nil {
 		d.log.Error("store activation", "activation_id", rec.ActivationID, "err", err)
 	}
