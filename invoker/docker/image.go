@@ -70,7 +70,7 @@ func (s *Sandbox) EnsureImage(ctx context.Context, recipe runtimes.Recipe) error
 	if err != nil || ok {
 		return err
 	}
-	return s.builds.do(ctx, s.stop, recipe.Tag, func(ctx context.Context) error {
+	return s.builds.do(ctx, recipe.Tag, func(ctx context.Context) error {
 		// Another caller may have built it while this one waited.
 		if ok, err := s.ImageExists(ctx, recipe.Tag); err != nil || ok {
 			return err
@@ -295,9 +295,10 @@ const buildTimeout = 10 * time.Minute
 // flight runs one function at a time per key; callers that arrive while it
 // runs wait for it and share its result.
 type flight struct {
-	mu    sync.Mutex
-	calls map[string]*flightCall
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	calls   map[string]*flightCall
+	wg      sync.WaitGroup
+	stopped chan struct{} // closed by stop: the runs in progress are canceled
 }
 
 type flightCall struct {
@@ -305,26 +306,46 @@ type flightCall struct {
 	err  error
 }
 
+// stopping returns the channel stop closes. Call with f.mu held.
+func (f *flight) stopping() chan struct{} {
+	if f.stopped == nil {
+		f.stopped = make(chan struct{})
+	}
+	return f.stopped
+}
+
 // do runs fn for key unless a run for key is in progress, in which case it
 // waits for that run's result or for ctx to end. fn runs under a context
 // that is not canceled when the first caller's ctx is, so that other
-// waiters are not failed by it, but is when stop is.
-func (f *flight) do(ctx, stop context.Context, key string, fn func(context.Context) error) error {
+// waiters are not failed by it, but is by stop.
+func (f *flight) do(ctx context.Context, key string, fn func(context.Context) error) error {
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = map[string]*flightCall{}
 	}
 	c, ok := f.calls[key]
 	if !ok {
+		stopped := f.stopping()
+		select {
+		case <-stopped: // no run starts once stop waits for them
+			f.mu.Unlock()
+			return errStopped
+		default:
+		}
 		c = &flightCall{done: make(chan struct{})}
 		f.calls[key] = c
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
-			unstop := context.AfterFunc(stop, cancel)
+			go func() {
+				select {
+				case <-stopped:
+					cancel()
+				case <-fctx.Done():
+				}
+			}()
 			c.err = fn(fctx)
-			unstop()
 			cancel()
 			f.mu.Lock()
 			delete(f.calls, key)
@@ -341,5 +362,18 @@ func (f *flight) do(ctx, stop context.Context, key string, fn func(context.Conte
 	}
 }
 
-// wait waits for the runs in progress to end.
-func (f *flight) wait() { f.wg.Wait() }
+// errStopped is the error of a run asked for after stop.
+var errStopped = errors.New("image builds stopped: the sandbox is closed")
+
+// stop cancels the runs in progress, refuses those to come, and waits for
+// the runs to end.
+func (f *flight) stop() {
+	f.mu.Lock()
+	select {
+	case <-f.stopping():
+	default:
+		close(f.stopped)
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}

@@ -160,8 +160,6 @@ type Sandbox struct {
 	buildMu  sync.Mutex
 	building map[string]string // kind by tag, of the images being built
 	nbuilds  atomic.Int64      // images built, for tests
-	stop     context.Context
-	stopFn   context.CancelFunc // cancels builds on Close
 	closeMu  sync.Mutex
 	isClosed bool
 }
@@ -193,7 +191,6 @@ func New(opts Options) (*Sandbox, error) {
 		userCPUs:  opts.UserCPUs,
 		roBlack:   opts.ReadOnlyBlackbox,
 	}
-	s.stop, s.stopFn = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -248,8 +245,7 @@ func (s *Sandbox) Close() error {
 		return nil
 	}
 	s.isClosed = true
-	s.stopFn()
-	s.builds.wait()
+	s.builds.stop()
 	if err := s.cli.Close(); err != nil {
 		return fmt.Errorf("close docker client: %w", err)
 	}
