@@ -52,6 +52,11 @@ func (f *cliFlags) register(fs *pflag.FlagSet) {
 // call is one run of a client command.
 type call struct {
 	*env
+	// ctx is the command's (cobra's cmd.Context()). It is the one context
+	// Gust keeps in a struct, knowingly: a call is made for one command
+	// run and dropped when it returns, as an http.Request carries its
+	// request's context, and every client helper of the ~60 commands reads
+	// it from here rather than from one more parameter.
 	ctx   context.Context
 	flags *cliFlags
 	// params and annots are the -p and -a pairs, in order.
