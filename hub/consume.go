@@ -64,3 +64,92 @@ func Consume(ctx context.Context, it jetstream.MessagesContext, workers int, wha
 		})
 	}
 }
+
+// ConsumeBatches is Consume for work that handles messages in batches, so
+// that what a batch pays once (a read of shared state, a group commit of
+// its writes: Batch) is shared by its messages: it takes a message as it
+// comes, with the messages already fetched behind it, up to maxBatch, and
+// runs work on them in a goroutine of its own, at most inFlight batches at
+// once. So a lone message goes at once, in a batch of one, and under load
+// the batches grow while the batches in flight wait. Stopping and errors
+// are as for Consume; work acknowledges each of its messages.
+func ConsumeBatches(ctx context.Context, it jetstream.MessagesContext, maxBatch, inFlight int, what string, log *slog.Logger,
+	work func(ctx context.Context, msgs []jetstream.Msg)) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// The iterator blocks; a pump turns it into a channel that the loop
+	// can take the fetched messages from without blocking.
+	fetched := make(chan jetstream.Msg, maxBatch)
+	var ended error // set before fetched closes
+	go func() {
+		defer close(fetched)
+		for {
+			msg, err := it.Next()
+			if err == nil {
+				fetched <- msg
+				continue
+			}
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrMsgIteratorClosed):
+				ended = fmt.Errorf("consume %s: %w", what, err)
+				return
+			}
+			log.Warn("consumer", "consumer", what, "err", err)
+		}
+	}()
+	handBack := func() error {
+		it.Drain() // Next returns what was fetched, then an error
+		for msg := range fetched {
+			_ = msg.Nak()
+		}
+		return nil
+	}
+	slots := make(chan struct{}, inFlight)
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return handBack()
+		}
+		var msgs []jetstream.Msg
+		select {
+		case msg, ok := <-fetched:
+			if !ok {
+				<-slots
+				if ctx.Err() != nil {
+					return nil
+				}
+				return ended
+			}
+			msgs = append(make([]jetstream.Msg, 0, min(maxBatch, len(fetched)+1)), msg)
+		case <-ctx.Done():
+			<-slots
+			return handBack()
+		}
+	more:
+		for len(msgs) < maxBatch {
+			select {
+			case msg, ok := <-fetched:
+				if !ok {
+					break more
+				}
+				msgs = append(msgs, msg)
+			default:
+				break more
+			}
+		}
+		if ctx.Err() != nil {
+			<-slots
+			for _, msg := range msgs {
+				_ = msg.Nak()
+			}
+			return handBack()
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			work(context.WithoutCancel(ctx), msgs)
+		})
+	}
+}

@@ -101,26 +101,65 @@ func EventKey(ns, t, source, id string) string {
 // duplicate: another message took the event less than its window ago.
 func (s *EventIDs) Claim(ctx context.Context, key, owner string, window time.Duration) (bool, error) {
 	window = min(max(window, MinDedupWindow), MaxDedupWindow)
-	subject := eventIDsPrefix + "." + key
 	for range 3 {
-		_, err := Publish(ctx, s.js, &nats.Msg{Subject: subject, Data: []byte(owner)},
-			jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(window))
-		if err == nil {
-			return true, nil
+		m, opts := claimMsg(key, owner, window)
+		_, err := Publish(ctx, s.js, m, opts...)
+		if mine, done, err := s.settle(ctx, key, owner, err); done {
+			return mine, err
 		}
-		if !IsWrongLastSequence(err) {
-			return false, fmt.Errorf("claim event %s: %w", key, err)
-		}
-		m, err := s.stream.GetLastMsgForSubject(ctx, subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue // its window ended meanwhile
-		}
-		if err != nil {
-			return false, fmt.Errorf("claim event %s: %w", key, err)
-		}
-		return string(m.Data) == owner, nil
 	}
 	return false, fmt.Errorf("claim event %s: its id keeps appearing and expiring", key)
+}
+
+// Claiming is a Claim started in a batch of writes (ClaimIn).
+type Claiming struct {
+	s          *EventIDs
+	w          *Write
+	key, owner string
+	window     time.Duration
+}
+
+// ClaimIn starts Claim(ctx, key, owner, window) as a write of b, so that
+// the claims of many events are stored together; once b's Wait returned,
+// the Claiming's Result is Claim's answer.
+func (s *EventIDs) ClaimIn(b *Batch, key, owner string, window time.Duration) *Claiming {
+	window = min(max(window, MinDedupWindow), MaxDedupWindow)
+	m, opts := claimMsg(key, owner, window)
+	return &Claiming{s: s, w: b.Publish(m, opts...), key: key, owner: owner, window: window}
+}
+
+// Result is Claim's answer for the claim, once its batch's Wait returned.
+func (c *Claiming) Result(ctx context.Context) (bool, error) {
+	if mine, done, err := c.s.settle(ctx, c.key, c.owner, c.w.Err()); done {
+		return mine, err
+	}
+	return c.s.Claim(ctx, c.key, c.owner, c.window) // the other claim's window ended meanwhile
+}
+
+// claimMsg is the message that claims the event named key for owner: the
+// first on its subject, gone after window.
+func claimMsg(key, owner string, window time.Duration) (*nats.Msg, []jetstream.PublishOpt) {
+	return &nats.Msg{Subject: eventIDsPrefix + "." + key, Data: []byte(owner)},
+		[]jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(window)}
+}
+
+// settle is what a claim's write, which ended with err, says: whether the
+// event is owner's, and done unless the claim is to be written again.
+func (s *EventIDs) settle(ctx context.Context, key, owner string, err error) (mine, done bool, _ error) {
+	if err == nil {
+		return true, true, nil
+	}
+	if !IsWrongLastSequence(err) {
+		return false, true, fmt.Errorf("claim event %s: %w", key, err)
+	}
+	m, err := s.stream.GetLastMsgForSubject(ctx, eventIDsPrefix+"."+key)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, false, nil // its window ended meanwhile
+	}
+	if err != nil {
+		return false, true, fmt.Errorf("claim event %s: %w", key, err)
+	}
+	return string(m.Data) == owner, true, nil
 }
 
 // Owner returns the id of the message that took the event named key
