@@ -175,10 +175,16 @@ func untilNextMinute(now time.Time) time.Duration {
 
 const engineConsumer = hub.RulesConsumer
 
-// engineWorkers bounds the events the engine processes at once. OpenWhisk
-// does not order a trigger's activations, so events are processed
-// concurrently; each is acknowledged once its own work is done.
-const engineWorkers = 32
+// The engine takes events in batches of up to engineBatch, and processes
+// up to engineBatches batches at once: a batch pays once for what its
+// events share (the revision barrier of the mirrors, the round trips of
+// its writes, stored together), and while one waits for its writes the
+// next is planned. OpenWhisk does not order a trigger's activations, so
+// neither are events; each is acknowledged once its own writes are stored.
+const (
+	engineBatch   = 64
+	engineBatches = 4
+)
 
 // New returns an engine; Run starts it.
 func New(js jetstream.JetStream, triggers TriggerReader, acts actions.Getter, activator Activator, records RecordStore, log *slog.Logger) *Engine {
@@ -212,8 +218,7 @@ func (e *Engine) ShareMirrors(c *actions.Cache) *Engine {
 // rule's action twice, because each invocation's id is derived from the
 // event and the rule and the work queue drops duplicates.
 //
-// Up to engineWorkers events are processed at once, in no particular
-// order. Rules with a delivery policy (Delivery) run in the background;
+// Events are processed in batches (engineBatch), in no particular order. Rules with a delivery policy (Delivery) run in the background;
 // Run returns once the events being processed are done and those
 // deliveries have finished or been abandoned (see Engine.deliver).
 func (e *Engine) Run(ctx context.Context) error {
@@ -237,26 +242,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", engineConsumer, err)
 	}
-	it, err := cons.Messages()
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * engineBatch))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", hub.EventsStream, err)
 	}
 	// A dead consumer is an error: nothing more will come, and serve says so.
-	return hub.Consume(ctx, it, engineWorkers, hub.EventsStream+" with "+engineConsumer, e.log, func(ctx context.Context, msg jetstream.Msg) {
-		err := e.handle(ctx, msg)
-		var held *throttledError
-		if errors.As(err, &held) {
-			e.log.Debug("feed event over firesPerMinute waits", "subject", msg.Subject(), "delay", held.delay)
-			_ = msg.NakWithDelay(held.delay)
-			return
-		}
-		if err != nil {
-			e.log.Error("trigger event not processed; it will be redelivered", "subject", msg.Subject(), "err", err)
-			_ = msg.NakWithDelay(time.Second)
-			return
-		}
-		_ = msg.Ack()
-	})
+	return hub.ConsumeBatches(ctx, it, engineBatch, engineBatches, hub.EventsStream+" with "+engineConsumer, e.log, e.handleBatch)
 }
 
 // filterCache holds compiled filters by their JSON text, so that each
@@ -306,43 +297,106 @@ type ruleResult struct {
 	policy  bool
 }
 
-// handle processes one event: take (is it an event to process?), plan
-// (what each rule of its trigger does with it), dispatch (queue the
-// invocations of the rules that run), record (the trigger's activation,
-// then the outcome). A nil error acknowledges the event; an error hands it
-// back for redelivery, which derives the same ids, so nothing runs twice.
-func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) (err error) {
-	f, err := e.take(ctx, msg)
-	if f == nil || err != nil {
-		return err
+// handleBatch processes a batch of events, each as handle did one: take
+// (is it an event to process?), plan (what each rule of its trigger does
+// with it), dispatch (queue the invocations of the rules that run), record
+// (the trigger's activation, then the outcome). The batch reads its
+// triggers and actions through one revision barrier, stores the claims of
+// its events together, then the invocations and records of all of them
+// together. Each event is acknowledged once all of its own writes are
+// stored; an event that failed is handed back for redelivery, which derives
+// the same ids, so nothing runs twice.
+func (e *Engine) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
+	lk := e.lookups(ctx)
+	fs := make([]firing, len(msgs))
+	claims := hub.NewBatch(e.js)
+	for i, msg := range msgs {
+		fs[i].msg = msg
+		fs[i].err = e.take(ctx, lk, &fs[i], claims)
 	}
-	var results []ruleResult // for the observer
-	if e.observer != nil {
-		var done func([]string, error)
-		if f.traceparent, done = e.observer.Event(ctx, f.ns, f.t.Name, f.traceparent); done != nil {
-			defer func() { done(outcomesOf(results), err) }()
+	if claims.Len() > 0 {
+		_ = claims.Wait(ctx) // each claim's outcome is its own (claimed)
+	}
+	for i := range fs {
+		if f := &fs[i]; f.err == nil && !f.drop {
+			f.err = e.claimed(ctx, f)
 		}
 	}
+	for i := range fs {
+		if f := &fs[i]; f.err == nil && !f.drop {
+			f.err = e.start(ctx, f)
+		}
+	}
+	for i := range fs {
+		f := &fs[i]
+		for _, stored := range f.writes { // stored meanwhile, mostly
+			if err := stored(ctx); err != nil && f.err == nil {
+				f.err = err
+			}
+		}
+		e.finish(f)
+	}
+}
+
+// start plans, dispatches and records f, whose writes it leaves in
+// f.writes for the batch to wait for.
+func (e *Engine) start(ctx context.Context, f *firing) error {
+	if e.observer != nil {
+		f.traceparent, f.observed = e.observer.Event(ctx, f.ns, f.t.Name, f.traceparent)
+	}
 	if ok, err := e.plan(ctx, f); !ok || err != nil {
+		f.drop = err == nil
 		return err
 	}
 	f.handled = make(chan struct{})
-	defer close(f.handled)
-	queued, err := e.dispatch(ctx, f, &results)
+	queued, err := e.dispatch(ctx, f, &f.results)
 	if err != nil {
 		return err
 	}
-	return e.record(ctx, f, results, queued)
+	return e.record(ctx, f, f.results, queued)
 }
 
-// firing is one event on its way through handle.
+// finish ends f's turn once its writes are stored (or failed): its outcome
+// published, and the event acknowledged, held back (throttled) or handed
+// back for redelivery.
+func (e *Engine) finish(f *firing) {
+	msg, err := f.msg, f.err
+	if err == nil && f.outcome {
+		e.publishOutcome(f.ns, f.t.Name, f.triggerID, f.ev, f.results)
+	}
+	if f.handled != nil {
+		close(f.handled)
+	}
+	if f.observed != nil {
+		f.observed(outcomesOf(f.results), err)
+	}
+	var held *throttledError
+	switch {
+	case errors.As(err, &held):
+		e.log.Debug("feed event over firesPerMinute waits", "subject", msg.Subject(), "delay", held.delay)
+		_ = msg.NakWithDelay(held.delay)
+	case err != nil:
+		e.log.Error("trigger event not processed; it will be redelivered", "subject", msg.Subject(), "err", err)
+		_ = msg.NakWithDelay(time.Second)
+	default:
+		_ = msg.Ack()
+	}
+}
+
+// firing is one event on its way through handleBatch.
 type firing struct {
-	lk      lookups // what the event reads triggers and actions from
-	ns      string
-	t       *rules.Trigger
-	ev      event.Event
-	stored  time.Time // when Gust stored the event
-	fromAPI bool      // fired through the API, whose caller has triggerID
+	msg jetstream.Msg
+	// err, once set, hands the event back (or holds it, throttledError);
+	// drop acknowledges it with nothing more done.
+	err  error
+	drop bool
+
+	lk       lookups // what the event reads triggers and actions from
+	ns       string
+	t        *rules.Trigger
+	ev       event.Event
+	storedAt time.Time // when Gust stored the event
+	fromAPI  bool      // fired through the API, whose caller has triggerID
 	// throttled is how long the event waited over firesPerMinute.
 	throttled time.Duration
 
@@ -357,9 +411,20 @@ type firing struct {
 	args    json.RawMessage            // the invocations' parameters
 	hops    int
 	steps   []step // one per rule, by name
-	// handled is closed when handle returns: the outcome is published
-	// (or never will be), so deliveries may publish their followups.
+	// handled is closed when the event is finished: the outcome is
+	// published (or never will be), so deliveries may publish their
+	// followups.
 	handled chan struct{}
+
+	// Set by take for claimed.
+	claim *hub.Claiming
+	// Set by start and record: results, one per rule; writes, the
+	// event's, to wait for; outcome, whether to publish the outcome once
+	// they are stored; observed, the observer's end of the event.
+	results  []ruleResult
+	writes   []func(context.Context) error
+	outcome  bool
+	observed func([]string, error)
 }
 
 // step is what one rule does with an event: inv to queue (through its
@@ -371,83 +436,100 @@ type step struct {
 	delivery *rules.Delivery
 }
 
-// take decodes msg and reads its trigger, and claims the event against
-// its duplicate window. A nil firing (and nil error) drops the event.
-func (e *Engine) take(ctx context.Context, msg jetstream.Msg) (*firing, error) {
+// take decodes f.msg and reads its trigger through lk, and starts the
+// claim of the event against its duplicate window in claims, which
+// claimed reads once claims are stored. It sets f.drop to drop the event.
+func (e *Engine) take(ctx context.Context, lk lookups, f *firing, claims *hub.Batch) error {
+	msg := f.msg
 	ns, tname, ok := hub.ParseEventSubject(msg.Subject())
 	if !ok {
 		e.log.Warn("event on an unknown subject dropped", "subject", msg.Subject())
-		return nil, nil
+		f.drop = true
+		return nil
 	}
 	ev, err := hub.DecodeEvent(msg.Headers(), msg.Data())
 	if err != nil {
 		e.log.Warn("undecodable event dropped", "subject", msg.Subject(), "err", err)
-		return nil, nil
+		f.drop = true
+		return nil
 	}
-	lk := e.lookups(ctx)
 	t, _, err := lk.triggers.GetTrigger(ctx, actions.Name{Namespace: ns, Name: tname})
 	if errors.Is(err, hub.ErrNotFound) {
 		e.log.Info("event for a deleted trigger dropped", "trigger", ns+"/"+tname)
-		return nil, nil
+		f.drop = true
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	meta, err := msg.Metadata()
 	if err != nil {
-		return nil, fmt.Errorf("event metadata: %w", err)
+		return fmt.Errorf("event metadata: %w", err)
 	}
-	f := &firing{lk: lk, ns: ns, t: t, ev: ev, stored: meta.Timestamp, fromAPI: msg.Headers().Get(hub.HeaderActivationID) != "",
-		triggerID: msg.Headers().Get(hub.HeaderActivationID), subject: msg.Headers().Get(hub.HeaderSubject),
-		apiKey: msg.Headers().Get(hub.HeaderAPIKey), traceparent: hub.TraceParent(ev)} // the key is set by API fires only
+	h := msg.Headers()
+	f.lk, f.ns, f.t, f.ev, f.storedAt, f.fromAPI = lk, ns, t, ev, meta.Timestamp, h.Get(hub.HeaderActivationID) != ""
+	f.triggerID, f.subject, f.apiKey, f.traceparent = h.Get(hub.HeaderActivationID), h.Get(hub.HeaderSubject),
+		h.Get(hub.HeaderAPIKey), hub.TraceParent(ev) // the key is set by API fires only
 	if !actions.IsActivationID(f.triggerID) {
 		f.triggerID = hub.MessageActivationID(ns, tname, ev.Source(), ev.ID(), meta.Sequence.Stream, meta.Timestamp)
 	}
 	if f.subject == "" {
 		f.subject = ns
 	}
-	if f.replayOf = msg.Headers().Get(hub.HeaderReplayOf); f.replayOf != "" && f.fromAPI {
+	if f.replayOf = h.Get(hub.HeaderReplayOf); f.replayOf != "" && f.fromAPI {
 		// Taken again on purpose: the duplicate window, which would drop
 		// it, is not consulted (nor told), and the record says so.
-		f.replayRule = msg.Headers().Get(hub.HeaderReplayRule)
-		return f, nil
+		f.replayRule = h.Get(hub.HeaderReplayRule)
+		return nil
 	}
 	if ev.Type() != hub.PlainFireType || ev.ID() != f.triggerID { // a plain fire's id is its new activation's
 		window, ok, _ := t.DedupWindow()
 		if !ok {
 			window = e.dedupWindow
 		}
-		first, err := e.eventIDs.Claim(ctx, hub.EventKey(ns, tname, ev.Source(), ev.ID()), f.triggerID, window)
+		f.claim = e.eventIDs.ClaimIn(claims, hub.EventKey(ns, tname, ev.Source(), ev.ID()), f.triggerID, window)
+	}
+	return nil
+}
+
+// claimed reads the answer to f's claim, if take started one: a duplicate
+// is dropped (recorded, when fired through the API). Then it counts a feed
+// event against its namespace's firesPerMinute.
+func (e *Engine) claimed(ctx context.Context, f *firing) error {
+	if f.claim != nil {
+		first, err := f.claim.Result(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !first {
-			e.log.Info("duplicate event dropped", "trigger", ns+"/"+tname, "source", ev.Source(), "id", ev.ID(), "window", window)
+			ev := f.ev
+			e.log.Info("duplicate event dropped", "trigger", f.ns+"/"+f.t.Name, "source", ev.Source(), "id", ev.ID())
+			f.drop = true
 			if f.fromAPI {
 				// Fired through the API, whose caller was told this id
 				// (the API answers with the original's id when it knows
 				// it is a duplicate; it did not, as the original was
 				// not taken yet): record why nothing ran.
-				return nil, e.recordDuplicate(ctx, f)
+				return e.recordDuplicate(ctx, f)
 			}
-			return nil, nil
+			return nil
 		}
 	}
 	if e.throttle != nil && !f.fromAPI {
-		if err := e.throttle.Allow(ctx, throttle.Fires, ns); err != nil {
+		if err := e.throttle.Allow(ctx, throttle.Fires, f.ns); err != nil {
 			var over *throttle.RateError
 			if !errors.As(err, &over) {
-				return nil, err
+				return err
 			}
 			now := e.now()
 			e.throttled.hold(f.triggerID, now)
-			return nil, &throttledError{delay: untilNextMinute(now), err: err}
+			return &throttledError{delay: untilNextMinute(now), err: err}
 		}
 		if since, ok := e.throttled.release(f.triggerID); ok {
 			f.throttled = e.now().Sub(since)
 		}
 	}
-	return f, nil
+	return nil
 }
 
 // plan builds the event's parameters and decides, for each rule of its
@@ -603,10 +685,11 @@ func (e *Engine) admit(ctx context.Context, inv *actions.Invocation, slot bool) 
 	return nil, err
 }
 
-// record stores the trigger's activation, one log line per rule, with the
-// invocations queued, and publishes the event's outcome once all are
-// stored. As in OpenWhisk, an event that activated nothing leaves no
-// record, unless it came through the API.
+// record starts storing the trigger's activation, one log line per rule,
+// and leaves it with the invocations queued in f.writes, so that the
+// event's outcome is published once all are stored (finish). As in
+// OpenWhisk, an event that activated nothing leaves no record, unless it
+// came through the API.
 func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, queued []func(context.Context) error) error {
 	active := false
 	for _, st := range f.steps {
@@ -615,7 +698,7 @@ func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, qu
 	if !active && !f.fromAPI {
 		// So does a feed event that every active rule filters out. A fire
 		// through the API, whose id the caller has, is always recorded.
-		e.publishOutcome(f.ns, f.t.Name, f.triggerID, f.ev, results)
+		f.writes, f.outcome = queued, true
 		return nil
 	}
 	logs := make([]string, len(results))
@@ -625,7 +708,7 @@ func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, qu
 	}
 	rec := &actions.Activation{
 		Namespace: f.ns, Name: f.t.Name, Version: f.t.Version, Subject: f.subject, ActivationID: f.triggerID,
-		Start: f.stored.UnixMilli(), Logs: logs, // when Gust stored the event it received; the event's own time stays in __event
+		Start: f.storedAt.UnixMilli(), Logs: logs, // when Gust stored the event it received; the event's own time stays in __event
 		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(f.payload)},
 		Annotations: actions.KeyValues{}.Set("path", f.ns+"/"+f.t.Name),
 	}
@@ -640,22 +723,14 @@ func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, qu
 		rec.Annotations = rec.Annotations.Set("throttled", f.throttled.Milliseconds())
 	}
 	// The record and the invocations are written at once and confirmed
-	// together: the event is acknowledged only once all of them are stored.
+	// together, with those of the other events of the batch: the event is
+	// acknowledged only once all of them are stored.
 	if as, ok := e.records.(asyncRecordStore); ok {
 		queued = append(queued, as.PutAsync(ctx, rec, nil))
 	} else if err := e.records.Put(ctx, rec); err != nil {
 		return err
 	}
-	var failed error
-	for _, stored := range queued { // stored meanwhile, mostly
-		if err := stored(ctx); err != nil && failed == nil {
-			failed = err
-		}
-	}
-	if failed != nil {
-		return failed
-	}
-	e.publishOutcome(f.ns, f.t.Name, f.triggerID, f.ev, results)
+	f.writes, f.outcome = queued, true
 	return nil
 }
 
@@ -671,7 +746,7 @@ func (e *Engine) recordDuplicate(ctx context.Context, f *firing) error {
 		"error": fmt.Sprintf("The event (source %s, id %s) was received before, as trigger activation %s; no rule ran again.", f.ev.Source(), f.ev.ID(), owner)})
 	return e.records.Put(ctx, &actions.Activation{
 		Namespace: f.ns, Name: f.t.Name, Version: f.t.Version, Subject: f.subject, ActivationID: f.triggerID,
-		Start: f.stored.UnixMilli(), Logs: []string{string(line)},
+		Start: f.storedAt.UnixMilli(), Logs: []string{string(line)},
 		Response:    actions.Response{StatusCode: actions.StatusSuccess, Result: mustJSON(map[string]string{"duplicateOf": owner})},
 		Annotations: actions.KeyValues{}.Set("path", f.ns+"/"+f.t.Name),
 	})
