@@ -14,6 +14,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/feedrun"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -108,52 +109,30 @@ type feedFunc func(ctx context.Context, emit feeds.Emit) error
 
 func (f feedFunc) Run(ctx context.Context, emit feeds.Emit) error { return f(ctx, emit) }
 
-// process is one Gust process's feed manager on a shared hub.
-type process struct {
-	m      *feeds.Manager
-	h      *hub.Hub
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
 const leaseTTL = 900 * time.Millisecond
 
-func startProcess(t *testing.T, h *hub.Hub, name string, rs *runs) *process {
+// startProcess runs one Gust process's feed manager, with the providers
+// of registry(name, rs), on a shared hub.
+func startProcess(t *testing.T, h *hub.Hub, name string, rs *runs) *feedrun.Process {
 	t.Helper()
 	ctx := context.Background()
 	js := h.JetStream()
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
 		t.Fatal(err)
 	}
-	ruleStore, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
 	m, err := feeds.Open(ctx, feeds.Options{Registry: registry(name, rs), JetStream: js, Events: hub.NewPublisher(js),
-		Triggers: ruleStore, LeaseTTL: leaseTTL, MaxBackoff: 200 * time.Millisecond})
+		Triggers: feedrun.Triggers(t, h), LeaseTTL: leaseTTL, MaxBackoff: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	p := &process{m: m, h: h, cancel: cancel, done: make(chan struct{})}
-	go func() { defer close(p.done); _ = m.Run(runCtx) }()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *process) stop() {
-	p.cancel()
-	<-p.done
+	return feedrun.Run(t, h, m)
 }
 
 // createFeeds makes n triggers trigger0... with feed test/<feed>.
 func createFeeds(t *testing.T, h *hub.Hub, m *feeds.Manager, feed string, n int, params feeds.Params) {
 	t.Helper()
 	ctx := context.Background()
-	ruleStore, err := rules.OpenStore(ctx, h.JetStream())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ruleStore := feedrun.Triggers(t, h)
 	for i := range n {
 		name := fmt.Sprintf("trigger%d", i)
 		tr := rules.Trigger{Namespace: "guest", Name: name, Version: actions.InitialVersion}
@@ -210,7 +189,7 @@ func TestOneOwnerPerInstance(t *testing.T) {
 	bHub := connect(t, h.ClientURL())
 	b := startProcess(t, bHub, "b", rs)
 	const n = 6
-	createFeeds(t, h, a.m, "steady", n, nil)
+	createFeeds(t, h, a.M, "steady", n, nil)
 	running := func(proc string) int {
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
@@ -228,15 +207,14 @@ func TestOneOwnerPerInstance(t *testing.T) {
 		t.Fatalf("an instance ran on %d processes at once", rs.maxDup)
 	}
 
-	a.stop() // a clean stop releases a's leases at once
+	a.Stop() // a clean stop releases a's leases at once
 	eventually(t, "b runs every instance", func() bool { return running("b") == n })
 
 	// b dies without a word: its connection drops, its leases are left to
 	// expire, and a new process c takes over.
 	startProcess(t, connect(t, h.ClientURL()), "c", rs)
 	_ = bHub.Close() // the connection goes first: b cannot release its leases
-	b.cancel()
-	<-b.done
+	b.Stop()
 	eventually(t, "c runs every instance", func() bool { return running("c") == n })
 	if rs.maxDup != 1 {
 		t.Fatalf("an instance ran on %d processes at once", rs.maxDup)
@@ -268,9 +246,9 @@ func TestRestartResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startProcess(t, h, "first", rs)
-	createFeeds(t, h, p.m, "steady", 2, nil)
+	createFeeds(t, h, p.M, "steady", 2, nil)
 	eventually(t, "both run", func() bool { return len(rs.runningOn("trigger1")) == 1 && len(rs.runningOn("trigger0")) == 1 })
-	p.stop()
+	p.Stop()
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -301,9 +279,9 @@ func TestFailingInstance(t *testing.T) {
 			p := startProcess(t, h, "a", rs)
 			params := feeds.Params{}
 			params.Set("panic", doPanic)
-			createFeeds(t, h, p.m, "failing", 1, params)
+			createFeeds(t, h, p.M, "failing", 1, params)
 			eventually(t, "the instance is retried", func() bool { return rs.runningOn("trigger0")["a"] >= 3 })
-			got, err := p.m.Lifecycle(context.Background(), feeds.Request{Event: feeds.Read, Feed: "test/failing",
+			got, err := p.M.Lifecycle(context.Background(), feeds.Request{Event: feeds.Read, Feed: "test/failing",
 				Trigger: actions.Name{Namespace: "guest", Name: "trigger0"}})
 			if err != nil {
 				t.Fatal(err)
@@ -328,10 +306,7 @@ func TestEmitPublishes(t *testing.T) {
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
 		t.Fatal(err)
 	}
-	ruleStore, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ruleStore := feedrun.Triggers(t, h)
 	reg := feeds.NewRegistry()
 	reg.Register(feeds.Provider{Package: "test", Name: "one", New: func(cfg feeds.Config) (feeds.Source, error) {
 		return feedFunc(func(ctx context.Context, emit feeds.Emit) error {
@@ -383,17 +358,10 @@ func TestSlowStopKeepsLeases(t *testing.T) {
 	rs := newRuns()
 	h := startHub(t)
 	a := startProcess(t, h, "a", rs)
-	createFeeds(t, h, a.m, "steady", 3, nil)
+	createFeeds(t, h, a.M, "steady", 3, nil)
 	ctx := context.Background()
-	ruleStore, err := rules.OpenStore(ctx, h.JetStream())
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow := rules.Trigger{Namespace: "guest", Name: "slowpoke", Version: actions.InitialVersion}
-	if _, err := ruleStore.PutTrigger(ctx, &slow, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.m.Lifecycle(ctx, feeds.Request{Event: feeds.Create, Feed: "test/slow", Trigger: slow.FullName()}); err != nil {
+	slow := feedrun.PutTrigger(t, h, "slowpoke")
+	if _, err := a.M.Lifecycle(ctx, feeds.Request{Event: feeds.Create, Feed: "test/slow", Trigger: slow}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a runs all four", func() bool {
@@ -405,7 +373,7 @@ func TestSlowStopKeepsLeases(t *testing.T) {
 		return true
 	})
 	startProcess(t, connect(t, h.ClientURL()), "b", rs)
-	if _, err := a.m.Lifecycle(ctx, feeds.Request{Event: feeds.Pause, Feed: "test/slow", Trigger: slow.FullName()}); err != nil {
+	if _, err := a.M.Lifecycle(ctx, feeds.Request{Event: feeds.Pause, Feed: "test/slow", Trigger: slow}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(4 * leaseTTL)

@@ -10,11 +10,10 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/feeds"
 	_ "github.com/gusthub/gust/feeds/alarms"
 	"github.com/gusthub/gust/hub"
-	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/internal/feedrun"
 )
 
 // countingPublisher publishes through the hub and counts every publish
@@ -56,11 +55,7 @@ func TestTwoProcessesFireEachSlotOnce(t *testing.T) {
 	counts := &countingPublisher{pub: hub.NewPublisher(h.JetStream()), ids: map[string]int{}}
 
 	start := func(hh *hub.Hub) (*feeds.Manager, context.CancelFunc, chan struct{}) {
-		ruleStore, err := rules.OpenStore(ctx, hh.JetStream())
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := feeds.Open(ctx, feeds.Options{JetStream: hh.JetStream(), Events: counts, Triggers: ruleStore,
+		m, err := feeds.Open(ctx, feeds.Options{JetStream: hh.JetStream(), Events: counts, Triggers: feedrun.Triggers(t, hh),
 			LeaseTTL: 900 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -74,17 +69,10 @@ func TestTwoProcessesFireEachSlotOnce(t *testing.T) {
 	a, stopA, doneA := start(h)
 	start(h2)
 
-	ruleStore, err := rules.OpenStore(ctx, h.JetStream())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := rules.Trigger{Namespace: "guest", Name: "tick", Version: actions.InitialVersion}
-	if _, err := ruleStore.PutTrigger(ctx, &tr, 0); err != nil {
-		t.Fatal(err)
-	}
+	tr := feedrun.PutTrigger(t, h, "tick")
 	params := feeds.Params{}
 	params.Set("cron", "* * * * * *")
-	if _, err := a.Lifecycle(ctx, feeds.Request{Event: feeds.Create, Feed: "alarms/alarm", Trigger: tr.FullName(), Params: params}); err != nil {
+	if _, err := a.Lifecycle(ctx, feeds.Request{Event: feeds.Create, Feed: "alarms/alarm", Trigger: tr, Params: params}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2500 * time.Millisecond)

@@ -11,7 +11,7 @@ import (
 	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
-	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/internal/feedrun"
 )
 
 // newManager is a feed manager on a real hub with the registered
@@ -28,20 +28,13 @@ func newManager(t *testing.T) (*feeds.Manager, actions.Name) {
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
 		t.Fatal(err)
 	}
-	triggers, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := rules.Trigger{Namespace: "guest", Name: "T", Version: actions.InitialVersion}
-	if _, err := triggers.PutTrigger(ctx, &tr, 0); err != nil {
-		t.Fatal(err)
-	}
-	m, err := feeds.Open(ctx, feeds.Options{JetStream: js, Events: hub.NewPublisher(js), Triggers: triggers,
+	tr := feedrun.PutTrigger(t, h, "T")
+	m, err := feeds.Open(ctx, feeds.Options{JetStream: js, Events: hub.NewPublisher(js), Triggers: feedrun.Triggers(t, h),
 		BaseURL: "https://gust.example.com", Egress: egress.MustParse(egress.Loopback)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, tr.FullName()
+	return m, tr
 }
 
 // lifecycle runs one feed action invocation of github/webhook.

@@ -49,22 +49,43 @@ type Process struct {
 // mosquitto) run; Gust refuses it by default.
 func Start(tb testing.TB, h *hub.Hub) *Process {
 	tb.Helper()
-	ctx := context.Background()
 	js := h.JetStream()
-	ruleStore, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m, err := feeds.Open(ctx, feeds.Options{JetStream: js, Events: hub.NewPublisher(js), Triggers: ruleStore,
+	m, err := feeds.Open(context.Background(), feeds.Options{JetStream: js, Events: hub.NewPublisher(js), Triggers: Triggers(tb, h),
 		LeaseTTL: time.Second, MaxBackoff: 500 * time.Millisecond, Egress: egress.MustParse(egress.Loopback)})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
+	return Run(tb, h, m)
+}
+
+// Run runs the feed manager m, opened on h, until Stop or the end of the
+// test.
+func Run(tb testing.TB, h *hub.Hub, m *feeds.Manager) *Process {
+	runCtx, cancel := context.WithCancel(context.Background())
 	p := &Process{M: m, H: h, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(p.done); _ = m.Run(runCtx) }()
 	tb.Cleanup(p.Stop)
 	return p
+}
+
+// Triggers opens the trigger store on h.
+func Triggers(tb testing.TB, h *hub.Hub) *rules.Store {
+	tb.Helper()
+	s, err := rules.OpenStore(context.Background(), h.JetStream())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// PutTrigger stores a new trigger guest/name, without a feed, on h.
+func PutTrigger(tb testing.TB, h *hub.Hub, name string) actions.Name {
+	tb.Helper()
+	tr := rules.Trigger{Namespace: "guest", Name: name, Version: actions.InitialVersion}
+	if _, err := Triggers(tb, h).PutTrigger(context.Background(), &tr, 0); err != nil {
+		tb.Fatal(err)
+	}
+	return tr.FullName()
 }
 
 // Stop stops the manager and waits for its instances to stop.
@@ -76,16 +97,8 @@ func (p *Process) Stop() {
 // Create makes trigger guest/name with feed (e.g. "couchdb/changes").
 func (p *Process) Create(tb testing.TB, name, feed string, params feeds.Params) {
 	tb.Helper()
-	ctx := context.Background()
-	ruleStore, err := rules.OpenStore(ctx, p.H.JetStream())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tr := rules.Trigger{Namespace: "guest", Name: name, Version: actions.InitialVersion}
-	if _, err := ruleStore.PutTrigger(ctx, &tr, 0); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := p.M.Lifecycle(ctx, feeds.Request{Event: feeds.Create, Feed: feed, Trigger: tr.FullName(), Params: params}); err != nil {
+	tr := PutTrigger(tb, p.H, name)
+	if _, err := p.M.Lifecycle(context.Background(), feeds.Request{Event: feeds.Create, Feed: feed, Trigger: tr, Params: params}); err != nil {
 		tb.Fatal(err)
 	}
 }
