@@ -157,14 +157,13 @@ func (s *Store) ListActions(ctx context.Context, ns, pkg string) ([]Action, erro
 	if pkg != "" {
 		filter = hub.Key(ns, pkg) + ".*"
 	}
-	es, err := s.actions.List(ctx, filter)
+	stored, err := s.actions.ListNewest(ctx, filter, func(a storedAction) int64 { return a.Updated })
 	if err != nil {
 		return nil, err
 	}
-	hub.SortNewestFirst(es, func(a storedAction) int64 { return a.Updated })
-	out := make([]Action, len(es))
-	for i, e := range es {
-		out[i] = e.Value.Action
+	out := make([]Action, len(stored))
+	for i, a := range stored {
+		out[i] = a.Action
 		out[i].Exec.Code = ""
 	}
 	return out, nil
@@ -243,31 +242,23 @@ func (s *Store) DeletePackage(ctx context.Context, n Name, rev uint64) error {
 
 // ListPackages returns the packages of namespace ns, newest first.
 func (s *Store) ListPackages(ctx context.Context, ns string) ([]Package, error) {
-	es, err := s.packages.List(ctx, hub.EncodeToken(ns)+".*")
-	if err != nil {
-		return nil, err
-	}
-	hub.SortNewestFirst(es, func(p Package) int64 { return p.Updated })
-	out := make([]Package, len(es))
-	for i, e := range es {
-		out[i] = e.Value
-	}
-	return out, nil
+	return s.packages.ListNewest(ctx, hub.EncodeToken(ns)+".*", packageUpdated)
 }
 
 // ListPublicPackages returns the published packages of every namespace but
 // ns, newest first.
 func (s *Store) ListPublicPackages(ctx context.Context, exclude string) ([]Package, error) {
-	es, err := s.packages.List(ctx, ">")
+	all, err := s.packages.ListNewest(ctx, ">", packageUpdated)
 	if err != nil {
 		return nil, err
 	}
-	hub.SortNewestFirst(es, func(p Package) int64 { return p.Updated })
 	var out []Package
-	for _, e := range es {
-		if e.Value.Publish && e.Value.Namespace != exclude {
-			out = append(out, e.Value)
+	for _, p := range all {
+		if p.Publish && p.Namespace != exclude {
+			out = append(out, p)
 		}
 	}
 	return out, nil
 }
+
+func packageUpdated(p Package) int64 { return p.Updated }

@@ -238,6 +238,22 @@ func isWrongSequence(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists)
 }
 
+// ListNewest is List's values ordered as SortNewestFirst orders them, by
+// the update time updated reads from a value: never nil, so that an empty
+// list is [] in JSON.
+func (c *Collection[T]) ListNewest(ctx context.Context, filter string, updated func(T) int64) ([]T, error) {
+	es, err := c.List(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	SortNewestFirst(es, updated)
+	out := make([]T, len(es))
+	for i, e := range es {
+		out[i] = e.Value
+	}
+	return out, nil
+}
+
 // SortNewestFirst orders entries by their update time, latest first, and
 // entries updated in the same millisecond by revision (write order), so
 // that lists page deterministically.

@@ -117,30 +117,18 @@ func (s *Store) DeleteRule(ctx context.Context, n actions.Name, rev uint64) erro
 
 // ListTriggers returns the triggers of namespace ns, newest first.
 func (s *Store) ListTriggers(ctx context.Context, ns string) ([]Trigger, error) {
-	es, err := s.triggers.List(ctx, hub.EncodeToken(ns)+".*")
-	if err != nil {
-		return nil, err
-	}
-	hub.SortNewestFirst(es, func(t Trigger) int64 { return t.Updated })
-	out := make([]Trigger, len(es))
-	for i, e := range es {
-		out[i] = e.Value
-	}
-	return out, nil
+	return s.triggers.ListNewest(ctx, hub.EncodeToken(ns)+".*", func(t Trigger) int64 { return t.Updated })
 }
 
 // ListRules returns the rules of namespace ns, newest first, each with its
 // status read from its trigger.
 func (s *Store) ListRules(ctx context.Context, ns string) ([]Rule, error) {
-	es, err := s.rules.List(ctx, hub.EncodeToken(ns)+".*")
+	out, err := s.rules.ListNewest(ctx, hub.EncodeToken(ns)+".*", func(r Rule) int64 { return r.Updated })
 	if err != nil {
 		return nil, err
 	}
-	hub.SortNewestFirst(es, func(r Rule) int64 { return r.Updated })
-	out := make([]Rule, len(es))
 	triggers := map[string]*Trigger{}
-	for i, e := range es {
-		r := e.Value
+	for i, r := range out {
 		tk := key(r.Trigger.FullName())
 		t, seen := triggers[tk]
 		if !seen {
