@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/egress"
+	"github.com/gusthub/gust/internal/registry"
 )
 
 // Emit puts one event on the feed's trigger. It returns once JetStream has
@@ -279,50 +277,28 @@ func Reject(status int, format string, args ...any) error {
 
 // Registry holds providers by path. The zero value is not usable: use
 // NewRegistry. A Registry is safe for concurrent use.
-type Registry struct {
-	mu        sync.RWMutex
-	providers map[string]Provider
-}
+type Registry struct{ providers *registry.Registry[Provider] }
 
 // NewRegistry returns an empty registry, for tests and embedders that want
 // other feeds than the ones compiled in.
-func NewRegistry() *Registry { return &Registry{providers: map[string]Provider{}} }
-
-var nameRule = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+func NewRegistry() *Registry { return &Registry{providers: registry.New[Provider]()} }
 
 // Register adds p. It panics when p is incomplete or its path is taken:
 // both are programming errors found at start-up.
 func (r *Registry) Register(p Provider) {
-	if !nameRule.MatchString(p.Package) || !nameRule.MatchString(p.Name) || p.New == nil {
+	if !registry.ValidName(p.Package) || !registry.ValidName(p.Name) || p.New == nil {
 		panic(fmt.Sprintf("feeds: provider %q needs a lowercase Package, Name and a New function", p.Path()))
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.providers[p.Path()]; dup {
+	if !r.providers.Add(p.Path(), p) {
 		panic(fmt.Sprintf("feeds: provider %s registered twice", p.Path()))
 	}
-	r.providers[p.Path()] = p
 }
 
 // Lookup returns the provider of path "package/name".
-func (r *Registry) Lookup(path string) (Provider, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	p, ok := r.providers[path]
-	return p, ok
-}
+func (r *Registry) Lookup(path string) (Provider, bool) { return r.providers.Lookup(path) }
 
 // Providers returns every provider, sorted by path.
-func (r *Registry) Providers() []Provider {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]Provider, 0, len(r.providers))
-	for _, p := range r.providers {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path() < out[j].Path() })
-	return out
-}
+func (r *Registry) Providers() []Provider { return r.providers.All() }
 
 var defaultRegistry = NewRegistry()
 

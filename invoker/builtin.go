@@ -6,15 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"runtime/debug"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/registry"
 )
 
 // KindBuiltin is the exec kind of actions implemented in Go inside Gust:
@@ -87,48 +86,26 @@ func (b Builtin) Path() string { return b.Package + "/" + b.Name }
 
 // Builtins is a registry of built-in actions. The zero value is not
 // usable: use NewBuiltins. It is safe for concurrent use.
-type Builtins struct {
-	mu sync.RWMutex
-	by map[string]Builtin
-}
+type Builtins struct{ by *registry.Registry[Builtin] }
 
 // NewBuiltins returns an empty registry, for tests and embedders.
-func NewBuiltins() *Builtins { return &Builtins{by: map[string]Builtin{}} }
-
-var builtinName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+func NewBuiltins() *Builtins { return &Builtins{by: registry.New[Builtin]()} }
 
 // Register adds b; it panics when b is incomplete or its path is taken.
 func (r *Builtins) Register(b Builtin) {
-	if !builtinName.MatchString(b.Package) || !builtinName.MatchString(b.Name) || b.Run == nil {
+	if !registry.ValidName(b.Package) || !registry.ValidName(b.Name) || b.Run == nil {
 		panic(fmt.Sprintf("invoker: built-in action %q needs a lowercase Package, Name and a Run function", b.Path()))
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.by[b.Path()]; dup {
+	if !r.by.Add(b.Path(), b) {
 		panic(fmt.Sprintf("invoker: built-in action %s registered twice", b.Path()))
 	}
-	r.by[b.Path()] = b
 }
 
 // Lookup returns the built-in action "package/name".
-func (r *Builtins) Lookup(path string) (Builtin, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	b, ok := r.by[path]
-	return b, ok
-}
+func (r *Builtins) Lookup(path string) (Builtin, bool) { return r.by.Lookup(path) }
 
 // All returns every built-in action, sorted by path.
-func (r *Builtins) All() []Builtin {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]Builtin, 0, len(r.by))
-	for _, b := range r.by {
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path() < out[j].Path() })
-	return out
-}
+func (r *Builtins) All() []Builtin { return r.by.All() }
 
 var defaultBuiltins = NewBuiltins()
 
