@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
 )
 
@@ -380,17 +381,25 @@ func activationsOf(t *testing.T, n *clusterNode, auth, action string) []record {
 }
 
 // tryRequest is clusterNode.request that returns a failed request as an
-// error instead of failing the test: under a fault some are expected.
-func tryRequest(n *clusterNode, method, path, auth string, body any) (int, string, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return 0, "", err
+// error instead of failing the test (under a fault some are expected),
+// with headers as name, value pairs.
+func tryRequest(n *clusterNode, method, path, auth string, body any, header ...string) (int, string, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, "", err
+		}
+		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, "http://"+n.apiAddr+"/api/v1"+path, bytes.NewReader(b))
+	req, err := http.NewRequest(method, "http://"+n.apiAddr+"/api/v1"+path, rd)
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	if user, key, ok := strings.Cut(auth, ":"); ok {
 		req.SetBasicAuth(user, key)
 	}
@@ -401,4 +410,20 @@ func tryRequest(n *clusterNode, method, path, auth string, body any) (int, strin
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(out), err
+}
+
+// call is gustProcess.call on a node: the request with OpenWhisk's guest
+// key (the nodes run with --dev-guest-key), its JSON answer into out.
+func (n *clusterNode) call(t testing.TB, method, path string, body any, out any, header ...string) int {
+	t.Helper()
+	code, resp, err := tryRequest(n, method, path, api.DevGuestKey, body, header...)
+	if err != nil {
+		t.Fatalf("%s %s on %s: %v", method, path, n.name, err)
+	}
+	if out != nil && resp != "" {
+		if err := json.Unmarshal([]byte(resp), out); err != nil {
+			t.Fatalf("%s %s on %s: %d %s: %v", method, path, n.name, code, resp, err)
+		}
+	}
+	return code
 }
