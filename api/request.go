@@ -63,7 +63,7 @@ func decodeStream(r *http.Request, limit int64, v any) (int64, error) {
 	// The first byte that is not space: an object, or nothing.
 	for {
 		c, err := br.ReadByte()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return cr.n, decodeObject(nil, v)
 		}
 		if err != nil {

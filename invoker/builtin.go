@@ -149,7 +149,7 @@ func (iv *Invoker) runBuiltin(ctx context.Context, b Builtin, inv *actions.Invoc
 	runCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	out := callBuiltin(runCtx, b, c)
-	if runCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+	if errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 		out = failed(actions.StatusDeveloperError, timeoutMessage(a.Limits.Timeout, false))
 		out.timeout = true
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,7 +61,7 @@ func (s *EventStream) Next() ([]byte, error) {
 			return line, nil
 		}
 		switch {
-		case err == io.EOF:
+		case errors.Is(err, io.EOF):
 			return nil, io.EOF
 		case err != nil:
 			return nil, fmt.Errorf("read the event stream: %w", err)
