@@ -8,9 +8,35 @@
 // which fills it and runs sequences, is package dispatch) and runs each
 // activation in a container of the Pool, or in Go for a built-in action
 // (builtin.go). The Pool's files split its work: pool.go acquires and
-// releases warm containers and queues the requests that must wait,
-// pool_stem.go keeps the stem cells, pool_idle.go pauses and removes idle
-// containers, poolview.go reports what the pool holds.
+// releases warm containers, pool_line.go queues the requests that must
+// wait and starts containers for them, pool_stem.go keeps the stem cells,
+// pool_idle.go pauses and removes idle containers, poolview.go reports
+// what the pool holds.
+//
+// Bursts (pool_line.go). An activation that finds no free warm container
+// of its key waits in the key's line and takes whichever container frees
+// first: a warm one finishing its activation, or a new one coming up
+// (the first activation on a new container runs its /init; with
+// intra-container concurrency, the next ones join it). Containers are
+// created in the background on behalf of the line, not of one activation,
+// and how many is decided by the line's demand, as OpenWhisk's FPC
+// scheduler does: W activations waiting on S slots drain in about
+// W·run/S, so the line adds containers while that exceeds a horizon h,
+// never more than its waiters can use, within the pool's memory. The
+// horizon is the pool's cold start time (create and /init, a moving
+// average): a container started for a line that drains sooner would come
+// up too late to serve it. Once a line has lasted a cold start since its
+// key had a warm container, it is a lasting load, not a burst, and h
+// becomes 100 ms (FPC's stale threshold), so an I/O-bound action under
+// many concurrent requests scales out to the pool's memory. The run time
+// is the key's moving average, raised to how long the running activations
+// have run so far (a timer looks again when that alone would call for a
+// container); while neither it nor the cold start is known, the line
+// starts one container and learns from it. So 50 invokes at once of a
+// no-op run on one container, and of an action sleeping 200 ms on as many
+// as fit. A line short of memory waits its turn in the pool's room line;
+// a container freed while another key's earlier line waits for memory
+// is evicted for it rather than serving its own key's later activations.
 //
 // Parameters too large for the queue's message travel by reference: the
 // dispatcher stores them (hub.StoreParams), the Invoker reads them right

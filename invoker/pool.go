@@ -32,12 +32,13 @@ type PoolOptions struct {
 // bounds their memory, evicting the least recently used idle warm
 // containers, and queues requests in order when it is full.
 //
-// When every warm container of a key is busy, an activation waits for one
-// of them rather than starting a new container if, by the key's measured
-// run time and the queue before it, a slot frees sooner than a cold start
-// (measured too) would take; otherwise, or when it has waited that long,
-// it scales out. A burst for a fast action so stays on its warm
-// containers, while slow actions get more.
+// An activation that finds no free warm container of its key waits in the
+// key's line (pool_line.go) and takes whichever container frees first: a
+// warm one finishing its activation, or a new one coming up. The line
+// starts new containers only as its demand needs them: by the queued work
+// (waiting activations times the key's run time) against the time a cold
+// start takes. A burst for a fast action so runs on a container or two,
+// while a slow action scales out up to the pool's memory.
 type Pool struct {
 	sb   Sandbox
 	opts PoolOptions
@@ -56,17 +57,17 @@ type Pool struct {
 	// when it may: a sandbox that is down is not asked again and again.
 	stemPause map[string]time.Duration
 	stemRetry map[string]time.Time
-	waiters   []chan struct{}
-	// keyWaiters are activations waiting, in order, for a busy warm
-	// container of their key (see Acquire); keyRun is the mean time an
-	// activation of a key holds its container, coldStart that of a cold
-	// start (create and /init), both moving averages.
-	keyWaiters map[string][]*keyWaiter
-	keyRun     map[string]time.Duration
-	coldStart  time.Duration
-	closed     bool
-	seq        atomic.Int64
-	bg         sync.WaitGroup
+	// lines are the activations waiting for a container, by warm key,
+	// with the key's demand; roomLine the keys whose lines need a new
+	// container and wait for memory, first come first served.
+	lines    map[string]*keyLine
+	roomLine []string
+	// coldStart is the mean time a cold start takes (create and /init),
+	// a moving average over every key.
+	coldStart time.Duration
+	closed    bool
+	seq       atomic.Int64
+	bg        sync.WaitGroup
 }
 
 // container is a sandbox container with its pool bookkeeping.
@@ -79,11 +80,22 @@ type container struct {
 	maxActive   int
 	active      int
 	initialized bool
-	paused      bool
-	dead        bool
-	lastUsed    time.Time
-	timer       *time.Timer
-	logs        *logCollector
+	// fresh: the container is up, no activation has claimed it yet, and
+	// the one that does runs /init. created: it was created for its key
+	// (not a stem cell), in createTook; with its /init, that is a sample
+	// of the cold start time.
+	fresh      bool
+	created    bool
+	createTook time.Duration
+	paused     bool
+	dead       bool
+	lastUsed   time.Time
+	// runSince is when the container, idle before, began to run an
+	// activation: how long the current one has run is a lower bound of
+	// the key's run time.
+	runSince time.Time
+	timer    *time.Timer
+	logs     *logCollector
 	// ready is closed once the container ran /init or was removed: other
 	// activations of a concurrent action wait for it before their /run.
 	ready       chan struct{}
@@ -114,8 +126,7 @@ func NewPool(sb Sandbox, opts PoolOptions) *Pool {
 		opts.MemoryMB = 2048
 	}
 	return &Pool{sb: sb, opts: opts, log: log,
-		warm: map[string][]*container{}, stems: map[string][]*container{},
-		keyWaiters: map[string][]*keyWaiter{}, keyRun: map[string]time.Duration{},
+		warm: map[string][]*container{}, stems: map[string][]*container{}, lines: map[string]*keyLine{},
 		stemSpec: map[string]Spec{}, stemWant: map[string]int{}, stemHave: map[string]int{},
 		stemPause: map[string]time.Duration{}, stemRetry: map[string]time.Time{}}
 }
@@ -124,17 +135,13 @@ func NewPool(sb Sandbox, opts PoolOptions) *Pool {
 type Lease struct {
 	c    *container
 	pool *Pool
-	// Cold reports that the container has not run /init yet.
+	// Cold reports that the container has not run /init yet: the
+	// activation runs it.
 	Cold bool
 	// since is when the container started serving the activation: the
-	// lease, or for a cold one the end of /init; created is when a new
-	// container's creation began.
-	since, created time.Time
+	// lease, or for a cold one the end of /init.
+	since time.Time
 }
-
-// keyWaiter is an Acquire waiting for a busy warm container of its key:
-// Release hands it a claimed container on c.
-type keyWaiter struct{ c chan *container }
 
 // Container is the leased container.
 func (l *Lease) Container() Container { return l.c.Container }
@@ -154,83 +161,60 @@ type Request struct {
 	Concurrency int
 }
 
-// Acquire returns a container for req: a warm one, a stem cell, or a new
-// one, waiting in line while the pool is full.
+// claim says how an activation got its container.
+type claim int
+
+const (
+	claimWarm claim = iota // initialized: run at once
+	claimCold              // fresh: the activation runs /init
+	claimJoin              // another activation runs /init: wait for it
+)
+
+// Acquire returns a container for req: a free warm one, else whichever of
+// the key's containers frees or comes up first while req waits in line.
 func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	if req.Concurrency < 1 {
 		req.Concurrency = 1
 	}
-	scaleOut := false // set once waiting for a warm container took too long
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
 			return nil, ErrPoolClosed
 		}
-		c := p.takeWarm(req)
-		if c == nil && !scaleOut {
-			if patience := p.patienceLocked(req.Key); patience > 0 {
-				var timedOut bool
-				var err error
-				c, timedOut, err = p.awaitWarm(ctx, req.Key, patience) // unlocks
-				if err != nil {
-					return nil, err
-				}
-				scaleOut = timedOut // waited as long as a cold start takes
-				if c == nil {
-					continue
-				}
-				p.mu.Lock()
+		if req.Spec.MemoryMB > p.opts.MemoryMB {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("action needs %d MB, more than the invoker's %d MB", req.Spec.MemoryMB, p.opts.MemoryMB)
+		}
+		var g grant
+		if c := p.freeLocked(req.Key, true); c != nil {
+			g = grant{c: c, how: p.claimLocked(c)}
+			p.mu.Unlock()
+		} else {
+			w := p.enqueueLocked(req)
+			p.mu.Unlock()
+			var err error
+			if g, err = p.await(ctx, req.Key, w); err != nil {
+				return nil, err
 			}
 		}
-		if c != nil {
-			initialized := c.initialized
-			p.mu.Unlock()
-			if !initialized && !p.awaitInit(ctx, c) {
+		c := g.c
+		switch g.how {
+		case claimCold:
+			return &Lease{c: c, pool: p, Cold: true, since: time.Now()}, nil
+		case claimJoin:
+			if !p.awaitInit(ctx, c) {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
 				continue
 			}
-			if err := p.resume(ctx, c); err != nil {
-				p.Release(&Lease{c: c, pool: p}, false)
-				continue
-			}
-			return &Lease{c: c, pool: p, since: time.Now()}, nil
 		}
-		if c := p.takeStem(req); c != nil {
-			p.mu.Unlock()
-			now := time.Now()
-			return &Lease{c: c, pool: p, Cold: true, since: now}, nil
+		if err := p.resume(ctx, c); err != nil {
+			p.Release(&Lease{c: c, pool: p}, false)
+			continue
 		}
-		if p.reserve(req.Spec.MemoryMB) {
-			c := newContainer(req.Spec, req.Key, req.Concurrency)
-			p.warm[req.Key] = append(p.warm[req.Key], c)
-			p.bg.Add(1) // Close waits for containers being created
-			p.mu.Unlock()
-			created := time.Now()
-			err := p.start(ctx, c, req.Spec)
-			p.bg.Done()
-			if err != nil {
-				return nil, err
-			}
-			return &Lease{c: c, pool: p, Cold: true, since: time.Now(), created: created}, nil
-		}
-		if req.Spec.MemoryMB > p.opts.MemoryMB {
-			p.mu.Unlock()
-			return nil, fmt.Errorf("action needs %d MB, more than the invoker's %d MB", req.Spec.MemoryMB, p.opts.MemoryMB)
-		}
-		wake := make(chan struct{})
-		p.waiters = append(p.waiters, wake)
-		p.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			p.mu.Lock()
-			p.dropWaiterLocked(wake)
-			p.mu.Unlock()
-			return nil, ctx.Err()
-		}
+		return &Lease{c: c, pool: p, since: time.Now()}, nil
 	}
 }
 
@@ -248,109 +232,71 @@ func (p *Pool) awaitInit(ctx context.Context, c *container) bool {
 		return true
 	}
 	c.active--
-	if c.active == 0 && !c.dead {
-		c.lastUsed = time.Now()
-		p.armIdleLocked(c)
-	}
+	p.idleLocked(c)
 	p.wakeNextLocked()
 	return false
 }
 
-// patienceLocked is how long an activation of key should wait for one of
-// the key's busy warm containers instead of starting a new one: the time a
-// cold start takes, when the activations already waiting and this one can
-// expect a free slot sooner than that; 0 (do not wait) otherwise, or while
-// either time is yet unknown.
-func (p *Pool) patienceLocked(key string) time.Duration {
-	run, cold := p.keyRun[key], p.coldStart
-	if run <= 0 || cold <= 0 {
-		return 0
+// freeLocked returns a live container of key with room for one more
+// activation, unclaimed, or nil: an initialized running one first, then
+// a paused one, one being initialized (concurrent actions), a fresh one.
+// With ifNoLine it returns nil while activations of key wait in line, so
+// that a newcomer does not pass them.
+func (p *Pool) freeLocked(key string, ifNoLine bool) *container {
+	if l := p.lines[key]; ifNoLine && l != nil && len(l.waiters) > 0 {
+		return nil
 	}
-	slots := 0
+	var best *container
+	bestRank := 4
 	for _, c := range p.warm[key] {
-		if !c.dead {
-			slots += c.maxActive
+		if c.dead || c.active >= c.maxActive {
+			continue
+		}
+		rank := 3
+		switch {
+		case c.initialized && !c.paused:
+			rank = 0
+		case c.initialized:
+			rank = 1
+		case !c.fresh:
+			rank = 2
+		}
+		if rank < bestRank {
+			best, bestRank = c, rank
 		}
 	}
-	if slots == 0 {
-		return 0
-	}
-	queued := len(p.keyWaiters[key]) + 1
-	if time.Duration(queued)*run/time.Duration(slots) >= cold {
-		return 0
-	}
-	return cold
+	return best
 }
 
-// awaitWarm waits, in line, up to patience for a busy warm container of
-// key to free a slot, and returns it claimed. It returns nil when the time
-// is up (timedOut) or when one of the key's containers went away, for the
-// caller to look again. The caller holds p.mu; awaitWarm returns without.
-func (p *Pool) awaitWarm(ctx context.Context, key string, patience time.Duration) (c *container, timedOut bool, err error) {
-	w := &keyWaiter{c: make(chan *container, 1)}
-	p.keyWaiters[key] = append(p.keyWaiters[key], w)
-	p.mu.Unlock()
-	t := time.NewTimer(patience)
-	defer t.Stop()
-	select {
-	case c := <-w.c:
-		return c, false, nil
-	case <-t.C:
-		timedOut = true
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	p.mu.Lock()
-	p.dropKeyWaiterLocked(key, w)
-	p.mu.Unlock()
-	select {
-	case c = <-w.c: // handed over (or woken) meanwhile
-	default:
-	}
-	if err != nil && c != nil {
-		p.Release(&Lease{c: c, pool: p}, true)
-		c = nil
-	}
-	return c, timedOut, err
-}
-
-func (p *Pool) dropKeyWaiterLocked(key string, w *keyWaiter) {
-	ws := p.keyWaiters[key]
-	for i, x := range ws {
-		if x == w {
-			ws = append(ws[:i], ws[i+1:]...)
-			break
-		}
-	}
-	if len(ws) == 0 {
-		delete(p.keyWaiters, key)
-	} else {
-		p.keyWaiters[key] = ws
-	}
-}
-
-// handOverLocked gives c's free slot to the first activation waiting for
-// its key, if any; it reports whether it did.
-func (p *Pool) handOverLocked(c *container) bool {
-	ws := p.keyWaiters[c.key]
-	if len(ws) == 0 || c.dead || !c.initialized || c.active >= c.maxActive {
-		return false
-	}
-	w := ws[0]
-	p.dropKeyWaiterLocked(c.key, w)
+// claimLocked takes one of c's free slots for an activation.
+func (p *Pool) claimLocked(c *container) claim {
 	c.active++
 	c.stopTimer()
-	w.c <- c
-	return true
+	switch {
+	case c.fresh:
+		c.fresh = false
+		return claimCold
+	case !c.initialized:
+		return claimJoin
+	}
+	if c.active == 1 {
+		c.runSince = time.Now()
+	}
+	return claimWarm
 }
 
-// wakeKeyWaitersLocked lets every activation waiting for key look again,
-// after one of its containers went away.
-func (p *Pool) wakeKeyWaitersLocked(key string) {
-	for _, w := range p.keyWaiters[key] {
-		w.c <- nil
+// idleLocked arms the idle timers of c once no activation uses it; a
+// container left uninitialized is fresh again, for the next one to
+// initialize.
+func (p *Pool) idleLocked(c *container) {
+	if c.active > 0 || c.dead {
+		return
 	}
-	delete(p.keyWaiters, key)
+	c.lastUsed = time.Now()
+	if !c.initialized {
+		c.fresh = true
+	}
+	p.armIdleLocked(c)
 }
 
 // movingAverage folds sample into the average avg (0: none yet).
@@ -359,20 +305,6 @@ func movingAverage(avg, sample time.Duration) time.Duration {
 		return sample
 	}
 	return avg + (sample-avg)/8
-}
-
-// takeWarm claims a container of req.Key with room for one more
-// activation. It may still be running its first activation's /init (an
-// action whose concurrency is above 1): the caller then waits for it.
-func (p *Pool) takeWarm(req Request) *container {
-	for _, c := range p.warm[req.Key] {
-		if !c.dead && c.active < c.maxActive {
-			c.active++
-			c.stopTimer()
-			return c
-		}
-	}
-	return nil
 }
 
 // reserve books memMB of capacity, evicting least recently used idle warm
@@ -418,31 +350,36 @@ func sortByLastUsed(cs []*container) {
 // holds p.mu and has reserved its memory.
 func newContainer(spec Spec, key string, concurrency int) *container {
 	return &container{key: key, kind: spec.Kind, memMB: spec.MemoryMB,
-		maxActive: max(concurrency, 1), active: 1, lastUsed: time.Now(), ready: make(chan struct{})}
+		maxActive: max(concurrency, 1), lastUsed: time.Now(), ready: make(chan struct{})}
 }
 
-// start creates the sandbox container of c, which is booked with its
-// memory reserved (and, for a warm key, listed so that concurrent
-// activations can join it). When the creation fails or the container was
-// removed meanwhile (Close), start frees what c held and returns an error.
-// The caller is counted in p.bg, so Close waits for start.
-func (p *Pool) start(ctx context.Context, c *container, spec Spec) error {
+// createTimeout bounds the creation of a container, image pull included.
+const createTimeout = 2 * time.Minute
+
+// create makes the sandbox container of c, which is booked with its
+// memory reserved but listed nowhere yet. When the creation fails or the
+// pool closed meanwhile, create destroys what it made and returns an
+// error: the caller frees c's memory. The caller is counted in p.bg, so
+// Close waits for create.
+func (p *Pool) create(c *container, spec Spec) error {
+	ctx, cancel := context.WithTimeout(context.Background(), createTimeout)
+	defer cancel()
 	spec.Name = fmt.Sprintf("%s_%d", p.opts.Owner, p.seq.Add(1))
 	spec.Owner = p.opts.Owner
+	t0 := time.Now()
 	sc, err := p.sb.Create(ctx, spec)
 	p.mu.Lock()
-	if err == nil && !c.dead && !p.closed {
+	if err == nil && !p.closed {
 		c.Container = sc
 		c.logs = newLogCollector(sc.Logs())
+		c.created, c.createTook = true, time.Since(t0)
 		p.mu.Unlock()
 		return nil
 	}
+	p.mu.Unlock()
 	if err == nil {
 		err = ErrPoolClosed
 	}
-	p.forgetLocked(c)
-	p.wakeNextLocked()
-	p.mu.Unlock()
 	if sc != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -475,7 +412,7 @@ func (p *Pool) resume(ctx context.Context, c *container) error {
 func (p *Pool) Release(l *Lease, healthy bool) { p.release(l, healthy) }
 
 // release is Release; it reports whether it handed the container over to
-// an activation waiting for one of its key.
+// an activation waiting in its key's line.
 func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 	c := l.c
 	now := time.Now()
@@ -484,72 +421,87 @@ func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 	c.active--
 	c.lastUsed = now
 	if healthy && !l.since.IsZero() && c.key != "" && c.initialized {
-		p.keyRun[c.key] = movingAverage(p.keyRun[c.key], now.Sub(l.since))
+		if ln := p.lines[c.key]; ln != nil {
+			ln.run = movingAverage(ln.run, now.Sub(l.since))
+		}
 	}
-	switch {
-	case !healthy || p.closed:
+	if !healthy || p.closed {
 		p.removeLocked(c, "failed")
-	case p.handOverLocked(c):
-		handedOver = true
-	case c.active == 0:
-		p.armIdleLocked(c)
+		p.wakeNextLocked()
+		return false
+	}
+	before := c.active
+	if !p.yieldLocked(c) {
+		p.serveLocked(c.key)
 	}
 	p.wakeNextLocked()
-	return handedOver
+	p.serveLocked(c.key)
+	p.idleLocked(c)
+	return c.active > before
 }
 
 // MarkInitialized records that the leased container ran /init.
 func (l *Lease) MarkInitialized() {
 	now := time.Now()
-	l.pool.mu.Lock()
-	l.c.initialized = true
-	l.c.signalReadyLocked()
-	if !l.created.IsZero() {
-		l.pool.coldStart = movingAverage(l.pool.coldStart, now.Sub(l.created))
+	p, c := l.pool, l.c
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := !p.initializedLocked(c.key)
+	c.initialized = true
+	c.signalReadyLocked()
+	if c.created && c.key != "" {
+		p.coldStart = movingAverage(p.coldStart, c.createTook+now.Sub(l.since))
+		c.created = false
 	}
-	l.since = now
-	l.pool.mu.Unlock()
-}
-
-// wakeNextLocked lets the first waiting Acquire try again; with none
-// waiting, freed memory goes to the stem cells still missing.
-func (p *Pool) wakeNextLocked() {
-	if len(p.waiters) == 0 {
-		for sk := range p.stemWant {
-			p.replenishLocked(sk)
+	l.since, c.runSince = now, now
+	if ln := p.lines[c.key]; ln != nil {
+		if first {
+			ln.readyAt = now
 		}
-		return
+		p.provisionLocked(c.key) // the line may scale out as this run goes on
 	}
-	w := p.waiters[0]
-	p.waiters = p.waiters[1:]
-	close(w)
 }
 
-func (p *Pool) dropWaiterLocked(w chan struct{}) {
-	for i, x := range p.waiters {
-		if x == w {
-			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+// wakeNextLocked lets the keys waiting for memory try again, in order;
+// with none waiting, freed memory goes to the stem cells still missing.
+func (p *Pool) wakeNextLocked() {
+	for len(p.roomLine) > 0 {
+		key := p.roomLine[0]
+		p.roomLine = p.roomLine[1:]
+		l := p.lines[key]
+		if l == nil || !l.inRoomLine {
+			continue
+		}
+		l.inRoomLine = false
+		p.provisionLocked(key)
+		if l.inRoomLine { // still no room: it keeps its turn
+			n := len(p.roomLine)
+			p.roomLine = append([]string{key}, p.roomLine[:n-1]...)
 			return
 		}
 	}
-	// Already woken: pass the turn on so it is not lost.
-	p.wakeNextLocked()
+	for sk := range p.stemWant {
+		p.replenishLocked(sk)
+	}
 }
 
 // Stats describes the pool's containers.
 type Stats struct {
 	UsedMB, CapacityMB       int
 	Warm, Busy, Paused, Stem int
-	Waiting                  int
+	// Waiting counts the activations waiting for a container, Starting
+	// the containers being created for them.
+	Waiting, Starting int
 }
 
 // Stats returns a snapshot of the pool.
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{UsedMB: p.usedMB, CapacityMB: p.opts.MemoryMB, Waiting: len(p.waiters)}
-	for _, ws := range p.keyWaiters {
-		s.Waiting += len(ws)
+	s := Stats{UsedMB: p.usedMB, CapacityMB: p.opts.MemoryMB}
+	for _, l := range p.lines {
+		s.Waiting += len(l.waiters)
+		s.Starting += l.starting
 	}
 	for _, cs := range p.warm {
 		for _, c := range cs {
@@ -588,13 +540,10 @@ func (p *Pool) Close() {
 			}
 			delete(p.stems, sk)
 		}
-		for _, w := range p.waiters {
-			close(w)
+		for key := range p.lines {
+			p.failLineLocked(key, ErrPoolClosed, true)
 		}
-		p.waiters = nil
-		for key := range p.keyWaiters {
-			p.wakeKeyWaitersLocked(key)
-		}
+		p.roomLine = nil
 	}
 	p.mu.Unlock()
 	p.bg.Wait()

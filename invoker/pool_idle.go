@@ -40,6 +40,7 @@ func (p *Pool) pauseIdle(c *container) {
 		p.log.Warn("pause container failed", "container", c.ID(), "err", err)
 		p.mu.Lock()
 		p.removeLocked(c, "pause failed")
+		p.wakeNextLocked()
 		p.mu.Unlock()
 		return
 	}
@@ -69,7 +70,7 @@ func (c *container) stopTimer() {
 }
 
 // removeLocked takes c out of the pool, frees its memory and destroys it in
-// the background. A container still being created is destroyed by start.
+// the background.
 func (p *Pool) removeLocked(c *container, why string) {
 	if !p.forgetLocked(c) || c.Container == nil {
 		return
@@ -96,9 +97,14 @@ func (p *Pool) forgetLocked(c *container) bool {
 		p.warm[c.key] = without(p.warm[c.key], c)
 		if len(p.warm[c.key]) == 0 {
 			delete(p.warm, c.key)
-			delete(p.keyRun, c.key)
 		}
-		p.wakeKeyWaitersLocked(c.key)
+		// Its line, if any, may need a new container: it asks for one
+		// in turn, when memory next frees (the callers wake the pool).
+		if l := p.lines[c.key]; l != nil && len(l.waiters) > 0 && !l.inRoomLine {
+			l.inRoomLine = true
+			p.roomLine = append(p.roomLine, c.key)
+		}
+		p.tidyLocked(c.key)
 	}
 	return true
 }

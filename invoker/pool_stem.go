@@ -5,7 +5,6 @@ package invoker
 // first activation of that kind that finds no warm container.
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -13,10 +12,10 @@ import (
 
 func stemKey(kind string, memMB int) string { return fmt.Sprintf("%s/%d", kind, memMB) }
 
-// takeStem claims a stem cell of the request's kind and memory and starts
-// its replacement.
-func (p *Pool) takeStem(req Request) *container {
-	sk := stemKey(req.Spec.Kind, req.Spec.MemoryMB)
+// takeStem turns a stem cell of spec's kind and memory into a fresh
+// container of key, and starts its replacement.
+func (p *Pool) takeStem(key string, spec Spec, concurrency int) *container {
+	sk := stemKey(spec.Kind, spec.MemoryMB)
 	cs := p.stems[sk]
 	if len(cs) == 0 {
 		return nil
@@ -24,8 +23,8 @@ func (p *Pool) takeStem(req Request) *container {
 	c := cs[len(cs)-1]
 	p.stems[sk] = cs[:len(cs)-1]
 	p.stemHave[sk]--
-	c.stemKey, c.key, c.maxActive, c.active = "", req.Key, max(req.Concurrency, 1), 1
-	p.warm[req.Key] = append(p.warm[req.Key], c)
+	c.stemKey, c.key, c.maxActive, c.fresh = "", key, max(concurrency, 1), true
+	p.warm[key] = append(p.warm[key], c)
 	p.replenishLocked(sk)
 	return c
 }
@@ -70,13 +69,13 @@ func (p *Pool) startStemLocked(sk string) bool {
 	p.bg.Add(1)
 	go func() {
 		defer p.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
 		c := newContainer(spec, "", 1)
-		err := p.start(ctx, c, spec)
+		err := p.create(c, spec)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if err != nil {
+			c.dead = true
+			p.usedMB -= c.memMB
 			p.stemHave[sk]--
 			if errors.Is(err, ErrPoolClosed) {
 				return
@@ -93,13 +92,9 @@ func (p *Pool) startStemLocked(sk string) bool {
 		}
 		delete(p.stemPause, sk)
 		delete(p.stemRetry, sk)
-		if p.closed { // Close did not see it
-			p.forgetLocked(c)
-			p.bg.Add(1)
-			go func() { defer p.bg.Done(); p.destroy(c) }()
-			return
-		}
-		c.active, c.stemKey = 0, sk
+		// A stem cell's creation is a cold start without its /init.
+		p.coldStart = movingAverage(p.coldStart, c.createTook)
+		c.created, c.stemKey = false, sk
 		p.stems[sk] = append(p.stems[sk], c)
 	}()
 	return true

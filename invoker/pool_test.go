@@ -26,11 +26,14 @@ type fakeSandbox struct {
 	// fail, when set, is every Create's error; tries counts those Creates.
 	fail  error
 	tries int
+	// delay is how long each Create takes (set before use).
+	delay time.Duration
 }
 
 func (s *fakeSandbox) Name() string { return "fake" }
 
 func (s *fakeSandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Container, error) {
+	time.Sleep(s.delay)
 	if s.gate != nil {
 		select {
 		case <-s.gate:
@@ -213,10 +216,27 @@ func TestPoolEvictsLeastRecentlyUsed(t *testing.T) {
 func TestPoolQueuesInOrderWhenFull(t *testing.T) {
 	p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 128})
 	busy := acquire(t, p, req("busy"))
+	served := lineUp(t, p, "w1", "w2", "w3")
+	if st := p.Stats(); st.Busy != 1 || st.UsedMB != 128 {
+		t.Errorf("stats while full: %+v", st)
+	}
+	busy.MarkInitialized()
+	p.Release(busy, true)
+	if order := served(); !slices.Equal(order, []string{"w1", "w2", "w3"}) {
+		t.Errorf("served %v, want first come first served", order)
+	}
+}
+
+// lineUp starts an activation of each key in turn, the next once the one
+// before waits for a container. served waits until each got one, used
+// and released it, and returns the keys in the order they got them.
+func lineUp(t *testing.T, p *invoker.Pool, keys ...string) (served func() []string) {
+	t.Helper()
 	var mu sync.Mutex
 	var order []string
 	var wg sync.WaitGroup
-	for i, key := range []string{"w1", "w2", "w3"} {
+	waiting := p.Stats().Waiting
+	for i, key := range keys {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -227,18 +247,15 @@ func TestPoolQueuesInOrderWhenFull(t *testing.T) {
 			l.MarkInitialized()
 			p.Release(l, true)
 		}()
-		if !eventually(time.Second, func() bool { return p.Stats().Waiting == i+1 }) {
+		if !eventually(time.Second, func() bool { return p.Stats().Waiting == waiting+i+1 }) {
 			t.Fatalf("%s is not waiting: %+v", key, p.Stats())
 		}
 	}
-	if st := p.Stats(); st.Busy != 1 || st.UsedMB != 128 {
-		t.Errorf("stats while full: %+v", st)
-	}
-	busy.MarkInitialized()
-	p.Release(busy, true)
-	wg.Wait()
-	if !slices.Equal(order, []string{"w1", "w2", "w3"}) {
-		t.Errorf("served %v, want first come first served", order)
+	return func() []string {
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return order
 	}
 }
 
@@ -549,7 +566,7 @@ func TestPoolCloseDestroysEverything(t *testing.T) {
 		_, err := p.Acquire(context.Background(), r)
 		waiting <- err
 	}()
-	if !eventually(time.Second, func() bool { return p.Stats().Waiting == 1 }) {
+	if !eventually(time.Second, func() bool { return p.Stats().Waiting == 2 }) { // with "late", whose container is being created
 		t.Fatalf("setup: %+v", p.Stats())
 	}
 	closed := make(chan struct{})
@@ -597,4 +614,91 @@ func TestPoolReplenishesStemCellsWhenMemoryFrees(t *testing.T) {
 		t.Errorf("stem cell not replenished once memory freed: %+v", p.Stats())
 	}
 	p.Release(py, true)
+}
+
+// TestPoolBurstStartsWhatTheLineNeeds: 50 activations at once of a key
+// with no container start one container when the action runs in 2 ms
+// (the line drains long before a second cold start would end), and
+// scale out to the pool's memory when it runs 200 ms.
+func TestPoolBurstStartsWhatTheLineNeeds(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		run         time.Duration
+		least, most int // containers created for the burst
+	}{
+		{name: "fast action", run: 2 * time.Millisecond, least: 1, most: 1},
+		{name: "slow action", run: 200 * time.Millisecond, least: 8, most: 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 8 * 128})
+				sb.delay = 300 * time.Millisecond
+				coldStart(t, p, "other", 10*time.Millisecond, time.Millisecond) // the pool knows its cold start
+				var wg sync.WaitGroup
+				for range 50 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						l := acquire(t, p, req("a"))
+						if l.Cold {
+							time.Sleep(10 * time.Millisecond) // /init
+							l.MarkInitialized()
+						}
+						time.Sleep(tc.run)
+						p.Release(l, true)
+					}()
+				}
+				wg.Wait()
+				if n := len(sb.eventsOf("create")) - 1; n < tc.least || n > tc.most {
+					t.Errorf("%d containers created for the burst, want %d to %d", n, tc.least, tc.most)
+				}
+			})
+		})
+	}
+}
+
+// TestPoolWaiterTakesWhicheverFreesFirst: a waiter for whom a new
+// container is being created takes the warm one that frees before it
+// comes up; the new one then serves the next activation.
+func TestPoolWaiterTakesWhicheverFreesFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+		sb.delay = 300 * time.Millisecond
+		coldStart(t, p, "a", 10*time.Millisecond, time.Second) // a slow action
+		busy := acquire(t, p, req("a"))
+		got := make(chan *invoker.Lease, 1)
+		go func() { got <- acquire(t, p, req("a")) }()
+		synctest.Wait()
+		if st := p.Stats(); st.Starting != 1 || st.Waiting != 1 {
+			t.Fatalf("stats with one waiting: %+v, want a container starting for it", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+		p.Release(busy, true)
+		if l := <-got; l.Cold || l.Container() != busy.Container() {
+			t.Errorf("waiter got %s cold %t, want the warm %s freed first", l.Container().ID(), l.Cold, busy.Container().ID())
+		}
+		time.Sleep(300 * time.Millisecond)
+		next := acquire(t, p, req("a"))
+		if !next.Cold || next.Container() == busy.Container() {
+			t.Errorf("next got %s cold %t, want the new container", next.Container().ID(), next.Cold)
+		}
+		if n := len(sb.eventsOf("create")); n != 2 {
+			t.Errorf("%d containers created, want 2", n)
+		}
+	})
+}
+
+// TestPoolFreedContainerMakesRoomForEarlierLine: on a full pool, a
+// container freed while another action's line waits for memory, and came
+// first, is evicted for it instead of serving its own action's later
+// activation.
+func TestPoolFreedContainerMakesRoomForEarlierLine(t *testing.T) {
+	p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 128})
+	a := acquire(t, p, req("a"))
+	a.MarkInitialized()
+	served := lineUp(t, p, "b", "a")
+	p.Release(a, true)
+	if order := served(); !slices.Equal(order, []string{"b", "a"}) {
+		t.Errorf("served %v, want b, which waited first", order)
+	}
 }
