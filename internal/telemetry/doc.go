@@ -1,9 +1,9 @@
 // Package telemetry is what Gust tells the world of its work: Prometheus
 // metrics (Metrics, served at GET /metrics) and OpenTelemetry traces
 // (Tracer, exported over OTLP/HTTP), fed by small hooks that the rule
-// engine (rules.Observer), the invoker (invoker.Observer) and the event
-// publishers call, and by collectors that read the pool, JetStream, the
-// feed manager and the activation store only when Prometheus scrapes.
+// engine (rules/engine's Observer), the invoker (invoker.Observer) and the
+// event publishers call, and by collectors that read the pool, JetStream,
+// the feed manager and the activation store only when Prometheus scrapes.
 //
 // Nothing here is global: each Metrics has its own registry, each Tracer
 // its own provider, so that tests and embedders can run several.
