@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -265,4 +266,32 @@ func SortNewestFirst[T any](es []Entry[T], updated func(T) int64) {
 		}
 		return es[i].Revision > es[j].Revision
 	})
+}
+
+// lazyKV is a key-value bucket opened on its first use, and created as
+// cfg says when it does not exist, for keepers that are made before
+// JetStream has the bucket. A failed open is tried again on the next use.
+type lazyKV struct {
+	js  jetstream.JetStream
+	cfg jetstream.KeyValueConfig
+
+	mu sync.Mutex
+	kv jetstream.KeyValue
+}
+
+func (l *lazyKV) open(ctx context.Context) (jetstream.KeyValue, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kv != nil {
+		return l.kv, nil
+	}
+	kv, err := l.js.KeyValue(ctx, l.cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = l.js.CreateOrUpdateKeyValue(ctx, l.cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", l.cfg.Bucket, err)
+	}
+	l.kv = kv
+	return kv, nil
 }

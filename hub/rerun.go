@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -45,11 +44,8 @@ var secretHeaders = []string{"authorization", "cookie", "proxy-authorization"}
 
 // RerunParams keeps and reads the parameters of activations.
 type RerunParams struct {
-	js     jetstream.JetStream
-	maxAge time.Duration
-
-	mu sync.Mutex
-	kv jetstream.KeyValue
+	js jetstream.JetStream
+	kv lazyKV
 }
 
 // NewRerunParams returns the keeper on js; parameters are kept for maxAge
@@ -58,26 +54,9 @@ func NewRerunParams(js jetstream.JetStream, maxAge time.Duration) *RerunParams {
 	if maxAge <= 0 {
 		maxAge = 7 * 24 * time.Hour
 	}
-	return &RerunParams{js: js, maxAge: maxAge}
-}
-
-func (p *RerunParams) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.kv != nil {
-		return p.kv, nil
-	}
-	kv, err := p.js.KeyValue(ctx, RerunBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = p.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: RerunBucket,
-			Description: "activation parameters for reruns", TTL: p.maxAge, MaxBytes: RerunBucketBytes,
-			MaxValueSize: RerunParamsLimit + 1024, Storage: jetstream.FileStorage})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", RerunBucket, err)
-	}
-	p.kv = kv
-	return kv, nil
+	return &RerunParams{js: js, kv: lazyKV{js: js, cfg: jetstream.KeyValueConfig{Bucket: RerunBucket,
+		Description: "activation parameters for reruns", TTL: maxAge, MaxBytes: RerunBucketBytes,
+		MaxValueSize: RerunParamsLimit + 1024, Storage: jetstream.FileStorage}}}
 }
 
 type keptParams struct {
@@ -92,7 +71,7 @@ func (p *RerunParams) Keep(ctx context.Context, ns, id string, payload json.RawM
 	if len(payload) > RerunParamsLimit {
 		return false, nil
 	}
-	kv, err := p.bucket(ctx)
+	kv, err := p.kv.open(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -111,7 +90,7 @@ func (p *RerunParams) Keep(ctx context.Context, ns, id string, payload json.RawM
 // Load returns the parameters kept for activation id of namespace ns, or
 // ErrParamsNotKept.
 func (p *RerunParams) Load(ctx context.Context, ns, id string) (json.RawMessage, error) {
-	kv, err := p.bucket(ctx)
+	kv, err := p.kv.open(ctx)
 	if err != nil {
 		return nil, err
 	}

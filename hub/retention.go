@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,9 +35,7 @@ var ErrRetentionRange = fmt.Errorf("event retention must be between %s and %s", 
 type EventRetention struct {
 	js  jetstream.JetStream
 	log *slog.Logger
-
-	mu sync.Mutex
-	kv jetstream.KeyValue
+	kv  lazyKV
 }
 
 // NewEventRetention returns the namespaces' event retention on js.
@@ -46,31 +43,14 @@ func NewEventRetention(js jetstream.JetStream, log *slog.Logger) *EventRetention
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &EventRetention{js: js, log: log}
-}
-
-func (r *EventRetention) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.kv != nil {
-		return r.kv, nil
-	}
-	kv, err := r.js.KeyValue(ctx, RetentionBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: RetentionBucket,
-			Description: "how long each namespace's trigger events are kept", Storage: jetstream.FileStorage})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", RetentionBucket, err)
-	}
-	r.kv = kv
-	return kv, nil
+	return &EventRetention{js: js, log: log, kv: lazyKV{js: js, cfg: jetstream.KeyValueConfig{Bucket: RetentionBucket,
+		Description: "how long each namespace's trigger events are kept", Storage: jetstream.FileStorage}}}
 }
 
 // Get returns namespace ns's event retention; own is false for the
 // default.
 func (r *EventRetention) Get(ctx context.Context, ns string) (d time.Duration, own bool, err error) {
-	kv, err := r.bucket(ctx)
+	kv, err := r.kv.open(ctx)
 	if err != nil {
 		return 0, false, err
 	}
@@ -91,7 +71,7 @@ func (r *EventRetention) Get(ctx context.Context, ns string) (d time.Duration, o
 // Set sets namespace ns's event retention (whole seconds); 0 restores
 // the default.
 func (r *EventRetention) Set(ctx context.Context, ns string, d time.Duration) error {
-	kv, err := r.bucket(ctx)
+	kv, err := r.kv.open(ctx)
 	if err != nil {
 		return err
 	}
