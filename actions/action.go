@@ -75,17 +75,8 @@ func (p *ActionPut) Apply(current *Action, n Name, m *Manifest, now time.Time) (
 		}
 		a.Exec = e
 	}
-	if p.Parameters != nil {
-		if err := p.Parameters.Validate("parameters"); err != nil {
-			return Action{}, err
-		}
-		a.Parameters = *p.Parameters
-	}
-	if p.Annotations != nil {
-		if err := p.Annotations.Validate("annotations"); err != nil {
-			return Action{}, err
-		}
-		a.Annotations = a.Annotations.Merge(*p.Annotations)
+	if err := PutKeyValues(p.Parameters, p.Annotations, &a.Parameters, &a.Annotations); err != nil {
+		return Action{}, err
 	}
 	if len(p.DelAnnotations) > 0 {
 		a.Annotations = a.Annotations.Without(p.DelAnnotations...)

@@ -101,6 +101,25 @@ func (kvs KeyValues) Merge(over KeyValues) KeyValues {
 	return out
 }
 
+// PutKeyValues applies the parameters and annotations of a PUT body (nil
+// when not given) to an entity's, each validated first: given parameters
+// replace its own, given annotations are merged into its own.
+func PutKeyValues(params, annotations *KeyValues, ownParams, ownAnnotations *KeyValues) error {
+	if params != nil {
+		if err := params.Validate("parameters"); err != nil {
+			return err
+		}
+		*ownParams = *params
+	}
+	if annotations != nil {
+		if err := annotations.Validate("annotations"); err != nil {
+			return err
+		}
+		*ownAnnotations = ownAnnotations.Merge(*annotations)
+	}
+	return nil
+}
+
 // Object returns the parameters as one JSON object's fields.
 func (kvs KeyValues) Object() map[string]json.RawMessage {
 	m := make(map[string]json.RawMessage, len(kvs))

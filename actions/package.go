@@ -117,17 +117,8 @@ func (p *PackagePut) Apply(current *Package, n Name, now time.Time) (Package, er
 		}
 		pkg.Binding = &Binding{Namespace: ns, Name: p.Binding.Name}
 	}
-	if p.Parameters != nil {
-		if err := p.Parameters.Validate("parameters"); err != nil {
-			return Package{}, err
-		}
-		pkg.Parameters = *p.Parameters
-	}
-	if p.Annotations != nil {
-		if err := p.Annotations.Validate("annotations"); err != nil {
-			return Package{}, err
-		}
-		pkg.Annotations = pkg.Annotations.Merge(*p.Annotations)
+	if err := PutKeyValues(p.Parameters, p.Annotations, &pkg.Parameters, &pkg.Annotations); err != nil {
+		return Package{}, err
 	}
 	if p.Publish != nil {
 		pkg.Publish = *p.Publish

@@ -86,17 +86,8 @@ func (p *TriggerPut) Apply(current *Trigger, n actions.Name, now time.Time) (Tri
 		t = Trigger{Version: actions.InitialVersion}
 	}
 	t.Namespace, t.Name = n.Namespace, n.Name
-	if p.Parameters != nil {
-		if err := p.Parameters.Validate("parameters"); err != nil {
-			return Trigger{}, err
-		}
-		t.Parameters = *p.Parameters
-	}
-	if p.Annotations != nil {
-		if err := p.Annotations.Validate("annotations"); err != nil {
-			return Trigger{}, err
-		}
-		t.Annotations = t.Annotations.Merge(*p.Annotations)
+	if err := actions.PutKeyValues(p.Parameters, p.Annotations, &t.Parameters, &t.Annotations); err != nil {
+		return Trigger{}, err
 	}
 	if _, _, err := t.DedupWindow(); err != nil {
 		return Trigger{}, err
