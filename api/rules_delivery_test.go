@@ -44,10 +44,7 @@ func TestRuleDeliveryPut(t *testing.T) {
 	})
 
 	const policy = `{"retries":3,"backoff":"200ms","deadLetter":"/guest/failed"}`
-	steps := []struct {
-		name, method, path, body string
-		want                     string // the annotation and the link's policy
-	}{
+	checkSettingSteps(t, e, "delivery", []settingStep{
 		{"create with the body field", "PUT", "/api/v1/namespaces/_/rules/r?overwrite=false",
 			`{"trigger":"/_/mytrigger","action":"/_/hello","delivery":{"retries":3,"backoff":"0.2s","deadLetter":"/_/failed"}}`, policy},
 		{"disable keeps it", "POST", "/api/v1/namespaces/_/rules/r", bodyDisable, policy},
@@ -58,14 +55,5 @@ func TestRuleDeliveryPut(t *testing.T) {
 			`{"annotations":[{"key":"delivery","value":"{\"retries\":1}"}]}`, `{"retries":1}`},
 		{"update with null removes it", "PUT", "/api/v1/namespaces/_/rules/r?overwrite=true", `{"delivery":null}`, ""},
 		{"policy again", "PUT", "/api/v1/namespaces/_/rules/r?overwrite=true", `{"delivery":` + policy + `}`, policy},
-	}
-	for _, s := range steps {
-		t.Run(s.name, func(t *testing.T) {
-			e.must(s.method, s.path, s.body)
-			annotation, link := ruleSetting(t, e, "r", "mytrigger", "delivery")
-			if annotation != s.want || link != s.want {
-				t.Errorf("annotation %s, link %s; want %s", annotation, link, s.want)
-			}
-		})
-	}
+	})
 }

@@ -34,6 +34,28 @@ func ruleSetting(t *testing.T, e *env, rule, trigger, key string) (annotation, l
 	return annotation, string(tr.Rules["guest/"+rule][key])
 }
 
+// settingStep is a request on rule r and the value of a rule setting
+// after it: its annotation and the link's copy ("" for none).
+type settingStep struct {
+	name, method, path, body string
+	want                     string
+}
+
+// checkSettingSteps runs steps in order, each a subtest, and checks that
+// guest's rule r of trigger mytrigger has setting key as each step wants.
+func checkSettingSteps(t *testing.T, e *env, key string, steps []settingStep) {
+	t.Helper()
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			e.must(s.method, s.path, s.body)
+			annotation, link := ruleSetting(t, e, "r", "mytrigger", key)
+			if annotation != s.want || link != s.want {
+				t.Errorf("annotation %s, link %s; want %s", annotation, link, s.want)
+			}
+		})
+	}
+}
+
 func TestRuleFilterPut(t *testing.T) {
 	e := newEnv(t)
 	e.must("PUT", "/api/v1/namespaces/_/actions/hello", bodyHello)
@@ -86,10 +108,7 @@ func TestRuleFilterPut(t *testing.T) {
 	})
 
 	const filter = `[{"exact":{"type":"com.github.push"}},{"prefix":{"data.repository.name":"gust"}}]`
-	steps := []struct {
-		name, method, path, body string
-		want                     string // the annotation and the link's filter
-	}{
+	checkSettingSteps(t, e, "filter", []settingStep{
 		{"create with the body field", "PUT", "/api/v1/namespaces/_/rules/r?overwrite=false",
 			`{"trigger":"/_/mytrigger","action":"/_/hello","filter":[ {"exact":{"type":"com.github.push"}}, {"prefix":{"data.repository.name":"gust"}} ]}`, filter},
 		{"disable keeps it", "POST", "/api/v1/namespaces/_/rules/r", bodyDisable, filter},
@@ -100,16 +119,7 @@ func TestRuleFilterPut(t *testing.T) {
 			`{"annotations":[{"key":"filter","value":{"sql":"type LIKE 'com.github.%'"}}]}`, `{"sql":"type LIKE 'com.github.%'"}`},
 		{"update with null removes it", "PUT", "/api/v1/namespaces/_/rules/r?overwrite=true", `{"filter":null}`, ""},
 		{"filter again", "PUT", "/api/v1/namespaces/_/rules/r?overwrite=true", `{"filter":` + filter + `}`, filter},
-	}
-	for _, s := range steps {
-		t.Run(s.name, func(t *testing.T) {
-			e.must(s.method, s.path, s.body)
-			annotation, link := ruleSetting(t, e, "r", "mytrigger", "filter")
-			if annotation != s.want || link != s.want {
-				t.Errorf("annotation %s, link %s; want %s", annotation, link, s.want)
-			}
-		})
-	}
+	})
 
 	t.Run("the filter survives a restart", func(t *testing.T) {
 		dir := e.dir
