@@ -189,28 +189,21 @@ func (g *Gust) Start(tb testing.TB) {
 
 // Kill kills serve with SIGKILL, as a crash would (its process only, not
 // what it started), and waits until it is gone.
-func (g *Gust) Kill(tb testing.TB) {
-	tb.Helper()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.cmd == nil {
-		return
-	}
-	_ = g.cmd.Process.Signal(syscall.SIGKILL)
-	<-g.stopped
-	g.cmd = nil
-}
+func (g *Gust) Kill(tb testing.TB) { g.end(syscall.SIGKILL) }
 
 // Stop stops serve with SIGTERM, as a user would, and waits until it is
 // gone (up to 30 s, then it kills its process group).
-func (g *Gust) Stop(tb testing.TB) {
-	tb.Helper()
+func (g *Gust) Stop(tb testing.TB) { g.end(syscall.SIGTERM) }
+
+// end sends sig to serve, if it runs, and waits until it is gone (up to
+// 30 s, then it kills its process group).
+func (g *Gust) end(sig syscall.Signal) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.cmd == nil {
 		return
 	}
-	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	_ = g.cmd.Process.Signal(sig)
 	select {
 	case <-g.stopped:
 	case <-time.After(30 * time.Second):
