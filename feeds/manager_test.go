@@ -14,6 +14,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/feedrun"
 	"github.com/gusthub/gust/rules"
 )
@@ -160,22 +161,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func startHub(t *testing.T) *hub.Hub {
 	t.Helper()
-	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
-	return h
+	return hubtest.StartWith(t, hub.Options{Listen: "127.0.0.1:0"})
 }
 
 func connect(t *testing.T, url string) *hub.Hub {
 	t.Helper()
-	h, err := hub.Start(context.Background(), hub.Options{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
-	return h
+	return hubtest.StartWith(t, hub.Options{URL: url})
 }
 
 // TestOneOwnerPerInstance: two processes on one NATS run each instance

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/disktest"
 )
 
@@ -19,12 +20,7 @@ import (
 // recognizes, and what is stored stays readable.
 func TestStorageFullAtTheStoreLimit(t *testing.T) {
 	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir(), MaxStore: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
-	js := h.JetStream()
+	js := hubtest.StartWith(t, hub.Options{MaxStore: 1 << 20}).JetStream()
 	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "FILL", Subjects: []string{"fill.>"}, Storage: jetstream.FileStorage})
 	if err != nil {
 		t.Fatal(err)
@@ -90,11 +86,7 @@ func TestCheckSpace(t *testing.T) {
 func TestRecoversFromAFullDisk(t *testing.T) {
 	dir := disktest.Small(t, 24)
 	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: dir, DiskReserve: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := hubtest.StartWith(t, hub.Options{DataDir: dir, DiskReserve: -1})
 	js := h.JetStream()
 	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "FILL", Subjects: []string{"fill.>"}, Storage: jetstream.FileStorage})
 	if err != nil {

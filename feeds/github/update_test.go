@@ -11,6 +11,7 @@ import (
 	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/feedrun"
 )
 
@@ -19,11 +20,7 @@ import (
 func newManager(t *testing.T) (*feeds.Manager, actions.Name) {
 	t.Helper()
 	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := hubtest.StartWith(t, hub.Options{Listen: "127.0.0.1:0"})
 	js := h.JetStream()
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 // message is a received MQTT message as paho hands it to the feed.
@@ -78,12 +79,7 @@ func FuzzMessageEvent(f *testing.F) {
 		f.Add(s.topic, s.qos, uint16(7), []byte(s.payload))
 	}
 	ctx := context.Background()
-	h, err := hub.Start(ctx, hub.Options{DataDir: f.TempDir()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = h.Close() })
-	js := h.JetStream()
+	js := hubtest.Start(f).JetStream()
 	events, err := hub.OpenEvents(ctx, js)
 	if err != nil {
 		f.Fatal(err)

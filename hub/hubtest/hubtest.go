@@ -16,7 +16,17 @@ import (
 // Start runs a hub on tb's temporary directory until tb ends.
 func Start(tb testing.TB) *hub.Hub {
 	tb.Helper()
-	h, err := hub.Start(context.Background(), hub.Options{DataDir: tb.TempDir()})
+	return StartWith(tb, hub.Options{})
+}
+
+// StartWith runs a hub with opts until tb ends, on tb's temporary
+// directory unless opts names a data directory or a server URL.
+func StartWith(tb testing.TB, opts hub.Options) *hub.Hub {
+	tb.Helper()
+	if opts.DataDir == "" && opts.URL == "" {
+		opts.DataDir = tb.TempDir()
+	}
+	h, err := hub.Start(context.Background(), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

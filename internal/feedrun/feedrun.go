@@ -17,6 +17,7 @@ import (
 	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/feeds"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -24,11 +25,7 @@ import (
 // closes it (Close is idempotent, so a test may close it earlier).
 func StartHub(tb testing.TB, dir string) *hub.Hub {
 	tb.Helper()
-	h, err := hub.Start(context.Background(), hub.Options{DataDir: dir})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = h.Close() })
+	h := hubtest.StartWith(tb, hub.Options{DataDir: dir})
 	if _, err := hub.OpenEvents(context.Background(), h.JetStream()); err != nil {
 		tb.Fatal(err)
 	}
