@@ -123,7 +123,9 @@ func externalNode(t testing.TB, c *natsCluster, name, role string, extra ...stri
 //   - invokes and trigger fires sent while an invoker is killed with
 //     SIGKILL, then while the NATS node that leads the event stream is
 //     shut down, each run exactly once when they were accepted (2xx), and
-//     at most once when not.
+//     at most once when not;
+//   - then the cluster status shows that node offline, the event stream
+//     led by another, and the killed invoker gone.
 func TestExternalNATSCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 3 NATS nodes and 3 gust processes; -short")
@@ -187,6 +189,17 @@ func TestExternalNATSCluster(t *testing.T) {
 	load.run(t, 2000, 150, func() {
 		nc.servers[leader].Shutdown()
 		t.Logf("shut down NATS node x%d, the leader of %s", leader+1, hub.EventsStream)
+	})
+	// The status tells the truth: the node is offline, another leads the
+	// event stream, the killed invoker is gone.
+	down := nc.servers[leader].Name()
+	awaitClusterStatus(t, ctl, admin, down+" offline, "+hub.EventsStream+" led by another node, 2 processes", func(st hub.ClusterStatus) bool {
+		n, ok := st.Node(down)
+		moved := false
+		for _, s := range st.Streams {
+			moved = moved || (s.Name == hub.EventsStream && s.Leader != "" && s.Leader != down)
+		}
+		return ok && !n.Online && moved && len(st.Processes) == 2
 	})
 	load.check(t)
 	if load.internal > 0 { // a refusal should be a 503 the client may retry: say why it was not
