@@ -10,7 +10,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
-	"github.com/gusthub/gust/invoker"
+	"github.com/gusthub/gust/dispatch"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -47,7 +47,7 @@ func TestIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.Routes, cfg.Devices, cfg.Activator = routes, devices, &scripted{}
-		cfg.Pool, cfg.Outcomes = invoker.NewPoolView(e.hub.Conn()), rules.NewOutcomes(e.hub.Conn())
+		cfg.Pool, cfg.Outcomes = dispatch.NewPoolView(e.hub.Conn()), rules.NewOutcomes(e.hub.Conn())
 	})
 	for _, p := range []struct{ path, body string }{
 		{"actions/act", nodeCode},

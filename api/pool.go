@@ -5,17 +5,18 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/gusthub/gust/invoker"
+	"github.com/gusthub/gust/dispatch"
+	"github.com/gusthub/gust/hub"
 )
 
 // WarmPool tells which warm containers the invokers keep for a namespace;
-// invoker.PoolView is one.
+// dispatch.PoolView is one.
 type WarmPool interface {
-	Containers(ctx context.Context, ns string) ([]invoker.ContainerInfo, error)
+	Containers(ctx context.Context, ns string) ([]hub.ContainerInfo, error)
 }
 
 // RuntimeBuilds tells which runtime images the invokers are building now;
-// invoker.PoolView is one.
+// dispatch.PoolView is one.
 type RuntimeBuilds interface {
 	Building(ctx context.Context) ([]string, error)
 }
@@ -31,7 +32,7 @@ func (s *Server) getRuntimeBuilds(w http.ResponseWriter, r *http.Request, _ *Ide
 	}
 	kinds, err := b.Building(r.Context())
 	switch {
-	case errors.Is(err, invoker.ErrNoInvoker):
+	case errors.Is(err, dispatch.ErrNoInvoker):
 		return errorf(http.StatusServiceUnavailable, msgNoInvoker)
 	case err != nil:
 		return err
@@ -57,7 +58,7 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request, id *Identity) e
 	}
 	cs, err := s.cfg.Pool.Containers(r.Context(), ns)
 	switch {
-	case errors.Is(err, invoker.ErrNoInvoker):
+	case errors.Is(err, dispatch.ErrNoInvoker):
 		return errorf(http.StatusServiceUnavailable, msgNoInvoker)
 	case err != nil:
 		return err

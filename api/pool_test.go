@@ -6,13 +6,13 @@ import (
 	"testing"
 
 	"github.com/gusthub/gust/api"
-	"github.com/gusthub/gust/invoker"
+	"github.com/gusthub/gust/dispatch"
 )
 
 // TestPool checks GET .../pool without an invoker and its refusals; the
 // browser test (cmd) sees a running invoker's containers through it.
 func TestPool(t *testing.T) {
-	e := startEnvWith(t, t.TempDir(), func(e *env, cfg *api.Config) { cfg.Pool = invoker.NewPoolView(e.hub.Conn()) })
+	e := startEnvWith(t, t.TempDir(), func(e *env, cfg *api.Config) { cfg.Pool = dispatch.NewPoolView(e.hub.Conn()) })
 	for _, tc := range []struct {
 		name, path, auth string
 		status           int

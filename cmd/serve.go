@@ -29,7 +29,6 @@ import (
 	"github.com/gusthub/gust/internal/dirlock"
 	"github.com/gusthub/gust/internal/procs"
 	"github.com/gusthub/gust/internal/telemetry"
-	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules"
 	"github.com/gusthub/gust/rules/engine"
 )
@@ -423,7 +422,7 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 			Events:   events,
 			Replayer: hub.NewPublisher(js), Params: hub.NewRerunParams(js, 0), Retention: retention,
 			Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(hub.DoneSubject("")),
-			Pool:     invoker.NewPoolView(h.Conn()),
+			Pool:     dispatch.NewPoolView(h.Conn()),
 			Cluster:  h,
 			Feeds:    feedManager, Records: activations,
 			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout, Space: h,

@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -69,5 +70,16 @@ func TestCloseEndsARunningSequence(t *testing.T) {
 	}
 	if len(rec.Logs) != 1 || rec.Logs[0] != queued.ActivationID {
 		t.Errorf("sequence logs %v, want its one component %s", rec.Logs, queued.ActivationID)
+	}
+}
+
+// With no invoker on the hub, the pool view says so.
+func TestPoolViewWithoutInvoker(t *testing.T) {
+	h := hubtest.Start(t)
+	if _, err := dispatch.NewPoolView(h.Conn()).Containers(t.Context(), "guest"); !errors.Is(err, dispatch.ErrNoInvoker) {
+		t.Errorf("err = %v, want ErrNoInvoker", err)
+	}
+	if _, err := dispatch.NewPoolView(h.Conn()).Building(t.Context()); !errors.Is(err, dispatch.ErrNoInvoker) {
+		t.Errorf("Building: err = %v, want ErrNoInvoker", err)
 	}
 }

@@ -21,6 +21,9 @@
 // shared queue (overflow). So one action's invocations land where its
 // containers are warm instead of cold-starting on every invoker.
 //
+// PoolView (poolview.go) asks the invokers, over NATS, what warm
+// containers they keep and which runtime images they build, for the API.
+//
 // The package does not import the container pool (package invoker), so
 // that a controller need not link it.
 package dispatch

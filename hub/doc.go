@@ -16,7 +16,8 @@
 // (Consume), and group commit of writes (Batch: many messages published at
 // once and confirmed together). The invocation queue's stream and subjects
 // (invocations.go) are shared by the dispatchers that fill it and the
-// invokers that empty it. It also reads stored events back:
+// invokers that empty it, as are the subjects and the container type of
+// the invokers' answers about their pools (pools.go). It also reads stored events back:
 // Publisher.Replay puts them on their trigger again, EventRetention purges
 // each namespace's past its retention, and RerunParams keeps activations'
 // parameters for reruns.

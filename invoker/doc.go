@@ -10,8 +10,8 @@
 // (builtin.go). The Pool's files split its work: pool.go acquires and
 // releases warm containers, pool_line.go queues the requests that must
 // wait and starts containers for them, pool_stem.go keeps the stem cells,
-// pool_idle.go pauses and removes idle containers, poolview.go reports
-// what the pool holds.
+// pool_idle.go pauses and removes idle containers, poolview.go answers,
+// over NATS, what the pool holds (dispatch.PoolView asks).
 //
 // Bursts (pool_line.go). An activation that finds no free warm container
 // of its key waits in the key's line and takes whichever container frees

@@ -81,7 +81,7 @@ type Options struct {
 	// that holds one (actions.Invocation.Slot) when it completes.
 	Slots Releaser
 	// Building, if set, returns the runtime kinds whose images the
-	// sandbox is building now; the invoker tells PoolView.Building.
+	// sandbox is building now; the invoker tells dispatch.PoolView.Building.
 	Building func() []string
 	// Egress is where built-in actions may connect on a user's behalf
 	// (Call.Egress); nil allows public addresses only.

@@ -2,11 +2,10 @@ package invoker_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/dispatch"
 	"github.com/gusthub/gust/invoker"
 )
 
@@ -35,24 +34,13 @@ func TestPoolContainersOfNamespace(t *testing.T) {
 	}
 }
 
-func TestPoolViewWithoutInvoker(t *testing.T) {
-	h, err := hub.Start(t.Context(), hub.Options{DataDir: t.TempDir(), Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
-	if _, err := invoker.NewPoolView(h.Conn()).Containers(t.Context(), "guest"); !errors.Is(err, invoker.ErrNoInvoker) {
-		t.Errorf("err = %v, want ErrNoInvoker", err)
-	}
-}
-
 // TestPoolViewAsksTheInvoker checks that a running invoker tells a
 // namespace's warm containers over NATS, and only that namespace's.
 func TestPoolViewAsksTheInvoker(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	a := s.put(t, action{ns: "guest", name: "hello", code: helloCode})
 	s.invoke(t, "guest", a, `{}`)
-	view := invoker.NewPoolView(s.hub.Conn())
+	view := dispatch.NewPoolView(s.hub.Conn())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	got, err := view.Containers(ctx, "guest")
