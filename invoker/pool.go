@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -232,6 +233,7 @@ func (p *Pool) awaitInit(ctx context.Context, c *container) bool {
 		return true
 	}
 	c.active--
+	p.serveLocked(c.key)
 	p.idleLocked(c)
 	p.wakeNextLocked()
 	return false
@@ -285,17 +287,28 @@ func (p *Pool) claimLocked(c *container) claim {
 	return claimWarm
 }
 
-// idleLocked arms the idle timers of c once no activation uses it; a
-// container left uninitialized is fresh again, for the next one to
-// initialize.
+// unclaimLocked gives back an activation's slot of c. A container whose
+// /init the activation was to run (cold) and did not is fresh again, for
+// the next one to initialize, or removed if others joined it meanwhile:
+// they would wait for an /init nobody runs.
+func (p *Pool) unclaimLocked(c *container, cold bool) {
+	c.active--
+	if !cold || c.initialized || c.dead {
+		return
+	}
+	if c.active == 0 {
+		c.fresh = true
+	} else {
+		p.removeLocked(c, "abandoned")
+	}
+}
+
+// idleLocked arms the idle timers of c once no activation uses it.
 func (p *Pool) idleLocked(c *container) {
 	if c.active > 0 || c.dead {
 		return
 	}
 	c.lastUsed = time.Now()
-	if !c.initialized {
-		c.fresh = true
-	}
 	p.armIdleLocked(c)
 }
 
@@ -418,7 +431,7 @@ func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c.active--
+	p.unclaimLocked(c, l.Cold)
 	c.lastUsed = now
 	if healthy && !l.since.IsZero() && c.key != "" && c.initialized {
 		if ln := p.lines[c.key]; ln != nil {
@@ -475,8 +488,7 @@ func (p *Pool) wakeNextLocked() {
 		l.inRoomLine = false
 		p.provisionLocked(key)
 		if l.inRoomLine { // still no room: it keeps its turn
-			n := len(p.roomLine)
-			p.roomLine = append([]string{key}, p.roomLine[:n-1]...)
+			p.roomLine = append([]string{key}, slices.DeleteFunc(p.roomLine, func(k string) bool { return k == key })...)
 			return
 		}
 	}

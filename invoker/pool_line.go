@@ -85,7 +85,7 @@ func (p *Pool) await(ctx context.Context, key string, w *keyWaiter) (grant, erro
 	defer p.mu.Unlock()
 	if !p.dropWaiterLocked(key, w) {
 		if g := <-w.ch; g.c != nil { // served meanwhile
-			g.c.active--
+			p.unclaimLocked(g.c, g.how == claimCold)
 			p.serveLocked(key)
 			p.idleLocked(g.c)
 			p.wakeNextLocked()

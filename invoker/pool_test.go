@@ -702,3 +702,49 @@ func TestPoolFreedContainerMakesRoomForEarlierLine(t *testing.T) {
 		t.Errorf("served %v, want b, which waited first", order)
 	}
 }
+
+// TestPoolColdLeaseGivenBack: a container whose first activation gave it
+// back before its /init is initialized by the next one, not waited on.
+func TestPoolColdLeaseGivenBack(t *testing.T) {
+	p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+	first := acquire(t, p, req("a"))
+	p.Release(first, true) // say its activation ended before /init
+	next := acquire(t, p, req("a"))
+	if !next.Cold || next.Container() != first.Container() {
+		t.Errorf("next got %s cold %t, want %s to initialize", next.Container().ID(), next.Cold, first.Container().ID())
+	}
+	if n := len(sb.eventsOf("create")); n != 1 {
+		t.Errorf("%d containers created, want 1", n)
+	}
+}
+
+// TestPoolLastingLoadScalesOut: 16 clients invoking an action that sleeps
+// 50 ms, each again as soon as it has its result, keep its line waiting
+// for longer than a cold start: that load lasts, and the pool scales out
+// to its memory (8 containers) though each burst of the line alone would
+// drain before a cold start ends.
+func TestPoolLastingLoadScalesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 8 * 128})
+		sb.delay = 300 * time.Millisecond
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 40 {
+					l := acquire(t, p, req("a"))
+					if l.Cold {
+						l.MarkInitialized()
+					}
+					time.Sleep(50 * time.Millisecond)
+					p.Release(l, true)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := len(sb.eventsOf("create")); n != 8 {
+			t.Errorf("%d containers created, want the 8 that fit", n)
+		}
+	})
+}
