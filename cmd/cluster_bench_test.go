@@ -3,7 +3,11 @@ package gustcmd
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,7 +35,9 @@ const (
 // an invoker added between measures. Figures: xK-inv/s for K invokers; the
 // floor of x1 is the ideal of one invoker (4 containers / 50 ms), that of
 // xK K times x1 as measured in the same run: the ratio is the share of
-// ideal linear scale-up reached.
+// ideal linear scale-up reached. xK-least-share is the activations of the
+// invoker that ran the fewest over the mean (1: placement spread the work
+// evenly), read from the invokers' metrics.
 func BenchmarkScaleOut(b *testing.B) {
 	builtGust(b)
 	nc := startNATSCluster(b, 3)
@@ -45,8 +51,10 @@ func BenchmarkScaleOut(b *testing.B) {
 	for range b.N {
 		var one float64
 		var invokers []*clusterNode
+		var metrics []string // the invokers' metrics addresses
 		for k := 1; k <= 3; k++ {
-			inv := externalNode(b, nc, fmt.Sprintf("i%d", k), roleInvoker,
+			metrics = append(metrics, freeAddr(b))
+			inv := externalNode(b, nc, fmt.Sprintf("i%d", k), roleInvoker, "--metrics-listen", metrics[k-1],
 				"--invoker-memory", fmt.Sprint(sleepPerInv*sleepMB), "--invoker-max-inflight", fmt.Sprint(sleepPerInv))
 			if err := startNodes(b, []*clusterNode{inv}); err != nil {
 				b.Fatalf("%v%s", err, allLogs([]*clusterNode{inv}))
@@ -54,7 +62,11 @@ func BenchmarkScaleOut(b *testing.B) {
 			invokers = append(invokers, inv)
 			awaitInvokers(b, ctl, admin, k)
 			sustain(b, ctl, k, scaleWarmup) // cold starts, and placement learns the new invoker's load
+			before := activationsRun(b, metrics)
 			rate := float64(sustain(b, ctl, k, scaleMeasured)) / scaleMeasured.Seconds()
+			if k > 1 { // how evenly placement spread the work: 1 is even
+				b.ReportMetric(leastShare(before, activationsRun(b, metrics)), fmt.Sprintf("x%d-least-share", k))
+			}
 			floor := idealPerInv
 			if k == 1 {
 				one = rate
@@ -69,6 +81,49 @@ func BenchmarkScaleOut(b *testing.B) {
 			n.kill()
 		}
 	}
+}
+
+// activationsRun reads gust_activations_total of each invoker from its
+// metrics address.
+func activationsRun(b *testing.B, addrs []string) []float64 {
+	b.Helper()
+	out := make([]float64, len(addrs))
+	for i, addr := range addrs {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			b.Fatalf("metrics of invoker %d: %v", i+1, err)
+		}
+		text, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			b.Fatalf("metrics of invoker %d: %v", i+1, err)
+		}
+		for line := range strings.Lines(string(text)) {
+			if strings.HasPrefix(line, "gust_activations_total{") {
+				f := strings.Fields(line)
+				v, err := strconv.ParseFloat(f[len(f)-1], 64)
+				if err != nil {
+					b.Fatalf("metrics of invoker %d: %q: %v", i+1, line, err)
+				}
+				out[i] += v
+			}
+		}
+	}
+	return out
+}
+
+// leastShare is the activations of the invoker that ran the fewest between
+// the two readings, over the mean of all.
+func leastShare(before, after []float64) float64 {
+	least, sum := math.Inf(1), 0.0
+	for i := range after {
+		d := after[i] - before[i]
+		least, sum = min(least, d), sum+d
+	}
+	if sum == 0 {
+		return 0
+	}
+	return least / (sum / float64(len(after)))
 }
 
 // awaitInvokers waits until ctl's cluster status lists k invokers with a
