@@ -202,6 +202,32 @@ func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte)
 	}
 }
 
+// PutIn is PutAsync in a batch of writes: it hands the record to b, whose
+// Wait stores it with the batch's other writes, and stored, called after
+// that Wait, returns what PutEncoded would, writing the record by
+// PutEncoded when it is large or the batch's write failed.
+func (s *ActivationStore) PutIn(wb *hub.Batch, a *Activation, b []byte) (stored func(context.Context) error) {
+	if b == nil {
+		var err error
+		if b, err = a.MarshalJSON(); err != nil {
+			err = fmt.Errorf("encode activation %s: %w", a.ActivationID, err)
+			return func(context.Context) error { return err }
+		}
+	}
+	sync := func(ctx context.Context) error { return s.PutEncoded(ctx, a, b) }
+	if len(b) > inlineRecordLimit {
+		return sync
+	}
+	w := wb.Publish(&nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b},
+		jetstream.WithMsgID(a.ActivationID), jetstream.WithExpectLastSequencePerSubject(0))
+	return func(ctx context.Context) error {
+		if err := w.Err(); err == nil || hub.IsWrongLastSequence(err) { // stored, now or before
+			return nil
+		}
+		return sync(ctx)
+	}
+}
+
 // put writes the record once: inline, or whole to the object store and
 // without logs and result to the stream.
 func (s *ActivationStore) put(ctx context.Context, a *Activation, b []byte) error {

@@ -116,8 +116,8 @@ func same(t *testing.T, got, want *actions.Activation) {
 
 // TestOneRecordPerActivationID: a record for an id that has one already
 // (work done again after a crash, later than JetStream's duplicate window
-// for message ids) is not stored; the first one stays. So with Put and
-// with PutAsync, whose records are confirmed later.
+// for message ids) is not stored; the first one stays. So with Put, and
+// with PutAsync and PutIn, whose records are confirmed later.
 func TestOneRecordPerActivationID(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -128,6 +128,12 @@ func TestOneRecordPerActivationID(t *testing.T) {
 		}},
 		{"PutAsync", func(ctx context.Context, s *actions.ActivationStore, a *actions.Activation) error {
 			return s.PutAsync(ctx, a, nil)(ctx)
+		}},
+		{"PutIn", func(ctx context.Context, s *actions.ActivationStore, a *actions.Activation) error {
+			b := hub.NewBatch(s.JetStream())
+			stored := s.PutIn(b, a, nil)
+			_ = b.Wait(ctx) // the write fails: the id has a record; stored says that is fine
+			return stored(ctx)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testOneRecordPerActivationID(t, tc.put) })
@@ -177,24 +183,40 @@ func testOneRecordPerActivationID(t *testing.T, put func(ctx context.Context, s 
 // TestPutAsyncGroup puts many records at once without waiting, a large one
 // among them (written whole to the object store), then waits for them
 // together: every one is stored, once, and reads back after a restart.
+// So with PutAsync and with PutIn, in one batch of writes.
 func TestPutAsyncGroup(t *testing.T) {
+	for _, async := range []bool{true, false} {
+		t.Run(map[bool]string{true: "PutAsync", false: "PutIn"}[async], func(t *testing.T) { testPutGroup(t, async) })
+	}
+}
+
+func testPutGroup(t *testing.T, async bool) {
 	dir := t.TempDir()
 	s, closeHub := openRecords(t, dir)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	var recs []*actions.Activation
 	var stored []func(context.Context) error
+	batch := hub.NewBatch(s.JetStream())
+	put := func(r *actions.Activation) {
+		if async {
+			stored = append(stored, s.PutAsync(ctx, r, nil))
+		} else {
+			stored = append(stored, s.PutIn(batch, r, nil))
+		}
+	}
 	for i := range 200 {
 		r := record(actions.NewActivationID(), now+int64(i), 2, 10, fmt.Sprintf(`{"i":%d}`, i))
 		if i == 100 {
 			r = record(r.ActivationID, r.Start, 1024, 999, `{"large":true}`) // 1 MB of logs
 		}
 		recs = append(recs, r)
-		stored = append(stored, s.PutAsync(ctx, r, nil))
+		put(r)
 		if i%50 == 0 { // the same record twice: stored once
-			stored = append(stored, s.PutAsync(ctx, r, nil))
+			put(r)
 		}
 	}
+	_ = batch.Wait(ctx) // PutIn's: a record put twice fails once
 	for i, wait := range stored {
 		if err := wait(ctx); err != nil {
 			t.Fatalf("record %d: %v", i, err)

@@ -156,40 +156,26 @@ func (d *Dispatcher) encode(ctx context.Context, inv *actions.Invocation) ([]byt
 	return b, nil
 }
 
-// queueAckWait bounds how long Queue's stored waits for JetStream.
-const queueAckWait = 10 * time.Second
-
-// Queue puts inv on the work queue like Activate with no wait, but returns
-// before JetStream has stored it: stored waits for that, so that a caller
-// with many invocations (the rule engine, for the rules of an event) has
-// them stored together. A sequence starts in the background, as Activate
-// starts it.
-func (d *Dispatcher) Queue(ctx context.Context, inv *actions.Invocation) (stored func(context.Context) error, err error) {
+// Queue puts inv on the work queue like Activate with no wait, as a write
+// of b: stored, called once b's Wait returned, says whether it is stored,
+// so that a caller with many invocations (the rule engine, for the rules
+// of its events) has them stored together with its other writes. A
+// sequence starts in the background, as Activate starts it.
+func (d *Dispatcher) Queue(ctx context.Context, b *hub.Batch, inv *actions.Invocation) (stored func() error, err error) {
 	if inv.Action.Exec.Kind == actions.KindSequence {
 		_, err := d.activate(ctx, inv, 0, true)
-		return func(context.Context) error { return nil }, err
+		return func() error { return nil }, err
 	}
-	b, err := d.encode(ctx, inv)
+	data, err := d.encode(ctx, inv)
 	if err != nil {
 		return nil, err
 	}
-	f, err := d.js.PublishAsync(d.place.subject(ctx, inv), b, jetstream.WithMsgID(inv.ActivationID))
-	if err != nil {
-		return nil, fmt.Errorf("queue invocation: %w", err)
-	}
-	return func(ctx context.Context) error {
-		t := time.NewTimer(queueAckWait)
-		defer t.Stop()
-		select {
-		case <-f.Ok():
-			return nil
-		case err := <-f.Err():
+	w := b.Publish(&nats.Msg{Subject: d.place.subject(ctx, inv), Data: data}, jetstream.WithMsgID(inv.ActivationID))
+	return func() error {
+		if err := w.Err(); err != nil {
 			return fmt.Errorf("queue invocation: %w", err)
-		case <-t.C:
-			return fmt.Errorf("queue invocation: no acknowledgement within %v", queueAckWait)
-		case <-ctx.Done():
-			return ctx.Err()
 		}
+		return nil
 	}, nil
 }
 

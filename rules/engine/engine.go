@@ -26,11 +26,11 @@ type Activator interface {
 	Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error)
 }
 
-// queuer is an Activator that can queue an invocation without waiting
-// for it to be stored (dispatch.Dispatcher): an event's invocations are then
-// queued at once and waited for together.
+// queuer is an Activator that can queue an invocation as a write of a
+// batch (dispatch.Dispatcher): the invocations of a batch of events are
+// then stored together with their records, and confirmed together.
 type queuer interface {
-	Queue(ctx context.Context, inv *actions.Invocation) (stored func(context.Context) error, err error)
+	Queue(ctx context.Context, b *hub.Batch, inv *actions.Invocation) (stored func() error, err error)
 }
 
 // RecordStore keeps activation records.
@@ -38,11 +38,10 @@ type RecordStore interface {
 	Put(ctx context.Context, a *actions.Activation) error
 }
 
-// asyncRecordStore is a RecordStore that can store a record without
-// waiting for it (actions.ActivationStore): an event's record and its
-// invocations are then written together and confirmed together.
-type asyncRecordStore interface {
-	PutAsync(ctx context.Context, a *actions.Activation, b []byte) (stored func(context.Context) error)
+// batchRecordStore is a RecordStore that can store a record as a write of
+// a batch (actions.ActivationStore), with the batch's invocations.
+type batchRecordStore interface {
+	PutIn(b *hub.Batch, a *actions.Activation, enc []byte) (stored func(context.Context) error)
 }
 
 // TriggerReader reads triggers.
@@ -322,14 +321,18 @@ func (e *Engine) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 			f.err = e.claimed(ctx, f)
 		}
 	}
+	writes := hub.NewBatch(e.js)
 	for i := range fs {
 		if f := &fs[i]; f.err == nil && !f.drop {
-			f.err = e.start(ctx, f)
+			f.err = e.start(ctx, f, writes)
 		}
+	}
+	if writes.Len() > 0 {
+		_ = writes.Wait(ctx) // each event's writes say how they went (f.writes)
 	}
 	for i := range fs {
 		f := &fs[i]
-		for _, stored := range f.writes { // stored meanwhile, mostly
+		for _, stored := range f.writes {
 			if err := stored(ctx); err != nil && f.err == nil {
 				f.err = err
 			}
@@ -338,9 +341,9 @@ func (e *Engine) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 	}
 }
 
-// start plans, dispatches and records f, whose writes it leaves in
-// f.writes for the batch to wait for.
-func (e *Engine) start(ctx context.Context, f *firing) error {
+// start plans, dispatches and records f, its writes made in writes and
+// their outcomes left in f.writes, to read once writes are stored.
+func (e *Engine) start(ctx context.Context, f *firing, writes *hub.Batch) error {
 	if e.observer != nil {
 		f.traceparent, f.observed = e.observer.Event(ctx, f.ns, f.t.Name, f.traceparent)
 	}
@@ -349,11 +352,11 @@ func (e *Engine) start(ctx context.Context, f *firing) error {
 		return err
 	}
 	f.handled = make(chan struct{})
-	queued, err := e.dispatch(ctx, f, &f.results)
+	queued, err := e.dispatch(ctx, f, &f.results, writes)
 	if err != nil {
 		return err
 	}
-	return e.record(ctx, f, f.results, queued)
+	return e.record(ctx, f, f.results, queued, writes)
 }
 
 // finish ends f's turn once its writes are stored (or failed): its outcome
@@ -618,7 +621,7 @@ func (e *Engine) plan(ctx context.Context, f *firing) (bool, error) {
 // dispatch queues the planned invocations (or starts their deliveries),
 // appending each rule's result to results as it goes, and returns the
 // waits for the invocations queued without waiting.
-func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult) ([]func(context.Context) error, error) {
+func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult, writes *hub.Batch) ([]func(context.Context) error, error) {
 	var queued []func(context.Context) error
 	q, _ := e.activator.(queuer)
 	var slots []*actions.Invocation // taken and not yet queued: given back when the event is handed back
@@ -648,9 +651,9 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult)
 				err = e.startDelivery(ctx, &delivery{policy: *st.delivery, inv: *inv, triggerID: f.triggerID,
 					rule: st.res.Rule, action: st.res.Action, ev: f.ev, hops: f.hops, trigger: f.t.Name, handled: f.handled})
 			case q != nil:
-				var stored func(context.Context) error
-				if stored, err = q.Queue(ctx, inv); err == nil {
-					queued = append(queued, stored)
+				var stored func() error
+				if stored, err = q.Queue(ctx, writes, inv); err == nil {
+					queued = append(queued, func(context.Context) error { return stored() })
 				}
 			default:
 				_, err = e.activator.Activate(ctx, inv, 0)
@@ -690,7 +693,7 @@ func (e *Engine) admit(ctx context.Context, inv *actions.Invocation, slot bool) 
 // event's outcome is published once all are stored (finish). As in
 // OpenWhisk, an event that activated nothing leaves no record, unless it
 // came through the API.
-func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, queued []func(context.Context) error) error {
+func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, queued []func(context.Context) error, writes *hub.Batch) error {
 	active := false
 	for _, st := range f.steps {
 		active = active || st.active
@@ -725,8 +728,8 @@ func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, qu
 	// The record and the invocations are written at once and confirmed
 	// together, with those of the other events of the batch: the event is
 	// acknowledged only once all of them are stored.
-	if as, ok := e.records.(asyncRecordStore); ok {
-		queued = append(queued, as.PutAsync(ctx, rec, nil))
+	if bs, ok := e.records.(batchRecordStore); ok {
+		queued = append(queued, bs.PutIn(writes, rec, nil))
 	} else if err := e.records.Put(ctx, rec); err != nil {
 		return err
 	}

@@ -3,6 +3,16 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/dispatch"
+)
+
+// What serve gives the engine takes its batched paths: invocations and
+// records are stored with the other writes of their batch.
+var (
+	_ queuer           = (*dispatch.Dispatcher)(nil)
+	_ batchRecordStore = (*actions.ActivationStore)(nil)
 )
 
 // SetSleep replaces the wait between a delivery's attempts; call it before
