@@ -170,19 +170,11 @@ const putAckWait = 10 * time.Second
 // stored is called: the message id and the expected sequence make a
 // second write of the same record a no-op.
 func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte) (stored func(context.Context) error) {
-	if b == nil {
-		var err error
-		if b, err = a.MarshalJSON(); err != nil {
-			err = fmt.Errorf("encode activation %s: %w", a.ActivationID, err)
-			return func(context.Context) error { return err }
-		}
-	}
-	sync := func(ctx context.Context) error { return s.PutEncoded(ctx, a, b) }
-	if len(b) > inlineRecordLimit {
+	msg, sync := s.prepare(a, b)
+	if msg == nil {
 		return sync
 	}
-	msg := &nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b}
-	f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(a.ActivationID), jetstream.WithExpectLastSequencePerSubject(0))
+	f, err := s.js.PublishMsgAsync(msg, recordOpts(a)...)
 	if err != nil {
 		return sync
 	}
@@ -207,25 +199,43 @@ func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte)
 // that Wait, returns what PutEncoded would, writing the record by
 // PutEncoded when it is large or the batch's write failed.
 func (s *ActivationStore) PutIn(wb *hub.Batch, a *Activation, b []byte) (stored func(context.Context) error) {
-	if b == nil {
-		var err error
-		if b, err = a.MarshalJSON(); err != nil {
-			err = fmt.Errorf("encode activation %s: %w", a.ActivationID, err)
-			return func(context.Context) error { return err }
-		}
-	}
-	sync := func(ctx context.Context) error { return s.PutEncoded(ctx, a, b) }
-	if len(b) > inlineRecordLimit {
+	msg, sync := s.prepare(a, b)
+	if msg == nil {
 		return sync
 	}
-	w := wb.Publish(&nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b},
-		jetstream.WithMsgID(a.ActivationID), jetstream.WithExpectLastSequencePerSubject(0))
+	w := wb.Publish(msg, recordOpts(a)...)
 	return func(ctx context.Context) error {
 		if err := w.Err(); err == nil || hub.IsWrongLastSequence(err) { // stored, now or before
 			return nil
 		}
 		return sync(ctx)
 	}
+}
+
+// prepare is what PutAsync and PutIn write: the message of a, encoded as
+// b (nil: encode it), and sync, which writes it by PutEncoded. msg is nil
+// when only sync can write it: too large for a message, or unencodable
+// (sync then returns why).
+func (s *ActivationStore) prepare(a *Activation, b []byte) (msg *nats.Msg, sync func(context.Context) error) {
+	if b == nil {
+		var err error
+		if b, err = a.MarshalJSON(); err != nil {
+			err = fmt.Errorf("encode activation %s: %w", a.ActivationID, err)
+			return nil, func(context.Context) error { return err }
+		}
+	}
+	sync = func(ctx context.Context) error { return s.PutEncoded(ctx, a, b) }
+	if len(b) > inlineRecordLimit {
+		return nil, sync
+	}
+	return &nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b}, sync
+}
+
+// recordOpts make a second write of a's record a no-op: its message id
+// within JetStream's duplicate window, its subject's expected sequence
+// after.
+func recordOpts(a *Activation) []jetstream.PublishOpt {
+	return []jetstream.PublishOpt{jetstream.WithMsgID(a.ActivationID), jetstream.WithExpectLastSequencePerSubject(0)}
 }
 
 // put writes the record once: inline, or whole to the object store and
