@@ -61,7 +61,7 @@ type Load struct {
 	// Slots is how many activations it runs at once at most.
 	Slots int `json:"slots"`
 	// Queue names its home queue, where controllers send the invocations
-	// of actions it keeps warm (package invoker's placement); empty until
+	// of actions it keeps warm (package dispatch's placement); empty until
 	// it consumes it.
 	Queue string `json:"queue,omitempty"`
 	// Warm is, by action ("/ns/pkg/name"), how many warm containers it

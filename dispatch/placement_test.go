@@ -1,0 +1,113 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub"
+)
+
+// invokers are the members a placer sees: one live invoker per load.
+func invokers(loads ...hub.Load) func(context.Context) ([]hub.Member, error) {
+	return func(context.Context) ([]hub.Member, error) {
+		var ms []hub.Member
+		for i := range loads {
+			ms = append(ms, hub.Member{ID: loads[i].Queue, Role: "invoker", Seen: time.Now(), Invoker: &loads[i]})
+		}
+		return ms, nil
+	}
+}
+
+func invocationOf(action string) *actions.Invocation {
+	return &actions.Invocation{Namespace: "guest", Action: actions.Action{Namespace: "guest", Name: action}}
+}
+
+func TestPlacement(t *testing.T) {
+	ctx := context.Background()
+	shared := hub.InvocationSubject("guest")
+	idle := func(q string) hub.Load { return hub.Load{Queue: q, Slots: 4} }
+
+	if got := (&placer{}).subject(ctx, invocationOf("a")); got != shared {
+		t.Errorf("without members: %s, want the shared queue", got)
+	}
+	if got := (&placer{members: invokers(idle("q1"))}).subject(ctx, invocationOf("a")); got != shared {
+		t.Errorf("with one invoker: %s, want the shared queue", got)
+	}
+
+	// Each action has one home among the invokers, the same for every
+	// controller, and losing another invoker does not move it; the homes
+	// spread evenly (each invoker's share of 300 actions near a third).
+	three := &placer{members: invokers(idle("q1"), idle("q2"), idle("q3"))}
+	homes := map[string]int{}
+	for i := range 300 {
+		action := fmt.Sprint("a", i)
+		home := three.subject(ctx, invocationOf(action))
+		if again := (&placer{members: invokers(idle("q3"), idle("q1"), idle("q2"))}).subject(ctx, invocationOf(action)); again != home {
+			t.Fatalf("%s: home %s, another controller says %s", action, home, again)
+		}
+		homes[home]++
+		for _, gone := range []string{"q1", "q2", "q3"} {
+			var left []hub.Load
+			for _, q := range []string{"q1", "q2", "q3"} {
+				if q != gone {
+					left = append(left, idle(q))
+				}
+			}
+			if hub.HomeSubject(gone, "guest") == home {
+				continue
+			}
+			if got := (&placer{members: invokers(left...)}).subject(ctx, invocationOf(action)); got != home {
+				t.Errorf("%s: home %s moved to %s when %s left", action, home, got, gone)
+			}
+		}
+	}
+	for _, q := range []string{"q1", "q2", "q3"} {
+		if n := homes[hub.HomeSubject(q, "guest")]; n < 80 {
+			t.Errorf("%s is home to %d of 300 actions, want about 100: %v", q, n, homes)
+		}
+	}
+
+	// Warm containers win over the home; a busy invoker is skipped; when
+	// every invoker is busy, the shared queue takes the overflow.
+	warm := idle("q2")
+	warm.Warm = map[string]int{"/guest/a": 2}
+	lukewarm := idle("q3")
+	lukewarm.Warm = map[string]int{"/guest/a": 1}
+	if got := (&placer{members: invokers(idle("q1"), warm, lukewarm)}).subject(ctx, invocationOf("a")); got != hub.HomeSubject("q2", "guest") {
+		t.Errorf("with warm containers on q2: %s, want q2's home queue", got)
+	}
+	warm.InFlight = warm.Slots
+	if got := (&placer{members: invokers(idle("q1"), warm, lukewarm)}).subject(ctx, invocationOf("a")); got != hub.HomeSubject("q3", "guest") {
+		t.Errorf("with q2 busy: %s, want q3's home queue, the next warmest", got)
+	}
+	busy := func(q string) hub.Load { return hub.Load{Queue: q, Slots: 4, InFlight: 4} }
+	if got := (&placer{members: invokers(busy("q1"), busy("q2"))}).subject(ctx, invocationOf("a")); got != shared {
+		t.Errorf("with every invoker busy: %s, want the shared queue", got)
+	}
+}
+
+// An invoker that stopped advertising, or has no home queue yet, is no
+// candidate.
+func TestPlacementSkipsStaleInvokers(t *testing.T) {
+	ctx := context.Background()
+	live := hub.Load{Queue: "q1", Slots: 4}
+	stale := hub.Load{Queue: "q2", Slots: 4, Warm: map[string]int{"/guest/a": 5}}
+	unready := hub.Load{Slots: 4, Warm: map[string]int{"/guest/a": 5}}
+	other := hub.Load{Queue: "q3", Slots: 4}
+	p := &placer{members: func(context.Context) ([]hub.Member, error) {
+		return []hub.Member{
+			{Invoker: &live, Seen: time.Now()},
+			{Invoker: &stale, Seen: time.Now().Add(-time.Minute)},
+			{Invoker: &unready, Seen: time.Now()},
+			{Invoker: &other, Seen: time.Now()},
+			{Role: "controller", Seen: time.Now()},
+		}, nil
+	}}
+	got := p.subject(ctx, invocationOf("a"))
+	if got != hub.HomeSubject("q1", "guest") && got != hub.HomeSubject("q3", "guest") {
+		t.Errorf("placed on %s, want q1 or q3, the live invokers with a home queue", got)
+	}
+}
