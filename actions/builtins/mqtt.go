@@ -116,11 +116,11 @@ func mqttPublish(ctx context.Context, c *invoker.Call) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, mqttTimeout)
 	defer cancel()
 	client := paho.NewClient(opts)
-	if err := waitToken(ctx, client.Connect()); err != nil {
+	if err := mqtt.Wait(ctx, client.Connect()); err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", target, err)
 	}
 	defer client.Disconnect(250)
-	if err := waitToken(ctx, client.Publish(topic, byte(qos), retain, payload)); err != nil {
+	if err := mqtt.Wait(ctx, client.Publish(topic, byte(qos), retain, payload)); err != nil {
 		return nil, fmt.Errorf("publish to %s on %s: %w", topic, target, err)
 	}
 	c.Logf("published %d bytes to %s on %s (qos %d, retain %v)", len(payload), topic, target, qos, retain)
@@ -144,13 +144,4 @@ func smallInt(c *invoker.Call, name string, maxValue int) (int, error) {
 		return 0, fmt.Errorf("parameter '%s' must be a number from 0 to %d, not %d", name, maxValue, n)
 	}
 	return n, nil
-}
-
-func waitToken(ctx context.Context, tok paho.Token) error {
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

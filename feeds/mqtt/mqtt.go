@@ -354,7 +354,7 @@ func (s *Subscription) Run(ctx context.Context, emit feeds.Emit) error {
 		inflight.Wait()
 	}()
 	s.report(feeds.Condition{Connected: &no})
-	if err := wait(ctx, client.Connect()); err != nil {
+	if err := Wait(ctx, client.Connect()); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -365,7 +365,7 @@ func (s *Subscription) Run(ctx context.Context, emit feeds.Emit) error {
 		filters[f] = s.qos
 	}
 	tok := client.SubscribeMultiple(filters, handle)
-	if err := wait(ctx, tok); err != nil {
+	if err := Wait(ctx, tok); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -398,8 +398,9 @@ func (s *Subscription) report(c feeds.Condition) {
 	}
 }
 
-// wait waits for tok or ctx.
-func wait(ctx context.Context, tok paho.Token) error {
+// Wait waits for the paho client's tok, or for ctx to end: paho's own
+// waits take no context.
+func Wait(ctx context.Context, tok paho.Token) error {
 	select {
 	case <-tok.Done():
 		return tok.Error()
