@@ -42,13 +42,7 @@ func putRecords(t *testing.T, e *env, ns string, paths ...string) []string {
 	return ids
 }
 
-func activationIDs(items []map[string]any) []string {
-	out := make([]string, len(items))
-	for i, it := range items {
-		out[i], _ = it["activationId"].(string)
-	}
-	return out
-}
+func activationIDs(items []map[string]any) []string { return field(items, "activationId") }
 
 func TestActivations(t *testing.T) {
 	e := newEnv(t)

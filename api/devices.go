@@ -163,56 +163,38 @@ func (s *Server) devicePath(r *http.Request, id *Identity) (ns, name string, err
 	return ns, name, nil
 }
 
-func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	ns, _, err := s.devicePath(r, id)
-	if err != nil {
-		return err
-	}
-	all, err := s.cfg.Devices.List(r.Context(), ns)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, all)
-	return nil
-}
-
-func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, id *Identity) error {
+// deviceAnswer answers a device request with what do returns for the
+// namespace and device name of its path, as JSON.
+func deviceAnswer[T any](s *Server, w http.ResponseWriter, r *http.Request, id *Identity, do func(ctx context.Context, ns, name string) (T, error)) error {
 	ns, name, err := s.devicePath(r, id)
 	if err != nil {
 		return err
 	}
-	dev, err := s.cfg.Devices.Get(r.Context(), ns, name)
+	v, err := do(r.Context(), ns, name)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, dev)
+	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	return deviceAnswer(s, w, r, id, func(ctx context.Context, ns, _ string) ([]Device, error) { return s.cfg.Devices.List(ctx, ns) })
+}
+
+func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	return deviceAnswer(s, w, r, id, s.cfg.Devices.Get)
 }
 
 // putDevice creates a device; ?overwrite=true gives an existing one a new
 // password.
 func (s *Server) putDevice(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	ns, name, err := s.devicePath(r, id)
-	if err != nil {
-		return err
-	}
-	created, err := s.cfg.Devices.Create(r.Context(), ns, name, r.URL.Query().Get("overwrite") == "true")
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, created)
-	return nil
+	overwrite := r.URL.Query().Get("overwrite") == "true"
+	return deviceAnswer(s, w, r, id, func(ctx context.Context, ns, name string) (*DeviceCreated, error) {
+		return s.cfg.Devices.Create(ctx, ns, name, overwrite)
+	})
 }
 
 func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	ns, name, err := s.devicePath(r, id)
-	if err != nil {
-		return err
-	}
-	dev, err := s.cfg.Devices.Delete(r.Context(), ns, name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, dev)
-	return nil
+	return deviceAnswer(s, w, r, id, s.cfg.Devices.Delete)
 }

@@ -30,10 +30,14 @@ var wireBodies = []string{bodyHello, bodyHello2, bodyPyHello, bodyZip, bodyHello
 	bodyTrigger, bodyFeedTrigger, bodyRule, bodyDisable, bodyEnable, bodyPackage, bodyInPkg, bodyBinding}
 
 // names returns the "name" field of every item of a list.
-func names(items []map[string]any) []string {
+func names(items []map[string]any) []string { return field(items, "name") }
+
+// field returns the string field key of every item of a list ("" where
+// it is not a string).
+func field(items []map[string]any, key string) []string {
 	out := make([]string, len(items))
 	for i, it := range items {
-		out[i], _ = it["name"].(string)
+		out[i], _ = it[key].(string)
 	}
 	return out
 }
