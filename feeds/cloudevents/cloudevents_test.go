@@ -232,15 +232,6 @@ func TestBadInput(t *testing.T) {
 			r.Body = ioNop(body)
 		}
 	}
-	header := func(k, v string) func(*http.Request) {
-		return func(r *http.Request) {
-			if v == "" {
-				r.Header.Del(k)
-				return
-			}
-			r.Header.Set(k, v)
-		}
-	}
 	valid := `"specversion":"1.0","id":"1","source":"/s","type":"t"`
 	for _, tc := range []struct {
 		name   string
@@ -249,22 +240,22 @@ func TestBadInput(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"binary missing id", nil, header("ce-id", ""), 400, "'id'"},
-		{"binary missing source", nil, header("ce-source", ""), 400, "'source'"},
-		{"binary missing type", nil, header("ce-type", ""), 400, "'type'"},
-		{"binary missing specversion", nil, header("ce-specversion", ""), 400, "'specversion'"},
-		{"binary unknown specversion", nil, header("ce-specversion", "2.0"), 400, "'specversion'"},
-		{"binary bad time", nil, header("ce-time", "yesterday"), 400, "'time'"},
-		{"binary ce-datacontenttype", nil, header("ce-datacontenttype", "text/plain"), 400, "'datacontenttype'"},
-		{"binary bad content type", nil, header("Content-Type", "not a type"), 400, "'datacontenttype'"},
-		{"binary bad extension name", nil, header("ce-bad_name", "x"), 400, "'bad_name'"},
+		{"binary missing id", nil, ingresstest.Header("ce-id", ""), 400, "'id'"},
+		{"binary missing source", nil, ingresstest.Header("ce-source", ""), 400, "'source'"},
+		{"binary missing type", nil, ingresstest.Header("ce-type", ""), 400, "'type'"},
+		{"binary missing specversion", nil, ingresstest.Header("ce-specversion", ""), 400, "'specversion'"},
+		{"binary unknown specversion", nil, ingresstest.Header("ce-specversion", "2.0"), 400, "'specversion'"},
+		{"binary bad time", nil, ingresstest.Header("ce-time", "yesterday"), 400, "'time'"},
+		{"binary ce-datacontenttype", nil, ingresstest.Header("ce-datacontenttype", "text/plain"), 400, "'datacontenttype'"},
+		{"binary bad content type", nil, ingresstest.Header("Content-Type", "not a type"), 400, "'datacontenttype'"},
+		{"binary bad extension name", nil, ingresstest.Header("ce-bad_name", "x"), 400, "'bad_name'"},
 		{"binary JSON type, data not JSON", nil, func(r *http.Request) {
 			r.Body, r.ContentLength = io.NopCloser(strings.NewReader("not json")), 8
 			r.Header.Set("Content-Type", "application/json")
 		}, 400, "'datacontenttype' is application/json, but the data is not valid JSON"},
-		{"binary invalid utf-8 escape", nil, header("ce-subject", "%FF%FE"), 400, "'subject'"},
-		{"hop limit", nil, header("ce-gusthops", "11"), 400, "hop limit"},
-		{"bad hops", nil, header("ce-gusthops", "many"), 400, "'gusthops'"},
+		{"binary invalid utf-8 escape", nil, ingresstest.Header("ce-subject", "%FF%FE"), 400, "'subject'"},
+		{"hop limit", nil, ingresstest.Header("ce-gusthops", "11"), 400, "hop limit"},
+		{"bad hops", nil, ingresstest.Header("ce-gusthops", "many"), 400, "'gusthops'"},
 		{"not a CloudEvent", nil, func(r *http.Request) { structured(`hi`)(r); r.Header.Set("Content-Type", "text/plain") }, 400, "not a CloudEvent"},
 		{"plain JSON", nil, func(r *http.Request) { structured(`{}`)(r); r.Header.Set("Content-Type", "application/json") }, 400, "not a CloudEvent"},
 		{"structured missing id", nil, structured(`{"specversion":"1.0","source":"/s","type":"t"}`), 400, "'id'"},
@@ -299,15 +290,15 @@ func TestBadInput(t *testing.T) {
 			r.Header.Set("Content-Type", "application/cloudevents-batch+json")
 		}, 413, "1000"},
 		{"too large", nil, func(r *http.Request) { r.Body = ioNop(strings.Repeat("x", ingress.MaxBody+1)) }, 413, "larger"},
-		{"no token", nil, header("Authorization", ""), 401, "token"},
-		{"wrong token", nil, header("Authorization", "Bearer nope-nope-nope"), 401, "token"},
-		{"basic auth", nil, header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q="), 401, "token"},
+		{"no token", nil, ingresstest.Header("Authorization", ""), 401, "token"},
+		{"wrong token", nil, ingresstest.Header("Authorization", "Bearer nope-nope-nope"), 401, "token"},
+		{"basic auth", nil, ingresstest.Header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q="), 401, "token"},
 		{"wrong method", nil, func(r *http.Request) { r.Method = http.MethodGet }, 405, "POST"},
 		{"no signature", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)}, nil, 401, "signature"},
-		{"wrong signature", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)}, header("X-Gust-Signature", ingress.Signature("other-key!", []byte(`{"n":1}`))), 401, "signature"},
-		{"signature of another body", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)}, header("X-Hub-Signature-256", ingress.Signature(secret, []byte(`{"n":2}`))), 401, "signature"},
-		{"sha1 signature", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)}, header("X-Hub-Signature", "sha1=0123456789abcdef0123456789abcdef01234567"), 401, "signature"},
-		{"malformed signature", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)}, header("X-Gust-Signature", "sha256=zz"), 401, "signature"},
+		{"wrong signature", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)}, ingresstest.Header("X-Gust-Signature", ingress.Signature("other-key!", []byte(`{"n":1}`))), 401, "signature"},
+		{"signature of another body", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)}, ingresstest.Header("X-Hub-Signature-256", ingress.Signature(secret, []byte(`{"n":2}`))), 401, "signature"},
+		{"sha1 signature", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)}, ingresstest.Header("X-Hub-Signature", "sha1=0123456789abcdef0123456789abcdef01234567"), 401, "signature"},
+		{"malformed signature", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`)}, ingresstest.Header("X-Gust-Signature", "sha256=zz"), 401, "signature"},
 		{"token and secret, token only", feeds.Params{"secret": json.RawMessage(`"` + secret + `"`), "token": json.RawMessage(`"` + token + `"`)}, nil, 401, "signature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

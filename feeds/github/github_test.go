@@ -175,15 +175,6 @@ func TestNewEventType(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	push := feedtest.Testdata(t, "push")
-	set := func(k, v string) func(*http.Request) {
-		return func(r *http.Request) {
-			if v == "" {
-				r.Header.Del(k)
-				return
-			}
-			r.Header.Set(k, v)
-		}
-	}
 	body := func(b []byte, key string) func(*http.Request) {
 		return func(r *http.Request) {
 			r.Body = io.NopCloser(bytes.NewReader(b))
@@ -198,14 +189,14 @@ func TestBadInput(t *testing.T) {
 		want   string
 	}{
 		{"tampered body", func(r *http.Request) { r.Body = io.NopCloser(bytes.NewReader(tampered)) }, 401, "signature"},
-		{"wrong secret", set("X-Hub-Signature-256", ingress.Signature("another secret", push)), 401, "signature"},
-		{"missing signature", set("X-Hub-Signature-256", ""), 401, "X-Hub-Signature-256"},
+		{"wrong secret", ingresstest.Header("X-Hub-Signature-256", ingress.Signature("another secret", push)), 401, "signature"},
+		{"missing signature", ingresstest.Header("X-Hub-Signature-256", ""), 401, "X-Hub-Signature-256"},
 		{"sha1 only", func(r *http.Request) {
 			r.Header.Del("X-Hub-Signature-256")
 			r.Header.Set("X-Hub-Signature", "sha1=0123456789abcdef0123456789abcdef01234567")
 		}, 401, "SHA-1"},
-		{"sha1 in the sha256 header", set("X-Hub-Signature-256", "sha1=0123456789abcdef0123456789abcdef01234567"), 401, "sha256"},
-		{"malformed signature", set("X-Hub-Signature-256", "sha256=zz"), 401, "signature"},
+		{"sha1 in the sha256 header", ingresstest.Header("X-Hub-Signature-256", "sha1=0123456789abcdef0123456789abcdef01234567"), 401, "sha256"},
+		{"malformed signature", ingresstest.Header("X-Hub-Signature-256", "sha256=zz"), 401, "signature"},
 		{"malformed JSON", body([]byte(`{"ref":`), secret), 400, "JSON"},
 		{"JSON of the wrong shape", body([]byte(`{"ref":5}`), secret), 400, "push"},
 		{"form without payload", func(r *http.Request) {
@@ -213,10 +204,10 @@ func TestBadInput(t *testing.T) {
 			body(b, secret)(r)
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}, 400, "JSON"},
-		{"text body", set("Content-Type", "text/plain"), 400, "Content-Type"},
-		{"no event header", set("X-GitHub-Event", ""), 400, "X-GitHub-Event"},
-		{"odd event header", set("X-GitHub-Event", "Push Event"), 400, "X-GitHub-Event"},
-		{"no delivery header", set("X-GitHub-Delivery", ""), 400, "X-GitHub-Delivery"},
+		{"text body", ingresstest.Header("Content-Type", "text/plain"), 400, "Content-Type"},
+		{"no event header", ingresstest.Header("X-GitHub-Event", ""), 400, "X-GitHub-Event"},
+		{"odd event header", ingresstest.Header("X-GitHub-Event", "Push Event"), 400, "X-GitHub-Event"},
+		{"no delivery header", ingresstest.Header("X-GitHub-Delivery", ""), 400, "X-GitHub-Delivery"},
 		{"too large", body(bytes.Repeat([]byte(" "), github.MaxBody+1), secret), 413, "25"},
 		{"GET", func(r *http.Request) { r.Method = http.MethodGet }, 405, "POST"},
 	} {

@@ -149,15 +149,6 @@ func TestIdenticalPostsAreTwoEvents(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	header := func(k, v string) func(*http.Request) {
-		return func(r *http.Request) {
-			if v == "" {
-				r.Header.Del(k)
-				return
-			}
-			r.Header.Set(k, v)
-		}
-	}
 	for _, tc := range []struct {
 		name   string
 		params feeds.Params
@@ -169,20 +160,20 @@ func TestBadInput(t *testing.T) {
 			r.Body = io.NopCloser(strings.NewReader(`{"a":`))
 			r.Header.Set("X-Hub-Signature-256", ingress.Signature(secret, []byte(`{"a":`)))
 		}, 400, "not valid JSON"},
-		{"bad content type", nil, header("Content-Type", "what is this"), 400, "Content-Type"},
-		{"id header too long", nil, header("X-GitHub-Delivery", strings.Repeat("x", 300)), 400, "X-GitHub-Delivery"},
-		{"id header with spaces", nil, header("X-GitHub-Delivery", "a b"), 400, "X-GitHub-Delivery"},
+		{"bad content type", nil, ingresstest.Header("Content-Type", "what is this"), 400, "Content-Type"},
+		{"id header too long", nil, ingresstest.Header("X-GitHub-Delivery", strings.Repeat("x", 300)), 400, "X-GitHub-Delivery"},
+		{"id header with spaces", nil, ingresstest.Header("X-GitHub-Delivery", "a b"), 400, "X-GitHub-Delivery"},
 		{"too large", nil, func(r *http.Request) {
 			r.Body = io.NopCloser(strings.NewReader(strings.Repeat(" ", ingress.MaxBody+1)))
 		}, 413, "larger"},
-		{"no signature", nil, header("X-Hub-Signature-256", ""), 401, "signature"},
+		{"no signature", nil, ingresstest.Header("X-Hub-Signature-256", ""), 401, "signature"},
 		{"sha1 signature only", nil, func(r *http.Request) {
 			r.Header.Del("X-Hub-Signature-256")
 			r.Header.Set("X-Hub-Signature", "sha1=0123456789abcdef0123456789abcdef01234567")
 		}, 401, "signature"},
-		{"wrong signature", nil, header("X-Hub-Signature-256", ingress.Signature("another-secret", []byte(`{"a":1}`))), 401, "signature"},
+		{"wrong signature", nil, ingresstest.Header("X-Hub-Signature-256", ingress.Signature("another-secret", []byte(`{"a":1}`))), 401, "signature"},
 		{"no token", feeds.Params{"token": json.RawMessage(`"bearer-token-123"`)}, nil, 401, "token"},
-		{"wrong token", feeds.Params{"token": json.RawMessage(`"bearer-token-123"`)}, header("Authorization", "Bearer bearer-token-124"), 401, "token"},
+		{"wrong token", feeds.Params{"token": json.RawMessage(`"bearer-token-123"`)}, ingresstest.Header("Authorization", "Bearer bearer-token-124"), 401, "token"},
 		{"PUT", nil, func(r *http.Request) { r.Method = http.MethodPut }, 405, "POST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -86,6 +86,18 @@ func Refused(t testing.TB, f feeds.Source, r *http.Request, status int, want str
 	}
 }
 
+// Header returns a change to a request that sets header k to v, or
+// removes it when v is "": for tables of bad requests.
+func Header(k, v string) func(*http.Request) {
+	return func(r *http.Request) {
+		if v == "" {
+			r.Header.Del(k)
+			return
+		}
+		r.Header.Set(k, v)
+	}
+}
+
 // Fuzz sends the receiver f one arbitrary request, method and headers
 // given as "Name: value" lines, and fails when Receive panics, emits for a
 // request it answers 4xx, or answers 2xx without emitting.
