@@ -13,6 +13,15 @@ import (
 	"github.com/gusthub/gust/internal/disktest"
 )
 
+// echoOnTick creates action echo, which returns its parameter n, trigger
+// tick and rule tick-echo, which runs echo on tick.
+func echoOnTick(t *testing.T, p *gustProcess) {
+	t.Helper()
+	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/actions/echo", nodeAction(`function main(p) { return { n: p.n } }`), nil)
+	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/triggers/tick", map[string]any{}, nil)
+	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/rules/tick-echo", map[string]any{"trigger": "/_/tick", "action": "/_/echo"}, nil)
+}
+
 // TestFullDisk runs gust serve on a small disk and fills it: writes get
 // 507 with what is full, reads keep working, what was stored stays as it
 // was (also across a restart), and writes work again once room is made,
@@ -21,9 +30,7 @@ func TestFullDisk(t *testing.T) {
 	requireEngine(t)
 	dir := disktest.Small(t, 128)
 	p := startGust(t, dir, "--disk-reserve", "32")
-	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/actions/echo", nodeAction(`function main(p) { return { n: p.n } }`), nil)
-	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/triggers/tick", map[string]any{}, nil)
-	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/rules/tick-echo", map[string]any{"trigger": "/_/tick", "action": "/_/echo"}, nil)
+	echoOnTick(t, p)
 	var rec struct {
 		ActivationID string `json:"activationId"`
 	}
@@ -114,9 +121,7 @@ func TestDiskRunsOut(t *testing.T) {
 	requireEngine(t)
 	dir := disktest.Small(t, 96)
 	p := startGust(t, dir, "--disk-reserve", "0")
-	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/actions/echo", nodeAction(`function main(p) { return { n: p.n } }`), nil)
-	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/triggers/tick", map[string]any{}, nil)
-	p.mustCall(t, http.StatusOK, "PUT", "/namespaces/_/rules/tick-echo", map[string]any{"trigger": "/_/tick", "action": "/_/echo"}, nil)
+	echoOnTick(t, p)
 	p.mustCall(t, http.StatusAccepted, "POST", "/namespaces/_/triggers/tick", map[string]any{"n": 1}, nil)
 	ran := func(n int) func([]record) bool {
 		return func(rs []record) bool {
