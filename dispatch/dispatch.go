@@ -16,15 +16,11 @@ import (
 	"github.com/gusthub/gust/hub"
 )
 
-// RecordStore keeps activation records: the dispatcher stores those of
-// the sequences it runs.
+// RecordStore keeps activation records (actions.ActivationStore): the
+// dispatcher stores those of the sequences it runs, and reads those too
+// large to announce.
 type RecordStore interface {
 	Put(ctx context.Context, a *actions.Activation) error
-}
-
-// recordGetter reads stored records (actions.ActivationStore), for the
-// records too large to announce.
-type recordGetter interface {
 	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
 }
 
@@ -117,11 +113,7 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 			return &rec, nil
 		}
 		if len(c.data) == 0 { // announced without the record, which is too large: it is stored
-			g, ok := d.records.(recordGetter)
-			if !ok {
-				return nil, fmt.Errorf("activation %s is too large to announce, and its store cannot be read", inv.ActivationID)
-			}
-			return g.Get(ctx, inv.Namespace, inv.ActivationID)
+			return d.records.Get(ctx, inv.Namespace, inv.ActivationID)
 		}
 		var rec actions.Activation
 		if err := json.Unmarshal(c.data, &rec); err != nil {
