@@ -32,7 +32,8 @@
 // is the key's moving average, raised to how long the running activations
 // have run so far (a timer looks again when that alone would call for a
 // container); while neither it nor the cold start is known, the line
-// starts one container and learns from it. So 50 invokes at once of a
+// starts one container and learns from it (the run time outlives the
+// key's containers, for its next burst). So 50 invokes at once of a
 // no-op run on one container, and of an action sleeping 200 ms on as many
 // as fit. A line short of memory waits its turn in the pool's room line;
 // a container freed while another key's earlier line waits for memory

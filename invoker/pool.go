@@ -63,6 +63,8 @@ type Pool struct {
 	// container and wait for memory, first come first served.
 	lines    map[string]*keyLine
 	roomLine []string
+	// runs keeps the run time of keys whose lines are gone.
+	runs map[string]time.Duration
 	// coldStart is the mean time a cold start takes (create and /init),
 	// a moving average over every key.
 	coldStart time.Duration
@@ -127,7 +129,7 @@ func NewPool(sb Sandbox, opts PoolOptions) *Pool {
 		opts.MemoryMB = 2048
 	}
 	return &Pool{sb: sb, opts: opts, log: log,
-		warm: map[string][]*container{}, stems: map[string][]*container{}, lines: map[string]*keyLine{},
+		warm: map[string][]*container{}, stems: map[string][]*container{}, lines: map[string]*keyLine{}, runs: map[string]time.Duration{},
 		stemSpec: map[string]Spec{}, stemWant: map[string]int{}, stemHave: map[string]int{},
 		stemPause: map[string]time.Duration{}, stemRetry: map[string]time.Time{}}
 }

@@ -52,11 +52,16 @@ type grant struct {
 func (p *Pool) lineLocked(key string) *keyLine {
 	l := p.lines[key]
 	if l == nil {
-		l = &keyLine{}
+		l = &keyLine{run: p.runs[key]}
+		delete(p.runs, key)
 		p.lines[key] = l
 	}
 	return l
 }
+
+// maxRuns bounds how many run times of keys without a line the pool
+// remembers.
+const maxRuns = 4096
 
 // enqueueLocked puts an activation of req in its key's line and starts
 // what containers the line now needs.
@@ -133,6 +138,14 @@ func (p *Pool) tidyLocked(key string) {
 	}
 	if l.starting == 0 && len(p.warm[key]) == 0 {
 		delete(p.lines, key)
+		// The next burst of the key, after its containers expired,
+		// scales at once by the run time this one measured.
+		if l.run > 0 {
+			if len(p.runs) >= maxRuns {
+				clear(p.runs)
+			}
+			p.runs[key] = l.run
+		}
 	}
 }
 

@@ -634,27 +634,54 @@ func TestPoolBurstStartsWhatTheLineNeeds(t *testing.T) {
 				p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 8 * 128})
 				sb.delay = 300 * time.Millisecond
 				coldStart(t, p, "other", 10*time.Millisecond, time.Millisecond) // the pool knows its cold start
-				var wg sync.WaitGroup
-				for range 50 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						l := acquire(t, p, req("a"))
-						if l.Cold {
-							time.Sleep(10 * time.Millisecond) // /init
-							l.MarkInitialized()
-						}
-						time.Sleep(tc.run)
-						p.Release(l, true)
-					}()
-				}
-				wg.Wait()
+				burstOf(t, p, "a", 50, tc.run).Wait()
 				if n := len(sb.eventsOf("create")) - 1; n < tc.least || n > tc.most {
 					t.Errorf("%d containers created for the burst, want %d to %d", n, tc.least, tc.most)
 				}
 			})
 		})
 	}
+}
+
+// burstOf starts n activations of key at once, each running run (after
+// a 10 ms /init on a cold container).
+func burstOf(t *testing.T, p *invoker.Pool, key string, n int, run time.Duration) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := acquire(t, p, req(key))
+			if l.Cold {
+				time.Sleep(10 * time.Millisecond)
+				l.MarkInitialized()
+			}
+			time.Sleep(run)
+			p.Release(l, true)
+		}()
+	}
+	return &wg
+}
+
+// TestPoolNextBurstScalesAtOnce: once a slow action's containers expired,
+// its next burst starts what it needs at once, by the run time the pool
+// measured before, instead of one container to learn it.
+func TestPoolNextBurstScalesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 8 * 128, IdleTTL: time.Minute})
+		sb.delay = 300 * time.Millisecond
+		burstOf(t, p, "a", 50, 200*time.Millisecond).Wait()
+		time.Sleep(2 * time.Minute)
+		if st := p.Stats(); st.Warm != 0 {
+			t.Fatalf("containers left after their TTL: %+v", st)
+		}
+		wg := burstOf(t, p, "a", 50, 200*time.Millisecond)
+		synctest.Wait()
+		if st := p.Stats(); st.Starting != 8 {
+			t.Errorf("second burst: %+v, want 8 containers starting at once", st)
+		}
+		wg.Wait()
+	})
 }
 
 // TestPoolWaiterTakesWhicheverFreesFirst: a waiter for whom a new
