@@ -135,23 +135,11 @@ func (p packageWithContents) MarshalJSON() ([]byte, error) {
 
 func (s *Server) putPackage(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	n, err := ownName(r, id)
+	p, err := readPut[actions.Package, actions.PackagePut](s, r, id, s.cfg.Actions.GetPackage)
 	if err != nil {
 		return err
 	}
-	ns := n.Namespace
-	var put actions.PackagePut
-	if err := decodeBody(r, maxBodyBytes, &put); err != nil {
-		return err
-	}
-	current, rev, err := replaced(r, n, s.cfg.Actions.GetPackage)
-	if err != nil {
-		return err
-	}
-	pkg, err := put.Apply(current, n, s.now())
-	if err != nil {
-		return err
-	}
+	ns, pkg, rev := p.name.Namespace, p.next, p.rev
 	if pkg.Binding != nil {
 		target, _, err := s.cfg.Actions.GetPackage(ctx, actions.Name{Namespace: pkg.Binding.Namespace, Name: pkg.Binding.Name})
 		switch {

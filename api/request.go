@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
@@ -289,6 +290,42 @@ func mergeJSON(v any, extra map[string]any) ([]byte, error) {
 		m[k] = xb
 	}
 	return json.Marshal(m)
+}
+
+// entityPut is a PUT of an entity of the caller's own namespace: its name,
+// the entity it makes, and the one it replaces (nil when new) with that
+// one's revision.
+type entityPut[T any] struct {
+	name    actions.Name
+	next    T
+	current *T
+	rev     uint64
+}
+
+// readPut reads a PUT of an entity of the caller's own namespace (a
+// package, trigger or rule): its name, its body B applied to the entity it
+// replaces, which get reads (see replaced).
+func readPut[T, B any, PB interface {
+	*B
+	Apply(current *T, n actions.Name, now time.Time) (T, error)
+}](s *Server, r *http.Request, id *Identity, get func(context.Context, actions.Name) (*T, uint64, error)) (entityPut[T], error) {
+	n, err := ownName(r, id)
+	if err != nil {
+		return entityPut[T]{}, err
+	}
+	var body B
+	if err := decodeBody(r, maxBodyBytes, &body); err != nil {
+		return entityPut[T]{}, err
+	}
+	current, rev, err := replaced(r, n, get)
+	if err != nil {
+		return entityPut[T]{}, err
+	}
+	next, err := PB(&body).Apply(current, n, s.now())
+	if err != nil {
+		return entityPut[T]{}, err
+	}
+	return entityPut[T]{name: n, next: next, current: current, rev: rev}, nil
 }
 
 // replaced reads ?overwrite and the entity named n that a PUT replaces

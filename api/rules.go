@@ -26,22 +26,11 @@ func (s *Server) getRule(w http.ResponseWriter, r *http.Request, id *Identity) e
 // "delivery"; its dead-letter trigger must exist in the rule's namespace.
 func (s *Server) putRule(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	ctx := r.Context()
-	n, err := ownName(r, id)
+	p, err := readPut[rules.Rule, rules.RulePut](s, r, id, s.cfg.Rules.GetRule)
 	if err != nil {
 		return err
 	}
-	var put rules.RulePut
-	if err := decodeBody(r, maxBodyBytes, &put); err != nil {
-		return err
-	}
-	current, rev, err := replaced(r, n, s.cfg.Rules.GetRule)
-	if err != nil {
-		return err
-	}
-	rule, err := put.Apply(current, n, s.now())
-	if err != nil {
-		return err
-	}
+	n, rule, current, rev := p.name, p.next, p.current, p.rev
 	tn := rule.Trigger.FullName()
 	if tn.Namespace != n.Namespace {
 		return actions.ErrForbidden

@@ -83,28 +83,16 @@ func (s *Server) listTriggers(w http.ResponseWriter, r *http.Request, id *Identi
 func (s *Server) getTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	return getOwn(w, r, id, s.cfg.Rules.GetTrigger)
 }
+
 func (s *Server) putTrigger(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	ctx := r.Context()
-	n, err := ownName(r, id)
+	p, err := readPut[rules.Trigger, rules.TriggerPut](s, r, id, s.cfg.Rules.GetTrigger)
 	if err != nil {
 		return err
 	}
-	var put rules.TriggerPut
-	if err := decodeBody(r, maxBodyBytes, &put); err != nil {
+	if _, err := s.cfg.Rules.PutTrigger(r.Context(), &p.next, p.rev); err != nil {
 		return err
 	}
-	current, rev, err := replaced(r, n, s.cfg.Rules.GetTrigger)
-	if err != nil {
-		return err
-	}
-	t, err := put.Apply(current, n, s.now())
-	if err != nil {
-		return err
-	}
-	if _, err := s.cfg.Rules.PutTrigger(ctx, &t, rev); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, p.next)
 	return nil
 }
 
