@@ -31,14 +31,10 @@ func (s *Server) apiManagement(w http.ResponseWriter, r *http.Request, name stri
 	q := r.URL.Query()
 	switch {
 	case name == "createApi" && r.Method == http.MethodPost:
-		body, err := readBody(r, maxBodyBytes)
-		if err != nil {
-			return err
-		}
 		var req struct {
 			APIDoc *apiDocRequest `json:"apidoc"`
 		}
-		if err := decodeObject(body, &req); err != nil {
+		if err := decodeBody(r, maxBodyBytes, &req); err != nil {
 			return err
 		}
 		if req.APIDoc == nil {

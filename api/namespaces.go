@@ -154,12 +154,8 @@ func (s *Server) setLimits(w http.ResponseWriter, r *http.Request, id *Identity)
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, maxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var set map[string]json.RawMessage
-	if err := decodeObject(body, &set); err != nil {
+	if err := decodeBody(r, maxBodyBytes, &set); err != nil {
 		return err
 	}
 	var l throttle.Limits

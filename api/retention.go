@@ -40,14 +40,10 @@ func (s *Server) retention(w http.ResponseWriter, r *http.Request, id *Identity)
 		return errorf(http.StatusServiceUnavailable, msgOverloaded)
 	}
 	if r.Method == http.MethodPut {
-		body, err := readBody(r, maxBodyBytes)
-		if err != nil {
-			return err
-		}
 		var req struct {
 			Events *string `json:"events"`
 		}
-		if err := decodeObject(body, &req); err != nil {
+		if err := decodeBody(r, maxBodyBytes, &req); err != nil {
 			return err
 		}
 		if req.Events == nil {
