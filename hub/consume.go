@@ -106,7 +106,19 @@ func ConsumeBatches(ctx context.Context, it jetstream.MessagesContext, maxBatch,
 		}
 		return nil
 	}
+	// Workers that live as long as the loop: a goroutine per batch would
+	// grow a new stack for every batch.
 	slots := make(chan struct{}, inFlight)
+	batches := make(chan []jetstream.Msg)
+	defer close(batches)
+	for range inFlight {
+		wg.Go(func() {
+			for msgs := range batches {
+				work(context.WithoutCancel(ctx), msgs)
+				<-slots
+			}
+		})
+	}
 	for {
 		select {
 		case slots <- struct{}{}:
@@ -147,9 +159,6 @@ func ConsumeBatches(ctx context.Context, it jetstream.MessagesContext, maxBatch,
 			}
 			return handBack()
 		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			work(context.WithoutCancel(ctx), msgs)
-		})
+		batches <- msgs // a worker is free: this one holds its slot
 	}
 }
