@@ -9,15 +9,13 @@ import (
 	"github.com/gusthub/gust/hub"
 )
 
-// WarmPool tells which warm containers the invokers keep for a namespace;
-// dispatch.PoolView is one.
-type WarmPool interface {
+// InvokerPools asks the invokers what their pools hold;
+// dispatch.PoolView does.
+type InvokerPools interface {
+	// Containers tells which warm containers the invokers keep for
+	// namespace ns.
 	Containers(ctx context.Context, ns string) ([]hub.ContainerInfo, error)
-}
-
-// RuntimeBuilds tells which runtime images the invokers are building now;
-// dispatch.PoolView is one.
-type RuntimeBuilds interface {
+	// Building tells which runtime images the invokers are building now.
 	Building(ctx context.Context) ([]string, error)
 }
 
@@ -26,11 +24,10 @@ type RuntimeBuilds interface {
 // which a first activation waits, as {"building": ["python:3"]}. Any
 // valid key may ask; with no invoker to ask, 503.
 func (s *Server) getRuntimeBuilds(w http.ResponseWriter, r *http.Request, _ *Identity) error {
-	b, ok := s.cfg.Pool.(RuntimeBuilds)
-	if !ok {
+	if s.cfg.Pool == nil {
 		return errorf(http.StatusServiceUnavailable, msgNoInvoker)
 	}
-	kinds, err := b.Building(r.Context())
+	kinds, err := s.cfg.Pool.Building(r.Context())
 	switch {
 	case errors.Is(err, dispatch.ErrNoInvoker):
 		return errorf(http.StatusServiceUnavailable, msgNoInvoker)

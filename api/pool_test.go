@@ -9,8 +9,10 @@ import (
 	"github.com/gusthub/gust/dispatch"
 )
 
-// TestPool checks GET .../pool without an invoker and its refusals; the
-// browser test (cmd) sees a running invoker's containers through it.
+// TestPool checks GET .../pool and GET /api/v1/runtimes/building without
+// an invoker and their refusals; the browser test (cmd) sees a running
+// invoker's containers through them, and an e2e test (cmd) the images
+// being built.
 func TestPool(t *testing.T) {
 	e := startEnvWith(t, t.TempDir(), func(e *env, cfg *api.Config) { cfg.Pool = dispatch.NewPoolView(e.hub.Conn()) })
 	for _, tc := range []struct {
@@ -20,6 +22,8 @@ func TestPool(t *testing.T) {
 		{"no invoker answers", "/api/v1/namespaces/_/pool", guestAuth, http.StatusServiceUnavailable},
 		{"another namespace", "/api/v1/namespaces/other/pool", guestAuth, http.StatusNotFound},
 		{"no key", "/api/v1/namespaces/_/pool", "", http.StatusUnauthorized},
+		{"builds: no invoker answers", "/api/v1/runtimes/building", guestAuth, http.StatusServiceUnavailable},
+		{"builds: no key", "/api/v1/runtimes/building", "", http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if r := e.do("GET", tc.path, tc.auth, ""); r.status != tc.status {
@@ -27,8 +31,11 @@ func TestPool(t *testing.T) {
 			}
 		})
 	}
-	if r := newEnv(t).do("GET", "/api/v1/namespaces/_/pool", guestAuth, ""); r.status != http.StatusServiceUnavailable {
-		t.Errorf("without a pool: status %d: %s", r.status, r.body)
+	without := newEnv(t)
+	for _, path := range []string{"/api/v1/namespaces/_/pool", "/api/v1/runtimes/building"} {
+		if r := without.do("GET", path, guestAuth, ""); r.status != http.StatusServiceUnavailable {
+			t.Errorf("%s without a pool: status %d: %s", path, r.status, r.body)
+		}
 	}
 }
 

@@ -82,10 +82,10 @@ type Config struct {
 	// Outcomes streams what became of trigger events (GET .../events);
 	// nil answers such streams with 503.
 	Outcomes OutcomeSource
-	// Pool tells the warm containers of a namespace (GET .../pool), and,
-	// when it is also a RuntimeBuilds, the runtime images being built
-	// (GET /api/v1/runtimes/building); nil answers with 503.
-	Pool WarmPool
+	// Pool tells the warm containers of a namespace (GET .../pool) and the
+	// runtime images being built (GET /api/v1/runtimes/building); nil
+	// answers with 503.
+	Pool InvokerPools
 	// Cluster describes the cluster (GET /api/v1/cluster, admin key
 	// only); nil answers with 503.
 	Cluster ClusterReporter
