@@ -19,34 +19,33 @@ import (
 // that code), with nothing of the launcher's internals.
 func TestLauncherInitErrors(t *testing.T) {
 	for _, tc := range []struct {
-		name, interpreter, file string
-		launcher                []byte
-		code, want              string
+		name, code, want string
+		rt               launcherRuntime
 	}{
-		{name: "js syntax error", interpreter: "node", file: "index.js", launcher: nodejs.Launcher,
+		{name: "js syntax error", rt: nodeRuntime,
 			code: "function main(params) {\n  const x = 1;\n  return { a: x +* 2 };\n}\n",
 			want: "SyntaxError: Unexpected token '*' (line 3, column 18)\n  return { a: x +* 2 };\n                 ^"},
-		{name: "js syntax error at the end", interpreter: "node", file: "index.js", launcher: nodejs.Launcher,
+		{name: "js syntax error at the end", rt: nodeRuntime,
 			code: "function main(params) {\n  return { a: 1 };\n",
 			want: "SyntaxError: Unexpected end of input (at the end of the code, line 2: is a bracket or a quote left open?)"},
-		{name: "js error at load", interpreter: "node", file: "index.js", launcher: nodejs.Launcher,
+		{name: "js error at load", rt: nodeRuntime,
 			code: "function main() { return {}; }\nconst y = notDefined + 1;\n",
 			want: "ReferenceError: notDefined is not defined\n    at Object.<anonymous> (ACTION:2:11)"},
-		{name: "js missing main", interpreter: "node", file: "index.js", launcher: nodejs.Launcher,
+		{name: "js missing main", rt: nodeRuntime,
 			code: "function mian() { return {}; }\n",
 			want: "Error: Action entrypoint 'main' is not a function."},
-		{name: "python syntax error", interpreter: "python3", file: "__main__.py", launcher: python.Launcher,
+		{name: "python syntax error", rt: pythonRuntime,
 			code: "def main(args):\n    return {\"a\": 1 +* 2}\n",
 			want: "SyntaxError: invalid syntax (line 2, column 21)\n    return {\"a\": 1 +* 2}\n                    ^"},
-		{name: "python error at load", interpreter: "python3", file: "__main__.py", launcher: python.Launcher,
+		{name: "python error at load", rt: pythonRuntime,
 			code: "x = undefined_name + 1\ndef main(args):\n    return {}\n",
 			want: "NameError: name 'undefined_name' is not defined\n  File \"ACTION\", line 1, in <module>\n    x = undefined_name + 1"},
-		{name: "python missing main", interpreter: "python3", file: "__main__.py", launcher: python.Launcher,
+		{name: "python missing main", rt: pythonRuntime,
 			code: "def mian(args):\n    return {}\n",
 			want: "Action entrypoint 'main' is not a function."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin, launcher, action := launcherFiles(t, tc.interpreter, tc.launcher, tc.file, tc.code)
+			bin, launcher, action := launcherFiles(t, tc.rt, tc.code)
 			got, logs := launchOnce(t, bin, launcher, action)
 			want := "Initialization has failed due to: " + strings.ReplaceAll(tc.want, "ACTION", action)
 			if got != want {
@@ -60,20 +59,32 @@ func TestLauncherInitErrors(t *testing.T) {
 	}
 }
 
-// launcherFiles finds interpreter (the test is skipped without it, and
-// fails in CI) and writes the launcher and the action's code as file.
-func launcherFiles(t *testing.T, interpreter string, launcherCode []byte, file, code string) (bin, launcher, action string) {
+// launcherRuntime is a runtime's launcher, the interpreter it runs on and
+// the file it loads the action's code from.
+type launcherRuntime struct {
+	interpreter, file string
+	launcher          []byte
+}
+
+var (
+	nodeRuntime   = launcherRuntime{interpreter: "node", file: "index.js", launcher: nodejs.Launcher}
+	pythonRuntime = launcherRuntime{interpreter: "python3", file: "__main__.py", launcher: python.Launcher}
+)
+
+// launcherFiles finds rt's interpreter (the test is skipped without it,
+// and fails in CI) and writes its launcher and the action's code.
+func launcherFiles(t *testing.T, rt launcherRuntime, code string) (bin, launcher, action string) {
 	t.Helper()
-	bin, err := exec.LookPath(interpreter)
+	bin, err := exec.LookPath(rt.interpreter)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is needed for Gust's runtime images: %v", interpreter, err)
+			t.Fatalf("%s is needed for Gust's runtime images: %v", rt.interpreter, err)
 		}
-		t.Skipf("no %s on this machine", interpreter)
+		t.Skipf("no %s on this machine", rt.interpreter)
 	}
 	dir := t.TempDir()
-	launcher, action = filepath.Join(dir, "launcher"), filepath.Join(dir, file)
-	if err := os.WriteFile(launcher, launcherCode, 0o644); err != nil {
+	launcher, action = filepath.Join(dir, "launcher"), filepath.Join(dir, rt.file)
+	if err := os.WriteFile(launcher, rt.launcher, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(action, []byte(code), 0o644); err != nil {
@@ -137,19 +148,18 @@ func launchOnce(t *testing.T, bin, launcher, action string) (errText, stderr str
 // frames in the action's code only, none of the launcher's or node's.
 func TestLauncherRunErrorLogs(t *testing.T) {
 	for _, tc := range []struct {
-		name, interpreter, file string
-		launcher                []byte
-		code, want              string
+		name, code, want string
+		rt               launcherRuntime
 	}{
-		{name: "nodejs", interpreter: "node", file: "index.js", launcher: nodejs.Launcher,
+		{name: "nodejs", rt: nodeRuntime,
 			code: "function main(p) {\n  throw new Error('boom');\n}\n",
 			want: "Error: boom\n    at main (ACTION:2:9)\n"},
-		{name: "python", interpreter: "python3", file: "__main__.py", launcher: python.Launcher,
+		{name: "python", rt: pythonRuntime,
 			code: "def main(args):\n    raise ValueError('boom')\n",
 			want: "Traceback (most recent call last):\n  File \"ACTION\", line 2, in main\n    raise ValueError('boom')\nValueError: boom\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin, launcher, action := launcherFiles(t, tc.interpreter, tc.launcher, tc.file, tc.code)
+			bin, launcher, action := launcherFiles(t, tc.rt, tc.code)
 			if got, want := runOnce(t, bin, launcher, action), strings.ReplaceAll(tc.want, "ACTION", action); got != want {
 				t.Errorf("logs:\n%s\nwant:\n%s", got, want)
 			}
