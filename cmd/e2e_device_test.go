@@ -17,11 +17,8 @@ import (
 // refused with CONNACK "not authorized", and list and get never show a
 // password.
 func TestE2EDeviceCredentials(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
 	port := strconv.Itoa(upstreamtest.FreePort(t))
-	startGust(t, dir, "--mqtt-listen", "127.0.0.1:"+port)
-	cli := cliEnv(dir)
+	_, cli := startE2E(t, "--mqtt-listen", "127.0.0.1:"+port)
 	creds := regexp.MustCompile(`username: (\S+)\npassword: (\S+)\n`)
 	create := func(args ...string) (user, pass string) {
 		t.Helper()

@@ -14,10 +14,7 @@ import (
 // last attempt's ✗ with the dead-letter hand-off, whose own trigger's rule
 // then runs.
 func TestE2EEventsTailTellsHowActionsEnded(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
-	g := startGust(t, dir)
-	cli := cliEnv(dir)
+	g, cli := startE2E(t)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/ok", nodeAction(`function main(p) { return {ok: true}; }`), nil)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/bad", nodeAction(`function main(p) { return {error: 'card declined'}; }`), nil)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/flaky", nodeAction(`function main(p) { throw new Error('out of stock'); }`), nil)

@@ -23,6 +23,17 @@ func cliEnv(dataDir string) func(string) string {
 	return func(k string) string { return env[k] }
 }
 
+// startE2E starts most end-to-end tests: it requires a Docker engine (see
+// requireEngine) and runs gust serve, with flags extra, on a fresh data
+// directory until the test ends; cli is the environment in which the gust
+// CLI talks to it.
+func startE2E(t testing.TB, extra ...string) (g *gustProcess, cli func(string) string) {
+	t.Helper()
+	requireEngine(t)
+	dir := t.TempDir()
+	return startGust(t, dir, extra...), cliEnv(dir)
+}
+
 // mustGust runs the CLI and fails the test when it fails.
 func mustGust(t *testing.T, getenv func(string) string, args ...string) string {
 	t.Helper()
@@ -37,10 +48,7 @@ func mustGust(t *testing.T, getenv func(string) string, args ...string) string {
 // date a few seconds ahead and a rule runs the action exactly once, and
 // `trigger get` shows the feed's status.
 func TestE2EAlarmOnceFiresOnce(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
-	g := startGust(t, dir)
-	cli := cliEnv(dir)
+	g, cli := startE2E(t)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(echoCode), nil)
 	when := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339)
 	out := mustGust(t, cli, "trigger", "create", "soon", "--feed", "/whisk.system/alarms/once",
@@ -162,10 +170,7 @@ func TestE2ECloudEventsIngress(t *testing.T) {
 // next command, which works as printed); with --json, the feed action's
 // activation; a failing feed, one error line.
 func TestE2ETriggerCreateFeedSummary(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
-	g := startGust(t, dir)
-	cli := cliEnv(dir)
+	g, cli := startE2E(t)
 	out := mustGust(t, cli, "trigger", "create", "inbox", "--feed", "cloudevents/ingress")
 	url := strings.TrimSuffix(g.base, "/api/v1") + "/api/v1/feeds/guest/inbox"
 	m := regexp.MustCompile(`^ok: created trigger inbox, fed by /whisk.system/cloudevents/ingress\n` +
@@ -200,10 +205,7 @@ func TestE2ETriggerCreateFeedSummary(t *testing.T) {
 // s3cret-token) whose rule is named rule; it returns the feed's URL too.
 func startIngress(t *testing.T, rule string) (g *gustProcess, cli func(string) string, url string) {
 	t.Helper()
-	requireEngine(t)
-	dir := t.TempDir()
-	g = startGust(t, dir)
-	cli = cliEnv(dir)
+	g, cli = startE2E(t)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(echoCode), nil)
 	mustGust(t, cli, "trigger", "create", "inbox", "--feed", "cloudevents/ingress", "-p", "token", "s3cret-token")
 	mustGust(t, cli, "rule", "create", rule, "inbox", "echo")

@@ -15,9 +15,7 @@ import (
 // and bad requests, then looks for every key's secret in its logs, in the
 // activation records and in the error answers: none may hold one.
 func TestE2EKeysNeverShow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test; -short")
-	}
+	skipShort(t)
 	dir := t.TempDir()
 	g := startGust(t, dir, "--sandbox", "process", "--log-level", "debug")
 	getenv := func(k string) string {

@@ -16,9 +16,7 @@ import (
 // (it answers the length it got); a body over the 25 MB limit is refused
 // at the edge with 413 (with OpenWhisk's message on the API).
 func TestE2ELargePayloads(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
-	g := startGust(t, dir)
+	g, cli := startE2E(t)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/size", nodeAction(
 		`function main(p) { return { pad: (p.pad || '').length, n: p.n, id: p.__event ? p.__event.id : '' }; }`), nil)
 	big := `{"n":7,"pad":"` + strings.Repeat("x", 20<<20) + `"}`
@@ -42,7 +40,7 @@ func TestE2ELargePayloads(t *testing.T) {
 	}
 
 	// A structured CloudEvent to a cloudevents/ingress feed's URL.
-	mustGust(t, cliEnv(dir), "trigger", "create", "inbox", "--feed", "cloudevents/ingress", "-p", "token", "s3cret-token")
+	mustGust(t, cli, "trigger", "create", "inbox", "--feed", "cloudevents/ingress", "-p", "token", "s3cret-token")
 	g.mustCall(t, 200, "PUT", "/namespaces/_/rules/rinbox", map[string]any{"trigger": "/_/inbox", "action": "/_/size"}, nil)
 	ce := `{"specversion":"1.0","id":"big-2","source":"https://example.com/big","type":"com.example.big","datacontenttype":"application/json","data":` + big + `}`
 	ingress := strings.TrimSuffix(g.base, "/api/v1") + "/api/v1/feeds/guest/inbox"

@@ -70,10 +70,7 @@ next:
 // counts each of them, and reports the pool, JetStream, the consumers'
 // lag, the feeds and the activation store.
 func TestE2EMetricsMoveUnderLoad(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
-	g := startGust(t, dir)
-	cli := cliEnv(dir)
+	g, cli := startE2E(t)
 	metricsURL := strings.TrimSuffix(g.base, "/api/v1") + MetricsPath
 
 	before := scrape(t, metricsURL)

@@ -11,10 +11,7 @@ import (
 // invoke's and a rule's), as a new activation whose cause and annotation
 // rerunOf name the original; a trigger activation is refused with 400.
 func TestE2EActivationRerun(t *testing.T) {
-	requireEngine(t)
-	dir := t.TempDir()
-	g := startGust(t, dir)
-	cli := cliEnv(dir)
+	g, cli := startE2E(t)
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/echo", nodeAction(`function main(p) { return { got: p }; }`), nil)
 	var first record
 	g.mustCall(t, 200, "POST", "/namespaces/_/actions/echo?blocking=true", map[string]any{"name": "Ada", "n": 7}, &first)

@@ -27,10 +27,16 @@ import (
 // unless GUST_REQUIRE_DOCKER=1 (CI), where it fails (dockertest.Require).
 func requireEngine(t testing.TB) {
 	t.Helper()
+	skipShort(t)
+	dockertest.Require(t, nil)
+}
+
+// skipShort skips an end-to-end test, which runs a whole Gust, with -short.
+func skipShort(t testing.TB) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test; -short")
 	}
-	dockertest.Require(t, nil)
 }
 
 // builtGust builds the gust binary once per test run (TestMain removes

@@ -13,9 +13,7 @@ import (
 // at the limit and not before, and a concurrency slot given back when its
 // activation completes, whichever process took it.
 func TestE2EThrottles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test; -short")
-	}
+	skipShort(t)
 	natsAddr := freeAddr(t)
 	dirA := t.TempDir()
 	a := startGust(t, dirA, "--sandbox", "process", "--nats-listen", natsAddr)
