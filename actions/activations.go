@@ -500,7 +500,7 @@ const clockSkew = 100 * time.Millisecond
 func (s *ActivationStore) listPage(ctx context.Context, filter string, l *lister) error {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("read the state of %s: %w", ActivationsStream, err)
 	}
 	if info.State.Msgs == 0 {
 		return nil
@@ -558,7 +558,7 @@ func (s *ActivationStore) listPage(ctx context.Context, filter string, l *lister
 func (s *ActivationStore) count(ctx context.Context, filter string) (int, error) {
 	c, err := s.consumer(ctx, filter, jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("count: %w", err)
 	}
 	defer s.dropConsumer(ctx, c)
 	return int(c.CachedInfo().NumPending), nil
@@ -578,7 +578,11 @@ func (s *ActivationStore) consumer(ctx context.Context, filter string, cfg jetst
 	cfg.InactiveThreshold = scanIdle
 	cfg.MemoryStorage = true
 	cfg.Replicas = 1
-	return s.stream.CreateConsumer(ctx, cfg)
+	c, err := s.stream.CreateConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create a consumer of %s: %w", ActivationsStream, err)
+	}
+	return c, nil
 }
 
 // dropConsumer deletes a scan's consumer, even when ctx has ended; if it
@@ -602,13 +606,11 @@ func (s *ActivationStore) scan(ctx context.Context, filter string, cfg jetstream
 	defer s.dropConsumer(ctx, c)
 	pending := c.CachedInfo().NumPending
 	for pending > 0 {
-		batch, err := c.FetchNoWait(int(min(pending, scanBatch)))
+		msgs, err := hub.FetchNoWait(ctx, c, int(min(pending, scanBatch)))
 		if err != nil {
-			return err
+			return fmt.Errorf("read %s: %w", ActivationsStream, err)
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
+		for _, m := range msgs {
 			md, err := m.Metadata()
 			if err != nil {
 				continue
@@ -620,10 +622,7 @@ func (s *ActivationStore) scan(ctx context.Context, filter string, cfg jetstream
 			}
 			each(md.Sequence.Stream, md.Timestamp, m.Headers(), m.Data())
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return err
-		}
-		if n == 0 {
+		if len(msgs) == 0 {
 			break
 		}
 	}
