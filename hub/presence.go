@@ -248,6 +248,11 @@ type Peer struct {
 	Lag     uint64 `json:"lag,omitempty"`
 }
 
+// replicaSilence is how long a stream replica may go unheard before
+// Status calls it offline. Its leader hears from it at least every second
+// (RAFT heartbeats).
+const replicaSilence = 3 * time.Second
+
 // statusWait bounds how long Status waits for JetStream's answers: on
 // the minority side of a partition, nobody answers.
 const statusWait = 5 * time.Second
@@ -270,10 +275,11 @@ func (h *Hub) Status(ctx context.Context) ClusterStatus {
 		st.Nodes = append(st.Nodes, Node{Name: name, Roles: []string{}})
 		return &st.Nodes[len(st.Nodes)-1]
 	}
+	routed := map[string]bool{} // the nodes this embedded server has a route to
 	if h.srv != nil {
 		st.Cluster = h.srv.ClusterName()
 		self := Node{Name: h.srv.Name(), Online: true, Current: true, Roles: []string{}}
-		routed := map[string]bool{}
+		routed[self.Name] = true
 		if rz, err := h.srv.Routez(&server.RoutezOptions{}); err == nil {
 			for _, r := range rz.Routes {
 				routed[r.RemoteName] = true
@@ -304,7 +310,16 @@ func (h *Hub) Status(ctx context.Context) ClusterStatus {
 		if c := info.Cluster; c != nil {
 			s.Leader = c.Leader
 			for _, p := range c.Replicas {
-				s.Followers = append(s.Followers, Peer{Name: p.Name, Current: p.Current, Offline: p.Offline, Lag: p.Lag})
+				f := Peer{Name: p.Name, Current: p.Current, Offline: p.Offline, Lag: p.Lag}
+				// JetStream calls a replica current until it has been silent
+				// for 10 s, and offline only once its server is known gone,
+				// which takes far longer after a kill -9: a replica on a
+				// node this one has no route to, or silent for longer than
+				// replicaSilence, is offline now.
+				if (h.srv != nil && !routed[p.Name]) || p.Active > replicaSilence {
+					f.Offline, f.Current = true, false
+				}
+				s.Followers = append(s.Followers, f)
 			}
 		}
 		st.Streams = append(st.Streams, s)

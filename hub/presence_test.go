@@ -74,7 +74,7 @@ func TestStatusAlone(t *testing.T) {
 // TestStatusAfterANodeIsLost: on a 3-node cluster every node and process
 // is listed with the meta leader and the replicas of each stream; once a
 // node is gone without a word, its process leaves the status within
-// seconds and its node shows offline.
+// seconds and its node and its stream replicas show offline.
 func TestStatusAfterANodeIsLost(t *testing.T) {
 	hubs := startCluster(t, 3, 0)
 	roles := []string{"controller", "invoker", "invoker"}
@@ -107,6 +107,15 @@ func TestStatusAfterANodeIsLost(t *testing.T) {
 	for _, p := range st.Processes {
 		if p.Server == "n3" {
 			t.Errorf("process %+v of the lost node still listed", p)
+		}
+	}
+	// JetStream calls n3's replicas current for 10 s more: the status
+	// does not.
+	for _, s := range st.Streams {
+		for _, p := range s.Followers {
+			if p.Name == "n3" && (p.Current || !p.Offline) {
+				t.Errorf("stream %s: replica %+v on the lost node, want offline and not current", s.Name, p)
+			}
 		}
 	}
 }
