@@ -83,6 +83,43 @@ func TestBurstOfSlowActionScalesOut(t *testing.T) {
 	}
 }
 
+// TestLastingLoadOfIOBoundActionScalesOut: 16 clients invoking an action
+// that sleeps 50 ms, each again as soon as it has its result, are a load
+// that lasts: the pool scales out to its memory (8 containers) though the
+// line at any moment would drain on 2 before a cold start ends.
+func TestLastingLoadOfIOBoundActionScalesOut(t *testing.T) {
+	const clients, each = 16, 20
+	s := burstStack(t)
+	a := s.put(t, action{name: "io", code: counterCode})
+	var mu sync.Mutex
+	hosts := map[string]int{}
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				rec, err := s.activate("", a, `{"sleep":50}`, time.Minute)
+				if err != nil || rec == nil {
+					t.Errorf("invoke: record %v, err %v", rec, err)
+					return
+				}
+				var c counted
+				result(t, rec, &c)
+				mu.Lock()
+				hosts[c.Host]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d clients × %d invokes sleeping 50 ms: %d containers %v in %v", clients, each, len(hosts), hosts, time.Since(t0))
+	if len(hosts) < 6 {
+		t.Errorf("a lasting load of 16 clients ran in %d containers, want at least 6 of the 8 that fit: %v", len(hosts), hosts)
+	}
+}
+
 // BenchmarkBurst runs 50 blocking invokes at once of an action that has
 // no container yet, on an invoker with memory for 8, and reports the
 // containers they ran in and the burst's duration, against the floor of
