@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/backoff"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -43,11 +44,13 @@ const inlineRecordLimit = 256 << 10
 // store under the activation's id.
 const recordHeader = "Gust-Record"
 
-// putAttempts and putBackoff bound the retries of a record that fails to
-// store.
+// putAttempts bounds the tries of a record that fails to store; the pause
+// between two starts at putBackoff and doubles (200 ms to 1.6 s: below
+// putBackoffMax).
 const (
-	putAttempts = 5
-	putBackoff  = 200 * time.Millisecond
+	putAttempts   = 5
+	putBackoff    = 200 * time.Millisecond
+	putBackoffMax = 2 * time.Second
 )
 
 // ActivationStore keeps activation records in a JetStream stream, so that
@@ -135,6 +138,7 @@ func (s *ActivationStore) Put(ctx context.Context, a *Activation) error {
 // not stored again, and Put returns nil; the first record stays.
 func (s *ActivationStore) PutEncoded(ctx context.Context, a *Activation, b []byte) error {
 	var err error
+	pause := backoff.Backoff{Min: putBackoff, Max: putBackoffMax}
 	for attempt := 1; attempt <= putAttempts; attempt++ {
 		if err = s.put(ctx, a, b); err == nil {
 			return nil
@@ -143,12 +147,9 @@ func (s *ActivationStore) PutEncoded(ctx context.Context, a *Activation, b []byt
 			break
 		}
 		s.log.Warn("store activation, retrying", "activation_id", a.ActivationID, "attempt", attempt, "err", err)
-		t := time.NewTimer(putBackoff << (attempt - 1))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
+		// When ctx ends during the pause, the next put fails at once and
+		// ends the loop with its error.
+		backoff.Wait(ctx, pause.Next())
 	}
 	s.failures.Add(1)
 	s.log.Error("activation record lost: it could not be stored", "activation_id", a.ActivationID,

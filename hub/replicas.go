@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gusthub/gust/internal/backoff"
 	"github.com/nats-io/nats.go"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -60,27 +61,27 @@ func place[C, R any](ctx context.Context, r replicated, what string, cfg *C, rep
 	// elected, a try may go unanswered. Creating and updating to one
 	// config is idempotent, so the hub tries again for a while.
 	deadline := time.Now().Add(provisionWait)
-	for try := provisionFirstTry; ; try = min(2*try, provisionLastTry) {
-		tctx, cancel := context.WithTimeout(ctx, try)
+	try := backoff.Backoff{Min: provisionFirstTry, Max: provisionLastTry}
+	for {
+		tctx, cancel := context.WithTimeout(ctx, try.Next())
 		res, err := call(tctx, *cfg)
 		cancel()
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !transient(err) {
 			return res, r.explain(what, *replicas, err)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
+		backoff.Wait(ctx, provisionPause) // an ended ctx ends the loop after the next call
 	}
 }
 
 // How long the hub keeps trying to create or update a stream on a
-// cluster, and how long each try may take: short at first, so that an
+// cluster, the pause between tries, and how long each try may take (twice
+// the last one, up to provisionLastTry): short at first, so that an
 // answer lost while the cluster's routes form costs seconds, not ten (nodes
 // started together under nats-server v2.15.2 lost every one and took a
 // minute to start); longer when the cluster is slow to answer at all.
 const (
 	provisionWait     = time.Minute
+	provisionPause    = 500 * time.Millisecond
 	provisionFirstTry = 2 * time.Second
 	provisionLastTry  = 10 * time.Second
 )

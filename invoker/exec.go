@@ -16,6 +16,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/actions/proxy"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/backoff"
 )
 
 // MaxResultBytes bounds an action's result, as OpenWhisk's 1 MB.
@@ -181,23 +182,22 @@ const sandboxOutage = time.Minute
 // to sandboxOutage, trying again with a growing pause.
 func (iv *Invoker) acquire(ctx context.Context, inv *actions.Invocation, req Request) (*Lease, error) {
 	deadline := time.Now().Add(sandboxOutage)
-	pause := 250 * time.Millisecond
-	for {
+	b := backoff.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}
+	for first := true; ; first = false {
 		lease, err := iv.pool.Acquire(ctx, req)
-		if err == nil || !errors.Is(err, ErrUnavailable) || time.Now().Add(pause).After(deadline) {
+		if err == nil || !errors.Is(err, ErrUnavailable) {
 			return lease, err
 		}
-		if pause == 250*time.Millisecond {
+		pause := b.Next()
+		if time.Now().Add(pause).After(deadline) {
+			return lease, err
+		}
+		if first {
 			iv.log.Warn("sandbox unavailable: the activation waits for it", "activation_id", inv.ActivationID, "err", err)
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Wait(ctx, pause) {
 			return nil, err
 		}
-		pause = min(2*pause, 5*time.Second)
 	}
 }
 

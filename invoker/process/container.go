@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gusthub/gust/internal/backoff"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/invoker/proxyclient"
 )
@@ -101,7 +102,8 @@ func (c *container) read(stream string, r *os.File) {
 
 // waitReady polls the socket until the proxy accepts connections.
 func (c *container) waitReady(ctx context.Context) error {
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+	delay := backoff.Backoff{Min: time.Millisecond, Max: 50 * time.Millisecond}
+	for {
 		conn, err := net.Dial("unix", c.sock)
 		if err == nil {
 			return conn.Close()
@@ -111,7 +113,7 @@ func (c *container) waitReady(ctx context.Context) error {
 			return fmt.Errorf("proxy exited before accepting connections: %s", c.cmd.ProcessState)
 		case <-ctx.Done():
 			return fmt.Errorf("wait for proxy: %w", ctx.Err())
-		case <-time.After(delay):
+		case <-time.After(delay.Next()):
 		}
 	}
 }
