@@ -140,12 +140,7 @@ func TestE2ECloudEventsIngress(t *testing.T) {
 		t.Errorf("wrong token: %v", res)
 	}
 
-	g.waitActivations(t, "two echoes", func(rs []record) bool { return countNamed(rs, "echo") == 2 })
-	time.Sleep(time.Second)
-	recs := g.waitActivations(t, "still two echoes", func(rs []record) bool { return true })
-	if n := countNamed(recs, "echo"); n != 2 {
-		t.Fatalf("%d echoes, want 2 (the refused event must not run)", n)
-	}
+	recs := g.twoEchoes(t, "the refused event must not run")
 	for _, r := range recs {
 		if r.Name != "echo" {
 			continue

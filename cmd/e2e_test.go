@@ -232,6 +232,20 @@ func sameJSON(got json.RawMessage, want string) bool {
 	return json.Unmarshal(got, &a) == nil && json.Unmarshal([]byte(want), &b) == nil && fmt.Sprint(a) == fmt.Sprint(b)
 }
 
+// twoEchoes waits for two activations of echo, then a second more, and
+// fails t unless there are still two (an extra one means what more says);
+// it returns the activations.
+func (p *gustProcess) twoEchoes(t *testing.T, more string) []record {
+	t.Helper()
+	p.waitActivations(t, "two echoes", func(rs []record) bool { return countNamed(rs, "echo") == 2 })
+	time.Sleep(time.Second)
+	recs := p.waitActivations(t, "still two echoes", func(rs []record) bool { return true })
+	if n := countNamed(recs, "echo"); n != 2 {
+		t.Fatalf("%d echoes, want 2: %s", n, more)
+	}
+	return recs
+}
+
 func countNamed(recs []record, name string) (n int) {
 	for _, r := range recs {
 		if r.Name == name {
