@@ -1,7 +1,6 @@
 package githubslackbot_test
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,91 +10,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/slack-go/slack/slacktest"
 
 	"github.com/gusthub/gust/internal/dockertest"
+	"github.com/gusthub/gust/internal/exampletest"
 )
-
-// gust is a gust serve of the test and its CLI.
-type gust struct {
-	bin, dir string
-	env      []string
-	host     string // http://127.0.0.1:port
-}
-
-// start builds gust, runs `gust serve` on a fresh data directory until the
-// test ends, and returns once it is ready.
-func start(t *testing.T) *gust {
-	t.Helper()
-	dir := t.TempDir()
-	g := &gust{bin: filepath.Join(dir, "gust"), dir: dir,
-		env: append(os.Environ(), "GUST_CONFIG="+filepath.Join(dir, "config"), "HOME="+dir)}
-	build := exec.Command("go", "build", "-o", g.bin, "../../cmd/gust")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build gust: %v\n%s", err, out)
-	}
-	var logs bytes.Buffer
-	serve := exec.Command(g.bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
-		"--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0", "--invoker-memory", "1024", "--build-images=false",
-		"--egress-allow", "loopback") // the fake Slack is on loopback, which Gust refuses to call unless allowed
-	serve.Env, serve.Stdout, serve.Stderr = g.env, &logs, &logs
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- serve.Wait() }()
-	t.Cleanup(func() {
-		_ = serve.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			_ = serve.Process.Kill()
-			t.Error("gust serve did not stop within 60 s")
-		}
-		if t.Failed() {
-			t.Logf("gust serve logs:\n%s", logs.String())
-		}
-	})
-	for deadline := time.Now().Add(30 * time.Second); g.host == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		f, err := os.Open(filepath.Join(dir, "config"))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "APIHOST="); ok {
-				g.host = v
-			}
-		}
-		f.Close()
-	}
-	if g.host == "" {
-		t.Fatalf("gust serve not ready:\n%s", logs.String())
-	}
-	return g
-}
-
-// run runs a gust CLI command, as the README gives it, in this directory.
-func (g *gust) run(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(g.bin, args...)
-	cmd.Env = g.env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("gust %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // post sends body to a feed URL with the headers and returns the status.
 func post(t *testing.T, target string, body []byte, headers map[string]string) int {
@@ -154,7 +79,8 @@ func TestBot(t *testing.T) {
 	})
 	sl.Start()
 	defer sl.Stop()
-	g := start(t)
+	g := exampletest.Serve(t, "--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0", "--invoker-memory", "1024",
+		"--egress-allow", "loopback") // the fake Slack is on loopback, which Gust refuses to call unless allowed
 
 	const (
 		botToken      = "xoxb-example"
@@ -164,18 +90,18 @@ func TestBot(t *testing.T) {
 	)
 	// The README's commands; the binding also points slack/post at slacktest,
 	// and the GitHub feed gets a secret instead of creating the hook.
-	g.run(t, "package", "bind", "/whisk.system/slack", "bot", "-p", "botToken", botToken, "-p", "apiUrl", sl.GetAPIURL())
-	g.run(t, "action", "create", "format", "format.js", "-p", "channel", channel)
-	g.run(t, "action", "create", "reply", "reply.js")
-	g.run(t, "action", "create", "notify", "--sequence", "format,bot/post")
-	g.run(t, "action", "create", "answer", "--sequence", "reply,bot/post")
-	g.run(t, "trigger", "create", "github", "--feed", "github/webhook", "-p", "repository", "Codertocat/Hello-World",
+	g.Run(t, "package", "bind", "/whisk.system/slack", "bot", "-p", "botToken", botToken, "-p", "apiUrl", sl.GetAPIURL())
+	g.Run(t, "action", "create", "format", "format.js", "-p", "channel", channel)
+	g.Run(t, "action", "create", "reply", "reply.js")
+	g.Run(t, "action", "create", "notify", "--sequence", "format,bot/post")
+	g.Run(t, "action", "create", "answer", "--sequence", "reply,bot/post")
+	g.Run(t, "trigger", "create", "github", "--feed", "github/webhook", "-p", "repository", "Codertocat/Hello-World",
 		"-p", "events", "push,pull_request,issues", "-p", "secret", ghSecret)
-	g.run(t, "rule", "create", "github-to-slack", "github", "notify")
-	g.run(t, "trigger", "create", "mentions", "--feed", "slack/events", "-p", "signingSecret", signingSecret, "-p", "events", "app_mention")
-	g.run(t, "rule", "create", "answer-mentions", "mentions", "answer")
+	g.Run(t, "rule", "create", "github-to-slack", "github", "notify")
+	g.Run(t, "trigger", "create", "mentions", "--feed", "slack/events", "-p", "signingSecret", signingSecret, "-p", "events", "app_mention")
+	g.Run(t, "rule", "create", "answer-mentions", "mentions", "answer")
 
-	feeds := g.host + "/api/v1/feeds/guest/"
+	feeds := "http://" + g.Addr + "/api/v1/feeds/guest/"
 	// Slack verifies the request URL first.
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	challenge := []byte(`{"token":"x","challenge":"ch-123","type":"url_verification"}`)
@@ -235,7 +161,7 @@ func TestBot(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("missing Slack messages %v; got %v\n%s", missing, got, g.run(t, "activation", "list"))
+			t.Fatalf("missing Slack messages %v; got %v\n%s", missing, got, g.Run(t, "activation", "list"))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -35,7 +34,7 @@ func TestREADME(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sh := exec.CommandContext(ctx, "sh", "-c", script.String())
-	sh.Env = append(g.Env, "COUCH="+pouch.URL, "PATH="+filepath.Dir(exampletest.Binary(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
+	sh.Env = append(g.ShellEnv(), "COUCH="+pouch.URL)
 	out, err := sh.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the README's commands: %v\n%s", err, out)

@@ -213,6 +213,12 @@ func (g *Gust) end(sig syscall.Signal) {
 	g.cmd = nil
 }
 
+// ShellEnv is serve's environment (its CLI config and home) with the gust
+// binary first on PATH, for shell commands that run gust as a README does.
+func (g *Gust) ShellEnv() []string {
+	return append(g.Env[:len(g.Env):len(g.Env)], "PATH="+filepath.Dir(g.bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
 // Run runs a gust CLI command and returns its output, failing tb when it
 // fails.
 func (g *Gust) Run(tb testing.TB, args ...string) string {
