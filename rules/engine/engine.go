@@ -175,14 +175,17 @@ func untilNextMinute(now time.Time) time.Duration {
 const engineConsumer = hub.RulesConsumer
 
 // The engine takes events in batches of up to engineBatch, and processes
-// up to engineBatches batches at once: a batch pays once for what its
-// events share (the revision barrier of the mirrors, the round trips of
-// its writes, stored together), and while one waits for its writes the
-// next is planned. OpenWhisk does not order a trigger's activations, so
+// engineBatches batches at once: a batch pays once for what its events
+// share (the revision barrier of the mirrors, the round trips of its
+// writes, stored together). One at a time, so that while a batch waits for
+// its writes the events behind it gather into the next: under load the
+// batches grow, and an engine-only measure spent 15-20% less CPU per event
+// than with 2 or 4 batches at once, which take the events as they come, one
+// or two at a time. OpenWhisk does not order a trigger's activations, so
 // neither are events; each is acknowledged once its own writes are stored.
 const (
 	engineBatch   = 64
-	engineBatches = 4
+	engineBatches = 1
 )
 
 // New returns an engine; Run starts it.
