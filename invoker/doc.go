@@ -23,9 +23,9 @@
 // scheduler does: W activations waiting on S slots drain in about
 // W·run/S, so the line adds containers while that exceeds a horizon h,
 // never more than its waiters can use, within the pool's memory. The
-// horizon is the pool's cold start time (create and /init, a moving
-// average): a container started for a line that drains sooner would come
-// up too late to serve it. Once a line has lasted a cold start since its
+// horizon is the cold start time (create and /init, a moving average by
+// image, else over all images): a container started for a line that
+// drains sooner would come up too late to serve it. Once a line has lasted a cold start since its
 // key had a warm container, it is a lasting load, not a burst, and h
 // becomes 100 ms (FPC's stale threshold), so an I/O-bound action under
 // many concurrent requests scales out to the pool's memory. The run time

@@ -65,12 +65,13 @@ type Pool struct {
 	roomLine []string
 	// runs keeps the run time of keys whose lines are gone.
 	runs map[string]time.Duration
-	// coldStart is the mean time a cold start takes (create and /init),
-	// a moving average over every key.
-	coldStart time.Duration
-	closed    bool
-	seq       atomic.Int64
-	bg        sync.WaitGroup
+	// colds is the mean time a cold start takes (create and /init), a
+	// moving average by image (runtime kinds and blackbox images start
+	// in very different times), "" for every image.
+	colds  map[string]time.Duration
+	closed bool
+	seq    atomic.Int64
+	bg     sync.WaitGroup
 }
 
 // container is a sandbox container with its pool bookkeeping.
@@ -79,6 +80,7 @@ type container struct {
 	key         string // warm key; "" for a stem cell
 	stemKey     string
 	kind        string
+	image       string
 	memMB       int
 	maxActive   int
 	active      int
@@ -129,7 +131,7 @@ func NewPool(sb Sandbox, opts PoolOptions) *Pool {
 		opts.MemoryMB = 2048
 	}
 	return &Pool{sb: sb, opts: opts, log: log,
-		warm: map[string][]*container{}, stems: map[string][]*container{}, lines: map[string]*keyLine{}, runs: map[string]time.Duration{},
+		warm: map[string][]*container{}, stems: map[string][]*container{}, lines: map[string]*keyLine{}, runs: map[string]time.Duration{}, colds: map[string]time.Duration{},
 		stemSpec: map[string]Spec{}, stemWant: map[string]int{}, stemHave: map[string]int{},
 		stemPause: map[string]time.Duration{}, stemRetry: map[string]time.Time{}}
 }
@@ -314,6 +316,27 @@ func (p *Pool) idleLocked(c *container) {
 	p.armIdleLocked(c)
 }
 
+// sampleColdLocked folds a cold start of a container of image into the
+// averages.
+func (p *Pool) sampleColdLocked(image string, d time.Duration) {
+	if _, ok := p.colds[image]; !ok && len(p.colds) >= maxRuns {
+		clear(p.colds)
+	}
+	p.colds[image] = movingAverage(p.colds[image], d)
+	if image != "" {
+		p.colds[""] = movingAverage(p.colds[""], d)
+	}
+}
+
+// coldLocked is the time a cold start of a container of image takes: its
+// image's average, else that of every image; 0 while none is known.
+func (p *Pool) coldLocked(image string) time.Duration {
+	if d, ok := p.colds[image]; ok {
+		return d
+	}
+	return p.colds[""]
+}
+
 // movingAverage folds sample into the average avg (0: none yet).
 func movingAverage(avg, sample time.Duration) time.Duration {
 	if avg <= 0 {
@@ -364,7 +387,7 @@ func sortByLastUsed(cs []*container) {
 // newContainer books a container that is yet to be created. The caller
 // holds p.mu and has reserved its memory.
 func newContainer(spec Spec, key string, concurrency int) *container {
-	return &container{key: key, kind: spec.Kind, memMB: spec.MemoryMB,
+	return &container{key: key, kind: spec.Kind, image: spec.Image, memMB: spec.MemoryMB,
 		maxActive: max(concurrency, 1), lastUsed: time.Now(), ready: make(chan struct{})}
 }
 
@@ -465,7 +488,7 @@ func (l *Lease) MarkInitialized() {
 	c.initialized = true
 	c.signalReadyLocked()
 	if c.created && c.key != "" {
-		p.coldStart = movingAverage(p.coldStart, c.createTook+now.Sub(l.since))
+		p.sampleColdLocked(c.image, c.createTook+now.Sub(l.since))
 		c.created = false
 	}
 	l.since, c.runSince = now, now

@@ -206,6 +206,10 @@ func (p *Pool) provisionLocked(key string) {
 		return
 	}
 	n, again := p.demandLocked(key, l, time.Now())
+	if n > 0 {
+		p.log.Debug("line starts containers", "key", key, "count", n, "waiting", len(l.waiters),
+			"starting", l.starting, "run", l.run, "cold_start", p.coldLocked(l.spec.Image))
+	}
 	for range n {
 		if c := p.takeStem(key, l.spec, l.concurrency); c != nil {
 			p.serveLocked(key)
@@ -269,7 +273,7 @@ func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again
 	if live+l.starting == 0 {
 		least = 1
 	}
-	run, cold := l.run, p.coldStart
+	run, cold := l.run, p.coldLocked(l.spec.Image)
 	var ran time.Duration
 	if !oldest.IsZero() {
 		ran = now.Sub(oldest)

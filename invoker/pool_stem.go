@@ -93,7 +93,7 @@ func (p *Pool) startStemLocked(sk string) bool {
 		delete(p.stemPause, sk)
 		delete(p.stemRetry, sk)
 		// A stem cell's creation is a cold start without its /init.
-		p.coldStart = movingAverage(p.coldStart, c.createTook)
+		p.sampleColdLocked(c.image, c.createTook)
 		c.created, c.stemKey = false, sk
 		p.stems[sk] = append(p.stems[sk], c)
 	}()

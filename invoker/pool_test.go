@@ -455,7 +455,7 @@ func TestPoolWaitsForWarmRatherThanColdStart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
-				coldStart(t, p, "a", 200*time.Millisecond, tc.run)
+				coldStart(t, p, req("a"), 200*time.Millisecond, tc.run)
 
 				busy := acquire(t, p, req("a"))
 				for range tc.waiting {
@@ -487,16 +487,41 @@ func TestPoolWaitsForWarmRatherThanColdStart(t *testing.T) {
 	}
 }
 
-// coldStart runs key's first activation on a new container whose create
+// coldStart runs r's first activation on a new container whose create
 // and /init take cold, then run, as the pool measures them (in a synctest
 // bubble, time.Sleep is the fake clock).
-func coldStart(t *testing.T, p *invoker.Pool, key string, cold, run time.Duration) {
+func coldStart(t *testing.T, p *invoker.Pool, r invoker.Request, cold, run time.Duration) {
 	t.Helper()
-	l := acquire(t, p, req(key))
+	l := acquire(t, p, r)
 	time.Sleep(cold)
 	l.MarkInitialized()
 	time.Sleep(run)
 	p.Release(l, true)
+}
+
+// TestPoolColdStartByImage: the line of an action whose image starts in
+// 100 ms scales by that, not by the 5 s that another image takes.
+func TestPoolColdStartByImage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+		slow, fast := req("slow"), req("fast")
+		slow.Spec.Image, fast.Spec.Image = "big-image", "small-image"
+		coldStart(t, p, slow, 5*time.Second, time.Millisecond)
+		coldStart(t, p, fast, 100*time.Millisecond, 50*time.Millisecond)
+		busy := acquire(t, p, fast)
+		defer p.Release(busy, true)
+		for range 3 { // 150 ms of work in line: more than a cold start
+			go func() { // until the pool closes
+				if l, err := p.Acquire(context.Background(), fast); err == nil {
+					p.Release(l, true)
+				}
+			}()
+		}
+		synctest.Wait()
+		if n := len(sb.eventsOf("create")); n != 3 {
+			t.Errorf("%d containers created, want a third for the fast image's line", n)
+		}
+	})
 }
 
 // TestPoolWaiterForWarmScalesOutAfterAColdStartsTime: an activation that
@@ -504,7 +529,7 @@ func coldStart(t *testing.T, p *invoker.Pool, key string, cold, run time.Duratio
 func TestPoolWaiterForWarmScalesOutAfterAColdStartsTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
-		coldStart(t, p, "a", 200*time.Millisecond, time.Millisecond)
+		coldStart(t, p, req("a"), 200*time.Millisecond, time.Millisecond)
 		busy := acquire(t, p, req("a")) // and never released
 		got := make(chan *invoker.Lease, 1)
 		go func() { got <- acquire(t, p, req("a")) }()
@@ -633,7 +658,7 @@ func TestPoolBurstStartsWhatTheLineNeeds(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 8 * 128})
 				sb.delay = 300 * time.Millisecond
-				coldStart(t, p, "other", 10*time.Millisecond, time.Millisecond) // the pool knows its cold start
+				coldStart(t, p, req("other"), 10*time.Millisecond, time.Millisecond) // the pool knows its cold start
 				burstOf(t, p, "a", 50, tc.run).Wait()
 				if n := len(sb.eventsOf("create")) - 1; n < tc.least || n > tc.most {
 					t.Errorf("%d containers created for the burst, want %d to %d", n, tc.least, tc.most)
@@ -691,7 +716,7 @@ func TestPoolWaiterTakesWhicheverFreesFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
 		sb.delay = 300 * time.Millisecond
-		coldStart(t, p, "a", 10*time.Millisecond, time.Second) // a slow action
+		coldStart(t, p, req("a"), 10*time.Millisecond, time.Second) // a slow action
 		busy := acquire(t, p, req("a"))
 		got := make(chan *invoker.Lease, 1)
 		go func() { got <- acquire(t, p, req("a")) }()
