@@ -123,7 +123,7 @@ func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerO
 		Observer: deps.telemetry.invokerObserver(), Slots: deps.slots, Building: sb.building, Egress: o.egress,
 	})
 	if deps.telemetry != nil && deps.telemetry.metrics != nil {
-		deps.telemetry.metrics.WatchPool(pool.Stats)
+		deps.telemetry.watchPool(pool)
 	}
 	return func(ctx context.Context) error {
 		var bg sync.WaitGroup

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/internal/telemetry"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/rules/engine"
@@ -56,7 +57,31 @@ func (t *telemetryParts) invokerObserver() invoker.Observer {
 	if t == nil || t.observer == nil {
 		return nil
 	}
-	return t.observer
+	return invokerTelemetry{t.observer}
+}
+
+// invokerTelemetry is a telemetry.Observer as an invoker.Observer:
+// package telemetry does not import the invoker, whose Timing it declares
+// again.
+type invokerTelemetry struct{ *telemetry.Observer }
+
+var (
+	_ invoker.Observer = invokerTelemetry{}
+	_ engine.Observer  = (*telemetry.Observer)(nil)
+)
+
+// Finished hands the activation's phases on as telemetry's Timing.
+func (o invokerTelemetry) Finished(inv *actions.Invocation, rec *actions.Activation, t invoker.Timing) {
+	o.Observer.Finished(inv, rec, telemetry.Timing{Wait: t.Wait, Init: t.Init, Run: t.Run, Cold: t.Cold})
+}
+
+// watchPool has the metrics read the pool's stats at each scrape.
+func (t *telemetryParts) watchPool(pool *invoker.Pool) {
+	t.metrics.WatchPool(func() telemetry.PoolStats {
+		s := pool.Stats()
+		return telemetry.PoolStats{UsedMB: s.UsedMB, CapacityMB: s.CapacityMB,
+			Warm: s.Warm, Busy: s.Busy, Paused: s.Paused, Stem: s.Stem, Waiting: s.Waiting}
+	})
 }
 
 // observe makes the engine report to the observer, if any.

@@ -15,7 +15,6 @@ import (
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/telemetry"
-	"github.com/gusthub/gust/invoker"
 )
 
 type failures uint64
@@ -54,13 +53,13 @@ func TestDashboardQueriesServedFamilies(t *testing.T) {
 	}
 	m := telemetry.NewMetrics(telemetry.MetricsOptions{})
 	m.WatchJetStream(h.JetStream())
-	m.WatchPool(func() invoker.Stats { return invoker.Stats{Warm: 1} })
+	m.WatchPool(func() telemetry.PoolStats { return telemetry.PoolStats{Warm: 1} })
 	m.WatchFeeds(feedStates{{Feed: "alarms/alarm", State: feeds.StateRunning, Count: 1}})
 	m.WatchActivationStore(failures(0))
 	m.EventReceived(telemetry.APIFeed, "guest", "t")
 	m.RuleOutcome("guest", "t", "activated")
 	inv := &actions.Invocation{Namespace: "guest", Action: actions.Action{Exec: actions.Exec{Kind: "nodejs:20"}}}
-	m.Activation(inv, &actions.Activation{}, invoker.Timing{Cold: true})
+	m.Activation(inv, &actions.Activation{}, telemetry.Timing{Cold: true})
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

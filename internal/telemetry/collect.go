@@ -7,12 +7,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gusthub/gust/feeds"
-	"github.com/gusthub/gust/invoker"
 )
 
+// PoolStats is a snapshot of an invoker's container pool (what
+// invoker.Pool.Stats counts, as the caller copies it over).
+type PoolStats struct {
+	// UsedMB is the memory the pool's containers reserve, CapacityMB what
+	// they may reserve together.
+	UsedMB, CapacityMB int
+	// Warm counts the pool's warm containers, of which Busy run an
+	// activation and Paused are paused; Stem counts its stem cells.
+	Warm, Busy, Paused, Stem int
+	// Waiting counts the activations waiting for a container.
+	Waiting int
+}
+
 // WatchPool reports the invoker pool's containers and memory at each
-// scrape, from stats (invoker.Pool.Stats).
-func (m *Metrics) WatchPool(stats func() invoker.Stats) {
+// scrape, from stats.
+func (m *Metrics) WatchPool(stats func() PoolStats) {
 	m.reg.MustRegister(&poolCollector{stats: stats})
 }
 
@@ -29,7 +41,7 @@ var (
 		"Activations waiting for a container.", nil, nil)
 )
 
-type poolCollector struct{ stats func() invoker.Stats }
+type poolCollector struct{ stats func() PoolStats }
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolContainersDesc

@@ -5,6 +5,11 @@
 // event publishers call, and by collectors that read the pool, JetStream,
 // the feed manager and the activation store only when Prometheus scrapes.
 //
+// It imports neither the invoker nor the rule engine: it declares what it
+// reads of them (PoolStats, Timing, the Observer's methods) and the
+// composition root (cmd) fits them together, so that a controller-only or
+// an invoker-only build links only its own side.
+//
 // Nothing here is global: each Metrics has its own registry, each Tracer
 // its own provider, so that tests and embedders can run several.
 //

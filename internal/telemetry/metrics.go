@@ -14,7 +14,6 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
-	"github.com/gusthub/gust/invoker"
 )
 
 // Default label limits (MetricsOptions).
@@ -126,8 +125,21 @@ func (m *Metrics) RuleOutcome(ns, trigger, outcome string) {
 	m.ruleOutcomes.WithLabelValues(m.triggerLabel(ns, trigger), outcome).Inc()
 }
 
+// Timing is how long the phases of one activation took (what
+// invoker.Timing says, as the caller copies it over).
+type Timing struct {
+	// Wait is from the invocation's submission to its start (waitTime).
+	Wait time.Duration
+	// Init is the /init of a cold start (initTime), 0 when warm.
+	Init time.Duration
+	// Run is from the end of /init (or the start, when warm) to the end.
+	Run time.Duration
+	// Cold is whether the activation started a container of its own.
+	Cold bool
+}
+
 // Activation counts a finished activation and its phases.
-func (m *Metrics) Activation(inv *actions.Invocation, rec *actions.Activation, t invoker.Timing) {
+func (m *Metrics) Activation(inv *actions.Invocation, rec *actions.Activation, t Timing) {
 	kind := inv.Action.Exec.Kind
 	start := "warm"
 	if t.Cold {

@@ -4,21 +4,17 @@ import (
 	"context"
 
 	"github.com/gusthub/gust/actions"
-	"github.com/gusthub/gust/invoker"
-	"github.com/gusthub/gust/rules/engine"
 )
 
 // Observer feeds metrics and traces from the rule engine's and the
-// invoker's hooks: it is an engine.Observer and an invoker.Observer.
+// invoker's hooks: it is an engine.Observer, and with its Finished given
+// a Timing, an invoker.Observer. It imports neither, so that a controller
+// need not link the container pool nor an invoker the rule engine; the
+// composition root checks that it fits and converts the invoker's Timing.
 type Observer struct {
 	metrics *Metrics // nil: none
 	tracer  *Tracer  // nil: none
 }
-
-var (
-	_ engine.Observer  = (*Observer)(nil)
-	_ invoker.Observer = (*Observer)(nil)
-)
 
 // NewObserver returns an observer feeding m and t, either of which may be
 // nil; nil when both are, so that the hooks cost nothing.
@@ -66,8 +62,9 @@ func (o *Observer) Taken(ctx context.Context, inv *actions.Invocation) (string, 
 	return o.tracer.startActivation(ctx, inv)
 }
 
-// Finished counts the activation and its phases (invoker.Observer).
-func (o *Observer) Finished(inv *actions.Invocation, rec *actions.Activation, t invoker.Timing) {
+// Finished counts the activation and its phases (invoker.Observer's, with
+// the invoker's Timing converted).
+func (o *Observer) Finished(inv *actions.Invocation, rec *actions.Activation, t Timing) {
 	if o.metrics != nil {
 		o.metrics.Activation(inv, rec, t)
 	}
