@@ -82,7 +82,7 @@ func OpenActivationStore(ctx context.Context, js jetstream.JetStream, r Activati
 	if r.MaxBytes <= 0 {
 		r.MaxBytes = DefaultActivationMaxBytes
 	}
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	st, err := hub.OpenStream(ctx, js, jetstream.StreamConfig{
 		Name:      ActivationsStream,
 		Subjects:  []string{activationsPrefix + ".>"},
 		Storage:   jetstream.FileStorage,
@@ -92,7 +92,7 @@ func OpenActivationStore(ctx context.Context, js jetstream.JetStream, r Activati
 		Discard:   jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", ActivationsStream, err)
+		return nil, err
 	}
 	objs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      RecordsObjectStore,

@@ -49,9 +49,9 @@ type EventIDs struct {
 // maxBytes (DefaultEventIDsBytes when 0 or less): serve provisions it once
 // at start; the rule engine binds it (BindEventIDs).
 func OpenEventIDs(ctx context.Context, js jetstream.JetStream, maxBytes int64) (*EventIDs, error) {
-	st, err := js.CreateOrUpdateStream(ctx, eventIDsConfig(maxBytes))
+	st, err := OpenStream(ctx, js, eventIDsConfig(maxBytes))
 	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", EventIDsStream, err)
+		return nil, err
 	}
 	return &EventIDs{js: js, stream: st}, nil
 }

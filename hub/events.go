@@ -70,11 +70,7 @@ func ParseEventSubject(subject string) (ns, trigger string, ok bool) {
 // OpenEvents creates or updates the events stream: serve provisions it
 // once at start; components bind it (BindEvents).
 func OpenEvents(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, eventsConfig())
-	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", EventsStream, err)
-	}
-	return st, nil
+	return OpenStream(ctx, js, eventsConfig())
 }
 
 // BindEvents returns the events stream as it is, creating it as OpenEvents
@@ -96,6 +92,16 @@ func eventsConfig() jetstream.StreamConfig {
 		Discard:    jetstream.DiscardOld,
 		Duplicates: dedupWindow,
 	}
+}
+
+// OpenStream creates stream cfg.Name, or updates it to cfg: how serve
+// provisions a stream once at start.
+func OpenStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", cfg.Name, err)
+	}
+	return st, nil
 }
 
 // BindStream returns stream cfg.Name as it is, created with cfg only when

@@ -51,9 +51,9 @@ func DoneSubject(id string) string { return DonePrefix + id }
 // OpenInvocations creates or updates the invocation queue, and moves into
 // it the invocations still waiting in an earlier version's queue.
 func OpenInvocations(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, invocationsConfig())
+	st, err := OpenStream(ctx, js, invocationsConfig())
 	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", InvocationsStream, err)
+		return nil, err
 	}
 	if err := migrateLegacyInvocations(ctx, js); err != nil {
 		return nil, err
