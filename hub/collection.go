@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -46,12 +47,35 @@ func OpenCollection[T any](ctx context.Context, js jetstream.JetStream, bucket s
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
 	}
-	st, err := js.Stream(ctx, "KV_"+bucket)
+	st, err := createdStream(ctx, js, "KV_"+bucket)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
 	}
 	return &Collection[T]{kv: kv, stream: st}, nil
 }
+
+// createdStream returns stream name, which the caller just created or
+// updated: on a cluster, a node that has not yet applied the creation
+// answers "not found" for a moment, and a busy one not at all, so those
+// answers are tried again for up to createdWait.
+func createdStream(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Stream, error) {
+	deadline := time.Now().Add(createdWait)
+	for {
+		st, err := js.Stream(ctx, name)
+		again := errors.Is(err, jetstream.ErrStreamNotFound) || transient(err)
+		if !again || ctx.Err() != nil || time.Now().After(deadline) {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// createdWait bounds createdStream's tries.
+const createdWait = 30 * time.Second
 
 // Get returns the value under key and its revision, or ErrNotFound.
 func (c *Collection[T]) Get(ctx context.Context, key string) (T, uint64, error) {

@@ -48,7 +48,7 @@ const (
 
 // place fills in the hub's replication when cfg names none, makes the call
 // and explains a replication the cluster cannot give.
-func place[C, R any](ctx context.Context, r replicated, what string, cfg *C, replicas *int, call func(context.Context, C) (R, error)) (R, error) {
+func place[C, R any](ctx context.Context, r replicated, what string, creates bool, cfg *C, replicas *int, call func(context.Context, C) (R, error)) (R, error) {
 	if *replicas == 0 {
 		*replicas = r.replicas
 	}
@@ -66,7 +66,12 @@ func place[C, R any](ctx context.Context, r replicated, what string, cfg *C, rep
 		tctx, cancel := context.WithTimeout(ctx, try.Next())
 		res, err := call(tctx, *cfg)
 		cancel()
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !transient(err) {
+		// A create-or-update that finds no stream, while another process
+		// creates the same one, was seen to answer "stream not found"
+		// (gust serve processes started together on an external cluster):
+		// the other's creation is under way, and the next try sees it.
+		again := transient(err) || creates && errors.Is(err, jetstream.ErrStreamNotFound)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !again {
 			return res, r.explain(what, *replicas, err)
 		}
 		backoff.Wait(ctx, provisionPause) // an ended ctx ends the loop after the next call
@@ -104,37 +109,37 @@ func transient(err error) bool {
 }
 
 func (r replicated) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	return place(ctx, r, "stream "+cfg.Name, &cfg, &cfg.Replicas, r.JetStream.CreateStream)
+	return place(ctx, r, "stream "+cfg.Name, true, &cfg, &cfg.Replicas, r.JetStream.CreateStream)
 }
 
 func (r replicated) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	return place(ctx, r, "stream "+cfg.Name, &cfg, &cfg.Replicas, r.JetStream.UpdateStream)
+	return place(ctx, r, "stream "+cfg.Name, false, &cfg, &cfg.Replicas, r.JetStream.UpdateStream)
 }
 
 func (r replicated) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	return place(ctx, r, "stream "+cfg.Name, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateStream)
+	return place(ctx, r, "stream "+cfg.Name, true, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateStream)
 }
 
 func (r replicated) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	return place(ctx, r, "bucket "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateKeyValue)
+	return place(ctx, r, "bucket "+cfg.Bucket, true, &cfg, &cfg.Replicas, r.JetStream.CreateKeyValue)
 }
 
 func (r replicated) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	return place(ctx, r, "bucket "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.UpdateKeyValue)
+	return place(ctx, r, "bucket "+cfg.Bucket, false, &cfg, &cfg.Replicas, r.JetStream.UpdateKeyValue)
 }
 
 func (r replicated) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	return place(ctx, r, "bucket "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateKeyValue)
+	return place(ctx, r, "bucket "+cfg.Bucket, true, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateKeyValue)
 }
 
 func (r replicated) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	return place(ctx, r, "object store "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateObjectStore)
+	return place(ctx, r, "object store "+cfg.Bucket, true, &cfg, &cfg.Replicas, r.JetStream.CreateObjectStore)
 }
 
 func (r replicated) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	return place(ctx, r, "object store "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.UpdateObjectStore)
+	return place(ctx, r, "object store "+cfg.Bucket, false, &cfg, &cfg.Replicas, r.JetStream.UpdateObjectStore)
 }
 
 func (r replicated) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	return place(ctx, r, "object store "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateObjectStore)
+	return place(ctx, r, "object store "+cfg.Bucket, true, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateObjectStore)
 }
