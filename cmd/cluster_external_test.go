@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/gusthub/gust/actions/proxy"
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
 )
@@ -101,6 +105,7 @@ func startExternalProcs(t testing.TB, c *natsCluster, roles []string, extra ...s
 	for i, role := range roles {
 		nodes[i] = externalNode(t, c, fmt.Sprintf("g%d", i+1), role, extra...)
 	}
+	t.Cleanup(func() { noActionsLeft(t, nodes) }) // after the kills that startNodes registers
 	if err := startNodes(t, nodes); err != nil {
 		t.Fatalf("%v%s", err, allLogs(nodes))
 	}
@@ -110,6 +115,36 @@ func startExternalProcs(t testing.TB, c *natsCluster, roles []string, extra ...s
 // externalNode returns, not started, a `gust serve --nats` node on c with R3.
 func externalNode(t testing.TB, c *natsCluster, name, role string, extra ...string) *clusterNode {
 	return newClusterNode(t, name, role, freeAddr(t), append([]string{"--nats", c.url(), "--replicas", "3"}, extra...)...)
+}
+
+// noActionsLeft fails the test when an action process of nodes outlives
+// them, and kills it.
+func noActionsLeft(t testing.TB, nodes []*clusterNode) {
+	for pid, n := range actionProcs(nodes) {
+		t.Errorf("the action process %d of %s outlived it", pid, n.name)
+		killActions([]int{pid})
+	}
+}
+
+// actionProcs finds the running action processes of the process sandbox
+// that nodes started: proxies whose socket is under their owner's
+// directory.
+func actionProcs(nodes []*clusterNode) map[int]*clusterNode {
+	found := map[int]*clusterNode{}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range procs {
+		b, err := os.ReadFile(f)
+		if err != nil || !bytes.HasPrefix(b, []byte(proxy.ProgramName+"\x00")) {
+			continue
+		}
+		for _, n := range nodes {
+			if bytes.Contains(b, []byte(string(filepath.Separator)+containerOwner(n.dir)+string(filepath.Separator))) {
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+				found[pid] = n
+			}
+		}
+	}
+	return found
 }
 
 // TestExternalNATSCluster: one controller and two invokers, each a `gust
@@ -125,7 +160,8 @@ func externalNode(t testing.TB, c *natsCluster, name, role string, extra ...stri
 //     shut down, each run exactly once when they were accepted (2xx), and
 //     at most once when not;
 //   - then the cluster status shows that node offline, the event stream
-//     led by another, and the killed invoker gone.
+//     led by another, and the killed invoker gone;
+//   - no action process outlives the test.
 func TestExternalNATSCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 3 NATS nodes and 3 gust processes; -short")
@@ -170,9 +206,17 @@ func TestExternalNATSCluster(t *testing.T) {
 		t.Logf("200 invokes across 2 invokers: %d cold starts", cold)
 	}
 
+	if len(actionProcs(nodes)) == 0 { // else the check for leftovers at the end would see none either
+		t.Error("no action process of the invokers found while they keep echo warm")
+	}
+
 	// Fires of trigger t run action fired through rule r.
 	ctl.mustRequest(t, http.StatusOK, "PUT", "/namespaces/_/actions/fired", guest, nodeAction(echo))
 	ctl.mustRequest(t, http.StatusOK, "PUT", "/namespaces/_/triggers/t", guest, map[string]any{})
+	// Not read-your-writes yet on a replicated bucket: JetStream lets any
+	// replica nearly caught up answer a direct get, so a rule PUT right
+	// after its trigger's was seen refused with "trigger does not exist".
+	awaitReadable(t, ctl, guest, "/namespaces/_/triggers/t")
 	ctl.mustRequest(t, http.StatusOK, "PUT", "/namespaces/_/rules/r", guest, map[string]string{"trigger": "/_/t", "action": "/_/fired"})
 
 	// The invoker killed is the one that keeps echo warm: it has work.
@@ -235,6 +279,20 @@ func warmest(t *testing.T, ctl *clusterNode, admin string, invokers []*clusterNo
 		return best != nil
 	})
 	return best
+}
+
+// awaitReadable polls GET path on n until it answers 200, for 10 s.
+func awaitReadable(t *testing.T, n *clusterNode, auth, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, body := n.request(t, "GET", path, auth, nil)
+		if code == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d %s 10s after its PUT", path, code, body)
+		}
+	}
 }
 
 // coldStarts counts the records of cold starts (with an initTime).
