@@ -27,7 +27,8 @@ type clusterNode struct {
 	apiAddr    string // 127.0.0.1:port; served only by controllers and "all"
 	args       []string
 	cmd        *exec.Cmd
-	logs       *lockedWriter
+	logs       *lockedWriter // of every run
+	logsFrom   int           // where the last run's logs begin
 	exited     chan struct{}
 	peers      []*clusterNode // the whole cluster, for failure messages
 }
@@ -61,7 +62,8 @@ func newClusterNode(t testing.TB, name, role, apiAddr string, args ...string) *c
 // startClusterProcs starts one `gust serve` per role, as nodes n1, n2, ...
 // of an embedded NATS cluster on loopback, each with its own ports and
 // data dir, plus extra flags; it returns once every one is ready. The
-// processes are killed when the test ends.
+// processes are killed when the test ends; their logs are shown when it
+// fails, or with GUST_CLUSTER_LOGS=1.
 func startClusterProcs(t testing.TB, roles []string, extra ...string) []*clusterNode {
 	t.Helper()
 	// A try that fails on ports taken meanwhile (freeLoopbackPorts only
@@ -75,6 +77,11 @@ func startClusterProcs(t testing.TB, roles []string, extra ...string) []*cluster
 		err := startNodes(t, nodes)
 		if err == nil {
 			t.Logf("%d-process cluster ready in %v", len(nodes), time.Since(began).Round(100*time.Millisecond))
+			t.Cleanup(func() {
+				if t.Failed() || os.Getenv("GUST_CLUSTER_LOGS") != "" {
+					t.Logf("logs of the cluster's nodes:%s", allLogs(nodes))
+				}
+			})
 			return nodes
 		}
 		for _, n := range nodes {
@@ -130,7 +137,12 @@ func startNodes(t testing.TB, nodes []*clusterNode) error {
 // start runs the node's process; it is killed when the test ends.
 func (n *clusterNode) start(t testing.TB) error {
 	t.Helper()
-	n.logs = &lockedWriter{w: &bytes.Buffer{}}
+	if n.logs == nil {
+		n.logs = &lockedWriter{w: &bytes.Buffer{}}
+	} else { // started again: the logs go on, and its ready line is the next one
+		fmt.Fprintf(n.logs, "--- %s started again\n", n.name)
+		n.logsFrom = len(n.logs.String())
+	}
 	cmd := exec.Command(builtGust(t), n.args...)
 	cmd.Env = append(os.Environ(), "GUST_CONFIG="+filepath.Join(n.dir, dataDirConfig), "HOME="+n.dir)
 	cmd.Stdout, cmd.Stderr = n.logs, n.logs
@@ -164,7 +176,7 @@ const readyWait = 90 * time.Second
 // awaitReady polls the node's log for its ready line until deadline; it
 // fails when the process ended or the deadline passed.
 func (n *clusterNode) awaitReady(deadline time.Time) error {
-	for !strings.Contains(n.logs.String(), "gust ready") {
+	for !strings.Contains(n.logs.String()[n.logsFrom:], "gust ready") {
 		select {
 		case <-n.exited:
 			return fmt.Errorf("%s (%s) ended before it was ready", n.name, n.role)
@@ -251,33 +263,48 @@ func (n *clusterNode) props(t testing.TB) map[string]string {
 
 // request sends method path (under /api/v1) to the node with auth
 // ("user:key", or "" for none) and body as JSON (unless nil), and returns
-// the status and body.
+// the status and body; it fails the test when no answer comes.
 func (n *clusterNode) request(t testing.TB, method, path, auth string, body any) (int, string) {
 	t.Helper()
+	code, b, err := n.do(method, path, auth, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, b
+}
+
+// clusterClient keeps its connections to the nodes alive across requests.
+var clusterClient = &http.Client{Timeout: 30 * time.Second}
+
+// do is request without a test: an error is a request that got no
+// answer (the node is down, or died while answering).
+func (n *clusterNode) do(method, path, auth string, body any) (int, string, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return 0, "", err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, "http://"+n.apiAddr+"/api/v1"+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if user, key, ok := strings.Cut(auth, ":"); ok {
 		req.SetBasicAuth(user, key)
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := clusterClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s on %s: %v", method, path, n.name, err)
+		return 0, "", fmt.Errorf("%s %s on %s: %w", method, path, n.name, err)
 	}
 	defer resp.Body.Close()
 	var b strings.Builder
-	_, _ = io.Copy(&b, resp.Body)
-	return resp.StatusCode, b.String()
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		return 0, "", fmt.Errorf("%s %s on %s: read the answer: %w", method, path, n.name, err)
+	}
+	return resp.StatusCode, b.String(), nil
 }
 
 // mustRequest is request that fails the test on another status than want.

@@ -223,7 +223,11 @@ func awaitClusterStatus(t *testing.T, n *clusterNode, admin, what string, ok fun
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		asked := time.Now()
 		code, body := n.request(t, "GET", "/cluster", admin, nil)
+		if took := time.Since(asked); took > 3*time.Second {
+			t.Logf("GET /cluster on %s took %v: %d", n.name, took.Round(100*time.Millisecond), code)
+		}
 		var st hub.ClusterStatus
 		switch {
 		case code == http.StatusServiceUnavailable && time.Now().Before(deadline):
