@@ -3,6 +3,8 @@ package invoker
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -56,9 +58,13 @@ func (iv *Invoker) takeOver(ctx context.Context, st jetstream.Stream) {
 				live[m.Invoker.Queue] = true
 			}
 		}
-		lister := st.ListConsumers(ctx)
+		infos, err := consumerInfos(ctx, st)
+		if err != nil {
+			iv.log.Warn("list the invocation queue's consumers; trying again", "err", err)
+			continue
+		}
 		var orphans []string
-		for ci := range lister.Info() {
+		for _, ci := range infos {
 			q, ok := strings.CutPrefix(ci.Name, homeConsumerPrefix)
 			if !ok || q == iv.queue || live[q] {
 				delete(missing, q)
@@ -82,11 +88,13 @@ func (iv *Invoker) takeOver(ctx context.Context, st jetstream.Stream) {
 func (iv *Invoker) drain(ctx context.Context, st jetstream.Stream, name string) {
 	cons, err := st.Consumer(ctx, name)
 	if err != nil {
+		iv.log.Warn("take over the invocations of an invoker that is gone; trying again", "consumer", name, "err", err)
 		return
 	}
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(iv.opts.MaxInFlight, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
+			iv.log.Warn("take over the invocations of an invoker that is gone; trying again", "consumer", name, "err", err)
 			return
 		}
 		var wg sync.WaitGroup
@@ -121,14 +129,52 @@ func queueFloor(ctx context.Context, st jetstream.Stream) (uint64, bool) {
 		return 0, false
 	}
 	floor := info.State.LastSeq
-	lister := st.ListConsumers(ctx)
-	for ci := range lister.Info() {
+	infos, err := consumerInfos(ctx, st)
+	if err != nil {
+		return 0, false
+	}
+	for _, ci := range infos {
 		if ci.NumPending > 0 || ci.NumAckPending > 0 {
 			floor = min(floor, ci.AckFloor.Stream)
 		}
 	}
-	if lister.Err() != nil {
-		return 0, false
-	}
 	return floor, true
+}
+
+// consumerInfos returns the state of every consumer of st, or an error.
+// JetStream's listing leaves out, without an error, the consumers whose
+// leader does not answer in time, such as the home queue of an invoker
+// killed a moment ago while its consumer elects a new leader: trimmed on
+// such a listing, the queue lost the invocations waiting there. So the
+// names (which the meta leader knows) are listed too, a consumer left out
+// is asked for alone, and one that does not answer fails the whole.
+func consumerInfos(ctx context.Context, st jetstream.Stream) ([]*jetstream.ConsumerInfo, error) {
+	names := st.ConsumerNames(ctx)
+	want := map[string]bool{}
+	for name := range names.Name() {
+		want[name] = true
+	}
+	if err := names.Err(); err != nil {
+		return nil, fmt.Errorf("list consumer names: %w", err)
+	}
+	var out []*jetstream.ConsumerInfo
+	lister := st.ListConsumers(ctx)
+	for ci := range lister.Info() {
+		delete(want, ci.Name)
+		out = append(out, ci)
+	}
+	if err := lister.Err(); err != nil {
+		return nil, fmt.Errorf("list consumers: %w", err)
+	}
+	for name := range want {
+		c, err := st.Consumer(ctx, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("consumer %s, which the listing left out: %w", name, err)
+		}
+		out = append(out, c.CachedInfo())
+	}
+	return out, nil
 }
