@@ -6,9 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// PullExpiry is how long a pull request of Gust's consumers' message
+// iterators lives (jetstream.PullExpiry). A pull that reaches no consumer
+// (one just created on another node of a cluster, whose interest has not
+// crossed the routes yet) is noticed only when its heartbeats, at half the
+// expiry, fail to come twice: with nats.go's default of 30 s, an invoker's
+// home queue and the rule engine sat idle for 30 s after a cluster
+// started or a node came back.
+const PullExpiry = 5 * time.Second
 
 // Consume is the worker loop of a JetStream consumer: it takes messages
 // from it, at most workers at once, and runs work on each in a goroutine of

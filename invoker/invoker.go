@@ -154,7 +154,7 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		return err
 	}
 	consumer := func(name, filter string, inactive time.Duration) (jetstream.Consumer, error) {
-		c, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		cfg := jetstream.ConsumerConfig{
 			Durable:           name,
 			FilterSubject:     filter,
 			AckPolicy:         jetstream.AckExplicitPolicy,
@@ -162,11 +162,25 @@ func (iv *Invoker) Run(ctx context.Context) error {
 			MaxAckPending:     10000,
 			MaxDeliver:        invokeMaxDeliver,
 			InactiveThreshold: inactive,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("open consumer %s: %w", name, err)
 		}
-		return c, nil
+		// An invoker that starts while its cluster elects leaders (a
+		// node was just lost) waits for them, instead of stopping Gust.
+		for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			c, err := st.CreateOrUpdateConsumer(ctx, cfg)
+			if err == nil {
+				return c, nil
+			}
+			if !hub.Unavailable(err) || ctx.Err() != nil {
+				return nil, fmt.Errorf("open consumer %s: %w", name, err)
+			}
+			iv.log.Warn("cannot open a consumer of the invocation queue yet: no JetStream leader answers; trying again", "consumer", name, "err", err)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
 	}
 	cons, err := consumer(invokeConsumer, sharedFilter, 0)
 	if err != nil {
@@ -206,11 +220,11 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	}()
 	wg.Go(func() { iv.trimQueue(ctx, st) })
 	wg.Go(func() { iv.takeOver(ctx, st) })
-	it, err := cons.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight))
+	it, err := cons.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight), jetstream.PullExpiry(hub.PullExpiry))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", InvokeStream, err)
 	}
-	homeIt, err := home.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight))
+	homeIt, err := home.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight), jetstream.PullExpiry(hub.PullExpiry))
 	if err != nil {
 		it.Stop()
 		return fmt.Errorf("consume %s: %w", InvokeStream, err)
