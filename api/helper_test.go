@@ -21,6 +21,7 @@ import (
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -61,6 +62,38 @@ func startEnv(t testing.TB, dir string, opts ...func(*api.Config)) *env {
 	})
 }
 
+// stores are what an API serves from, opened on one hub.
+type stores struct {
+	actions     *actions.Store
+	activations *actions.ActivationStore
+	rules       *rules.Store
+	ids         *api.Identities
+}
+
+// openStores opens the stores on js, with guest's key (api.DevGuestKey).
+func openStores(t testing.TB, js jetstream.JetStream) stores {
+	t.Helper()
+	ctx := context.Background()
+	var st stores
+	var err error
+	if st.actions, err = actions.OpenStore(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	if st.activations, err = actions.OpenActivationStore(ctx, js, actions.ActivationRetention{}); err != nil {
+		t.Fatal(err)
+	}
+	if st.rules, err = rules.OpenStore(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	if st.ids, err = api.OpenIdentities(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // startEnvWith is startEnv with a configuration step that sees the env
 // (its hub), for parts built on the hub such as the feed manager.
 func startEnvWith(t testing.TB, dir string, configure func(*env, *api.Config)) *env {
@@ -72,26 +105,9 @@ func startEnvWith(t testing.TB, dir string, configure func(*env, *api.Config)) *
 	}
 	e := &env{t: t, dir: dir, hub: h}
 	t.Cleanup(e.close)
-	js := h.JetStream()
-	store, err := actions.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.activations, err = actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ruleStore, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ids, err = api.OpenIdentities(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
-		t.Fatal(err)
-	}
+	st := openStores(t, h.JetStream())
+	store, ruleStore := st.actions, st.rules
+	e.activations, e.ids = st.activations, st.ids
 	const otherKey = "0b4b3c1a-7d43-4b9e-9f0e-2f3c6f1d9a11:" +
 		"OtherNamespaceKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"
 	if err := e.ids.Add(ctx, "other", otherKey, false); err != nil {

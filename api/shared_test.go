@@ -7,10 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
-	"github.com/gusthub/gust/rules"
 )
 
 // TestProcessesShareState runs a second API on its own connection to the
@@ -33,27 +31,8 @@ func TestProcessesShareState(t *testing.T) {
 	t.Cleanup(func() { _ = second.Close() })
 
 	serve := func(h *hub.Hub) *env {
-		js := h.JetStream()
-		store, err := actions.OpenStore(ctx, js)
-		if err != nil {
-			t.Fatal(err)
-		}
-		acts, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, err := rules.OpenStore(ctx, js)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, err := api.OpenIdentities(ctx, js)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(api.New(api.Config{Actions: store, Rules: rs, Activations: acts, Identities: ids}))
+		st := openStores(t, h.JetStream())
+		srv := httptest.NewServer(api.New(api.Config{Actions: st.actions, Rules: st.rules, Activations: st.activations, Identities: st.ids}))
 		t.Cleanup(srv.Close)
 		return &env{t: t, srv: srv}
 	}
