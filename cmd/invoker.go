@@ -102,6 +102,27 @@ func proxyBinary(explicit string) (string, error) {
 	return exe, nil
 }
 
+// startInvoker opens the sandbox and starts the invoker into lc, which
+// hands the records of this process's blocking callers to dispatcher (nil
+// without a controller); it notes the sandbox and the invoker's load in b.
+func startInvoker(ctx context.Context, o serveOptions, h *hub.Hub, s *stores, dispatcher *dispatch.Dispatcher, tel *telemetryParts,
+	b *built, lc *lifecycle, log *slog.Logger) error {
+	sb, err := openSandbox(ctx, o.invoker, o.dataDir, log)
+	if err != nil {
+		return err
+	}
+	runInvoker, load, err := newInvoker(ctx, sb, invokerDeps{hub: h, code: s.actions, records: s.activations, apiHost: b.apiHost,
+		owner: containerOwner(o.dataDir), dispatcher: dispatcher, telemetry: tel, slots: s.throttles}, o.invoker, log)
+	if err != nil {
+		_ = sb.close()
+		return err
+	}
+	b.sandbox = sb.Name()
+	lc.run(ctx, "invoker", runInvoker)
+	b.load = load
+	return nil
+}
+
 // newInvoker builds the pool and the invoker and removes containers an
 // earlier run left. The returned run keeps stem cells warm and runs the
 // invoker until ctx ends, then destroys every container and closes the

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -28,9 +28,7 @@ import (
 	"github.com/gusthub/gust/hub/throttle"
 	"github.com/gusthub/gust/internal/dirlock"
 	"github.com/gusthub/gust/internal/procs"
-	"github.com/gusthub/gust/internal/telemetry"
 	"github.com/gusthub/gust/rules"
-	"github.com/gusthub/gust/rules/engine"
 )
 
 // serveOptions are the flags of `gust serve`; each has a GUST_* variable.
@@ -202,14 +200,9 @@ func newLogger(o serveOptions, e *env) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: use text or json", o.logFormat)
 }
 
-// serve runs Gust until ctx ends or one of its components fails (its
-// error), then stops the components in reverse order of start.
-func serve(ctx context.Context, o serveOptions, e *env) error {
-	started := time.Now()
-	log, err := newLogger(o, e)
-	if err != nil {
-		return err
-	}
+// check refuses flag values Gust cannot run with, and parses
+// --egress-allow into o.egress (the invoker's too).
+func (o *serveOptions) check() error {
 	if o.bodyTimeout <= 0 {
 		return fmt.Errorf("--body-timeout %v: use a positive duration such as 60s", o.bodyTimeout)
 	}
@@ -238,6 +231,20 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	}
 	if o.role != roleAll && o.role != roleController && o.role != roleInvoker {
 		return fmt.Errorf("--role %q: use all, controller or invoker", o.role)
+	}
+	return nil
+}
+
+// serve runs Gust until ctx ends or one of its components fails (its
+// error), then stops the components in reverse order of start.
+func serve(ctx context.Context, o serveOptions, e *env) error {
+	started := time.Now()
+	log, err := newLogger(o, e)
+	if err != nil {
+		return err
+	}
+	if err := o.check(); err != nil {
+		return err
 	}
 	procsChoice := procs.Choose(o.procs, e.getenv)
 	defer procs.Apply(procsChoice)()
@@ -280,71 +287,15 @@ type built struct {
 // dispatcher, rule engine, feeds, API.
 func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog.Logger) (*built, error) {
 	var mqttLogins atomic.Pointer[mqttCredentials] // set once the identities and devices are open
-	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, External: o.external, DataDir: o.dataDir, Listen: o.natsListen,
-		MQTT: mqttOptions(o.mqttListen, o.mqttRate, &mqttLogins), Cluster: o.cluster, Replicas: o.replicas, Logger: log, DiskReserve: diskReserve(o.diskReserve)})
+	h, tel, err := startHub(ctx, o, &mqttLogins, lc, log)
 	if err != nil {
 		return nil, err
 	}
-	lc.closer("hub", h.Close)
-	if l, ok := h.MQTT(); ok {
-		mqtt.UseEmbedded(l)
-	}
-	js := h.JetStream()
-	tel, err := newTelemetry(o, lc, log)
+	s, err := openStores(ctx, h.JetStream(), o.limits, tel, log)
 	if err != nil {
 		return nil, err
 	}
-	if tel.metrics != nil {
-		tel.metrics.WatchJetStream(js)
-	}
-	runMetrics, err := tel.listenMetrics(o)
-	if err != nil {
-		return nil, err
-	}
-	if runMetrics != nil {
-		lc.run(ctx, "metrics server", runMetrics)
-	}
-	store, err := actions.OpenStore(ctx, js)
-	if err != nil {
-		return nil, err
-	}
-	activations, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{Logger: log.With("component", "activations")})
-	if err != nil {
-		return nil, err
-	}
-	if tel.metrics != nil {
-		tel.metrics.WatchActivationStore(activations)
-	}
-	ruleStore, err := rules.OpenStore(ctx, js)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := api.OpenIdentities(ctx, js)
-	if err != nil {
-		return nil, err
-	}
-	devices, err := api.OpenDevices(ctx, js)
-	if err != nil {
-		return nil, err
-	}
-	mqttLogins.Store(&mqttCredentials{keys: ids, devices: devices})
-	routes, err := api.OpenRoutes(ctx, js) // wsk api
-	if err != nil {
-		return nil, err
-	}
-	throttles, err := throttle.Open(ctx, js, throttle.Options{Defaults: o.limits})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := hub.OpenInvocations(ctx, js); err != nil {
-		return nil, err
-	}
-	if _, err := hub.OpenEvents(ctx, js); err != nil {
-		return nil, err
-	}
-	if _, err := hub.OpenEventIDs(ctx, js, 0); err != nil {
-		return nil, err
-	}
+	mqttLogins.Store(&mqttCredentials{keys: s.ids, devices: s.devices})
 	controller, invokes := o.role != roleInvoker, o.role != roleController
 	b := &built{hub: h, role: o.role, sandbox: "none"}
 	// An invoker alone serves no API: its actions reach a controller's,
@@ -352,35 +303,21 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	var ln net.Listener
 	b.apiHost = publicURL(o, "http://"+o.listen)
 	if controller {
-		if ln, err = net.Listen("tcp", o.listen); err != nil {
-			return nil, fmt.Errorf("listen on %s: %w", o.listen, err)
-		}
-		lc.closer("API listener", func() error { _ = ln.Close(); return nil }) // for a start that fails before the API serves it
-		b.apiHost = "http://" + ln.Addr().String()
-		if err := bootstrap(ctx, ids, o, e, b.apiHost, log); err != nil {
+		if ln, err = listenAPI(ctx, o, e, s.ids, lc, log); err != nil {
 			return nil, err
 		}
+		b.apiHost = "http://" + ln.Addr().String()
 	}
-	cache := actions.NewCache(ctx, store, log.With("component", "action-cache")) // what invokes and sequences run, without a store read each
+	s.cache = actions.NewCache(ctx, s.actions, log.With("component", "action-cache")) // what invokes and sequences run, without a store read each
 	var dispatcher *dispatch.Dispatcher
 	if controller {
-		dispatcher = dispatch.New(h, cache, activations, log.With("component", "dispatcher"))
-		dispatcher.UseSlots(throttles)
+		dispatcher = dispatch.New(h, s.cache, s.activations, log.With("component", "dispatcher"))
+		dispatcher.UseSlots(s.throttles)
 	}
 	if invokes {
-		sb, err := openSandbox(ctx, o.invoker, o.dataDir, log)
-		if err != nil {
+		if err := startInvoker(ctx, o, h, s, dispatcher, tel, b, lc, log); err != nil {
 			return nil, err
 		}
-		runInvoker, load, err := newInvoker(ctx, sb, invokerDeps{hub: h, code: store, records: activations, apiHost: b.apiHost,
-			owner: containerOwner(o.dataDir), dispatcher: dispatcher, telemetry: tel, slots: throttles}, o.invoker, log)
-		if err != nil {
-			_ = sb.close()
-			return nil, err
-		}
-		b.sandbox = sb.Name()
-		lc.run(ctx, "invoker", runInvoker)
-		b.load = load
 	}
 	lc.run(ctx, "advertiser", func(ctx context.Context) error { // gust cluster status, placement
 		return h.Advertise(ctx, func() hub.Member {
@@ -397,74 +334,96 @@ func build(ctx context.Context, o serveOptions, e *env, lc *lifecycle, log *slog
 	if !controller {
 		return b, nil
 	}
-	lc.closer("dispatcher", func() error { dispatcher.Close(); return nil }) // before the invoker stops: sequences need it
-	eng := tel.observe(engine.New(js, ruleStore, store, dispatcher, activations, log.With("component", "rules")).ShareMirrors(cache).SetDedupWindow(o.dedupWindow).SetThrottle(throttles))
-	lc.run(ctx, "rule engine", eng.Run) // stops before the dispatcher closes: the engine queues through it
-	var events telemetry.Publisher = hub.NewPublisher(js)
-	if tel.metrics != nil {
-		events = tel.metrics.CountEvents(events)
-	}
-	feedManager, runFeeds, err := newFeeds(ctx, js, events, store, ruleStore, publicURL(o, b.apiHost), o.egress, log)
-	if err != nil {
+	if err := startController(ctx, o, h, s, dispatcher, tel, b.apiHost, ln, lc, log); err != nil {
 		return nil, err
 	}
-	if tel.metrics != nil {
-		tel.metrics.WatchFeeds(feedManager)
-	}
-	lc.run(ctx, "feeds", runFeeds)
-	// Each namespace's event retention, enforced by purging what is past it.
-	retention := hub.NewEventRetention(js, log.With("component", "retention"))
-	lc.run(ctx, "event retention", func(ctx context.Context) error { return retention.Run(ctx, retentionInterval) })
-	srv := &http.Server{
-		Handler: tel.withMetrics(o, api.New(api.Config{
-			Actions: store, Invocations: cache, Rules: ruleStore, Activations: activations, Identities: ids, Routes: routes, Devices: devices,
-			Activator: dispatcher, Throttle: throttles,
-			Events:   events,
-			Replayer: hub.NewPublisher(js), Params: hub.NewRerunParams(js, 0), Retention: retention,
-			Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(hub.DoneSubject("")),
-			Pool:     dispatch.NewPoolView(h.Conn()),
-			Cluster:  h,
-			Feeds:    feedManager, Records: activations,
-			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout, Space: h,
-		})),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	lc.run(ctx, "API server", func(ctx context.Context) error { return serveAPI(ctx, srv, ln, o.dataDir, log) })
 	return b, nil
 }
 
-// retentionInterval is how often events past their namespace's retention
-// are purged: a namespace keeps its events up to this much longer.
-const retentionInterval = 10 * time.Minute
+// startHub starts the hub (embedded NATS, or the connection to --nats)
+// and the telemetry that reads it, with the metrics server of
+// --metrics-listen. Devices log in to its MQTT listener with mqttLogins.
+func startHub(ctx context.Context, o serveOptions, mqttLogins *atomic.Pointer[mqttCredentials], lc *lifecycle, log *slog.Logger) (*hub.Hub, *telemetryParts, error) {
+	h, err := hub.Start(ctx, hub.Options{URL: o.natsURL, External: o.external, DataDir: o.dataDir, Listen: o.natsListen,
+		MQTT: mqttOptions(o.mqttListen, o.mqttRate, mqttLogins), Cluster: o.cluster, Replicas: o.replicas, Logger: log, DiskReserve: diskReserve(o.diskReserve)})
+	if err != nil {
+		return nil, nil, err
+	}
+	lc.closer("hub", h.Close)
+	if l, ok := h.MQTT(); ok {
+		mqtt.UseEmbedded(l)
+	}
+	tel, err := newTelemetry(o, lc, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tel.metrics != nil {
+		tel.metrics.WatchJetStream(h.JetStream())
+	}
+	runMetrics, err := tel.listenMetrics(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if runMetrics != nil {
+		lc.run(ctx, "metrics server", runMetrics)
+	}
+	return h, tel, nil
+}
 
-// serveAPI serves the API on ln, and on a Unix socket for actions in
-// containers (their proxy forwards it to them, docker.Options.APISocketDir),
-// until ctx ends; then it shuts the server down.
-func serveAPI(ctx context.Context, srv *http.Server, ln net.Listener, dataDir string, log *slog.Logger) error {
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	if uln, err := listenAPISocket(dataDir); err != nil {
-		log.Warn("no API socket for actions in containers", "err", err)
-	} else {
-		go func() {
-			if err := srv.Serve(uln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Warn("API socket", "err", err)
-			}
-		}()
+// stores are the buckets and streams Gust keeps its state in, which the
+// controller's and the invoker's parts share.
+type stores struct {
+	actions     *actions.Store
+	activations *actions.ActivationStore
+	rules       *rules.Store
+	ids         *api.Identities
+	devices     *api.Devices
+	routes      *api.Routes // wsk api
+	throttles   *throttle.Throttle
+	// cache is what invokes and sequences run, without a store read each;
+	// build makes it once the API listens.
+	cache *actions.Cache
+}
+
+// openStores opens (creating what is missing) the stores, the invocation
+// queue and the event streams.
+func openStores(ctx context.Context, js jetstream.JetStream, limits throttle.Limits, tel *telemetryParts, log *slog.Logger) (*stores, error) {
+	var s stores
+	var err error
+	if s.actions, err = actions.OpenStore(ctx, js); err != nil {
+		return nil, err
 	}
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
+	if s.activations, err = actions.OpenActivationStore(ctx, js, actions.ActivationRetention{Logger: log.With("component", "activations")}); err != nil {
+		return nil, err
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("API shutdown", "err", err)
+	if tel.metrics != nil {
+		tel.metrics.WatchActivationStore(s.activations)
 	}
-	return nil
+	if s.rules, err = rules.OpenStore(ctx, js); err != nil {
+		return nil, err
+	}
+	if s.ids, err = api.OpenIdentities(ctx, js); err != nil {
+		return nil, err
+	}
+	if s.devices, err = api.OpenDevices(ctx, js); err != nil {
+		return nil, err
+	}
+	if s.routes, err = api.OpenRoutes(ctx, js); err != nil {
+		return nil, err
+	}
+	if s.throttles, err = throttle.Open(ctx, js, throttle.Options{Defaults: limits}); err != nil {
+		return nil, err
+	}
+	if _, err := hub.OpenInvocations(ctx, js); err != nil {
+		return nil, err
+	}
+	if _, err := hub.OpenEvents(ctx, js); err != nil {
+		return nil, err
+	}
+	if _, err := hub.OpenEventIDs(ctx, js, 0); err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 // mqttCredentials are who may log in to the embedded MQTT listener.
