@@ -136,7 +136,10 @@ func BenchmarkWarmInvoke(b *testing.B) {
 // measures how fast they drain, against the floor of direct /run requests
 // to its warm container from 8 clients at once. The two alternate in
 // rounds, as in BenchmarkWarmInvoke, so that the machine's drift slows
-// both alike.
+// both alike. It also reports the rate of one client sending one /run
+// after another (one-client-act/s): the invoker keeps one request at a
+// container that runs one activation at a time, where the 8 clients keep
+// 8.
 func BenchmarkThroughput(b *testing.B) {
 	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	for _, conc := range []int{1, 8} {
@@ -156,7 +159,7 @@ func BenchmarkThroughput(b *testing.B) {
 			body := runBody(a)
 			b.ResetTimer()
 			for range b.N {
-				var gust, floor time.Duration
+				var gust, floor, serial time.Duration
 				for range rounds {
 					t0 := time.Now()
 					for range perRound {
@@ -186,10 +189,16 @@ func BenchmarkThroughput(b *testing.B) {
 					}
 					wg.Wait()
 					floor += time.Since(t0)
+					t0 = time.Now()
+					for range perRound {
+						directRun(b, l.Container(), body)
+					}
+					serial += time.Since(t0)
 					s.pool.Release(l, true)
 				}
 				b.ReportMetric(rounds*perRound/gust.Seconds(), "act/s")
 				b.ReportMetric(rounds*(perRound/clients*clients)/floor.Seconds(), "floor-act/s")
+				b.ReportMetric(rounds*perRound/serial.Seconds(), "one-client-act/s")
 			}
 		})
 	}
