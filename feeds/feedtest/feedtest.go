@@ -1,7 +1,3 @@
-// Package feedtest is the conformance suite every feed provider passes:
-// instances return when their context ends, never emit after they
-// returned, emit valid CloudEvents, and give a redelivered upstream event
-// the same id. Call Run from the provider's tests.
 package feedtest
 
 import (

@@ -1,10 +1,3 @@
-// Package exampletest runs the commands of an example's README in a test:
-// it builds the gust binary, runs `gust serve` in a temporary data
-// directory as a separate process, and runs gust CLI commands against it.
-// The cmd tests use its binary too, as the action proxy of their runtime
-// images.
-//
-// It is a test helper: only _test.go files import it.
 package exampletest
 
 import (

@@ -1,6 +1,3 @@
-// Package ingresstest helps test HTTP feeds: a real HTTP server in front
-// of a receiver, as the API serves it, the fuzz check every receiver
-// passes, and the parallel senders of their benchmarks.
 package ingresstest
 
 import (
