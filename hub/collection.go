@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -27,6 +28,10 @@ var (
 type Collection[T any] struct {
 	kv     jetstream.KeyValue
 	stream jetstream.Stream // the bucket's, for Revision
+	// leader, set for a replicated bucket, reads from the stream's leader
+	// (see readLeader).
+	leader *nats.Conn
+	bucket string
 }
 
 // Entry is a value with the revision it was read at.
@@ -51,7 +56,11 @@ func OpenCollection[T any](ctx context.Context, js jetstream.JetStream, bucket s
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
 	}
-	return &Collection[T]{kv: kv, stream: st}, nil
+	c := &Collection[T]{kv: kv, stream: st, bucket: bucket}
+	if r, ok := js.(replicated); ok && r.replicas > 1 {
+		c.leader = js.Conn()
+	}
+	return c, nil
 }
 
 // createdStream returns stream name, which the caller just created or
@@ -80,18 +89,92 @@ const createdWait = 30 * time.Second
 // Get returns the value under key and its revision, or ErrNotFound.
 func (c *Collection[T]) Get(ctx context.Context, key string) (T, uint64, error) {
 	var v T
-	e, err := c.kv.Get(ctx, key)
+	var data []byte
+	var rev uint64
+	var err error
+	if c.leader != nil {
+		data, rev, err = readLeader(ctx, c.leader, c.bucket, key)
+	} else {
+		var e jetstream.KeyValueEntry
+		if e, err = c.kv.Get(ctx, key); err == nil {
+			data, rev = e.Value(), e.Revision()
+		}
+	}
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 			return v, 0, fmt.Errorf("get %s: %w", key, ErrNotFound)
 		}
 		return v, 0, fmt.Errorf("get %s: %w", key, err)
 	}
-	if err := json.Unmarshal(e.Value(), &v); err != nil {
+	if err := json.Unmarshal(data, &v); err != nil {
 		return v, 0, fmt.Errorf("decode %s: %w", key, err)
 	}
-	return v, e.Revision(), nil
+	return v, rev, nil
 }
+
+// readLeader reads the value of key in bucket, and its revision, from the
+// leader of the bucket's stream. A key-value Get is a direct get, which
+// JetStream lets any replica nearly caught up answer: on a cluster, a read
+// right after a write could miss it (a rule PUT right after its trigger's
+// was refused, "trigger does not exist"). Turning direct gets off on the
+// bucket is no cure: every process's CreateOrUpdateKeyValue turns them on
+// again, and handles bound meanwhile get no answer.
+func readLeader(ctx context.Context, nc *nats.Conn, bucket, key string) ([]byte, uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, leaderReadTimeout)
+		defer cancel()
+	}
+	req, err := json.Marshal(struct {
+		LastBySubject string `json:"last_by_subj"`
+	}{"$KV." + bucket + "." + key})
+	if err != nil {
+		return nil, 0, err
+	}
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	var resp struct {
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     uint16 `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+		Message *struct {
+			Seq     uint64 `json:"seq"`
+			Headers []byte `json:"hdrs"`
+			Data    []byte `json:"data"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, 0, fmt.Errorf("read %s from the leader: %w", key, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == errCodeNoMessageFound:
+		return nil, 0, jetstream.ErrKeyNotFound
+	case resp.Error != nil:
+		return nil, 0, &jetstream.APIError{Code: resp.Error.Code, ErrorCode: jetstream.ErrorCode(resp.Error.ErrCode), Description: resp.Error.Description}
+	case resp.Message == nil:
+		return nil, 0, fmt.Errorf("read %s from the leader: an answer without a message", key)
+	}
+	if len(resp.Message.Headers) > 0 {
+		h, err := nats.DecodeHeadersMsg(resp.Message.Headers)
+		if err != nil {
+			return nil, 0, fmt.Errorf("read %s from the leader: %w", key, err)
+		}
+		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+			return nil, 0, jetstream.ErrKeyDeleted
+		}
+	}
+	return resp.Message.Data, resp.Message.Seq, nil
+}
+
+// readLeader's bound when the caller set none, as JetStream's own API calls.
+const leaderReadTimeout = 5 * time.Second
+
+// JetStream's answer to a get of a subject that holds no message.
+const errCodeNoMessageFound = 10037
 
 // Create stores v under key unless a value is there already (ErrExists).
 func (c *Collection[T]) Create(ctx context.Context, key string, v T) (uint64, error) {
