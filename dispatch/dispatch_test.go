@@ -18,25 +18,12 @@ import (
 // component waits on the queue for ever.
 func TestCloseEndsARunningSequence(t *testing.T) {
 	ctx := context.Background()
-	h := hubtest.Start(t)
-	js := h.JetStream()
-	st, err := hub.OpenInvocations(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := actions.OpenStore(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	records, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newDispatcher(t)
+	st, store, records, d := p.queue, p.store, p.records, p.d
 	comp := &actions.Action{Namespace: "guest", Name: "comp", Exec: actions.Exec{Kind: "nodejs:20", Code: "function main(p) { return p }"}}
 	if _, err := store.PutAction(ctx, comp, 0); err != nil {
 		t.Fatal(err)
 	}
-	d := dispatch.New(h, store, records, nil)
 	inv := &actions.Invocation{
 		ActivationID: actions.NewActivationID(), Namespace: "guest", Subject: "guest", Submitted: time.Now().UnixMilli(),
 		Action: actions.Action{Namespace: "guest", Name: "seq", Exec: actions.Exec{Kind: actions.KindSequence, Components: []string{"/guest/comp"}}},
