@@ -91,11 +91,21 @@ func statusOf(err error) (int, string) {
 	return http.StatusInternalServerError, msgInternal
 }
 
+// statusClientGone is nginx's 499: the client went away before the answer
+// (its request's context canceled), so nothing failed on our side.
+const statusClientGone = 499
+
 // writeError answers the request with err as {"error", "code"}, where code is
-// the request's transaction id. 500s are logged with their cause.
+// the request's transaction id. 500s are logged with their cause; a request
+// its client gave up on is not a failure and is logged only at debug level.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := statusOf(err)
 	tid := transactionID(r)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		status, msg = statusClientGone, "The client closed the request."
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "client went away",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("tid", tid))
+	}
 	if status >= 500 {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
