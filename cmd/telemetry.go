@@ -80,7 +80,7 @@ func (t *telemetryParts) watchPool(pool *invoker.Pool) {
 	t.metrics.WatchPool(func() telemetry.PoolStats {
 		s := pool.Stats()
 		return telemetry.PoolStats{UsedMB: s.UsedMB, CapacityMB: s.CapacityMB,
-			Warm: s.Warm, Busy: s.Busy, Paused: s.Paused, Stem: s.Stem, Waiting: s.Waiting}
+			Warm: s.Warm, Busy: s.Busy, Paused: s.Paused, Starting: s.Starting, Stem: s.Stem, Waiting: s.Waiting}
 	})
 }
 

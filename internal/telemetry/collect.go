@@ -16,8 +16,9 @@ type PoolStats struct {
 	// they may reserve together.
 	UsedMB, CapacityMB int
 	// Warm counts the pool's warm containers, of which Busy run an
-	// activation and Paused are paused; Stem counts its stem cells.
-	Warm, Busy, Paused, Stem int
+	// activation and Paused are paused; Starting counts the containers
+	// being created for waiting activations, Stem the stem cells.
+	Warm, Busy, Paused, Starting, Stem int
 	// Waiting counts the activations waiting for a container.
 	Waiting int
 }
@@ -30,7 +31,7 @@ func (m *Metrics) WatchPool(stats func() PoolStats) {
 
 var (
 	poolContainersDesc = prometheus.NewDesc("gust_pool_containers",
-		"Warm containers of the invoker pool by state: idle, busy (running an activation) or paused.", []string{"state"}, nil)
+		"Containers of the invoker pool by state: idle, busy (running an activation), paused, or starting (being created for waiting activations).", []string{"state"}, nil)
 	poolStemDesc = prometheus.NewDesc("gust_pool_stem_cells",
 		"Pre-warmed containers (stem cells) waiting for an action of their kind.", nil, nil)
 	poolMemoryDesc = prometheus.NewDesc("gust_pool_memory_used_bytes",
@@ -57,6 +58,7 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(poolContainersDesc, prometheus.GaugeValue, float64(max(idle, 0)), "idle")
 	ch <- prometheus.MustNewConstMetric(poolContainersDesc, prometheus.GaugeValue, float64(s.Busy), "busy")
 	ch <- prometheus.MustNewConstMetric(poolContainersDesc, prometheus.GaugeValue, float64(s.Paused), "paused")
+	ch <- prometheus.MustNewConstMetric(poolContainersDesc, prometheus.GaugeValue, float64(s.Starting), "starting")
 	ch <- prometheus.MustNewConstMetric(poolStemDesc, prometheus.GaugeValue, float64(s.Stem))
 	ch <- prometheus.MustNewConstMetric(poolMemoryDesc, prometheus.GaugeValue, float64(s.UsedMB)*(1<<20))
 	ch <- prometheus.MustNewConstMetric(poolCapacityDesc, prometheus.GaugeValue, float64(s.CapacityMB)*(1<<20))
