@@ -9,17 +9,24 @@ import (
 // Max set is ready to use; it is not safe for concurrent use.
 type Backoff struct {
 	Min, Max time.Duration
-	next     time.Duration // 0: Min
+	// Factor is how much each pause grows over the previous one; 0 means
+	// 2 (doubling). Polls for something about to happen grow slower.
+	Factor float64
+	next   time.Duration // 0: Min
 }
 
 // Next returns the pause before the next attempt: Min the first time, then
-// twice the previous one, at most Max.
+// the previous one times Factor, at most Max.
 func (b *Backoff) Next() time.Duration {
 	if b.next == 0 {
 		b.next = b.Min
 	}
 	d := b.next
-	b.next = min(2*b.next, b.Max)
+	if b.Factor == 0 {
+		b.next = min(2*b.next, b.Max)
+	} else {
+		b.next = min(time.Duration(float64(b.next)*b.Factor), b.Max)
+	}
 	return d
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 
+	"github.com/gusthub/gust/internal/backoff"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/invoker/proxyclient"
 )
@@ -147,7 +148,7 @@ func (c *Container) publishedAddr(ctx context.Context) (string, error) {
 // waitReady polls the proxy with a short backoff until it accepts
 // connections, the container exits, or ctx ends.
 func (c *Container) waitReady(ctx context.Context) error {
-	delay := 2 * time.Millisecond
+	delay := backoff.Backoff{Min: 2 * time.Millisecond, Max: 25 * time.Millisecond, Factor: 1.5}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastErr error
@@ -162,8 +163,7 @@ func (c *Container) waitReady(ctx context.Context) error {
 		if lastErr = c.probe(ctx); lastErr == nil {
 			return nil
 		}
-		timer.Reset(delay)
-		delay = min(delay*3/2, 25*time.Millisecond)
+		timer.Reset(delay.Next())
 	}
 }
 
