@@ -15,6 +15,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api/client"
 	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -150,6 +151,7 @@ func printFeedSummary(w io.Writer, trigger string, config map[string]any, given 
 	if url != "" {
 		fmt.Fprintf(w, "  url: %s\n", url)
 	}
+	printEmbeddedTopics(w, config, url)
 	var token, secret string
 	for _, k := range slices.Sorted(maps.Keys(config)) {
 		if k == "url" || k == "feed" || k == "triggerName" || given.Get(k) != nil {
@@ -186,6 +188,35 @@ func printFeedSummary(w io.Writer, trigger string, config map[string]any, given 
 		next += fmt.Sprintf("; senders POST to %s, signing with the secret", url)
 	}
 	fmt.Fprintf(w, "next: %s\n", next)
+}
+
+// printEmbeddedTopics says, for an mqtt/subscribe feed on Gust's own MQTT
+// listener (no url), the topics devices must publish to: the feed's topic
+// filters are below the namespace's prefix, so `-p topic guest/temps/#` in
+// namespace guest waits on guest/guest/temps/# and silently gets nothing
+// from a device publishing to guest/temps/x. A filter that already starts
+// with the prefix gets a hint.
+func printEmbeddedTopics(w io.Writer, config map[string]any, url string) {
+	topic, _ := config["topic"].(string)
+	trigger, _ := config["triggerName"].(string)
+	if config["feed"] != "/whisk.system/mqtt/subscribe" || url != "" || topic == "" || trigger == "" {
+		return
+	}
+	ns, _ := client.SplitName(trigger)
+	prefix := hub.TopicPrefix(ns)
+	var full, hints []string
+	for _, f := range strings.Split(topic, ",") {
+		f = strings.TrimSpace(f)
+		full = append(full, prefix+f)
+		if rest, ok := strings.CutPrefix(f, prefix); ok && rest != "" {
+			hints = append(hints, rest)
+		}
+	}
+	fmt.Fprintf(w, "  devices publish to: %s (topics are below %s on Gust's MQTT listener)\n", strings.Join(full, ","), prefix)
+	if len(hints) > 0 {
+		fmt.Fprintf(w, "  note: the topic already starts with %s; for the device topics %s, use -p topic '%s'\n",
+			prefix, prefix+strings.Join(hints, ","+prefix), strings.Join(hints, ","))
+	}
 }
 
 // runFeed invokes the feed action for the trigger named trigger with
