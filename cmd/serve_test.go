@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 )
 
 func TestServeRejectsANegativeProcs(t *testing.T) {
@@ -221,22 +220,9 @@ func snapshotDir(t *testing.T, dir string) map[string]string {
 // events stream is deleted under it, the engine stops, and so does
 // `gust serve`, with the reason, instead of going on saying it is ready.
 func TestServeEndsWhenAComponentFails(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	natsAddr := l.Addr().String()
-	l.Close()
+	natsAddr := freeAddr(t)
 	g := startGust(t, t.TempDir(), "--sandbox", "process", "--nats-listen", natsAddr)
-	nc, err := nats.Connect("nats://" + natsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := hubtest.Connect(t, "nats://"+natsAddr)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/hub"
@@ -39,4 +40,20 @@ func Events(tb testing.TB) (*hub.Hub, jetstream.Stream) {
 		tb.Fatal(err)
 	}
 	return h, st
+}
+
+// Connect connects to the NATS server at url, as a client of a gust serve
+// under test, until tb ends, and returns its JetStream.
+func Connect(tb testing.TB, url string) jetstream.JetStream {
+	tb.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return js
 }

@@ -22,11 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/dockertest"
 	"github.com/gusthub/gust/internal/exampletest"
 	"github.com/gusthub/gust/invoker"
@@ -259,15 +257,7 @@ func (s *soak) crash(t *testing.T) {
 // delivery cut by a kill comes back after its ack wait), twice in a row.
 func (s *soak) settle(t *testing.T, natsURL string) {
 	t.Helper()
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := hubtest.Connect(t, natsURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	idle := 0
