@@ -18,6 +18,7 @@ import (
 const (
 	msgNotFound       = "The requested resource does not exist."
 	msgUnavailable    = "The event bus cannot store this now (no quorum of its nodes answers); nothing was stored. Try again later."
+	msgInterrupted    = "The connection to the event bus was lost during the request, which may or may not have been stored. Try again later."
 	msgForbidden      = "The supplied authentication is not authorized to access this resource."
 	msgUnauthorized   = "The supplied authentication is invalid."
 	msgExists         = "resource already exists"
@@ -87,6 +88,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, msgOverloaded
 	case hub.Unavailable(err):
 		return http.StatusServiceUnavailable, msgUnavailable
+	case hub.Interrupted(err):
+		return http.StatusServiceUnavailable, msgInterrupted
 	}
 	return http.StatusInternalServerError, msgInternal
 }

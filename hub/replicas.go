@@ -97,6 +97,14 @@ const (
 // answer in time. Nothing was stored; a later try may succeed.
 func Unavailable(err error) bool { return err != nil && transient(err) }
 
+// Interrupted reports whether err says that the connection to NATS was
+// lost while the request was under way (its server went away: the client
+// is reconnecting to another): what it asked to store may or may not be
+// stored, and a try once the client has reconnected may succeed.
+func Interrupted(err error) bool {
+	return errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
 // transient reports whether a JetStream request failed for want of an
 // answer or of a leader, which a later try may get.
 func transient(err error) bool {
