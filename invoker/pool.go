@@ -391,7 +391,9 @@ func newContainer(spec Spec, key string, concurrency int) *container {
 		maxActive: max(concurrency, 1), lastUsed: time.Now(), ready: make(chan struct{})}
 }
 
-// createTimeout bounds the creation of a container, image pull included.
+// createTimeout bounds the creation of a container (create, start, until
+// its proxy answers). It runs under no activation's context: it serves
+// its key's whole line, whoever in it takes it.
 const createTimeout = 2 * time.Minute
 
 // create makes the sandbox container of c, which is booked with its
