@@ -79,10 +79,10 @@ func Consume(ctx context.Context, it jetstream.MessagesContext, workers int, wha
 // that what a batch pays once (a read of shared state, a group commit of
 // its writes: Batch) is shared by its messages: it takes a message as it
 // comes, with the messages already fetched behind it, up to maxBatch, and
-// runs work on them in a goroutine of its own, at most inFlight batches at
-// once. So a lone message goes at once, in a batch of one, and under load
-// the batches grow while the batches in flight wait. Stopping and errors
-// are as for Consume; work acknowledges each of its messages.
+// hands them to one of inFlight workers, once one is free. So a lone
+// message goes at once, in a batch of one, and under load the batches grow
+// while the batches in flight wait. Stopping and errors are as for
+// Consume; work acknowledges each of its messages.
 func ConsumeBatches(ctx context.Context, it jetstream.MessagesContext, maxBatch, inFlight int, what string, log *slog.Logger,
 	work func(ctx context.Context, msgs []jetstream.Msg)) error {
 	var wg sync.WaitGroup

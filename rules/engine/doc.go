@@ -12,6 +12,12 @@
 // reads (triggers, rules, filters, delivery policies, outcomes) is package
 // rules; only the composition root imports this one.
 //
+// Events are taken in batches (hub.ConsumeBatches), which grow under load:
+// a batch reads its triggers and actions through one revision barrier of
+// the mirrors, stores the duplicate-window claims of its events together,
+// then their invocations and trigger records together (hub.Batch, a group
+// commit), and acknowledges each event once its own writes are stored.
+//
 // Feed events over their namespace's firesPerMinute (SetThrottle) are not
 // dropped: they go back to the stream, unacknowledged, until the next
 // minute. While they wait they count against the consumer's pending
