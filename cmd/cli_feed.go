@@ -148,6 +148,11 @@ func (x *call) putFeed(feed, event, trigger string, params actions.KeyValues) er
 func printFeedSummary(w io.Writer, trigger string, config map[string]any, given actions.KeyValues) {
 	_, rel := client.SplitName(trigger)
 	url, _ := config["url"].(string)
+	if given.Get("url") != nil {
+		// The user's own url is where the feed reads from (a CouchDB, a
+		// broker), not a URL to send events to: not repeated as one.
+		url = ""
+	}
 	if url != "" {
 		fmt.Fprintf(w, "  url: %s\n", url)
 	}

@@ -48,3 +48,22 @@ func TestFeedSummaryEmbeddedTopics(t *testing.T) {
 		t.Errorf("another feed's summary speaks of MQTT topics:\n%s", out)
 	}
 }
+
+// TestFeedSummaryGivenURL checks that a url the user gave (a couchdb/changes
+// feed's database) is not printed back as "url:", the line that names a
+// receiving feed's URL to send events to, while a receiving feed's
+// generated URL still is.
+func TestFeedSummaryGivenURL(t *testing.T) {
+	var b strings.Builder
+	config := map[string]any{"feed": "/whisk.system/couchdb/changes", "url": "http://127.0.0.1:5984", "dbname": "orders", "triggerName": "/guest/orders"}
+	printFeedSummary(&b, "orders", config, actions.KeyValues{}.Set("url", "http://127.0.0.1:5984").Set("dbname", "orders"))
+	if strings.Contains(b.String(), "url:") {
+		t.Errorf("the couchdb url the user gave is printed as the feed's url:\n%s", b.String())
+	}
+	b.Reset()
+	config = map[string]any{"feed": "/whisk.system/webhook/webhook", "url": "http://127.0.0.1:3233/api/v1/feeds/guest/hook", "triggerName": "/guest/hook"}
+	printFeedSummary(&b, "hook", config, actions.KeyValues{}.Set("token", "s3cretlongtoken"))
+	if !strings.Contains(b.String(), "  url: http://127.0.0.1:3233/api/v1/feeds/guest/hook\n") || !strings.Contains(b.String(), "--token TOKEN") {
+		t.Errorf("a webhook feed's summary lacks its URL:\n%s", b.String())
+	}
+}
