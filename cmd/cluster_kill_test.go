@@ -61,8 +61,11 @@ func TestClusterKillUnderLoad(t *testing.T) {
 				return false
 			}
 		}
-		waiting = fmt.Sprintf("%d home queues, %d streams, errors %q", queues, len(st.Streams), st.Errors)
-		return queues == 2 && len(st.Streams) > 0
+		if queues != 2 || len(st.Streams) == 0 {
+			waiting = fmt.Sprintf("%d home queues, %d streams, errors %q", queues, len(st.Streams), st.Errors)
+			return false
+		}
+		return true
 	})
 
 	t.Logf("streams placed and led, %v (last waited for: %s)", time.Since(began).Round(100*time.Millisecond), waiting)
