@@ -83,7 +83,7 @@ func (b *Batch) Wait(ctx context.Context) error {
 		case w.f == nil:
 			deferred = append(deferred, w)
 		default:
-			w.ack, w.err = awaitAck(ctx, w.f, timeout)
+			w.ack, w.err = awaitAck(ctx, w.f, timeout, publishAckWait)
 		}
 	}
 	for _, w := range deferred { // the publisher has room again, mostly
@@ -94,7 +94,7 @@ func (b *Batch) Wait(ctx context.Context) error {
 }
 
 // awaitAck is the acknowledgement of f, or why there is none.
-func awaitAck(ctx context.Context, f jetstream.PubAckFuture, timeout <-chan time.Time) (*jetstream.PubAck, error) {
+func awaitAck(ctx context.Context, f jetstream.PubAckFuture, timeout <-chan time.Time, d time.Duration) (*jetstream.PubAck, error) {
 	select {
 	case ack := <-f.Ok():
 		return ack, nil
@@ -108,7 +108,7 @@ func awaitAck(ctx context.Context, f jetstream.PubAckFuture, timeout <-chan time
 	case err := <-f.Err():
 		return nil, err
 	case <-timeout:
-		return nil, fmt.Errorf("%w: no acknowledgement within %v", nats.ErrTimeout, publishAckWait)
+		return nil, fmt.Errorf("%w: no acknowledgement within %v", nats.ErrTimeout, d)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -23,20 +23,41 @@ const publishAckWait = 10 * time.Second
 // asynchronous publisher has too many acknowledgements outstanding, m is
 // published synchronously.
 //
-// While its stream has no leader on a cluster (one is being elected: a
-// node was just lost), nobody answers and m is certainly not stored:
-// Publish tries again
-// for up to leaderWait, within ctx, so that a client is not refused for a
-// failover the cluster rides through in a few seconds.
+// On a cluster, Publish rides through the loss of its stream's leader,
+// for up to leaderWait within ctx, so that a client is not refused for a
+// failover the cluster gets over in seconds. While the stream has no
+// leader, nobody answers and m is certainly not stored: it is published
+// again after a pause. A publish the dying leader took and never
+// acknowledged may or may not be stored: one with a message id
+// (jetstream.WithMsgID) is published again after clusterAckWait, and the
+// stream's duplicate window makes the two one message; another is waited
+// for publishAckWait, as on a server alone.
 func Publish(ctx context.Context, js jetstream.JetStream, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	cluster := clustered(js)
 	deadline := time.Now().Add(leaderWait)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+	for pause := 100 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		try := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: maps.Clone(m.Header)} // a publish sets its reply
-		ack, err := publishOnce(ctx, js, try, opts...)
-		if !noLeader(err) || !clustered(js) || time.Now().Add(wait).After(deadline) {
+		f, err := js.PublishMsgAsync(try, opts...)
+		if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return js.PublishMsg(ctx, try, opts...)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !cluster {
+			return WaitAck(ctx, f)
+		}
+		ack, err := waitAckFor(ctx, f, clusterAckWait)
+		if errors.Is(err, nats.ErrTimeout) {
+			if try.Header.Get(jetstream.MsgIDHeader) != "" && time.Now().Before(deadline) {
+				continue
+			}
+			ack, err = waitAckFor(ctx, f, publishAckWait-clusterAckWait)
+		}
+		if !noLeader(err) || time.Now().Add(pause).After(deadline) {
 			return ack, err
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(pause)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -44,6 +65,17 @@ func Publish(ctx context.Context, js jetstream.JetStream, m *nats.Msg, opts ...j
 			return nil, err
 		}
 	}
+}
+
+// clusterAckWait is how long Publish waits on a cluster for the
+// acknowledgement of a message it may publish again.
+const clusterAckWait = 3 * time.Second
+
+// waitAckFor waits for f's acknowledgement for up to d, within ctx.
+func waitAckFor(ctx context.Context, f jetstream.PubAckFuture, d time.Duration) (*jetstream.PubAck, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	return awaitAck(ctx, f, t.C, d)
 }
 
 // leaderWait bounds how long Publish waits for its stream to elect a
@@ -61,17 +93,6 @@ func noLeader(err error) bool {
 // answer has no stream for the subject.
 func clustered(js jetstream.JetStream) bool { return js.Conn().ConnectedClusterName() != "" }
 
-func publishOnce(ctx context.Context, js jetstream.JetStream, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	f, err := js.PublishMsgAsync(m, opts...)
-	if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-		return js.PublishMsg(ctx, m, opts...)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return WaitAck(ctx, f)
-}
-
 // WaitAck waits for the acknowledgement of an asynchronous publish, up to
 // ctx's deadline or, without one, publishAckWait.
 func WaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
@@ -81,5 +102,5 @@ func WaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, 
 		defer t.Stop()
 		timeout = t.C
 	}
-	return awaitAck(ctx, f, timeout)
+	return awaitAck(ctx, f, timeout, publishAckWait)
 }
