@@ -92,12 +92,26 @@ func (c *Collection[T]) Get(ctx context.Context, key string) (T, uint64, error) 
 	var data []byte
 	var rev uint64
 	var err error
-	if c.leader != nil {
-		data, rev, err = readLeader(ctx, c.leader, c.bucket, key)
-	} else {
-		var e jetstream.KeyValueEntry
-		if e, err = c.kv.Get(ctx, key); err == nil {
-			data, rev = e.Value(), e.Revision()
+	// A read that nobody answered (on a cluster, the bucket's leader was
+	// lost a moment ago) is made again while another is elected.
+	deadline := time.Now().Add(leaderWait)
+	for pause := 100 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		if c.leader != nil {
+			data, rev, err = readLeader(ctx, c.leader, c.bucket, key)
+		} else {
+			var e jetstream.KeyValueEntry
+			if e, err = c.kv.Get(ctx, key); err == nil {
+				data, rev = e.Value(), e.Revision()
+			}
+		}
+		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
+			break
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
 		}
 	}
 	if err != nil {
