@@ -34,6 +34,27 @@ type invokerOptions struct {
 	egress      *egress.Policy // for built-in actions
 }
 
+// check refuses invoker flags that would otherwise be taken silently: the
+// pool and the Docker sandbox read a memory of 0 or less as the default
+// 2048 MB, and a negative stem cell count, pause grace or idle TTL as 0.
+func (o invokerOptions) check() error {
+	switch {
+	case o.sandbox != "auto" && o.sandbox != "docker" && o.sandbox != "process":
+		return fmt.Errorf("--sandbox %q: use auto, docker or process", o.sandbox)
+	case o.memoryMB <= 0:
+		return fmt.Errorf("--invoker-memory %d: use a positive number of MB (default 2048)", o.memoryMB)
+	case o.cpus < 0:
+		return fmt.Errorf("--invoker-cpus %g: use a positive number of CPUs, or 0 for no quota", o.cpus)
+	case o.stemCells < 0:
+		return fmt.Errorf("--stem-cells %d: use a number of containers, or 0 for none", o.stemCells)
+	case o.pauseGrace < 0:
+		return fmt.Errorf("--pause-grace %v: use a positive duration such as 10s, or 0 never to pause", o.pauseGrace)
+	case o.idleTTL < 0:
+		return fmt.Errorf("--idle-ttl %v: use a positive duration such as 10m", o.idleTTL)
+	}
+	return nil
+}
+
 // sandboxes is the invoker's sandbox and what resolves images for it.
 type sandboxes struct {
 	invoker.Sandbox
@@ -47,9 +68,6 @@ type sandboxes struct {
 // openSandbox picks the Docker engine when one answers, else local
 // processes, and says so loudly.
 func openSandbox(ctx context.Context, o invokerOptions, dataDir string, log *slog.Logger) (*sandboxes, error) {
-	if o.cpus < 0 {
-		return nil, fmt.Errorf("--invoker-cpus %g: use a positive number of CPUs, or 0 for no quota", o.cpus)
-	}
 	proxyBin, err := proxyBinary(o.proxyBinary)
 	if err != nil {
 		return nil, err

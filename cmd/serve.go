@@ -232,7 +232,7 @@ func (o *serveOptions) check() error {
 	if o.role != roleAll && o.role != roleController && o.role != roleInvoker {
 		return fmt.Errorf("--role %q: use all, controller or invoker", o.role)
 	}
-	return nil
+	return o.invoker.check()
 }
 
 // serve runs Gust until ctx ends or one of its components fails (its

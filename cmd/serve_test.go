@@ -258,3 +258,29 @@ func TestServeRejectsABadEnvironmentValue(t *testing.T) {
 		t.Fatalf("gust serve with GUST_INVOKER_MEMORY=2g: %v, want an error naming the variable and its flag", err)
 	}
 }
+
+// TestServeRejectsBadInvokerFlags: invoker flags out of range are refused
+// before anything starts, naming the flag; they used to be taken silently
+// (--invoker-memory -5 served with 2048 MB) or, for --sandbox, only once
+// the hub had started.
+func TestServeRejectsBadInvokerFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--invoker-memory", "-5"}, {"--invoker-memory", "0"}, {"--invoker-cpus", "-1"}, {"--stem-cells", "-1"},
+		{"--pause-grace", "-1s"}, {"--idle-ttl", "-1m"}, {"--sandbox", "lxc"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			// A flag taken silently serves until ctx ends: bounded.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var out bytes.Buffer
+			err := run(ctx, append([]string{"gust", "serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--sandbox", "process"}, args...),
+				func(string) string { return "" }, &out, &out)
+			if err == nil || !strings.Contains(err.Error(), args[0]+" ") || !strings.Contains(err.Error(), ": use ") {
+				t.Errorf("gust serve %v: %v, want an error naming %s", args, err, args[0])
+			}
+			if strings.Contains(out.String(), "gust ready") {
+				t.Errorf("gust serve %v started:\n%s", args, out.String())
+			}
+		})
+	}
+}
