@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -329,6 +330,12 @@ func (n natsLogger) Errorf(format string, v ...any) {
 	detail := fmt.Sprintf(format, v...)
 	if n.writeFailed != nil && isWriteFailure(detail) {
 		n.writeFailed.Store(true)
+	}
+	if strings.Contains(detail, "authentication error") {
+		// A client (an MQTT device, a NATS client on --nats-listen) with
+		// wrong credentials: its fault, not the server's.
+		n.l.Warn("nats server", "detail", detail)
+		return
 	}
 	n.l.Error("nats server", "detail", detail)
 }
