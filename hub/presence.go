@@ -69,14 +69,24 @@ type Load struct {
 	Warm map[string]int `json:"warm,omitempty"`
 }
 
-// openMembers opens (creating if needed) the members bucket.
+// openMembers opens (creating if needed) the members bucket. It is kept
+// on file: a replica in memory comes back empty after its node is killed
+// and restarted, and once another node is lost the bucket elects no leader
+// (no process was listed for a minute in TestClusterKillUnderLoad). A
+// bucket an earlier version kept in memory is dropped and made again: it
+// holds only the last few seconds of advertisements.
 func openMembers(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+	if st, err := js.Stream(ctx, "KV_"+membersBucket); err == nil && st.CachedInfo().Config.Storage == jetstream.MemoryStorage {
+		if err := js.DeleteKeyValue(ctx, membersBucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("drop bucket %s kept in memory: %w", membersBucket, err)
+		}
+	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      membersBucket,
 		Description: "Gust processes, each advertised every few seconds; an entry expires when its process stops advertising",
 		History:     1,
 		TTL:         advertTTL,
-		Storage:     jetstream.MemoryStorage,
+		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", membersBucket, err)

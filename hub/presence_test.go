@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gusthub/gust/hub"
 )
 
@@ -117,5 +119,29 @@ func TestStatusAfterANodeIsLost(t *testing.T) {
 				t.Errorf("stream %s: replica %+v on the lost node, want offline and not current", s.Name, p)
 			}
 		}
+	}
+}
+
+// TestMembersBucketMovesToFile: a members bucket an earlier version kept
+// in memory is made again on file when a process advertises, and lists
+// it.
+func TestMembersBucketMovesToFile(t *testing.T) {
+	h, err := hub.Start(context.Background(), hub.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx := t.Context()
+	if _, err := h.JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "GUST_MEMBERS", TTL: 6 * time.Second, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	advertise(t, h, "all", nil)
+	awaitStatus(t, h, 10*time.Second, "one process", func(st hub.ClusterStatus) bool { return len(st.Processes) == 1 })
+	st, err := h.JetStream().Stream(ctx, "KV_GUST_MEMBERS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.CachedInfo().Config.Storage; got != jetstream.FileStorage {
+		t.Errorf("members bucket storage %v, want file", got)
 	}
 }
