@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gusthub/gust/api/client"
+	"github.com/gusthub/gust/internal/backoff"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -27,29 +29,70 @@ func newEventsCmd(e *env) *cobra.Command {
 				if err != nil {
 					return fail(err, "%s", what)
 				}
-				defer st.Close()
 				fmt.Fprintln(x.stderr, "Waiting for events; Ctrl-C stops.")
 				for {
-					line, err := st.Next()
+					ended, err := printStream(x, st)
+					_ = st.Close()
 					switch {
 					case x.ctx.Err() != nil:
 						return nil
-					case errors.Is(err, io.EOF):
-						return fail(errors.New("the server ended the event stream"), "%s", what)
 					case err != nil:
-						return fail(err, "%s", what)
-					case x.flags.json:
-						_, err = fmt.Fprintf(x.stdout, "%s\n", line)
-					default:
-						err = printOutcome(x.stdout, line)
-					}
-					if err != nil {
 						return err
 					}
+					// gust serve restarted or the connection broke: tail on,
+					// as tail -F does, rather than leave the user with a
+					// dead terminal.
+					fmt.Fprintf(x.stderr, "The event stream ended (%v); reconnecting, events meanwhile are not shown ...\n", ended)
+					if st, err = reopenEvents(x, trigger); err != nil {
+						if x.ctx.Err() != nil {
+							return nil
+						}
+						return fail(err, "%s", what)
+					}
+					fmt.Fprintln(x.stderr, "Reconnected; waiting for events.")
 				}
 			}})
 	cmd.Aliases = []string{"event"}
 	return cmd
+}
+
+// printStream prints the lines of st until it ends: ended says why the
+// stream ended (the server closed it, the connection broke), err is a
+// failure to print.
+func printStream(x *call, st *client.EventStream) (ended, err error) {
+	for {
+		line, err := st.Next()
+		switch {
+		case errors.Is(err, io.EOF):
+			return errors.New("the server ended it"), nil
+		case err != nil:
+			return err, nil
+		case x.flags.json:
+			_, err = fmt.Fprintf(x.stdout, "%s\n", line)
+		default:
+			err = printOutcome(x.stdout, line)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// reopenEvents opens the event stream of trigger again, trying while no
+// server answers (one restarting); an answer that refuses (the trigger
+// was deleted, the key revoked) ends the tail.
+func reopenEvents(x *call, trigger string) (*client.EventStream, error) {
+	pause := backoff.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
+	for {
+		st, err := x.c.Events(x.ctx, trigger)
+		var refused *client.Error
+		if err == nil || errors.As(err, &refused) {
+			return st, err
+		}
+		if !backoff.Wait(x.ctx, pause.Next()) {
+			return nil, x.ctx.Err()
+		}
+	}
 }
 
 // tailLine is one line of an event stream: an outcome, a followup (Result

@@ -160,3 +160,33 @@ func TestCLIEventsTail(t *testing.T) {
 		}
 	})
 }
+
+// TestCLIEventsTailReconnects: `gust events tail` tails on when its
+// connection breaks (gust serve restarted): it says so, opens the stream
+// again and prints the events that come after. It used to exit with
+// "read the event stream: unexpected EOF".
+func TestCLIEventsTailReconnects(t *testing.T) {
+	ts := newTestServer(t)
+	if _, err := hub.OpenEvents(t.Context(), ts.hub.JetStream()); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, ts.env(), []step{{name: "trigger", args: []string{"trigger", "create", "quiet"}, stdout: "ok: created trigger quiet\n"}})
+	ctx, cancel := context.WithCancel(t.Context())
+	stdout, stderr := &lockedWriter{w: &bytes.Buffer{}}, &lockedWriter{w: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"gust", "events", "tail", "quiet"}, ts.env(), stdout, stderr) }()
+	eventually(t, "the stream", func() bool { return strings.Contains(stderr.String(), "Waiting for events") })
+	ts.srv.CloseClientConnections()
+	eventually(t, "a reconnect", func() bool { return strings.Contains(stderr.String(), "Reconnected") })
+	if !strings.Contains(stderr.String(), "The event stream ended") {
+		t.Errorf("stderr does not say the stream ended:\n%s", stderr.String())
+	}
+	if r := gust(t, ts.env(), "trigger", "fire", "quiet"); r.err != nil {
+		t.Fatalf("fire: %v", r.err)
+	}
+	eventually(t, "the event after the reconnect", func() bool { return strings.Contains(stdout.String(), "guest/quiet dev.gust.trigger.fire") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("tail: %v\n%s", err, stderr.String())
+	}
+}

@@ -29,6 +29,7 @@ type testServer struct {
 	activations *actions.ActivationStore
 	ids         *api.Identities
 	hub         *hub.Hub
+	srv         *httptest.Server
 }
 
 // startTestServer starts a real Gust API for the test and returns its URL
@@ -81,7 +82,7 @@ func newTestServer(t testing.TB) *testServer {
 		Events: hub.NewPublisher(js), Outcomes: rules.NewOutcomes(h.Conn()),
 	}))
 	t.Cleanup(srv.Close)
-	ts.apiHost = srv.URL
+	ts.apiHost, ts.srv = srv.URL, srv
 	return ts
 }
 
