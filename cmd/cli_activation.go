@@ -256,6 +256,7 @@ func (x *call) poll(name string, exit, interval time.Duration) error {
 	}
 	since := time.Now().UnixMilli()
 	seen := map[string]bool{}
+	lost := false // the last poll found nobody answering
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -263,8 +264,19 @@ func (x *call) poll(name string, exit, interval time.Duration) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
+		var refused *client.Error
+		switch {
+		case err != nil && errors.As(err, &refused):
 			return fail(err, "Unable to poll for activations")
+		case err != nil:
+			// Nobody answers (gust serve restarting): poll on, as tail -F.
+			if !lost {
+				fmt.Fprintf(x.stderr, "Gust does not answer (%v); polling on ...\n", err)
+			}
+			lost = true
+		case lost:
+			fmt.Fprintln(x.stderr, "Gust answers again.")
+			lost = false
 		}
 		for i := len(list) - 1; i >= 0; i-- { // oldest first
 			a := list[i]
