@@ -98,11 +98,16 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 		}
 		defer d.forget(inv.ActivationID)
 	}
-	if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: d.place.subject(ctx, inv), Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
-		return nil, fmt.Errorf("queue invocation: %w", err)
-	}
 	if wait <= 0 {
+		if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: d.place.subject(ctx, inv), Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
+			return nil, fmt.Errorf("queue invocation: %w", err)
+		}
 		return nil, nil
+	}
+	subject, placed := d.place.take(ctx, inv)
+	defer placed()
+	if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: subject, Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
+		return nil, fmt.Errorf("queue invocation: %w", err)
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

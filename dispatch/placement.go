@@ -11,13 +11,22 @@ import (
 )
 
 // placer picks the invoker an invocation goes to, from the invokers'
-// advertisements, refreshed at most every placementRefresh.
+// advertisements, refreshed at most every placementRefresh, and from its
+// own sends since: an advert is up to a few seconds old, and judged alone
+// it let one controller send every invocation of a second to the home
+// queue of an invoker whose slots were long full, while another invoker
+// starved (issue 19: the least busy of 3 ran 0.3 of the mean share).
 type placer struct {
 	members func(ctx context.Context) ([]hub.Member, error) // hub.Hub.Members
 
 	mu       sync.Mutex
 	at       time.Time
 	invokers []hub.Load // live invokers with a home queue
+	// running is, by home queue, the blocking invocations this placer sent
+	// there that have not completed; queued the others sent there since the
+	// view was refreshed (their completion is not seen here, so they count
+	// until the next advert does).
+	running, queued map[string]int
 }
 
 // placementRefresh is how stale the placer's view of the invokers may be:
@@ -46,7 +55,7 @@ func (p *placer) view(ctx context.Context) []hub.Load {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
-		p.invokers = inv
+		p.invokers, p.queued = inv, nil
 	}
 	return p.invokers
 }
@@ -56,22 +65,41 @@ func (p *placer) view(ctx context.Context) []hub.Load {
 // that of its home invoker, the first by rendezvous hashing of the action
 // on the invokers' queues, when it has a free slot; else the shared queue
 // (overflow). With fewer than two invokers everything goes to the shared
-// queue, as on one machine.
+// queue, as on one machine. A send to a home queue counts against that
+// invoker's slots until the view is refreshed.
 func (p *placer) subject(ctx context.Context, inv *actions.Invocation) string {
+	subject, _ := p.place(ctx, inv, false)
+	return subject
+}
+
+// take is subject for an invocation whose completion the caller awaits: a
+// send to a home queue counts against that invoker's slots until done is
+// called, when the invocation completed or its caller stopped waiting.
+func (p *placer) take(ctx context.Context, inv *actions.Invocation) (subject string, done func()) {
+	return p.place(ctx, inv, true)
+}
+
+func (p *placer) place(ctx context.Context, inv *actions.Invocation, awaited bool) (string, func()) {
 	shared := hub.InvocationSubject(inv.Namespace)
+	nothing := func() {}
 	if p == nil || p.members == nil {
-		return shared
+		return shared, nothing
 	}
 	invokers := p.view(ctx)
 	if len(invokers) < 2 {
-		return shared
+		return shared, nothing
 	}
 	action := inv.Action.FullName().String()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var best *hub.Load
 	var bestScore uint64
 	for i := range invokers {
 		l := &invokers[i]
-		if l.Slots > 0 && l.InFlight >= l.Slots {
+		// The advert counts other controllers' sends too, this placer's own
+		// counts are newer: the larger is the best guess without counting
+		// this placer's twice.
+		if l.Slots > 0 && max(l.InFlight, p.running[l.Queue]+p.queued[l.Queue]) >= l.Slots {
 			continue // busy: not a candidate
 		}
 		score := rendezvous(l.Queue, action)
@@ -83,9 +111,33 @@ func (p *placer) subject(ctx context.Context, inv *actions.Invocation) string {
 		}
 	}
 	if best == nil {
-		return shared
+		return shared, nothing
 	}
-	return hub.HomeSubject(best.Queue, inv.Namespace)
+	q := best.Queue
+	if !awaited {
+		p.queued = count(p.queued, q, 1)
+		return hub.HomeSubject(q, inv.Namespace), nothing
+	}
+	p.running = count(p.running, q, 1)
+	var once sync.Once
+	return hub.HomeSubject(q, inv.Namespace), func() {
+		once.Do(func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.running = count(p.running, q, -1)
+		})
+	}
+}
+
+// count adds n to m[q], making m when nil and dropping q at 0.
+func count(m map[string]int, q string, n int) map[string]int {
+	if m == nil {
+		m = map[string]int{}
+	}
+	if m[q] += n; m[q] <= 0 {
+		delete(m, q)
+	}
+	return m
 }
 
 // rendezvous is the highest-random-weight score of an invoker's queue for

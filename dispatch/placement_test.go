@@ -40,11 +40,11 @@ func TestPlacement(t *testing.T) {
 	// Each action has one home among the invokers, the same for every
 	// controller, and losing another invoker does not move it; the homes
 	// spread evenly (each invoker's share of 300 actions near a third).
-	three := &placer{members: invokers(idle("q1"), idle("q2"), idle("q3"))}
 	homes := map[string]int{}
 	for i := range 300 {
 		action := fmt.Sprint("a", i)
-		home := three.subject(ctx, invocationOf(action))
+		// A new placer each time: a placer's own sends fill the slots.
+		home := (&placer{members: invokers(idle("q1"), idle("q2"), idle("q3"))}).subject(ctx, invocationOf(action))
 		if again := (&placer{members: invokers(idle("q3"), idle("q1"), idle("q2"))}).subject(ctx, invocationOf(action)); again != home {
 			t.Fatalf("%s: home %s, another controller says %s", action, home, again)
 		}
@@ -109,5 +109,46 @@ func TestPlacementSkipsStaleInvokers(t *testing.T) {
 	got := p.subject(ctx, invocationOf("a"))
 	if got != hub.HomeSubject("q1", "guest") && got != hub.HomeSubject("q3", "guest") {
 		t.Errorf("placed on %s, want q1 or q3, the live invokers with a home queue", got)
+	}
+}
+
+// A placer counts its own sends against an invoker's slots between its
+// adverts: the awaited ones until they complete, the others until the view
+// is refreshed. So a stale advert of a free invoker does not draw every
+// invocation to it.
+func TestPlacementCountsOwnSends(t *testing.T) {
+	ctx := context.Background()
+	load := func(q string, warm int) hub.Load {
+		return hub.Load{Queue: q, Slots: 2, Warm: map[string]int{"/guest/a": warm}}
+	}
+	p := &placer{members: invokers(load("q1", 2), load("q2", 1), load("q3", 0))}
+	var dones []func()
+	var got []string
+	for range 6 {
+		subject, done := p.take(ctx, invocationOf("a"))
+		got, dones = append(got, subject), append(dones, done)
+	}
+	home := func(q string) string { return hub.HomeSubject(q, "guest") }
+	want := []string{home("q1"), home("q1"), home("q2"), home("q2"), home("q3"), home("q3")}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("6 awaited sends on 3 invokers of 2 slots went to %v, want %v", got, want)
+	}
+	if got := p.subject(ctx, invocationOf("a")); got != hub.InvocationSubject("guest") {
+		t.Errorf("with every slot taken by this placer: %s, want the shared queue", got)
+	}
+	dones[0]()
+	dones[0]() // a second call gives back nothing more
+	if got := p.subject(ctx, invocationOf("a")); got != home("q1") {
+		t.Errorf("after one on q1 completed: %s, want q1's home queue", got)
+	}
+	if got := p.subject(ctx, invocationOf("a")); got != hub.InvocationSubject("guest") {
+		t.Errorf("after a send not awaited took q1's free slot: %s, want the shared queue", got)
+	}
+	for _, done := range dones[1:] {
+		done()
+	}
+	p.at = time.Time{} // the next call refreshes the view: sends not awaited no longer count
+	if got := p.subject(ctx, invocationOf("a")); got != home("q1") {
+		t.Errorf("after a refresh with every awaited send completed: %s, want q1's home queue", got)
 	}
 }
