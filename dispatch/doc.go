@@ -17,8 +17,10 @@
 // keeps the most warm containers of its action, else to its home invoker
 // by rendezvous hashing of the action over the invokers (OpenWhisk's home
 // invoker; the loss of one invoker moves only its own actions), skipping
-// invokers whose slots are all busy; when every invoker is busy, to the
-// shared queue (overflow). So one action's invocations land where its
+// invokers whose slots are all busy (by the advert, or by the Dispatcher's
+// own sends since: a blocking one until it completes, others until the
+// next refresh of the adverts); when every invoker is busy, to the shared
+// queue (overflow). So one action's invocations land where its
 // containers are warm instead of cold-starting on every invoker.
 //
 // PoolView (poolview.go) asks the invokers, over NATS, what warm
