@@ -11,26 +11,20 @@ import (
 	"github.com/gusthub/gust/hub"
 )
 
-// finished is an activation whose record is to be stored and whose
-// invocation is yet to be acknowledged: its record encoded as enc, for the
-// committer to write in its batch to batched, or else stored, which
-// stores it or tells how storing it went.
+// finished is an activation whose record was handed to the store (stored
+// waits for it) and whose invocation is yet to be acknowledged.
 type finished struct {
-	msg     jetstream.Msg
-	inv     *actions.Invocation
-	rec     *actions.Activation
-	enc     []byte
-	batched batchRecordStore
-	stored  func(context.Context) error
-	beat    *heartbeat
+	msg    jetstream.Msg
+	inv    *actions.Invocation
+	stored func(context.Context) error
+	beat   *heartbeat
 }
 
-// committer stores the records of finished activations and acknowledges
-// their invocations once the records are stored, in batches (group
-// commit, hub.Batch): the activations that end while it waits for one
-// batch form the next, whose records JetStream confirms together, so that
-// one goroutine waits once for many instead of each activation for its
-// own. An activation's
+// committer acknowledges the invocations of finished activations once
+// their records are stored, in batches (group commit): the activations that
+// end while it waits for one batch's records form the next, whose records
+// JetStream then confirms together, so that one goroutine waits once for
+// many instead of each activation waiting for its own. An activation's
 // goroutine so ends as soon as its record is handed over, and the
 // container's next /run does not wait behind it. Blocking callers are not
 // in the batch: they got the record before it was stored (handle).
@@ -65,7 +59,6 @@ func (c *committer) add(f finished) {
 func (c *committer) run(ctx context.Context, stop <-chan struct{}) {
 	defer c.slow.Wait()
 	var batch []finished
-	wb := hub.NewBatch(c.iv.js)
 	for {
 		stopping := false
 		select {
@@ -76,15 +69,6 @@ func (c *committer) run(ctx context.Context, stop <-chan struct{}) {
 		c.mu.Lock()
 		batch, c.next = c.next, batch[:0]
 		c.mu.Unlock()
-		wb.Reset()
-		for i := range batch {
-			if f := &batch[i]; f.batched != nil {
-				f.stored = f.batched.PutIn(wb, f.rec, f.enc)
-			}
-		}
-		if wb.Len() > 0 {
-			_ = wb.Wait(ctx) // each record's stored tells its own outcome
-		}
 		for i := range batch {
 			c.commit(ctx, batch[i])
 			batch[i] = finished{}

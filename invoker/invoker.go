@@ -30,13 +30,12 @@ type RecordStore interface {
 	Put(ctx context.Context, a *actions.Activation) error
 }
 
-// batchRecordStore is a RecordStore that can store a record already
-// encoded as JSON as one write of a batch (actions.ActivationStore): the
+// encodedRecordStore is a RecordStore that can store a record already
+// encoded as JSON, without waiting for it (actions.ActivationStore): the
 // invoker encodes a record once, for its announcement and its storage, and
-// the records of the activations that end together are written together
-// (committer).
-type batchRecordStore interface {
-	PutIn(wb *hub.Batch, a *actions.Activation, b []byte) (stored func(context.Context) error)
+// the records of the activations that end together are written together.
+type encodedRecordStore interface {
+	PutAsync(ctx context.Context, a *actions.Activation, b []byte) (stored func(context.Context) error)
 }
 
 // recordGetter reads stored records (actions.ActivationStore), to tell
@@ -283,9 +282,7 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 		iv.log.Info("running an invocation another invoker took and did not finish", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
 	}
 	beat := startHeartbeat(msg)
-	f := iv.handle(ctx, inv)
-	f.msg, f.inv, f.beat = msg, inv, beat
-	iv.commits.add(f)
+	iv.commits.add(finished{msg: msg, inv: inv, stored: iv.handle(ctx, inv), beat: beat})
 }
 
 // recordRoomWait bounds how long the invoker keeps trying to store the
@@ -327,11 +324,12 @@ func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, s
 	return err
 }
 
-// handle runs one invocation and announces its record; the committer
-// stores it. The announcement goes first: it carries the whole record, so
-// a blocking caller need not wait for the store (as in OpenWhisk, where
-// blocking calls are answered from the invoker's completion message).
-func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) finished {
+// handle runs one invocation, announces its record and hands it to the
+// store; stored waits until the store has it. The announcement goes first:
+// it carries the whole record, so a blocking caller need not wait for the
+// store (as in OpenWhisk, where blocking calls are answered from the
+// invoker's completion message).
+func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored func(context.Context) error) {
 	var observed func(*actions.Activation)
 	if iv.opts.Observer != nil {
 		inv.TraceParent, observed = iv.opts.Observer.Taken(ctx, inv)
@@ -354,21 +352,25 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) finished
 	b, err := rec.MarshalJSON() // not json.Marshal, which would check and compact it again
 	if err != nil {
 		err = fmt.Errorf("encode activation: %w", err)
-		return finished{stored: func(context.Context) error { return err }}
+		return func(context.Context) error { return err }
 	}
 	// A record too large for one NATS message is announced once stored,
 	// without its body: the caller reads it from the store.
-	if whole := int64(len(b)) <= iv.nc.MaxPayload()-announceHeadroom; !handed && !whole {
-		err := iv.rec.Put(ctx, rec)
-		iv.announce(inv.ActivationID, nil)
-		return finished{stored: func(context.Context) error { return err }}
-	} else if !handed {
+	whole := int64(len(b)) <= iv.nc.MaxPayload()-announceHeadroom
+	if !handed && whole {
 		iv.announce(inv.ActivationID, b)
 	}
-	if bs, ok := iv.rec.(batchRecordStore); ok {
-		return finished{rec: rec, enc: b, batched: bs}
+	if es, ok := iv.rec.(encodedRecordStore); ok {
+		stored = es.PutAsync(ctx, rec, b)
+	} else {
+		stored = func(ctx context.Context) error { return iv.rec.Put(ctx, rec) }
 	}
-	return finished{stored: func(ctx context.Context) error { return iv.rec.Put(ctx, rec) }}
+	if !handed && !whole {
+		err := stored(ctx)
+		iv.announce(inv.ActivationID, nil)
+		return func(context.Context) error { return err }
+	}
+	return stored
 }
 
 // announceHeadroom is what a NATS message needs beside its body.
