@@ -12,13 +12,15 @@ import (
 )
 
 // PullExpiry is how long a pull request of Gust's consumers' message
-// iterators lives (jetstream.PullExpiry). A pull that reaches no consumer
-// (one just created on another node of a cluster, whose interest has not
-// crossed the routes yet) is noticed only when its heartbeats, at half the
-// expiry, fail to come twice: with nats.go's default of 30 s, an invoker's
-// home queue and the rule engine sat idle for 30 s after a cluster
-// started or a node came back.
-const PullExpiry = 5 * time.Second
+// iterators lives (jetstream.PullExpiry), nats.go's default. A pull that
+// reaches no consumer (one just created on another node of a cluster,
+// whose interest has not crossed the routes yet) is noticed only when its
+// heartbeats, at half the expiry, fail to come twice. 5 s was tried (the
+// cluster picks up sooner after a start) and reverted: after the embedded
+// JetStream restarted once its full disk had room (recoverWrites), pulls
+// made again 3 s later left the rule engine and the invoker idle for good
+// (TestDiskRunsOut), and the cluster tests pass with 30 s.
+const PullExpiry = 30 * time.Second
 
 // Consume is the worker loop of a JetStream consumer: it takes messages
 // from it, at most workers at once, and runs work on each in a goroutine of
