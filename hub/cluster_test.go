@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/syncbuf"
 )
 
@@ -251,5 +252,17 @@ func TestBadClusterOptions(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
+	}
+}
+
+// A cluster's consumers pull with the short expiry, one node's with
+// nats.go's default (hub.PullExpiryFor says why).
+func TestPullExpiryFor(t *testing.T) {
+	if got := hub.PullExpiryFor(hubtest.Start(t).JetStream().Conn()); got != hub.PullExpiry {
+		t.Errorf("one node: pull expiry %v, want %v", got, hub.PullExpiry)
+	}
+	hs := startCluster(t, 3, 3)
+	if got := hub.PullExpiryFor(hs[0].JetStream().Conn()); got != hub.ClusterPullExpiry {
+		t.Errorf("a cluster node: pull expiry %v, want %v", got, hub.ClusterPullExpiry)
 	}
 }

@@ -8,19 +8,39 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// PullExpiry is how long a pull request of Gust's consumers' message
-// iterators lives (jetstream.PullExpiry), nats.go's default. A pull that
-// reaches no consumer (one just created on another node of a cluster,
-// whose interest has not crossed the routes yet) is noticed only when its
-// heartbeats, at half the expiry, fail to come twice. 5 s was tried (the
-// cluster picks up sooner after a start) and reverted: after the embedded
-// JetStream restarted once its full disk had room (recoverWrites), pulls
-// made again 3 s later left the rule engine and the invoker idle for good
-// (TestDiskRunsOut), and the cluster tests pass with 30 s.
-const PullExpiry = 30 * time.Second
+// How long a pull request of Gust's consumers' message iterators lives
+// (jetstream.PullExpiry); PullExpiryFor picks one. A pull that reaches no
+// consumer is noticed only when its heartbeats, at half the expiry, fail
+// to come twice.
+//   - On a cluster (embedded routes or an external cluster) a pull is lost
+//     on a consumer just created or moved to another node, whose interest
+//     has not crossed the routes yet: with 30 s an invoker's home queue and
+//     the rule engine sat idle for 30 s and more after a start or a lost
+//     node (TestClusterKillUnderLoad, TestExternalNATSCluster), so pulls
+//     there expire after ClusterPullExpiry.
+//   - On one node, nats.go's default stays: after the embedded JetStream
+//     restarted once its full disk had room (recoverWrites), pulls made
+//     again 3 s later (5 s expiry) left the rule engine and the invoker
+//     idle for good, and with 30 s they pick up (TestDiskRunsOut). Why a
+//     quick second pull stalls there is not known.
+const (
+	PullExpiry        = 30 * time.Second
+	ClusterPullExpiry = 5 * time.Second
+)
+
+// PullExpiryFor is the pull expiry for Gust's consumers on nc:
+// ClusterPullExpiry when its server is part of a cluster, else
+// PullExpiry.
+func PullExpiryFor(nc *nats.Conn) time.Duration {
+	if nc != nil && nc.ConnectedClusterName() != "" {
+		return ClusterPullExpiry
+	}
+	return PullExpiry
+}
 
 // Consume is the worker loop of a JetStream consumer: it takes messages
 // from it, at most workers at once, and runs work on each in a goroutine of

@@ -219,11 +219,11 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	}()
 	wg.Go(func() { iv.trimQueue(ctx, st) })
 	wg.Go(func() { iv.takeOver(ctx, st) })
-	it, err := cons.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight), jetstream.PullExpiry(hub.PullExpiry))
+	it, err := cons.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight), jetstream.PullExpiry(hub.PullExpiryFor(iv.nc)))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", InvokeStream, err)
 	}
-	homeIt, err := home.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight), jetstream.PullExpiry(hub.PullExpiry))
+	homeIt, err := home.Messages(jetstream.PullMaxMessages(iv.opts.MaxInFlight), jetstream.PullExpiry(hub.PullExpiryFor(iv.nc)))
 	if err != nil {
 		it.Stop()
 		return fmt.Errorf("consume %s: %w", InvokeStream, err)

@@ -244,7 +244,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", engineConsumer, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2*engineBatch), jetstream.PullExpiry(hub.PullExpiry))
+	it, err := cons.Messages(jetstream.PullMaxMessages(2*engineBatch), jetstream.PullExpiry(hub.PullExpiryFor(e.js.Conn())))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", hub.EventsStream, err)
 	}
