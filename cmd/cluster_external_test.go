@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -438,32 +437,7 @@ func activationsOf(t *testing.T, n *clusterNode, auth, action string) []record {
 // error instead of failing the test (under a fault some are expected),
 // with headers as name, value pairs.
 func tryRequest(n *clusterNode, method, path, auth string, body any, header ...string) (int, string, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, "", err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://"+n.apiAddr+"/api/v1"+path, rd)
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	if user, key, ok := strings.Cut(auth, ":"); ok {
-		req.SetBasicAuth(user, key)
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out), err
+	return n.do(method, path, auth, body, header...)
 }
 
 // call is gustProcess.call on a node: the request with OpenWhisk's guest

@@ -277,8 +277,9 @@ func (n *clusterNode) request(t testing.TB, method, path, auth string, body any)
 var clusterClient = &http.Client{Timeout: 30 * time.Second}
 
 // do is request without a test: an error is a request that got no
-// answer (the node is down, or died while answering).
-func (n *clusterNode) do(method, path, auth string, body any) (int, string, error) {
+// answer (the node is down, or died while answering). header are extra
+// headers as name, value pairs.
+func (n *clusterNode) do(method, path, auth string, body any, header ...string) (int, string, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -292,6 +293,9 @@ func (n *clusterNode) do(method, path, auth string, body any) (int, string, erro
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	if user, key, ok := strings.Cut(auth, ":"); ok {
 		req.SetBasicAuth(user, key)
 	}
