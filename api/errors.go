@@ -19,6 +19,7 @@ const (
 	msgNotFound       = "The requested resource does not exist."
 	msgUnavailable    = "The event bus cannot store this now (no quorum of its nodes answers); nothing was stored. Try again later."
 	msgInterrupted    = "The connection to the event bus was lost during the request, which may or may not have been stored. Try again later."
+	msgUnconfirmed    = "The event bus took this request but could not confirm it (no quorum of its nodes answers); it may or may not have been stored. Try again later."
 	msgForbidden      = "The supplied authentication is not authorized to access this resource."
 	msgUnauthorized   = "The supplied authentication is invalid."
 	msgExists         = "resource already exists"
@@ -90,6 +91,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, msgUnavailable
 	case hub.Interrupted(err):
 		return http.StatusServiceUnavailable, msgInterrupted
+	case hub.Unconfirmed(err):
+		return http.StatusServiceUnavailable, msgUnconfirmed
 	}
 	return http.StatusInternalServerError, msgInternal
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/syncbuf"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // freePorts returns n ports free on 127.0.0.1 a moment ago.
@@ -264,5 +266,43 @@ func TestPullExpiryFor(t *testing.T) {
 	hs := startCluster(t, 3, 3)
 	if got := hub.PullExpiryFor(hs[0].JetStream().Conn()); got != hub.ClusterPullExpiry {
 		t.Errorf("a cluster node: pull expiry %v, want %v", got, hub.ClusterPullExpiry)
+	}
+}
+
+// TestPublishOnALeaderWithoutQuorum: a stream's leader whose two
+// followers are gone takes a publish it cannot commit, and answers the
+// same message id again with "in process" until it steps down. Publish
+// reports that as a fault a client may try again (Unconfirmed or
+// Unavailable, which the API answers with 503), never as another error.
+func TestPublishOnALeaderWithoutQuorum(t *testing.T) {
+	hubs := startCluster(t, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := hub.OpenEvents(ctx, hubs[0].JetStream()); err != nil {
+		t.Fatal(err)
+	}
+	info, err := hubs[0].JetStream().Stream(ctx, hub.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := info.CachedInfo().Cluster.Leader
+	var survivor *hub.Hub
+	for i, h := range hubs {
+		if fmt.Sprintf("n%d", i+1) == leader {
+			survivor = h
+		} else {
+			h.Close()
+		}
+	}
+	if survivor == nil {
+		t.Fatalf("leader %q is none of n1..n3", leader)
+	}
+	for i := range 2 {
+		m := &nats.Msg{Subject: hub.EventSubject("guest", "t"), Data: []byte("x")}
+		_, err := hub.Publish(ctx, survivor.JetStream(), m, jetstream.WithMsgID(fmt.Sprintf("m%d", i)))
+		if !hub.Unconfirmed(err) && !hub.Unavailable(err) {
+			t.Fatalf("publish %d on a leader without quorum: %v, want an error Unconfirmed or Unavailable reports", i, err)
+		}
+		t.Logf("publish %d: %v (unconfirmed %v)", i, err, hub.Unconfirmed(err))
 	}
 }

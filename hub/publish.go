@@ -31,7 +31,9 @@ const publishAckWait = 10 * time.Second
 // acknowledged may or may not be stored: one with a message id
 // (jetstream.WithMsgID) is published again after clusterAckWait, and the
 // stream's duplicate window makes the two one message; another is waited
-// for publishAckWait, as on a server alone.
+// for publishAckWait, as on a server alone. A leader that lost its quorum
+// answers the second with "in process" until it steps down: Publish goes
+// on waiting, and past leaderWait returns an error Unconfirmed reports.
 func Publish(ctx context.Context, js jetstream.JetStream, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	cluster := clustered(js)
 	deadline := time.Now().Add(leaderWait)
@@ -54,7 +56,10 @@ func Publish(ctx context.Context, js jetstream.JetStream, m *nats.Msg, opts ...j
 			}
 			ack, err = waitAckFor(ctx, f, publishAckWait-clusterAckWait)
 		}
-		if !noLeader(err) || time.Now().Add(pause).After(deadline) {
+		// Published again with its id while the first is still in
+		// process at the leader (one that lost its quorum cannot commit
+		// it): wait for the leader to commit it or step down.
+		if !noLeader(err) && !Unconfirmed(err) || time.Now().Add(pause).After(deadline) {
 			return ack, err
 		}
 		t := time.NewTimer(pause)

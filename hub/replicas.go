@@ -105,6 +105,21 @@ func Interrupted(err error) bool {
 	return errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting)
 }
 
+// Unconfirmed reports whether err says that the stream's leader took a
+// write but could not confirm it: a message with its id is still "in
+// process" there (a leader that lost its quorum cannot commit it). It may
+// or may not be stored in the end; a try with the same id later is
+// dropped as a duplicate if it was.
+func Unconfirmed(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMsgIDInProcess
+}
+
+// errCodeMsgIDInProcess is JetStream's answer to a publish whose message
+// id the stream's leader is still storing (409, "duplicate message id is
+// in process").
+const errCodeMsgIDInProcess jetstream.ErrorCode = 10158
+
 // transient reports whether a JetStream request failed for want of an
 // answer or of a leader, which a later try may get.
 func transient(err error) bool {
