@@ -7,15 +7,23 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/rules"
 )
 
 // OutcomeSource streams what became of trigger events, as JSON outcomes
-// (rules.Outcome); rules.Outcomes is one. Subscribe calls deliver with each
-// outcome of trigger t in namespace ns (of every trigger of ns when t is
-// empty) until stop is called; deliver must not block.
+// (rules.Outcome); rules.Outcomes is one.
 type OutcomeSource interface {
+	// Subscribe calls deliver with each outcome of trigger t in namespace
+	// ns (of every trigger of ns when t is empty) until stop is called;
+	// deliver must not block.
 	Subscribe(ns, t string, deliver func(outcome []byte)) (stop func(), err error)
+	// Unrouted publishes the outcome of ev, fired on t, that ran nothing
+	// because no rule of t is active: such an event is not stored, so the
+	// rule engine never reports it.
+	Unrouted(ns string, t *rules.Trigger, ev event.Event) error
 }
 
 // Tuning of event streams.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
@@ -273,6 +275,8 @@ func (f floodSource) Subscribe(_, _ string, deliver func([]byte)) (func(), error
 	}
 	return func() {}, nil
 }
+
+func (floodSource) Unrouted(string, *rules.Trigger, event.Event) error { return nil }
 
 // TestEventStreamDrops checks that a stream that falls behind drops
 // outcomes, says how many, and goes on.

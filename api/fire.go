@@ -132,22 +132,14 @@ func cloudEventError(err error) error {
 	return errorf(bad.Status, bad.Message)
 }
 
-// unroutedReporter is an OutcomeSource that also publishes the outcomes
-// of fires that no rule was active for (rules.Outcomes).
-type unroutedReporter interface {
-	Unrouted(ns string, t *rules.Trigger, ev event.Event) error
-}
-
 // reportUnrouted tells event streams (gust events tail) that the events,
-// fired on t, ran nothing because no rule of t is active: they are not
-// stored, so the rule engine never reports them.
+// fired on t, ran nothing because no rule of t is active.
 func (s *Server) reportUnrouted(ns string, t *rules.Trigger, events []event.Event) {
-	u, ok := s.cfg.Outcomes.(unroutedReporter)
-	if !ok {
+	if s.cfg.Outcomes == nil {
 		return
 	}
 	for _, ev := range events {
-		if err := u.Unrouted(ns, t, ev); err != nil {
+		if err := s.cfg.Outcomes.Unrouted(ns, t, ev); err != nil {
 			s.log.Debug("outcome of an unrouted fire not published", "trigger", ns+"/"+t.Name, "err", err)
 		}
 	}
