@@ -18,6 +18,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/backoff"
 )
 
 // CodeStore reads actions with their code, for /init.
@@ -25,22 +26,15 @@ type CodeStore interface {
 	GetAction(ctx context.Context, n actions.Name, withCode bool) (*actions.Action, uint64, error)
 }
 
-// RecordStore keeps activation records.
+// RecordStore keeps activation records (*actions.ActivationStore).
 type RecordStore interface {
-	Put(ctx context.Context, a *actions.Activation) error
-}
-
-// encodedRecordStore is a RecordStore that can store a record already
-// encoded as JSON, without waiting for it (actions.ActivationStore): the
-// invoker encodes a record once, for its announcement and its storage, and
-// the records of the activations that end together are written together.
-type encodedRecordStore interface {
+	// PutAsync starts storing a, already encoded as b (the invoker encodes
+	// a record once, for its announcement and its storage, so that the
+	// records of activations that end together are written together), and
+	// returns a function that waits until it is stored.
 	PutAsync(ctx context.Context, a *actions.Activation, b []byte) (stored func(context.Context) error)
-}
-
-// recordGetter reads stored records (actions.ActivationStore), to tell
-// whether a redelivered invocation ran already.
-type recordGetter interface {
+	// Get reads a stored record, to tell whether a redelivered invocation
+	// ran already.
 	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
 }
 
@@ -164,7 +158,8 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		}
 		// An invoker that starts while its cluster elects leaders (a
 		// node was just lost) waits for them, instead of stopping Gust.
-		for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		pause := backoff.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}
+		for {
 			c, err := st.CreateOrUpdateConsumer(ctx, cfg)
 			if err == nil {
 				return c, nil
@@ -173,12 +168,7 @@ func (iv *Invoker) Run(ctx context.Context) error {
 				return nil, fmt.Errorf("open consumer %s: %w", name, err)
 			}
 			iv.log.Warn("cannot open a consumer of the invocation queue yet: no JetStream leader answers; trying again", "consumer", name, "err", err)
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
+			backoff.Wait(ctx, pause.Next()) // an ended ctx ends the loop after the next try
 		}
 	}
 	cons, err := consumer(invokeConsumer, sharedFilter, 0)
@@ -270,14 +260,12 @@ const (
 func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Invocation) {
 	iv.inFlight.Add(1) // until acknowledged
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
-		if g, ok := iv.rec.(recordGetter); ok {
-			if _, err := g.Get(ctx, inv.Namespace, inv.ActivationID); err == nil {
-				iv.log.Info("redelivered invocation ran already", "activation_id", inv.ActivationID)
-				iv.announce(inv.ActivationID, nil) // a caller still waiting reads it from the store
-				_ = msg.Ack()
-				iv.inFlight.Add(-1)
-				return
-			}
+		if _, err := iv.rec.Get(ctx, inv.Namespace, inv.ActivationID); err == nil {
+			iv.log.Info("redelivered invocation ran already", "activation_id", inv.ActivationID)
+			iv.announce(inv.ActivationID, nil) // a caller still waiting reads it from the store
+			_ = msg.Ack()
+			iv.inFlight.Add(-1)
+			return
 		}
 		iv.log.Info("running an invocation another invoker took and did not finish", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
 	}
@@ -304,11 +292,7 @@ func retryableStore(err error) bool {
 func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, stored func(context.Context) error, err error) error {
 	iv.log.Warn("activation record not stored yet: trying again while its invocation stays queued", "activation_id", inv.ActivationID, "err", err)
 	for deadline := time.Now().Add(recordRoomWait); time.Now().Before(deadline); {
-		t := time.NewTimer(2 * time.Second)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Wait(ctx, 2*time.Second) {
 			return err
 		}
 		if iv.space != nil && iv.space() != nil {
@@ -360,11 +344,7 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored 
 	if !handed && whole {
 		iv.announce(inv.ActivationID, b)
 	}
-	if es, ok := iv.rec.(encodedRecordStore); ok {
-		stored = es.PutAsync(ctx, rec, b)
-	} else {
-		stored = func(ctx context.Context) error { return iv.rec.Put(ctx, rec) }
-	}
+	stored = iv.rec.PutAsync(ctx, rec, b)
 	if !handed && !whole {
 		err := stored(ctx)
 		iv.announce(inv.ActivationID, nil)
