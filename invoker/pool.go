@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gusthub/gust/internal/backoff"
 )
 
 // PoolOptions configure a Pool.
@@ -56,7 +58,7 @@ type Pool struct {
 	// the pool waits before it tries again (doubling, up to
 	// maxStemPause; cleared by a start that works), and stemRetry is
 	// when it may: a sandbox that is down is not asked again and again.
-	stemPause map[string]time.Duration
+	stemPause map[string]*backoff.Backoff
 	stemRetry map[string]time.Time
 	// lines are the activations waiting for a container, by warm key,
 	// with the key's demand; roomLine the keys whose lines need a new
@@ -133,7 +135,7 @@ func NewPool(sb Sandbox, opts PoolOptions) *Pool {
 	return &Pool{sb: sb, opts: opts, log: log,
 		warm: map[string][]*container{}, stems: map[string][]*container{}, lines: map[string]*keyLine{}, runs: map[string]time.Duration{}, colds: map[string]time.Duration{},
 		stemSpec: map[string]Spec{}, stemWant: map[string]int{}, stemHave: map[string]int{},
-		stemPause: map[string]time.Duration{}, stemRetry: map[string]time.Time{}}
+		stemPause: map[string]*backoff.Backoff{}, stemRetry: map[string]time.Time{}}
 }
 
 // Lease is a container acquired for one activation.

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gusthub/gust/internal/backoff"
 )
 
 func stemKey(kind string, memMB int) string { return fmt.Sprintf("%s/%d", kind, memMB) }
@@ -80,8 +82,13 @@ func (p *Pool) startStemLocked(sk string) bool {
 			if errors.Is(err, ErrPoolClosed) {
 				return
 			}
-			pause := min(max(2*p.stemPause[sk], minStemPause), maxStemPause)
-			p.stemPause[sk], p.stemRetry[sk] = pause, time.Now().Add(pause)
+			b := p.stemPause[sk]
+			if b == nil {
+				b = &backoff.Backoff{Min: minStemPause, Max: maxStemPause}
+				p.stemPause[sk] = b
+			}
+			pause := b.Next()
+			p.stemRetry[sk] = time.Now().Add(pause)
 			p.log.Warn("start stem cell failed", "kind", spec.Kind, "retry_in", pause, "err", err)
 			time.AfterFunc(pause, func() {
 				p.mu.Lock()
