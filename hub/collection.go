@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/internal/backoff"
 )
 
 // Errors a Collection returns; callers branch on them with errors.Is.
@@ -95,7 +97,8 @@ func (c *Collection[T]) Get(ctx context.Context, key string) (T, uint64, error) 
 	// A read that nobody answered (on a cluster, the bucket's leader was
 	// lost a moment ago) is made again while another is elected.
 	deadline := time.Now().Add(leaderWait)
-	for pause := 100 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+	b := backoff.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
+	for {
 		if c.leader != nil {
 			data, rev, err = readLeader(ctx, c.leader, c.bucket, key)
 		} else {
@@ -104,15 +107,11 @@ func (c *Collection[T]) Get(ctx context.Context, key string) (T, uint64, error) 
 				data, rev = e.Value(), e.Revision()
 			}
 		}
+		pause := b.Next()
 		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
 			break
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
+		backoff.Wait(ctx, pause) // an ended ctx ends the loop after the next read
 	}
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {

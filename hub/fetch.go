@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/internal/backoff"
 )
 
 // fetchReachWait bounds how long FetchNoWait waits for a consumer to be
@@ -21,16 +23,13 @@ const fetchReachWait = 2 * time.Second
 // to fetchReachWait.
 func FetchNoWait(ctx context.Context, c jetstream.Consumer, n int) ([]jetstream.Msg, error) {
 	deadline := time.Now().Add(fetchReachWait)
-	for wait := 10 * time.Millisecond; ; wait *= 2 {
+	pause := backoff.Backoff{Min: 10 * time.Millisecond, Max: fetchReachWait}
+	for {
 		msgs, err := fetchNoWait(c, n)
 		if len(msgs) > 0 || !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
 			return msgs, err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Wait(ctx, pause.Next()) {
 			return nil, err
 		}
 	}
