@@ -1,7 +1,10 @@
 // Package actions is Gust's domain model for what runs: actions (their exec
 // kinds, limits, parameters, annotations and versions), packages and package
-// bindings, activation records, the runtime manifest, and the stores that
-// keep them in JetStream.
+// bindings, the invocations a controller hands an invoker, activation
+// records and their trees, the runtime manifest, and the stores that keep
+// them in JetStream, with Cache, an in-memory mirror of the actions and
+// packages that invokes read. Resolve finds the action a name means for a
+// caller, through package bindings.
 //
 // The JSON form of every type here is OpenWhisk's wire form, so the API can
 // serve them as they are.

@@ -22,6 +22,18 @@
 // each namespace's past its retention, and RerunParams keeps activations'
 // parameters for reruns.
 //
+// On a cluster (ClusterOptions, or an external NATS) every stream, bucket
+// and object store gets the hub's replication (Options.Replicas), and
+// provisioning, reads, fetches and publishes ride through a leader
+// election, or a route not known yet, by trying again for a few seconds
+// (replicas.go, Unavailable).
+// Every Gust process advertises its role and load in a members bucket
+// (Advertise, Members; presence.go), and Status describes the cluster.
+// EventIDs remembers the events the rule engine took, for each trigger's
+// duplicate window (dedup.go); CheckSpace says when to refuse new writes,
+// before the data directory's disk runs out (space.go); TraceParent
+// carries an event's W3C trace context (trace.go).
+//
 // Data too large for a message goes through object stores: an event's
 // (dataref.go) and an invocation's parameters (params.go). The embedded
 // server's MQTT listener (mqtt.go) lets devices publish to Gust; they reach

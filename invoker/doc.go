@@ -7,7 +7,8 @@
 // queue (hub/invocations.go, through hub.Consume; the controller's side,
 // which fills it and runs sequences, is package dispatch) and runs each
 // activation in a container of the Pool, or in Go for a built-in action
-// (builtin.go). The Pool's files split its work: pool.go acquires and
+// (builtin.go); its committer (commit.go) acknowledges the invocations
+// once their records are stored, many at a time. The Pool's files split its work: pool.go acquires and
 // releases warm containers, pool_line.go queues the requests that must
 // wait and starts containers for them, pool_stem.go keeps the stem cells,
 // pool_idle.go pauses and removes idle containers, poolview.go answers,

@@ -21,6 +21,12 @@
 // attempt failed. Events carry a hop count (hub.HopsExtension); the engine runs
 // no rule for an event over hub.HopLimit, which stops loops.
 //
+// What became of each event is its Outcome: the engine publishes it on
+// core NATS (OutcomeSubject), and Outcomes streams it to the API's event
+// streams (gust events tail). A trigger's duplicate window, how long an
+// event id fired on it runs nothing again, is its "dedup-window"
+// annotation (DedupWindow).
+//
 // This package is the model only: what the API, the CLI and the feeds
 // read and write. The engine that turns trigger events into invocations
 // is package rules/engine, which only the composition root (cmd) imports.

@@ -12,7 +12,10 @@
 //   - /whisk.system/github/comment: repository, number, body, accessToken
 //     and baseUrl; it comments on the issue or pull request through
 //     go-github.
+//   - /whisk.system/mqtt/publish: topic, payload, qos, retain; it
+//     publishes to the devices on Gust's own MQTT listener, below the
+//     caller's namespace, or with url (username, password) to a broker.
 //
-// An error (a missing parameter, Slack's or GitHub's refusal) ends the
+// An error (a missing parameter, Slack's, GitHub's or the broker's refusal) ends the
 // activation as an application error whose "error" says what happened.
 package builtins

@@ -1,6 +1,9 @@
 // Package client is a small typed client of Gust's OpenWhisk-compatible
 // /api/v1 wire: actions, packages, triggers, rules, activations and
-// namespaces.
+// namespaces, and Gust's extensions of it: namespace limits and event
+// retention, activation trees and reruns, event streams (Events) and
+// replays, MQTT devices, API routes (wsk api) and the runtime images being
+// built.
 //
 // It sends requests the way the OpenWhisk CLI (wsk) sends them — PUT with
 // ?overwrite=false to create and ?overwrite=true to update, lists with

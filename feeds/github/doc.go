@@ -9,8 +9,8 @@
 //
 //   - repository: owner/repo; OpenWhisk's form, username plus repository,
 //     works too. Or organization, for an organization-wide hook.
-//   - events: the GitHub events to fire on, a comma list or a JSON array;
-//   - for all; default push.
+//   - events: the GitHub events to fire on, a comma list or a JSON array,
+//     or * for all; default push.
 //   - secret: the hook's secret; generated and shown once by CREATE when
 //     absent, masked by READ.
 //   - accessToken: a GitHub token with admin rights on the repository (or
