@@ -137,10 +137,16 @@ func (s *ActivationStore) Put(ctx context.Context, a *Activation) error {
 // already stored (work done twice after a crash or a late redelivery) is
 // not stored again, and Put returns nil; the first record stays.
 func (s *ActivationStore) PutEncoded(ctx context.Context, a *Activation, b []byte) error {
+	return s.putEncoded(ctx, a, b, "")
+}
+
+// putEncoded is PutEncoded, keeping params on the record's message unless
+// "" (PutAsyncKeeping).
+func (s *ActivationStore) putEncoded(ctx context.Context, a *Activation, b []byte, params string) error {
 	var err error
 	pause := backoff.Backoff{Min: putBackoff, Max: putBackoffMax}
 	for attempt := 1; attempt <= putAttempts; attempt++ {
-		if err = s.put(ctx, a, b); err == nil {
+		if err = s.put(ctx, a, b, params); err == nil {
 			return nil
 		}
 		if attempt == putAttempts || ctx.Err() != nil {
@@ -171,7 +177,26 @@ const putAckWait = 10 * time.Second
 // stored is called: the message id and the expected sequence make a
 // second write of the same record a no-op.
 func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte) (stored func(context.Context) error) {
-	msg, sync := s.prepare(a, b)
+	return s.putAsync(a, b, "")
+}
+
+// PutAsyncKeeping is PutAsync for the record of an activation invoked with
+// params, which it keeps for a rerun on the record's own message
+// (hub.RerunParamsHeader; RerunParams reads them) instead of a write of
+// their own. It reports false, and writes the record as PutAsync does,
+// when they cannot travel there (hub.InlineParams, or a record too large
+// for a message): the caller keeps them apart then (hub.RerunParams).
+func (s *ActivationStore) PutAsyncKeeping(ctx context.Context, a *Activation, b []byte, params json.RawMessage) (stored func(context.Context) error, kept bool) {
+	p, ok := hub.InlineParams(params)
+	if b == nil || len(b) > inlineRecordLimit || !ok {
+		return s.putAsync(a, b, ""), false
+	}
+	return s.putAsync(a, b, p), true
+}
+
+// putAsync is PutAsync, keeping params on the record's message unless "".
+func (s *ActivationStore) putAsync(a *Activation, b []byte, params string) (stored func(context.Context) error) {
+	msg, sync := s.prepare(a, b, params)
 	if msg == nil {
 		return sync
 	}
@@ -200,7 +225,7 @@ func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte)
 // that Wait, returns what PutEncoded would, writing the record by
 // PutEncoded when it is large or the batch's write failed.
 func (s *ActivationStore) PutIn(wb *hub.Batch, a *Activation, b []byte) (stored func(context.Context) error) {
-	msg, sync := s.prepare(a, b)
+	msg, sync := s.prepare(a, b, "")
 	if msg == nil {
 		return sync
 	}
@@ -217,7 +242,8 @@ func (s *ActivationStore) PutIn(wb *hub.Batch, a *Activation, b []byte) (stored 
 // b (nil: encode it), and sync, which writes it by PutEncoded. msg is nil
 // when only sync can write it: too large for a message, or unencodable
 // (sync then returns why).
-func (s *ActivationStore) prepare(a *Activation, b []byte) (msg *nats.Msg, sync func(context.Context) error) {
+// params, unless "", are kept on the message (PutAsyncKeeping).
+func (s *ActivationStore) prepare(a *Activation, b []byte, params string) (msg *nats.Msg, sync func(context.Context) error) {
 	if b == nil {
 		var err error
 		if b, err = a.MarshalJSON(); err != nil {
@@ -225,11 +251,15 @@ func (s *ActivationStore) prepare(a *Activation, b []byte) (msg *nats.Msg, sync 
 			return nil, func(context.Context) error { return err }
 		}
 	}
-	sync = func(ctx context.Context) error { return s.PutEncoded(ctx, a, b) }
+	sync = func(ctx context.Context) error { return s.putEncoded(ctx, a, b, params) }
 	if len(b) > inlineRecordLimit {
 		return nil, sync
 	}
-	return &nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b}, sync
+	msg = &nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b}
+	if params != "" {
+		msg.Header = nats.Header{hub.RerunParamsHeader: []string{params}}
+	}
+	return msg, sync
 }
 
 // recordOpts make a second write of a's record a no-op: its message id
@@ -241,8 +271,11 @@ func recordOpts(a *Activation) []jetstream.PublishOpt {
 
 // put writes the record once: inline, or whole to the object store and
 // without logs and result to the stream.
-func (s *ActivationStore) put(ctx context.Context, a *Activation, b []byte) error {
+func (s *ActivationStore) put(ctx context.Context, a *Activation, b []byte, params string) error {
 	msg := &nats.Msg{Subject: activationSubject(a.Namespace, a.Path(), a.ActivationID), Data: b, Header: nats.Header{}}
+	if params != "" && len(b) <= inlineRecordLimit {
+		msg.Header.Set(hub.RerunParamsHeader, params)
+	}
 	if len(b) > inlineRecordLimit {
 		if _, err := s.stream.GetLastMsgForSubject(ctx, msg.Subject); err == nil {
 			return nil // recorded already: keep the first record's object
@@ -301,6 +334,20 @@ func (s *ActivationStore) Get(ctx context.Context, ns, id string) (*Activation, 
 		return nil, fmt.Errorf("decode activation %s: %w", id, err)
 	}
 	return a, nil
+}
+
+// RerunParams returns the parameters kept on the message of activation
+// id's record (PutAsyncKeeping), or hub.ErrParamsNotKept: they may be in
+// hub.RerunParams' bucket instead.
+func (s *ActivationStore) RerunParams(ctx context.Context, ns, id string) (json.RawMessage, error) {
+	m, err := s.stream.GetLastMsgForSubject(ctx, activationsPrefix+"."+hub.EncodeToken(ns)+".*."+hub.EncodeToken(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, hub.ErrParamsNotKept
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the parameters of %s: %w", id, err)
+	}
+	return hub.ParamsFromHeader(m.Header)
 }
 
 // Query selects activations of one namespace.

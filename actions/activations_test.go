@@ -3,6 +3,7 @@ package actions_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -234,5 +235,67 @@ func testPutGroup(t *testing.T, async bool) {
 			t.Fatalf("get record %d: %v", i, err)
 		}
 		same(t, got, recs[i])
+	}
+}
+
+// TestPutAsyncKeeping: small parameters travel on the record's message and
+// read back, without their secrets; the record read back does not show
+// them; parameters that cannot travel in a
+// header (too large, not one line) and a record too large for a message
+// are refused, for the caller to keep apart.
+func TestPutAsyncKeeping(t *testing.T) {
+	s, closeHub := openRecords(t, t.TempDir())
+	defer closeHub()
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	for _, c := range []struct {
+		name, params string
+		rec          *actions.Activation
+		kept         bool
+		want         string // what RerunParams reads, "" for nothing (nil)
+	}{
+		{"small", `{"city":"Lyon","n":7}`, record(actions.NewActivationID(), now, 1, 10, `{}`), true, `{"city":"Lyon","n":7}`},
+		{"none", ``, record(actions.NewActivationID(), now, 1, 10, `{}`), true, ``},
+		{"secrets", `{"__ow_headers":{"authorization":"Basic eA==","accept":"*/*"}}`, record(actions.NewActivationID(), now, 1, 10, `{}`), true, `{"__ow_headers":{"accept":"*/*"}}`},
+		{"multiline", "{\n\"a\":1}", record(actions.NewActivationID(), now, 1, 10, `{}`), false, ""},
+		{"large", `{"pad":"` + strings.Repeat("x", 20<<10) + `"}`, record(actions.NewActivationID(), now, 1, 10, `{}`), false, ""},
+		{"large record", `{"a":1}`, record(actions.NewActivationID(), now, 512, 999, `{}`), false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := c.rec.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, kept := s.PutAsyncKeeping(ctx, c.rec, b, json.RawMessage(c.params))
+			if err := stored(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if kept != c.kept {
+				t.Fatalf("kept %v, want %v", kept, c.kept)
+			}
+			got, err := s.Get(ctx, "guest", c.rec.ActivationID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, got, c.rec)
+			p, err := s.RerunParams(ctx, "guest", c.rec.ActivationID)
+			switch {
+			case !c.kept:
+				if !errors.Is(err, hub.ErrParamsNotKept) {
+					t.Errorf("RerunParams = %s, %v; want hub.ErrParamsNotKept", p, err)
+				}
+			case err != nil || string(p) != c.want:
+				t.Errorf("RerunParams = %s, %v; want %s", p, err, c.want)
+			}
+		})
+	}
+	// Another namespace's activation of that id has none.
+	rec := record(actions.NewActivationID(), now, 1, 10, `{}`)
+	b, _ := rec.MarshalJSON()
+	if _, kept := s.PutAsyncKeeping(ctx, rec, b, json.RawMessage(`{"x":1}`)); !kept {
+		t.Fatal("not kept")
+	}
+	if p, err := s.RerunParams(ctx, "other", rec.ActivationID); !errors.Is(err, hub.ErrParamsNotKept) {
+		t.Errorf("another namespace's RerunParams = %s, %v; want hub.ErrParamsNotKept", p, err)
 	}
 }

@@ -12,7 +12,10 @@
 // # Listing activation records
 //
 // Records are one message each in the stream ActivationsStream, subject
-// gust.activations.<ns>.<path>.<id>, written when activations end. A list
+// gust.activations.<ns>.<path>.<id>, written when activations end; an
+// action's small parameters, kept for a rerun, travel in a header of the
+// message (ActivationStore.PutAsyncKeeping), which reading a record
+// ignores. A list
 // is newest first by start time, which is not stream order (a long
 // activation is stored after shorter ones that started later). A page
 // (ActivationStore.List with a Limit) therefore reads the stream

@@ -17,6 +17,23 @@ type ParamsLoader interface {
 	Load(ctx context.Context, ns, id string) (json.RawMessage, error)
 }
 
+// recordParams is an ActivationReader that keeps small parameters on the
+// records themselves (actions.ActivationStore).
+type recordParams interface {
+	RerunParams(ctx context.Context, ns, id string) (json.RawMessage, error)
+}
+
+// rerunParams reads the parameters of activation id of ns: from its
+// record, else from the ParamsLoader.
+func (s *Server) rerunParams(ctx context.Context, ns, id string) (json.RawMessage, error) {
+	if rp, ok := s.cfg.Activations.(recordParams); ok {
+		if p, err := rp.RerunParams(ctx, ns, id); !errors.Is(err, hub.ErrParamsNotKept) {
+			return p, err
+		}
+	}
+	return s.cfg.Params.Load(ctx, ns, id)
+}
+
 // rerunActivation answers POST /namespaces/{ns}/activations/{id}/rerun:
 // the action of activation id is invoked again, as it is now (code and
 // default parameters), with the parameters the activation was invoked
@@ -48,7 +65,7 @@ func (s *Server) rerunActivation(w http.ResponseWriter, r *http.Request, id *Ide
 	if err != nil {
 		return errorf(http.StatusBadRequest, fmt.Sprintf("Activation %s names no action (path %q).", orig.ActivationID, path))
 	}
-	params, err := s.cfg.Params.Load(ctx, orig.Namespace, orig.ActivationID)
+	params, err := s.rerunParams(ctx, orig.Namespace, orig.ActivationID)
 	if errors.Is(err, hub.ErrParamsNotKept) {
 		return errorf(http.StatusConflict, fmt.Sprintf("The parameters of activation %s are not kept (they are kept up to %d bytes, as long as the records), so it cannot be run again.",
 			orig.ActivationID, hub.RerunParamsLimit))

@@ -20,7 +20,8 @@
 // the invokers' answers about their pools (pools.go). It also reads stored events back:
 // Publisher.Replay puts them on their trigger again, EventRetention purges
 // each namespace's past its retention, and RerunParams keeps activations'
-// parameters for reruns.
+// parameters for reruns (small ones on their records' messages,
+// RerunParamsHeader).
 //
 // On a cluster (ClusterOptions, or an external NATS) every stream, bucket
 // and object store gets the hub's replication (Options.Replicas), and

@@ -15,7 +15,8 @@ import (
 // The parameters of activations are kept for `gust activation rerun`,
 // which invokes an action again with them: the activation record does not
 // hold them (OpenWhisk's records never did, and reading a record must not
-// reveal what the caller sent), so the invoker keeps them aside in the
+// reveal what the caller sent), so the invoker keeps them aside: small ones
+// in a header of the record's message (RerunParamsHeader), others in the
 // key-value bucket RerunBucket under the activation's id.
 //
 // What is kept, and what is not:
@@ -41,6 +42,52 @@ var ErrParamsNotKept = errors.New("the activation's parameters are not kept")
 // secretHeaders are the request headers a web action gets that are not
 // kept for a rerun.
 var secretHeaders = []string{"authorization", "cookie", "proxy-authorization"}
+
+// RerunParamsHeader keeps small parameters (InlineParams) on the
+// activation record's own message instead of in RerunBucket: the record is
+// written anyway, so they cost no JetStream write of their own, and they
+// are as durable as the record and kept as long. Reading a record decodes
+// the message's body only, so they stay as hidden as in the bucket.
+const RerunParamsHeader = "Gust-Rerun-Params"
+
+// inlineParamsLimit bounds the parameters kept on a record's message: a
+// page of records reads a few hundred messages whole, headers included
+// (a record without them is about 0.5-1 KB).
+const inlineParamsLimit = 4 << 10
+
+// InlineParams is payload as RerunParamsHeader keeps it (without the
+// secrets Keep leaves out too), and false when it cannot be kept there, to
+// be kept by Keep: over inlineParamsLimit, or not one line of text (a
+// header is one line; parameters that came through the queue are compact
+// JSON, which has no control bytes).
+func InlineParams(payload json.RawMessage) (string, bool) {
+	if len(payload) > inlineParamsLimit {
+		return "", false
+	}
+	if len(payload) == 0 {
+		return "null", true
+	}
+	for _, c := range payload {
+		if c < 0x20 || c == 0x7f {
+			return "", false
+		}
+	}
+	return string(withoutSecrets(payload)), true
+}
+
+// ParamsFromHeader returns the parameters that h, the headers of an
+// activation record's message, keeps (RerunParamsHeader), or
+// ErrParamsNotKept.
+func ParamsFromHeader(h nats.Header) (json.RawMessage, error) {
+	v, ok := h[RerunParamsHeader]
+	if !ok || len(v) == 0 {
+		return nil, ErrParamsNotKept
+	}
+	if v[0] == "null" || v[0] == "" {
+		return nil, nil
+	}
+	return json.RawMessage(v[0]), nil
+}
 
 // RerunParams keeps and reads the parameters of activations.
 type RerunParams struct {

@@ -33,6 +33,11 @@ type RecordStore interface {
 	// records of activations that end together are written together), and
 	// returns a function that waits until it is stored.
 	PutAsync(ctx context.Context, a *actions.Activation, b []byte) (stored func(context.Context) error)
+	// PutAsyncKeeping is PutAsync that also keeps params, the
+	// activation's parameters for a rerun, on the record's message, which
+	// saves their own write; kept is false when they cannot travel there,
+	// for the invoker to keep them apart (hub.RerunParams).
+	PutAsyncKeeping(ctx context.Context, a *actions.Activation, b []byte, params json.RawMessage) (stored func(context.Context) error, kept bool)
 	// Get reads a stored record, to tell whether a redelivered invocation
 	// ran already.
 	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
@@ -320,13 +325,6 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored 
 	}
 	rec := iv.activate(ctx, inv)
 	release(ctx, iv.opts.Slots, inv, iv.log)
-	// Kept for `gust activation rerun` (hub.RerunParams says what is kept).
-	// Parameters by reference (over 768 KB) are more than is kept.
-	if inv.PayloadRef == "" {
-		if _, err := iv.params.Keep(ctx, inv.Namespace, inv.ActivationID, inv.Payload); err != nil {
-			iv.log.Warn("parameters not kept for a rerun", "activation_id", inv.ActivationID, "err", err)
-		}
-	}
 	if observed != nil {
 		observed(rec)
 	}
@@ -344,7 +342,22 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored 
 	if !handed && whole {
 		iv.announce(inv.ActivationID, b)
 	}
-	stored = iv.rec.PutAsync(ctx, rec, b)
+	// The parameters are kept for `gust activation rerun` (hub.RerunParams
+	// says what is kept): with the record when they are small, else apart.
+	// Parameters by reference (over 768 KB) are more than is kept.
+	keepApart := false
+	if inv.PayloadRef == "" {
+		var kept bool
+		stored, kept = iv.rec.PutAsyncKeeping(ctx, rec, b, inv.Payload)
+		keepApart = !kept
+	} else {
+		stored = iv.rec.PutAsync(ctx, rec, b)
+	}
+	if keepApart {
+		if _, err := iv.params.Keep(ctx, inv.Namespace, inv.ActivationID, inv.Payload); err != nil {
+			iv.log.Warn("parameters not kept for a rerun", "activation_id", inv.ActivationID, "err", err)
+		}
+	}
 	if !handed && !whole {
 		err := stored(ctx)
 		iv.announce(inv.ActivationID, nil)
