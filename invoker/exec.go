@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"runtime"
 	"strconv"
 	"strings"
@@ -52,6 +55,11 @@ type outcome struct {
 	// (inline); otherwise they are read from the container's output.
 	logs   []string
 	inline bool
+	// notRun: the activation was queued at the container's proxy, which
+	// never started it (proxy.QueueHeader); it may run elsewhere.
+	notRun bool
+	// started is when the proxy started a queued activation.
+	started time.Time
 }
 
 func errorResult(msg string) json.RawMessage {
@@ -83,34 +91,64 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actio
 		return iv.finish(rec, inv, time.Now(), 0, false, failed(actions.StatusDeveloperError, err.Error()), nil)
 	}
 	waitStart := time.Now()
-	lease, err := iv.acquire(ctx, inv, Request{Key: warmKey(inv), Spec: spec, Concurrency: a.Limits.Concurrency})
-	if err != nil {
-		iv.log.Error("no container for activation", "activation_id", inv.ActivationID, "action", a.FullName().String(), "err", err)
-		status := actions.StatusInternalError
-		if errors.Is(err, errImage) {
-			status = actions.StatusDeveloperError
+	for attempt := 1; ; attempt++ {
+		// After maxQueueAttempts queues that lost their container before
+		// its turn, it waits for a container of its own.
+		req := Request{Key: warmKey(inv), Spec: spec, Concurrency: a.Limits.Concurrency, Alone: attempt > maxQueueAttempts}
+		lease, err := iv.acquire(ctx, inv, req)
+		if err != nil {
+			return iv.finish(rec, inv, waitStart, 0, false, iv.noContainer(inv, err), nil)
 		}
-		msg := msgNoContainer
-		switch {
-		case status == actions.StatusDeveloperError:
-			msg = err.Error()
-		case a.Exec.Kind == actions.KindBlackbox:
-			// Said in Gust's words, with the image: the engine's are in the log.
-			msg = fmt.Sprintf("%s A container of the action's image %s could not be started, or did not answer OpenWhisk's action protocol on port 8080.", msgNoContainer, a.Exec.Image)
+		rec, done := iv.runLeased(ctx, inv, spec, rec, lease)
+		if done {
+			return rec
 		}
-		return iv.finish(rec, inv, waitStart, 0, false, failed(status, msg), nil)
 	}
+}
+
+// maxQueueAttempts bounds how many times an activation joins a queue at a
+// container's proxy (Lease.Queued) and hears that its container is gone
+// before its turn; after that it takes only containers of its own.
+const maxQueueAttempts = 3
+
+// noContainer is the outcome of an activation that got no container.
+func (iv *Invoker) noContainer(inv *actions.Invocation, err error) outcome {
+	a := &inv.Action
+	iv.log.Error("no container for activation", "activation_id", inv.ActivationID, "action", a.FullName().String(), "err", err)
+	status := actions.StatusInternalError
+	if errors.Is(err, errImage) {
+		status = actions.StatusDeveloperError
+	}
+	msg := msgNoContainer
+	switch {
+	case status == actions.StatusDeveloperError:
+		msg = err.Error()
+	case a.Exec.Kind == actions.KindBlackbox:
+		// Said in Gust's words, with the image: the engine's are in the log.
+		msg = fmt.Sprintf("%s A container of the action's image %s could not be started, or did not answer OpenWhisk's action protocol on port 8080.", msgNoContainer, a.Exec.Image)
+	}
+	return failed(status, msg)
+}
+
+// runLeased runs inv in the leased container and returns its record, or
+// done false when it was queued at the container's proxy and never
+// started: the lease is then back, for the activation to try again.
+func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec Spec, rec *actions.Activation, lease *Lease) (_ *actions.Activation, done bool) {
+	a := &inv.Action
 	c := lease.Container()
 	// Logs are collected from activations that have their container to
 	// themselves: from Gust's own proxy with its answers, else from the
 	// container's output, up to the sentinels. Gust's proxy is told not to
-	// write the others' at all.
+	// write the others' at all. A queued activation's come with its
+	// answer: the container's output is the one ahead's.
 	collect := a.Limits.Concurrency <= 1
 	logLimit := 0
 	var session *logSession
 	switch {
 	case collect:
-		session = lease.logs().begin(a.Limits.Logs << 20)
+		if !lease.Queued {
+			session = lease.logs().begin(a.Limits.Logs << 20)
+		}
 		if spec.ProxySocket {
 			logLimit = a.Limits.Logs << 20
 		}
@@ -128,14 +166,25 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actio
 		}
 	}
 	if out.healthy {
-		out = iv.run(ctx, c, inv, logLimit)
+		out = iv.run(ctx, c, inv, logLimit, lease.Queued)
+	}
+	if out.notRun {
+		iv.pool.release(lease, false)
+		return nil, false
+	}
+	if !out.started.IsZero() {
+		start = out.started
 	}
 	var logs []string
 	switch {
 	case !collect:
 	case out.inline:
 		logs = out.logs
-		lease.logs().drop(session)
+		if session != nil {
+			lease.logs().drop(session)
+		}
+	case session == nil:
+		logs = []string{logFailureMessage}
 	default:
 		logs = lease.logs().end(session, sentinelWait)
 	}
@@ -145,8 +194,7 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actio
 		// that /run instead of delaying it.
 		runtime.Gosched()
 	}
-	rec = iv.finish(rec, inv, start, initTime, lease.Cold, out, logs)
-	return rec
+	return iv.finish(rec, inv, start, initTime, lease.Cold, out, logs), true
 }
 
 // warmKey identifies the containers that may serve inv: the same invoking
@@ -255,8 +303,9 @@ func initFailure(body []byte) string {
 }
 
 // run sends /run with the activation's parameters and reads the result;
-// logLimit is post's.
-func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int) outcome {
+// logLimit is post's. A queued run waits at the proxy for the one ahead
+// (proxy.QueueHeader).
+func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int, queued bool) outcome {
 	a := &inv.Action
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
 	msg := runRequest{
@@ -278,19 +327,32 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 		msg.Value = inv.Params()
 		body, _ = json.Marshal(msg)
 	}
+	if queued {
+		ans, err := postQueued(ctx, c, body, timeout, logLimit)
+		if ans.started.IsZero() && (ans.notRun || err != nil && ctx.Err() == nil && !errors.Is(err, errQueueWait)) {
+			// No 102 came: the proxy never handed the request to the
+			// action.
+			return outcome{notRun: true}
+		}
+		out := ans.with(iv.runOutcome(c, a, ans.status, ans.body, err))
+		out.started = ans.started
+		return out
+	}
 	ans, err := post(ctx, c, "/run", body, timeout, logLimit)
 	return ans.with(iv.runOutcome(c, a, ans.status, ans.body, err))
 }
 
 // runRequest is the body of /run (OpenWhisk's action container protocol).
 type runRequest struct {
+	// Deadline comes first: Gust's proxy resets it where it starts a
+	// queued run (proxy.QueueHeader), at once when it is first.
+	Deadline      string          `json:"deadline"`
 	Value         json.RawMessage `json:"value"`
 	Namespace     string          `json:"namespace"`
 	ActionName    string          `json:"action_name"`
 	ActionVersion string          `json:"action_version"`
 	ActivationID  string          `json:"activation_id"`
 	TransactionID string          `json:"transaction_id"`
-	Deadline      string          `json:"deadline"`
 	APIKey        string          `json:"api_key,omitempty"`
 	// TraceParent and TraceID are the activation's W3C trace context, if
 	// any: the action proxy makes them __OW_TRACEPARENT and __OW_TRACE_ID.
@@ -364,6 +426,10 @@ type answer struct {
 	body   []byte
 	logs   *proxy.InlineAnswer
 	limit  int // the log limit asked for
+	// For a queued /run (postQueued): when the proxy started it (its 102),
+	// or that the proxy says it never did.
+	started time.Time
+	notRun  bool
 }
 
 // with adds the answer's inline logs to o.
@@ -395,10 +461,52 @@ const noLogs = -1
 func post(ctx context.Context, c Container, path string, body []byte, timeout time.Duration, logLimit int) (answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	return send(ctx, c, path, body, logLimit, nil)
+}
+
+// errQueueWait says a queued /run was not started within queueWait.
+var errQueueWait = errors.New("the action proxy did not start the queued run")
+
+// queueWait bounds how long a queued /run waits for its turn beyond its
+// time limit: the one ahead of it, an activation of the same action,
+// ends within the same time limit, then the proxy ends its logs.
+const queueWait = time.Minute
+
+// postQueued is post for a /run queued at Gust's proxy behind the one
+// running there (proxy.QueueHeader): its time limit starts when the
+// proxy's 102 says the run started, which the answer's started records.
+func postQueued(ctx context.Context, c Container, body []byte, timeout time.Duration, logLimit int) (answer, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wait := time.AfterFunc(timeout+queueWait, func() { cancel(errQueueWait) })
+	defer wait.Stop()
+	var started time.Time
+	var limit *time.Timer
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+		if code == http.StatusProcessing && started.IsZero() {
+			started = time.Now()
+			if wait.Stop() {
+				limit = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+			}
+		}
+		return nil
+	}}
+	header := http.Header{proxy.QueueHeader: {strconv.FormatInt(timeout.Milliseconds(), 10)}}
+	ans, err := send(httptrace.WithClientTrace(ctx, trace), c, "/run", body, logLimit, header)
+	if limit != nil {
+		limit.Stop()
+	}
+	ans.started = started
+	return ans, err
+}
+
+// send is post without its time limit, with the extra header.
+func send(ctx context.Context, c Container, path string, body []byte, logLimit int, header http.Header) (answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL()+path, bytes.NewReader(body))
 	if err != nil {
 		return answer{}, err
 	}
+	maps.Copy(req.Header, header)
 	req.Header.Set("Content-Type", "application/json")
 	switch {
 	case logLimit > 0:
@@ -409,12 +517,12 @@ func post(ctx context.Context, c Container, path string, body []byte, timeout ti
 	resp, err := c.Client().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return answer{}, ctx.Err()
+			return answer{}, context.Cause(ctx)
 		}
 		return answer{}, err
 	}
 	defer resp.Body.Close()
-	ans := answer{status: resp.StatusCode, limit: logLimit}
+	ans := answer{status: resp.StatusCode, limit: logLimit, notRun: resp.Header.Get(proxy.QueueHeader) == proxy.QueueNotRun}
 	inline := logLimit > 0 && resp.Header.Get(proxy.LogsHeader) == "inline"
 	max := int64(MaxResultBytes)
 	if inline {
@@ -424,7 +532,7 @@ func post(ctx context.Context, c Container, path string, body []byte, timeout ti
 	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
 		if ctx.Err() != nil {
-			return answer{}, ctx.Err()
+			return answer{}, context.Cause(ctx)
 		}
 		return answer{}, err
 	}

@@ -67,6 +67,9 @@ type Pool struct {
 	roomLine []string
 	// runs keeps the run time of keys whose lines are gone.
 	runs map[string]time.Duration
+	// later holds the failed containers to destroy once the activation
+	// queued behind the failed one is back (container.destroyLater).
+	later map[*container]bool
 	// colds is the mean time a cold start takes (create and /init), a
 	// moving average by image (runtime kinds and blackbox images start
 	// in very different times), "" for every image.
@@ -110,7 +113,28 @@ type container struct {
 	// pauseMu orders a Pause in progress before the Resume of the next
 	// activation.
 	pauseMu sync.Mutex
+	// queues: the container runs one activation at a time behind Gust's
+	// proxy, which can queue a second /run (proxy.QueueHeader); behind is
+	// the lease of the activation queued behind the running one, if any.
+	// destroyLater: the container failed while behind was still out; it
+	// is destroyed once that lease is back.
+	queues       bool
+	behind       *Lease
+	destroyLater bool
 }
+
+// queues reports whether containers of spec running an action of the
+// given concurrency take a queued activation (see container.queues).
+func queues(spec Spec, concurrency int) bool { return spec.ProxySocket && concurrency <= 1 }
+
+// maxQueuedRun is the longest mean run time of a key whose activations
+// queue behind a running one: the queue saves the invoker's round trip
+// between two runs, worth it for short runs only, while an activation
+// queued behind a long one could have taken a container freed or started
+// meanwhile. The bound is the wait the lines aim at under a lasting load
+// (sustainedWait): the mean run includes the invoker's round trip, which
+// on a busy machine alone takes tens of milliseconds.
+const maxQueuedRun = sustainedWait
 
 // signalReadyLocked wakes the activations waiting for c's /init.
 func (c *container) signalReadyLocked() {
@@ -133,7 +157,7 @@ func NewPool(sb Sandbox, opts PoolOptions) *Pool {
 		opts.MemoryMB = 2048
 	}
 	return &Pool{sb: sb, opts: opts, log: log,
-		warm: map[string][]*container{}, stems: map[string][]*container{}, lines: map[string]*keyLine{}, runs: map[string]time.Duration{}, colds: map[string]time.Duration{},
+		warm: map[string][]*container{}, stems: map[string][]*container{}, lines: map[string]*keyLine{}, runs: map[string]time.Duration{}, later: map[*container]bool{}, colds: map[string]time.Duration{},
 		stemSpec: map[string]Spec{}, stemWant: map[string]int{}, stemHave: map[string]int{},
 		stemPause: map[string]*backoff.Backoff{}, stemRetry: map[string]time.Time{}}
 }
@@ -146,8 +170,13 @@ type Lease struct {
 	// activation runs it.
 	Cold bool
 	// since is when the container started serving the activation: the
-	// lease, or for a cold one the end of /init.
+	// lease, or for a cold one the end of /init; for a queued one, when
+	// the activation ahead released the container (zero until then).
 	since time.Time
+	// Queued reports that the activation waits at the container's proxy
+	// behind the one running there (proxy.QueueHeader): its time limit
+	// starts when the proxy starts it.
+	Queued bool
 }
 
 // Container is the leased container.
@@ -166,15 +195,19 @@ type Request struct {
 	Spec Spec
 	// Concurrency is how many activations one container may run at once.
 	Concurrency int
+	// Alone: the activation does not queue behind another at a
+	// container's proxy (Lease.Queued).
+	Alone bool
 }
 
 // claim says how an activation got its container.
 type claim int
 
 const (
-	claimWarm claim = iota // initialized: run at once
-	claimCold              // fresh: the activation runs /init
-	claimJoin              // another activation runs /init: wait for it
+	claimWarm  claim = iota // initialized: run at once
+	claimCold               // fresh: the activation runs /init
+	claimJoin               // another activation runs /init: wait for it
+	claimQueue              // queue behind the running activation (container.queues)
 )
 
 // Acquire returns a container for req: a free warm one, else whichever of
@@ -194,8 +227,8 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 			return nil, fmt.Errorf("action needs %d MB, more than the invoker's %d MB", req.Spec.MemoryMB, p.opts.MemoryMB)
 		}
 		var g grant
-		if c := p.freeLocked(req.Key, true); c != nil {
-			g = grant{c: c, how: p.claimLocked(c)}
+		if c := p.freeLocked(req.Key, true, !req.Alone); c != nil {
+			g = p.grantLocked(c)
 			p.mu.Unlock()
 		} else {
 			w := p.enqueueLocked(req)
@@ -207,6 +240,8 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 		}
 		c := g.c
 		switch g.how {
+		case claimQueue:
+			return g.queued, nil
 		case claimCold:
 			return &Lease{c: c, pool: p, Cold: true, since: time.Now()}, nil
 		case claimJoin:
@@ -247,10 +282,11 @@ func (p *Pool) awaitInit(ctx context.Context, c *container) bool {
 
 // freeLocked returns a live container of key with room for one more
 // activation, unclaimed, or nil: an initialized running one first, then
-// a paused one, one being initialized (concurrent actions), a fresh one.
-// With ifNoLine it returns nil while activations of key wait in line, so
-// that a newcomer does not pass them.
-func (p *Pool) freeLocked(key string, ifNoLine bool) *container {
+// a paused one, one being initialized (concurrent actions), a fresh one,
+// and last, with queue and when the key's runs are short, a running one
+// that queues (claimQueue). With ifNoLine it returns nil while
+// activations of key wait in line, so that a newcomer does not pass them.
+func (p *Pool) freeLocked(key string, ifNoLine, queue bool) *container {
 	if l := p.lines[key]; ifNoLine && l != nil && len(l.waiters) > 0 {
 		return nil
 	}
@@ -273,7 +309,35 @@ func (p *Pool) freeLocked(key string, ifNoLine bool) *container {
 			best, bestRank = c, rank
 		}
 	}
+	if best == nil && queue && p.shortRunsLocked(key) {
+		for _, c := range p.warm[key] {
+			if c.queues && c.behind == nil && !c.dead && c.initialized && !c.paused && c.active == c.maxActive {
+				return c
+			}
+		}
+	}
 	return best
+}
+
+// shortRunsLocked reports whether key's mean run time is known and short
+// enough for its activations to queue (maxQueuedRun).
+func (p *Pool) shortRunsLocked(key string) bool {
+	run := p.runs[key]
+	if l := p.lines[key]; l != nil {
+		run = l.run
+	}
+	return run > 0 && run <= maxQueuedRun
+}
+
+// grantLocked claims a slot of c, which freeLocked returned; a queued
+// claim comes with its lease.
+func (p *Pool) grantLocked(c *container) grant {
+	g := grant{c: c, how: p.claimLocked(c)}
+	if g.how == claimQueue {
+		g.queued = &Lease{c: c, pool: p, Queued: true}
+		c.behind = g.queued
+	}
+	return g
 }
 
 // claimLocked takes one of c's free slots for an activation.
@@ -281,6 +345,8 @@ func (p *Pool) claimLocked(c *container) claim {
 	c.active++
 	c.stopTimer()
 	switch {
+	case c.active > c.maxActive:
+		return claimQueue
 	case c.fresh:
 		c.fresh = false
 		return claimCold
@@ -390,7 +456,8 @@ func sortByLastUsed(cs []*container) {
 // holds p.mu and has reserved its memory.
 func newContainer(spec Spec, key string, concurrency int) *container {
 	return &container{key: key, kind: spec.Kind, image: spec.Image, memMB: spec.MemoryMB,
-		maxActive: max(concurrency, 1), lastUsed: time.Now(), ready: make(chan struct{})}
+		maxActive: max(concurrency, 1), lastUsed: time.Now(), ready: make(chan struct{}),
+		queues: key != "" && queues(spec, concurrency)}
 }
 
 // createTimeout bounds the creation of a container (create, start, until
@@ -461,6 +528,17 @@ func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.unclaimLocked(c, l.Cold)
+	queuedBehind := c.behind != nil && c.behind != l
+	switch {
+	case c.behind == l: // it left before its turn
+		c.behind = nil
+	case c.behind != nil: // the one queued behind l runs now
+		c.behind.since, c.runSince = now, now
+		c.behind = nil
+	}
+	if c.destroyLater && c.active == 0 {
+		p.destroyLaterDoneLocked(c)
+	}
 	c.lastUsed = now
 	if healthy && !l.since.IsZero() && c.key != "" && c.initialized {
 		if ln := p.lines[c.key]; ln != nil {
@@ -468,7 +546,16 @@ func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 		}
 	}
 	if !healthy || p.closed {
-		p.removeLocked(c, "failed")
+		if queuedBehind && !c.dead && !p.closed {
+			// An activation queued behind l is still out: it may be
+			// running, or about to hear from the proxy that it did not
+			// run. Destroying the container would cut it off.
+			c.destroyLater = true
+			p.later[c] = true
+			p.forgetLocked(c)
+		} else {
+			p.removeLocked(c, "failed")
+		}
 		p.wakeNextLocked()
 		return false
 	}
@@ -480,6 +567,14 @@ func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 	p.serveLocked(c.key)
 	p.idleLocked(c)
 	return c.active > before
+}
+
+// destroyLaterDoneLocked destroys c, which waited for its queued
+// activation (container.destroyLater).
+func (p *Pool) destroyLaterDoneLocked(c *container) {
+	c.destroyLater = false
+	delete(p.later, c)
+	p.destroyLocked(c)
 }
 
 // MarkInitialized records that the leased container ran /init.
@@ -533,6 +628,9 @@ type Stats struct {
 	// Waiting counts the activations waiting for a container, Starting
 	// the containers being created for them.
 	Waiting, Starting int
+	// Queued counts the activations queued at a container's proxy behind
+	// the one running there (Lease.Queued).
+	Queued int
 }
 
 // Stats returns a snapshot of the pool.
@@ -552,6 +650,9 @@ func (p *Pool) Stats() Stats {
 			}
 			if c.paused {
 				s.Paused++
+			}
+			if c.behind != nil {
+				s.Queued++
 			}
 		}
 	}
@@ -583,6 +684,9 @@ func (p *Pool) Close() {
 		}
 		for key := range p.lines {
 			p.failLineLocked(key, ErrPoolClosed, true)
+		}
+		for c := range p.later {
+			p.destroyLaterDoneLocked(c)
 		}
 		p.roomLine = nil
 	}

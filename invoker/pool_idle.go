@@ -76,6 +76,11 @@ func (p *Pool) removeLocked(c *container, why string) {
 		return
 	}
 	p.log.Debug("container removed", "container", c.ID(), "reason", why)
+	p.destroyLocked(c)
+}
+
+// destroyLocked destroys c in the background.
+func (p *Pool) destroyLocked(c *container) {
 	p.bg.Add(1)
 	go func() {
 		defer p.bg.Done()

@@ -40,12 +40,14 @@ type keyLine struct {
 type keyWaiter struct {
 	ch    chan grant
 	since time.Time
+	alone bool // Request.Alone
 }
 
 type grant struct {
-	c   *container
-	how claim
-	err error
+	c      *container
+	how    claim
+	queued *Lease // a claimQueue's lease
+	err    error
 }
 
 // lineLocked returns key's line, made if need be.
@@ -72,7 +74,7 @@ func (p *Pool) enqueueLocked(req Request) *keyWaiter {
 	if len(l.waiters) == 0 {
 		l.since = now
 	}
-	w := &keyWaiter{ch: make(chan grant, 1), since: now}
+	w := &keyWaiter{ch: make(chan grant, 1), since: now, alone: req.Alone}
 	l.waiters = append(l.waiters, w)
 	p.provisionLocked(req.Key)
 	return w
@@ -91,6 +93,9 @@ func (p *Pool) await(ctx context.Context, key string, w *keyWaiter) (grant, erro
 	if !p.dropWaiterLocked(key, w) {
 		if g := <-w.ch; g.c != nil { // served meanwhile
 			p.unclaimLocked(g.c, g.how == claimCold)
+			if g.queued != nil && g.c.behind == g.queued {
+				g.c.behind = nil
+			}
 			p.serveLocked(key)
 			p.idleLocked(g.c)
 			p.wakeNextLocked()
@@ -154,12 +159,11 @@ func (p *Pool) tidyLocked(key string) {
 func (p *Pool) serveLocked(key string) {
 	l := p.lines[key]
 	for l != nil && len(l.waiters) > 0 {
-		c := p.freeLocked(key, false)
+		c := p.freeLocked(key, false, !l.waiters[0].alone)
 		if c == nil {
 			return
 		}
-		how := p.claimLocked(c)
-		p.popLocked(key, l).ch <- grant{c: c, how: how}
+		p.popLocked(key, l).ch <- p.grantLocked(c)
 	}
 }
 

@@ -26,6 +26,7 @@ func (p *Pool) takeStem(key string, spec Spec, concurrency int) *container {
 	p.stems[sk] = cs[:len(cs)-1]
 	p.stemHave[sk]--
 	c.stemKey, c.key, c.maxActive, c.fresh = "", key, max(concurrency, 1), true
+	c.queues = queues(spec, concurrency)
 	p.warm[key] = append(p.warm[key], c)
 	p.replenishLocked(sk)
 	return c

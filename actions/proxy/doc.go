@@ -40,6 +40,14 @@
 // answers may come in any order. Otherwise the proxy runs one /run at a time
 // and the lines are OpenWhisk's, so OpenWhisk's ActionLoop launchers work.
 //
+// An invoker may send a /run before the one ahead of it has ended, with
+// QueueHeader: it waits at the proxy for its turn, which starts once the
+// one ahead has been answered and its logs taken, and the proxy says so
+// with a 102 Processing before the final answer; the run's time limit and
+// its "deadline" count from then. If the language process is gone by its
+// turn, the answer is 503 with QueueHeader set to QueueNotRun, with no
+// 102: the action never got the request.
+//
 // A launcher that acknowledges with "thrown":true answers an activation
 // whose code threw (rather than returned) with the error's message as a
 // JSON string, which no result can be: the proxy answers that /run with

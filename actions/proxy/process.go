@@ -28,7 +28,7 @@ type process struct {
 	results *os.File // read end of fd 3
 
 	writeMu sync.Mutex // one request line at a time on stdin
-	runMu   sync.Mutex // one run at a time unless concurrent
+	runMu   sync.Mutex // one run at a time unless concurrent (turn)
 
 	ready      chan struct{} // closed at the first line of fd 3 or its end
 	readyLine  bool          // the first line was a ready line; set before ready closes
@@ -273,14 +273,37 @@ func (p *process) exitedBeforeInit() error {
 	}
 }
 
-// run sends one request line and returns the answer. The line is a compact
-// JSON object.
+// turn waits for a run's turn: unless the process runs requests
+// concurrently, one run at a time, from the moment its line is sent until
+// the proxy has ended its logs, so that the next run's output cannot mix
+// with them. The caller calls the function returned once done.
+func (p *process) turn() (done func()) {
+	if p.concurrent {
+		return func() {}
+	}
+	p.runMu.Lock()
+	return p.runMu.Unlock
+}
+
+// gone reports whether the process has exited or its result pipe ended: a
+// line sent now would not run.
+func (p *process) gone() bool {
+	select {
+	case <-p.dead:
+		return true
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// run sends one request line and returns the answer; the caller has its
+// turn. The line is a compact JSON object.
 func (p *process) run(ctx context.Context, line []byte) ([]byte, error) {
 	if p.concurrent {
 		return p.runConcurrent(ctx, line)
 	}
-	p.runMu.Lock()
-	defer p.runMu.Unlock()
 	if err := p.send(line); err != nil {
 		return nil, err
 	}

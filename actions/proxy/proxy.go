@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 )
 
 // Sentinel is the line the proxy writes to stdout and stderr after every
@@ -336,14 +337,49 @@ func (s *Server) failInit(w http.ResponseWriter, r *http.Request, code int, msg 
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
-	code, answer := s.run(r)
-	s.answer(w, r, code, answer)
+	line, p, code, body := s.runLine(r)
+	if p == nil {
+		s.answer(w, r, code, body)
+		return
+	}
+	limit, queued := queueLimit(r)
+	done := p.turn()
+	if queued {
+		if r.Context().Err() != nil || p.gone() {
+			// The one ahead left no process to run on: the invoker may run
+			// this activation elsewhere.
+			done()
+			s.log.Debug("queued run not started: the language process is gone")
+			w.Header().Set(QueueHeader, QueueNotRun)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": msgExited})
+			return
+		}
+		// Its time limit starts now, not when it was queued.
+		line = withDeadline(line, time.Now().Add(limit))
+		w.WriteHeader(http.StatusProcessing)
+	}
+	hits, hitsCounted := pidsHits()
+	code, body = s.runOn(r.Context(), p, line)
+	if now, ok := pidsHits(); hitsCounted && ok && now > hits {
+		body = withPidsLimit(body, pidsLimit())
+	}
+	logs := s.endLogs(r, body != nil)
+	done()
+	write(w, code, body, logs)
 }
 
 // answer ends an activation: it answers with body (nil: the client is
 // gone) and its logs, inline (LogsHeader) or as lines and sentinels on the
 // container's streams.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, code int, body []byte) {
+	write(w, code, body, s.endLogs(r, body != nil))
+}
+
+// endLogs ends an activation's logs: it returns them for an answer that
+// takes them inline (answering, and asked for with LogsHeader), else
+// writes them with the sentinels to the container's streams and returns
+// nil.
+func (s *Server) endLogs(r *http.Request, answering bool) *InlineAnswer {
 	inline := s.logs.requested(r)
 	s.mu.Lock()
 	out, errOut := s.out, s.errOut
@@ -351,53 +387,62 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, code int, body [
 	keeping, discarding := s.logs.mode()
 	switch {
 	case discarding:
+		return nil
 	case out == nil || errOut == nil || !keeping:
 		s.writeSentinels()
-	default:
-		logs := s.logs.end(out.w, errOut.w)
-		if body != nil && inline {
-			writeInline(w, code, body, logs)
-			return
-		}
-		s.logs.writeOut(logs)
+		return nil
 	}
-	if body == nil {
-		return // the client is gone
+	logs := s.logs.end(out.w, errOut.w)
+	if answering && inline {
+		return &logs
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	// The client may be gone; there is nobody to tell.
-	_, _ = w.Write(append(body, '\n'))
+	s.logs.writeOut(logs)
+	return nil
 }
 
-// run executes one /run and returns the status and body of its answer.
-func (s *Server) run(r *http.Request) (int, []byte) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
-	var line bytes.Buffer
-	if err == nil {
-		err = json.Compact(&line, body)
+// write answers with body and, when not nil, the logs inline. A nil body
+// writes nothing: the client is gone.
+func write(w http.ResponseWriter, code int, body []byte, logs *InlineAnswer) {
+	switch {
+	case body == nil:
+	case logs != nil:
+		writeInline(w, code, body, *logs)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		// The client may be gone; there is nobody to tell.
+		_, _ = w.Write(append(body, '\n'))
 	}
-	if err == nil && (line.Len() == 0 || line.Bytes()[0] != '{') {
+}
+
+// runLine reads a /run's body as a compact JSON line and returns it with
+// the process to run it on, or else (p nil) the status and body of the
+// answer.
+func (s *Server) runLine(r *http.Request) (line []byte, p *process, code int, answer []byte) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	var buf bytes.Buffer
+	if err == nil {
+		err = json.Compact(&buf, body)
+	}
+	if err == nil && (buf.Len() == 0 || buf.Bytes()[0] != '{') {
 		err = errors.New("the request is not a JSON object")
 	}
 	if err != nil {
-		return errorAnswer(http.StatusBadRequest, "Error unmarshaling request: "+err.Error())
+		code, answer = errorAnswer(http.StatusBadRequest, "Error unmarshaling request: "+err.Error())
+		return nil, nil, code, answer
 	}
 	s.mu.Lock()
 	p, closed := s.proc, s.closed
 	s.mu.Unlock()
 	switch {
 	case closed:
-		return errorAnswer(http.StatusServiceUnavailable, msgShuttingOff)
+		code, answer = errorAnswer(http.StatusServiceUnavailable, msgShuttingOff)
+		return nil, nil, code, answer
 	case p == nil:
-		return errorAnswer(http.StatusBadRequest, msgNotInit)
+		code, answer = errorAnswer(http.StatusBadRequest, msgNotInit)
+		return nil, nil, code, answer
 	}
-	hits, hitsCounted := pidsHits()
-	code, answer := s.runOn(r.Context(), p, line.Bytes())
-	if now, ok := pidsHits(); hitsCounted && ok && now > hits {
-		answer = withPidsLimit(answer, pidsLimit())
-	}
-	return code, answer
+	return buf.Bytes(), p, 0, nil
 }
 
 // runOn runs line on p and returns the status and body of its answer.

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,7 +95,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := c.bw.Flush(); err != nil {
 		return fail(fmt.Errorf("send request: %w", err))
 	}
-	resp, err := http.ReadResponse(c.br, req)
+	resp, err := readResponse(c.br, req)
 	if err != nil {
 		return fail(fmt.Errorf("read response: %w", err))
 	}
@@ -113,6 +115,28 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &respBody{r: resp.Body, release: release}
 	return resp, nil
+}
+
+// max1xx bounds the informational answers before a request's final one.
+const max1xx = 5
+
+// readResponse reads req's final answer, passing the informational ones
+// before it (1xx, such as the action proxy's 102 Processing) to the
+// request's httptrace.ClientTrace, as http.Transport does.
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	trace := httptrace.ContextClientTrace(req.Context())
+	for range max1xx {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil || resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, err
+		}
+		if trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, fmt.Errorf("more than %d informational answers", max1xx)
 }
 
 // encodeRequest returns req's request line and header, and the reader of

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -267,5 +269,41 @@ func TestRoundTripBodyOtherThanItsLength(t *testing.T) {
 	}
 	if _, got := post(t, c, "http://proxy/run", "ok"); got != "ok" {
 		t.Fatalf("answer %q after the failed requests", got)
+	}
+}
+
+// TestRoundTripInformational passes a 102 Processing before the answer to
+// the request's ClientTrace, and the answer after it to the caller, on a
+// connection kept for the next request.
+func TestRoundTripInformational(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusProcessing)
+		_, _ = w.Write(b)
+	})
+	c, _ := s.client()
+	for i := range 3 {
+		var got []int
+		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+			got = append(got, code)
+			return nil
+		}}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+			http.MethodPost, "http://proxy/run", strings.NewReader("hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(b) != "hello" || len(got) != 1 || got[0] != http.StatusProcessing {
+			t.Fatalf("request %d: %s %q, informational answers %v", i, resp.Status, b, got)
+		}
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Errorf("3 requests one after another used %d connections, want 1", n)
 	}
 }
