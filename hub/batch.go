@@ -70,11 +70,11 @@ func (b *Batch) Len() int { return len(b.writes) }
 // stored, else an error that counts the failures and wraps the first;
 // each write's own error is its Err.
 func (b *Batch) Wait(ctx context.Context) error {
-	var timeout <-chan time.Time
+	var timeout <-chan struct{}
 	if _, ok := ctx.Deadline(); !ok && b.waited < len(b.writes) {
-		t := time.NewTimer(publishAckWait)
-		defer t.Stop()
-		timeout = t.C
+		var stop func() bool
+		timeout, stop = expiry(publishAckWait)
+		defer stop()
 	}
 	var deferred []*Write
 	for _, w := range b.writes[b.waited:] {
@@ -93,8 +93,20 @@ func (b *Batch) Wait(ctx context.Context) error {
 	return b.Err()
 }
 
-// awaitAck is the acknowledgement of f, or why there is none.
-func awaitAck(ctx context.Context, f jetstream.PubAckFuture, timeout <-chan time.Time, d time.Duration) (*jetstream.PubAck, error) {
+// expiry returns a channel that is closed once d has passed, and a func
+// that stops it. Closed, not sent on, as a timer's channel is: the writes
+// of a batch share it, and each of them must see that the time is up, or
+// all but the first would wait for good for an acknowledgement that never
+// comes (JetStream restarted with them in flight).
+func expiry(d time.Duration) (<-chan struct{}, func() bool) {
+	c := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(c) })
+	return c, t.Stop
+}
+
+// awaitAck is the acknowledgement of f, or why there is none: ctx ended,
+// or timeout, expiry's channel for d (nil: none), closed first.
+func awaitAck(ctx context.Context, f jetstream.PubAckFuture, timeout <-chan struct{}, d time.Duration) (*jetstream.PubAck, error) {
 	select {
 	case ack := <-f.Ok():
 		return ack, nil

@@ -133,3 +133,38 @@ func TestBatchContext(t *testing.T) {
 		t.Fatal("Wait = nil without an acknowledgement")
 	}
 }
+
+// TestBatchUnanswered: writes that nobody acknowledges, as JetStream does
+// not acknowledge the writes in flight when it restarts (its disk ran out
+// of space, hub.recoverWrites) or while its store cannot write, all fail
+// with nats.ErrTimeout once Wait's time is up, not only the first. Wait
+// used to give its one timer's tick to the first write and wait for the
+// second for good, which stopped the rule engine after a restart
+// (TestDiskRunsOut).
+func TestBatchUnanswered(t *testing.T) {
+	h := hubtest.Start(t)
+	// A plain subscriber takes the writes, so that no "no responders"
+	// fails them, and answers none.
+	sub, err := h.Conn().Subscribe("silent.>", func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	b := hub.NewBatch(h.JetStream())
+	ws := []*hub.Write{b.Publish(nats.NewMsg("silent.1")), b.Publish(nats.NewMsg("silent.2")), b.Publish(nats.NewMsg("silent.3"))}
+	done := make(chan error, 1)
+	go func() { done <- b.Wait(context.Background()) }() // no deadline: Wait bounds itself (10 s)
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // a guard against the hang, far above Wait's bound
+		t.Fatal("Wait still waits a minute on for writes nobody acknowledges")
+	}
+	if want := fmt.Sprintf("%d of %d writes failed", len(ws), len(ws)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Wait = %v; want %q", err, want)
+	}
+	for i, w := range ws {
+		if !errors.Is(w.Err(), nats.ErrTimeout) || w.Ack() != nil {
+			t.Errorf("write %d: ack %+v, err %v; want nats.ErrTimeout", i, w.Ack(), w.Err())
+		}
+	}
+}

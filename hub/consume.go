@@ -22,11 +22,13 @@ import (
 //     the rule engine sat idle for 30 s and more after a start or a lost
 //     node (TestClusterKillUnderLoad, TestExternalNATSCluster), so pulls
 //     there expire after ClusterPullExpiry.
-//   - On one node, nats.go's default stays: after the embedded JetStream
-//     restarted once its full disk had room (recoverWrites), pulls made
-//     again 3 s later (5 s expiry) left the rule engine and the invoker
-//     idle for good, and with 30 s they pick up (TestDiskRunsOut). Why a
-//     quick second pull stalls there is not known.
+//   - On one node, nats.go's default stays: a pull is lost there only
+//     when the embedded JetStream restarts (recoverWrites), and the
+//     consumers pull again once two heartbeats are missed, within 30 s.
+//     The rule engine that sat idle for good after such a restart
+//     (TestDiskRunsOut), first blamed on the quicker pulls of a 5 s
+//     expiry, was its only worker waiting for good in Batch.Wait for
+//     writes the restart lost, since fixed.
 const (
 	PullExpiry        = 30 * time.Second
 	ClusterPullExpiry = 5 * time.Second

@@ -78,9 +78,9 @@ const clusterAckWait = 3 * time.Second
 
 // waitAckFor waits for f's acknowledgement for up to d, within ctx.
 func waitAckFor(ctx context.Context, f jetstream.PubAckFuture, d time.Duration) (*jetstream.PubAck, error) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	return awaitAck(ctx, f, t.C, d)
+	timeout, stop := expiry(d)
+	defer stop()
+	return awaitAck(ctx, f, timeout, d)
 }
 
 // leaderWait bounds how long Publish waits for its stream to elect a
@@ -101,11 +101,11 @@ func clustered(js jetstream.JetStream) bool { return js.Conn().ConnectedClusterN
 // WaitAck waits for the acknowledgement of an asynchronous publish, up to
 // ctx's deadline or, without one, publishAckWait.
 func WaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
-	var timeout <-chan time.Time
+	var timeout <-chan struct{}
 	if _, ok := ctx.Deadline(); !ok {
-		t := time.NewTimer(publishAckWait)
-		defer t.Stop()
-		timeout = t.C
+		var stop func() bool
+		timeout, stop = expiry(publishAckWait)
+		defer stop()
 	}
 	return awaitAck(ctx, f, timeout, publishAckWait)
 }
