@@ -1,7 +1,6 @@
 package gustcmd
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/internal/syncbuf"
 	"github.com/gusthub/gust/rules"
 	"github.com/gusthub/gust/rules/engine"
 )
@@ -43,10 +43,10 @@ var stamp = regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} `)
 
 // tailCLI runs `gust events tail` (args) with getenv until stop, which
 // cancels it as Ctrl-C does and returns its error.
-func tailCLI(t *testing.T, getenv func(string) string, args ...string) (stdout *lockedWriter, stop func() error) {
+func tailCLI(t *testing.T, getenv func(string) string, args ...string) (stdout *syncbuf.Buffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	stdout, stderr := &lockedWriter{w: &bytes.Buffer{}}, &lockedWriter{w: &bytes.Buffer{}}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, append([]string{"gust"}, args...), getenv, stdout, stderr) }()
 	eventually(t, "the stream", func() bool { return strings.Contains(stderr.String(), "Waiting for events") })
@@ -104,7 +104,9 @@ func TestCLIEventsTail(t *testing.T) {
 		}
 		return id
 	}
-	tail := func(t *testing.T, args ...string) (*lockedWriter, func() error) { return tailCLI(t, ts.env(), args...) }
+	tail := func(t *testing.T, args ...string) (*syncbuf.Buffer, func() error) {
+		return tailCLI(t, ts.env(), args...)
+	}
 
 	t.Run("one trigger", func(t *testing.T) {
 		stdout, stop := tail(t, "events", "tail", "t")
@@ -172,7 +174,7 @@ func TestCLIEventsTailReconnects(t *testing.T) {
 	}
 	runSteps(t, ts.env(), []step{{name: "trigger", args: []string{"trigger", "create", "quiet"}, stdout: "ok: created trigger quiet\n"}})
 	ctx, cancel := context.WithCancel(t.Context())
-	stdout, stderr := &lockedWriter{w: &bytes.Buffer{}}, &lockedWriter{w: &bytes.Buffer{}}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"gust", "events", "tail", "quiet"}, ts.env(), stdout, stderr) }()
 	eventually(t, "the stream", func() bool { return strings.Contains(stderr.String(), "Waiting for events") })

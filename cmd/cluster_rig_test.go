@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions/proxy"
+	"github.com/gusthub/gust/internal/syncbuf"
 )
 
 // clusterNode is one `gust serve` process of a test cluster, a real
@@ -27,8 +28,8 @@ type clusterNode struct {
 	apiAddr    string // 127.0.0.1:port; served only by controllers and "all"
 	args       []string
 	cmd        *exec.Cmd
-	logs       *lockedWriter // of every run
-	logsFrom   int           // where the last run's logs begin
+	logs       *syncbuf.Buffer // of every run
+	logsFrom   int             // where the last run's logs begin
 	exited     chan struct{}
 	peers      []*clusterNode // the whole cluster, for failure messages
 }
@@ -138,7 +139,7 @@ func startNodes(t testing.TB, nodes []*clusterNode) error {
 func (n *clusterNode) start(t testing.TB) error {
 	t.Helper()
 	if n.logs == nil {
-		n.logs = &lockedWriter{w: &bytes.Buffer{}}
+		n.logs = &syncbuf.Buffer{}
 	} else { // started again: the logs go on, and its ready line is the next one
 		fmt.Fprintf(n.logs, "--- %s started again\n", n.name)
 		n.logsFrom = len(n.logs.String())

@@ -11,13 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/internal/dockertest"
 	"github.com/gusthub/gust/internal/exampletest"
+	"github.com/gusthub/gust/internal/syncbuf"
 )
 
 // These tests run the whole of Gust as `gust serve` does, through run(),
@@ -52,7 +52,7 @@ type gustProcess struct {
 	base   string // http://127.0.0.1:port/api/v1
 	cancel context.CancelFunc
 	done   chan error
-	logs   *lockedWriter
+	logs   *syncbuf.Buffer
 }
 
 // startGust runs `gust serve` on dataDir until the test ends (or stop).
@@ -75,7 +75,7 @@ func startGustEnv(t testing.TB, dataDir string, env map[string]string, extra ...
 	}
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
-	logw := &lockedWriter{w: &bytes.Buffer{}}
+	logw := &syncbuf.Buffer{}
 	p := &gustProcess{cancel: cancel, done: make(chan error, 1), logs: logw}
 	args := append([]string{"gust", "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
 		"--dev-guest-key", "--sandbox", "docker", "--stem-cells", "0", "--pause-grace", "0",
@@ -117,23 +117,6 @@ func (p *gustProcess) stop(t testing.TB) {
 	case <-time.After(60 * time.Second):
 		t.Error("gust serve did not stop within 60s")
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }
 
 // call sends one authenticated request and decodes a JSON answer into out.
