@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -23,6 +21,7 @@ import (
 	"github.com/gusthub/gust/dispatch"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/dockertest"
+	"github.com/gusthub/gust/internal/exampletest"
 	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/invoker/docker"
 )
@@ -31,12 +30,10 @@ import (
 // with another's on a shared engine.
 var runID = randomID()
 
-// shared holds what the whole test run builds once.
+// shared holds what the whole test run makes once.
 var shared struct {
-	mu    sync.Mutex
-	dir   string // temporary files of the run
-	proxy string // the statically linked gust, the action proxy
-	err   error
+	mu  sync.Mutex
+	dir string // temporary files of the run
 }
 
 // owners are the run's container owners, whose containers TestMain
@@ -56,6 +53,7 @@ func cleanupRun() {
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
+	exampletest.RemoveBinary()
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -82,29 +80,9 @@ func runDir(tb testing.TB) string {
 	return shared.dir
 }
 
-// proxyBinary builds the statically linked gust once per run: runtime
+// proxyBinary is the statically linked gust, built once per run: runtime
 // images carry it as their action proxy.
-func proxyBinary(tb testing.TB) string {
-	tb.Helper()
-	dir := runDir(tb)
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.proxy == "" && shared.err == nil {
-		out := filepath.Join(dir, "gust")
-		cmd := exec.Command("go", "build", "-o", out, "./cmd/gust")
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			shared.err = fmt.Errorf("build gust: %v\n%s", err, b)
-		} else {
-			shared.proxy = out
-		}
-	}
-	if shared.err != nil {
-		tb.Fatal(shared.err)
-	}
-	return shared.proxy
-}
+func proxyBinary(tb testing.TB) string { return exampletest.Binary(tb) }
 
 // requireDocker returns a sandbox on the local Docker engine, closed when
 // tb ends. Without a reachable engine it skips tb, or fails it when
