@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/api"
 	"github.com/gusthub/gust/hub"
+	"github.com/gusthub/gust/hub/throttle"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -54,31 +56,20 @@ func newTestServer(t testing.TB) *testServer {
 		}
 	})
 	js := h.JetStream()
-	ts := &testServer{auth: api.DevGuestKey, configPath: filepath.Join(dir, "cli-config"), hub: h}
-	if ts.actions, err = actions.OpenStore(ctx, js); err != nil {
+	st, err := openStores(ctx, js, throttle.Limits{}, &telemetryParts{}, slog.New(slog.DiscardHandler))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if ts.activations, err = actions.OpenActivationStore(ctx, js, actions.ActivationRetention{}); err != nil {
-		t.Fatal(err)
-	}
-	if ts.rules, err = rules.OpenStore(ctx, js); err != nil {
-		t.Fatal(err)
-	}
-	if ts.ids, err = api.OpenIdentities(ctx, js); err != nil {
-		t.Fatal(err)
-	}
+	ts := &testServer{auth: api.DevGuestKey, configPath: filepath.Join(dir, "cli-config"), hub: h,
+		actions: st.actions, rules: st.rules, activations: st.activations, ids: st.ids}
 	if err := ts.ids.Add(ctx, "guest", api.DevGuestKey, false); err != nil {
 		t.Fatal(err)
 	}
 	if ts.adminAuth, err = ts.ids.Create(ctx, actions.SystemNamespace, true); err != nil {
 		t.Fatal(err)
 	}
-	routes, err := api.OpenRoutes(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := httptest.NewServer(api.New(api.Config{
-		Actions: ts.actions, Rules: ts.rules, Activations: ts.activations, Identities: ts.ids, Build: "test", Routes: routes,
+		Actions: ts.actions, Rules: ts.rules, Activations: ts.activations, Identities: ts.ids, Build: "test", Routes: st.routes,
 		Events: hub.NewPublisher(js), Outcomes: rules.NewOutcomes(h.Conn()),
 	}))
 	t.Cleanup(srv.Close)
