@@ -42,15 +42,15 @@
 //
 // Queued runs (pool.go, exec.go). A burst of an action that runs one
 // activation at a time in Gust's proxy and whose runs are short (100 ms on
-// average at most) keeps a second activation queued at each busy
-// container's proxy (proxy.QueueHeader), so that the action starts it as
-// soon as the one ahead ends, without a round trip through the invoker in
-// between. Its time limit starts when the proxy starts it (its 102), its
-// logs come with its own answer. When the one ahead leaves no process to
-// run it, the proxy says it never ran, and it runs elsewhere (after three
-// such turns, it waits for a container of its own); a container that
-// failed with an activation queued behind it is destroyed once that one
-// is back.
+// average at most) keeps up to two more activations queued at each busy
+// container's proxy (proxy.QueueHeader), so that the action starts the
+// next as soon as the one ahead ends, without a round trip through the
+// invoker in between. A queued activation's time limit starts when the
+// proxy starts it (its 102), its logs come with its own answer. When the
+// one ahead leaves no process to run it, the proxy says it never ran, and
+// it runs elsewhere (after three such turns, it waits for a container of
+// its own); a container that failed with activations queued behind it is
+// destroyed once they are back.
 //
 // Parameters too large for the queue's message travel by reference: the
 // dispatcher stores them (hub.StoreParams), the Invoker reads them right

@@ -7,3 +7,6 @@ var WarmKey = warmKey
 // InvokeConsumer is the shared queue's durable consumer, which tests take
 // an invocation from, as an invoker that dies would.
 const InvokeConsumer = invokeConsumer
+
+// MaxQueuedRun exposes maxQueuedRun: a pool test runs longer.
+const MaxQueuedRun = maxQueuedRun

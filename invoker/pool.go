@@ -114,12 +114,13 @@ type container struct {
 	// activation.
 	pauseMu sync.Mutex
 	// queues: the container runs one activation at a time behind Gust's
-	// proxy, which can queue a second /run (proxy.QueueHeader); behind is
-	// the lease of the activation queued behind the running one, if any.
-	// destroyLater: the container failed while behind was still out; it
-	// is destroyed once that lease is back.
+	// proxy, which can queue more /runs (proxy.QueueHeader); behind are
+	// the leases of the activations queued behind the running one, up to
+	// maxBehind, in the order they were granted. destroyLater: the
+	// container failed while others were still out; it is destroyed once
+	// their leases are back.
 	queues       bool
-	behind       *Lease
+	behind       []*Lease
 	destroyLater bool
 }
 
@@ -135,6 +136,12 @@ func queues(spec Spec, concurrency int) bool { return spec.ProxySocket && concur
 // (sustainedWait): the mean run includes the invoker's round trip, which
 // on a busy machine alone takes tens of milliseconds.
 const maxQueuedRun = sustainedWait
+
+// maxBehind is how many activations queue at a container's proxy behind
+// the running one. One more than one: the next /run is then sent while
+// two runs are still ahead of it, so that a late wake-up of the invoker
+// on a busy machine does not leave the action idle.
+const maxBehind = 2
 
 // signalReadyLocked wakes the activations waiting for c's /init.
 func (c *container) signalReadyLocked() {
@@ -311,8 +318,9 @@ func (p *Pool) freeLocked(key string, ifNoLine, queue bool) *container {
 	}
 	if best == nil && queue && p.shortRunsLocked(key) {
 		for _, c := range p.warm[key] {
-			if c.queues && c.behind == nil && !c.dead && c.initialized && !c.paused && c.active == c.maxActive {
-				return c
+			if c.queues && !c.dead && c.initialized && !c.paused && c.active == c.maxActive+len(c.behind) &&
+				len(c.behind) < maxBehind && (best == nil || len(c.behind) < len(best.behind)) {
+				best = c
 			}
 		}
 	}
@@ -335,7 +343,7 @@ func (p *Pool) grantLocked(c *container) grant {
 	g := grant{c: c, how: p.claimLocked(c)}
 	if g.how == claimQueue {
 		g.queued = &Lease{c: c, pool: p, Queued: true}
-		c.behind = g.queued
+		c.behind = append(c.behind, g.queued)
 	}
 	return g
 }
@@ -528,13 +536,12 @@ func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.unclaimLocked(c, l.Cold)
-	queuedBehind := c.behind != nil && c.behind != l
-	switch {
-	case c.behind == l: // it left before its turn
-		c.behind = nil
-	case c.behind != nil: // the one queued behind l runs now
-		c.behind.since, c.runSince = now, now
-		c.behind = nil
+	switch i := slices.Index(c.behind, l); {
+	case i >= 0: // it left before its turn
+		c.behind = slices.Delete(c.behind, i, i+1)
+	case len(c.behind) > 0: // the first queued behind l runs now
+		c.behind[0].since, c.runSince = now, now
+		c.behind = slices.Delete(c.behind, 0, 1)
 	}
 	if c.destroyLater && c.active == 0 {
 		p.destroyLaterDoneLocked(c)
@@ -546,10 +553,10 @@ func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 		}
 	}
 	if !healthy || p.closed {
-		if queuedBehind && !c.dead && !p.closed {
-			// An activation queued behind l is still out: it may be
-			// running, or about to hear from the proxy that it did not
-			// run. Destroying the container would cut it off.
+		if c.queues && c.active > 0 && !c.dead && !p.closed {
+			// Activations queued with l are still out: they may be
+			// running, or about to hear from the proxy that they did not
+			// run. Destroying the container would cut them off.
 			c.destroyLater = true
 			p.later[c] = true
 			p.forgetLocked(c)
@@ -651,13 +658,14 @@ func (p *Pool) Stats() Stats {
 			if c.paused {
 				s.Paused++
 			}
-			if c.behind != nil {
-				s.Queued++
-			}
+			s.Queued += len(c.behind)
 		}
 	}
 	for _, cs := range p.stems {
 		s.Stem += len(cs)
+	}
+	for c := range p.later {
+		s.Queued += len(c.behind)
 	}
 	return s
 }

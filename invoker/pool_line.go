@@ -5,6 +5,7 @@ package invoker
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -93,8 +94,8 @@ func (p *Pool) await(ctx context.Context, key string, w *keyWaiter) (grant, erro
 	if !p.dropWaiterLocked(key, w) {
 		if g := <-w.ch; g.c != nil { // served meanwhile
 			p.unclaimLocked(g.c, g.how == claimCold)
-			if g.queued != nil && g.c.behind == g.queued {
-				g.c.behind = nil
+			if i := slices.Index(g.c.behind, g.queued); g.queued != nil && i >= 0 {
+				g.c.behind = slices.Delete(g.c.behind, i, i+1)
 			}
 			p.serveLocked(key)
 			p.idleLocked(g.c)

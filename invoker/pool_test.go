@@ -800,3 +800,59 @@ func TestPoolLastingLoadScalesOut(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolQueuesBehindShortRuns: a busy container of Gust's proxy takes
+// activations queued behind the running one, up to two, once its key's
+// runs are known to be short; never for an activation that asks to be
+// alone, nor for a key whose runs are long. A container that fails with
+// activations queued behind it is destroyed once they are back.
+func TestPoolQueuesBehindShortRuns(t *testing.T) {
+	p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+	proxyReq := func(key string, alone bool) invoker.Request {
+		r := req(key)
+		r.Spec.ProxySocket, r.Alone = true, alone
+		return r
+	}
+	run := func(key string, d time.Duration) string {
+		l := acquire(t, p, proxyReq(key, false))
+		l.MarkInitialized()
+		time.Sleep(d)
+		p.Release(l, true)
+		return l.Container().ID()
+	}
+	c1 := run("short", time.Millisecond)
+	first := acquire(t, p, proxyReq("short", false))
+	var queued []*invoker.Lease
+	for range 2 {
+		l := acquire(t, p, proxyReq("short", false))
+		if !l.Queued || l.Container().ID() != c1 {
+			t.Fatalf("lease of %s, queued %t: want one queued in %s", l.Container().ID(), l.Queued, c1)
+		}
+		queued = append(queued, l)
+	}
+	if first.Queued || p.Stats().Queued != 2 {
+		t.Fatalf("first queued %t, %d queued: want the first running and two queued", first.Queued, p.Stats().Queued)
+	}
+	alone := acquire(t, p, proxyReq("short", true))
+	if alone.Queued || alone.Container().ID() == c1 {
+		t.Errorf("an activation that asks to be alone got %s, queued %t", alone.Container().ID(), alone.Queued)
+	}
+	p.Release(alone, true)
+
+	p.Release(first, false) // fails: the queued ones are still out
+	if sb.has("destroy "+c1) || p.Stats().Queued != 1 {
+		t.Fatalf("after the first failed: destroyed %t, %d queued; want it kept for the queued ones", sb.has("destroy "+c1), p.Stats().Queued)
+	}
+	p.Release(queued[0], true)
+	p.Release(queued[1], false)
+	if !eventually(10*time.Second, func() bool { return sb.has("destroy " + c1) }) {
+		t.Errorf("%s not destroyed once its queued activations were back: %v", c1, sb.events)
+	}
+
+	c := run("long", 2*invoker.MaxQueuedRun)
+	busy := acquire(t, p, proxyReq("long", false))
+	l := acquire(t, p, proxyReq("long", false))
+	if l.Queued || busy.Container().ID() != c || l.Container().ID() == c {
+		t.Errorf("long runs: got %s queued %t while %s runs in %s", l.Container().ID(), l.Queued, busy.Container().ID(), c)
+	}
+}
