@@ -21,27 +21,24 @@ import (
 	"github.com/gusthub/gust/rules"
 )
 
-// Activator queues an invocation without waiting for it.
+// Activator runs invocations (*dispatch.Dispatcher).
 type Activator interface {
+	// Queue queues inv as a write of batch b: the invocations of a batch
+	// of events are stored together with their records, and confirmed
+	// together; stored, called after b's Wait, says whether inv was.
+	Queue(ctx context.Context, b *hub.Batch, inv *actions.Invocation) (stored func() error, err error)
+	// Activate runs inv and waits up to wait for its record (a rule's
+	// delivery policy waits for each attempt).
 	Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error)
 }
 
-// queuer is an Activator that can queue an invocation as a write of a
-// batch (dispatch.Dispatcher): the invocations of a batch of events are
-// then stored together with their records, and confirmed together.
-type queuer interface {
-	Queue(ctx context.Context, b *hub.Batch, inv *actions.Invocation) (stored func() error, err error)
-}
-
-// RecordStore keeps activation records.
+// RecordStore keeps activation records (*actions.ActivationStore).
 type RecordStore interface {
-	Put(ctx context.Context, a *actions.Activation) error
-}
-
-// batchRecordStore is a RecordStore that can store a record as a write of
-// a batch (actions.ActivationStore), with the batch's invocations.
-type batchRecordStore interface {
+	// PutIn stores a as a write of batch b, with the batch's
+	// invocations; stored, called after b's Wait, says whether it was.
 	PutIn(b *hub.Batch, a *actions.Activation, enc []byte) (stored func(context.Context) error)
+	// Put stores a at once.
+	Put(ctx context.Context, a *actions.Activation) error
 }
 
 // TriggerReader reads triggers.
@@ -626,7 +623,6 @@ func (e *Engine) plan(ctx context.Context, f *firing) (bool, error) {
 // waits for the invocations queued without waiting.
 func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult, writes *hub.Batch) ([]func(context.Context) error, error) {
 	var queued []func(context.Context) error
-	q, _ := e.activator.(queuer)
 	var slots []*actions.Invocation // taken and not yet queued: given back when the event is handed back
 	defer func() {
 		for _, inv := range slots {
@@ -653,13 +649,11 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 			case st.delivery != nil:
 				err = e.startDelivery(ctx, &delivery{policy: *st.delivery, inv: *inv, triggerID: f.triggerID,
 					rule: st.res.Rule, action: st.res.Action, ev: f.ev, hops: f.hops, trigger: f.t.Name, handled: f.handled})
-			case q != nil:
+			default:
 				var stored func() error
-				if stored, err = q.Queue(ctx, writes, inv); err == nil {
+				if stored, err = e.activator.Queue(ctx, writes, inv); err == nil {
 					queued = append(queued, func(context.Context) error { return stored() })
 				}
-			default:
-				_, err = e.activator.Activate(ctx, inv, 0)
 			}
 			if err != nil {
 				return nil, err
@@ -731,11 +725,7 @@ func (e *Engine) record(ctx context.Context, f *firing, results []ruleResult, qu
 	// The record and the invocations are written at once and confirmed
 	// together, with those of the other events of the batch: the event is
 	// acknowledged only once all of them are stored.
-	if bs, ok := e.records.(batchRecordStore); ok {
-		queued = append(queued, bs.PutIn(writes, rec, nil))
-	} else if err := e.records.Put(ctx, rec); err != nil {
-		return err
-	}
+	queued = append(queued, e.records.PutIn(writes, rec, nil))
 	f.writes, f.outcome = queued, true
 	return nil
 }

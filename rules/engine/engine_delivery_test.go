@@ -61,6 +61,14 @@ func (s *scripted) Activate(_ context.Context, inv *actions.Invocation, wait tim
 	return &actions.Activation{ActivationID: inv.ActivationID, Response: actions.Response{StatusCode: code, Result: json.RawMessage(result)}}, nil
 }
 
+func (s *scripted) Queue(ctx context.Context, _ *hub.Batch, inv *actions.Invocation) (func() error, error) {
+	return queueNow(ctx, s, inv)
+}
+
+func (s *scripted) PutIn(_ *hub.Batch, a *actions.Activation, _ []byte) func(context.Context) error {
+	return putNow(s, a)
+}
+
 func (s *scripted) Put(_ context.Context, a *actions.Activation) error {
 	s.mu.Lock()
 	fail := s.failPut[a.ActivationID]

@@ -42,6 +42,14 @@ func (c *capture) Activate(_ context.Context, inv *actions.Invocation, _ time.Du
 	return nil, nil
 }
 
+func (c *capture) Queue(ctx context.Context, _ *hub.Batch, inv *actions.Invocation) (func() error, error) {
+	return queueNow(ctx, c, inv)
+}
+
+func (c *capture) PutIn(_ *hub.Batch, a *actions.Activation, _ []byte) func(context.Context) error {
+	return putNow(c, a)
+}
+
 func (c *capture) Put(_ context.Context, a *actions.Activation) error {
 	c.mu.Lock()
 	c.records = append(c.records, a)

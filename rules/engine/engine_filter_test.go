@@ -32,6 +32,14 @@ func (r *recorder) Activate(_ context.Context, inv *actions.Invocation, _ time.D
 	return nil, nil
 }
 
+func (r *recorder) Queue(ctx context.Context, _ *hub.Batch, inv *actions.Invocation) (func() error, error) {
+	return queueNow(ctx, r, inv)
+}
+
+func (r *recorder) PutIn(_ *hub.Batch, a *actions.Activation, _ []byte) func(context.Context) error {
+	return putNow(r, a)
+}
+
 func (r *recorder) Put(_ context.Context, a *actions.Activation) error {
 	r.records <- a
 	return nil

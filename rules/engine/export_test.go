@@ -8,11 +8,10 @@ import (
 	"github.com/gusthub/gust/dispatch"
 )
 
-// What serve gives the engine takes its batched paths: invocations and
-// records are stored with the other writes of their batch.
+// What serve gives the engine.
 var (
-	_ queuer           = (*dispatch.Dispatcher)(nil)
-	_ batchRecordStore = (*actions.ActivationStore)(nil)
+	_ Activator   = (*dispatch.Dispatcher)(nil)
+	_ RecordStore = (*actions.ActivationStore)(nil)
 )
 
 // SetSleep replaces the wait between a delivery's attempts; call it before

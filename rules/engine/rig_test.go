@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
@@ -32,6 +33,24 @@ func testStores(t testing.TB, names ...string) (*hub.Hub, *actions.Store, *rules
 		}
 	}
 	return h, acts, store
+}
+
+// queueNow is the Queue of a test's Activator that runs what it is given
+// at once: a's Activate without waiting. The batch has nothing to store.
+func queueNow(ctx context.Context, a interface {
+	Activate(context.Context, *actions.Invocation, time.Duration) (*actions.Activation, error)
+}, inv *actions.Invocation) (func() error, error) {
+	_, err := a.Activate(ctx, inv, 0)
+	return func() error { return nil }, err
+}
+
+// putNow is the PutIn of a test's RecordStore that stores at once: r's
+// Put. The batch has nothing to store.
+func putNow(r interface {
+	Put(context.Context, *actions.Activation) error
+}, a *actions.Activation) func(context.Context) error {
+	err := r.Put(context.Background(), a)
+	return func(context.Context) error { return err }
 }
 
 // runEngine runs an engine on h's stores, with rec as its activator and
