@@ -17,19 +17,11 @@ type ParamsLoader interface {
 	Load(ctx context.Context, ns, id string) (json.RawMessage, error)
 }
 
-// recordParams is an ActivationReader that keeps small parameters on the
-// records themselves (actions.ActivationStore).
-type recordParams interface {
-	RerunParams(ctx context.Context, ns, id string) (json.RawMessage, error)
-}
-
 // rerunParams reads the parameters of activation id of ns: from its
 // record, else from the ParamsLoader.
 func (s *Server) rerunParams(ctx context.Context, ns, id string) (json.RawMessage, error) {
-	if rp, ok := s.cfg.Activations.(recordParams); ok {
-		if p, err := rp.RerunParams(ctx, ns, id); !errors.Is(err, hub.ErrParamsNotKept) {
-			return p, err
-		}
+	if p, err := s.cfg.Activations.RerunParams(ctx, ns, id); !errors.Is(err, hub.ErrParamsNotKept) {
+		return p, err
 	}
 	return s.cfg.Params.Load(ctx, ns, id)
 }

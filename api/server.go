@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -42,11 +43,16 @@ type RuleStore interface {
 	ListRules(ctx context.Context, ns string) ([]rules.Rule, error)
 }
 
-// ActivationReader is what the API needs of the activation store.
+// ActivationReader is what the API needs of the activation store
+// (*actions.ActivationStore).
 type ActivationReader interface {
 	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
 	List(ctx context.Context, q actions.Query) ([]actions.Activation, int, error)
 	Count(ctx context.Context, q actions.Query) (int, error)
+	// RerunParams returns the parameters kept on activation id's record
+	// for a rerun, or hub.ErrParamsNotKept when they are not there (they
+	// may be in the ParamsLoader's bucket).
+	RerunParams(ctx context.Context, ns, id string) (json.RawMessage, error)
 }
 
 // Authenticator checks namespace keys and manages namespaces.
