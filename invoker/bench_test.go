@@ -137,9 +137,12 @@ func BenchmarkWarmInvoke(b *testing.B) {
 // to its warm container from 8 clients at once. The two alternate in
 // rounds, as in BenchmarkWarmInvoke, so that the machine's drift slows
 // both alike. It also reports the rate of one client sending one /run
-// after another (one-client-act/s): the invoker keeps one request at a
-// container that runs one activation at a time, where the 8 clients keep
-// 8.
+// after another (one-client-act/s): the 8 clients keep 8 requests at a
+// container that runs one activation at a time, one client one. The CPU
+// per activation of the test process (Gust, with the bench's own
+// invokes) and of the warm container, for Gust and for the 8 clients,
+// tells a Gust short of CPU (its one thread busy at its rate) from one
+// that leaves the container waiting.
 func BenchmarkThroughput(b *testing.B) {
 	b.Cleanup(procs.AsServe()) // measure what gust serve runs
 	for _, conc := range []int{1, 8} {
@@ -157,37 +160,45 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 			defer sub.Unsubscribe()
 			body := runBody(a)
+			l := warmLease(b, s, a)
+			container := l.Container().ID()
+			s.pool.Release(l, true)
 			b.ResetTimer()
 			for range b.N {
 				var gust, floor, serial time.Duration
+				gustCPU, floorCPU := newCPUUse(container), newCPUUse(container)
 				for range rounds {
 					t0 := time.Now()
-					for range perRound {
-						if _, err := s.activate("", a, "", 0); err != nil {
-							b.Fatal(err)
+					gustCPU.measure(func() {
+						for range perRound {
+							if _, err := s.activate("", a, "", 0); err != nil {
+								b.Fatal(err)
+							}
 						}
-					}
-					timeout := time.After(2 * time.Minute)
-					for i := range perRound {
-						select {
-						case <-done:
-						case <-timeout:
-							b.Fatalf("%d of %d activations done in 2 minutes", i, perRound)
+						timeout := time.After(2 * time.Minute)
+						for i := range perRound {
+							select {
+							case <-done:
+							case <-timeout:
+								b.Fatalf("%d of %d activations done in 2 minutes", i, perRound)
+							}
 						}
-					}
+					})
 					gust += time.Since(t0)
 
 					l := warmLease(b, s, a)
 					t0 = time.Now()
-					var wg sync.WaitGroup
-					for range clients {
-						wg.Go(func() {
-							for range perRound / clients {
-								directRun(b, l.Container(), body)
-							}
-						})
-					}
-					wg.Wait()
+					floorCPU.measure(func() {
+						var wg sync.WaitGroup
+						for range clients {
+							wg.Go(func() {
+								for range perRound / clients {
+									directRun(b, l.Container(), body)
+								}
+							})
+						}
+						wg.Wait()
+					})
 					floor += time.Since(t0)
 					t0 = time.Now()
 					for range perRound {
@@ -199,6 +210,8 @@ func BenchmarkThroughput(b *testing.B) {
 				b.ReportMetric(rounds*perRound/gust.Seconds(), "act/s")
 				b.ReportMetric(rounds*(perRound/clients*clients)/floor.Seconds(), "floor-act/s")
 				b.ReportMetric(rounds*perRound/serial.Seconds(), "one-client-act/s")
+				gustCPU.report(b, "", rounds*perRound, "act")
+				floorCPU.report(b, "floor-", rounds*(perRound/clients*clients), "act")
 			}
 		})
 	}
