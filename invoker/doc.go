@@ -49,8 +49,8 @@
 // proxy starts it (its 102), its logs come with its own answer. When the
 // one ahead leaves no process to run it, the proxy says it never ran, and
 // it runs elsewhere (after three such turns, it waits for a container of
-// its own); a container that failed with activations queued behind it is
-// destroyed once they are back.
+// its own); a container that failed with activations queued behind it
+// keeps its memory and is destroyed once they are back.
 //
 // Parameters too large for the queue's message travel by reference: the
 // dispatcher stores them (hub.StoreParams), the Invoker reads them right

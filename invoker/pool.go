@@ -117,8 +117,8 @@ type container struct {
 	// proxy, which can queue more /runs (proxy.QueueHeader); behind are
 	// the leases of the activations queued behind the running one, up to
 	// maxBehind, in the order they were granted. destroyLater: the
-	// container failed while others were still out; it is destroyed once
-	// their leases are back.
+	// container failed while others were still out; it keeps its memory
+	// and is destroyed once their leases are back.
 	queues       bool
 	behind       []*Lease
 	destroyLater bool
@@ -556,10 +556,12 @@ func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 		if c.queues && c.active > 0 && !c.dead && !p.closed {
 			// Activations queued with l are still out: they may be
 			// running, or about to hear from the proxy that they did not
-			// run. Destroying the container would cut them off.
+			// run. Destroying the container would cut them off. It
+			// keeps its memory until then: it runs them in it.
 			c.destroyLater = true
 			p.later[c] = true
 			p.forgetLocked(c)
+			p.usedMB += c.memMB
 		} else {
 			p.removeLocked(c, "failed")
 		}
@@ -581,6 +583,7 @@ func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
 func (p *Pool) destroyLaterDoneLocked(c *container) {
 	c.destroyLater = false
 	delete(p.later, c)
+	p.usedMB -= c.memMB
 	p.destroyLocked(c)
 }
 
