@@ -238,13 +238,13 @@ func TestE2EReplayOneEvent(t *testing.T) {
 	counts := func(n int) func([]record) bool {
 		return func(rs []record) bool { return countNamed(rs, "orders") == n && countNamed(rs, "a") == n }
 	}
-	recs := g.waitActivations(t, "the original events' activations", counts(2))
+	g.waitActivations(t, "the original events' activations", counts(2))
 
 	out := mustGust(t, cli, "trigger", "replay", "orders", "--activation", ids[1])
 	if !strings.Contains(out, "replayed 1 events") || !strings.Contains(out, ids[1]) {
 		t.Errorf("replay --activation %s said:\n%s", ids[1], out)
 	}
-	recs = g.waitActivations(t, "the replay of one event", counts(3))
+	recs := g.waitActivations(t, "the replay of one event", counts(3))
 	byOrig := replaysOf(recs, "orders")
 	if len(byOrig) != 1 || len(byOrig[ids[1]]) != 1 || byOrig[ids[1]][0].Cause != ids[1] {
 		t.Fatalf("replays by original: %+v, want one of %s", byOrig, ids[1])

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
@@ -42,7 +43,7 @@ func freshProxy(t *testing.T) string {
 			if err != nil {
 				continue
 			}
-			if _, err := cli.ImageRemove(context.Background(), r.Tag, image.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+			if _, err := cli.ImageRemove(context.Background(), r.Tag, image.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
 				t.Logf("remove %s: %v", r.Tag, err)
 			}
 		}
