@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gusthub/gust/actions"
@@ -140,13 +141,19 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 	// themselves: from Gust's own proxy with its answers, else from the
 	// container's output, up to the sentinels. Gust's proxy is told not to
 	// write the others' at all. A queued activation's come with its
-	// answer: the container's output is the one ahead's.
+	// answer; they are collected from the container's output from its
+	// start (its 102), when the one ahead's have ended, for an answer that
+	// never comes (its time limit), as the proxy then writes them there.
 	collect := a.Limits.Concurrency <= 1
 	logLimit := 0
 	var session *logSession
+	var begun atomic.Pointer[logSession] // a queued activation's session
+	onStart := func() {}
 	switch {
 	case collect:
-		if !lease.Queued {
+		if lease.Queued {
+			onStart = func() { begun.Store(lease.logs().begin(a.Limits.Logs << 20)) }
+		} else {
 			session = lease.logs().begin(a.Limits.Logs << 20)
 		}
 		if spec.ProxySocket {
@@ -166,7 +173,10 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 		}
 	}
 	if out.healthy {
-		out = iv.run(ctx, c, inv, logLimit, lease.Queued)
+		out = iv.run(ctx, c, inv, logLimit, lease.Queued, onStart)
+	}
+	if s := begun.Load(); s != nil {
+		session = s
 	}
 	if out.notRun {
 		iv.pool.release(lease, false)
@@ -304,8 +314,8 @@ func initFailure(body []byte) string {
 
 // run sends /run with the activation's parameters and reads the result;
 // logLimit is post's. A queued run waits at the proxy for the one ahead
-// (proxy.QueueHeader).
-func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int, queued bool) outcome {
+// (proxy.QueueHeader); onStart is called when the proxy starts it.
+func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int, queued bool, onStart func()) outcome {
 	a := &inv.Action
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
 	msg := runRequest{
@@ -328,7 +338,7 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 		body, _ = json.Marshal(msg)
 	}
 	if queued {
-		ans, err := postQueued(ctx, c, body, timeout, logLimit)
+		ans, err := postQueued(ctx, c, body, timeout, logLimit, onStart)
 		if ans.started.IsZero() && (ans.notRun || err != nil && ctx.Err() == nil && !errors.Is(err, errQueueWait)) {
 			// No 102 came: the proxy never handed the request to the
 			// action.
@@ -474,8 +484,9 @@ const queueWait = time.Minute
 
 // postQueued is post for a /run queued at Gust's proxy behind the one
 // running there (proxy.QueueHeader): its time limit starts when the
-// proxy's 102 says the run started, which the answer's started records.
-func postQueued(ctx context.Context, c Container, body []byte, timeout time.Duration, logLimit int) (answer, error) {
+// proxy's 102 says the run started, which the answer's started records
+// and onStart hears.
+func postQueued(ctx context.Context, c Container, body []byte, timeout time.Duration, logLimit int, onStart func()) (answer, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	wait := time.AfterFunc(timeout+queueWait, func() { cancel(errQueueWait) })
@@ -485,6 +496,7 @@ func postQueued(ctx context.Context, c Container, body []byte, timeout time.Dura
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
 		if code == http.StatusProcessing && started.IsZero() {
 			started = time.Now()
+			onStart()
 			if wait.Stop() {
 				limit = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
 			}
