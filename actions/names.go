@@ -2,7 +2,6 @@ package actions
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -15,7 +14,30 @@ const DefaultNamespace = "_"
 // SystemNamespace holds the built-in packages, such as the feed providers.
 const SystemNamespace = "whisk.system"
 
-var nameRule = regexp.MustCompile(`^([\w]|[\w][\w@ .-]*[\w@.-]+)$`)
+// validName reports whether s follows OpenWhisk's rule for names, the
+// regular expression ^([\w]|[\w][\w@ .-]*[\w@.-]+)$: word characters,
+// and @ . - and spaces inside, the first a word character and the last not
+// a space. Checked by hand: the regular expression cost a warm invoke 1%
+// of gust serve's CPU (TestValidNameIsTheRule compares the two).
+func validName(s string) bool {
+	if s == "" || !wordByte(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case wordByte(c), c == '@', c == '.', c == '-':
+		case c == ' ' && i < len(s)-1:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// wordByte reports whether c is in \w: [0-9A-Za-z_].
+func wordByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_'
+}
 
 // CheckName reports whether s is a valid entity name, with OpenWhisk's
 // messages.
@@ -23,7 +45,7 @@ func CheckName(s string) error {
 	if len(s) > MaxNameLength {
 		return Invalidf("Entity name longer than allowed: %d > %d.", len(s), MaxNameLength)
 	}
-	if !nameRule.MatchString(s) {
+	if !validName(s) {
 		return Invalidf("The name of the entity contains illegal characters.")
 	}
 	return nil
@@ -31,7 +53,7 @@ func CheckName(s string) error {
 
 // CheckNamespace reports whether s is a valid namespace name.
 func CheckNamespace(s string) error {
-	if len(s) > MaxNameLength || !nameRule.MatchString(s) {
+	if len(s) > MaxNameLength || !validName(s) {
 		return Invalidf("The namespace contains illegal characters.")
 	}
 	return nil
