@@ -199,7 +199,12 @@ func Start(ctx context.Context, opts Options) (*Hub, error) {
 }
 
 func newHub(ctx context.Context, srv *server.Server, nc *nats.Conn, opts Options, log *slog.Logger) (*Hub, error) {
-	js, err := jetstream.New(nc)
+	// A write JetStream never answers (one in flight when the embedded
+	// JetStream restarted, or refused by a full disk) would stay in the
+	// asynchronous publisher's pending list for good, and enough of them
+	// stall every later publish: they are dropped once far older than any
+	// wait for them (publishAckWait).
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(pendingAckTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("open JetStream: %w", err)

@@ -14,6 +14,10 @@ import (
 // acknowledgement when ctx has no deadline, as jetstream's own default.
 const publishAckWait = 10 * time.Second
 
+// pendingAckTimeout is when the asynchronous publisher forgets a write
+// nobody answered; every wait for one has given up long before.
+const pendingAckTimeout = time.Minute
+
 // Publish stores m in its stream, as jetstream's PublishMsg, and returns
 // once JetStream has acknowledged it. It hands m to the connection's
 // asynchronous publisher and waits for the acknowledgement: on the
