@@ -46,7 +46,9 @@
 // container's proxy (proxy.QueueHeader), so that the action starts the
 // next as soon as the one ahead ends, without a round trip through the
 // invoker in between. A queued activation's time limit starts when the
-// proxy starts it (its 102), its logs come with its own answer. When the
+// proxy starts it (its 102), its logs come with its own answer. The run of
+// the activation that took the container is sent queued too: those queued
+// behind it may reach the proxy first, and it then starts after them. When the
 // one ahead leaves no process to run it, the proxy says it never ran, and
 // it runs elsewhere (after three such turns, it waits for a container of
 // its own); a container that failed with activations queued behind it

@@ -149,9 +149,15 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 	var session *logSession
 	var begun atomic.Pointer[logSession] // a queued activation's session
 	onStart := func() {}
+	// Every /run to a container that may queue is sent queued, the first
+	// too: runs queued behind it may reach the proxy before it and run
+	// first, and its time limit must start when it starts, as theirs.
+	// Only a queued lease's run may come back not run; the first's,
+	// which took the container, is the container's failure.
+	queued := lease.Queued || lease.c.queues
 	switch {
 	case collect:
-		if lease.Queued {
+		if queued && !lease.Cold {
 			onStart = func() { begun.Store(lease.logs().begin(a.Limits.Logs << 20)) }
 		} else {
 			session = lease.logs().begin(a.Limits.Logs << 20)
@@ -173,7 +179,7 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 		}
 	}
 	if out.healthy {
-		out = iv.run(ctx, c, inv, logLimit, lease.Queued, onStart)
+		out = iv.run(ctx, c, inv, logLimit, queued, lease.Queued, onStart)
 	}
 	if s := begun.Load(); s != nil {
 		session = s
@@ -182,7 +188,7 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 		iv.pool.release(lease, false)
 		return nil, false
 	}
-	if !out.started.IsZero() {
+	if !out.started.IsZero() && !lease.Cold { // a cold one's record starts with its /init
 		start = out.started
 	}
 	var logs []string
@@ -313,9 +319,10 @@ func initFailure(body []byte) string {
 }
 
 // run sends /run with the activation's parameters and reads the result;
-// logLimit is post's. A queued run waits at the proxy for the one ahead
-// (proxy.QueueHeader); onStart is called when the proxy starts it.
-func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int, queued bool, onStart func()) outcome {
+// logLimit is post's. A queued run waits at the proxy for any one ahead
+// (proxy.QueueHeader); onStart is called when the proxy starts it. Only
+// when behind (Lease.Queued) may it come back not run.
+func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int, queued, behind bool, onStart func()) outcome {
 	a := &inv.Action
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
 	msg := runRequest{
@@ -339,7 +346,7 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 	}
 	if queued {
 		ans, err := postQueued(ctx, c, body, timeout, logLimit, onStart)
-		if ans.started.IsZero() && (ans.notRun || err != nil && ctx.Err() == nil && !errors.Is(err, errQueueWait)) {
+		if behind && ans.started.IsZero() && (ans.notRun || err != nil && ctx.Err() == nil && !errors.Is(err, errQueueWait)) {
 			// No 102 came: the proxy never handed the request to the
 			// action.
 			return outcome{notRun: true}

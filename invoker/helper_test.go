@@ -113,7 +113,8 @@ type stack struct {
 	owner   string
 	pool    *invoker.Pool
 	disp    *dispatch.Dispatcher
-	remote  bool   // the invoker does not hand records to disp directly
+	remote  bool // the invoker does not hand records to disp directly
+	wrap    func(invoker.Sandbox) invoker.Sandbox
 	stopRun func() // stops the invoker, not its pool
 }
 
@@ -124,6 +125,8 @@ type stackOptions struct {
 	// remote runs the invoker as if in another process than the
 	// dispatcher: records reach blocking callers over NATS.
 	remote bool
+	// sandbox, if set, wraps the Docker sandbox the pool uses.
+	sandbox func(invoker.Sandbox) invoker.Sandbox
 }
 
 // newStack starts a stack that is torn down, every container removed, when
@@ -164,6 +167,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 	})
 	s.disp = dispatch.New(h, store, records, quiet())
 	s.remote = o.remote
+	s.wrap = o.sandbox
 	s.startInvoker(tb, o.pool)
 	tb.Cleanup(s.disp.Close) // before the invoker stops: sequences need it
 	return s
@@ -177,7 +181,11 @@ func (s *stack) startInvoker(tb testing.TB, po invoker.PoolOptions) {
 	if po.Logger == nil {
 		po.Logger = quiet()
 	}
-	s.pool = invoker.NewPool(s.sb, po)
+	var sb invoker.Sandbox = s.sb
+	if s.wrap != nil {
+		sb = s.wrap(sb)
+	}
+	s.pool = invoker.NewPool(sb, po)
 	opts := invoker.Options{APIHost: "http://127.0.0.1:3233", Local: s.disp, Logger: quiet()}
 	if s.remote {
 		opts.Local = nil

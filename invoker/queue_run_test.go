@@ -72,15 +72,7 @@ func TestQueuedRun(t *testing.T) {
 				result(t, s.invoke(t, "", act, fmt.Sprintf(`{"id":"w%d"}`, i)), &first)
 			}
 			recs := make(chan *actions.Activation, 2)
-			start := func(params string) {
-				go func() {
-					rec, err := s.activate("", act, params, time.Minute)
-					if err != nil || rec == nil {
-						t.Errorf("activate %s: %v", params, err)
-					}
-					recs <- rec
-				}()
-			}
+			start := func(params string) { s.activateAsync(t, act, params, recs) }
 			start(tc.a)
 			if !eventually(time.Minute, func() bool { return s.pool.Stats().Busy == 1 }) {
 				t.Fatal("a is not running")
@@ -144,4 +136,16 @@ func TestQueuedRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// activateAsync activates a with params and sends its record, nil if it
+// failed, on recs.
+func (s *stack) activateAsync(t *testing.T, a *actions.Action, params string, recs chan<- *actions.Activation) {
+	go func() {
+		rec, err := s.activate("", a, params, time.Minute)
+		if err != nil || rec == nil {
+			t.Errorf("activate %s: %v", params, err)
+		}
+		recs <- rec
+	}()
 }
