@@ -34,7 +34,7 @@ import (
 func BenchmarkWarmInvokeFromAnotherProcess(b *testing.B) {
 	requireEngine(b)
 	const rounds, perRound = 10, 200
-	serve := startServeProcess(b, "--metrics-listen", "off")
+	serve := startServeProcess(b, "--metrics-listen", "off", "--build-images=false") // no image builds in its CPU
 	invoke := func() time.Duration {
 		t0 := time.Now()
 		code, body, err := serve.do("POST", "/namespaces/_/actions/noop?blocking=true&result=true", api.DevGuestKey, map[string]any{})
