@@ -48,7 +48,8 @@
 // invoker in between. A queued activation's time limit starts when the
 // proxy starts it (its 102), its logs come with its own answer. The run of
 // the activation that took the container is sent queued too: those queued
-// behind it may reach the proxy first, and it then starts after them. When the
+// behind it may reach the proxy first, and it then starts after them. None
+// queues behind an activation that is resuming a paused container. When the
 // one ahead leaves no process to run it, the proxy says it never ran, and
 // it runs elsewhere (after three such turns, it waits for a container of
 // its own); a container that failed with activations queued behind it

@@ -351,6 +351,10 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 			// action.
 			return outcome{notRun: true}
 		}
+		if behind && ans.started.IsZero() && errors.Is(err, errQueueWait) {
+			// Not the action's failure: the proxy never started it.
+			return failed(actions.StatusInternalError, msgQueueWait)
+		}
 		out := ans.with(iv.runOutcome(c, a, ans.status, ans.body, err))
 		out.started = ans.started
 		return out
@@ -480,6 +484,10 @@ func post(ctx context.Context, c Container, path string, body []byte, timeout ti
 	defer cancel()
 	return send(ctx, c, path, body, logLimit, nil)
 }
+
+// msgQueueWait is the result of a queued activation that its container's
+// proxy did not start within its time limit and queueWait.
+const msgQueueWait = "The activation did not run: its container did not start it in time."
 
 // errQueueWait says a queued /run was not started within queueWait.
 var errQueueWait = errors.New("the action proxy did not start the queued run")

@@ -122,6 +122,10 @@ type container struct {
 	queues       bool
 	behind       []*Lease
 	destroyLater bool
+	// resuming: the engine is thawing the container for the activation
+	// that claimed it. None queues behind it meanwhile: if it stays
+	// frozen, theirs would wait for nothing.
+	resuming bool
 }
 
 // queues reports whether containers of spec running an action of the
@@ -318,7 +322,7 @@ func (p *Pool) freeLocked(key string, ifNoLine, queue bool) *container {
 	}
 	if best == nil && queue && p.shortRunsLocked(key) {
 		for _, c := range p.warm[key] {
-			if c.queues && !c.dead && c.initialized && !c.paused && c.active == c.maxActive+len(c.behind) &&
+			if c.queues && !c.dead && c.initialized && !c.paused && !c.resuming && c.active == c.maxActive+len(c.behind) &&
 				len(c.behind) < maxBehind && (best == nil || len(c.behind) < len(best.behind)) {
 				best = c
 			}
@@ -513,15 +517,22 @@ func (p *Pool) resume(ctx context.Context, c *container) error {
 	p.mu.Lock()
 	paused := c.paused
 	c.paused = false
+	c.resuming = paused
 	p.mu.Unlock()
 	if !paused {
 		return nil
 	}
-	if err := c.Resume(ctx); err != nil {
-		p.log.Warn("resume container failed", "container", c.ID(), "err", err)
-		return err
+	err := c.Resume(ctx)
+	p.mu.Lock()
+	c.resuming = false
+	if err == nil {
+		p.serveLocked(c.key) // the line may queue behind it now
 	}
-	return nil
+	p.mu.Unlock()
+	if err != nil {
+		p.log.Warn("resume container failed", "container", c.ID(), "err", err)
+	}
+	return err
 }
 
 // Release returns a lease. A container that failed (healthy false) is

@@ -3,8 +3,10 @@ package invoker_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,8 +15,12 @@ import (
 )
 
 // lateSandbox gives its containers a client that holds a /run whose body
-// holds lateMark for lateBy before sending it.
-type lateSandbox struct{ invoker.Sandbox }
+// holds lateMark for lateBy before sending it. When failResume is set, the
+// next Resume fails after lateBy, the container left paused.
+type lateSandbox struct {
+	invoker.Sandbox
+	failResume *atomic.Bool
+}
 
 const (
 	lateMark = `"late":true`
@@ -29,15 +35,27 @@ func (s lateSandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Con
 	base := c.Client()
 	client := *base
 	client.Transport = lateTransport{base.Transport}
-	return lateContainer{c, &client}, nil
+	return lateContainer{c, &client, s.failResume}, nil
 }
 
 type lateContainer struct {
 	invoker.Container
-	client *http.Client
+	client     *http.Client
+	failResume *atomic.Bool
 }
 
 func (c lateContainer) Client() *http.Client { return c.client }
+
+func (c lateContainer) Resume(ctx context.Context) error {
+	if c.failResume == nil || !c.failResume.CompareAndSwap(true, false) {
+		return c.Container.Resume(ctx)
+	}
+	select {
+	case <-time.After(lateBy):
+	case <-ctx.Done():
+	}
+	return errors.New("resume failed (test)")
+}
 
 type lateTransport struct{ base http.RoundTripper }
 
@@ -71,7 +89,7 @@ func (t lateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestQueuedRunOvertaken(t *testing.T) {
 	s := newStack(t, stackOptions{
 		pool:    invokerPool(actions.DefaultMemoryMB),
-		sandbox: func(sb invoker.Sandbox) invoker.Sandbox { return lateSandbox{sb} },
+		sandbox: func(sb invoker.Sandbox) invoker.Sandbox { return lateSandbox{Sandbox: sb} },
 	})
 	const timeout = 4000
 	act := s.put(t, action{name: "overtaken", code: queuedCode, limits: func(l *actions.Limits) { l.Timeout = timeout }})
@@ -121,5 +139,46 @@ func TestQueuedRunOvertaken(t *testing.T) {
 	if a.Deadline < b.End+timeout || recA.Start < b.End {
 		t.Errorf("a: deadline %d, record starts %d; b ended %d: want both after b's end, the deadline %d ms later",
 			a.Deadline, recA.Start, b.End, timeout)
+	}
+}
+
+// TestQueuedRunResumeFails: an activation (b) that comes while another
+// (a) resumes a paused container does not queue behind a at its proxy:
+// the container may stay frozen, as here, and b would wait there for
+// nothing. Both run elsewhere.
+func TestQueuedRunResumeFails(t *testing.T) {
+	var failResume atomic.Bool
+	po := invokerPool(actions.DefaultMemoryMB)
+	po.PauseGrace = 100 * time.Millisecond
+	s := newStack(t, stackOptions{
+		pool:    po,
+		sandbox: func(sb invoker.Sandbox) invoker.Sandbox { return lateSandbox{Sandbox: sb, failResume: &failResume} },
+	})
+	act := s.put(t, action{name: "resume-fails", code: queuedCode, limits: func(l *actions.Limits) { l.Timeout = 4000 }})
+	for range 10 { // short runs: the pool queues the next ones
+		var r queuedResult
+		result(t, s.invoke(t, "", act, `{"id":"w"}`), &r)
+	}
+	if !eventually(time.Minute, func() bool { return s.pool.Stats().Paused == 1 }) {
+		t.Fatalf("the container is not paused: %+v", s.pool.Stats())
+	}
+	failResume.Store(true)
+	recs := make(chan *actions.Activation, 2)
+	s.activateAsync(t, act, `{"id":"a"}`, recs)
+	if !eventually(time.Minute, func() bool { st := s.pool.Stats(); return st.Busy == 1 && st.Paused == 0 }) {
+		t.Fatal("a is not resuming the container")
+	}
+	s.activateAsync(t, act, `{"id":"b"}`, recs)
+	if !eventually(time.Minute, func() bool { st := s.pool.Stats(); return st.Waiting+st.Queued == 1 }) {
+		t.Fatalf("b is neither waiting nor queued: %+v", s.pool.Stats())
+	}
+	for range 2 {
+		rec := <-recs
+		if rec == nil {
+			t.FailNow()
+		}
+		if rec.Response.StatusCode != actions.StatusSuccess {
+			t.Errorf("status %d, result %s: want a success", rec.Response.StatusCode, rec.Response.Result)
+		}
 	}
 }
