@@ -679,6 +679,10 @@ func (p *Pool) Stats() Stats {
 		s.Stem += len(cs)
 	}
 	for c := range p.later {
+		// A failed container left to run the activations queued behind
+		// it still runs them, and holds its memory (UsedMB).
+		s.Warm++
+		s.Busy++
 		s.Queued += len(c.behind)
 	}
 	return s

@@ -53,12 +53,15 @@ func TestPoolQueuedNotRunKeepsTheAheadsContainer(t *testing.T) {
 // TestPoolFailedAheadKeepsItsMemory: the activation ahead failed while
 // one is queued behind it; its container, left to finish the queued one,
 // keeps its memory until destroyed, so that the pool starts no container
-// beyond its memory meanwhile.
+// beyond its memory meanwhile, and counts as busy in the pool's stats.
 func TestPoolFailedAheadKeepsItsMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 128})
 		ahead, queued := queuedPair(t, p)
 		p.Release(ahead, false)
+		if st := p.Stats(); st.Warm != 1 || st.Busy != 1 {
+			t.Errorf("stats %+v: want the failed container, still running the queued activation, warm and busy", st)
+		}
 		got := make(chan *invoker.Lease, 1)
 		go func() {
 			r := req("a")
