@@ -217,7 +217,7 @@ func TestExternalNATSCluster(t *testing.T) {
 
 	// The invoker killed is the one that keeps echo warm: it has work.
 	victim := warmest(t, ctl, admin, nodes[1:], "/guest/echo")
-	load := &faultLoad{n: ctl, auth: guest}
+	load := &faultLoad{n: ctl, auth: guest, nodes: nodes}
 	load.run(t, 1000, 150, func() {
 		victim.kill()
 		t.Logf("killed invoker %s, which kept echo warm, with SIGKILL", victim.name)
@@ -297,8 +297,9 @@ type faultLoad struct {
 	auth string
 
 	mu       sync.Mutex
+	nodes    []*clusterNode // whose logs a failure shows
 	invokes  map[int]string // n → activation id, accepted
-	fires    map[int]bool   // n, accepted
+	fires    map[int]string // n → the trigger's activation id, accepted
 	refused  int
 	internal int      // refused with 500
 	refusals []string // a few, for the log
@@ -310,7 +311,7 @@ func (l *faultLoad) run(t *testing.T, from, count int, fault func()) {
 	t.Helper()
 	l.mu.Lock()
 	if l.invokes == nil {
-		l.invokes, l.fires = map[int]string{}, map[int]bool{}
+		l.invokes, l.fires = map[int]string{}, map[int]string{}
 	}
 	l.mu.Unlock()
 	var wg sync.WaitGroup
@@ -346,7 +347,7 @@ func (l *faultLoad) run(t *testing.T, from, count int, fault func()) {
 			if i%2 == 0 {
 				l.invokes[k] = id.ActivationID
 			} else {
-				l.fires[k] = true
+				l.fires[k] = id.ActivationID
 			}
 		})
 	}
@@ -367,25 +368,36 @@ func (l *faultLoad) check(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		ranInvokes, ranFires := l.ranOnce(t, "echo"), l.ranOnce(t, "fired")
-		missing := 0
+		var missing []string // what has no record, and the ids to find in the logs
 		for k, id := range l.invokes {
 			switch got, ok := ranInvokes[k]; {
 			case !ok:
-				missing++
+				missing = append(missing, fmt.Sprintf("invoke n=%d, activation %s", k, id), id)
 			case got != id:
 				t.Fatalf("invoke n=%d was accepted as %s but ran as %s", k, id, got)
 			}
 		}
-		for k := range l.fires {
+		for k, id := range l.fires {
 			if _, ok := ranFires[k]; !ok {
-				missing++
+				missing = append(missing, fmt.Sprintf("fire n=%d, trigger activation %s", k, id), id)
 			}
 		}
-		if missing == 0 {
+		if len(missing) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 2 minutes, %d accepted invokes and fires have no record", missing)
+			var b strings.Builder
+			for i := 0; i < len(missing); i += 2 {
+				fmt.Fprintf(&b, "\n  %s", missing[i])
+				for _, n := range l.nodes {
+					if n.logs != nil {
+						for line := range strings.Lines(grepLines(n.logs.String(), missing[i+1])) {
+							fmt.Fprintf(&b, "\n    %s: %s", n.name, strings.TrimSpace(line))
+						}
+					}
+				}
+			}
+			t.Fatalf("after 2 minutes, %d accepted invokes and fires have no record:%s", len(missing)/2, b.String())
 		}
 		time.Sleep(time.Second)
 	}
