@@ -178,6 +178,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 func (s *stack) startInvoker(tb testing.TB, po invoker.PoolOptions) {
 	tb.Helper()
 	po.Owner = s.owner
+	po.QueueRuns = true
 	if po.Logger == nil {
 		po.Logger = quiet()
 	}

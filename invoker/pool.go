@@ -28,6 +28,10 @@ type PoolOptions struct {
 	// remove what an earlier run left.
 	Owner  string
 	Logger *slog.Logger
+	// QueueRuns lets short concurrency-1 activations queue, up to two, at
+	// a busy container's proxy behind the one that runs. Off by default:
+	// a CI run saw an activation run twice on a live node with it on.
+	QueueRuns bool
 }
 
 // Pool keeps action containers: warm ones keyed by namespace and action
@@ -130,7 +134,9 @@ type container struct {
 
 // queues reports whether containers of spec running an action of the
 // given concurrency take a queued activation (see container.queues).
-func queues(spec Spec, concurrency int) bool { return spec.ProxySocket && concurrency <= 1 }
+func (p *Pool) queues(spec Spec, concurrency int) bool {
+	return p.opts.QueueRuns && spec.ProxySocket && concurrency <= 1
+}
 
 // maxQueuedRun is the longest mean run time of a key whose activations
 // queue behind a running one: the queue saves the invoker's round trip
@@ -466,10 +472,10 @@ func sortByLastUsed(cs []*container) {
 
 // newContainer books a container that is yet to be created. The caller
 // holds p.mu and has reserved its memory.
-func newContainer(spec Spec, key string, concurrency int) *container {
+func (p *Pool) newContainer(spec Spec, key string, concurrency int) *container {
 	return &container{key: key, kind: spec.Kind, image: spec.Image, memMB: spec.MemoryMB,
 		maxActive: max(concurrency, 1), lastUsed: time.Now(), ready: make(chan struct{}),
-		queues: key != "" && queues(spec, concurrency)}
+		queues: key != "" && p.queues(spec, concurrency)}
 }
 
 // createTimeout bounds the creation of a container (create, start, until

@@ -323,7 +323,7 @@ func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again
 // memory reserved; once up, it serves the first waiter still in line.
 func (p *Pool) startLocked(key string, l *keyLine) {
 	l.starting++
-	c := newContainer(l.spec, key, l.concurrency)
+	c := p.newContainer(l.spec, key, l.concurrency)
 	spec := l.spec
 	p.bg.Add(1) // Close waits for containers being created
 	go func() {

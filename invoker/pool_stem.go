@@ -26,7 +26,7 @@ func (p *Pool) takeStem(key string, spec Spec, concurrency int) *container {
 	p.stems[sk] = cs[:len(cs)-1]
 	p.stemHave[sk]--
 	c.stemKey, c.key, c.maxActive, c.fresh = "", key, max(concurrency, 1), true
-	c.queues = queues(spec, concurrency)
+	c.queues = p.queues(spec, concurrency)
 	p.warm[key] = append(p.warm[key], c)
 	p.replenishLocked(sk)
 	return c
@@ -72,7 +72,7 @@ func (p *Pool) startStemLocked(sk string) bool {
 	p.bg.Add(1)
 	go func() {
 		defer p.bg.Done()
-		c := newContainer(spec, "", 1)
+		c := p.newContainer(spec, "", 1)
 		err := p.create(c, spec)
 		p.mu.Lock()
 		defer p.mu.Unlock()

@@ -143,6 +143,7 @@ func newFakePool(t *testing.T, o invoker.PoolOptions) (*invoker.Pool, *fakeSandb
 	t.Helper()
 	sb := &fakeSandbox{}
 	o.Owner = "test"
+	o.QueueRuns = true
 	p := invoker.NewPool(sb, o)
 	t.Cleanup(p.Close)
 	return p, sb
