@@ -110,6 +110,7 @@ func (c *committer) ack(ctx context.Context, f finished, err error) {
 	if err := f.msg.Ack(); err != nil {
 		iv.log.Warn("ack invocation", "activation_id", f.inv.ActivationID, "err", err)
 	}
+	iv.running.remove(f.inv.ActivationID)
 	if f.inv.PayloadRef != "" {
 		// Done with: what a failed delete leaves expires with hub.ParamsTTL.
 		if err := hub.DropParams(context.WithoutCancel(ctx), iv.js, f.inv.PayloadRef); err != nil {

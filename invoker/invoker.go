@@ -117,6 +117,9 @@ type Invoker struct {
 	builtins *Builtins
 	space    func() error // the hub's CheckSpace
 	inFlight atomic.Int64 // activations taken and not yet acknowledged
+	// running are the activations this invoker took and has not yet
+	// acknowledged, so that a later delivery of one is not run beside it.
+	running runningSet
 	// params keeps the invocations' parameters for reruns.
 	params *hub.RerunParams
 	// queue names this invoker's home queue (placement.go), advertised
@@ -263,12 +266,20 @@ const (
 // already, and hands it to the committer, which acknowledges it once its
 // record is stored.
 func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Invocation) {
+	if !iv.running.add(inv.ActivationID) {
+		// JetStream delivered it again while it runs here: heartbeats were
+		// lost (its stream's leader changed, say). The run under way
+		// acknowledges it, by stream sequence, for both deliveries.
+		iv.log.Info("redelivered invocation is running here", "activation_id", inv.ActivationID)
+		return
+	}
 	iv.inFlight.Add(1) // until acknowledged
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
 		if _, err := iv.rec.Get(ctx, inv.Namespace, inv.ActivationID); err == nil {
 			iv.log.Info("redelivered invocation ran already", "activation_id", inv.ActivationID)
 			iv.announce(inv.ActivationID, nil) // a caller still waiting reads it from the store
 			_ = msg.Ack()
+			iv.running.remove(inv.ActivationID)
 			iv.inFlight.Add(-1)
 			return
 		}
@@ -276,6 +287,32 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 	}
 	beat := startHeartbeat(msg)
 	iv.commits.add(finished{msg: msg, inv: inv, stored: iv.handle(ctx, inv), beat: beat})
+}
+
+// runningSet is a set of activation ids.
+type runningSet struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+// add adds id and reports whether it was not in the set.
+func (s *runningSet) add(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ids[id]; ok {
+		return false
+	}
+	if s.ids == nil {
+		s.ids = make(map[string]struct{})
+	}
+	s.ids[id] = struct{}{}
+	return true
+}
+
+func (s *runningSet) remove(id string) {
+	s.mu.Lock()
+	delete(s.ids, id)
+	s.mu.Unlock()
 }
 
 // recordRoomWait bounds how long the invoker keeps trying to store the

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/actions"
@@ -90,5 +91,70 @@ func TestRedeliveredInvocationThatRanIsNotRunAgain(t *testing.T) {
 	}
 	if string(rec.Response.Result) != string(first) {
 		t.Errorf("record after the redelivery: result %s, want the first run's %s", rec.Response.Result, first)
+	}
+}
+
+// TestRedeliveredInvocationRunningHereIsNotRunAgain: JetStream delivers an
+// invocation again while it runs (here the test naks it from its first
+// heartbeat on; in a cluster, heartbeats lost while the stream's leader
+// changes do the same). The invoker does not run it a second time beside
+// the first: the action's one container counts two runs, the warm-up and
+// this one, and no other container starts.
+func TestRedeliveredInvocationRunningHereIsNotRunAgain(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	a := s.put(t, action{name: "slowonce", code: counterCode})
+	s.invoke(t, "", a, "") // its container is warm
+
+	nakked := make(chan string, 1)
+	sub, err := s.hub.Conn().Subscribe("$JS.ACK."+invoker.InvokeStream+".>", func(m *nats.Msg) {
+		if string(m.Data) != "+WPI" {
+			return
+		}
+		select {
+		case nakked <- m.Subject:
+			// Given back while it runs: JetStream delivers it again now.
+			if _, err := s.hub.Conn().Request(m.Subject, []byte("-NAK"), 5*time.Second); err != nil {
+				t.Errorf("nak: %v", err)
+			}
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	rec := s.invoke(t, "", a, `{"sleep":9000}`)
+	select {
+	case <-nakked:
+	default:
+		t.Fatal("no heartbeat of the running invocation was seen: the test did not redeliver it")
+	}
+	var c counted
+	result(t, rec, &c)
+	if c.N != 2 {
+		t.Errorf("the slow run was run %d in its container, want 2", c.N)
+	}
+	ctx := t.Context()
+	st, err := s.hub.JetStream().Stream(ctx, invoker.InvokeStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.Consumer(ctx, invoker.InvokeConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(time.Minute, func() bool {
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	}) {
+		t.Fatal("the invocation was not acknowledged within a minute")
+	}
+	result(t, s.invoke(t, "", a, ""), &c)
+	if c.N != 3 {
+		t.Errorf("the run after it is the container's run %d, want 3: the redelivery ran too", c.N)
+	}
+	if n := len(s.containers(t)); n != 1 {
+		t.Errorf("%d containers, want 1: the redelivery started another", n)
 	}
 }
