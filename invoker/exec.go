@@ -346,9 +346,11 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 	}
 	if queued {
 		ans, err := postQueued(ctx, c, body, timeout, logLimit, onStart)
-		if behind && ans.started.IsZero() && (ans.notRun || err != nil && ctx.Err() == nil && !errors.Is(err, errQueueWait)) {
-			// No 102 came: the proxy never handed the request to the
-			// action.
+		if behind && ans.started.IsZero() && ans.notRun {
+			// The proxy says it never handed the request to the action.
+			// A broken connection with no 102 read says less: the 102
+			// may have been lost with the container, after the action
+			// started, so that is the container's failure (at most once).
 			return outcome{notRun: true}
 		}
 		if behind && ans.started.IsZero() && errors.Is(err, errQueueWait) {
