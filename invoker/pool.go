@@ -29,8 +29,10 @@ type PoolOptions struct {
 	Owner  string
 	Logger *slog.Logger
 	// QueueRuns lets short concurrency-1 activations queue, up to two, at
-	// a busy container's proxy behind the one that runs. Off by default:
-	// a CI run saw an activation run twice on a live node with it on.
+	// a busy container's proxy behind the one that runs (`gust serve
+	// --queue-runs`). Off by default: a CI run saw an activation run twice
+	// on a live node with it on, before redeliveries of an invocation
+	// running here were ignored; not yet proven under faults since.
 	QueueRuns bool
 }
 
@@ -260,6 +262,12 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 		case claimQueue:
 			return g.queued, nil
 		case claimCold:
+			// A fresh container nobody took for PauseGrace was paused
+			// like any idle one: its /init would wait for good.
+			if err := p.resume(ctx, c); err != nil {
+				p.Release(&Lease{c: c, pool: p, Cold: true}, false)
+				continue
+			}
 			return &Lease{c: c, pool: p, Cold: true, since: time.Now()}, nil
 		case claimJoin:
 			if !p.awaitInit(ctx, c) {

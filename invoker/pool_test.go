@@ -375,6 +375,33 @@ func TestPoolPausesAfterGraceAndResumes(t *testing.T) {
 	})
 }
 
+// TestPoolResumesAPausedFreshContainer: a container started for a line
+// that no activation took in time (another freed first) is idle and
+// fresh; after the grace it is paused like any idle one. The activation
+// that later takes it cold must find it resumed, or its /init would wait
+// on a stopped process until its time limit.
+func TestPoolResumesAPausedFreshContainer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 512, PauseGrace: 10 * time.Second, IdleTTL: 10 * time.Minute})
+		l := acquire(t, p, req("a"))
+		id := l.Container().ID()
+		p.Release(l, true) // given back before its /init: fresh again
+		time.Sleep(11 * time.Second)
+		synctest.Wait()
+		if !sb.has("pause " + id) {
+			t.Fatalf("the idle fresh container was not paused: %v", sb.events)
+		}
+		l = acquire(t, p, req("a"))
+		if !l.Cold || l.Container().ID() != id {
+			t.Fatalf("got %s (cold %t), want the fresh %s, cold", l.Container().ID(), l.Cold, id)
+		}
+		if !sb.has("resume " + id) {
+			t.Errorf("the fresh container was handed out for its /init still paused: %v", sb.events)
+		}
+		p.Release(l, true)
+	})
+}
+
 func TestPoolIdleTTLWithoutPause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 512, IdleTTL: time.Minute})
