@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gusthub/gust/actions/proxy"
 	"github.com/gusthub/gust/internal/syncbuf"
 )
 
@@ -144,8 +143,16 @@ func (n *clusterNode) start(t testing.TB) error {
 		fmt.Fprintf(n.logs, "--- %s started again\n", n.name)
 		n.logsFrom = len(n.logs.String())
 	}
-	cmd := exec.Command(builtGust(t), n.args...)
+	args := n.args
+	keep := os.Getenv("GUST_TEST_NODE_LOGS") // a directory to keep the nodes' logs in, at debug level
+	if keep != "" {
+		args = append(args[:len(args):len(args)], "--log-level", "debug")
+	}
+	cmd := exec.Command(builtGust(t), args...)
 	cmd.Env = append(os.Environ(), "GUST_CONFIG="+filepath.Join(n.dir, dataDirConfig), "HOME="+n.dir)
+	if keep != "" {
+		t.Cleanup(func() { _ = os.WriteFile(filepath.Join(keep, n.name+".log"), []byte(n.logs.String()), 0o644) })
+	}
 	cmd.Stdout, cmd.Stderr = n.logs, n.logs
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", n.name, err)
@@ -237,18 +244,17 @@ func childPIDs(pid int) []int {
 	return out
 }
 
-// killActions kills the process groups of the action proxies among pids
-// (the process sandbox starts each in a group of its own, with its
-// language process).
+// killActions kills pids, children of a stopped node, with the process
+// groups they lead: the process sandbox starts each action proxy in a
+// group of its own, with its language process. A child caught between
+// fork and exec leads no group yet and is not a proxy yet: it is killed
+// too, or it would become one and outlive its node.
 func killActions(pids []int) {
 	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !bytes.HasPrefix(b, []byte(proxy.ProgramName+"\x00")) {
-			continue
-		}
 		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
