@@ -26,6 +26,7 @@ type invokerOptions struct {
 	memoryMB    int
 	cpus        float64 // --invoker-cpus; 0: no quota
 	pauseGrace  time.Duration
+	queueRuns   bool
 	idleTTL     time.Duration
 	stemCells   int
 	buildImages bool // build the runtime images at start
@@ -154,7 +155,7 @@ func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerO
 		return nil, nil, fmt.Errorf("remove leftover containers: %w", err)
 	}
 	pool := invoker.NewPool(sb, invoker.PoolOptions{
-		MemoryMB: o.memoryMB, PauseGrace: o.pauseGrace, IdleTTL: o.idleTTL, Owner: owner,
+		MemoryMB: o.memoryMB, PauseGrace: o.pauseGrace, IdleTTL: o.idleTTL, Owner: owner, QueueRuns: o.queueRuns,
 		Logger: log.With("component", "pool"),
 	})
 	iv := invoker.New(deps.hub, pool, deps.code, deps.records, sb.images, invoker.Options{
