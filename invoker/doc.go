@@ -69,7 +69,9 @@
 //
 // Exactly once is unchanged: an invocation stays on its queue until its
 // record is stored, and a redelivered one whose record exists is not run
-// again. When an invoker dies, its home consumer outlives it (an hour of
+// again, nor one that this or another live invoker still runs (running.go:
+// a new consumer leader redelivers all that is pending). When an invoker
+// dies, its home consumer outlives it (an hour of
 // inactivity): the others notice that it no longer advertises itself and
 // drain its home queue, and what it had taken without finishing comes back
 // to them after the ack wait. The queue is trimmed below the lowest ack

@@ -10,3 +10,6 @@ const InvokeConsumer = invokeConsumer
 
 // MaxQueuedRun exposes maxQueuedRun: a pool test runs longer.
 const MaxQueuedRun = maxQueuedRun
+
+// RunningSubject is where invokers ask whether another runs an activation.
+const RunningSubject = runningSubject

@@ -189,6 +189,11 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	runningSub, err := iv.serveRunning()
+	if err != nil {
+		return fmt.Errorf("answer running requests: %w", err)
+	}
+	defer func() { _ = runningSub.Unsubscribe() }()
 	poolSub, err := iv.servePool()
 	if err != nil {
 		return fmt.Errorf("answer pool requests: %w", err)
@@ -283,36 +288,20 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 			iv.inFlight.Add(-1)
 			return
 		}
+		if iv.runningElsewhere(ctx, inv.ActivationID) {
+			// Its invoker lives and runs it: JetStream gave it again
+			// after a leader change, or this invoker took over a home
+			// queue whose invoker missed its advertisements. That run
+			// acknowledges it.
+			iv.log.Info("redelivered invocation is running on another invoker", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
+			iv.running.remove(inv.ActivationID)
+			iv.inFlight.Add(-1)
+			return
+		}
 		iv.log.Info("running an invocation another invoker took and did not finish", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
 	}
 	beat := startHeartbeat(msg)
 	iv.commits.add(finished{msg: msg, inv: inv, stored: iv.handle(ctx, inv), beat: beat})
-}
-
-// runningSet is a set of activation ids.
-type runningSet struct {
-	mu  sync.Mutex
-	ids map[string]struct{}
-}
-
-// add adds id and reports whether it was not in the set.
-func (s *runningSet) add(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.ids[id]; ok {
-		return false
-	}
-	if s.ids == nil {
-		s.ids = make(map[string]struct{})
-	}
-	s.ids[id] = struct{}{}
-	return true
-}
-
-func (s *runningSet) remove(id string) {
-	s.mu.Lock()
-	delete(s.ids, id)
-	s.mu.Unlock()
 }
 
 // recordRoomWait bounds how long the invoker keeps trying to store the

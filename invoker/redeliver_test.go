@@ -2,6 +2,8 @@ package invoker_test
 
 import (
 	"encoding/json"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,5 +158,97 @@ func TestRedeliveredInvocationRunningHereIsNotRunAgain(t *testing.T) {
 	}
 	if n := len(s.containers(t)); n != 1 {
 		t.Errorf("%d containers, want 1: the redelivery started another", n)
+	}
+}
+
+// TestRedeliveredInvocationRunningElsewhereIsNotRunHere: an invocation
+// delivered again (its first delivery given back) is not run while
+// another invoker answers that it runs it (here the test answers for it,
+// as a live invoker whose delivery JetStream forgot would); once none
+// does, its next delivery runs, once.
+func TestRedeliveredInvocationRunningElsewhereIsNotRunHere(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	a := s.put(t, action{name: "elsewhere", code: counterCode})
+	s.invoke(t, "", a, "") // the invoker is up
+	s.stopInvKeepPool()
+	ctx := t.Context()
+	if err := s.sb.RemoveLeftovers(ctx, s.owner); err != nil {
+		t.Fatal(err)
+	}
+
+	inv := &actions.Invocation{
+		ActivationID: actions.NewActivationID(), Namespace: "guest", Subject: "guest",
+		Action: *a, Submitted: time.Now().UnixMilli(),
+	}
+	var asked atomic.Int32
+	var elsewhere atomic.Bool
+	elsewhere.Store(true)
+	sub, err := s.hub.Conn().Subscribe(invoker.RunningSubject, func(m *nats.Msg) {
+		_, id, _ := strings.Cut(string(m.Data), " ")
+		if id != inv.ActivationID {
+			return
+		}
+		asked.Add(1)
+		if elsewhere.Load() {
+			_ = m.Respond([]byte("another"))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	if _, err := s.disp.Activate(ctx, inv, 0); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.hub.JetStream().Stream(ctx, invoker.InvokeStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.Consumer(ctx, invoker.InvokeConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for m := range batch.Messages() {
+		n++
+		if _, err := s.hub.Conn().Request(m.Reply(), []byte("-NAK"), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("took %d invocations from the queue, want 1", n)
+	}
+
+	s.startInvoker(t, invokerPool(0))
+	if !eventually(time.Minute, func() bool { return asked.Load() > 0 }) {
+		t.Fatal("the invoker did not ask whether another runs the redelivered invocation")
+	}
+	time.Sleep(3 * time.Second) // past runningAskWait: it would have started by now
+	if _, err := s.records.Get(ctx, "guest", inv.ActivationID); err == nil {
+		t.Fatal("the invocation ran though another invoker said it runs it")
+	}
+	if n := len(s.containers(t)); n != 0 {
+		t.Fatalf("%d containers: the invocation another runs started here", n)
+	}
+
+	// That invoker is gone: JetStream delivers it again after its ack
+	// wait, and it runs here.
+	elsewhere.Store(false)
+	var rec *actions.Activation
+	if !eventually(time.Minute, func() bool {
+		rec, err = s.records.Get(ctx, "guest", inv.ActivationID)
+		return err == nil
+	}) {
+		t.Fatal("the invocation did not run once no other invoker said it runs it")
+	}
+	var c counted
+	result(t, rec, &c)
+	if c.N != 1 {
+		t.Errorf("its container counts run %d, want 1", c.N)
 	}
 }
