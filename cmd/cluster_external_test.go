@@ -157,8 +157,8 @@ func actionProcs(nodes []*clusterNode) map[int]*clusterNode {
 //     invoker, with its own result: another process ran it;
 //   - 200 invokes of one action start at most 2 cold containers (warm
 //     affinity);
-//   - invokes and trigger fires sent while an invoker is killed with
-//     SIGKILL, then while the NATS node that leads the event stream is
+//   - 2,000 invokes and 2,000 trigger fires, 1,000 of each sent while an
+//     invoker is killed with SIGKILL, then while the NATS node that leads the event stream is
 //     shut down, each run exactly once when they were accepted (2xx), and
 //     at most once when not;
 //   - then the cluster status shows that node offline, the event stream
@@ -221,7 +221,9 @@ func TestExternalNATSCluster(t *testing.T) {
 	// The invoker killed is the one that keeps echo warm: it has work.
 	victim := warmest(t, ctl, admin, nodes[1:], "/guest/echo")
 	load := &faultLoad{n: ctl, auth: guest, nodes: nodes, queue: func(ids []string) string { return queueState(nc, ids) }}
-	load.run(t, 1000, 150, func() {
+	// 2,000 invokes and 2,000 fires in all, as the scenario: 1,000
+	// of each around each fault.
+	load.run(t, 1000, 1000, func() {
 		victim.kill()
 		t.Logf("killed invoker %s, which kept echo warm, with SIGKILL", victim.name)
 	})
@@ -229,7 +231,7 @@ func TestExternalNATSCluster(t *testing.T) {
 	if leader < 0 {
 		t.Fatalf("no node leads %s", hub.EventsStream)
 	}
-	load.run(t, 2000, 150, func() {
+	load.run(t, 3000, 1000, func() {
 		nc.servers[leader].Shutdown()
 		t.Logf("shut down NATS node x%d, the leader of %s", leader+1, hub.EventsStream)
 	})
