@@ -110,7 +110,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.invoker.sandbox, "sandbox", "auto", "where actions run: auto (Docker if reachable, else local processes), docker or process (env GUST_SANDBOX)")
 	f.IntVar(&o.invoker.memoryMB, "invoker-memory", 2048, "MB of memory all action containers may use together (env GUST_INVOKER_MEMORY)")
 	f.Float64Var(&o.invoker.cpus, "invoker-cpus", 0, "CPUs all action containers may use together, each a quota in proportion to its memory; 0: no quota, CPU shares only (env GUST_INVOKER_CPUS)")
-	f.BoolVar(&o.invoker.queueRuns, "queue-runs", false, "queue up to two short runs of a busy one-at-a-time action at its container's proxy (faster draining; off until proven under faults) (env GUST_QUEUE_RUNS)")
+	f.BoolVar(&o.invoker.queueRuns, "queue-runs", true, "queue up to two short runs of a busy one-at-a-time action at its container's proxy, so it starts the next as one ends (env GUST_QUEUE_RUNS)")
 	f.DurationVar(&o.invoker.pauseGrace, "pause-grace", 10*time.Second, "pause a warm container idle this long; 0 never pauses (env GUST_PAUSE_GRACE)")
 	f.DurationVar(&o.invoker.idleTTL, "idle-ttl", 10*time.Minute, "remove a warm container idle this long (env GUST_IDLE_TTL)")
 	f.IntVar(&o.invoker.stemCells, "stem-cells", 2, "pre-warmed containers per runtime kind, at most the manifest's count (env GUST_STEM_CELLS)")

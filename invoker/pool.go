@@ -30,9 +30,7 @@ type PoolOptions struct {
 	Logger *slog.Logger
 	// QueueRuns lets short concurrency-1 activations queue, up to two, at
 	// a busy container's proxy behind the one that runs (`gust serve
-	// --queue-runs`). Off by default: a CI run saw an activation run twice
-	// on a live node with it on, before redeliveries of an invocation
-	// running here were ignored; not yet proven under faults since.
+	// --queue-runs`, on by default).
 	QueueRuns bool
 }
 
