@@ -41,7 +41,7 @@
 // is evicted for it rather than serving its own key's later activations.
 //
 // Queued runs (pool.go, exec.go). A burst of an action that runs one
-// activation at a time in Gust's proxy and whose runs are short (100 ms on
+// activation at a time in Gust's proxy and whose runs are short (25 ms on
 // average at most) keeps up to two more activations queued at each busy
 // container's proxy (proxy.QueueHeader), so that the action starts the
 // next as soon as the one ahead ends, without a round trip through the

@@ -140,12 +140,13 @@ func (p *Pool) queues(spec Spec, concurrency int) bool {
 
 // maxQueuedRun is the longest mean run time of a key whose activations
 // queue behind a running one: the queue saves the invoker's round trip
-// between two runs, worth it for short runs only, while an activation
+// between two runs (about a millisecond; more on a busy machine, and the
+// mean run includes it), worth it for short runs only. An activation
 // queued behind a long one could have taken a container freed or started
-// meanwhile. The bound is the wait the lines aim at under a lasting load
-// (sustainedWait): the mean run includes the invoker's round trip, which
-// on a busy machine alone takes tens of milliseconds.
-const maxQueuedRun = sustainedWait
+// meanwhile, and queued activations leave the line short, so that the
+// pool starts fewer containers: an action that waits 50 ms on I/O gains
+// more from those than from a millisecond saved per run.
+const maxQueuedRun = 25 * time.Millisecond
 
 // maxBehind is how many activations queue at a container's proxy behind
 // the running one. One more than one: the next /run is then sent while

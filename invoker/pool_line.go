@@ -262,6 +262,7 @@ func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again
 			continue
 		}
 		live++
+		waiting += len(c.behind) // queued at its proxy: waiting too
 		if c.initialized {
 			ready = true
 			if c.active > 0 && (oldest.IsZero() || c.runSince.Before(oldest)) {
