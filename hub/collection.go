@@ -71,12 +71,17 @@ func OpenCollection[T any](ctx context.Context, js jetstream.JetStream, bucket s
 // answers are tried again for up to createdWait.
 func createdStream(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Stream, error) {
 	deadline := time.Now().Add(createdWait)
+	wait := waitReport{what: "stream " + name, started: time.Now()}
+	if r, ok := js.(replicated); ok {
+		wait.log = r.log
+	}
 	for {
 		st, err := js.Stream(ctx, name)
 		again := errors.Is(err, jetstream.ErrStreamNotFound) || transient(err)
 		if !again || ctx.Err() != nil || time.Now().After(deadline) {
 			return st, err
 		}
+		wait.failed(err)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

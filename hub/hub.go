@@ -228,7 +228,7 @@ func newHub(ctx context.Context, srv *server.Server, nc *nats.Conn, opts Options
 		}
 		return nil, fmt.Errorf("--replicas %d: the NATS cluster has %d servers (this one and its --routes), fewer than the replicas asked for; add servers or lower --replicas", replicas, servers)
 	}
-	return &Hub{srv: srv, nc: nc, js: replicated{JetStream: js, replicas: replicas, servers: servers}, replicas: replicas}, nil
+	return &Hub{srv: srv, nc: nc, js: replicated{JetStream: js, replicas: replicas, servers: servers, log: log.With("component", "hub")}, replicas: replicas}, nil
 }
 
 // Replicas is the replication the hub gives what it creates.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/gusthub/gust/internal/backoff"
@@ -20,7 +21,8 @@ import (
 type replicated struct {
 	jetstream.JetStream
 	replicas int
-	servers  int // what the hub knows of the cluster's size, for errors
+	servers  int          // what the hub knows of the cluster's size, for errors
+	log      *slog.Logger // says what a create or update that is tried again waits for
 }
 
 // explain turns JetStream's answer to a replication it cannot give into
@@ -47,8 +49,10 @@ const (
 )
 
 // place fills in the hub's replication when cfg names none, makes the call
-// and explains a replication the cluster cannot give.
-func place[C, R any](ctx context.Context, r replicated, what string, creates bool, cfg *C, replicas *int, call func(context.Context, C) (R, error)) (R, error) {
+// and explains a replication the cluster cannot give. notFoundAgain says
+// that the stream is known to exist or to be under creation, so that a
+// "not found" is an answer to try again.
+func place[C, R any](ctx context.Context, r replicated, what string, notFoundAgain bool, cfg *C, replicas *int, call func(context.Context, C) (R, error)) (R, error) {
 	if *replicas == 0 {
 		*replicas = r.replicas
 	}
@@ -62,28 +66,73 @@ func place[C, R any](ctx context.Context, r replicated, what string, creates boo
 	// config is idempotent, so the hub tries again for a while.
 	deadline := time.Now().Add(provisionWait)
 	try := backoff.Backoff{Min: provisionFirstTry, Max: provisionLastTry}
+	wait := waitReport{log: r.log, what: what, started: time.Now()}
 	for {
 		tctx, cancel := context.WithTimeout(ctx, try.Next())
 		res, err := call(tctx, *cfg)
 		cancel()
-		// A create-or-update that finds no stream, while another process
-		// creates the same one, was seen to answer "stream not found"
-		// (gust serve processes started together on an external cluster):
-		// the other's creation is under way, and the next try sees it.
-		again := transient(err) || creates && errors.Is(err, jetstream.ErrStreamNotFound)
+		again := transient(err) || notFoundAgain && (errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound))
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !again {
 			return res, r.explain(what, *replicas, err)
 		}
+		wait.failed(err)
 		backoff.Wait(ctx, provisionPause) // an ended ctx ends the loop after the next call
 	}
+}
+
+// createOrUpdate creates what cfg describes, or updates it to cfg when it
+// exists with another config. It creates first, where JetStream's
+// CreateOrUpdate asks for an update first: on a cluster, an update that
+// reaches the meta leader while another process's creation of the same
+// stream is under way (gust serve processes started together, each
+// provisioning every store) has both of their answers lost, so each
+// waited out a try's time limit, for every stream, bucket and object
+// store. Identical creates at once are all answered; a create that finds
+// the stream with another config is refused ("already in use") at once,
+// and only then is it updated.
+func createOrUpdate[C, R any](ctx context.Context, r replicated, what string, cfg *C, replicas *int, create, update func(context.Context, C) (R, error)) (R, error) {
+	res, err := place(ctx, r, what, false, cfg, replicas, create)
+	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return res, err
+	}
+	return place(ctx, r, what, true, cfg, replicas, update)
+}
+
+// waitReport says, while a create or update is tried again, what it
+// waits for: once it has waited waitReportFirst, then every
+// waitReportEvery.
+type waitReport struct {
+	log     *slog.Logger
+	what    string
+	started time.Time
+	said    time.Time
+}
+
+// When a wait for JetStream is first reported, and how often then: a
+// moment's wait is usual on a cluster, and not reported.
+const (
+	waitReportFirst = 2 * time.Second
+	waitReportEvery = 5 * time.Second
+)
+
+// failed reports a try that failed with err and is made again, when due.
+func (w *waitReport) failed(err error) {
+	if w.log == nil {
+		return
+	}
+	if w.said.IsZero() && time.Since(w.started) < waitReportFirst || !w.said.IsZero() && time.Since(w.said) < waitReportEvery {
+		return
+	}
+	w.said = time.Now()
+	w.log.Info("waiting for JetStream to create or update a stream (it needs a meta leader, and a leader for the stream's replicas); trying again",
+		"what", w.what, "waited", time.Since(w.started).Round(100*time.Millisecond).String(), "err", err)
 }
 
 // How long the hub keeps trying to create or update a stream on a
 // cluster, the pause between tries, and how long each try may take (twice
 // the last one, up to provisionLastTry): short at first, so that an
-// answer lost while the cluster's routes form costs seconds, not ten (nodes
-// started together under nats-server v2.15.2 lost every one and took a
-// minute to start); longer when the cluster is slow to answer at all.
+// answer lost costs seconds, not ten; longer when the cluster is slow to
+// answer at all.
 const (
 	provisionWait     = time.Minute
 	provisionPause    = 500 * time.Millisecond
@@ -132,37 +181,43 @@ func transient(err error) bool {
 }
 
 func (r replicated) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	return place(ctx, r, "stream "+cfg.Name, true, &cfg, &cfg.Replicas, r.JetStream.CreateStream)
+	return place(ctx, r, "stream "+cfg.Name, false, &cfg, &cfg.Replicas, r.JetStream.CreateStream)
 }
 
 func (r replicated) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	return place(ctx, r, "stream "+cfg.Name, false, &cfg, &cfg.Replicas, r.JetStream.UpdateStream)
 }
 
+// CreateOrUpdateStream creates the stream, or updates it to cfg when it
+// exists with another config (see createOrUpdate).
 func (r replicated) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	return place(ctx, r, "stream "+cfg.Name, true, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateStream)
+	return createOrUpdate(ctx, r, "stream "+cfg.Name, &cfg, &cfg.Replicas, r.JetStream.CreateStream, r.JetStream.UpdateStream)
 }
 
 func (r replicated) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	return place(ctx, r, "bucket "+cfg.Bucket, true, &cfg, &cfg.Replicas, r.JetStream.CreateKeyValue)
+	return place(ctx, r, "bucket "+cfg.Bucket, false, &cfg, &cfg.Replicas, r.JetStream.CreateKeyValue)
 }
 
 func (r replicated) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	return place(ctx, r, "bucket "+cfg.Bucket, false, &cfg, &cfg.Replicas, r.JetStream.UpdateKeyValue)
 }
 
+// CreateOrUpdateKeyValue creates the bucket, or updates it to cfg when
+// it exists with another config (see createOrUpdate).
 func (r replicated) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	return place(ctx, r, "bucket "+cfg.Bucket, true, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateKeyValue)
+	return createOrUpdate(ctx, r, "bucket "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateKeyValue, r.JetStream.UpdateKeyValue)
 }
 
 func (r replicated) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	return place(ctx, r, "object store "+cfg.Bucket, true, &cfg, &cfg.Replicas, r.JetStream.CreateObjectStore)
+	return place(ctx, r, "object store "+cfg.Bucket, false, &cfg, &cfg.Replicas, r.JetStream.CreateObjectStore)
 }
 
 func (r replicated) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	return place(ctx, r, "object store "+cfg.Bucket, false, &cfg, &cfg.Replicas, r.JetStream.UpdateObjectStore)
 }
 
+// CreateOrUpdateObjectStore creates the object store, or updates it to
+// cfg when it exists with another config (see createOrUpdate).
 func (r replicated) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	return place(ctx, r, "object store "+cfg.Bucket, true, &cfg, &cfg.Replicas, r.JetStream.CreateOrUpdateObjectStore)
+	return createOrUpdate(ctx, r, "object store "+cfg.Bucket, &cfg, &cfg.Replicas, r.JetStream.CreateObjectStore, r.JetStream.UpdateObjectStore)
 }
