@@ -115,7 +115,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.DurationVar(&o.invoker.idleTTL, "idle-ttl", 10*time.Minute, "remove a warm container idle this long (env GUST_IDLE_TTL)")
 	f.IntVar(&o.invoker.stemCells, "stem-cells", 2, "pre-warmed containers per runtime kind, at most the manifest's count (env GUST_STEM_CELLS)")
 	f.BoolVar(&o.invoker.buildImages, "build-images", true, "build every runtime image this machine can build in the background at start, so that no first invoke waits for one (env GUST_BUILD_IMAGES)")
-	f.IntVar(&o.invoker.maxInFlight, "invoker-max-inflight", 64, "activations one invoker runs at once (env GUST_INVOKER_MAX_INFLIGHT)")
+	f.IntVar(&o.invoker.maxInFlight, "invoker-max-inflight", 64, "activations one invoker runs at once from each of its two queues, its home queue and the shared one (env GUST_INVOKER_MAX_INFLIGHT)")
 	f.StringVar(&o.role, "role", roleAll, "what this process runs: all, controller (API, rules, feeds) or invoker (actions); several of each may share one NATS (env GUST_ROLE)")
 	f.StringVar(&o.cluster.Listen, "cluster-listen", "", "make the embedded NATS one node of a cluster, taking routes on this address, e.g. 0.0.0.0:6222 (env GUST_CLUSTER_LISTEN)")
 	f.StringSliceVar(&o.cluster.Routes, "routes", nil, "the other cluster nodes' route URLs, e.g. nats://h2:6222,nats://h3:6222 (env GUST_ROUTES)")

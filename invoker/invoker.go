@@ -64,7 +64,11 @@ var ErrImage = errImage
 type Options struct {
 	// APIHost is given to actions as __OW_API_HOST.
 	APIHost string
-	// MaxInFlight bounds the activations this invoker runs at once.
+	// MaxInFlight bounds the activations this invoker runs at once from
+	// each of its two queues, its home queue and the shared one: up to
+	// twice that in all when both have work. (One bound for both would
+	// leave what one queue's client fetched waiting, unacknowledged and
+	// without heartbeats, while the other's ran.)
 	MaxInFlight int
 	// Local is the dispatcher of this process, if any: a record one of its
 	// callers waits for is handed to it directly instead of announced on
