@@ -18,8 +18,12 @@ import (
 )
 
 // The I/O-bound action of BenchmarkScaleOut: 50 ms of waiting, in a
-// container of 256 MB, on invokers of 1024 MB that run 4 activations at
-// once: each invoker keeps 4 containers of it busy, at most 4/50 ms.
+// container of 256 MB, on invokers of 1024 MB: each invoker keeps at most
+// 4 containers of it busy, 4/50 ms. Each takes up to 8 activations from
+// each of its queues (--invoker-max-inflight), twice what it runs: with
+// 4, a lone invoker (all on its home queue) had 2 waiting beside 2
+// running, a wait its pool judged short (pool_line.go, sustainedWait),
+// and kept 2 containers, half its ideal.
 const (
 	sleepAction   = `function main() { return new Promise(r => setTimeout(() => r({}), 50)) }`
 	sleepMB       = 256
@@ -55,7 +59,7 @@ func BenchmarkScaleOut(b *testing.B) {
 		for k := 1; k <= 3; k++ {
 			metrics = append(metrics, freeAddr(b))
 			inv := externalNode(b, nc, fmt.Sprintf("i%d", k), roleInvoker, "--metrics-listen", metrics[k-1],
-				"--invoker-memory", fmt.Sprint(sleepPerInv*sleepMB), "--invoker-max-inflight", fmt.Sprint(sleepPerInv))
+				"--invoker-memory", fmt.Sprint(sleepPerInv*sleepMB), "--invoker-max-inflight", fmt.Sprint(2*sleepPerInv))
 			if err := startNodes(b, []*clusterNode{inv}); err != nil {
 				b.Fatalf("%v%s", err, allLogs([]*clusterNode{inv}))
 			}
