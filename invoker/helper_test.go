@@ -178,7 +178,7 @@ func newStack(tb testing.TB, o stackOptions) *stack {
 func (s *stack) startInvoker(tb testing.TB, po invoker.PoolOptions) {
 	tb.Helper()
 	po.Owner = s.owner
-	po.QueueRuns = true
+	po.QueueRuns = os.Getenv("GUST_QUEUE_RUNS") != "false" // as gust serve: on unless turned off
 	if po.Logger == nil {
 		po.Logger = quiet()
 	}
