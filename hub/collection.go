@@ -76,7 +76,11 @@ func createdStream(ctx context.Context, js jetstream.JetStream, name string) (je
 		wait.log = r.log
 	}
 	for {
-		st, err := js.Stream(ctx, name)
+		// Each try has a limit of its own: under a caller's long
+		// deadline, one lost answer would otherwise wait it all out.
+		tctx, cancel := context.WithTimeout(ctx, createdTry)
+		st, err := js.Stream(tctx, name)
+		cancel()
 		again := errors.Is(err, jetstream.ErrStreamNotFound) || transient(err)
 		if !again || ctx.Err() != nil || time.Now().After(deadline) {
 			return st, err
@@ -90,8 +94,11 @@ func createdStream(ctx context.Context, js jetstream.JetStream, name string) (je
 	}
 }
 
-// createdWait bounds createdStream's tries.
-const createdWait = 30 * time.Second
+// createdWait bounds createdStream's tries, createdTry each one.
+const (
+	createdWait = 30 * time.Second
+	createdTry  = 5 * time.Second
+)
 
 // Get returns the value under key and its revision, or ErrNotFound.
 func (c *Collection[T]) Get(ctx context.Context, key string) (T, uint64, error) {
