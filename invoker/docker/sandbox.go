@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -316,10 +317,19 @@ func (s *Sandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Contai
 // engine could not be reached (or the connection to it broke), so that
 // the activation waits for the engine instead of failing.
 func engineError(err error) error {
-	if client.IsErrConnectionFailed(err) {
+	if client.IsErrConnectionFailed(err) || dialFailed(err) {
 		return fmt.Errorf("%w: %w", invoker.ErrUnavailable, err)
 	}
 	return err
+}
+
+// dialFailed reports whether err says that the engine's socket could not
+// be dialed: the hijacked connection of an attach reports it so ("cannot
+// connect to the Docker daemon", wrapping the dial's error), not as the
+// client's connection error.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // addStray remembers a container (its id or name) that could not be
