@@ -257,17 +257,10 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 			}
 		}
 		c := g.c
+		cold := g.how == claimCold
 		switch g.how {
 		case claimQueue:
 			return g.queued, nil
-		case claimCold:
-			// A fresh container nobody took for PauseGrace was paused
-			// like any idle one: its /init would wait for good.
-			if err := p.resume(ctx, c); err != nil {
-				p.Release(&Lease{c: c, pool: p, Cold: true}, false)
-				continue
-			}
-			return &Lease{c: c, pool: p, Cold: true, since: time.Now()}, nil
 		case claimJoin:
 			if !p.awaitInit(ctx, c) {
 				if ctx.Err() != nil {
@@ -276,11 +269,13 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 				continue
 			}
 		}
+		// Any container may be paused, a fresh one too (nobody took it
+		// for PauseGrace): its /init would wait for good.
 		if err := p.resume(ctx, c); err != nil {
-			p.Release(&Lease{c: c, pool: p}, false)
+			p.Release(&Lease{c: c, pool: p, Cold: cold}, false)
 			continue
 		}
-		return &Lease{c: c, pool: p, since: time.Now()}, nil
+		return &Lease{c: c, pool: p, Cold: cold, since: time.Now()}, nil
 	}
 }
 
