@@ -102,7 +102,6 @@ func (c *committer) commit(ctx context.Context, f finished) {
 // parameters stored apart, if any, are deleted.
 func (c *committer) ack(ctx context.Context, f finished, err error) {
 	iv := c.iv
-	defer iv.inFlight.Add(-1)
 	if err != nil {
 		iv.log.Error("store activation", "activation_id", f.inv.ActivationID, "err", err)
 	}

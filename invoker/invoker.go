@@ -120,9 +120,9 @@ type Invoker struct {
 	log      *slog.Logger
 	builtins *Builtins
 	space    func() error // the hub's CheckSpace
-	inFlight atomic.Int64 // activations taken and not yet acknowledged
 	// running are the activations this invoker took and has not yet
-	// acknowledged, so that a later delivery of one is not run beside it.
+	// acknowledged (its load in flight), so that a later delivery of one
+	// is not run beside it.
 	running runningSet
 	// params keeps the invocations' parameters for reruns.
 	params *hub.RerunParams
@@ -282,14 +282,12 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 		iv.log.Info("redelivered invocation is running here", "activation_id", inv.ActivationID)
 		return
 	}
-	iv.inFlight.Add(1) // until acknowledged
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
 		if _, err := iv.rec.Get(ctx, inv.Namespace, inv.ActivationID); err == nil {
 			iv.log.Info("redelivered invocation ran already", "activation_id", inv.ActivationID)
 			iv.announce(inv.ActivationID, nil) // a caller still waiting reads it from the store
 			_ = msg.Ack()
 			iv.running.remove(inv.ActivationID)
-			iv.inFlight.Add(-1)
 			return
 		}
 		if iv.runningElsewhere(ctx, inv.ActivationID) {
@@ -299,7 +297,6 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 			// acknowledges it.
 			iv.log.Info("redelivered invocation is running on another invoker", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
 			iv.running.remove(inv.ActivationID)
-			iv.inFlight.Add(-1)
 			return
 		}
 		iv.log.Info("running an invocation another invoker took and did not finish", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)

@@ -85,7 +85,7 @@ func (iv *Invoker) answer(subject string, answer func(*nats.Msg) any) (*nats.Sub
 func (iv *Invoker) Load() *hub.Load {
 	s := iv.pool.Stats()
 	l := &hub.Load{CapacityMB: s.CapacityMB, UsedMB: s.UsedMB, Containers: s.Warm, Busy: s.Busy,
-		InFlight: int(iv.inFlight.Load()), Slots: iv.opts.MaxInFlight, Warm: iv.pool.warmByAction()}
+		InFlight: iv.running.len(), Slots: iv.opts.MaxInFlight, Warm: iv.pool.warmByAction()}
 	if iv.homeReady.Load() {
 		l.Queue = iv.queue
 	}

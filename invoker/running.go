@@ -54,6 +54,12 @@ func (s *runningSet) has(id string) bool {
 	return ok
 }
 
+func (s *runningSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ids)
+}
+
 func (s *runningSet) remove(id string) {
 	s.mu.Lock()
 	delete(s.ids, id)
