@@ -23,17 +23,8 @@ func TestRedeliveredInvocationThatRanIsNotRunAgain(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	a := s.put(t, action{name: "once", code: counterCode})
 	s.invoke(t, "", a, "") // the invoker is up
-	// The invoker dies; the next one removes what it left.
-	s.stopInvKeepPool()
+	inv := afterCrash(t, s, a)
 	ctx := t.Context()
-	if err := s.sb.RemoveLeftovers(ctx, s.owner); err != nil {
-		t.Fatal(err)
-	}
-
-	inv := &actions.Invocation{
-		ActivationID: actions.NewActivationID(), Namespace: "guest", Subject: "guest",
-		Action: *a, Submitted: time.Now().UnixMilli(),
-	}
 	first := json.RawMessage(`{"first":"run"}`)
 	now := time.Now().UnixMilli()
 	if err := s.records.Put(ctx, &actions.Activation{
@@ -42,40 +33,7 @@ func TestRedeliveredInvocationThatRanIsNotRunAgain(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.disp.Activate(ctx, inv, 0); err != nil {
-		t.Fatal(err)
-	}
-	// The dead invoker's delivery: taken, then given back unacknowledged.
-	st, err := s.hub.JetStream().Stream(ctx, invoker.InvokeStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := st.Consumer(ctx, invoker.InvokeConsumer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var taken []string
-	var seq uint64 // the invocation's in the stream
-	for m := range batch.Messages() {
-		var got actions.Invocation
-		_ = json.Unmarshal(m.Data(), &got)
-		taken = append(taken, got.ActivationID)
-		if md, err := m.Metadata(); err == nil {
-			seq = md.Sequence.Stream
-		}
-		// As a request, so that the nak is processed before the next
-		// invoker pulls.
-		if _, err := s.hub.Conn().Request(m.Reply(), []byte("-NAK"), 5*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(taken) != 1 || taken[0] != inv.ActivationID || seq == 0 {
-		t.Fatalf("took %v from the queue, want %s", taken, inv.ActivationID)
-	}
+	cons, seq := takenAndGivenBack(t, s, inv)
 
 	s.startInvoker(t, invokerPool(0))
 	if !eventually(time.Minute, func() bool {
@@ -138,14 +96,7 @@ func TestRedeliveredInvocationRunningHereIsNotRunAgain(t *testing.T) {
 		t.Errorf("the slow run was run %d in its container, want 2", c.N)
 	}
 	ctx := t.Context()
-	st, err := s.hub.JetStream().Stream(ctx, invoker.InvokeStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := st.Consumer(ctx, invoker.InvokeConsumer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := sharedQueue(t, s)
 	if !eventually(time.Minute, func() bool {
 		info, err := cons.Info(ctx)
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
@@ -170,16 +121,8 @@ func TestRedeliveredInvocationRunningElsewhereIsNotRunHere(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	a := s.put(t, action{name: "elsewhere", code: counterCode})
 	s.invoke(t, "", a, "") // the invoker is up
-	s.stopInvKeepPool()
+	inv := afterCrash(t, s, a)
 	ctx := t.Context()
-	if err := s.sb.RemoveLeftovers(ctx, s.owner); err != nil {
-		t.Fatal(err)
-	}
-
-	inv := &actions.Invocation{
-		ActivationID: actions.NewActivationID(), Namespace: "guest", Subject: "guest",
-		Action: *a, Submitted: time.Now().UnixMilli(),
-	}
 	var asked atomic.Int32
 	var elsewhere atomic.Bool
 	elsewhere.Store(true)
@@ -197,32 +140,7 @@ func TestRedeliveredInvocationRunningElsewhereIsNotRunHere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-
-	if _, err := s.disp.Activate(ctx, inv, 0); err != nil {
-		t.Fatal(err)
-	}
-	st, err := s.hub.JetStream().Stream(ctx, invoker.InvokeStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := st.Consumer(ctx, invoker.InvokeConsumer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for m := range batch.Messages() {
-		n++
-		if _, err := s.hub.Conn().Request(m.Reply(), []byte("-NAK"), 5*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n != 1 {
-		t.Fatalf("took %d invocations from the queue, want 1", n)
-	}
+	takenAndGivenBack(t, s, inv)
 
 	s.startInvoker(t, invokerPool(0))
 	if !eventually(time.Minute, func() bool { return asked.Load() > 0 }) {
@@ -251,4 +169,67 @@ func TestRedeliveredInvocationRunningElsewhereIsNotRunHere(t *testing.T) {
 	if c.N != 1 {
 		t.Errorf("its container counts run %d, want 1", c.N)
 	}
+}
+
+// afterCrash stops the stack's invoker as a crash would, removes what it
+// left as the next invoker does, and returns a new invocation of a.
+func afterCrash(t *testing.T, s *stack, a *actions.Action) *actions.Invocation {
+	t.Helper()
+	s.stopInvKeepPool()
+	if err := s.sb.RemoveLeftovers(t.Context(), s.owner); err != nil {
+		t.Fatal(err)
+	}
+	return &actions.Invocation{
+		ActivationID: actions.NewActivationID(), Namespace: "guest", Subject: "guest",
+		Action: *a, Submitted: time.Now().UnixMilli(),
+	}
+}
+
+// sharedQueue is the consumer of the shared invocation queue.
+func sharedQueue(t *testing.T, s *stack) jetstream.Consumer {
+	t.Helper()
+	st, err := s.hub.JetStream().Stream(t.Context(), invoker.InvokeStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.Consumer(t.Context(), invoker.InvokeConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cons
+}
+
+// takenAndGivenBack queues inv while no invoker runs, then does with it
+// what an invoker that dies does: takes it from the shared queue and
+// gives it back unacknowledged. It returns that queue's consumer and the
+// invocation's sequence in the stream.
+func takenAndGivenBack(t *testing.T, s *stack, inv *actions.Invocation) (jetstream.Consumer, uint64) {
+	t.Helper()
+	if _, err := s.disp.Activate(t.Context(), inv, 0); err != nil {
+		t.Fatal(err)
+	}
+	cons := sharedQueue(t, s)
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taken []string
+	var seq uint64
+	for m := range batch.Messages() {
+		var got actions.Invocation
+		_ = json.Unmarshal(m.Data(), &got)
+		taken = append(taken, got.ActivationID)
+		if md, err := m.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+		}
+		// As a request, so that the nak is processed before the next
+		// invoker pulls.
+		if _, err := s.hub.Conn().Request(m.Reply(), []byte("-NAK"), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(taken) != 1 || taken[0] != inv.ActivationID || seq == 0 {
+		t.Fatalf("took %v from the queue, want %s", taken, inv.ActivationID)
+	}
+	return cons, seq
 }
