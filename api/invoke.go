@@ -18,6 +18,14 @@ type Activator interface {
 	Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error)
 }
 
+// Caller is an Activator that can run an invocation whose caller waits for
+// its record at once in this process, off the queue
+// (dispatch.Dispatcher.Call); the API's blocking invokes use it when the
+// Activator has it.
+type Caller interface {
+	Call(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error)
+}
+
 // maxBlockingWait is how long a blocking invoke waits before answering 202,
 // as OpenWhisk's.
 const maxBlockingWait = 60 * time.Second
@@ -164,7 +172,13 @@ func (s *Server) activate(ctx context.Context, w http.ResponseWriter, inv *actio
 		inv.Slot = held
 	}
 	w.Header().Set("x-openwhisk-activation-id", inv.ActivationID)
-	rec, err := s.cfg.Activator.Activate(ctx, inv, wait)
+	var rec *actions.Activation
+	var err error
+	if c, ok := s.cfg.Activator.(Caller); ok && wait > 0 {
+		rec, err = c.Call(ctx, inv, wait)
+	} else {
+		rec, err = s.cfg.Activator.Activate(ctx, inv, wait)
+	}
 	if err != nil && inv.Slot && ctx.Err() == nil { // else it may be queued, and its invoker gives the slot back
 		if err := s.cfg.Throttle.Release(context.WithoutCancel(ctx), inv.Namespace); err != nil {
 			s.log.Warn("release concurrency slot", "activation_id", inv.ActivationID, "err", err)

@@ -162,6 +162,9 @@ func newInvoker(ctx context.Context, sb *sandboxes, deps invokerDeps, o invokerO
 		APIHost: deps.apiHost, MaxInFlight: o.maxInFlight, Local: deps.dispatcher, Logger: log.With("component", "invoker"),
 		Observer: deps.telemetry.invokerObserver(), Slots: deps.slots, Building: sb.building, Egress: o.egress,
 	})
+	if deps.dispatcher != nil {
+		deps.dispatcher.RunLocally(iv) // blocking calls to warm containers here skip the queue
+	}
 	if deps.telemetry != nil && deps.telemetry.metrics != nil {
 		deps.telemetry.watchPool(pool)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ type parts struct {
 
 	mu   sync.Mutex
 	took map[string]actions.Invocation // by activation id, what the fake invoker took
+	t    *testing.T                    // for hereRunner's errors
 }
 
 // newDispatcher starts a hub, opens the invocation queue and the stores,
@@ -87,11 +89,17 @@ func (p *parts) fakeInvoker(t *testing.T) {
 	t.Cleanup(cc.Stop)
 }
 
-// answer runs inv and hands back its record.
+// answer notes that the fake invoker took inv, runs it and hands back its
+// record.
 func (p *parts) answer(ctx context.Context, inv *actions.Invocation) error {
 	p.mu.Lock()
 	p.took[inv.ActivationID] = *inv
 	p.mu.Unlock()
+	return p.respond(ctx, inv)
+}
+
+// respond runs inv and hands back its record.
+func (p *parts) respond(ctx context.Context, inv *actions.Invocation) error {
 	if inv.Action.Name == silent {
 		return nil
 	}
@@ -255,5 +263,109 @@ func TestActivateSequence(t *testing.T) {
 		t.Errorf("the sequence's record is not stored: %v", err)
 	} else {
 		checkResult(t, stored, inv.ActivationID, 1+len(components))
+	}
+}
+
+// hereRunner is a fake invoker of the dispatcher's process
+// (dispatch.LocalRunner): it runs what it accepts as the fake invoker
+// runs "inc-here", and notes what it was offered.
+type hereRunner struct {
+	p       *parts
+	refuse  bool
+	mu      sync.Mutex
+	offered []string
+}
+
+func (r *hereRunner) RunNow(ctx context.Context, inv *actions.Invocation) bool {
+	r.mu.Lock()
+	r.offered = append(r.offered, inv.ActivationID)
+	r.mu.Unlock()
+	if r.refuse {
+		return false
+	}
+	go func() {
+		c := *inv
+		c.Action.Name = handed
+		if err := r.p.respond(context.WithoutCancel(ctx), &c); err != nil {
+			r.p.t.Errorf("run %s here: %v", inv.ActivationID, err)
+		}
+	}()
+	return true
+}
+
+func (r *hereRunner) wasOffered(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.offered, id)
+}
+
+// onQueue reports whether the fake invoker took activation id off the
+// queue.
+func (p *parts) onQueue(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.took[id]
+	return ok
+}
+
+// Call offers a blocking call to the invoker of its process first, and
+// queues it only when that one refuses it; Activate, for work that must
+// survive a crash (a rule's delivery), and a call that does not wait,
+// always queue.
+func TestCallRunsHereWhenTheLocalInvokerTakesIt(t *testing.T) {
+	p := newDispatcher(t)
+	p.t = t
+	p.fakeInvoker(t)
+	here := &hereRunner{p: p}
+	p.d.RunLocally(here)
+	ctx := t.Context()
+
+	inv := invocation(announced, 1)
+	rec, err := p.d.Call(ctx, inv, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, rec, inv.ActivationID, 2)
+	if !here.wasOffered(inv.ActivationID) || p.onQueue(inv.ActivationID) {
+		t.Errorf("a call the local invoker takes: offered %v, queued %v; want offered, not queued", here.wasOffered(inv.ActivationID), p.onQueue(inv.ActivationID))
+	}
+
+	inv = invocation(announced, 2)
+	if rec, err = p.d.Activate(ctx, inv, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, rec, inv.ActivationID, 3)
+	if here.wasOffered(inv.ActivationID) || !p.onQueue(inv.ActivationID) {
+		t.Errorf("a blocking Activate: offered %v, queued %v; want queued only", here.wasOffered(inv.ActivationID), p.onQueue(inv.ActivationID))
+	}
+
+	inv = invocation(announced, 3)
+	if _, err = p.d.Call(ctx, inv, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(10*time.Second, func() bool { return p.onQueue(inv.ActivationID) }) || here.wasOffered(inv.ActivationID) {
+		t.Errorf("a call that does not wait: offered %v, queued %v; want queued only", here.wasOffered(inv.ActivationID), p.onQueue(inv.ActivationID))
+	}
+
+	here.refuse = true
+	inv = invocation(announced, 4)
+	if rec, err = p.d.Call(ctx, inv, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, rec, inv.ActivationID, 5)
+	if !here.wasOffered(inv.ActivationID) || !p.onQueue(inv.ActivationID) {
+		t.Errorf("a call the local invoker refuses: offered %v, queued %v; want both", here.wasOffered(inv.ActivationID), p.onQueue(inv.ActivationID))
+	}
+}
+
+// eventually reports whether cond held within d, polling it.
+func eventually(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
 	}
 }

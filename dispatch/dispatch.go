@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,7 +58,22 @@ type Dispatcher struct {
 
 	slots Releaser // nil: none held
 	place *placer
+	now   atomic.Pointer[localRunner] // nil: Call queues as Activate does
 }
+
+type localRunner struct{ LocalRunner }
+
+// LocalRunner is this process's invoker (*invoker.Invoker), which can run
+// a blocking call at once, off the queue, on a container that is warm and
+// free now, and reports whether it took it.
+type LocalRunner interface {
+	RunNow(ctx context.Context, inv *actions.Invocation) bool
+}
+
+// RunLocally lets Call run blocking calls on this process's invoker, r.
+// Call it before the first Call.
+// An invoker started again replaces the one before.
+func (d *Dispatcher) RunLocally(r LocalRunner) { d.now.Store(&localRunner{r}) }
 
 // UseSlots makes the dispatcher give back to slots the concurrency slot of
 // each sequence that holds one when it completes (the invoker does so for
@@ -79,35 +95,50 @@ func New(h *hub.Hub, acts actions.Getter, records RecordStore, log *slog.Logger)
 // record and returns it, or nil when the time is up (the activation goes
 // on). With wait 0 it returns nil once the activation is queued.
 func (d *Dispatcher) Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error) {
-	return d.activate(ctx, inv, wait, true)
+	return d.activate(ctx, inv, wait, true, false)
 }
 
-func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait time.Duration, topmost bool) (*actions.Activation, error) {
+// Call is Activate for a caller that waits for the record (wait > 0) and
+// answers a client with it, as the API's blocking invokes do: when this
+// process's invoker (RunLocally) has a container of the action warm and
+// free, the activation runs there at once instead of going through the
+// queue (invoker.Invoker.RunNow says what that saves and gives up: if the
+// process dies meanwhile, the activation is gone with its caller's
+// request, not run again later). Work that must survive a crash of the
+// process, such as a rule's retried delivery, uses Activate.
+func (d *Dispatcher) Call(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error) {
+	return d.activate(ctx, inv, wait, true, wait > 0)
+}
+
+func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait time.Duration, topmost, now bool) (*actions.Activation, error) {
 	if inv.Action.Exec.Kind == actions.KindSequence {
 		return d.activateSequence(ctx, inv, wait, topmost)
 	}
-	b, err := d.encode(ctx, inv)
-	if err != nil {
-		return nil, err
-	}
-	var done chan completion
-	if wait > 0 {
-		var err error
-		if done, err = d.await(inv.ActivationID); err != nil {
+	if wait <= 0 {
+		b, err := d.encode(ctx, inv)
+		if err != nil {
 			return nil, err
 		}
-		defer d.forget(inv.ActivationID)
-	}
-	if wait <= 0 {
 		if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: d.place.subject(ctx, inv), Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
 			return nil, fmt.Errorf("queue invocation: %w", err)
 		}
 		return nil, nil
 	}
-	subject, placed := d.place.take(ctx, inv)
-	defer placed()
-	if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: subject, Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
-		return nil, fmt.Errorf("queue invocation: %w", err)
+	done, err := d.await(inv.ActivationID)
+	if err != nil {
+		return nil, err
+	}
+	defer d.forget(inv.ActivationID)
+	if r := d.now.Load(); !now || r == nil || !r.RunNow(ctx, inv) {
+		b, err := d.encode(ctx, inv)
+		if err != nil {
+			return nil, err
+		}
+		subject, placed := d.place.take(ctx, inv)
+		defer placed()
+		if _, err := hub.Publish(ctx, d.js, &nats.Msg{Subject: subject, Data: b}, jetstream.WithMsgID(inv.ActivationID)); err != nil {
+			return nil, fmt.Errorf("queue invocation: %w", err)
+		}
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -160,7 +191,7 @@ func (d *Dispatcher) encode(ctx context.Context, inv *actions.Invocation) ([]byt
 // sequence starts in the background, as Activate starts it.
 func (d *Dispatcher) Queue(ctx context.Context, b *hub.Batch, inv *actions.Invocation) (stored func() error, err error) {
 	if inv.Action.Exec.Kind == actions.KindSequence {
-		_, err := d.activate(ctx, inv, 0, true)
+		_, err := d.activate(ctx, inv, 0, true, false)
 		return func() error { return nil }, err
 	}
 	data, err := d.encode(ctx, inv)

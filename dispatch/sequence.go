@@ -51,7 +51,9 @@ func (d *Dispatcher) runSequence(ctx context.Context, inv *actions.Invocation, t
 					Annotations: actions.KeyValues{}.Set("causedBy", "sequence"),
 				}
 				ids = append(ids, child.ActivationID)
-				last, err = d.activate(ctx, child, time.Duration(a.Limits.Timeout)*time.Millisecond+sequenceGrace, false)
+				// The sequence runs in this process, which waits for
+				// each component: they may run off the queue (Call).
+				last, err = d.activate(ctx, child, time.Duration(a.Limits.Timeout)*time.Millisecond+sequenceGrace, false, true)
 				if err == nil && last == nil {
 					err = componentTimeout(child.ActivationID)
 				}

@@ -12,7 +12,8 @@ import (
 )
 
 // finished is an activation whose record was handed to the store (stored
-// waits for it) and whose invocation is yet to be acknowledged.
+// waits for it) and whose invocation is yet to be acknowledged: msg, nil
+// for one run off the queue (RunNow), and beat, nil with it.
 type finished struct {
 	msg    jetstream.Msg
 	inv    *actions.Invocation
@@ -105,9 +106,11 @@ func (c *committer) ack(ctx context.Context, f finished, err error) {
 	if err != nil {
 		iv.log.Error("store activation", "activation_id", f.inv.ActivationID, "err", err)
 	}
-	f.beat.stop()
-	if err := f.msg.Ack(); err != nil {
-		iv.log.Warn("ack invocation", "activation_id", f.inv.ActivationID, "err", err)
+	if f.msg != nil {
+		f.beat.stop()
+		if err := f.msg.Ack(); err != nil {
+			iv.log.Warn("ack invocation", "activation_id", f.inv.ActivationID, "err", err)
+		}
 	}
 	iv.running.remove(f.inv.ActivationID)
 	if f.inv.PayloadRef != "" {

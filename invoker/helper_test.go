@@ -192,6 +192,9 @@ func (s *stack) startInvoker(tb testing.TB, po invoker.PoolOptions) {
 		opts.Local = nil
 	}
 	iv := invoker.New(s.hub, s.pool, s.store, s.records, s.images, opts)
+	if !s.remote {
+		s.disp.RunLocally(iv) // as gust serve: the API's blocking calls may skip the queue
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- iv.Run(ctx) }()

@@ -132,6 +132,11 @@ type Invoker struct {
 	homeReady atomic.Bool
 	members   Members
 	commits   *committer
+	// now are the blocking calls of this process run off the queue
+	// (RunNow); they are taken while open, until the invoker stops.
+	nowMu   sync.Mutex
+	nowOpen bool
+	now     sync.WaitGroup
 }
 
 // New returns an invoker; Run starts it.
@@ -219,8 +224,11 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		defer close(committed)
 		iv.commits.run(context.WithoutCancel(ctx), stopCommits)
 	}()
+	iv.openNow(true)
 	defer func() {
 		wg.Wait()
+		iv.openNow(false)
+		iv.now.Wait()
 		close(stopCommits)
 		<-committed
 	}()
@@ -245,6 +253,44 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		err = herr
 	}
 	return err
+}
+
+// RunNow starts inv at once, off the queue, when a container of its action
+// is warm and free here now, and reports whether it did; its record goes to
+// the Local waiters and the store as a queued one's does. It is for a
+// blocking call whose caller, in this process, waits for the record
+// (dispatch.Dispatcher.Call): a queued invocation costs a write to the
+// queue, its delivery and its acknowledgement, each a round trip through
+// the NATS server, to buy what such a call does not need: placement on
+// another invoker, a wait for a free container that the queue's consumer
+// bounds, and a run after a crash of this process, whose caller is gone
+// with it. Sequences, built-in actions and parameters stored apart take
+// the queue.
+func (iv *Invoker) RunNow(ctx context.Context, inv *actions.Invocation) bool {
+	a := &inv.Action
+	if inv.PayloadRef != "" || a.Exec.Kind == actions.KindSequence || iv.opts.Local == nil {
+		return false
+	}
+	if _, ok := iv.builtinOf(a); ok || !iv.pool.WarmFree(warmKey(inv)) {
+		return false
+	}
+	iv.nowMu.Lock()
+	defer iv.nowMu.Unlock()
+	if !iv.nowOpen || !iv.running.add(inv.ActivationID) { // the container's free slot bounds these, not MaxInFlight
+		return false
+	}
+	ctx = context.WithoutCancel(ctx) // the run outlives a caller that stops waiting
+	iv.now.Go(func() {
+		iv.commits.add(finished{inv: inv, stored: iv.handle(ctx, inv)})
+	})
+	return true
+}
+
+// openNow opens or closes RunNow.
+func (iv *Invoker) openNow(open bool) {
+	iv.nowMu.Lock()
+	iv.nowOpen = open
+	iv.nowMu.Unlock()
 }
 
 // work runs one invocation of the queue.

@@ -279,6 +279,17 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	}
 }
 
+// WarmFree reports whether an activation of key would get a container
+// at once: an initialized one of key has room for it, and no activation
+// of key waits in line. It claims nothing, so the container may be gone by
+// the time one asks Acquire for it; Acquire then waits in line as usual.
+func (p *Pool) WarmFree(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.freeLocked(key, true, false)
+	return !p.closed && c != nil && c.initialized
+}
+
 // awaitInit waits until the container that another activation is
 // initializing is ready. It reports false, having given back the claimed
 // slot, when /init failed or ctx ended first.
