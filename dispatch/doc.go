@@ -5,6 +5,15 @@
 // sequences itself, component by component (sequence.go), storing their
 // records.
 //
+// A blocking call through the API (Call) skips the queue when this
+// process's invoker has a container of the action warm and free
+// (LocalRunner, invoker.Invoker.RunNow): the activation runs there at once,
+// and the queue's write, delivery and acknowledgement are saved. The queue
+// is for what must outlive this process or be placed elsewhere: a
+// non-blocking invoke, a rule's activation, a call that would wait for a
+// container here. Sequences run their components the same way: the
+// dispatcher waits for each in this process.
+//
 // Parameters too large for the queue's message travel by reference: the
 // Dispatcher stores them (hub.StoreParams), the invoker reads them right
 // before the action runs.

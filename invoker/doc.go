@@ -8,7 +8,10 @@
 // which fills it and runs sequences, is package dispatch) and runs each
 // activation in a container of the Pool, or in Go for a built-in action
 // (builtin.go); its committer (commit.go) acknowledges the invocations
-// once their records are stored, many at a time. The Pool's files split its work: pool.go acquires and
+// once their records are stored, many at a time. A blocking call of this
+// process's API whose action has a container warm and free here does not
+// take the queue: the dispatcher hands it over (RunNow), and it runs and is
+// recorded as a queued one is, with nothing to acknowledge. The Pool's files split its work: pool.go acquires and
 // releases warm containers, pool_line.go queues the requests that must
 // wait and starts containers for them, pool_stem.go keeps the stem cells,
 // pool_idle.go pauses and removes idle containers, poolview.go answers,
