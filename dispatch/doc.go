@@ -11,8 +11,10 @@
 // and the queue's write, delivery and acknowledgement are saved. The queue
 // is for what must outlive this process or be placed elsewhere: a
 // non-blocking invoke, a rule's activation, a call that would wait for a
-// container here. Sequences run their components the same way: the
-// dispatcher waits for each in this process.
+// container here. Sequences run their components the same way, whoever
+// started the sequence (a blocking call, a non-blocking one, a rule): the
+// dispatcher runs the sequence and waits for each component in this
+// process, so a crash ends it either way.
 //
 // Parameters too large for the queue's message travel by reference: the
 // Dispatcher stores them (hub.StoreParams), the invoker reads them right

@@ -92,7 +92,7 @@ func (c *committer) commit(ctx context.Context, f finished) {
 	err := f.stored(ctx)
 	if err != nil && retryableStore(err) {
 		c.slow.Go(func() {
-			c.ack(ctx, f, c.iv.storeWhenRoom(ctx, f.inv, f.stored, err))
+			c.ack(ctx, f, c.iv.storeWhenRoom(ctx, f.inv, f.msg != nil, f.stored, err))
 		})
 		return
 	}

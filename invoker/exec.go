@@ -71,9 +71,15 @@ func failed(status int, msg string) outcome {
 	return outcome{status: status, result: errorResult(msg)}
 }
 
-// activate runs inv in a pool container and returns its activation record.
-func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actions.Activation {
+// activate runs inv in a pool container, first in held's when it holds
+// one (RunNow's), and returns its activation record.
+func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation, held *Lease) *actions.Activation {
 	a := &inv.Action
+	defer func() {
+		if held != nil { // not run in it
+			iv.pool.releaseUnused(held)
+		}
+	}()
 	if inv.PayloadRef != "" && inv.Payload == nil {
 		b, err := hub.LoadParams(ctx, iv.js, inv.PayloadRef)
 		if err != nil {
@@ -93,12 +99,16 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation) *actio
 	}
 	waitStart := time.Now()
 	for attempt := 1; ; attempt++ {
-		// After maxQueueAttempts queues that lost their container before
-		// its turn, it waits for a container of its own.
-		req := Request{Key: warmKey(inv), Spec: spec, Concurrency: a.Limits.Concurrency, Alone: attempt > maxQueueAttempts}
-		lease, err := iv.acquire(ctx, inv, req)
-		if err != nil {
-			return iv.finish(rec, inv, waitStart, 0, false, iv.noContainer(inv, err), nil)
+		lease := held
+		held = nil
+		if lease == nil {
+			// After maxQueueAttempts queues that lost their container
+			// before its turn, it waits for a container of its own.
+			req := Request{Key: warmKey(inv), Spec: spec, Concurrency: a.Limits.Concurrency, Alone: attempt > maxQueueAttempts}
+			var err error
+			if lease, err = iv.acquire(ctx, inv, req); err != nil {
+				return iv.finish(rec, inv, waitStart, 0, false, iv.noContainer(inv, err), nil)
+			}
 		}
 		rec, done := iv.runLeased(ctx, inv, spec, rec, lease)
 		if done {

@@ -112,6 +112,7 @@ type stack struct {
 	images  invoker.ImageFunc
 	owner   string
 	pool    *invoker.Pool
+	iv      *invoker.Invoker // the running one
 	disp    *dispatch.Dispatcher
 	remote  bool // the invoker does not hand records to disp directly
 	wrap    func(invoker.Sandbox) invoker.Sandbox
@@ -192,6 +193,7 @@ func (s *stack) startInvoker(tb testing.TB, po invoker.PoolOptions) {
 		opts.Local = nil
 	}
 	iv := invoker.New(s.hub, s.pool, s.store, s.records, s.images, opts)
+	s.iv = iv
 	if !s.remote {
 		s.disp.RunLocally(iv) // as gust serve: the API's blocking calls may skip the queue
 	}

@@ -255,33 +255,40 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	return err
 }
 
-// RunNow starts inv at once, off the queue, when a container of its action
-// is warm and free here now, and reports whether it did; its record goes to
-// the Local waiters and the store as a queued one's does. It is for a
-// blocking call whose caller, in this process, waits for the record
-// (dispatch.Dispatcher.Call): a queued invocation costs a write to the
-// queue, its delivery and its acknowledgement, each a round trip through
-// the NATS server, to buy what such a call does not need: placement on
-// another invoker, a wait for a free container that the queue's consumer
-// bounds, and a run after a crash of this process, whose caller is gone
-// with it. Sequences, built-in actions and parameters stored apart take
-// the queue.
+// RunNow starts inv at once, off the queue, on a container of its action
+// that is warm and free here now, which it claims, and reports whether it
+// did; its record goes to the Local waiters and the store as a queued
+// one's does. It is for a blocking call whose caller, in this process,
+// waits for the record (dispatch.Dispatcher.Call): a queued invocation
+// costs a write to the queue, its delivery and its acknowledgement, each a
+// round trip through the NATS server, to buy what such a call does not
+// need: placement on another invoker, a wait for a free container that
+// the queue's consumer bounds, and a run after a crash of this process,
+// whose caller is gone with it. Built-in actions take the queue.
 func (iv *Invoker) RunNow(ctx context.Context, inv *actions.Invocation) bool {
-	a := &inv.Action
-	if inv.PayloadRef != "" || a.Exec.Kind == actions.KindSequence || iv.opts.Local == nil {
+	if inv.PayloadRef != "" || inv.Action.Exec.Kind == actions.KindSequence || iv.opts.Local == nil {
 		return false
 	}
-	if _, ok := iv.builtinOf(a); ok || !iv.pool.WarmFree(warmKey(inv)) {
+	if _, ok := iv.builtinOf(&inv.Action); ok {
+		return false
+	}
+	// Claimed here, not when the run asks the pool: calls that arrive
+	// together would all see it free, and all but one wait for it here
+	// instead of taking the queue.
+	lease := iv.pool.TryWarm(ctx, warmKey(inv))
+	if lease == nil {
 		return false
 	}
 	iv.nowMu.Lock()
 	defer iv.nowMu.Unlock()
-	if !iv.nowOpen || !iv.running.add(inv.ActivationID) { // the container's free slot bounds these, not MaxInFlight
+	if !iv.nowOpen || !iv.running.add(inv.ActivationID) { // stopping, or (never from Call) running already
+		iv.pool.releaseUnused(lease)
 		return false
 	}
+	own := *inv                      // the caller keeps its own: the run sets TraceParent
 	ctx = context.WithoutCancel(ctx) // the run outlives a caller that stops waiting
 	iv.now.Go(func() {
-		iv.commits.add(finished{inv: inv, stored: iv.handle(ctx, inv)})
+		iv.commits.add(finished{inv: &own, stored: iv.handle(ctx, &own, lease)})
 	})
 	return true
 }
@@ -348,7 +355,7 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 		iv.log.Info("running an invocation another invoker took and did not finish", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
 	}
 	beat := startHeartbeat(msg)
-	iv.commits.add(finished{msg: msg, inv: inv, stored: iv.handle(ctx, inv), beat: beat})
+	iv.commits.add(finished{msg: msg, inv: inv, stored: iv.handle(ctx, inv, nil), beat: beat})
 }
 
 // recordRoomWait bounds how long the invoker keeps trying to store the
@@ -367,8 +374,12 @@ func retryableStore(err error) bool {
 
 // storeWhenRoom tries stored again every few seconds, while the hub sees
 // room, until it works, fails for good, or recordRoomWait ends.
-func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, stored func(context.Context) error, err error) error {
-	iv.log.Warn("activation record not stored yet: trying again while its invocation stays queued", "activation_id", inv.ActivationID, "err", err)
+func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, queued bool, stored func(context.Context) error, err error) error {
+	why := "activation record not stored yet: trying again"
+	if queued {
+		why += " while its invocation stays queued"
+	}
+	iv.log.Warn(why, "activation_id", inv.ActivationID, "err", err)
 	for deadline := time.Now().Add(recordRoomWait); time.Now().Before(deadline); {
 		if !backoff.Wait(ctx, 2*time.Second) {
 			return err
@@ -386,17 +397,18 @@ func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, s
 	return err
 }
 
-// handle runs one invocation, announces its record and hands it to the
-// store; stored waits until the store has it. The announcement goes first:
+// handle runs one invocation, in lease's container if it holds one,
+// announces its record and hands it to the store; stored waits until the
+// store has it. The announcement goes first:
 // it carries the whole record, so a blocking caller need not wait for the
 // store (as in OpenWhisk, where blocking calls are answered from the
 // invoker's completion message).
-func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation) (stored func(context.Context) error) {
+func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation, lease *Lease) (stored func(context.Context) error) {
 	var observed func(*actions.Activation)
 	if iv.opts.Observer != nil {
 		inv.TraceParent, observed = iv.opts.Observer.Taken(ctx, inv)
 	}
-	rec := iv.activate(ctx, inv)
+	rec := iv.activate(ctx, inv, lease)
 	release(ctx, iv.opts.Slots, inv, iv.log)
 	if observed != nil {
 		observed(rec)

@@ -279,15 +279,24 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 	}
 }
 
-// WarmFree reports whether an activation of key would get a container
-// at once: an initialized one of key has room for it, and no activation
-// of key waits in line. It claims nothing, so the container may be gone by
-// the time one asks Acquire for it; Acquire then waits in line as usual.
-func (p *Pool) WarmFree(key string) bool {
+// TryWarm returns a lease on a warm container of key that is free now
+// (initialized, with room for one more activation, and no activation of
+// key waiting in line for one), resumed if it was paused, or nil: it never
+// waits, starts a container or queues behind a running activation.
+func (p *Pool) TryWarm(ctx context.Context, key string) *Lease {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	c := p.freeLocked(key, true, false)
-	return !p.closed && c != nil && c.initialized
+	if p.closed || c == nil || !c.initialized {
+		p.mu.Unlock()
+		return nil
+	}
+	p.grantLocked(c) // claimWarm: initialized, and a slot is free
+	p.mu.Unlock()
+	if err := p.resume(ctx, c); err != nil {
+		p.Release(&Lease{c: c, pool: p}, false)
+		return nil
+	}
+	return &Lease{c: c, pool: p, since: time.Now()}
 }
 
 // awaitInit waits until the container that another activation is
@@ -557,6 +566,13 @@ func (p *Pool) resume(ctx context.Context, c *container) error {
 // Release returns a lease. A container that failed (healthy false) is
 // destroyed; a healthy one stays warm for its next activation.
 func (p *Pool) Release(l *Lease, healthy bool) { p.release(l, healthy) }
+
+// releaseUnused returns a lease that ran nothing, so that it says nothing
+// of the key's run time.
+func (p *Pool) releaseUnused(l *Lease) {
+	l.since = time.Time{}
+	p.release(l, true)
+}
 
 // release is Release; it reports whether it handed the container over to
 // an activation waiting in its key's line.

@@ -3,8 +3,8 @@ package invoker_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,15 +30,38 @@ func queued(t *testing.T, s *stack) uint64 {
 // its record.
 func blockingCall(t *testing.T, call func(query, body string) (int, []byte), body string) *actions.Activation {
 	t.Helper()
+	rec, err := tryBlockingCall(call, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// tryBlockingCall is blockingCall for other goroutines than the test's.
+func tryBlockingCall(call func(query, body string) (int, []byte), body string) (*actions.Activation, error) {
 	status, b := call("blocking=true", body)
 	if status != http.StatusOK {
-		t.Fatalf("blocking call: %d %s", status, b)
+		return nil, fmt.Errorf("blocking call: %d %s", status, b)
 	}
 	var rec actions.Activation
 	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatalf("record %s: %v", b, err)
+		return nil, fmt.Errorf("record %s: %v", b, err)
 	}
-	return &rec
+	return &rec, nil
+}
+
+// goCall makes a blocking call with body on a goroutine of its own; its
+// record comes on the channel, nil when the call failed (t is failed).
+func goCall(t *testing.T, call func(query, body string) (int, []byte), body string) <-chan *actions.Activation {
+	done := make(chan *actions.Activation, 1)
+	go func() {
+		rec, err := tryBlockingCall(call, body)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rec
+	}()
+	return done
 }
 
 // counterAPI is a stack serving its API, with guest's action counter
@@ -88,15 +111,52 @@ func TestBlockingCallToAWarmContainerSkipsTheQueue(t *testing.T) {
 	// While one call sleeps in the container, another finds it busy: it
 	// goes through the queue and waits for it there.
 	before = queued(t, s)
-	var wg sync.WaitGroup
-	wg.Go(func() { blockingCall(t, call, `{"sleep":1500}`) })
+	sleeping := goCall(t, call, `{"sleep":1500}`)
 	if !eventually(10*time.Second, func() bool { return s.pool.Stats().Busy > 0 }) {
 		t.Fatal("the sleeping call never took the container")
 	}
 	blockingCall(t, call, `{}`)
-	wg.Wait()
+	<-sleeping
 	if got := queued(t, s); got != before+1 {
 		t.Errorf("a call to a busy container and one to a free one wrote %d messages to the queue, want 1", got-before)
+	}
+
+}
+
+// Calls that arrive together see one free container: the first claims
+// it as RunNow takes it, and the others are refused, to take the queue,
+// rather than all waiting for it in this process.
+func TestRunNowClaimsTheContainer(t *testing.T) {
+	s, call := counterAPI(t)
+	blockingCall(t, call, `{}`) // warm
+	a, _, err := s.store.GetAction(t.Context(), actions.Name{Namespace: "guest", Name: "counter"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invocation := func() *actions.Invocation {
+		return &actions.Invocation{ActivationID: actions.NewActivationID(), Namespace: "guest", Subject: "guest", Action: *a,
+			Submitted: time.Now().UnixMilli(), Payload: []byte(`{"sleep":500}`)}
+	}
+	first := invocation()
+	if !s.iv.RunNow(t.Context(), first) {
+		t.Fatal("RunNow refused a call to a warm free container")
+	}
+	for i := range 3 {
+		if s.iv.RunNow(t.Context(), invocation()) {
+			t.Errorf("call %d at once: RunNow took it while the first holds the only container", i+2)
+		}
+	}
+	if !eventually(10*time.Second, func() bool {
+		_, err := s.records.Get(context.Background(), "guest", first.ActivationID)
+		return err == nil
+	}) {
+		t.Fatal("the first call's record was not stored")
+	}
+	if !eventually(10*time.Second, func() bool { return s.pool.Stats().Busy == 0 }) {
+		t.Fatal("the container stayed busy after the first call")
+	}
+	if !s.iv.RunNow(t.Context(), invocation()) {
+		t.Error("RunNow refused a call once the container was free again")
 	}
 }
 
@@ -106,13 +166,15 @@ func TestStoppingInvokerFinishesTheCallsItRunsNow(t *testing.T) {
 	s, call := counterAPI(t)
 	blockingCall(t, call, `{}`) // warm
 	before := queued(t, s)
-	done := make(chan *actions.Activation, 1)
-	go func() { done <- blockingCall(t, call, `{"sleep":1000}`) }()
+	done := goCall(t, call, `{"sleep":1000}`)
 	if !eventually(10*time.Second, func() bool { return s.pool.Stats().Busy > 0 }) {
 		t.Fatal("the call never took the container")
 	}
 	s.stopRun()
 	rec := <-done
+	if rec == nil {
+		t.FailNow()
+	}
 	if rec.Response.StatusCode != actions.StatusSuccess {
 		t.Fatalf("the call the invoker ran as it stopped: %s", rec.Response.Result)
 	}

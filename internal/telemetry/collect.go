@@ -76,7 +76,7 @@ var (
 	jsStorageDesc = prometheus.NewDesc("gust_jetstream_storage_bytes",
 		"JetStream storage used by Gust's account, by storage (file or memory).", []string{"storage"}, nil)
 	jsStreamMsgsDesc = prometheus.NewDesc("gust_jetstream_stream_messages",
-		"Messages in a stream: for GUST_INVOKE, the invocations queued or running.", []string{"stream"}, nil)
+		"Messages in a stream: for GUST_INVOKE, the invocations queued or running (a blocking call run at once on a warm container of the same process is not among them).", []string{"stream"}, nil)
 	jsStreamBytesDesc = prometheus.NewDesc("gust_jetstream_stream_bytes",
 		"Bytes in a stream.", []string{"stream"}, nil)
 	jsPendingDesc = prometheus.NewDesc("gust_jetstream_consumer_pending_messages",
