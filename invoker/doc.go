@@ -50,8 +50,10 @@
 // next as soon as the one ahead ends, without a round trip through the
 // invoker in between. A queued activation's time limit starts when the
 // proxy starts it (its 102), its logs come with its own answer. The run of
-// the activation that took the container is sent queued too: those queued
-// behind it may reach the proxy first, and it then starts after them. None
+// the activation that took the container is sent queued too, as the lead
+// (proxy.LeadHeader): it starts at once, with no 102, unless one queued
+// behind it reached the proxy first (another connection); then the proxy
+// says it waits, and it starts after them as a queued one. None
 // queues behind an activation that is resuming a paused container. When the
 // one ahead leaves no process to run it, the proxy says it never ran, and
 // it runs elsewhere (after three such turns, it waits for a container of

@@ -158,18 +158,31 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 	logLimit := 0
 	var session *logSession
 	var begun atomic.Pointer[logSession] // a queued activation's session
-	onStart := func() {}
+	onStart, onWait := func() {}, func() {}
 	// Every /run to a container that may queue is sent queued, the first
 	// too: runs queued behind it may reach the proxy before it and run
-	// first, and its time limit must start when it starts, as theirs.
-	// Only a queued lease's run may come back not run; the first's,
-	// which took the container, is the container's failure.
+	// first, and its time limit must start when it starts, as theirs. The
+	// first, which took an idle container, goes as the lead
+	// (proxy.LeadHeader): it starts at once, with no 102, unless one
+	// queued behind it got there first, and then it waits as they do.
+	// Only a queued run may come back not run; the lead's, unless it
+	// waited, is the container's failure.
 	queued := lease.Queued || lease.c.queues
+	lead := queued && !lease.Queued && !lease.Cold
 	switch {
 	case collect:
-		if queued && !lease.Cold {
-			onStart = func() { begun.Store(lease.logs().begin(a.Limits.Logs << 20)) }
-		} else {
+		beginAtStart := func() { begun.Store(lease.logs().begin(a.Limits.Logs << 20)) }
+		switch {
+		case lease.Queued:
+			onStart = beginAtStart
+		case lead:
+			session = lease.logs().begin(a.Limits.Logs << 20)
+			onWait = func() { // the output until its start is another's
+				lease.logs().drop(session)
+				session = nil
+				onStart = beginAtStart
+			}
+		default:
 			session = lease.logs().begin(a.Limits.Logs << 20)
 		}
 		if spec.ProxySocket {
@@ -189,7 +202,8 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 		}
 	}
 	if out.healthy {
-		out = iv.run(ctx, c, inv, logLimit, queued, lease.Queued, onStart)
+		out = iv.run(ctx, c, inv, logLimit, runAs{queued: queued, behind: lease.Queued, lead: lead,
+			onWait: func() { onWait() }, onStart: func() { onStart() }})
 	}
 	if s := begun.Load(); s != nil {
 		session = s
@@ -332,7 +346,16 @@ func initFailure(body []byte) string {
 // logLimit is post's. A queued run waits at the proxy for any one ahead
 // (proxy.QueueHeader); onStart is called when the proxy starts it. Only
 // when behind (Lease.Queued) may it come back not run.
-func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int, queued, behind bool, onStart func()) outcome {
+// runAs says how a /run goes to a container that queues runs: queued,
+// behind another run (a queued lease) or as the lead (the container was
+// idle); onWait hears that a lead waits for its turn after all, onStart
+// that a queued run started.
+type runAs struct {
+	queued, behind, lead bool
+	onWait, onStart      func()
+}
+
+func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int, as runAs) outcome {
 	a := &inv.Action
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
 	msg := runRequest{
@@ -354,8 +377,10 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 		msg.Value = inv.Params()
 		body, _ = json.Marshal(msg)
 	}
-	if queued {
-		ans, err := postQueued(ctx, c, body, timeout, logLimit, onStart)
+	if as.queued {
+		ans, err := postQueued(ctx, c, body, timeout, logLimit, as)
+		// A lead that waited for its turn is queued as a run behind is.
+		behind := as.behind || ans.waited
 		if behind && ans.started.IsZero() && ans.notRun {
 			// The proxy says it never handed the request to the action.
 			// A broken connection with no 102 read says less: the 102
@@ -460,9 +485,11 @@ type answer struct {
 	logs   *proxy.InlineAnswer
 	limit  int // the log limit asked for
 	// For a queued /run (postQueued): when the proxy started it (its 102),
-	// or that the proxy says it never did.
+	// or that the proxy says it never did; waited: a lead waited for its
+	// turn.
 	started time.Time
 	notRun  bool
+	waited  bool
 }
 
 // with adds the answer's inline logs to o.
@@ -512,30 +539,60 @@ const queueWait = time.Minute
 // postQueued is post for a /run queued at Gust's proxy behind the one
 // running there (proxy.QueueHeader): its time limit starts when the
 // proxy's 102 says the run started, which the answer's started records
-// and onStart hears.
-func postQueued(ctx context.Context, c Container, body []byte, timeout time.Duration, logLimit int, onStart func()) (answer, error) {
+// and as.onStart hears. A lead's (proxy.LeadHeader) starts when it is
+// sent, unless the proxy says it waits for its turn (as.onWait hears it):
+// then it is a queued one's.
+func postQueued(ctx context.Context, c Container, body []byte, timeout time.Duration, logLimit int, as runAs) (answer, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	wait := time.AfterFunc(timeout+queueWait, func() { cancel(errQueueWait) })
-	defer wait.Stop()
-	var started time.Time
-	var limit *time.Timer
-	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
-		if code == http.StatusProcessing && started.IsZero() {
-			started = time.Now()
-			onStart()
-			if wait.Stop() {
-				limit = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+	var wait, limit *time.Timer // before its start, from its start
+	defer func() {
+		for _, t := range []*time.Timer{wait, limit} {
+			if t != nil {
+				t.Stop()
 			}
+		}
+	}()
+	queue := func() { wait = time.AfterFunc(timeout+queueWait, func() { cancel(errQueueWait) }) }
+	run := func() { limit = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) }) }
+	header := http.Header{proxy.QueueHeader: {strconv.FormatInt(timeout.Milliseconds(), 10)}}
+	if as.lead {
+		header.Set(proxy.LeadHeader, "1")
+		run()
+	} else {
+		queue()
+	}
+	var started time.Time
+	waited := false
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		if code != http.StatusProcessing || !started.IsZero() {
+			return nil
+		}
+		if h.Get(proxy.QueueHeader) == proxy.QueueWaiting {
+			if as.lead && !waited && limit.Stop() { // in time: it waits now
+				waited = true
+				as.onWait()
+				queue()
+			}
+			return nil
+		}
+		started = time.Now()
+		as.onStart()
+		if limit != nil && !waited {
+			// A lead's, from a proxy that does not know leads: its time
+			// limit starts again from its start, as a queued one's.
+			if limit.Stop() {
+				run()
+			}
+			return nil
+		}
+		if wait.Stop() {
+			run()
 		}
 		return nil
 	}}
-	header := http.Header{proxy.QueueHeader: {strconv.FormatInt(timeout.Milliseconds(), 10)}}
 	ans, err := send(httptrace.WithClientTrace(ctx, trace), c, "/run", body, logLimit, header)
-	if limit != nil {
-		limit.Stop()
-	}
-	ans.started = started
+	ans.started, ans.waited = started, waited
 	return ans, err
 }
 

@@ -46,7 +46,10 @@
 // with a 102 Processing before the final answer; the run's time limit and
 // its "deadline" count from then. If the language process is gone by its
 // turn, the answer is 503 with QueueHeader set to QueueNotRun, with no
-// 102: the action never got the request.
+// 102: the action never got the request. The run that took an idle
+// container comes with LeadHeader too: it starts at once, with no 102,
+// when its turn is free, and hears 102 QueueWaiting, then waits as a
+// queued one, when one queued behind it reached the proxy first.
 //
 // A launcher that acknowledges with "thrown":true answers an activation
 // whose code threw (rather than returned) with the error's message as a

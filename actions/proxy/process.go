@@ -285,6 +285,18 @@ func (p *process) turn() (done func()) {
 	return p.runMu.Unlock
 }
 
+// tryTurn is turn when the turn is free now; ok is false, and nothing is
+// held, when another request has it.
+func (p *process) tryTurn() (done func(), ok bool) {
+	if p.concurrent {
+		return func() {}, true
+	}
+	if !p.runMu.TryLock() {
+		return nil, false
+	}
+	return p.runMu.Unlock, true
+}
+
 // gone reports whether the process has exited or its result pipe ended: a
 // line sent now would not run.
 func (p *process) gone() bool {

@@ -343,7 +343,19 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit, queued := queueLimit(r)
-	done := p.turn()
+	var done func()
+	if queued && r.Header.Get(LeadHeader) != "" {
+		if d, ok := p.tryTurn(); ok {
+			done, queued = d, false // its turn is free: it starts now, as sent
+		} else {
+			w.Header().Set(QueueHeader, QueueWaiting)
+			w.WriteHeader(http.StatusProcessing)
+			w.Header().Del(QueueHeader)
+		}
+	}
+	if done == nil {
+		done = p.turn()
+	}
 	if queued {
 		if r.Context().Err() != nil || p.gone() {
 			// The one ahead left no process to run on: the invoker may run

@@ -29,6 +29,21 @@ const QueueHeader = "Gust-Queue"
 // that the action never got.
 const QueueNotRun = "not-run"
 
+// LeadHeader, on a queued /run, says the invoker sent it to a container
+// that was idle, ahead of any queued behind it: when its turn is free the
+// proxy starts it at once, with no 102 and its "deadline" as sent, so that
+// a lone activation pays for no informational answer. One queued behind it
+// may still reach the proxy first (another connection) and hold the turn:
+// the lead then answers 102 with QueueHeader set to QueueWaiting at once,
+// and waits for its turn as any queued request does, with its 102 when the
+// turn comes.
+const LeadHeader = "Gust-Lead"
+
+// QueueWaiting is QueueHeader's value on the 102 that tells a lead
+// request (LeadHeader) it waits for its turn: its time limit starts with
+// the 102 that follows.
+const QueueWaiting = "waiting"
+
 // queueLimit reads QueueHeader: the time limit, and whether the request
 // is queued.
 func queueLimit(r *http.Request) (time.Duration, bool) {

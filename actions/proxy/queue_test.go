@@ -44,7 +44,8 @@ function main(p) {
 type queueAnswer struct {
 	status   int
 	header   http.Header
-	got102   bool
+	got102   bool // a 102 that starts it
+	waiting  bool // a 102 that says it waits (proxy.QueueWaiting)
 	inline   proxy.InlineAnswer
 	id       string
 	start    int64
@@ -68,22 +69,31 @@ func TestQueuedRun(t *testing.T) {
 			if resp, b := postLogs(t, target, "/init", string(init), "1000"); resp.StatusCode != http.StatusOK {
 				t.Fatalf("/init: %s %s", resp.Status, b)
 			}
-			run := func(id string, wait, queued bool) <-chan queueAnswer {
+			// how is "" (sent as to an idle container without queued
+			// runs), "queued" or "lead" (proxy.LeadHeader).
+			run := func(id string, wait bool, how string) <-chan queueAnswer {
 				ch := make(chan queueAnswer, 1)
 				go func() {
 					var a queueAnswer
 					defer func() { ch <- a }()
 					// As Gust's invoker sends it, the deadline first.
 					body := fmt.Sprintf(`{"deadline":"1","value":{"id":%q,"dir":%q,"wait":%t,"exit":%t}}`, id, dir, wait, tc.exit && id == "a")
-					trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
-						a.got102 = a.got102 || code == http.StatusProcessing
+					trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+						if h.Get(proxy.QueueHeader) == proxy.QueueWaiting {
+							a.waiting = a.waiting || code == http.StatusProcessing
+						} else {
+							a.got102 = a.got102 || code == http.StatusProcessing
+						}
 						return nil
 					}}
 					req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
 						http.MethodPost, target.BaseURL+"/run", strings.NewReader(body))
 					req.Header.Set(proxy.LogsHeader, "1000")
-					if queued {
+					if how != "" {
 						req.Header.Set(proxy.QueueHeader, "4000")
+					}
+					if how == "lead" {
+						req.Header.Set(proxy.LeadHeader, "1")
 					}
 					resp, err := target.Client.Do(req)
 					if err != nil {
@@ -106,9 +116,9 @@ func TestQueuedRun(t *testing.T) {
 				}()
 				return ch
 			}
-			ach := run("a", true, false)
+			ach := run("a", true, "")
 			waitFile(t, filepath.Join(dir, "started-a"))
-			bch := run("b", false, true)
+			bch := run("b", false, "queued")
 			time.Sleep(200 * time.Millisecond) // likely at the proxy by now: the test holds either way
 			if err := os.WriteFile(filepath.Join(dir, "go-a"), nil, 0o644); err != nil {
 				t.Fatal(err)
@@ -139,6 +149,28 @@ func TestQueuedRun(t *testing.T) {
 				if want := []string{"start " + x.id, "end " + x.id}; !slices.Equal(got, want) {
 					t.Errorf("%s's logs %q, want %q", x.id, got, want)
 				}
+			}
+
+			// A lead whose turn is free starts at once: no 102, the
+			// deadline as sent.
+			if c := <-run("c", false, "lead"); c.status != http.StatusOK || c.id != "c" || c.got102 || c.waiting || c.deadline != 1 {
+				t.Errorf("lead c alone: %d %q, 102 %t, waiting %t, deadline %d: want 200, no 102, the deadline as sent (1)", c.status, c.id, c.got102, c.waiting, c.deadline)
+			}
+			// One that finds the turn taken (a queued run got there
+			// first) hears that it waits, then starts as a queued one.
+			dch := run("d", true, "queued")
+			waitFile(t, filepath.Join(dir, "started-d"))
+			ech := run("e", false, "lead")
+			time.Sleep(200 * time.Millisecond)
+			if err := os.WriteFile(filepath.Join(dir, "go-d"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d, e := <-dch, <-ech
+			if d.status != http.StatusOK || e.status != http.StatusOK || e.id != "e" || !e.waiting || !e.got102 {
+				t.Fatalf("d: %d; lead e behind d: %d %q, waiting %t, 102 %t: want 200s, e told it waits, then started", d.status, e.status, e.id, e.waiting, e.got102)
+			}
+			if e.start < d.end || e.deadline < d.end+4000 {
+				t.Errorf("lead e started %d with deadline %d, d ended %d: want e after d, with 4000 ms from its start", e.start, e.deadline, d.end)
 			}
 		})
 	}
