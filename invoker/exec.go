@@ -342,10 +342,6 @@ func initFailure(body []byte) string {
 	return "The action failed during initialization."
 }
 
-// run sends /run with the activation's parameters and reads the result;
-// logLimit is post's. A queued run waits at the proxy for any one ahead
-// (proxy.QueueHeader); onStart is called when the proxy starts it. Only
-// when behind (Lease.Queued) may it come back not run.
 // runAs says how a /run goes to a container that queues runs: queued,
 // behind another run (a queued lease) or as the lead (the container was
 // idle); onWait hears that a lead waits for its turn after all, onStart
@@ -355,6 +351,11 @@ type runAs struct {
 	onWait, onStart      func()
 }
 
+// run sends /run with the activation's parameters and reads the result;
+// logLimit is post's. A queued run waits at the proxy for any one ahead
+// (proxy.QueueHeader); as.onStart is called when the proxy starts it. Only
+// when behind (Lease.Queued), or a lead that waited, may it come back not
+// run.
 func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation, logLimit int, as runAs) outcome {
 	a := &inv.Action
 	timeout := time.Duration(a.Limits.Timeout) * time.Millisecond
