@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -44,12 +45,13 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	if err != nil {
 		return err
 	}
-	blocking, resultOnly, err := invokeFlags(r)
+	q := r.URL.Query() // parsed once: a warm blocking invoke is a hot path
+	blocking, resultOnly, err := invokeFlags(q)
 	if err != nil {
 		return err
 	}
 	wait := maxBlockingWait
-	if v := r.URL.Query().Get("timeout"); v != "" {
+	if v := q.Get("timeout"); v != "" {
 		ms, err := strconv.Atoi(v)
 		if err != nil || ms <= 0 || time.Duration(ms)*time.Millisecond > maxBlockingWait {
 			return errorf(http.StatusBadRequest, fmt.Sprintf("Timeout must be number of milliseconds up to %d.", maxBlockingWait.Milliseconds()))
@@ -121,11 +123,11 @@ func (s *Server) answerInvocation(ctx context.Context, w http.ResponseWriter, in
 }
 
 // invokeFlags reads an invoke's ?blocking and ?result.
-func invokeFlags(r *http.Request) (blocking, resultOnly bool, err error) {
-	if blocking, err = queryBool(r, "blocking"); err != nil {
+func invokeFlags(q url.Values) (blocking, resultOnly bool, err error) {
+	if blocking, err = boolParam(q, "blocking"); err != nil {
 		return false, false, err
 	}
-	resultOnly, err = queryBool(r, "result")
+	resultOnly, err = boolParam(q, "result")
 	return blocking, resultOnly, err
 }
 

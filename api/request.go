@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -253,7 +254,12 @@ func page[T any](items []T, p listParams) []T {
 
 // queryBool reads a boolean query parameter; absent is false.
 func queryBool(r *http.Request, name string) (bool, error) {
-	v := r.URL.Query().Get(name)
+	return boolParam(r.URL.Query(), name)
+}
+
+// boolParam is queryBool on a query parsed once for several parameters.
+func boolParam(q url.Values, name string) (bool, error) {
+	v := q.Get(name)
 	switch strings.ToLower(v) {
 	case "", "false":
 		return false, nil

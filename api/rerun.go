@@ -37,7 +37,7 @@ func (s *Server) rerunActivation(w http.ResponseWriter, r *http.Request, id *Ide
 	if _, err := ownNamespace(r, id); err != nil {
 		return err
 	}
-	blocking, resultOnly, err := invokeFlags(r)
+	blocking, resultOnly, err := invokeFlags(r.URL.Query())
 	if err != nil {
 		return err
 	}
