@@ -70,9 +70,8 @@ type LocalRunner interface {
 	RunNow(ctx context.Context, inv *actions.Invocation) bool
 }
 
-// RunLocally lets Call run blocking calls on this process's invoker, r.
-// Call it before the first Call.
-// An invoker started again replaces the one before.
+// RunLocally lets Call run blocking calls on this process's invoker, r;
+// an invoker started again replaces the one before.
 func (d *Dispatcher) RunLocally(r LocalRunner) { d.now.Store(&localRunner{r}) }
 
 // UseSlots makes the dispatcher give back to slots the concurrency slot of
@@ -107,7 +106,7 @@ func (d *Dispatcher) Activate(ctx context.Context, inv *actions.Invocation, wait
 // request, not run again later). Work that must survive a crash of the
 // process, such as a rule's retried delivery, uses Activate.
 func (d *Dispatcher) Call(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error) {
-	return d.activate(ctx, inv, wait, true, wait > 0)
+	return d.activate(ctx, inv, wait, true, true)
 }
 
 func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait time.Duration, topmost, now bool) (*actions.Activation, error) {

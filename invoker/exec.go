@@ -158,7 +158,7 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 	logLimit := 0
 	var session *logSession
 	var begun atomic.Pointer[logSession] // a queued activation's session
-	onStart, onWait := func() {}, func() {}
+	beginAtStart := false                // its session begins at its start (its 102)
 	// Every /run to a container that may queue is sent queued, the first
 	// too: runs queued behind it may reach the proxy before it and run
 	// first, and its time limit must start when it starts, as theirs. The
@@ -171,18 +171,9 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 	lead := queued && !lease.Queued && !lease.Cold
 	switch {
 	case collect:
-		beginAtStart := func() { begun.Store(lease.logs().begin(a.Limits.Logs << 20)) }
-		switch {
-		case lease.Queued:
-			onStart = beginAtStart
-		case lead:
-			session = lease.logs().begin(a.Limits.Logs << 20)
-			onWait = func() { // the output until its start is another's
-				lease.logs().drop(session)
-				session = nil
-				onStart = beginAtStart
-			}
-		default:
+		if lease.Queued {
+			beginAtStart = true
+		} else {
 			session = lease.logs().begin(a.Limits.Logs << 20)
 		}
 		if spec.ProxySocket {
@@ -203,7 +194,17 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 	}
 	if out.healthy {
 		out = iv.run(ctx, c, inv, logLimit, runAs{queued: queued, behind: lease.Queued, lead: lead,
-			onWait: func() { onWait() }, onStart: func() { onStart() }})
+			onWait: func() { // a lead behind another: the output until its start is the other's
+				if session != nil {
+					lease.logs().drop(session)
+					session, beginAtStart = nil, true
+				}
+			},
+			onStart: func() {
+				if beginAtStart {
+					begun.Store(lease.logs().begin(a.Limits.Logs << 20))
+				}
+			}})
 	}
 	if s := begun.Load(); s != nil {
 		session = s

@@ -269,14 +269,22 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 				continue
 			}
 		}
-		// Any container may be paused, a fresh one too (nobody took it
-		// for PauseGrace): its /init would wait for good.
-		if err := p.resume(ctx, c); err != nil {
-			p.Release(&Lease{c: c, pool: p, Cold: cold}, false)
-			continue
+		if l := p.leased(ctx, c, cold); l != nil {
+			return l, nil
 		}
-		return &Lease{c: c, pool: p, Cold: cold, since: time.Now()}, nil
 	}
+}
+
+// leased is the lease of c, whose slot an activation claimed (cold: it runs
+// /init), once c is resumed: any container may be paused, a fresh one too
+// (nobody took it for PauseGrace), and its /init would wait for good. It
+// is nil, the claim given back and c destroyed, when c cannot be resumed.
+func (p *Pool) leased(ctx context.Context, c *container, cold bool) *Lease {
+	if err := p.resume(ctx, c); err != nil {
+		p.Release(&Lease{c: c, pool: p, Cold: cold}, false)
+		return nil
+	}
+	return &Lease{c: c, pool: p, Cold: cold, since: time.Now()}
 }
 
 // TryWarm returns a lease on a warm container of key that is free now
@@ -292,11 +300,7 @@ func (p *Pool) TryWarm(ctx context.Context, key string) *Lease {
 	}
 	p.grantLocked(c) // claimWarm: initialized, and a slot is free
 	p.mu.Unlock()
-	if err := p.resume(ctx, c); err != nil {
-		p.Release(&Lease{c: c, pool: p}, false)
-		return nil
-	}
-	return &Lease{c: c, pool: p, since: time.Now()}
+	return p.leased(ctx, c, false)
 }
 
 // awaitInit waits until the container that another activation is
