@@ -104,7 +104,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	body := runBody(a)
 	for range b.N {
 		var invokes, runs []time.Duration
-		invokeCPU, runCPU := newCPUUse(container), newCPUUse(container)
+		invokeCPU, runCPU := newCPUUse(container).profiled(b), newCPUUse(container)
 		for range rounds {
 			invokeCPU.measure(func() {
 				for range perRound {
@@ -168,7 +168,7 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				var gust, floor, serial time.Duration
-				gustCPU, floorCPU := newCPUUse(container), newCPUUse(container)
+				gustCPU, floorCPU := newCPUUse(container).profiled(b), newCPUUse(container)
 				for range rounds {
 					t0 := time.Now()
 					gustCPU.measure(func() {

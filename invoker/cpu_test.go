@@ -1,9 +1,12 @@
 package invoker_test
 
 import (
+	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,15 +21,41 @@ type cpuUse struct {
 	container  string // a Docker container ID, or "" for none
 	proc, cont time.Duration
 	contOK     bool // every stretch could read the container's cgroup
+
+	profile string     // where measure writes a CPU profile of each stretch, if set
+	b       *testing.B // whose profile it is
 }
+
+// profiles numbers the profiles that cpuUse.measure writes, so that no
+// stretch overwrites another's.
+var profiles atomic.Int64
 
 // newCPUUse adds up CPU time with containerID's (which may be "").
 func newCPUUse(containerID string) *cpuUse {
 	return &cpuUse{container: containerID, contOK: containerID != ""}
 }
 
+// profiled makes measure write a CPU profile of each stretch, with neither
+// the set-up nor the floor's stretches in it, when GUST_BENCH_PROFILE names
+// a file prefix: to prefix.<benchmark>.1, .2, ... (`go tool pprof` merges
+// the profiles it is given together).
+func (u *cpuUse) profiled(b *testing.B) *cpuUse {
+	if prefix := os.Getenv("GUST_BENCH_PROFILE"); prefix != "" {
+		u.profile = prefix + "." + strings.NewReplacer("/", "-", "=", "").Replace(b.Name())
+		u.b = b
+	}
+	return u
+}
+
 // measure runs f and adds the CPU time it took.
 func (u *cpuUse) measure(f func()) {
+	if u.profile != "" {
+		stop, err := startProfile(fmt.Sprintf("%s.%d", u.profile, profiles.Add(1)))
+		if err != nil {
+			u.b.Fatal(err)
+		}
+		defer stop()
+	}
 	p0 := processCPU()
 	c0, ok0 := containerCPU(u.container)
 	f()
@@ -47,6 +76,19 @@ func (u *cpuUse) report(b *testing.B, prefix string, n int, op string) {
 	if u.contOK {
 		b.ReportMetric(float64(u.cont.Microseconds())/float64(n), prefix+"container-cpu-µs/"+op)
 	}
+}
+
+// startProfile starts a CPU profile written to name.
+func startProfile(name string) (stop func(), err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 // processCPU is the user and system CPU time of the test process so far.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -121,41 +119,17 @@ func BenchmarkFireToCompletion(b *testing.B) {
 			// One burst unmeasured, as the floor that follows runs on a
 			// container and a server warmed by the bursts before it.
 			burst("warm-up")
-			stopProfile := func() {}
-			if fanout == 1 {
-				stopProfile = profileBursts(b)
-			}
 			for i := range b.N {
 				t0 := time.Now()
-				cpu := newCPUUse(r.container)
+				cpu := newCPUUse(r.container).profiled(b)
 				cpu.measure(func() { burst(fmt.Sprint(i)) })
 				b.ReportMetric(float64(fireEvents)/time.Since(t0).Seconds(), "events/s")
 				b.ReportMetric(float64(fireEvents)/fired.Seconds(), "fired-events/s")
 				cpu.report(b, "", fireEvents, "event")
 			}
-			stopProfile()
 			b.ReportMetric(fireFloor(b, r.stack, r.a, fanout), "floor-events/s")
 		})
 	}
-}
-
-// profileBursts writes a CPU profile of the measured bursts, without the
-// set-up and the floor that -cpuprofile would mix in, to the file that
-// GUST_FIRE_PROFILE names, if any (the run with the last b.N is what it
-// holds); the returned function ends it.
-func profileBursts(b *testing.B) (stop func()) {
-	name := os.Getenv("GUST_FIRE_PROFILE")
-	if name == "" {
-		return func() {}
-	}
-	f, err := os.Create(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		b.Fatal(err)
-	}
-	return func() { pprof.StopCPUProfile(); _ = f.Close() }
 }
 
 // startCode is a no-op action that returns when it started, in epoch
