@@ -136,7 +136,7 @@ type Invoker struct {
 	// (RunNow); they are taken while open, until the invoker stops.
 	nowMu   sync.Mutex
 	nowOpen bool
-	now     sync.WaitGroup
+	now     workers
 }
 
 // New returns an invoker; Run starts it.
