@@ -13,8 +13,10 @@ import (
 	"github.com/gusthub/gust/internal/upstreamtest"
 )
 
-// TestREADME runs the README's commands against a fresh `gust serve` and a
-// pouchdb-server, and compares what they print with the README's output.
+// TestREADME runs the README's commands (its sh blocks; the bash block that
+// starts the servers is the test's own: a fresh `gust serve` with the
+// process sandbox and a pouchdb-server) and compares what they print with
+// the README's output.
 func TestREADME(t *testing.T) {
 	g := exampletest.ServeNode(t)
 	pouch := upstreamtest.PouchDB(t)
