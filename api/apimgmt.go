@@ -45,8 +45,8 @@ func (s *Server) apiManagement(w http.ResponseWriter, r *http.Request, name stri
 			return err
 		}
 		for _, rt := range routes {
-			if _, err := s.webExported(r, rt.Action); err != nil {
-				return errorf(http.StatusBadRequest, fmt.Sprintf("Action '%s' is not a web action. Issue 'wsk action update \"%s\" --web true' to convert the action to a web action.", rt.Action, rt.Action.Local()))
+			if err := s.routeAction(r, rt.Action); err != nil {
+				return err
 			}
 		}
 		api, err := s.cfg.Routes.AddRoutes(r.Context(), id.Namespace, base, apiName, routes)
@@ -98,6 +98,29 @@ func (s *Server) apiManagement(w http.ResponseWriter, r *http.Request, name stri
 		return nil
 	}
 	return errorf(http.StatusNotFound, msgNotFound)
+}
+
+// routeAction checks that the action of a new route exists (404 if not)
+// and is a web action (400 if not), in the words of wsk's own check, which
+// the stock wsk makes before it asks (gust's CLI does not). The hint names
+// the CLI the request came from.
+func (s *Server) routeAction(r *http.Request, n actions.Name) error {
+	a, err := actions.Resolve(r.Context(), s.cfg.Invocations, n, n.Namespace, false)
+	cli := clientCLI(r)
+	switch {
+	case errors.Is(err, hub.ErrNotFound), errors.Is(err, actions.ErrForbidden):
+		return errorf(http.StatusNotFound, fmt.Sprintf("Unable to get action '%s': %s Create it as a web action first: '%s action create %s FILE --web true'.",
+			n, msgNotFound, cli, n.Local()))
+	case err != nil:
+		return err
+	case !a.Annotations.IsTrue(annWebExport):
+		update := fmt.Sprintf("wsk action update \"%s\" --web true", n.Local())
+		if cli == cliGust {
+			update = fmt.Sprintf("gust action update %s --web true", n.Local())
+		}
+		return errorf(http.StatusBadRequest, fmt.Sprintf("Action '%s' is not a web action. Issue '%s' to convert the action to a web action.", n, update))
+	}
+	return nil
 }
 
 func filterRoutes(rs []Route, rel, op string) []Route {

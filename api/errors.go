@@ -32,6 +32,22 @@ const (
 	msgPackageNotBinding = "Resource is a package and cannot be converted into a binding."
 )
 
+// The command line clients that hints in messages name.
+const (
+	cliWsk  = "wsk"
+	cliGust = "gust"
+)
+
+// clientCLI is the command line client a request came from, for a message
+// that names a command to run: the gust CLI sends a User-Agent of
+// "gust/<version>"; anything else is answered as the stock wsk.
+func clientCLI(r *http.Request) string {
+	if strings.HasPrefix(r.UserAgent(), "gust/") {
+		return cliGust
+	}
+	return cliWsk
+}
+
 // Error is an API error with the status code it answers with.
 type Error struct {
 	Status  int

@@ -80,8 +80,22 @@ func TestAPIRoutes(t *testing.T) {
 	t.Run("a clash is 409", func(t *testing.T) {
 		wantError(t, e.guest("POST", apimgmt+"createApi.http", createAPIBody("/library", "/books/{isbn}", "GET", "putbook", "json")), 409, "")
 	})
-	t.Run("an action that is not a web action", func(t *testing.T) {
-		wantError(t, e.guest("POST", apimgmt+"createApi.http", createAPIBody("/x", "/y", "GET", "plain", "json")), 400, "")
+	t.Run("an action that is missing or not a web action", func(t *testing.T) {
+		const wsk, gust = "OpenWhisk-CLI/1.0 (2026-11-24T14:30:49.000+0000) linux amd64", "gust/dev"
+		for _, tc := range []struct {
+			action, agent string
+			status        int
+			msg           string
+		}{
+			{"plain", wsk, 400, `Action '/guest/plain' is not a web action. Issue 'wsk action update "plain" --web true' to convert the action to a web action.`},
+			{"plain", gust, 400, "Action '/guest/plain' is not a web action. Issue 'gust action update plain --web true' to convert the action to a web action."},
+			{"book", wsk, 404, "Unable to get action '/guest/book': The requested resource does not exist. Create it as a web action first: 'wsk action create book FILE --web true'."},
+			{"book", gust, 404, "Unable to get action '/guest/book': The requested resource does not exist. Create it as a web action first: 'gust action create book FILE --web true'."},
+		} {
+			r := e.web("POST", apimgmt+"createApi.http", createAPIBody("/x", "/y", "GET", tc.action, "json"),
+				"Authorization", guestAuth, "Content-Type", "application/json", "User-Agent", tc.agent)
+			wantError(t, r, tc.status, tc.msg)
+		}
 	})
 	t.Run("bad paths and verbs", func(t *testing.T) {
 		wantError(t, e.guest("POST", apimgmt+"createApi.http", createAPIBody("library", "/y", "GET", "getbook", "json")), 400, "")

@@ -29,9 +29,12 @@ func TestCLIAPI(t *testing.T) {
 		check(t, "ok: created API /library/books/{id} GET for action book\n"+ts.apiHost+"/api/guest/library/books/{id}\n", "", 0)
 	r := gust(t, env, "api", "create", "/library", "/books/{isbn}", "get", "plain")
 	r.check(t, "", "Unable to create API route GET /library/books/{isbn}", 400&0xff)
-	if !strings.Contains(r.message(), "is not a web action") {
-		t.Errorf("message %q, want that plain is not a web action", r.message())
+	if !strings.Contains(r.message(), "Action '/guest/plain' is not a web action. Issue 'gust action update plain --web true'") {
+		t.Errorf("message %q, want that plain is not a web action, and the gust command that makes it one", r.message())
 	}
+	gust(t, env, "api", "create", "/library", "/books/{isbn}", "get", "nosuch").check(t, "",
+		"Unable to create API route GET /library/books/{isbn}: Unable to get action '/guest/nosuch': The requested resource does not exist. "+
+			"Create it as a web action first: 'gust action create nosuch FILE --web true'.", 404&0xff)
 	gust(t, env, "api", "create", "/library", "/books/{isbn}", "get", "book", "--response-type", "html").
 		check(t, "", "already exists for action /guest/book", 409&0xff)
 	gust(t, env, "api", "create", "/library", "/books", "get").check(t, "", "api create needs BASE_PATH PATH VERB ACTION", exitUsage)
