@@ -73,13 +73,11 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 	if feed, ok := s.feedOf(a); ok {
 		return s.invokeFeed(w, r, id, a, feed, payload, blocking, resultOnly)
 	}
+	if err := checkFinal(r, a, id.Namespace, payload); err != nil {
+		return err
+	}
 	if s.cfg.Activator == nil {
 		return errorf(http.StatusServiceUnavailable, msgOverloaded)
-	}
-	for _, k := range a.FinalParameters() {
-		if _, ok := payload[k]; ok {
-			return errorf(http.StatusBadRequest, "Request defines parameters that are not allowed (e.g., reserved properties).")
-		}
 	}
 	inv := s.newInvocation(r, a, id.Namespace)
 	if len(payload) > 0 {
@@ -92,6 +90,28 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, id *Identi
 		wait = 0
 	}
 	return s.answerInvocation(ctx, w, inv, wait, resultOnly)
+}
+
+// checkFinal refuses (400) an invocation by caller whose payload sets final
+// parameters of a, naming them and the command that lets requests
+// override them.
+func checkFinal(r *http.Request, a *actions.Action, caller string, payload map[string]json.RawMessage) error {
+	var final []string
+	for _, k := range a.FinalParameters() {
+		if _, ok := payload[k]; ok {
+			final = append(final, k)
+		}
+	}
+	if len(final) == 0 {
+		return nil
+	}
+	name := a.FullName()
+	update := name.String()
+	if name.Namespace == caller {
+		update = name.Local()
+	}
+	return paramsNotAllowed(nil, final, fmt.Sprintf("Remove %s from the request, or let requests override the action's parameters: '%s action update %s -a final false'.",
+		quoteParams(final), clientCLI(r), update))
 }
 
 // answerInvocation runs inv, waiting up to wait, and answers as an invoke:

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -143,9 +144,28 @@ func TestWebActionServer(t *testing.T) {
 			t.Fatalf("__ow_user %v, headers %v", p["__ow_user"], hs)
 		}
 	})
-	t.Run("final parameters", func(t *testing.T) {
+	t.Run("final and reserved parameters are named", func(t *testing.T) {
+		const final = " The action's parameter 'fixed' is final: its 'final' annotation is true (--web true and --web raw set it), " +
+			"so a request may not override the parameters the action or its package defines."
 		wantError(t, e.web("GET", "/api/v1/web/guest/default/echo.json?fixed=mine", ""), 400,
-			"Request defines parameters that are not allowed (e.g., reserved properties).")
+			"Request defines parameters that are not allowed (e.g., reserved properties)."+final)
+		wantError(t, e.web("GET", "/api/v1/web/guest/default/echo.json?fixed=mine&__ow_user=root&__ow_path=x", ""), 400,
+			"Request defines parameters that are not allowed (e.g., reserved properties)."+
+				" The parameters '__ow_path', '__ow_user' are reserved: the __ow_ parameters of a web action come from its HTTP request."+final)
+	})
+	t.Run("an invocation may not override final parameters", func(t *testing.T) {
+		const msg = "Request defines parameters that are not allowed (e.g., reserved properties)." +
+			" The action's parameters 'fixed', 'script' are final: its 'final' annotation is true (--web true and --web raw set it), " +
+			"so a request may not override the parameters the action or its package defines." +
+			" Remove 'fixed', 'script' from the request, or let requests override the action's parameters: '%s action update echo -a final false'."
+		body := `{"fixed":"mine","script":"x","other":1}`
+		wantError(t, e.guest("POST", "/api/v1/namespaces/_/actions/echo?blocking=true", body), 400, fmt.Sprintf(msg, "wsk"))
+		r := e.web("POST", "/api/v1/namespaces/_/actions/echo?blocking=true", body,
+			"Authorization", guestAuth, "Content-Type", "application/json", "User-Agent", "gust/dev")
+		wantError(t, r, 400, fmt.Sprintf(msg, "gust"))
+		if r := e.guest("POST", "/api/v1/namespaces/_/actions/echo?blocking=true&result=true", `{"other":1}`); r.status != 200 {
+			t.Errorf("parameters that are not final: %d %s", r.status, r.body)
+		}
 	})
 	t.Run("not found", func(t *testing.T) {
 		for _, p := range []string{"/api/v1/web/guest/default/private", "/api/v1/web/guest/default/nothing.json",

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -118,10 +119,17 @@ func (q *webRequest) params(raw bool, final []string) (map[string]json.RawMessag
 	for k, v := range q.PathParams {
 		given[k] = jsonString(v)
 	}
+	var reserved, overridden []string
 	for k := range given {
-		if slices.Contains(reservedWebParams, k) || slices.Contains(final, k) {
-			return nil, errorf(http.StatusBadRequest, msgParamsNotAllowed)
+		switch {
+		case slices.Contains(reservedWebParams, k):
+			reserved = append(reserved, k)
+		case slices.Contains(final, k):
+			overridden = append(overridden, k)
 		}
+	}
+	if len(reserved) > 0 || len(overridden) > 0 {
+		return nil, paramsNotAllowed(reserved, overridden, "")
 	}
 	for k, v := range given {
 		out[k] = v
@@ -135,6 +143,40 @@ func (q *webRequest) params(raw bool, final []string) (map[string]json.RawMessag
 // msgParamsNotAllowed is OpenWhisk's answer to a request that sets reserved
 // or final parameters.
 const msgParamsNotAllowed = "Request defines parameters that are not allowed (e.g., reserved properties)."
+
+// paramsNotAllowed is a 400 with msgParamsNotAllowed, then which of the
+// request's parameters are not allowed and why: reserved are __ow_
+// parameters of a web request, final ones the action defines (or its
+// package does) while its "final" annotation is true. A hint, when given,
+// ends the message.
+func paramsNotAllowed(reserved, final []string, hint string) error {
+	msg := msgParamsNotAllowed
+	if len(reserved) > 0 {
+		msg += fmt.Sprintf(" The %s reserved: the __ow_ parameters of a web action come from its HTTP request.", paramsAre(reserved))
+	}
+	if len(final) > 0 {
+		msg += fmt.Sprintf(" The action's %s final: its 'final' annotation is true (--web true and --web raw set it), "+
+			"so a request may not override the parameters the action or its package defines.", paramsAre(final))
+	}
+	if hint != "" {
+		msg += " " + hint
+	}
+	return errorf(http.StatusBadRequest, msg)
+}
+
+// paramsAre is "parameter 'a' is" or "parameters 'a', 'b' are".
+func paramsAre(keys []string) string {
+	if len(keys) == 1 {
+		return "parameter " + quoteParams(keys) + " is"
+	}
+	return "parameters " + quoteParams(keys) + " are"
+}
+
+// quoteParams is parameter names for a message: "'a', 'b'", sorted.
+func quoteParams(keys []string) string {
+	keys = slices.Sorted(slices.Values(keys))
+	return "'" + strings.Join(keys, "', '") + "'"
+}
 
 // headers is __ow_headers: the request's headers with lowercase names, the
 // values of a repeated header joined with ", ".

@@ -78,3 +78,25 @@ func TestCLIInvokeAndFire(t *testing.T) {
 		})
 	}
 }
+
+// TestCLIInvokeFinal follows a newcomer: --web true makes the action's
+// parameters final, an invocation that sets one is refused with the
+// parameter named, and the command the message suggests lifts that.
+func TestCLIInvokeFinal(t *testing.T) {
+	ts := newTestServer(t)
+	env := ts.env()
+	gust(t, env, "action", "create", "hello", "testdata/cli/hello.js", "-p", "name", "Ada").check(t, "ok: created action hello\n", "", 0)
+	gust(t, env, "action", "update", "hello", "--web", "true").check(t, "ok: updated action hello\n", "", 0)
+	gust(t, env, "action", "invoke", "hello", "-r", "-p", "name", "X").check(t, "",
+		"Unable to invoke action 'hello': Request defines parameters that are not allowed (e.g., reserved properties). "+
+			"The action's parameter 'name' is final: its 'final' annotation is true (--web true and --web raw set it), "+
+			"so a request may not override the parameters the action or its package defines. "+
+			"Remove 'name' from the request, or let requests override the action's parameters: 'gust action update hello -a final false'.", 400&0xff)
+
+	gust(t, env, "action", "update", "hello", "-a", "final", "false").check(t, "ok: updated action hello\n", "", 0)
+	if a := ts.action(t, "hello"); a.Annotations.IsTrue("final") || !a.Annotations.IsTrue("web-export") || string(a.Parameters.Get("name")) != `"Ada"` {
+		t.Fatalf("after -a final false: annotations %v, parameters %v", a.Annotations, a.Parameters)
+	}
+	// Past the check now: this test server has no invoker to run it.
+	gust(t, env, "action", "invoke", "hello", "-r", "-p", "name", "X").check(t, "", "System is overloaded", 503&0xff)
+}
