@@ -55,6 +55,14 @@ func TestCLIPackageTriggerRule(t *testing.T) {
 					t.Errorf("trigger = %+v, %v", tr, err)
 				}
 			}},
+		{name: "trigger create with a missing feed", args: []string{"trigger", "create", "tbad", "--feed", "nosuch/feed"},
+			errMsg: "Unable to create trigger 'tbad': the feed action '/whisk.system/nosuch/feed' does not exist ('gust feed list' lists the feeds): " +
+				"The requested resource does not exist. (code ", code: 148,
+			after: func(t *testing.T) {
+				if _, _, err := ts.rules.GetTrigger(ctx, guest("tbad")); err == nil {
+					t.Error("the trigger of a missing feed was kept")
+				}
+			}},
 		{name: "trigger update", args: []string{"trigger", "update", "mytrigger", "-a", "description", "d"}, stdout: "ok: updated trigger mytrigger\n"},
 		{name: "trigger get", args: []string{"trigger", "get", "mytrigger"}, prefix: true,
 			stdout: "ok: got trigger mytrigger\n{\n    \"namespace\": \"guest\",\n    \"name\": \"mytrigger\",\n    \"version\": \"0.0.2\",\n"},

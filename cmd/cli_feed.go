@@ -2,6 +2,7 @@ package gustcmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -122,7 +123,7 @@ func (x *call) putFeed(feed, event, trigger string, params actions.KeyValues) er
 	}
 	resp, err := x.c.Invoke(x.ctx, feed, body, client.InvokeOptions{Blocking: true})
 	if err != nil {
-		return fail(err, "Unable to %s trigger '%s'", verb, trigger)
+		return fail(x.missingFeed(feed, err), "Unable to %s trigger '%s'", verb, trigger)
 	}
 	if x.flags.json {
 		return x.raw(resp.Body)
@@ -138,6 +139,19 @@ func (x *call) putFeed(feed, event, trigger string, params actions.KeyValues) er
 	x.ok("%s trigger %s, fed by %s", past, trigger, feed)
 	printFeedSummary(x.stdout, trigger, rec.Response.Result.Config, params)
 	return nil
+}
+
+// missingFeed is err of invoking feed, saying so when the feed action does
+// not exist: a 404 alone could also be the feed's own answer, so the
+// action is looked up before it is called missing.
+func (x *call) missingFeed(feed string, err error) error {
+	if !errors.Is(err, client.ErrNotFound) {
+		return err
+	}
+	if _, _, getErr := x.c.Actions.Get(x.ctx, feed); !errors.Is(getErr, client.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("the feed action '%s' does not exist ('gust feed list' lists the feeds): %w", feed, err)
 }
 
 // printFeedSummary prints a feed's configuration config, as its CREATE or
