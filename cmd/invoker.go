@@ -98,13 +98,24 @@ func openSandbox(ctx context.Context, o invokerOptions, dataDir string, log *slo
 	if err != nil {
 		return nil, err
 	}
-	images := func(ctx context.Context, e actions.Exec) (string, bool, error) {
-		if e.Kind == actions.KindBlackbox && e.Image != docker.NativeSkeleton {
-			return "", false, fmt.Errorf("%w: blackbox image %s needs a Docker engine, and none is reachable", invoker.ErrImage, e.Image)
+	return &sandboxes{Sandbox: sb, images: processImages(o.sandbox == "process"), close: func() error { return nil }}, nil
+}
+
+// processImages resolves images for the process sandbox: none, as actions
+// run on the proxy here, and blackbox images (but the native skeleton's)
+// cannot run. Its error says why: chosen is true when --sandbox process
+// was, false when no Docker engine was reachable.
+func processImages(chosen bool) invoker.ImageFunc {
+	return func(_ context.Context, e actions.Exec) (string, bool, error) {
+		switch {
+		case e.Kind != actions.KindBlackbox || e.Image == docker.NativeSkeleton:
+			return "", true, nil
+		case chosen:
+			return "", false, fmt.Errorf("%w: blackbox image %s needs the Docker sandbox, and this server runs actions as local processes (--sandbox process or GUST_SANDBOX=process): "+
+				"restart gust serve with --sandbox docker, or auto (the default: Docker when it answers)", invoker.ErrImage, e.Image)
 		}
-		return "", true, nil
+		return "", false, fmt.Errorf("%w: blackbox image %s needs a Docker engine, and none is reachable", invoker.ErrImage, e.Image)
 	}
-	return &sandboxes{Sandbox: sb, images: images, close: func() error { return nil }}, nil
 }
 
 // proxyBinary is the executable that serves as the action proxy: the gust
