@@ -56,3 +56,10 @@ func TestStartTestServer(t *testing.T) {
 	}
 	gust(t, getenv, "action", "list").check(t, "actions\n", "", 0)
 }
+
+// TestVersion checks that `gust version` prints what `gust --version` does.
+func TestVersion(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	gust(t, noEnv, "--version").check(t, "gust version "+version+"\n", "", 0)
+	gust(t, noEnv, "version").check(t, "gust version "+version+"\n", "", 0)
+}

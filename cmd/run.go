@@ -3,6 +3,7 @@ package gustcmd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -39,7 +40,12 @@ func newRoot(e *env) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(e))
+	root.AddCommand(newServeCmd(e), &cobra.Command{
+		Use: "version", Short: "Print gust's version, as --version does", Args: cobra.NoArgs,
+		Run: func(c *cobra.Command, _ []string) {
+			fmt.Fprintf(c.OutOrStdout(), "%s version %s\n", root.Name(), root.Version)
+		},
+	})
 	for _, add := range cliCommands {
 		root.AddCommand(add(e))
 	}
