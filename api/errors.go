@@ -18,6 +18,7 @@ import (
 const (
 	msgNotFound       = "The requested resource does not exist."
 	msgUnavailable    = "The event bus cannot store this now (no quorum of its nodes answers); nothing was stored. Try again later."
+	msgUnreadable     = "The event bus cannot answer this now (no quorum of its nodes answers). Try again later."
 	msgInterrupted    = "The connection to the event bus was lost during the request, which may or may not have been stored. Try again later."
 	msgUnconfirmed    = "The event bus took this request but could not confirm it (no quorum of its nodes answers); it may or may not have been stored. Try again later."
 	msgForbidden      = "The supplied authentication is not authorized to access this resource."
@@ -122,6 +123,9 @@ const statusClientGone = 499
 // its client gave up on is not a failure and is logged only at debug level.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := statusOf(err)
+	if msg == msgUnavailable && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		msg = msgUnreadable // a read stores nothing: saying so would confuse
+	}
 	tid := transactionID(r)
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		status, msg = statusClientGone, "The client closed the request."

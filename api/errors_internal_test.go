@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -28,6 +31,21 @@ func TestStatusOfEventBusFaults(t *testing.T) {
 	} {
 		if status, msg := statusOf(tc.err); status != http.StatusServiceUnavailable || msg != tc.want {
 			t.Errorf("%v: %d %q, want 503 %q", tc.err, status, msg, tc.want)
+		}
+	}
+}
+
+// TestUnavailableReadsSayNothingOfStoring: without a quorum a write is told
+// that nothing was stored; a read is told only that the bus cannot answer.
+func TestUnavailableReadsSayNothingOfStoring(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	err := fmt.Errorf("get guest.t: %w", nats.ErrNoResponders)
+	for method, want := range map[string]string{http.MethodGet: msgUnreadable, http.MethodPost: msgUnavailable, http.MethodPut: msgUnavailable} {
+		w := httptest.NewRecorder()
+		s.writeError(w, httptest.NewRequest(method, "/api/v1/namespaces/_/triggers/t", nil), err)
+		var body errorBody
+		if e := json.Unmarshal(w.Body.Bytes(), &body); e != nil || w.Code != http.StatusServiceUnavailable || body.Error != want {
+			t.Errorf("%s: %d %s, want 503 %q", method, w.Code, w.Body, want)
 		}
 	}
 }

@@ -106,6 +106,9 @@ func (s *Server) replayTrigger(w http.ResponseWriter, r *http.Request, id *Ident
 		return s.redriveTarget(ctx, ev, q.Rule)
 	}
 	out, err := s.cfg.Replayer.Replay(ctx, n.Namespace, n.Name, q, actions.NewActivationID)
+	if err != nil && req.DryRun && hub.Unavailable(err) {
+		return errorf(http.StatusServiceUnavailable, msgUnreadable) // a dry run only reads
+	}
 	if err != nil {
 		return err
 	}
