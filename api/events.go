@@ -36,14 +36,24 @@ const (
 	heartbeatEvery = 15 * time.Second
 )
 
+// The trailer of a stream the server ended as it shuts down: a client can
+// tell that from a broken connection, and clients that do not look at
+// trailers read the same lines as before.
+const (
+	streamEndTrailer  = "Gust-Stream-End"
+	streamEndShutdown = "shutdown"
+)
+
 // streamEvents answers GET /namespaces/{ns}/events[?trigger=NAME], a Gust
 // extension: the outcomes of the events of the caller's own triggers (of
 // the one named, which must exist) from now on, as newline-delimited JSON
 // (application/x-ndjson), one rules.Outcome a line, until the client goes
-// away. An idle stream sends an empty line every 15 s. A stream whose
-// client reads too slowly for its 256-outcome buffer loses outcomes
-// instead of slowing the rule engine; the next line then says how many:
-// {"dropped": N}. Another namespace is 404, as if it had nothing.
+// away or the server shuts down (EndStreams), which ends the stream with
+// the trailer Gust-Stream-End: shutdown. An idle stream sends an empty
+// line every 15 s. A stream whose client reads too slowly for its
+// 256-outcome buffer loses outcomes instead of slowing the rule engine;
+// the next line then says how many: {"dropped": N}. Another namespace is
+// 404, as if it had nothing.
 //
 // A client that accepts text/event-stream (a browser's console) gets the
 // same stream as server-sent events instead: each outcome is one
@@ -100,6 +110,9 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, id *Identi
 		var line []byte
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-s.streamsEnd:
+			h.Set(http.TrailerPrefix+streamEndTrailer, streamEndShutdown)
 			return nil
 		case line = <-lines:
 		case <-heartbeat.C:

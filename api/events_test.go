@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -312,5 +313,82 @@ func TestEventStreamDropsSSE(t *testing.T) {
 		if l := s.next(t); l != want {
 			t.Fatalf("line %q, want %q", l, want)
 		}
+	}
+}
+
+// heldActivator answers each invocation with a successful record, once
+// release is closed; started receives each invocation as it arrives.
+type heldActivator struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (h *heldActivator) Activate(_ context.Context, inv *actions.Invocation, _ time.Duration) (*actions.Activation, error) {
+	h.started <- struct{}{}
+	<-h.release
+	return &actions.Activation{ActivationID: inv.ActivationID, Response: actions.Response{Result: json.RawMessage(`{"done":true}`)}}, nil
+}
+
+// TestEventStreamEndsAtShutdown: a server shutting down ends its event
+// streams (EndStreams, registered with RegisterOnShutdown) with the
+// trailer that says so, instead of waiting for their clients to leave,
+// while a blocking invoke in flight still gets its answer. Shutdown used
+// to run into its deadline while a stream was open.
+func TestEventStreamEndsAtShutdown(t *testing.T) {
+	for _, accept := range []string{"application/x-ndjson", "text/event-stream"} {
+		t.Run(accept, func(t *testing.T) {
+			held := &heldActivator{started: make(chan struct{}, 1), release: make(chan struct{})}
+			e := newEnv(t, func(c *api.Config) { c.Activator, c.Outcomes = held, floodSource{} })
+			e.must("PUT", "/api/v1/namespaces/_/actions/hello", bodyHello)
+			handler := e.handler.(*api.Server)
+			srv := httptest.NewUnstartedServer(handler)
+			srv.Config.RegisterOnShutdown(handler.EndStreams)
+			srv.Start()
+			t.Cleanup(srv.Close)
+			release := sync.OnceFunc(func() { close(held.release) })
+			t.Cleanup(release) // before srv.Close, which waits for the invoke
+
+			s := openStream(t, srv, "/api/v1/namespaces/_/events", guestAuth, accept)
+			if s.res.StatusCode != http.StatusOK {
+				t.Fatalf("stream: status %d", s.res.StatusCode)
+			}
+			invoked := make(chan string, 1)
+			go func() {
+				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/namespaces/_/actions/hello?blocking=true&result=true", nil)
+				req.Header.Set("Authorization", guestAuth)
+				res, err := srv.Client().Do(req)
+				if err != nil {
+					invoked <- err.Error()
+					return
+				}
+				defer res.Body.Close()
+				b, _ := io.ReadAll(res.Body)
+				invoked <- fmt.Sprint(res.StatusCode, " ", string(b))
+			}()
+			<-held.started
+
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			shutdown := make(chan error, 1)
+			go func() { shutdown <- srv.Config.Shutdown(ctx) }()
+			select {
+			case l, ok := <-s.lines:
+				if ok {
+					t.Fatalf("a line %q, want the stream's end", l)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the stream goes on after shutdown began")
+			}
+			if got := s.res.Trailer.Get("Gust-Stream-End"); got != "shutdown" {
+				t.Errorf("trailer Gust-Stream-End %q, want shutdown", got)
+			}
+			release()
+			if got := <-invoked; got != `200 {"done":true}` {
+				t.Errorf("the invoke in flight at shutdown: %s", got)
+			}
+			if err := <-shutdown; err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gusthub/gust/actions"
@@ -147,6 +148,9 @@ type Server struct {
 	fallbacks map[string]bool
 	budget    *budget // nil: no bound
 	patterns  []string
+	// streamsEnd is closed by EndStreams.
+	streamsEnd     chan struct{}
+	endStreamsOnce sync.Once
 }
 
 // Body size limits: 1 MB for everything but action code, which OpenWhisk
@@ -158,7 +162,7 @@ const (
 
 // New builds the API server.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), fallbacks: map[string]bool{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), fallbacks: map[string]bool{}, streamsEnd: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -179,6 +183,16 @@ func New(cfg Config) *Server {
 	}
 	s.routes()
 	return s
+}
+
+// EndStreams ends the event streams (GET .../events) in flight, and any
+// opened after, telling their clients that the server is shutting down.
+// http.Server.Shutdown waits for every response, and a stream lasts until
+// its client leaves: register EndStreams with
+// http.Server.RegisterOnShutdown so that shutdown need not wait for them.
+// It may be called more than once.
+func (s *Server) EndStreams() {
+	s.endStreamsOnce.Do(func() { close(s.streamsEnd) })
 }
 
 // ServeHTTP serves the API with CORS headers on every response.
