@@ -14,10 +14,20 @@ import (
 // maxErrorAnswer bounds how much of an error answer to a stream is read.
 const maxErrorAnswer = 64 << 10
 
+// ErrServerShutdown is EventStream.Next's error when the server ended the
+// stream because it is shutting down.
+var ErrServerShutdown = errors.New("the server is shutting down")
+
+// The trailer with which the server ends a stream as it shuts down.
+const (
+	streamEndTrailer  = "Gust-Stream-End"
+	streamEndShutdown = "shutdown"
+)
+
 // EventStream is an open stream of the outcomes of trigger events, from
 // Events. It is not safe for concurrent use.
 type EventStream struct {
-	body io.ReadCloser
+	resp *http.Response
 	rd   *bufio.Reader
 }
 
@@ -47,13 +57,14 @@ func (c *Client) Events(ctx context.Context, trigger string) (*EventStream, erro
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorAnswer))
 		return nil, answerError(resp.StatusCode, b)
 	}
-	return &EventStream{body: resp.Body, rd: bufio.NewReader(resp.Body)}, nil
+	return &EventStream{resp: resp, rd: bufio.NewReader(resp.Body)}, nil
 }
 
 // Next returns the stream's next line, skipping heartbeats: an outcome
 // (rules.Outcome as JSON) or a notice {"dropped": N} that the server lost
-// N outcomes because the stream fell behind. It returns io.EOF when the
-// server ended the stream, and the context's error once it ended.
+// N outcomes because the stream fell behind. It returns ErrServerShutdown
+// when the server ended the stream because it is shutting down, io.EOF
+// when it ended it otherwise, and the context's error once it ended.
 func (s *EventStream) Next() ([]byte, error) {
 	for {
 		line, err := s.rd.ReadBytes('\n')
@@ -61,6 +72,8 @@ func (s *EventStream) Next() ([]byte, error) {
 			return line, nil
 		}
 		switch {
+		case errors.Is(err, io.EOF) && s.resp.Trailer.Get(streamEndTrailer) == streamEndShutdown:
+			return nil, ErrServerShutdown
 		case errors.Is(err, io.EOF):
 			return nil, io.EOF
 		case err != nil:
@@ -70,4 +83,4 @@ func (s *EventStream) Next() ([]byte, error) {
 }
 
 // Close ends the stream.
-func (s *EventStream) Close() error { return s.body.Close() }
+func (s *EventStream) Close() error { return s.resp.Body.Close() }
