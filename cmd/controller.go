@@ -55,22 +55,24 @@ func startController(ctx context.Context, o serveOptions, h *hub.Hub, s *stores,
 	// Each namespace's event retention, enforced by purging what is past it.
 	retention := hub.NewEventRetention(js, log.With("component", "retention"))
 	lc.run(ctx, "event retention", func(ctx context.Context) error { return retention.Run(ctx, retentionInterval) })
+	apiServer := api.New(api.Config{
+		Actions: s.actions, Invocations: s.cache, Rules: s.rules, Activations: s.activations, Identities: s.ids, Routes: s.routes, Devices: s.devices,
+		Activator: dispatcher, Throttle: s.throttles,
+		Events:   events,
+		Replayer: hub.NewPublisher(js), Params: hub.NewRerunParams(js, 0), Retention: retention,
+		Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(hub.DoneSubject("")),
+		Pool:     dispatch.NewPoolView(h.Conn()),
+		Cluster:  h,
+		Feeds:    feedManager, Records: s.activations,
+		Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout, Space: h,
+	})
 	srv := &http.Server{
-		Handler: tel.withMetrics(o, api.New(api.Config{
-			Actions: s.actions, Invocations: s.cache, Rules: s.rules, Activations: s.activations, Identities: s.ids, Routes: s.routes, Devices: s.devices,
-			Activator: dispatcher, Throttle: s.throttles,
-			Events:   events,
-			Replayer: hub.NewPublisher(js), Params: hub.NewRerunParams(js, 0), Retention: retention,
-			Outcomes: rules.NewOutcomes(h.Conn()).FollowCompletions(hub.DoneSubject("")),
-			Pool:     dispatch.NewPoolView(h.Conn()),
-			Cluster:  h,
-			Feeds:    feedManager, Records: s.activations,
-			Build: version, Logger: log.With("component", "api"), BodyTimeout: o.bodyTimeout, Space: h,
-		})),
+		Handler:           tel.withMetrics(o, apiServer),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	srv.RegisterOnShutdown(apiServer.EndStreams) // else Shutdown waits for event streams until its deadline
 	lc.run(ctx, "API server", func(ctx context.Context) error { return serveAPI(ctx, srv, ln, o.dataDir, log) })
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/hub/hubtest"
+	"github.com/gusthub/gust/internal/syncbuf"
 )
 
 func TestServeRejectsANegativeProcs(t *testing.T) {
@@ -282,5 +284,39 @@ func TestServeRejectsBadInvokerFlags(t *testing.T) {
 				t.Errorf("gust serve %v started:\n%s", args, out.String())
 			}
 		})
+	}
+}
+
+// TestServeEndsEventStreamsAtShutdown: `gust serve` stopping (SIGTERM ends
+// its context) ends an open `gust events tail` stream at once, and the
+// tail says why. It used to wait out the API's 10 s shutdown deadline
+// ("API shutdown" err="context deadline exceeded"), then cut the stream,
+// which the tail reported as an unexpected EOF.
+func TestServeEndsEventStreamsAtShutdown(t *testing.T) {
+	skipShort(t)
+	dir := t.TempDir()
+	g := startGust(t, dir, "--sandbox", "process")
+	cfg := map[string]string{"GUST_CONFIG": filepath.Join(dir, dataDirConfig), "HOME": dir}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stderr := &syncbuf.Buffer{}
+	tailed := make(chan error, 1)
+	go func() {
+		tailed <- run(ctx, []string{"gust", "events", "tail"}, func(k string) string { return cfg[k] }, io.Discard, stderr)
+	}()
+	eventually(t, "the stream", func() bool { return strings.Contains(stderr.String(), "Waiting for events") })
+
+	began := time.Now()
+	g.stop(t)
+	if took := time.Since(began); took > 5*time.Second { // 1 s or less, 10 s and more with the stream left open
+		t.Errorf("gust serve took %v to stop with an event stream open", took)
+	}
+	if logs := g.logs.String(); strings.Contains(logs, "API shutdown") {
+		t.Errorf("the API's shutdown waited for the stream:\n%s", logs)
+	}
+	eventually(t, "the tail's notice", func() bool { return strings.Contains(stderr.String(), "the server is shutting down") })
+	cancel()
+	if err := <-tailed; err != nil {
+		t.Errorf("tail: %v\n%s", err, stderr.String())
 	}
 }
