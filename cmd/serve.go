@@ -237,7 +237,8 @@ func (o *serveOptions) check() error {
 }
 
 // serve runs Gust until ctx ends or one of its components fails (its
-// error), then stops the components in reverse order of start.
+// error), then stops the components in reverse order of start. A ctx that
+// ends during startup stops it as cleanly as one that ends later.
 func serve(ctx context.Context, o serveOptions, e *env) error {
 	started := time.Now()
 	log, err := newLogger(o, e)
@@ -263,6 +264,10 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	defer lc.stop()
 	g, err := build(ctx, o, e, lc, log)
 	if err != nil {
+		if ctx.Err() != nil { // a signal: the step it cut short failed for that alone
+			log.Info("gust stopped during startup")
+			return nil
+		}
 		return err
 	}
 	log.Info("gust ready", "role", g.role, "api", g.apiHost, "data_dir", o.dataDir, "nats", natsDescription(g.hub, o), "sandbox", g.sandbox, "procs", procsChoice.String(),

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,5 +319,49 @@ func TestServeEndsEventStreamsAtShutdown(t *testing.T) {
 	cancel()
 	if err := <-tailed; err != nil {
 		t.Errorf("tail: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestServeStartupEnds: a signal while serve starts (its context ends)
+// stops it with no error and a line that says so; it used to fail with
+// the error of whichever step the signal cut short ("open bucket
+// gust_identities: context canceled"), exit status 1. A step that fails
+// on its own still fails serve.
+func TestServeStartupEnds(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name     string
+		signaled bool
+		listen   string
+		wantErr  string // "": none
+	}{
+		{name: "a signal stops it cleanly", signaled: true, listen: "127.0.0.1:0"},
+		{name: "a failing step fails it", listen: busy.Addr().String(), wantErr: "listen on " + busy.Addr().String()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := map[string]string{"GUST_CONFIG": filepath.Join(dir, dataDirConfig), "HOME": dir}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a serve that starts stops
+			defer cancel()
+			if tc.signaled {
+				cancel()
+			}
+			var logs syncbuf.Buffer
+			err := run(ctx, []string{"gust", "serve", "--data-dir", dir, "--listen", tc.listen, "--sandbox", "process"},
+				func(k string) string { return cfg[k] }, &logs, &logs)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("gust serve: %v, want no error\n%s", err, logs.String())
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("gust serve: %v, want an error with %q\n%s", err, tc.wantErr, logs.String())
+			}
+			if said := strings.Contains(logs.String(), "gust stopped during startup"); said != tc.signaled {
+				t.Errorf("logs say it stopped during startup: %v, want %v\n%s", said, tc.signaled, logs.String())
+			}
+		})
 	}
 }
