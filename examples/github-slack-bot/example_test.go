@@ -25,6 +25,13 @@ import (
 // post sends body to a feed URL with the headers and returns the status.
 func post(t *testing.T, target string, body []byte, headers map[string]string) int {
 	t.Helper()
+	status, _, _ := send(t, target, body, headers)
+	return status
+}
+
+// send is post that also returns the answer's Content-Type and body.
+func send(t *testing.T, target string, body []byte, headers map[string]string) (status int, contentType, answer string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
 	for k, v := range headers {
 		req.Header.Set(k, v)
@@ -34,8 +41,11 @@ func post(t *testing.T, target string, body []byte, headers map[string]string) i
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 }
 
 func hmacHex(key string, parts ...[]byte) string {
@@ -105,9 +115,10 @@ func TestBot(t *testing.T) {
 	// Slack verifies the request URL first.
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	challenge := []byte(`{"token":"x","challenge":"ch-123","type":"url_verification"}`)
-	if got := post(t, feeds+"mentions", challenge, map[string]string{"Content-Type": "application/json",
-		"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + hmacHex(signingSecret, []byte("v0:"+ts+":"), challenge)}); got != http.StatusOK {
-		t.Fatalf("url_verification: %d", got)
+	status, ctype, answer := send(t, feeds+"mentions", challenge, map[string]string{"Content-Type": "application/json",
+		"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + hmacHex(signingSecret, []byte("v0:"+ts+":"), challenge)})
+	if status != http.StatusOK || ctype != "text/plain" || answer != "ch-123" {
+		t.Fatalf("url_verification answered %d %q %q, want 200 text/plain ch-123", status, ctype, answer)
 	}
 	for _, d := range []struct{ event, file string }{
 		{"push", "push"}, {"pull_request", "pull_request.opened"}, {"issues", "issues.opened"}, {"release", "release.published"},

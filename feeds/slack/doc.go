@@ -4,7 +4,8 @@
 //	gust trigger create mentions --feed slack/events -p signingSecret "$SLACK_SIGNING_SECRET" -p events app_mention
 //
 // Paste the URL CREATE shows into the app's Event Subscriptions; Slack's
-// url_verification request is answered with its challenge.
+// url_verification request, once its signature is checked, is answered 200
+// with its challenge as text/plain, the body the bare value.
 //
 // With an app-level token instead, the feed needs no public URL: it takes
 // the events over Socket Mode (slack-go's socketmode), for bots behind a

@@ -114,8 +114,9 @@ func (e *Events) parseEvents(v feeds.Values) error {
 var _ feeds.Receiver = (*Events)(nil)
 
 // Receive answers one Events API request: the signature and its timestamp
-// are checked, url_verification is answered with its challenge, and an
-// event_callback becomes one CloudEvent, answered 200 once it is stored.
+// are checked, url_verification is answered 200 text/plain with the bare
+// challenge, and an event_callback becomes one CloudEvent, answered 200 once
+// it is stored.
 func (e *Events) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Emit) error {
 	if handled, err := ingress.Method(w, r); handled {
 		return err
@@ -140,8 +141,14 @@ func (e *Events) Receive(w http.ResponseWriter, r *http.Request, emit feeds.Emit
 	}
 	switch {
 	case out.challenge != "":
-		w.Header().Set("Content-Type", "application/json")
-		return json.NewEncoder(w).Encode(slackevents.ChallengeResponse{Challenge: out.challenge})
+		// Slack's url_verification page: the challenge in plain text.
+		// (slackevents.ChallengeResponse has no JSON tags: it would
+		// answer {"Challenge":...}, which Slack does not read.)
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, out.challenge)
+		return nil
 	case out.ev == nil:
 		return answer(w, map[string]any{"id": out.id, "fired": false, "message": out.message})
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -71,9 +70,10 @@ func TestConformance(t *testing.T) {
 func TestURLVerification(t *testing.T) {
 	rec := feedtest.NewRecorder(t)
 	w := feedtest.Deliver(t, build(t), rec.Emit, request(feedtest.Testdata(t, "url_verification"), signingSecret, time.Now()))
-	var got struct{ Challenge string }
-	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &got) != nil || got.Challenge != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
-		t.Errorf("%d %s", w.Code, w.Body)
+	// Slack's url_verification page: 200, text/plain, the bare challenge.
+	const want = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "text/plain" || w.Body.String() != want {
+		t.Errorf("answered %d %q %q, want 200 %q %q", w.Code, w.Header().Get("Content-Type"), w.Body, "text/plain", want)
 	}
 	if len(rec.Events()) != 0 {
 		t.Error("url_verification fired the trigger")
