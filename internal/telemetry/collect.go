@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gusthub/gust/feeds"
+	"github.com/gusthub/gust/hub"
 )
 
 // PoolStats is a snapshot of an invoker's container pool (what
@@ -76,11 +77,11 @@ var (
 	jsStorageDesc = prometheus.NewDesc("gust_jetstream_storage_bytes",
 		"JetStream storage used by Gust's account, by storage (file or memory).", []string{"storage"}, nil)
 	jsStreamMsgsDesc = prometheus.NewDesc("gust_jetstream_stream_messages",
-		"Messages in a stream: for GUST_INVOKE, the invocations queued or running (a blocking call run at once on a warm container of the same process is not among them).", []string{"stream"}, nil)
+		"Messages in a stream: for "+hub.InvocationsStream+", the invocations queued or running (a blocking call run at once on a warm container of the same process is not among them).", []string{"stream"}, nil)
 	jsStreamBytesDesc = prometheus.NewDesc("gust_jetstream_stream_bytes",
 		"Bytes in a stream.", []string{"stream"}, nil)
 	jsPendingDesc = prometheus.NewDesc("gust_jetstream_consumer_pending_messages",
-		"Messages of a durable consumer's stream it has not yet been given: its lag (rules on GUST_EVENTS, the invokers on GUST_INVOKE).",
+		"Messages of a durable consumer's stream it has not yet been given: its lag ("+hub.RulesConsumer+" on "+hub.EventsStream+", the invokers on "+hub.InvocationsStream+").",
 		[]string{"stream", "consumer"}, nil)
 	jsAckPendingDesc = prometheus.NewDesc("gust_jetstream_consumer_ack_pending_messages",
 		"Messages a durable consumer was given and has not acknowledged yet: in progress.", []string{"stream", "consumer"}, nil)
