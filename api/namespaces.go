@@ -50,7 +50,7 @@ func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request, id *Ide
 type Throttler interface {
 	Defaults() throttle.Limits
 	Limits(ctx context.Context, ns string) (throttle.Limits, error)
-	SetLimits(ctx context.Context, ns string, set throttle.Limits) (throttle.Limits, error)
+	SetLimits(ctx context.Context, ns string, u throttle.Update) (throttle.Limits, error)
 	Allow(ctx context.Context, r throttle.Rate, ns string) error
 	Admit(ctx context.Context, ns string, slot bool) (held bool, err error)
 	Release(ctx context.Context, ns string) error
@@ -140,9 +140,12 @@ func (s *Server) limits(w http.ResponseWriter, r *http.Request, id *Identity) er
 }
 
 // setLimits answers PUT /namespaces/{ns}/limits, which only admin
-// identities may call: the body's throttles (invocationsPerMinute,
-// concurrentInvocations, firesPerMinute) replace the namespace's, the
-// others stay, and the answer is the namespace's limits.
+// identities may call: each throttle of the body (invocationsPerMinute,
+// concurrentInvocations, firesPerMinute) is a positive integer that
+// replaces the namespace's own limit, or null, which removes it (the
+// deployment's default holds again); the others stay, and the answer is
+// the namespace's limits. 0 is refused rather than taken for "remove":
+// in OpenWhisk a limit of 0 blocks the namespace.
 func (s *Server) setLimits(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	if !id.Admin {
 		return errorf(http.StatusForbidden, msgForbidden)
@@ -158,24 +161,30 @@ func (s *Server) setLimits(w http.ResponseWriter, r *http.Request, id *Identity)
 	if err := decodeBody(r, maxBodyBytes, &set); err != nil {
 		return err
 	}
-	var l throttle.Limits
+	var u throttle.Update
 	for k, v := range set {
-		var dst *int
+		var dst **int
 		switch k {
 		case "invocationsPerMinute":
-			dst = &l.InvocationsPerMinute
+			dst = &u.InvocationsPerMinute
 		case "concurrentInvocations":
-			dst = &l.ConcurrentInvocations
+			dst = &u.ConcurrentInvocations
 		case "firesPerMinute":
-			dst = &l.FiresPerMinute
+			dst = &u.FiresPerMinute
 		default:
 			return errorf(http.StatusBadRequest, fmt.Sprintf("The limit '%s' cannot be set: only invocationsPerMinute, concurrentInvocations and firesPerMinute can.", k))
 		}
-		if err := json.Unmarshal(v, dst); err != nil || *dst <= 0 {
-			return errorf(http.StatusBadRequest, fmt.Sprintf("The limit '%s' must be a positive integer.", k))
+		if string(v) == "null" {
+			*dst = new(0) // remove
+			continue
 		}
+		var n int
+		if err := json.Unmarshal(v, &n); err != nil || n <= 0 {
+			return errorf(http.StatusBadRequest, fmt.Sprintf("The limit '%s' must be a positive integer, or null to remove it.", k))
+		}
+		*dst = &n
 	}
-	got, err := s.cfg.Throttle.SetLimits(r.Context(), ns, l)
+	got, err := s.cfg.Throttle.SetLimits(r.Context(), ns, u)
 	if err != nil {
 		return err
 	}

@@ -42,8 +42,15 @@ func TestSetLimits(t *testing.T) {
 		{"unknown namespace", admin, "/api/v1/namespaces/nobody/limits", `{"invocationsPerMinute":3}`, 404, ""},
 		{"unknown limit", admin, "/api/v1/namespaces/guest/limits", `{"maxActionMemory":3}`, 400,
 			"The limit 'maxActionMemory' cannot be set: only invocationsPerMinute, concurrentInvocations and firesPerMinute can."},
-		{"negative", admin, "/api/v1/namespaces/guest/limits", `{"concurrentInvocations":-1}`, 400, "The limit 'concurrentInvocations' must be a positive integer."},
-		{"not a number", admin, "/api/v1/namespaces/guest/limits", `{"firesPerMinute":"many"}`, 400, "The limit 'firesPerMinute' must be a positive integer."},
+		{"negative", admin, "/api/v1/namespaces/guest/limits", `{"concurrentInvocations":-1}`, 400,
+			"The limit 'concurrentInvocations' must be a positive integer, or null to remove it."},
+		// In OpenWhisk 0 blocks the namespace: neither that nor "remove".
+		{"zero", admin, "/api/v1/namespaces/guest/limits", `{"invocationsPerMinute":0}`, 400,
+			"The limit 'invocationsPerMinute' must be a positive integer, or null to remove it."},
+		{"not a number", admin, "/api/v1/namespaces/guest/limits", `{"firesPerMinute":"many"}`, 400,
+			"The limit 'firesPerMinute' must be a positive integer, or null to remove it."},
+		{"remove an unknown limit", admin, "/api/v1/namespaces/guest/limits", `{"maxActionMemory":null}`, 400,
+			"The limit 'maxActionMemory' cannot be set: only invocationsPerMinute, concurrentInvocations and firesPerMinute can."},
 		{"not an object", admin, "/api/v1/namespaces/guest/limits", `[1]`, 400, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,6 +69,21 @@ func TestSetLimits(t *testing.T) {
 	other := e.do("GET", "/api/v1/namespaces/_/limits", e.otherAuth, "").object(t)
 	if _, ok := other["invocationsPerMinute"]; ok || other["firesPerMinute"] != 60.0 {
 		t.Errorf("other's limits %v: want only the default fire limit", other)
+	}
+
+	// null removes a namespace's own limit, back to the default (none for
+	// invocationsPerMinute here, 60 for firesPerMinute); absent keeps it.
+	if r := e.do("PUT", "/api/v1/namespaces/guest/limits", admin, `{"firesPerMinute":7}`); r.status != http.StatusOK {
+		t.Fatalf("set fires: %d %s", r.status, r.body)
+	}
+	r = e.do("PUT", "/api/v1/namespaces/guest/limits", admin, `{"invocationsPerMinute": null, "firesPerMinute":null}`)
+	if r.status != http.StatusOK {
+		t.Fatalf("remove: %d %s", r.status, r.body)
+	}
+	for _, got := range []map[string]any{r.object(t), e.must("GET", "/api/v1/namespaces/_/limits", "").object(t)} {
+		if _, ok := got["invocationsPerMinute"]; ok || got["concurrentInvocations"] != 2.0 || got["firesPerMinute"] != 60.0 {
+			t.Errorf("limits after removing invocationsPerMinute and firesPerMinute: %v, want concurrentInvocations 2, firesPerMinute 60 (the default)", got)
+		}
 	}
 }
 

@@ -25,8 +25,9 @@
 // and a read and a retry when one did. BenchmarkThrottle compares both
 // paths with one KV update measured in the same run.
 //
-// Limits holds the limits the admin set per namespace; a namespace without
-// its own uses the deployment's defaults, and a zero limit is no limit. A
+// Limits holds the limits the admin set per namespace (SetLimits sets and
+// removes them); a namespace without its own, or one whose own was removed,
+// uses the deployment's defaults, and a zero default is no limit. A
 // process reads a namespace's limits again after 2 s, so a change made
 // through one API server holds in the others within 2 s.
 package throttle

@@ -35,6 +35,32 @@ func (l Limits) over(own Limits) Limits {
 	return l
 }
 
+// Update is a change of a namespace's own limits (SetLimits): a nil field
+// keeps the namespace's limit, a positive value replaces it, and 0 removes
+// it, so that the deployment's default applies again.
+type Update struct {
+	InvocationsPerMinute  *int
+	ConcurrentInvocations *int
+	FiresPerMinute        *int
+}
+
+// apply returns own, a namespace's own limits, changed by u.
+func (u Update) apply(own Limits) Limits {
+	for _, f := range []struct {
+		to  *int
+		dst *int
+	}{
+		{u.InvocationsPerMinute, &own.InvocationsPerMinute},
+		{u.ConcurrentInvocations, &own.ConcurrentInvocations},
+		{u.FiresPerMinute, &own.FiresPerMinute},
+	} {
+		if f.to != nil {
+			*f.dst = max(*f.to, 0)
+		}
+	}
+	return own
+}
+
 // Rate names what a per-minute limit counts.
 type Rate string
 
@@ -188,16 +214,16 @@ func (t *Throttle) Limits(ctx context.Context, ns string) (Limits, error) {
 // maxCached bounds the limits cache; it is emptied when full.
 const maxCached = 10000
 
-// SetLimits sets the limits of ns that set gives (non-zero), keeping the
-// others, and returns the limits now in force.
-func (t *Throttle) SetLimits(ctx context.Context, ns string, set Limits) (Limits, error) {
+// SetLimits changes the own limits of ns as u says, keeping those u leaves
+// nil, and returns the limits now in force.
+func (t *Throttle) SetLimits(ctx context.Context, ns string, u Update) (Limits, error) {
 	key := hub.Key(ns)
 	for attempt := 0; ; attempt++ {
 		own, rev, err := t.limits.Get(ctx, key)
 		if err != nil && !errors.Is(err, hub.ErrNotFound) {
 			return Limits{}, err
 		}
-		own = own.over(set)
+		own = u.apply(own)
 		if rev == 0 {
 			_, err = t.limits.Create(ctx, key, own)
 		} else {

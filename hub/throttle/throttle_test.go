@@ -176,14 +176,14 @@ func TestSetLimits(t *testing.T) {
 	ctx := context.Background()
 	defaults := throttle.Limits{InvocationsPerMinute: 120, FiresPerMinute: 60}
 	ths := open(t, 2, defaults, newClock())
-	got, err := ths[0].SetLimits(ctx, "guest", throttle.Limits{InvocationsPerMinute: 2, ConcurrentInvocations: 5})
+	got, err := ths[0].SetLimits(ctx, "guest", throttle.Update{InvocationsPerMinute: new(2), ConcurrentInvocations: new(5)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (throttle.Limits{InvocationsPerMinute: 2, ConcurrentInvocations: 5, FiresPerMinute: 60}); got != want {
 		t.Errorf("set: %+v, want %+v", got, want)
 	}
-	got, err = ths[0].SetLimits(ctx, "guest", throttle.Limits{FiresPerMinute: 9})
+	got, err = ths[0].SetLimits(ctx, "guest", throttle.Update{FiresPerMinute: new(9)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,4 +203,21 @@ func TestSetLimits(t *testing.T) {
 		}
 	}
 	wantRate(t, ths[0].Allow(ctx, throttle.Invocations, "guest"), 3, 2)
+
+	// 0 removes a limit of the namespace's own: the default holds again,
+	// or none.
+	got, err = ths[0].SetLimits(ctx, "guest", throttle.Update{InvocationsPerMinute: new(0), ConcurrentInvocations: new(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (throttle.Limits{InvocationsPerMinute: 120, FiresPerMinute: 9}); got != want {
+		t.Errorf("removed: %+v, want %+v", got, want)
+	}
+	if err := ths[0].Allow(ctx, throttle.Invocations, "guest"); err != nil {
+		t.Errorf("after the limit was removed: %v", err)
+	}
+	got, err = ths[0].SetLimits(ctx, "guest", throttle.Update{FiresPerMinute: new(0)})
+	if err != nil || got != defaults {
+		t.Errorf("all removed: %+v, %v; want the defaults", got, err)
+	}
 }
