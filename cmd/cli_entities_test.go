@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gusthub/gust/actions"
+	"github.com/gusthub/gust/hub/throttle"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -213,5 +214,47 @@ func TestCLINamespaceAndProperty(t *testing.T) {
 				}
 			}},
 		{name: "property set nothing", args: []string{"property", "set"}, errMsg: "property set needs --apihost, --auth or --admin-auth", code: exitUsage},
+	})
+}
+
+// TestCLINamespaceLimits: gust namespace limits shows, sets and removes a
+// namespace's throttles, says what it changed and shows the limits in
+// force, each changed one with what it was; a removed limit gives the
+// deployment's default back. 0 and negative limits are refused with how to
+// remove one.
+func TestCLINamespaceLimits(t *testing.T) {
+	ts := newThrottledTestServer(t, throttle.Limits{FiresPerMinute: 60})
+	getenv := ts.env("GUST_ADMIN_AUTH", ts.adminAuth)
+	table := func(invocations, concurrent, fires string) string {
+		return "invocationsPerMinute   " + invocations + "\nconcurrentInvocations  " + concurrent + "\nfiresPerMinute         " + fires + "\n"
+	}
+	const updated = "ok: updated the limits of namespace guest: "
+	runSteps(t, getenv, []step{
+		{name: "show", args: []string{"namespace", "limits", "guest"}, stdout: table("no limit", "no limit", "60")},
+		{name: "set", args: []string{"namespace", "limits", "guest", "--invocations-per-minute", "2", "--fires-per-minute", "5"},
+			stdout: updated + "invocationsPerMinute set to 2, firesPerMinute set to 5\n" + table("2 (was no limit)", "no limit", "5 (was 60)")},
+		{name: "set again", args: []string{"namespace", "limits", "guest", "--invocations-per-minute", "2"},
+			stdout: updated + "invocationsPerMinute set to 2\n" + table("2", "no limit", "5")},
+		{name: "0", args: []string{"namespace", "limits", "guest", "--invocations-per-minute", "0"}, code: exitUsage,
+			errMsg: "--invocations-per-minute 0: a limit is a positive integer; to remove the namespace's own, so that the deployment's default holds again, use --clear invocations-per-minute"},
+		{name: "negative", args: []string{"namespace", "limits", "guest", "--concurrent", "-1"}, code: exitUsage,
+			errMsg: "--concurrent -1: a limit is a positive integer; to remove the namespace's own, so that the deployment's default holds again, use --clear concurrent"},
+		{name: "clear one", args: []string{"namespace", "limits", "guest", "--clear", "invocations-per-minute"},
+			stdout: updated + "invocationsPerMinute back to the deployment's default\n" + table("no limit (was 2)", "no limit", "5")},
+		{name: "set one, clear another by its API name", args: []string{"namespace", "limits", "guest", "--concurrent", "3", "--clear", "firesPerMinute"},
+			stdout: updated + "concurrentInvocations set to 3, firesPerMinute back to the deployment's default\n" + table("no limit", "3 (was no limit)", "60 (was 5)")},
+		{name: "clear all", args: []string{"namespace", "limits", "guest", "--clear", "all"},
+			stdout: updated + "invocationsPerMinute back to the deployment's default, concurrentInvocations back to the deployment's default, " +
+				"firesPerMinute back to the deployment's default\n" + table("no limit", "no limit (was 3)", "60")},
+		{name: "clear an unknown limit", args: []string{"namespace", "limits", "guest", "--clear", "memory"}, code: exitUsage,
+			errMsg: "--clear memory: no such limit; name invocations-per-minute, concurrent, fires-per-minute or all"},
+		{name: "set and clear one limit", args: []string{"namespace", "limits", "guest", "--fires-per-minute", "4", "--clear", "all"}, code: exitUsage,
+			errMsg: "--fires-per-minute and --clear all: a limit is either set or removed"},
+		{name: "clear, not admin", args: []string{"namespace", "limits", "guest", "--clear", "all", "--admin-auth", ts.auth}, code: 403 & 0xff,
+			errMsg: "Unable to update the limits of namespace 'guest': The supplied authentication is not authorized to access this resource."},
+		{name: "set --json", args: []string{"namespace", "limits", "guest", "--fires-per-minute", "9", "--json"}, prefix: true,
+			stdout: `{"firesPerMinute":9,"max`},
+		{name: "clear --json", args: []string{"namespace", "limits", "guest", "--clear", "fires-per-minute", "--json"}, prefix: true,
+			stdout: `{"firesPerMinute":60,"max`},
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,6 +20,8 @@ func init() {
 func newNamespaceCmd(e *env) *cobra.Command {
 	var adminAuth string
 	var set client.NamespaceLimits
+	var clearLimits []string
+	var limitFlags *pflag.FlagSet
 	var keep struct {
 		events string
 		reset  bool
@@ -93,43 +97,124 @@ func newNamespaceCmd(e *env) *cobra.Command {
 					return nil
 				})
 			}},
-		leaf{use: "limits NAME", short: "Show or set the throttles of a namespace (needs the admin key)", minArgs: 1, maxArgs: 1,
+		leaf{use: "limits NAME", short: "Show, set or remove the throttles of a namespace (needs the admin key)", minArgs: 1, maxArgs: 1,
 			flags: func(fs *pflag.FlagSet) {
 				fs.StringVar(&adminAuth, "admin-auth", "", "admin key (env "+envAdminAuth+"; default from the config file)")
-				fs.IntVar(&set.InvocationsPerMinute, "invocations-per-minute", 0, "invokes the namespace may make in a minute")
-				fs.IntVar(&set.ConcurrentInvocations, "concurrent", 0, "activations the namespace may have in flight")
-				fs.IntVar(&set.FiresPerMinute, "fires-per-minute", 0, "trigger fires the namespace may make in a minute")
+				for _, lim := range namespaceLimits {
+					fs.IntVar(lim.field(&set), lim.flag, 0, lim.usage)
+				}
+				fs.StringSliceVar(&clearLimits, "clear", nil, "remove the namespace's own `LIMIT`, so that the deployment's default holds again: "+
+					"invocations-per-minute, concurrent, fires-per-minute or all (repeatable, or a comma list)")
+				limitFlags = fs
 			},
 			run: func(x *call, args []string) error {
+				remove, err := checkLimitsChange(limitFlags, set, clearLimits)
+				if err != nil {
+					return err
+				}
 				if err := x.connectAdmin(adminAuth); err != nil {
 					return err
 				}
 				ns := args[0]
-				l, resp, err := x.c.Limits(x.ctx, ns)
-				if set != (client.NamespaceLimits{}) {
-					l, resp, err = x.c.SetLimits(x.ctx, ns, set)
-				}
+				changing := set != (client.NamespaceLimits{}) || len(remove) > 0
+				before, resp, err := x.c.Limits(x.ctx, ns)
 				if err != nil {
 					return fail(err, "Unable to obtain the limits of namespace '%s'", ns)
 				}
-				return x.show(resp, func() error {
-					if set != (client.NamespaceLimits{}) {
-						x.ok("updated the limits of namespace %s", ns)
+				l := before
+				if changing {
+					if l, resp, err = x.c.SetLimits(x.ctx, ns, set, remove...); err != nil {
+						return fail(err, "Unable to update the limits of namespace '%s'", ns)
 					}
-					for _, row := range []struct {
-						name string
-						v    int
-					}{{"invocationsPerMinute", l.InvocationsPerMinute}, {"concurrentInvocations", l.ConcurrentInvocations}, {"firesPerMinute", l.FiresPerMinute}} {
-						v := "no limit"
-						if row.v > 0 {
-							v = fmt.Sprint(row.v)
+				}
+				return x.show(resp, func() error {
+					if changing {
+						x.ok("updated the limits of namespace %s: %s", ns, limitsChanges(set, remove))
+					}
+					for _, lim := range namespaceLimits {
+						now, was := *lim.field(l), *lim.field(before)
+						line := fmt.Sprintf("%-22s %s", lim.name, limitText(now))
+						if now != was {
+							line += " (was " + limitText(was) + ")"
 						}
-						fmt.Fprintf(x.stdout, "%-22s %s\n", row.name, v)
+						fmt.Fprintln(x.stdout, line)
 					}
 					return nil
 				})
 			}},
 	)
+}
+
+// namespaceLimit is one throttle of `gust namespace limits`: the flag that
+// sets it, its name in the API and in the table, and its field.
+type namespaceLimit struct {
+	flag, name, usage string
+	field             func(*client.NamespaceLimits) *int
+}
+
+var namespaceLimits = []namespaceLimit{
+	{"invocations-per-minute", "invocationsPerMinute", "invokes the namespace may make in a minute",
+		func(l *client.NamespaceLimits) *int { return &l.InvocationsPerMinute }},
+	{"concurrent", "concurrentInvocations", "activations the namespace may have in flight",
+		func(l *client.NamespaceLimits) *int { return &l.ConcurrentInvocations }},
+	{"fires-per-minute", "firesPerMinute", "trigger fires the namespace may make in a minute",
+		func(l *client.NamespaceLimits) *int { return &l.FiresPerMinute }},
+}
+
+// checkLimitsChange checks the limits flags fs got: each limit set is a
+// positive integer (0 is refused, not taken for "no limit": in OpenWhisk
+// it blocks the namespace, and here removing a limit gives the default
+// back, which may be a limit), and clearNames names limits, by flag or API
+// name, or all, none of them also set. It returns the API names to remove.
+func checkLimitsChange(fs *pflag.FlagSet, set client.NamespaceLimits, clearNames []string) ([]string, error) {
+	for _, lim := range namespaceLimits {
+		if v := *lim.field(&set); fs.Changed(lim.flag) && v <= 0 {
+			return nil, usageError(fmt.Errorf("--%s %d: a limit is a positive integer; to remove the namespace's own, so that the deployment's default holds again, use --clear %s",
+				lim.flag, v, lim.flag))
+		}
+	}
+	var remove []string
+	for _, c := range clearNames {
+		matched := false
+		for _, lim := range namespaceLimits {
+			if c != "all" && c != lim.flag && c != lim.name {
+				continue
+			}
+			matched = true
+			if fs.Changed(lim.flag) {
+				return nil, usageError(fmt.Errorf("--%s and --clear %s: a limit is either set or removed", lim.flag, c))
+			}
+			if !slices.Contains(remove, lim.name) {
+				remove = append(remove, lim.name)
+			}
+		}
+		if !matched {
+			return nil, usageError(fmt.Errorf("--clear %s: no such limit; name invocations-per-minute, concurrent, fires-per-minute or all", c))
+		}
+	}
+	return remove, nil
+}
+
+// limitsChanges says what set and remove change, in the order of the table.
+func limitsChanges(set client.NamespaceLimits, remove []string) string {
+	var said []string
+	for _, lim := range namespaceLimits {
+		switch v := *lim.field(&set); {
+		case v > 0:
+			said = append(said, fmt.Sprintf("%s set to %d", lim.name, v))
+		case slices.Contains(remove, lim.name):
+			said = append(said, lim.name+" back to the deployment's default")
+		}
+	}
+	return strings.Join(said, ", ")
+}
+
+// limitText is a limit as the table shows it.
+func limitText(v int) string {
+	if v > 0 {
+		return fmt.Sprint(v)
+	}
+	return "no limit"
 }
 
 // adminAuthFlag adds --admin-auth to a command that needs the admin key.

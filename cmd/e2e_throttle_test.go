@@ -28,8 +28,8 @@ func TestE2EThrottles(t *testing.T) {
 		}, args...)
 	}
 
-	cli("namespace", "limits", "guest", "--concurrent", "1").check(t, "ok: updated the limits of namespace guest\n"+
-		"invocationsPerMinute   no limit\nconcurrentInvocations  1\nfiresPerMinute         no limit\n", "", 0)
+	cli("namespace", "limits", "guest", "--concurrent", "1").check(t, "ok: updated the limits of namespace guest: concurrentInvocations set to 1\n"+
+		"invocationsPerMinute   no limit\nconcurrentInvocations  1 (was no limit)\nfiresPerMinute         no limit\n", "", 0)
 	cli("namespace", "limits", "nobody", "--concurrent", "1").check(t, "", "The requested resource does not exist.", 404&0xff)
 
 	const slow = `function main() { return new Promise(r => setTimeout(() => r({done: true}), 1500)); }`
@@ -51,7 +51,8 @@ func TestE2EThrottles(t *testing.T) {
 	})
 
 	cli("namespace", "limits", "guest", "--concurrent", "1000", "--invocations-per-minute", "4", "--fires-per-minute", "3").check(t,
-		"ok: updated the limits of namespace guest\ninvocationsPerMinute   4\nconcurrentInvocations  1000\nfiresPerMinute         3\n", "", 0)
+		"ok: updated the limits of namespace guest: invocationsPerMinute set to 4, concurrentInvocations set to 1000, firesPerMinute set to 3\n"+
+			"invocationsPerMinute   4 (was no limit)\nconcurrentInvocations  1000 (was 1)\nfiresPerMinute         3 (was no limit)\n", "", 0)
 	cli("namespace", "limits", "guest").check(t, "invocationsPerMinute   4\nconcurrentInvocations  1000\nfiresPerMinute         3\n", "", 0)
 	// The other server reads the change within the 2 s it keeps limits.
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -81,6 +82,21 @@ func TestE2EThrottles(t *testing.T) {
 			}
 			wantTooMany(t, []*gustProcess{a, b}[tc.allowed%2], tc.path, tc.msg)
 		})
+	}
+
+	// Removing the limits lets the namespace go on, on the other server
+	// too once it reads them again.
+	cli("namespace", "limits", "guest", "--clear", "invocations-per-minute,fires-per-minute").check(t,
+		"ok: updated the limits of namespace guest: invocationsPerMinute back to the deployment's default, firesPerMinute back to the deployment's default\n"+
+			"invocationsPerMinute   no limit (was 4)\nconcurrentInvocations  1000\nfiresPerMinute         no limit (was 3)\n", "", 0)
+	a.mustCall(t, http.StatusAccepted, "POST", "/namespaces/_/actions/hello", map[string]any{"name": "Ada"}, nil)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if got := b.call(t, "POST", "/namespaces/_/triggers/t", nil, nil); got == http.StatusNoContent {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the second server still answers a fire %d 10 s after the limit was removed", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

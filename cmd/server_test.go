@@ -44,6 +44,19 @@ func startTestServer(t testing.TB) (apiHost, auth string) {
 // newTestServer is startTestServer with access to the stores behind the API.
 func newTestServer(t testing.TB) *testServer {
 	t.Helper()
+	return newTestServerWith(t, false, throttle.Limits{})
+}
+
+// newThrottledTestServer is newTestServer whose API enforces the
+// namespaces' throttles (and lets the admin set them), defaults for those
+// without their own.
+func newThrottledTestServer(t testing.TB, defaults throttle.Limits) *testServer {
+	t.Helper()
+	return newTestServerWith(t, true, defaults)
+}
+
+func newTestServerWith(t testing.TB, throttled bool, defaults throttle.Limits) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	h, err := hub.Start(ctx, hub.Options{DataDir: filepath.Join(dir, "data")})
@@ -56,7 +69,7 @@ func newTestServer(t testing.TB) *testServer {
 		}
 	})
 	js := h.JetStream()
-	st, err := openStores(ctx, js, throttle.Limits{}, &telemetryParts{}, slog.New(slog.DiscardHandler))
+	st, err := openStores(ctx, js, defaults, &telemetryParts{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,10 +81,14 @@ func newTestServer(t testing.TB) *testServer {
 	if ts.adminAuth, err = ts.ids.Create(ctx, actions.SystemNamespace, true); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{
+	cfg := api.Config{
 		Actions: ts.actions, Rules: ts.rules, Activations: ts.activations, Identities: ts.ids, Build: "test", Routes: st.routes,
 		Events: hub.NewPublisher(js), Outcomes: rules.NewOutcomes(h.Conn()),
-	}))
+	}
+	if throttled {
+		cfg.Throttle = st.throttles
+	}
+	srv := httptest.NewServer(api.New(cfg))
 	t.Cleanup(srv.Close)
 	ts.apiHost, ts.srv = srv.URL, srv
 	return ts

@@ -142,11 +142,23 @@ func (c *Client) Limits(ctx context.Context, ns string) (*NamespaceLimits, *Resp
 	return call[NamespaceLimits](ctx, c, http.MethodGet, "/api/v1/namespaces/"+ns+"/limits", nil, nil)
 }
 
-// SetLimits sets the throttles of ns that set gives, keeping the others,
-// and returns the limits now in force; the client's key must be an admin
-// key.
-func (c *Client) SetLimits(ctx context.Context, ns string, set NamespaceLimits) (*NamespaceLimits, *Response, error) {
-	return call[NamespaceLimits](ctx, c, http.MethodPut, "/api/v1/namespaces/"+ns+"/limits", nil, set)
+// SetLimits sets the throttles of ns that set gives (non-zero), removes
+// those remove names (invocationsPerMinute, concurrentInvocations,
+// firesPerMinute: sent as null, so that the deployment's default holds
+// again), keeps the others, and returns the limits now in force; the
+// client's key must be an admin key.
+func (c *Client) SetLimits(ctx context.Context, ns string, set NamespaceLimits, remove ...string) (*NamespaceLimits, *Response, error) {
+	body := map[string]any{}
+	for name, v := range map[string]int{"invocationsPerMinute": set.InvocationsPerMinute,
+		"concurrentInvocations": set.ConcurrentInvocations, "firesPerMinute": set.FiresPerMinute} {
+		if v != 0 {
+			body[name] = v
+		}
+	}
+	for _, name := range remove {
+		body[name] = nil
+	}
+	return call[NamespaceLimits](ctx, c, http.MethodPut, "/api/v1/namespaces/"+ns+"/limits", nil, body)
 }
 
 // Rerun invokes the action of activation id again with the parameters it
