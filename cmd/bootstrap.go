@@ -23,10 +23,7 @@ func bootstrap(ctx context.Context, ids *api.Identities, o serveOptions, e *env,
 	if err != nil {
 		return err
 	}
-	dataDir, err := filepath.Abs(o.dataDir)
-	if err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
+	dataDir := o.dataDir
 	ownPath := filepath.Join(dataDir, dataDirConfig)
 	own, err := readProps(ownPath)
 	if err != nil {

@@ -201,9 +201,17 @@ func newLogger(o serveOptions, e *env) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: use text or json", o.logFormat)
 }
 
-// check refuses flag values Gust cannot run with, and parses
-// --egress-allow into o.egress (the invoker's too).
+// check refuses flag values Gust cannot run with, makes the data dir
+// absolute and parses --egress-allow into o.egress (the invoker's too).
 func (o *serveOptions) check() error {
+	// Once, before anything uses it: Docker takes a relative bind-mount
+	// source (the sockets dir) for a volume name, and the CLI config must
+	// name the data dir wherever the CLI runs.
+	dataDir, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("--data-dir %q: %w", o.dataDir, err)
+	}
+	o.dataDir = dataDir
 	if o.bodyTimeout <= 0 {
 		return fmt.Errorf("--body-timeout %v: use a positive duration such as 60s", o.bodyTimeout)
 	}

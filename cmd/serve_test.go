@@ -72,6 +72,35 @@ func TestServeSetsProcs(t *testing.T) {
 	}
 }
 
+// TestServeResolvesARelativeDataDir: a relative --data-dir is made
+// absolute before anything uses it. Docker took the relative sockets dir
+// for a volume name, and every action failed to start.
+func TestServeResolvesARelativeDataDir(t *testing.T) {
+	requireEngine(t)
+	hello, err := filepath.Abs(filepath.Join("testdata", "cli", "hello.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtGust(t) // built from the module, before the test leaves it
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	dir := filepath.Join(cwd, "s1")
+	g := startGustEnv(t, "s1", map[string]string{"GUST_CONFIG": filepath.Join(dir, dataDirConfig)})
+	if props, _ := readProps(filepath.Join(dir, dataDirConfig)); props[propDataDir] != dir {
+		t.Errorf("CLI config names data dir %q, want %q", props[propDataDir], dir)
+	}
+	if logs := g.logs.String(); !strings.Contains(logs, "data_dir="+dir+" ") {
+		t.Errorf("ready line does not name data dir %s:\n%s", dir, logs)
+	}
+	cfg := map[string]string{"GUST_CONFIG": filepath.Join(dir, dataDirConfig)}
+	getenv := func(k string) string { return cfg[k] }
+	gust(t, getenv, "action", "create", "hello", hello).check(t, "ok: created action hello\n", "", 0)
+	r := gust(t, getenv, "action", "invoke", "hello", "-r", "-p", "name", "Ada")
+	if r.err != nil || !strings.Contains(r.stdout, "Hello, Ada") {
+		t.Errorf("invoke with a relative data dir: %q, %v\n%s", r.stdout, r.err, g.logs.String())
+	}
+}
+
 // TestServeLeavesTheCLIConfigOfAnotherServer: serve writes the user's CLI
 // config only when there is none or it names serve's data dir, so a second
 // server never takes the CLI away from the first.
