@@ -43,6 +43,12 @@ func IsActivationID(s string) bool {
 	return err == nil
 }
 
+// NoContainerAnnotation, true on an action's activation record, says the
+// activation ended before it got a container (no image, no room, the
+// engine failed): it started neither cold (initTime) nor warm. OpenWhisk
+// writes no such annotation, so its CLI takes these for warm.
+const NoContainerAnnotation = "noContainer"
+
 // Activation is the record of one run of an action, trigger or sequence.
 type Activation struct {
 	Namespace    string    `json:"namespace"`

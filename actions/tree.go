@@ -43,8 +43,11 @@ type TreeNode struct {
 	// Attempt numbers the attempts of a rule whose delivery policy retried
 	// it (from 1); zero when there was one.
 	Attempt int `json:"attempt,omitempty"`
-	// Cold is true for an action activation that started a container.
-	Cold bool `json:"cold,omitempty"`
+	// Cold is true for an action activation that started a container;
+	// NoContainer for one that ended before it got one (neither cold nor
+	// warm).
+	Cold        bool `json:"cold,omitempty"`
+	NoContainer bool `json:"noContainer,omitempty"`
 	// ActionKind is the "kind" annotation of an action (nodejs:20...).
 	ActionKind string `json:"actionKind,omitempty"`
 	// Action is the action a rule node names.
@@ -144,6 +147,7 @@ func (b *treeBuilder) node(ctx context.Context, a *Activation, depth int) *TreeN
 		n.Kind = NodeAction
 		n.ActionKind = kind
 		n.Cold = a.Annotations.Has("initTime")
+		n.NoContainer = a.Annotations.IsTrue(NoContainerAnnotation)
 	}
 	return n
 }

@@ -16,8 +16,8 @@ func treeID(n byte) string { return "7e0e0000000000000000000000000000"[:31] + st
 // putTreeRecords stores, as the rules engine and the invoker write them, a
 // trigger activation whose rules ran an action (cold), a sequence of two
 // components (the second failing), a missing action, an action whose
-// record is not stored yet and an action that failed twice and worked on
-// its rule's third attempt. It returns the trigger activation's id.
+// record is not stored yet and an action that failed twice (the second
+// time with no container) and worked on its rule's third attempt. It returns the trigger activation's id.
 func putTreeRecords(t *testing.T, e *env) string {
 	t.Helper()
 	line := func(v map[string]any) string {
@@ -26,8 +26,11 @@ func putTreeRecords(t *testing.T, e *env) string {
 	}
 	action := func(id, path, kind string, code int, cause string, logs ...string) *actions.Activation {
 		ann := actions.KeyValues{}.Set("path", "guest/"+path).Set("kind", kind).Set("waitTime", 2)
-		if path == "hello" {
+		switch {
+		case path == "hello":
 			ann = ann.Set("initTime", 40)
+		case code == actions.StatusDeveloperError:
+			ann = ann.Set(actions.NoContainerAnnotation, true)
 		}
 		return &actions.Activation{Namespace: "guest", Name: path, Version: "0.0.1", Subject: "guest",
 			ActivationID: id, Cause: cause, Start: recordStart + 100, End: recordStart + 130, Duration: 30,

@@ -36,6 +36,8 @@ func activationRow(a actions.Activation, p painter) string {
 		// A trigger activation is a stored event: nothing started, cold
 		// or warm, and it took no time of its own.
 		kind, start, duration = "trigger", "-    ", "-         "
+	case a.Annotations.IsTrue(actions.NoContainerAnnotation):
+		start = "-    " // it failed before it got a container
 	case a.Annotations.Has("initTime"):
 		start = p.paint(colorYellow, "cold ")
 	}

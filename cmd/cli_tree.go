@@ -34,7 +34,7 @@ func writeNode(w io.Writer, n *actions.TreeNode, first, rest string, p painter) 
 	if n.End != 0 {
 		parts = append(parts, (time.Duration(n.Duration) * time.Millisecond).String())
 	}
-	if n.Kind == actions.NodeAction && !n.Missing {
+	if n.Kind == actions.NodeAction && !n.Missing && !n.NoContainer {
 		parts = append(parts, startWord(n.Cold, p))
 	}
 	if !n.Success && n.Status != "" {

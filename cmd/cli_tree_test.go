@@ -63,6 +63,8 @@ func TestActivationRowColors(t *testing.T) {
 			Annotations: actions.KeyValues{}.Set("kind", "nodejs:20").Set("initTime", 3)},
 		{Namespace: "guest", Name: "slow", Version: "0.0.1", ActivationID: strings.Repeat("b", 32), Duration: 12_000,
 			StatusCode: actions.StatusApplicationError, Annotations: actions.KeyValues{}.Set("kind", "python:3")},
+		{Namespace: "guest", Name: "hello", Version: "0.0.1", ActivationID: strings.Repeat("c", 32), Duration: 140,
+			StatusCode: actions.StatusInternalError, Annotations: actions.KeyValues{}.Set("kind", "nodejs:20").Set(actions.NoContainerAnnotation, true)},
 	} {
 		plain, colored := activationRow(a, painter{}), activationRow(a, painter{on: true})
 		if strings.Contains(plain, "\x1b") {
@@ -71,13 +73,16 @@ func TestActivationRowColors(t *testing.T) {
 		if got := ansi.ReplaceAllString(colored, ""); got != plain {
 			t.Errorf("colored row without its colors\n%q\nis not the plain row\n%q", got, plain)
 		}
-		cold := a.Annotations.Has("initTime")
+		cold, none := a.Annotations.Has("initTime"), a.Annotations.IsTrue(actions.NoContainerAnnotation)
+		if none && (strings.Contains(plain, "warm") || strings.Contains(plain, "cold") || !strings.Contains(plain, " -     140ms")) {
+			t.Errorf("row of an activation without a container %q: want - for its start", plain)
+		}
 		for _, want := range []struct {
 			on   bool
 			part string
 		}{
-			{cold, colorYellow + "cold "}, {!cold, colorGreen + "warm "},
-			{a.StatusCode == 0, colorGreen + "success"}, {a.StatusCode != 0, colorRed + "application error"},
+			{cold, colorYellow + "cold "}, {!cold && !none, colorGreen + "warm "},
+			{a.StatusCode == 0, colorGreen + "success"}, {a.StatusCode != 0, colorRed + activationStatus[a.StatusCode]},
 			{a.Duration < 100, colorDim + "12ms"}, {a.Duration >= 10_000, colorRed + "12s"},
 		} {
 			if want.on && !strings.Contains(colored, want.part) {
@@ -97,6 +102,9 @@ func TestWriteTree(t *testing.T) {
 			{Kind: actions.NodeAction, Name: "flaky", ActivationID: "f1", Attempt: 1, Status: "action developer error", End: 1, Duration: 3},
 			{Kind: actions.NodeAction, Name: "flaky", ActivationID: "f2", Attempt: 2, Success: true, End: 1, Duration: 4, Cold: true},
 		}},
+		{Kind: actions.NodeRule, Name: "r4", Action: "hello", Success: true, Children: []*actions.TreeNode{
+			{Kind: actions.NodeAction, Name: "hello", ActivationID: "n1", Status: "whisk internal error", End: 1, Duration: 140, NoContainer: true},
+		}},
 	}}
 	var b bytes.Buffer
 	writeTree(&b, tree, painter{})
@@ -106,9 +114,11 @@ func TestWriteTree(t *testing.T) {
 │       stdout: hi
 ├─ ✗ rule r2 → gone application error
 │    The requested resource does not exist.
-└─ ✓ rule r3 → flaky
-   ├─ ✗ action flaky attempt 1 f1 3ms warm action developer error
-   └─ ✓ action flaky attempt 2 f2 4ms cold
+├─ ✓ rule r3 → flaky
+│  ├─ ✗ action flaky attempt 1 f1 3ms warm action developer error
+│  └─ ✓ action flaky attempt 2 f2 4ms cold
+└─ ✓ rule r4 → hello
+   └─ ✗ action hello n1 140ms whisk internal error
 `
 	if b.String() != want {
 		t.Errorf("tree:\n%s\nwant:\n%s", b.String(), want)

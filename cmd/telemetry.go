@@ -72,7 +72,7 @@ var (
 
 // Finished hands the activation's phases on as telemetry's Timing.
 func (o invokerTelemetry) Finished(inv *actions.Invocation, rec *actions.Activation, t invoker.Timing) {
-	o.Observer.Finished(inv, rec, telemetry.Timing{Wait: t.Wait, Init: t.Init, Run: t.Run, Cold: t.Cold})
+	o.Observer.Finished(inv, rec, telemetry.Timing{Wait: t.Wait, Init: t.Init, Run: t.Run, Cold: t.Cold, NoContainer: t.NoContainer})
 }
 
 // watchPool has the metrics read the pool's stats at each scrape.

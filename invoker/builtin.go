@@ -156,7 +156,7 @@ func (iv *Invoker) runBuiltin(ctx context.Context, b Builtin, inv *actions.Invoc
 	c.mu.Lock()
 	logs := append([]string(nil), c.logs...)
 	c.mu.Unlock()
-	return iv.finish(rec, inv, start, 0, false, out, logs)
+	return iv.finish(rec, inv, start, 0, startWarm, out, logs)
 }
 
 // callBuiltin runs b, turning its error into an application error and a

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/actions/runtimes"
+	"github.com/gusthub/gust/invoker"
 	"github.com/gusthub/gust/invoker/docker"
 )
 
@@ -589,6 +590,35 @@ func TestBlackboxImageErrors(t *testing.T) {
 				strings.Contains(e, "Error response from daemon") || strings.Contains(e, "invalid reference format") {
 				t.Errorf("status %d, error %q; want a developer error in Gust's words naming %s", rec.Response.StatusCode, e, img)
 			}
+			checkNoContainer(t, rec)
 		})
+	}
+}
+
+// failingSandbox is a sandbox whose every Create fails, as Docker's did on
+// a relative socket dir.
+type failingSandbox struct{ invoker.Sandbox }
+
+func (failingSandbox) Create(context.Context, invoker.Spec) (invoker.Container, error) {
+	return nil, errors.New("create container: engine says no (test)")
+}
+
+// TestNoContainerIsNeitherColdNorWarm: an activation that got no
+// container fails with OpenWhisk's words and says it had none, so that it
+// reads as neither a cold nor a warm start.
+func TestNoContainerIsNeitherColdNorWarm(t *testing.T) {
+	s := newStack(t, stackOptions{sandbox: func(sb invoker.Sandbox) invoker.Sandbox { return failingSandbox{sb} }})
+	rec := s.invoke(t, "", s.put(t, action{name: "hello", code: helloCode}), "")
+	if e := errorText(t, rec); rec.Response.StatusCode != actions.StatusInternalError || e != "Failed to provision resources to run the action." {
+		t.Errorf("status %d, error %q; want OpenWhisk's internal error", rec.Response.StatusCode, e)
+	}
+	checkNoContainer(t, rec)
+}
+
+// checkNoContainer fails t unless rec says it got no container.
+func checkNoContainer(t *testing.T, rec *actions.Activation) {
+	t.Helper()
+	if rec.Annotations.Has("initTime") || !rec.Annotations.IsTrue(actions.NoContainerAnnotation) {
+		t.Errorf("annotations %s: want %s true and no initTime", mustJSON(rec.Annotations), actions.NoContainerAnnotation)
 	}
 }

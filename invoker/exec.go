@@ -84,7 +84,7 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation, held *
 		b, err := hub.LoadParams(ctx, iv.js, inv.PayloadRef)
 		if err != nil {
 			iv.log.Error("invocation parameters not found", "activation_id", inv.ActivationID, "err", err)
-			return iv.finish(iv.newRecord(inv), inv, time.Now(), 0, false,
+			return iv.finish(iv.newRecord(inv), inv, time.Now(), 0, startNoContainer,
 				failed(actions.StatusInternalError, fmt.Sprintf("The activation's parameters could not be read: %v.", err)), nil)
 		}
 		inv.Payload = b
@@ -95,7 +95,7 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation, held *
 	rec := iv.newRecord(inv)
 	spec, err := iv.spec(ctx, a)
 	if err != nil {
-		return iv.finish(rec, inv, time.Now(), 0, false, failed(actions.StatusDeveloperError, err.Error()), nil)
+		return iv.finish(rec, inv, time.Now(), 0, startNoContainer, failed(actions.StatusDeveloperError, err.Error()), nil)
 	}
 	waitStart := time.Now()
 	for attempt := 1; ; attempt++ {
@@ -107,7 +107,7 @@ func (iv *Invoker) activate(ctx context.Context, inv *actions.Invocation, held *
 			req := Request{Key: warmKey(inv), Spec: spec, Concurrency: a.Limits.Concurrency, Alone: attempt > maxQueueAttempts}
 			var err error
 			if lease, err = iv.acquire(ctx, inv, req); err != nil {
-				return iv.finish(rec, inv, waitStart, 0, false, iv.noContainer(inv, err), nil)
+				return iv.finish(rec, inv, waitStart, 0, startNoContainer, iv.noContainer(inv, err), nil)
 			}
 		}
 		rec, done := iv.runLeased(ctx, inv, spec, rec, lease)
@@ -235,7 +235,11 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 		// that /run instead of delaying it.
 		runtime.Gosched()
 	}
-	return iv.finish(rec, inv, start, initTime, lease.Cold, out, logs), true
+	how := startWarm
+	if lease.Cold {
+		how = startCold
+	}
+	return iv.finish(rec, inv, start, initTime, how, out, logs), true
 }
 
 // warmKey identifies the containers that may serve inv: the same invoking
@@ -714,9 +718,19 @@ func (iv *Invoker) newRecord(inv *actions.Invocation) *actions.Activation {
 	}
 }
 
+// startKind is how an activation got its container.
+type startKind int
+
+const (
+	startWarm        startKind = iota // one that ran before; built-in actions too
+	startCold                         // one started for it, with an /init
+	startNoContainer                  // none: it ended before it got one
+)
+
 // finish completes rec with the outcome and OpenWhisk's annotations: path,
-// kind, limits, waitTime, initTime (cold starts only) and timeout.
-func (iv *Invoker) finish(rec *actions.Activation, inv *actions.Invocation, start time.Time, initTime time.Duration, cold bool, out outcome, logs []string) *actions.Activation {
+// kind, limits, waitTime, initTime (cold starts only) and timeout; and
+// noContainer for one that got none, which would otherwise read as warm.
+func (iv *Invoker) finish(rec *actions.Activation, inv *actions.Invocation, start time.Time, initTime time.Duration, how startKind, out outcome, logs []string) *actions.Activation {
 	a := &inv.Action
 	end := time.Now()
 	rec.Start, rec.End = start.UnixMilli(), end.UnixMilli()
@@ -733,13 +747,16 @@ func (iv *Invoker) finish(rec *actions.Activation, inv *actions.Invocation, star
 	ann = ann.Set("kind", a.Exec.Kind)
 	ann = ann.Set("timeout", out.timeout)
 	ann = ann.Set("limits", a.Limits)
-	if cold {
+	switch how {
+	case startCold:
 		ann = ann.Set("initTime", initTime.Milliseconds())
+	case startNoContainer:
+		ann = ann.Set(actions.NoContainerAnnotation, true)
 	}
 	if inv.TraceParent != "" {
 		ann = ann.Set("traceparent", inv.TraceParent)
 	}
 	rec.Annotations = ann.Merge(inv.Annotations)
-	iv.observeFinish(inv, rec, start, end, initTime, cold)
+	iv.observeFinish(inv, rec, start, end, initTime, how)
 	return rec
 }

@@ -31,13 +31,16 @@ type Timing struct {
 	Run time.Duration
 	// Cold is whether the activation started a container of its own.
 	Cold bool
+	// NoContainer is whether it ended before it got a container.
+	NoContainer bool
 }
 
 // observeFinish tells the observer, if any, of a finished activation.
-func (iv *Invoker) observeFinish(inv *actions.Invocation, rec *actions.Activation, start, end time.Time, initTime time.Duration, cold bool) {
+func (iv *Invoker) observeFinish(inv *actions.Invocation, rec *actions.Activation, start, end time.Time, initTime time.Duration, how startKind) {
 	if iv.opts.Observer == nil {
 		return
 	}
 	wait := start.Sub(time.UnixMilli(inv.Submitted))
-	iv.opts.Observer.Finished(inv, rec, Timing{Wait: max(wait, 0), Init: initTime, Run: max(end.Sub(start)-initTime, 0), Cold: cold})
+	iv.opts.Observer.Finished(inv, rec, Timing{Wait: max(wait, 0), Init: initTime, Run: max(end.Sub(start)-initTime, 0),
+		Cold: how == startCold, NoContainer: how == startNoContainer})
 }

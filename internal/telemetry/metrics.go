@@ -78,7 +78,7 @@ func NewMetrics(o MetricsOptions) *Metrics {
 		}, []string{"trigger", "outcome"}),
 		activations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gust_activations_total",
-			Help: "Activations run by this invoker, by namespace, action kind, status (success, application_error, developer_error, internal_error) and start (cold or warm).",
+			Help: "Activations run by this invoker, by namespace, action kind, status (success, application_error, developer_error, internal_error) and start (cold, warm, or none: it got no container).",
 		}, []string{"namespace", "kind", "status", "start"}),
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "gust_activation_wait_seconds", Help: "Time from an invocation's submission to its start (waitTime), by action kind.",
@@ -136,15 +136,20 @@ type Timing struct {
 	Run time.Duration
 	// Cold is whether the activation started a container of its own.
 	Cold bool
+	// NoContainer is whether it ended before it got a container.
+	NoContainer bool
 }
 
 // Activation counts a finished activation and its phases.
 func (m *Metrics) Activation(inv *actions.Invocation, rec *actions.Activation, t Timing) {
 	kind := inv.Action.Exec.Kind
 	start := "warm"
-	if t.Cold {
+	switch {
+	case t.Cold:
 		start = "cold"
 		m.init.WithLabelValues(kind).Observe(t.Init.Seconds())
+	case t.NoContainer:
+		start = "none"
 	}
 	m.activations.WithLabelValues(m.namespaces.value(inv.Namespace), kind, statusLabel(rec.Response.StatusCode), start).Inc()
 	m.wait.WithLabelValues(kind).Observe(t.Wait.Seconds())
