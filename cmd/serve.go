@@ -93,7 +93,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(e.getenv), "directory for JetStream state (env GUST_DATA_DIR)")
 	f.StringVar(&o.listen, "listen", DefaultListen, "API address (env GUST_LISTEN)")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS on this address, e.g. 127.0.0.1:4222 (env GUST_NATS_LISTEN; default off)")
-	f.StringVar(&o.mqttListen, "mqtt-listen", "", "MQTT 3.1.1 listener for devices on this address, e.g. 127.0.0.1:1883; devices log in with a namespace key or their own credentials from `gust device create` (env GUST_MQTT_LISTEN; default off)")
+	f.StringVar(&o.mqttListen, "mqtt-listen", "", "MQTT 3.1.1 listener for devices on `addr`, e.g. 127.0.0.1:1883; devices log in with a namespace key or their own credentials from 'gust device create' (env GUST_MQTT_LISTEN; default off)")
 	f.Float64Var(&o.mqttRate, "mqtt-rate", hub.DefaultMQTTRate, "messages per second one device connection may publish to the MQTT listener, after a burst of twice as many; a faster device is paced, not cut off; 0 or negative: no limit (env GUST_MQTT_RATE)")
 	f.StringVar(&o.publicURL, "public-url", "", "the URL senders such as GitHub reach this API at, e.g. https://gust.example.com; feed URLs are under it (env GUST_PUBLIC_URL; default the listen address)")
 	f.StringVar(&o.natsURL, "nats", "", "use an external NATS server with JetStream instead of embedding one (env GUST_NATS)")
