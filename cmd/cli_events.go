@@ -111,7 +111,7 @@ func printOutcome(w io.Writer, line []byte) error {
 		return fmt.Errorf("undecodable line of the event stream: %w", err)
 	}
 	if o.Dropped > 0 {
-		_, err := fmt.Fprintf(w, "! %d events not shown: the stream fell behind\n", o.Dropped)
+		_, err := fmt.Fprintf(w, "! %s not shown: the stream fell behind\n", quantity(o.Dropped, "event"))
 		return err
 	}
 	if o.Result != nil {

@@ -1,9 +1,11 @@
 package gustcmd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -196,5 +198,19 @@ func TestCLIEventsTailReconnects(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("tail: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestPrintOutcomeDropped: the line for events the stream dropped counts
+// them in good English.
+func TestPrintOutcomeDropped(t *testing.T) {
+	for n, want := range map[int]string{
+		1: "! 1 event not shown: the stream fell behind\n",
+		3: "! 3 events not shown: the stream fell behind\n",
+	} {
+		var b bytes.Buffer
+		if err := printOutcome(&b, []byte(`{"dropped":`+strconv.Itoa(n)+`}`)); err != nil || b.String() != want {
+			t.Errorf("%d dropped: %q, %v; want %q", n, b.String(), err, want)
+		}
 	}
 }

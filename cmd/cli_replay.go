@@ -36,7 +36,7 @@ func triggerReplayLeaf() leaf {
 				if o.DryRun {
 					verb = "would replay"
 				}
-				x.ok("%s %d events of %s", verb, len(evs), client.Qualify(args[0]))
+				x.ok("%s %s of %s", verb, quantity(len(evs), "event"), client.Qualify(args[0]))
 				for _, e := range evs {
 					fmt.Fprintf(x.stdout, "%s  %-32s  %-32s  %s %s", e.Stored.Local().Format(time.DateTime), e.Original, orDash(e.ActivationID), e.Type, e.EventID)
 					if e.Rule != "" {

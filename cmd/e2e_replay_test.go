@@ -188,12 +188,12 @@ func TestE2ERedriveDeadLetters(t *testing.T) {
 	}
 
 	out := mustGust(t, cli, "trigger", "replay", "failed", "--dry-run")
-	if !strings.Contains(out, "would replay 1 events") || !strings.Contains(out, failedID) || !strings.Contains(out, "rule guest/ship") {
+	if !strings.Contains(out, "would replay 1 event ") || !strings.Contains(out, failedID) || !strings.Contains(out, "rule guest/ship") {
 		t.Errorf("dry run of the dead letters said:\n%s", out)
 	}
 	g.mustCall(t, 200, "PUT", "/namespaces/_/actions/flaky?overwrite=true", nodeAction(`function main(p) { return { shipped: p.order }; }`), nil)
 	out = mustGust(t, cli, "trigger", "replay", "failed")
-	if !strings.Contains(out, "replayed 1 events") {
+	if !strings.Contains(out, "replayed 1 event ") {
 		t.Errorf("redrive said:\n%s", out)
 	}
 	recs = g.waitActivations(t, "the redriven event", func(rs []record) bool { return countNamed(rs, "flaky") == 2 })
@@ -241,7 +241,7 @@ func TestE2EReplayOneEvent(t *testing.T) {
 	g.waitActivations(t, "the original events' activations", counts(2))
 
 	out := mustGust(t, cli, "trigger", "replay", "orders", "--activation", ids[1])
-	if !strings.Contains(out, "replayed 1 events") || !strings.Contains(out, ids[1]) {
+	if !strings.Contains(out, "replayed 1 event ") || !strings.Contains(out, ids[1]) {
 		t.Errorf("replay --activation %s said:\n%s", ids[1], out)
 	}
 	recs := g.waitActivations(t, "the replay of one event", counts(3))

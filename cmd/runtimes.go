@@ -72,7 +72,7 @@ func buildRuntimes(ctx context.Context, e *env, kinds []string, proxyBin string)
 			have, err = sb.ImageExists(ctx, recipe.Tag)
 		}
 		if err == nil && !have {
-			fmt.Fprintf(e.stderr, "building runtime image %s (%d files, %s) ...\n", kind, len(recipe.Files), recipeSize(recipe))
+			fmt.Fprintf(e.stderr, "building runtime image %s (%s, %s) ...\n", kind, quantity(len(recipe.Files), "file"), recipeSize(recipe))
 			err = sb.EnsureImage(ctx, recipe)
 		}
 		if err != nil {
@@ -87,7 +87,7 @@ func buildRuntimes(ctx context.Context, e *env, kinds []string, proxyBin string)
 		fmt.Fprintf(e.stdout, "ok: %s is %s (built in %s)\n", kind, recipe.Tag, time.Since(start).Round(time.Millisecond))
 	}
 	if failed > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d of %d runtime images failed", failed, len(kinds))}
+		return &exitError{code: 1, err: fmt.Errorf("%d of %s failed", failed, quantity(len(kinds), "runtime image"))}
 	}
 	return nil
 }
