@@ -20,7 +20,8 @@ type RetentionStore interface {
 
 // retentionBody is GET and PUT /namespaces/{ns}/retention's answer.
 type retentionBody struct {
-	Events        string `json:"events"` // a Go duration, e.g. "168h0m0s"
+	Namespace     string `json:"namespace"` // the namespace's name, also when asked as "_"
+	Events        string `json:"events"`    // a Go duration, e.g. "168h0m0s"
 	EventsSeconds int64  `json:"eventsSeconds"`
 	Default       bool   `json:"default"` // the namespace has no setting of its own
 }
@@ -65,6 +66,6 @@ func (s *Server) retention(w http.ResponseWriter, r *http.Request, id *Identity)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, retentionBody{Events: d.String(), EventsSeconds: int64(d / time.Second), Default: !own})
+	writeJSON(w, http.StatusOK, retentionBody{Namespace: ns, Events: d.String(), EventsSeconds: int64(d / time.Second), Default: !own})
 	return nil
 }

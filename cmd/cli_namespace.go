@@ -1,6 +1,7 @@
 package gustcmd
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ func newNamespaceCmd(e *env) *cobra.Command {
 				}
 				return x.show(resp, func() error {
 					if keep.events != "" || keep.reset {
-						x.ok("updated the retention of namespace %s", ns)
+						x.ok("updated the retention of namespace %s", cmp.Or(r.Namespace, ns)) // an older server names none
 					}
 					note := ""
 					if r.Default {

@@ -134,15 +134,16 @@ func checkRetentionSetting(t *testing.T, g *gustProcess, cli func(string) string
 	if out := mustGust(t, cli, "namespace", "retention"); !strings.Contains(out, "events 168h0m0s (default)") {
 		t.Errorf("default retention:\n%s", out)
 	}
-	if out := mustGust(t, cli, "namespace", "retention", "--events", "72h"); !strings.Contains(out, "events 72h0m0s\n") {
+	if out := mustGust(t, cli, "namespace", "retention", "--events", "72h"); out != "ok: updated the retention of namespace guest\nevents 72h0m0s\n" {
 		t.Errorf("set retention:\n%s", out)
 	}
 	var got struct {
+		Namespace     string
 		EventsSeconds int64
 		Default       bool
 	}
 	g.mustCall(t, 200, "GET", "/namespaces/_/retention", nil, &got)
-	if got.EventsSeconds != 72*3600 || got.Default {
+	if got.Namespace != "guest" || got.EventsSeconds != 72*3600 || got.Default {
 		t.Errorf("retention after set: %+v", got)
 	}
 	for _, bad := range []string{"1m", "800h", "soon"} {

@@ -172,6 +172,7 @@ func (c *Client) Rerun(ctx context.Context, id string, o InvokeOptions) (*Respon
 // Retention is how long a namespace's trigger events are kept for
 // replays (GET and PUT .../retention).
 type Retention struct {
+	Namespace     string `json:"namespace"` // the name, also when asked as "_"
 	Events        string `json:"events"`
 	EventsSeconds int64  `json:"eventsSeconds"`
 	Default       bool   `json:"default"`
