@@ -76,6 +76,12 @@ type Hub struct {
 	stopRecovery chan struct{}
 	recovery     sync.WaitGroup
 
+	// routed is when this process last saw a route to each NATS node
+	// (noteRoutes): a lost node's last sighting, which JetStream knows
+	// only on its meta leader.
+	routedMu sync.Mutex
+	routed   map[string]time.Time
+
 	closeOnce sync.Once
 }
 

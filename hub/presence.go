@@ -106,6 +106,7 @@ func (h *Hub) serverName() string {
 // Advertise puts this process's entry in the members bucket every
 // AdvertInterval, as self returns it, until ctx ends; then it removes the
 // entry, so that a process that stops cleanly leaves the status at once.
+// Each tick also notes the nodes routed to, for Status's LastSeen.
 // A put that fails (the node is cut off from the cluster's majority) is
 // logged and tried again at the next tick.
 func (h *Hub) Advertise(ctx context.Context, self func() Member, log *slog.Logger) error {
@@ -117,6 +118,7 @@ func (h *Hub) Advertise(ctx context.Context, self func() Member, log *slog.Logge
 	tick := time.NewTicker(AdvertInterval)
 	defer tick.Stop()
 	for {
+		h.noteRoutes()
 		err := func() error {
 			pctx, cancel := context.WithTimeout(ctx, AdvertInterval)
 			defer cancel()
@@ -227,6 +229,55 @@ func (st ClusterStatus) Node(name string) (Node, bool) {
 	return Node{}, false
 }
 
+// noteRoutes records that this embedded server and the nodes it has a
+// route to are seen now, and returns their names; none on an external
+// NATS.
+func (h *Hub) noteRoutes() map[string]bool {
+	routed := map[string]bool{}
+	if h.srv == nil {
+		return routed
+	}
+	routed[h.srv.Name()] = true
+	if rz, err := h.srv.Routez(&server.RoutezOptions{}); err == nil {
+		for _, r := range rz.Routes {
+			routed[r.RemoteName] = true
+		}
+	}
+	now := time.Now()
+	h.routedMu.Lock()
+	defer h.routedMu.Unlock()
+	if h.routed == nil {
+		h.routed = map[string]time.Time{}
+	}
+	for name := range routed {
+		h.routed[name] = now
+	}
+	return routed
+}
+
+// routedAt is when noteRoutes last saw a route to node name; zero if never.
+func (h *Hub) routedAt(name string) time.Time {
+	h.routedMu.Lock()
+	defer h.routedMu.Unlock()
+	return h.routed[name]
+}
+
+// lastSeen is how long before now a node was last heard from, the later
+// of two sightings: JetStream's active, which only the meta leader tracks
+// (its followers, and a leader elected since the node was lost, read 0),
+// and routed, when this process last had a route to it. It is "" when
+// neither knows.
+func lastSeen(active time.Duration, routed, now time.Time) string {
+	since, known := active, active > 0
+	if !routed.IsZero() && (!known || now.Sub(routed) < since) {
+		since, known = now.Sub(routed), true
+	}
+	if !known {
+		return ""
+	}
+	return since.Round(time.Millisecond).String()
+}
+
 // Node is one NATS server of the cluster.
 type Node struct {
 	Name string `json:"name"`
@@ -236,7 +287,8 @@ type Node struct {
 	Current bool `json:"current"`
 	// Roles are those of the Gust processes on it.
 	Roles []string `json:"roles"`
-	// LastSeen is how long ago JetStream last heard from it.
+	// LastSeen is how long ago it was last heard from; empty when
+	// unknown.
 	LastSeen string `json:"lastSeen,omitempty"`
 }
 
@@ -285,16 +337,10 @@ func (h *Hub) Status(ctx context.Context) ClusterStatus {
 		st.Nodes = append(st.Nodes, Node{Name: name, Roles: []string{}})
 		return &st.Nodes[len(st.Nodes)-1]
 	}
-	routed := map[string]bool{} // the nodes this embedded server has a route to
+	routed := h.noteRoutes() // the nodes this embedded server has a route to
 	if h.srv != nil {
 		st.Cluster = h.srv.ClusterName()
 		self := Node{Name: h.srv.Name(), Online: true, Current: true, Roles: []string{}}
-		routed[self.Name] = true
-		if rz, err := h.srv.Routez(&server.RoutezOptions{}); err == nil {
-			for _, r := range rz.Routes {
-				routed[r.RemoteName] = true
-			}
-		}
 		if jsz, err := h.srv.Jsz(&server.JSzOptions{}); err == nil && jsz.Meta != nil {
 			st.MetaLeader = jsz.Meta.Leader
 			st.Nodes = make([]Node, 0, len(jsz.Meta.Replicas)+1)
@@ -305,7 +351,7 @@ func (h *Hub) Status(ctx context.Context) ClusterStatus {
 				// while this one has a route to it.
 				online := !p.Offline && routed[p.Name]
 				st.Nodes = append(st.Nodes, Node{Name: p.Name, Online: online, Current: p.Current && online, Roles: []string{},
-					LastSeen: p.Active.Round(time.Millisecond).String()})
+					LastSeen: lastSeen(p.Active, h.routedAt(p.Name), time.Now())})
 			}
 		} else {
 			st.Nodes = append(st.Nodes, self)

@@ -105,6 +105,11 @@ func TestStatusAfterANodeIsLost(t *testing.T) {
 		return len(st.Processes) == 2 && ok && !n3.Online && len(n3.Roles) == 0
 	})
 	t.Logf("n3 shown lost after %v", time.Since(lost).Round(100*time.Millisecond))
+	// Its last sighting, not 0s: JetStream reads 0 off the meta leader.
+	n3, _ := st.Node("n3")
+	if d, err := time.ParseDuration(n3.LastSeen); err != nil || d <= 0 || d > time.Since(lost)+hub.AdvertInterval+time.Second {
+		t.Errorf("lost n3 last seen %q ago, want about %v", n3.LastSeen, time.Since(lost).Round(time.Second))
+	}
 	stops[2]()
 	for _, p := range st.Processes {
 		if p.Server == "n3" {
