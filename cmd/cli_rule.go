@@ -88,7 +88,7 @@ func (d *deliveryFlags) register(fs *pflag.FlagSet) {
 	d.fs = fs
 	fs.IntVar(&d.retries, "retries", 0, fmt.Sprintf("run the action again, up to `N` times (0-%d), when it fails with a developer or internal error (not an application error)", rules.MaxRetries))
 	fs.StringVar(&d.backoff, "backoff", "", fmt.Sprintf("wait `D` before the first retry, twice as long before each next one, at most %v (default %v)", rules.MaxBackoff, rules.DefaultBackoff))
-	fs.StringVar(&d.deadLetter, "dead-letter", "", "when every attempt failed, fire `TRIGGER` (of the rule's namespace) with a "+rules.DeadLetterType+" event describing the failure")
+	fs.StringVar(&d.deadLetter, "dead-letter", "", "when every attempt failed, fire `TRIGGER` (of the rule's namespace; it must exist already) with a "+rules.DeadLetterType+" event describing the failure")
 	fs.BoolVar(&d.none, "no-delivery", false, "remove the rule's delivery policy (update)")
 }
 
