@@ -37,9 +37,30 @@ func freePorts(t *testing.T, n int) []int {
 }
 
 // startCluster starts n embedded nodes routed to each other, each with
-// replicas (0: the default), and returns them once all are ready.
+// replicas (0: the default), and returns them once all are ready. A start
+// that fails is tried once more on other ports: the ports are free when
+// freePorts picks them, but another package's test running meanwhile may
+// take one before its node listens, and a node cut off from the others
+// never sees JetStream become available.
 func startCluster(t *testing.T, n, replicas int) []*hub.Hub {
 	t.Helper()
+	hubs, err := tryCluster(t, n, replicas)
+	if err != nil {
+		t.Logf("cluster start failed, trying again on other ports: %v", err)
+		hubs, err = tryCluster(t, n, replicas)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hubs {
+		t.Cleanup(func() { h.Close() })
+	}
+	return hubs
+}
+
+// tryCluster is one try of startCluster; it closes what it started when
+// a node fails.
+func tryCluster(t *testing.T, n, replicas int) ([]*hub.Hub, error) {
 	ports := freePorts(t, n)
 	var routes []string
 	for _, p := range ports {
@@ -63,15 +84,21 @@ func startCluster(t *testing.T, n, replicas int) []*hub.Hub {
 		})
 	}
 	wg.Wait()
-	for i, h := range hubs {
-		if h != nil {
-			t.Cleanup(func() { h.Close() })
-		}
-		if errs[i] != nil {
-			t.Fatalf("node %d: %v", i+1, errs[i])
+	var failed error
+	for i, err := range errs {
+		if err != nil && failed == nil {
+			failed = fmt.Errorf("node %d: %w", i+1, err)
 		}
 	}
-	return hubs
+	if failed != nil {
+		for _, h := range hubs {
+			if h != nil {
+				h.Close()
+			}
+		}
+		return nil, failed
+	}
+	return hubs, nil
 }
 
 // TestClusterReplicatesAndSurvivesANode: on a 3-node cluster every stream
