@@ -3,6 +3,7 @@ package hubtest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,10 +44,13 @@ func Events(tb testing.TB) (*hub.Hub, jetstream.Stream) {
 }
 
 // Connect connects to the NATS server at url, as a client of a gust serve
-// under test, until tb ends, and returns its JetStream.
+// under test, until tb ends, and returns its JetStream. It gives the
+// server 20 s to answer, not nats.go's 2: a serve just restarted on a busy
+// machine may take longer to greet a new client (CI: "read tcp ...: i/o
+// timeout" after a crash soak's restart).
 func Connect(tb testing.TB, url string) jetstream.JetStream {
 	tb.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, nats.Timeout(20*time.Second))
 	if err != nil {
 		tb.Fatal(err)
 	}
