@@ -106,12 +106,13 @@ func checkFinal(r *http.Request, a *actions.Action, caller string, payload map[s
 		return nil
 	}
 	name := a.FullName()
-	update := name.String()
-	if name.Namespace == caller {
-		update = name.Local()
+	if name.Namespace != caller {
+		// Shared, or reached through a binding: only its owner can change it.
+		return paramsNotAllowed(nil, final, fmt.Sprintf("Remove %s from the request; only namespace %s, which owns the action, can let requests override its parameters.",
+			quoteParams(final), name.Namespace))
 	}
 	return paramsNotAllowed(nil, final, fmt.Sprintf("Remove %s from the request, or let requests override the action's parameters: '%s action update %s -a final false'.",
-		quoteParams(final), clientCLI(r), update))
+		quoteParams(final), clientCLI(r), name.Local()))
 }
 
 // answerInvocation runs inv, waiting up to wait, and answers as an invoke:

@@ -167,6 +167,15 @@ func TestWebActionServer(t *testing.T) {
 			t.Errorf("parameters that are not final: %d %s", r.status, r.body)
 		}
 	})
+	t.Run("another namespace's shared action names its owner, not a command it cannot run", func(t *testing.T) {
+		e.must("PUT", "/api/v1/namespaces/_/packages/shared", `{"publish":true}`)
+		e.webAction("shared/fin", "echo", "final", true)
+		wantError(t, e.do("POST", "/api/v1/namespaces/guest/actions/shared/fin?blocking=true", e.otherAuth, `{"fixed":"mine"}`), 400,
+			"Request defines parameters that are not allowed (e.g., reserved properties)."+
+				" The action's parameter 'fixed' is final: its 'final' annotation is true (--web true and --web raw set it), "+
+				"so a request may not override the parameters the action or its package defines."+
+				" Remove 'fixed' from the request; only namespace guest, which owns the action, can let requests override its parameters.")
+	})
 	t.Run("not found", func(t *testing.T) {
 		for _, p := range []string{"/api/v1/web/guest/default/private", "/api/v1/web/guest/default/nothing.json",
 			"/api/v1/web/nobody/default/echo", "/api/v1/web/guest/nopkg/echo", "/api/v1/web/guest/default", "/api/v1/web/gu*st/default/echo"} {

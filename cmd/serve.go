@@ -273,7 +273,7 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 	g, err := build(ctx, o, e, lc, log)
 	if err != nil {
 		if ctx.Err() != nil { // a signal: the step it cut short failed for that alone
-			log.Info("gust stopped during startup")
+			log.Info("gust stopped during startup", "cut_short", err.Error())
 			return nil
 		}
 		return err

@@ -229,28 +229,34 @@ func (st ClusterStatus) Node(name string) (Node, bool) {
 	return Node{}, false
 }
 
-// noteRoutes records that this embedded server and the nodes it has a
-// route to are seen now, and returns their names; none on an external
-// NATS.
+// noteRoutes records when this embedded server and the nodes it has a
+// route to were last heard from (a route's last activity: a route to a
+// node that is gone lingers for a few missed pings), and returns their
+// names; none on an external NATS.
 func (h *Hub) noteRoutes() map[string]bool {
 	routed := map[string]bool{}
 	if h.srv == nil {
 		return routed
 	}
+	heard := map[string]time.Time{h.srv.Name(): time.Now()}
 	routed[h.srv.Name()] = true
 	if rz, err := h.srv.Routez(&server.RoutezOptions{}); err == nil {
 		for _, r := range rz.Routes {
 			routed[r.RemoteName] = true
+			if r.LastActivity.After(heard[r.RemoteName]) {
+				heard[r.RemoteName] = r.LastActivity
+			}
 		}
 	}
-	now := time.Now()
 	h.routedMu.Lock()
 	defer h.routedMu.Unlock()
 	if h.routed == nil {
 		h.routed = map[string]time.Time{}
 	}
-	for name := range routed {
-		h.routed[name] = now
+	for name, at := range heard {
+		if at.After(h.routed[name]) {
+			h.routed[name] = at
+		}
 	}
 	return routed
 }

@@ -6,7 +6,9 @@ import "sync"
 // instead of ending, as hub.Consume's workers do: a new goroutine's stack
 // starts small and grows by copying (runtime.morestack), which cost a
 // blocking call run off the queue (RunNow) 1.75% of gust serve's CPU, and
-// a worker keeps its grown stack. There are as many as ran at once.
+// a worker keeps its grown stack from one call to the next (the garbage
+// collector halves an idle one's, over time). There are as many as ran at
+// once.
 // The caller orders Go and Wait: no Go while Wait runs.
 type workers struct {
 	wg   sync.WaitGroup
