@@ -348,6 +348,13 @@ func (n natsLogger) Errorf(format string, v ...any) {
 		n.l.Warn("nats server", "detail", detail)
 		return
 	}
+	if strings.HasPrefix(detail, "Error trying to connect to route") {
+		// A peer not up yet, as when a cluster's nodes start in any order;
+		// the server keeps trying, and reports it again only now and then.
+		// gust cluster status says which nodes are missing.
+		n.l.Info("nats server: a cluster peer does not answer yet", "detail", detail)
+		return
+	}
 	n.l.Error("nats server", "detail", detail)
 }
 func (n natsLogger) Debugf(format string, v ...any) {
