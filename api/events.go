@@ -104,6 +104,9 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, id *Identi
 	if err := rc.Flush(); err != nil { // the client waits for the headers
 		return nil
 	}
+	returned := make(chan struct{})
+	defer close(returned)
+	go s.breakStuckWrite(rc, returned)
 	heartbeat := time.NewTicker(heartbeatEvery)
 	defer heartbeat.Stop()
 	for {
@@ -140,6 +143,28 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, id *Identi
 		if err := rc.Flush(); err != nil {
 			return nil
 		}
+	}
+}
+
+// stuckWriteGrace is how long after EndStreams a stream may take to end
+// by itself before its write is broken off.
+const stuckWriteGrace = time.Second
+
+// breakStuckWrite ends a stream's write that blocks at shutdown (its
+// client stopped reading and the connection's buffers are full), which
+// would otherwise hold http.Server.Shutdown until its deadline: a stream
+// that ends by itself (returned) within stuckWriteGrace of EndStreams is
+// left alone, so that its trailer is written.
+func (s *Server) breakStuckWrite(rc *http.ResponseController, returned <-chan struct{}) {
+	select {
+	case <-returned:
+		return
+	case <-s.streamsEnd:
+	}
+	select {
+	case <-returned:
+	case <-time.After(stuckWriteGrace):
+		_ = rc.SetWriteDeadline(time.Now()) // not every ResponseWriter can; then Shutdown's deadline does it
 	}
 }
 

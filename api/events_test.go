@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -390,5 +391,53 @@ func TestEventStreamEndsAtShutdown(t *testing.T) {
 				t.Errorf("shutdown: %v", err)
 			}
 		})
+	}
+}
+
+// endlessSource delivers large outcomes until the stream stops.
+type endlessSource struct{}
+
+func (endlessSource) Subscribe(_, _ string, deliver func([]byte)) (func(), error) {
+	stop := make(chan struct{})
+	line := []byte(`{"trigger":"guest/t","pad":"` + strings.Repeat("x", 64<<10) + `"}`)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				deliver(line)
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	return sync.OnceFunc(func() { close(stop) }), nil
+}
+
+func (endlessSource) Unrouted(string, *rules.Trigger, event.Event) error { return nil }
+
+// TestStuckEventStreamDoesNotHoldShutdown: a stream whose client stopped
+// reading, its write blocked on full buffers, is broken off soon after
+// shutdown begins instead of holding it until its deadline.
+func TestStuckEventStreamDoesNotHoldShutdown(t *testing.T) {
+	e := newEnv(t)
+	handler := api.New(api.Config{Identities: e.ids, Outcomes: endlessSource{}})
+	srv := httptest.NewUnstartedServer(handler)
+	srv.Config.RegisterOnShutdown(handler.EndStreams)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A client that asks and never reads.
+	fmt.Fprintf(conn, "GET /api/v1/namespaces/_/events HTTP/1.1\r\nHost: gust\r\nAuthorization: %s\r\n\r\n", guestAuth)
+	time.Sleep(2 * time.Second) // the stream fills the connection's buffers and blocks
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown after %v: %v", time.Since(t0).Round(time.Millisecond), err)
 	}
 }
