@@ -13,7 +13,9 @@ func TestMakeSpareThreads(t *testing.T) {
 	}
 	n := threads(t)
 	makeSpareThreads(spareThreads)
-	if again := threads(t); again > n+1 {
+	// Not reused, they would be spareThreads more; the runtime may start a
+	// thread or two meanwhile for other work (CI saw 2).
+	if again := threads(t); again >= n+spareThreads/2 {
 		t.Errorf("making spare threads again went from %d to %d threads: the idle ones were not reused", n, again)
 	}
 }
