@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/internal/workers"
 )
 
 // How long a pull request of Gust's consumers' message iterators lives
@@ -45,21 +47,21 @@ func PullExpiryFor(nc *nats.Conn) time.Duration {
 }
 
 // Consume is the worker loop of a JetStream consumer: it takes messages
-// from it, at most workers at once, and runs work on each on a worker
-// goroutine, with a context that outlives ctx so that work in flight
-// finishes. A worker that is done waits for the next message instead of
-// ending: a new goroutine's stack starts small and grows by copying,
-// which cost the invoker 2% of its CPU per activation, and a worker keeps
-// its grown stack. Workers end when Consume returns. When ctx ends it stops pulling, hands back what was fetched but
+// from it, at most inFlight at once, and runs work on each on a worker
+// goroutine (workers.Group), with a context that outlives ctx so that work
+// in flight finishes. A worker that is done waits for the next message
+// instead of ending: a new goroutine's stack starts small and grows by
+// copying, which cost the invoker 2% of its CPU per activation, and a
+// worker keeps its grown stack. Workers end when Consume returns. When ctx ends it stops pulling, hands back what was fetched but
 // not taken (HandBack), waits for the work in flight and returns nil. When
 // the consumer is deleted, or its iterator closes, while ctx lives, nothing
 // more will come: it waits for the work in flight and returns that error.
 // Other errors of the iterator are logged as what's and the loop goes on.
 // work acknowledges its message.
-func Consume(ctx context.Context, it jetstream.MessagesContext, workers int, what string, log *slog.Logger,
+func Consume(ctx context.Context, it jetstream.MessagesContext, inFlight int, what string, log *slog.Logger,
 	work func(ctx context.Context, msg jetstream.Msg)) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	var pool workers.Group
+	defer pool.Wait()
 	stopped := make(chan struct{})
 	defer close(stopped)
 	go func() {
@@ -69,9 +71,7 @@ func Consume(ctx context.Context, it jetstream.MessagesContext, workers int, wha
 		case <-stopped:
 		}
 	}()
-	slots := make(chan struct{}, workers)
-	idle := make(chan jetstream.Msg) // taken by a worker waiting for work
-	defer close(idle)                // runs before wg.Wait: idle workers end
+	slots := make(chan struct{}, inFlight)
 	wctx := context.WithoutCancel(ctx)
 	for {
 		select {
@@ -98,16 +98,10 @@ func Consume(ctx context.Context, it jetstream.MessagesContext, workers int, wha
 			HandBack(it)
 			return nil
 		}
-		select {
-		case idle <- msg:
-		default: // none waits: one more, within workers (slots)
-			wg.Go(func() {
-				for ok := true; ok; msg, ok = <-idle {
-					work(wctx, msg)
-					<-slots
-				}
-			})
-		}
+		pool.Go(func() { // within inFlight (slots)
+			work(wctx, msg)
+			<-slots
+		})
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/gusthub/gust/egress"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/backoff"
+	"github.com/gusthub/gust/internal/workers"
 )
 
 // CodeStore reads actions with their code, for /init.
@@ -136,7 +137,7 @@ type Invoker struct {
 	// (RunNow); they are taken while open, until the invoker stops.
 	nowMu   sync.Mutex
 	nowOpen bool
-	now     workers
+	now     workers.Group // keeps its goroutines' grown stacks from call to call
 }
 
 // New returns an invoker; Run starts it.

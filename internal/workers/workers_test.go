@@ -1,4 +1,4 @@
-package invoker
+package workers
 
 import (
 	"bytes"
@@ -15,8 +15,8 @@ func goroutineID() string {
 	return string(bytes.Fields(b)[1])
 }
 
-func TestWorkersReuseIdleGoroutines(t *testing.T) {
-	var w workers
+func TestGroupReusesIdleGoroutines(t *testing.T) {
+	var w Group
 	started := 0
 	var mu sync.Mutex
 	seen := map[string]bool{}
@@ -39,9 +39,9 @@ func TestWorkersReuseIdleGoroutines(t *testing.T) {
 	}
 }
 
-func TestWorkersWaitForWorkAndEnd(t *testing.T) {
+func TestGroupWaitsForWorkAndEnds(t *testing.T) {
 	before := runtime.NumGoroutine()
-	var w workers
+	var w Group
 	release := make(chan struct{})
 	var done sync.WaitGroup
 	for range 4 {
