@@ -100,7 +100,7 @@ func newNamespaceCmd(e *env) *cobra.Command {
 			}},
 		leaf{use: "limits NAME", short: "Show, set or remove the throttles of a namespace (needs the admin key)", minArgs: 1, maxArgs: 1,
 			flags: func(fs *pflag.FlagSet) {
-				fs.StringVar(&adminAuth, "admin-auth", "", "admin key (env "+envAdminAuth+"; default from the config file)")
+				adminAuthFlag(fs, &adminAuth)
 				for _, lim := range namespaceLimits {
 					fs.IntVar(lim.field(&set), lim.flag, 0, lim.usage)
 				}

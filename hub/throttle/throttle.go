@@ -36,8 +36,8 @@ func (l Limits) over(own Limits) Limits {
 }
 
 // Update is a change of a namespace's own limits (SetLimits): a nil field
-// keeps the namespace's limit, a positive value replaces it, and 0 removes
-// it, so that the deployment's default applies again.
+// keeps the namespace's limit, a positive value replaces it, and 0 (or
+// less) removes it, so that the deployment's default applies again.
 type Update struct {
 	InvocationsPerMinute  *int
 	ConcurrentInvocations *int
