@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gusthub/gust/internal/backoff"
 	"github.com/gusthub/gust/internal/workers"
 )
 
@@ -44,6 +45,26 @@ func PullExpiryFor(nc *nats.Conn) time.Duration {
 		return ClusterPullExpiry
 	}
 	return PullExpiry
+}
+
+// OpenConsumer creates or updates the durable consumer cfg of st. While
+// no JetStream leader answers (Unavailable: a cluster electing leaders
+// after a node was lost or restarted) it logs that it waits and tries
+// again, until ctx ends, instead of failing: a component that starts then
+// would otherwise stop Gust.
+func OpenConsumer(ctx context.Context, st jetstream.Stream, cfg jetstream.ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
+	pause := backoff.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}
+	for {
+		c, err := st.CreateOrUpdateConsumer(ctx, cfg)
+		if err == nil {
+			return c, nil
+		}
+		if !Unavailable(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("open consumer %s: %w", cfg.Durable, err)
+		}
+		log.Warn("cannot open a consumer yet: no JetStream leader answers; trying again", "consumer", cfg.Durable, "err", err)
+		backoff.Wait(ctx, pause.Next()) // an ended ctx ends the loop after the next try
+	}
 }
 
 // Consume is the worker loop of a JetStream consumer: it takes messages

@@ -176,18 +176,7 @@ func (iv *Invoker) Run(ctx context.Context) error {
 		}
 		// An invoker that starts while its cluster elects leaders (a
 		// node was just lost) waits for them, instead of stopping Gust.
-		pause := backoff.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}
-		for {
-			c, err := st.CreateOrUpdateConsumer(ctx, cfg)
-			if err == nil {
-				return c, nil
-			}
-			if !hub.Unavailable(err) || ctx.Err() != nil {
-				return nil, fmt.Errorf("open consumer %s: %w", name, err)
-			}
-			iv.log.Warn("cannot open a consumer of the invocation queue yet: no JetStream leader answers; trying again", "consumer", name, "err", err)
-			backoff.Wait(ctx, pause.Next()) // an ended ctx ends the loop after the next try
-		}
+		return hub.OpenConsumer(ctx, st, cfg, iv.log)
 	}
 	cons, err := consumer(invokeConsumer, sharedFilter, 0)
 	if err != nil {

@@ -232,14 +232,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.eventIDs, err = hub.BindEventIDs(ctx, e.js); err != nil {
 		return err
 	}
-	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	// An engine that starts while its cluster elects leaders waits for
+	// them (CI: a controller restarted mid-load stopped Gust otherwise).
+	cons, err := hub.OpenConsumer(ctx, st, jetstream.ConsumerConfig{
 		Durable:       engineConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
 		MaxAckPending: 1000,
-	})
+	}, e.log)
 	if err != nil {
-		return fmt.Errorf("open consumer %s: %w", engineConsumer, err)
+		return err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(2*engineBatch), jetstream.PullExpiry(hub.PullExpiryFor(e.js.Conn())))
 	if err != nil {
