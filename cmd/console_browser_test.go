@@ -20,9 +20,12 @@ import (
 const envConsoleShots = "GUST_CONSOLE_SCREENSHOTS"
 
 // consoleLogCode logs markup and returns it, so that the test sees the
-// console show it as text.
-const consoleLogCode = `function main(p) {
+// console show it as text. It takes half a second, so that the console
+// opens a rerun before its record is stored, as it does with any action
+// slower than a round trip.
+const consoleLogCode = `async function main(p) {
   console.log('hello <b id="bold">' + p.name + '</b>');
+  await new Promise((r) => setTimeout(r, 500));
   return { greeting: 'hi ' + p.name };
 }`
 

@@ -509,12 +509,23 @@ async function showActivation(id) {
   pane.hidden = false;
   pane.replaceChildren(el('p', { class: 'hint' }, 'Loading ', id, '…'));
   let a;
-  try {
-    a = await api('/activations/' + encodeURIComponent(id));
-  } catch (err) {
-    pane.replaceChildren(el('p', { class: 'error' }, err.message));
-    return;
+  for (let i = 0; ; i++) {
+    try {
+      a = await api('/activations/' + encodeURIComponent(id));
+      break;
+    } catch (err) {
+      // A run this console started has no record until it ends.
+      if (err.status === 404 && startedHere.has(id) && i < MAX_RUN_POLLS) {
+        if (state.selected !== id) return;
+        if (i === 0) pane.replaceChildren(el('p', { class: 'hint' }, 'Running ', id, '…'));
+        await sleep(250);
+        continue;
+      }
+      if (state.selected === id) pane.replaceChildren(el('p', { class: 'error' }, err.message));
+      return;
+    }
   }
+  startedHere.delete(id);
   if (state.selected !== id) return;
   const t = timing(a);
   const resp = a.response || {};
@@ -549,12 +560,20 @@ async function showActivation(id) {
   showTree(a, id);
 }
 
+// startedHere holds the activations this console started (reruns) whose
+// record it has not read yet; MAX_RUN_POLLS bounds the wait for one
+// (quarter seconds: the longest action time limit, 5 minutes).
+const startedHere = new Set();
+const MAX_RUN_POLLS = 4 * 300;
+
 // rerun invokes a's action again with a's parameters (POST
-// .../activations/{id}/rerun) and opens the new activation.
+// .../activations/{id}/rerun) and opens the new activation, which shows
+// as running until its record is stored.
 async function rerun(a, button) {
   button.disabled = true;
   try {
     const r = await api('/activations/' + encodeURIComponent(a.activationId) + '/rerun', { method: 'POST', body: '{}' });
+    startedHere.add(r.activationId);
     location.hash = 'activations/' + encodeURIComponent(r.activationId);
   } catch (err) {
     button.replaceWith(el('p', { class: 'error rerun-error' }, 'Rerun: ' + err.message));
