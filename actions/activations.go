@@ -163,20 +163,24 @@ func (s *ActivationStore) putEncoded(ctx context.Context, a *Activation, b []byt
 	return err
 }
 
-// putAckWait bounds how long the stored of PutAsync waits for JetStream's
-// acknowledgement before it writes the record again, synchronously.
+// putAckWait bounds how long a record's first write (PutAsync) waits for
+// JetStream's acknowledgement before Pending.Answer gives up on it, and
+// Pending.Wait writes the record again, synchronously.
 const putAckWait = 10 * time.Second
 
+// errNoAck is the answer of a write JetStream did not acknowledge in time.
+var errNoAck = fmt.Errorf("activation record not acknowledged by JetStream in %v", putAckWait)
+
 // PutAsync is PutEncoded without waiting: it hands the record to
-// JetStream and returns at once; stored waits for JetStream to have it
-// and returns what PutEncoded would. Many records put at once so share
-// the round trips to the server (group commit) instead of each waiting for
-// its own. b is json.Marshal(a), or nil to have PutAsync encode it. A
-// record that is large, or that JetStream refuses or does not
-// acknowledge in time, is written by PutEncoded, with its retries, when
-// stored is called: the message id and the expected sequence make a
-// second write of the same record a no-op.
-func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte) (stored func(context.Context) error) {
+// JetStream and returns at once; the Pending it returns tells when
+// JetStream has it (Answer), and Wait returns what PutEncoded would. Many
+// records put at once so share the round trips to the server (group
+// commit) instead of each waiting for its own. b is json.Marshal(a), or
+// nil to have PutAsync encode it. A record that is large, or that
+// JetStream refuses or does not acknowledge in time, is written by
+// PutEncoded, with its retries, in Wait: the message id and the expected
+// sequence make a second write of the same record a no-op.
+func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte) *Pending {
 	return s.putAsync(a, b, "")
 }
 
@@ -186,7 +190,7 @@ func (s *ActivationStore) PutAsync(ctx context.Context, a *Activation, b []byte)
 // their own. It reports false, and writes the record as PutAsync does,
 // when they cannot travel there (hub.InlineParams, or a record too large
 // for a message): the caller keeps them apart then (hub.RerunParams).
-func (s *ActivationStore) PutAsyncKeeping(ctx context.Context, a *Activation, b []byte, params json.RawMessage) (stored func(context.Context) error, kept bool) {
+func (s *ActivationStore) PutAsyncKeeping(ctx context.Context, a *Activation, b []byte, params json.RawMessage) (stored *Pending, kept bool) {
 	p, ok := hub.InlineParams(params)
 	if b == nil || len(b) > inlineRecordLimit || !ok {
 		return s.putAsync(a, b, ""), false
@@ -195,16 +199,19 @@ func (s *ActivationStore) PutAsyncKeeping(ctx context.Context, a *Activation, b 
 }
 
 // putAsync is PutAsync, keeping params on the record's message unless "".
-func (s *ActivationStore) putAsync(a *Activation, b []byte, params string) (stored func(context.Context) error) {
+func (s *ActivationStore) putAsync(a *Activation, b []byte, params string) *Pending {
 	msg, sync := s.prepare(a, b, params)
 	if msg == nil {
-		return sync
+		return NewPending(errWrittenOnWait, sync)
 	}
 	f, err := s.js.PublishMsgAsync(msg, recordOpts(a)...)
 	if err != nil {
-		return sync
+		return NewPending(err, sync)
 	}
-	return func(ctx context.Context) error {
+	due := time.Now().Add(putAckWait)
+	return &Pending{again: sync, first: func(ctx context.Context) error {
+		late := time.NewTimer(time.Until(due))
+		defer late.Stop()
 		select {
 		case <-f.Ok():
 			return nil
@@ -212,12 +219,13 @@ func (s *ActivationStore) putAsync(a *Activation, b []byte, params string) (stor
 			if hub.IsWrongLastSequence(err) {
 				return nil // recorded already
 			}
+			return err
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(putAckWait):
+		case <-late.C:
+			return errNoAck
 		}
-		return sync(ctx)
-	}
+	}}
 }
 
 // PutIn is PutAsync in a batch of writes: it hands the record to b, whose

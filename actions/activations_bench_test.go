@@ -33,7 +33,7 @@ func fillRecords(tb testing.TB, s *actions.ActivationStore, ns string, n, rate i
 				Annotations: actions.KeyValues{}.Set("path", ns+"/"+paths[j%3]).Set("kind", "nodejs:20").
 					Set("limits", actions.DefaultLimits()).Set("waitTime", 2).Set("initTime", 40),
 			}
-			stored = append(stored, s.PutAsync(ctx, a, nil))
+			stored = append(stored, s.PutAsync(ctx, a, nil).Wait)
 		}
 		for k, wait := range stored {
 			if err := wait(ctx); err != nil {

@@ -128,7 +128,7 @@ func TestOneRecordPerActivationID(t *testing.T) {
 			return s.Put(ctx, a)
 		}},
 		{"PutAsync", func(ctx context.Context, s *actions.ActivationStore, a *actions.Activation) error {
-			return s.PutAsync(ctx, a, nil)(ctx)
+			return s.PutAsync(ctx, a, nil).Wait(ctx)
 		}},
 		{"PutIn", func(ctx context.Context, s *actions.ActivationStore, a *actions.Activation) error {
 			b := hub.NewBatch(s.JetStream())
@@ -201,7 +201,7 @@ func testPutGroup(t *testing.T, async bool) {
 	batch := hub.NewBatch(s.JetStream())
 	put := func(r *actions.Activation) {
 		if async {
-			stored = append(stored, s.PutAsync(ctx, r, nil))
+			stored = append(stored, s.PutAsync(ctx, r, nil).Wait)
 		} else {
 			stored = append(stored, s.PutIn(batch, r, nil))
 		}
@@ -267,7 +267,7 @@ func TestPutAsyncKeeping(t *testing.T) {
 				t.Fatal(err)
 			}
 			stored, kept := s.PutAsyncKeeping(ctx, c.rec, b, json.RawMessage(c.params))
-			if err := stored(ctx); err != nil {
+			if err := stored.Wait(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if kept != c.kept {

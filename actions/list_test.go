@@ -35,7 +35,7 @@ func TestListPages(t *testing.T) {
 		a.Namespace, a.Name = ns, path
 		a.Annotations = actions.KeyValues{}.Set("path", ns+"/"+path)
 		all = append(all, listedRecord{ns: ns, path: path, id: a.ActivationID, start: start, seq: len(all)})
-		stored = append(stored, s.PutAsync(ctx, a, nil))
+		stored = append(stored, s.PutAsync(ctx, a, nil).Wait)
 	}
 	paths := []string{"hello", "pkg/act", "late"}
 	for i := range 900 {

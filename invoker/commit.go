@@ -12,14 +12,19 @@ import (
 )
 
 // finished is an activation whose record was handed to the store (stored
-// waits for it) and whose invocation is yet to be acknowledged: msg, nil
-// for one run off the queue (RunNow), and beat, nil with it.
+// tells when it has it) and whose invocation is yet to be acknowledged:
+// msg, nil for one run off the queue (RunNow), and beat, nil with it.
 type finished struct {
 	msg    jetstream.Msg
 	inv    *actions.Invocation
-	stored func(context.Context) error
+	stored *actions.Pending
 	beat   *heartbeat
 }
+
+// maxSlowWriters bounds the records written again at once (committer.slow):
+// past it, the committer waits for one of them to end, which holds the
+// batches behind it as a store that keeps failing should.
+const maxSlowWriters = 16
 
 // committer acknowledges the invocations of finished activations once
 // their records are stored, in batches (group commit): the activations that
@@ -34,13 +39,16 @@ type committer struct {
 	mu   sync.Mutex
 	next []finished
 	wake chan struct{} // a batch waits
-	// slow are the activations whose records are tried again while the
-	// store has no room (storeWhenRoom), each on a goroutine of its own.
-	slow sync.WaitGroup
+	// slow are the activations whose records are written again (their
+	// first write failed or was not acknowledged in time, or the store has
+	// no room: storeWhenRoom), each on a goroutine of its own;
+	// slowSlots holds one token per slow one.
+	slow      sync.WaitGroup
+	slowSlots chan struct{}
 }
 
 func newCommitter(iv *Invoker) *committer {
-	return &committer{iv: iv, wake: make(chan struct{}, 1)}
+	return &committer{iv: iv, wake: make(chan struct{}, 1), slowSlots: make(chan struct{}, maxSlowWriters)}
 }
 
 // add queues f for the next batch.
@@ -86,17 +94,25 @@ func (c *committer) run(ctx context.Context, stop <-chan struct{}) {
 }
 
 // commit acknowledges f's invocation once its record is stored. A record
-// the store could not keep for now is tried again on a goroutine of its
-// own (storeWhenRoom), so that the batches after it go on.
+// whose first write failed or is overdue is written again on a goroutine
+// of its own (and, while the store has no room, tried again:
+// storeWhenRoom), so that the records behind it are acknowledged as they
+// are stored instead of waiting for its retries.
 func (c *committer) commit(ctx context.Context, f finished) {
-	err := f.stored(ctx)
-	if err != nil && retryableStore(err) {
-		c.slow.Go(func() {
-			c.ack(ctx, f, c.iv.storeWhenRoom(ctx, f.inv, f.msg != nil, f.stored, err))
-		})
+	err := f.stored.Answer(ctx)
+	if err == nil || !retryableStore(err) {
+		c.ack(ctx, f, err)
 		return
 	}
-	c.ack(ctx, f, err)
+	c.slowSlots <- struct{}{}
+	c.slow.Go(func() {
+		defer func() { <-c.slowSlots }()
+		err := f.stored.Wait(ctx)
+		if err != nil && retryableStore(err) {
+			err = c.iv.storeWhenRoom(ctx, f.inv, f.msg != nil, f.stored, err)
+		}
+		c.ack(ctx, f, err)
+	})
 }
 
 // ack ends f: the heartbeat stops, the invocation is acknowledged and its

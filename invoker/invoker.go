@@ -32,13 +32,13 @@ type RecordStore interface {
 	// PutAsync starts storing a, already encoded as b (the invoker encodes
 	// a record once, for its announcement and its storage, so that the
 	// records of activations that end together are written together), and
-	// returns a function that waits until it is stored.
-	PutAsync(ctx context.Context, a *actions.Activation, b []byte) (stored func(context.Context) error)
+	// returns the record pending: its Answer tells when it is stored.
+	PutAsync(ctx context.Context, a *actions.Activation, b []byte) *actions.Pending
 	// PutAsyncKeeping is PutAsync that also keeps params, the
 	// activation's parameters for a rerun, on the record's message, which
 	// saves their own write; kept is false when they cannot travel there,
 	// for the invoker to keep them apart (hub.RerunParams).
-	PutAsyncKeeping(ctx context.Context, a *actions.Activation, b []byte, params json.RawMessage) (stored func(context.Context) error, kept bool)
+	PutAsyncKeeping(ctx context.Context, a *actions.Activation, b []byte, params json.RawMessage) (stored *actions.Pending, kept bool)
 	// Get reads a stored record, to tell whether a redelivered invocation
 	// ran already.
 	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
@@ -362,9 +362,10 @@ func retryableStore(err error) bool {
 	return !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrConnectionDraining) && !errors.Is(err, context.Canceled)
 }
 
-// storeWhenRoom tries stored again every few seconds, while the hub sees
-// room, until it works, fails for good, or recordRoomWait ends.
-func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, queued bool, stored func(context.Context) error, err error) error {
+// storeWhenRoom writes a record again every few seconds (stored.Wait),
+// while the hub sees room, until it works, fails for good, or
+// recordRoomWait ends.
+func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, queued bool, stored *actions.Pending, err error) error {
 	why := "activation record not stored yet: trying again"
 	if queued {
 		why += " while its invocation stays queued"
@@ -377,7 +378,7 @@ func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, q
 		if iv.space != nil && iv.space() != nil {
 			continue
 		}
-		if err = stored(ctx); err == nil || !retryableStore(err) {
+		if err = stored.Wait(ctx); err == nil || !retryableStore(err) {
 			if err == nil {
 				iv.log.Info("activation record stored at a later try", "activation_id", inv.ActivationID)
 			}
@@ -393,7 +394,7 @@ func (iv *Invoker) storeWhenRoom(ctx context.Context, inv *actions.Invocation, q
 // it carries the whole record, so a blocking caller need not wait for the
 // store (as in OpenWhisk, where blocking calls are answered from the
 // invoker's completion message).
-func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation, lease *Lease) (stored func(context.Context) error) {
+func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation, lease *Lease) (stored *actions.Pending) {
 	var observed func(*actions.Activation)
 	if iv.opts.Observer != nil {
 		inv.TraceParent, observed = iv.opts.Observer.Taken(ctx, inv)
@@ -408,8 +409,7 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation, lease *L
 	handed := iv.opts.Local != nil && iv.opts.Local.Deliver(inv.ActivationID, rec)
 	b, err := rec.MarshalJSON() // not json.Marshal, which would check and compact it again
 	if err != nil {
-		err = fmt.Errorf("encode activation: %w", err)
-		return func(context.Context) error { return err }
+		return actions.Settled(fmt.Errorf("encode activation: %w", err))
 	}
 	// A record too large for one NATS message is announced once stored,
 	// without its body: the caller reads it from the store.
@@ -434,9 +434,9 @@ func (iv *Invoker) handle(ctx context.Context, inv *actions.Invocation, lease *L
 		}
 	}
 	if !handed && !whole {
-		err := stored(ctx)
+		err := stored.Wait(ctx)
 		iv.announce(inv.ActivationID, nil)
-		return func(context.Context) error { return err }
+		return actions.NewPending(err, stored.Wait)
 	}
 	return stored
 }
