@@ -44,6 +44,7 @@ type serveOptions struct {
 	logFormat   string
 	logLevel    string
 	procs       int
+	pinCPUs     bool
 	dedupWindow time.Duration
 	bodyTimeout time.Duration
 	diskReserve int
@@ -101,6 +102,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json (env GUST_LOG_FORMAT)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (env GUST_LOG_LEVEL)")
 	f.IntVar(&o.procs, "procs", 0, "threads that run Gust's own code at once (GOMAXPROCS); 0: the GOMAXPROCS variable if set, else half the CPUs, leaving the rest to actions (env GUST_PROCS)")
+	f.BoolVar(&o.pinCPUs, "pin-cpus", false, "keep Gust's threads on as many CPUs as --procs (the last ones), leaving the others to the action containers; Linux, and actions in Docker (env GUST_PIN_CPUS=true)")
 	f.DurationVar(&o.dedupWindow, "dedup-window", hub.DefaultDedupWindow, "a trigger runs an event (by source and id) once within this window; a trigger's dedup-window annotation overrides it (env GUST_DEDUP_WINDOW)")
 	f.DurationVar(&o.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "drop a request whose body sends nothing this long, with 408 (env GUST_BODY_TIMEOUT)")
 	f.IntVar(&o.diskReserve, "disk-reserve", hub.DefaultDiskReserve>>20, "MB of the data dir's disk to keep free: with less, API writes get 507 until room is made; 0 turns it off (env GUST_DISK_RESERVE)")
@@ -227,6 +229,9 @@ func (o *serveOptions) check() error {
 	if o.procs < 0 {
 		return fmt.Errorf("--procs %d: use a positive number, or 0 to choose from the CPUs", o.procs)
 	}
+	if o.pinCPUs && o.invoker.sandbox == "process" && o.role != roleController {
+		return errors.New("--pin-cpus with --sandbox process: the action processes would start on Gust's CPUs; use --sandbox docker, or drop --pin-cpus")
+	}
 	if err := checkPublicURL(o.publicURL); err != nil {
 		return err
 	}
@@ -278,8 +283,21 @@ func serve(ctx context.Context, o serveOptions, e *env) error {
 		}
 		return err
 	}
+	cpus := "all"
+	if o.pinCPUs {
+		if g.sandbox == "process" { // auto found no Docker engine
+			log.Warn("--pin-cpus ignored: actions run as local processes, which would start on Gust's CPUs")
+		} else {
+			pinned, unpin, err := procs.Pin(procsChoice.N)
+			if err != nil {
+				return fmt.Errorf("--pin-cpus: %w", err)
+			}
+			defer unpin()
+			cpus = pinned
+		}
+	}
 	log.Info("gust ready", "role", g.role, "api", g.apiHost, "data_dir", o.dataDir, "nats", natsDescription(g.hub, o), "sandbox", g.sandbox, "procs", procsChoice.String(),
-		"startup", time.Since(started).Round(time.Millisecond).String())
+		"cpus", cpus, "startup", time.Since(started).Round(time.Millisecond).String())
 	if err := lc.wait(ctx); err != nil {
 		log.Error("gust stops: a component failed", "err", err)
 		return err

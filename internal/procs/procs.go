@@ -41,9 +41,21 @@ func Apply(c Choice) (restore func()) {
 	return func() { runtime.GOMAXPROCS(prev) }
 }
 
-// AsServe sets the GOMAXPROCS serve would choose without --procs and
-// returns the restore func; benchmarks of serve's parts run under it, so
-// that they measure what serve runs.
+// AsServe sets the GOMAXPROCS serve would choose without --procs, and
+// pins Gust's threads to that many CPUs as --pin-cpus does when
+// GUST_PIN_CPUS is true, and returns the func that restores both;
+// benchmarks of serve's parts run under it, so that they measure what
+// serve runs.
 func AsServe() (restore func()) {
-	return Apply(Choose(0, os.Getenv))
+	c := Choose(0, os.Getenv)
+	unapply := Apply(c)
+	if os.Getenv("GUST_PIN_CPUS") != "true" {
+		return unapply
+	}
+	_, unpin, err := Pin(c.N)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "GUST_PIN_CPUS: not pinned:", err)
+		return unapply
+	}
+	return func() { unpin(); unapply() }
 }
