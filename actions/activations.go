@@ -210,22 +210,35 @@ func (s *ActivationStore) putAsync(a *Activation, b []byte, params string) *Pend
 	}
 	due := time.Now().Add(putAckWait)
 	return &Pending{again: sync, first: func(ctx context.Context) error {
+		select { // an answer that came counts, however late it is read
+		case <-f.Ok():
+			return nil
+		case err := <-f.Err():
+			return unlessRecorded(err)
+		default:
+		}
 		late := time.NewTimer(time.Until(due))
 		defer late.Stop()
 		select {
 		case <-f.Ok():
 			return nil
 		case err := <-f.Err():
-			if hub.IsWrongLastSequence(err) {
-				return nil // recorded already
-			}
-			return err
+			return unlessRecorded(err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-late.C:
 			return errNoAck
 		}
 	}}
+}
+
+// unlessRecorded is err of a record's write, nil when the write failed
+// because the record is stored already.
+func unlessRecorded(err error) error {
+	if hub.IsWrongLastSequence(err) {
+		return nil
+	}
+	return err
 }
 
 // PutIn is PutAsync in a batch of writes: it hands the record to b, whose
