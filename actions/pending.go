@@ -52,6 +52,11 @@ func (p *Pending) Answer(ctx context.Context) error {
 	return p.err
 }
 
+// WritesAgain reports whether Wait writes the record again after a failed
+// first write: false for one whose storing ended for good (Settled), which
+// trying again cannot change.
+func (p *Pending) WritesAgain() bool { return p.again != nil }
+
 // Wait waits until the record is stored, writing it again (PutEncoded,
 // with its retries) when the first write failed or was not acknowledged
 // in time, and returns what PutEncoded would.

@@ -93,14 +93,15 @@ func (c *committer) run(ctx context.Context, stop <-chan struct{}) {
 	}
 }
 
-// commit acknowledges f's invocation once its record is stored. A record
-// whose first write failed or is overdue is written again on a goroutine
+// commit acknowledges f's invocation once its record is stored, or
+// storing it failed for good. A record whose first write failed or is
+// overdue is written again on a goroutine
 // of its own (and, while the store has no room, tried again:
 // storeWhenRoom), so that the records behind it are acknowledged as they
 // are stored instead of waiting for its retries.
 func (c *committer) commit(ctx context.Context, f finished) {
 	err := f.stored.Answer(ctx)
-	if err == nil || !retryableStore(err) {
+	if err == nil || !retryableStore(err) || !f.stored.WritesAgain() {
 		c.ack(ctx, f, err)
 		return
 	}

@@ -122,3 +122,15 @@ func TestCommitterWritesAFewAgainAtOnce(t *testing.T) {
 		t.Errorf("%d records not acknowledged when the committer stopped", left)
 	}
 }
+
+// TestCommitterAcksARecordLostForGoodAtOnce: a record whose storing ended
+// for good (one that could not be encoded) is logged and its invocation
+// acknowledged at once, not tried again for recordRoomWait.
+func TestCommitterAcksARecordLostForGoodAtOnce(t *testing.T) {
+	iv, c, stop := runCommitter(t, "lost")
+	c.add(finished{inv: &actions.Invocation{ActivationID: "lost"}, stored: actions.Settled(errors.New("encode activation: bad result"))})
+	if !waitAcked(iv, "lost", 10*time.Second) {
+		t.Fatalf("a record lost for good was not acknowledged in 10 s (tried again for %v)", recordRoomWait)
+	}
+	stop()
+}

@@ -49,15 +49,18 @@ func TestPinConfinesEveryThreadAndRestores(t *testing.T) {
 		t.Errorf("Pin(1) = %q, want %q", cpus, want)
 	}
 	// Threads started now, while goroutines hold theirs, inherit the set.
-	var wg sync.WaitGroup
+	var wg, locked sync.WaitGroup
 	hold := make(chan struct{})
 	for range 4 {
+		locked.Add(1)
 		wg.Go(func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
+			locked.Done()
 			<-hold
 		})
 	}
+	locked.Wait()
 	for tid, got := range affinities(t) {
 		if got != want {
 			t.Errorf("thread %d runs on %q after Pin, want %q", tid, got, want)

@@ -15,6 +15,7 @@ const state = {
   page: 0,
   name: '',
   selected: '', // activation id shown in the detail pane
+  detailCalls: 0, // calls of showActivation so far: the latest one shows
   rows: [], // the activations of the page shown
   total: 0, // how many activations match in all
   timers: [],
@@ -508,6 +509,9 @@ async function showActivation(id) {
   const pane = $('activation-detail');
   pane.hidden = false;
   pane.replaceChildren(el('p', { class: 'hint' }, 'Loading ', id, '…'));
+  // Only the latest call shows, and only while its activation is open.
+  const call = ++state.detailCalls;
+  const current = () => call === state.detailCalls && state.view === 'activations' && state.selected === id;
   let a;
   for (let i = 0; ; i++) {
     try {
@@ -515,17 +519,23 @@ async function showActivation(id) {
       break;
     } catch (err) {
       // A run this console started has no record until it ends.
-      if (err.status === 404 && startedHere.has(id) && i < MAX_RUN_POLLS) {
-        if (state.selected !== id) return;
-        if (i === 0) pane.replaceChildren(el('p', { class: 'hint' }, 'Running ', id, '…'));
+      if (err.status === 404 && startedHere.has(id)) {
+        if (i >= MAX_RUN_POLLS) {
+          startedHere.delete(id);
+          if (current()) pane.replaceChildren(el('p', { class: 'error' }, id, ' has no record yet: it may still be waiting to run. Open it again later.'));
+          return;
+        }
+        if (i === 0 && current()) pane.replaceChildren(el('p', { class: 'hint' }, 'Running ', id, '…'));
         await sleep(250);
+        if (!current()) return; // opening it again polls anew
         continue;
       }
-      if (state.selected === id) pane.replaceChildren(el('p', { class: 'error' }, err.message));
+      if (current()) pane.replaceChildren(el('p', { class: 'error' }, err.message));
       return;
     }
   }
   startedHere.delete(id);
+  if (!current()) return;
   if (state.selected !== id) return;
   const t = timing(a);
   const resp = a.response || {};
@@ -562,7 +572,8 @@ async function showActivation(id) {
 
 // startedHere holds the activations this console started (reruns) whose
 // record it has not read yet; MAX_RUN_POLLS bounds the wait for one
-// (quarter seconds: the longest action time limit, 5 minutes).
+// (quarter seconds: 5 minutes, the longest action time limit; a rerun
+// still queued then says so).
 const startedHere = new Set();
 const MAX_RUN_POLLS = 4 * 300;
 
