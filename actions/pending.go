@@ -13,11 +13,10 @@ import (
 // which records are stored, and leaves the few to write again to
 // goroutines of their own instead of holding the others behind them.
 type Pending struct {
-	mu      sync.Mutex
-	settled bool
-	err     error
-	first   func(context.Context) error // waits for the first write's outcome
-	again   func(context.Context) error // writes the record again; nil: nothing more to try
+	mu    sync.Mutex
+	err   error                       // the first write's outcome, once first is nil
+	first func(context.Context) error // waits for the first write's outcome; nil once it came
+	again func(context.Context) error // writes the record again; nil: nothing more to try
 }
 
 // errWrittenOnWait is the answer of a record whose first write is Wait's:
@@ -28,7 +27,7 @@ var errWrittenOnWait = errors.New("activation record not written yet: it is writ
 // (when err is not nil), which writes it again, or is nil when there is
 // nothing more to try.
 func NewPending(err error, again func(context.Context) error) *Pending {
-	return &Pending{settled: true, err: err, again: again}
+	return &Pending{err: err, again: again}
 }
 
 // Settled is a record whose storing ended with err, nil when stored.
@@ -42,12 +41,12 @@ func Settled(err error) *Pending { return NewPending(err, nil) }
 func (p *Pending) Answer(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.settled {
+	if p.first != nil {
 		err := p.first(ctx)
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return err
 		}
-		p.err, p.settled, p.first = err, true, nil
+		p.err, p.first = err, nil
 	}
 	return p.err
 }

@@ -536,7 +536,6 @@ async function showActivation(id) {
   }
   startedHere.delete(id);
   if (!current()) return;
-  if (state.selected !== id) return;
   const t = timing(a);
   const resp = a.response || {};
   const logs = Array.isArray(a.logs) ? a.logs : [];
