@@ -293,6 +293,12 @@ func (r *hereRunner) RunNow(ctx context.Context, inv *actions.Invocation) bool {
 	return true
 }
 
+// Reserve claims nothing: the rule engine's use of it is tested with the
+// real invoker (invoker/rules_here_test.go).
+func (r *hereRunner) Reserve(context.Context, *actions.Invocation, bool) (func(func(error)), func()) {
+	return nil, nil
+}
+
 func (r *hereRunner) wasOffered(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

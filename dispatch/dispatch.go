@@ -68,6 +68,11 @@ type localRunner struct{ LocalRunner }
 // free now, and reports whether it took it.
 type LocalRunner interface {
 	RunNow(ctx context.Context, inv *actions.Invocation) bool
+	// Reserve takes inv to run here later (start) or give up (cancel),
+	// on a container warm and free now or, with wait, in the line of busy
+	// warm ones; both are nil when it takes none
+	// (invoker.Invoker.Reserve).
+	Reserve(ctx context.Context, inv *actions.Invocation, wait bool) (start func(stored func(error)), cancel func())
 }
 
 // RunLocally lets Call run blocking calls on this process's invoker, r;
@@ -204,6 +209,23 @@ func (d *Dispatcher) Queue(ctx context.Context, b *hub.Batch, inv *actions.Invoc
 		}
 		return nil
 	}, nil
+}
+
+// Reserve takes inv to run on this process's invoker (RunLocally), for
+// the rule engine to run it there once its event's writes are stored
+// instead of queuing it: start runs it and calls stored once its record
+// is stored; cancel gives it up. Both are nil when there is no invoker
+// here, or it has no container of the action warm and free now, or, with
+// no other invoker in the cluster (where the queue would bring inv to this
+// one), busy but warm. An activation run so is not run again after a
+// crash of this process: its caller must acknowledge its own work (the
+// event) only once stored was called with nil.
+func (d *Dispatcher) Reserve(ctx context.Context, inv *actions.Invocation) (start func(stored func(error)), cancel func()) {
+	r := d.now.Load()
+	if r == nil {
+		return nil, nil
+	}
+	return r.Reserve(ctx, inv, d.place.alone(ctx))
 }
 
 // activateSequence runs a sequence in the background, so that it finishes

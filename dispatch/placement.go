@@ -60,6 +60,12 @@ func (p *placer) view(ctx context.Context) []hub.Load {
 	return p.invokers
 }
 
+// alone reports whether fewer than two invokers advertise themselves, so
+// that everything goes to the shared queue (subject).
+func (p *placer) alone(ctx context.Context) bool {
+	return p == nil || p.members == nil || len(p.view(ctx)) < 2
+}
+
 // subject is where inv goes: the home queue of the invoker that keeps warm
 // containers of its action (the most of them) and has a free slot; else
 // that of its home invoker, the first by rendezvous hashing of the action

@@ -13,12 +13,14 @@ import (
 
 // finished is an activation whose record was handed to the store (stored
 // tells when it has it) and whose invocation is yet to be acknowledged:
-// msg, nil for one run off the queue (RunNow), and beat, nil with it.
+// msg, nil for one run off the queue (RunNow, Reserve), and beat, nil
+// with it. onStored, if set, is told how storing the record ended.
 type finished struct {
-	msg    jetstream.Msg
-	inv    *actions.Invocation
-	stored *actions.Pending
-	beat   *heartbeat
+	msg      jetstream.Msg
+	inv      *actions.Invocation
+	stored   *actions.Pending
+	beat     *heartbeat
+	onStored func(error)
 }
 
 // maxSlowWriters bounds the records written again at once (committer.slow):
@@ -130,6 +132,9 @@ func (c *committer) ack(ctx context.Context, f finished, err error) {
 		}
 	}
 	iv.running.remove(f.inv.ActivationID)
+	if f.onStored != nil {
+		f.onStored(err)
+	}
 	if f.inv.PayloadRef != "" {
 		// Done with: what a failed delete leaves expires with hub.ParamsTTL.
 		if err := hub.DropParams(context.WithoutCancel(ctx), iv.js, f.inv.PayloadRef); err != nil {

@@ -11,7 +11,11 @@
 // once their records are stored, many at a time. A blocking call of this
 // process's API whose action has a container warm and free here does not
 // take the queue: the dispatcher hands it over (RunNow), and it runs and is
-// recorded as a queued one is, with nothing to acknowledge. The Pool's files split its work: pool.go acquires and
+// recorded as a queued one is, with nothing to acknowledge. So does a
+// rule's activation that the rule engine reserves (Reserve) on a container
+// warm here, free or, on one machine, busy: it waits in the container's
+// line as a queued one would, and the engine starts it once its event's
+// writes are stored. The Pool's files split its work: pool.go acquires and
 // releases warm containers, pool_line.go queues the requests that must
 // wait and starts containers for them, pool_stem.go keeps the stem cells,
 // pool_idle.go pauses and removes idle containers, poolview.go answers,

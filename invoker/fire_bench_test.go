@@ -43,7 +43,6 @@ type fireRig struct {
 // limits.concurrency conc. Everything stops when b ends.
 func newFireRig(b *testing.B, fanout int, code string, conc int) *fireRig {
 	b.Helper()
-	ctx := context.Background()
 	s := newStack(b, stackOptions{})
 	a := s.put(b, action{name: "noop", code: code, limits: func(l *actions.Limits) { l.Concurrency = conc }})
 	if rec := s.invoke(b, "", a, ""); rec.Response.StatusCode != actions.StatusSuccess {
@@ -52,26 +51,44 @@ func newFireRig(b *testing.B, fanout int, code string, conc int) *fireRig {
 	l := warmLease(b, s, a)
 	container := l.Container().ID()
 	s.pool.Release(l, true)
+	startRuleEngine(b, s, "noop", fanout)
+	return &fireRig{stack: s, a: a, container: container}
+}
+
+// startRuleEngine puts trigger t of namespace guest, whose fanout rules
+// all invoke guest's action, and runs a rule engine on s until tb ends,
+// once its consumer of the events exists.
+func startRuleEngine(tb testing.TB, s *stack, action string, fanout int) {
+	tb.Helper()
+	ctx := context.Background()
 	js := s.hub.JetStream()
 	rs, err := rules.OpenStore(ctx, js)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	t := &rules.Trigger{Namespace: "guest", Name: "t", Version: actions.InitialVersion, Rules: map[string]rules.Link{}}
 	for i := range fanout {
-		t.Rules[fmt.Sprintf("guest/r%d", i)] = rules.Link{Action: rules.Ref{Path: "guest", Name: "noop"}, Status: rules.StatusActive}
+		t.Rules[fmt.Sprintf("guest/r%d", i)] = rules.Link{Action: rules.Ref{Path: "guest", Name: action}, Status: rules.StatusActive}
 	}
 	if _, err := rs.PutTrigger(ctx, t, 0); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	engCtx, stop := context.WithCancel(ctx)
 	engDone := make(chan error, 1)
 	go func() { engDone <- engine.New(js, rs, s.store, s.disp, s.records, nil).Run(engCtx) }()
-	b.Cleanup(func() { stop(); <-engDone })
-	return &fireRig{stack: s, a: a, container: container}
+	tb.Cleanup(func() { stop(); <-engDone })
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := js.Consumer(ctx, hub.EventsStream, hub.RulesConsumer)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the rule engine's consumer: %v", err)
+		}
+	}
 }
 
 // fire puts event id on trigger t.

@@ -133,11 +133,18 @@ type Invoker struct {
 	homeReady atomic.Bool
 	members   Members
 	commits   *committer
-	// now are the blocking calls of this process run off the queue
-	// (RunNow); they are taken while open, until the invoker stops.
-	nowMu   sync.Mutex
-	nowOpen bool
-	now     workers.Group // keeps its goroutines' grown stacks from call to call
+	// now are the activations of this process run off the queue: its
+	// blocking calls (RunNow) and what it reserved (Reserve); they are
+	// taken while open, until the invoker stops. reserved counts the
+	// reservations until they are given back or their runs end.
+	nowMu    sync.Mutex
+	nowOpen  bool
+	now      workers.Group // keeps its goroutines' grown stacks from call to call
+	reserved sync.WaitGroup
+	inLine   atomic.Int32 // the reserved that wait in a line of the pool
+	// stopping ends when Run's context does: a reserved run still in line
+	// then gives up (reservation.takeInLine).
+	stopping context.Context
 }
 
 // New returns an invoker; Run starts it.
@@ -158,8 +165,10 @@ func New(h *hub.Hub, pool *Pool, code CodeStore, records RecordStore, images Ima
 }
 
 // Run consumes invocations until ctx ends, then waits for the activations
-// in flight to finish.
+// in flight to finish; the reserved ones (Reserve) still waiting in line
+// for a container are given up.
 func (iv *Invoker) Run(ctx context.Context) error {
+	iv.stopping = ctx
 	st, err := bindQueue(ctx, iv.js) // provisioned by serve (hub.OpenInvocations)
 	if err != nil {
 		return err
@@ -218,6 +227,7 @@ func (iv *Invoker) Run(ctx context.Context) error {
 	defer func() {
 		wg.Wait()
 		iv.openNow(false)
+		iv.reserved.Wait() // their runs still need iv.now
 		iv.now.Wait()
 		close(stopCommits)
 		<-committed
@@ -256,31 +266,145 @@ func (iv *Invoker) Run(ctx context.Context) error {
 // the queue's consumer bounds, and a run after a crash of this process,
 // whose caller is gone with it. Built-in actions take the queue.
 func (iv *Invoker) RunNow(ctx context.Context, inv *actions.Invocation) bool {
-	if inv.PayloadRef != "" || inv.Action.Exec.Kind == actions.KindSequence || iv.opts.Local == nil {
+	if iv.opts.Local == nil {
 		return false
 	}
-	if _, ok := iv.builtinOf(&inv.Action); ok {
+	r := iv.reserve(ctx, inv, false)
+	if r == nil {
 		return false
+	}
+	r.start(nil)
+	return true
+}
+
+// reservation is an invocation that will run here, off the queue, once
+// its caller starts it (Reserve): on lease, a container claimed for it, or
+// else in the line of its action's warm containers (inLine); cancel gives
+// it up. The invoker does not stop before one or the other.
+type reservation struct {
+	iv     *Invoker
+	ctx    context.Context
+	inv    actions.Invocation // its own: the run sets TraceParent
+	lease  *Lease
+	inLine bool
+}
+
+// Reserve takes inv to run here, off the queue, once its caller starts it
+// (the rule engine starts a rule's activation once its event's other
+// writes are stored): on a container of its action warm and free now,
+// which it claims, or, with wait, when a warm container of the action here
+// is busy, in the action's line (what the queue's consumer would do with
+// it on one machine), as long as fewer than maxInLine wait so.
+// It takes nothing, and start and cancel are nil, when no such container
+// is here, the action is a sequence or built in, its parameters travel by
+// reference, inv runs here already, or the invoker stops. Otherwise the
+// caller must call one of them, once: start runs inv and calls stored, if
+// not nil, with nil once its record is stored, or with why it was not;
+// cancel gives it up. A reserved run is recorded as a queued one is, with
+// nothing to acknowledge.
+func (iv *Invoker) Reserve(ctx context.Context, inv *actions.Invocation, wait bool) (start func(stored func(error)), cancel func()) {
+	if r := iv.reserve(ctx, inv, wait); r != nil {
+		return r.start, r.cancel
+	}
+	return nil, nil
+}
+
+// maxInLine bounds the reserved runs that wait in a line of the pool
+// (Reserve with wait). The rule engine, which reserves them, holds their
+// events unacknowledged, at most 1000 (its consumer's MaxAckPending), so
+// this binds only events with several rules; past it they take the queue.
+const maxInLine = 1024
+
+func (iv *Invoker) reserve(ctx context.Context, inv *actions.Invocation, wait bool) *reservation {
+	if inv.PayloadRef != "" || inv.Action.Exec.Kind == actions.KindSequence {
+		return nil
+	}
+	if _, ok := iv.builtinOf(&inv.Action); ok {
+		return nil
 	}
 	// Claimed here, not when the run asks the pool: calls that arrive
 	// together would all see it free, and all but one wait for it here
 	// instead of taking the queue.
-	lease := iv.pool.TryWarm(ctx, warmKey(inv))
+	key := warmKey(inv)
+	lease := iv.pool.TryWarm(ctx, key)
+	inLine := false
 	if lease == nil {
-		return false
+		if !wait || iv.inLine.Load() >= maxInLine || !iv.pool.HasWarm(key) {
+			return nil
+		}
+		inLine = true
 	}
 	iv.nowMu.Lock()
 	defer iv.nowMu.Unlock()
-	if !iv.nowOpen || !iv.running.add(inv.ActivationID) { // stopping, or (never from Call) running already
-		iv.pool.releaseUnused(lease)
-		return false
+	if !iv.nowOpen || !iv.running.add(inv.ActivationID) { // stopping, or running already
+		if lease != nil {
+			iv.pool.releaseUnused(lease)
+		}
+		return nil
 	}
-	own := *inv                      // the caller keeps its own: the run sets TraceParent
-	ctx = context.WithoutCancel(ctx) // the run outlives a caller that stops waiting
+	iv.reserved.Add(1)
+	if inLine {
+		iv.inLine.Add(1)
+	}
+	// The run outlives a caller that stops waiting.
+	return &reservation{iv: iv, ctx: context.WithoutCancel(ctx), inv: *inv, lease: lease, inLine: inLine}
+}
+
+func (r *reservation) start(stored func(error)) {
+	iv := r.iv
+	iv.nowMu.Lock() // Go is not safe beside the Wait of a stopping invoker
+	defer iv.nowMu.Unlock()
 	iv.now.Go(func() {
-		iv.commits.add(finished{inv: &own, stored: iv.handle(ctx, &own, lease)})
+		defer r.end()
+		if r.inLine && !r.takeInLine() {
+			iv.running.remove(r.inv.ActivationID)
+			release(r.ctx, iv.opts.Slots, &r.inv, iv.log)
+			if stored != nil {
+				stored(errStopping)
+			}
+			return
+		}
+		iv.commits.add(finished{inv: &r.inv, stored: iv.handle(r.ctx, &r.inv, r.lease), onStored: stored})
 	})
+}
+
+// errStopping is why a reserved run that waited in line did not start:
+// the invoker stops. It has no record; whoever reserved it runs it again.
+var errStopping = errors.New("the invoker stopped before the activation got a container")
+
+// takeInLine waits in the line of the action's containers for one, until
+// the invoker stops, and reports false if it stopped first: a run that
+// has not started is given back then, not waited for, as the queue's
+// consumer leaves what it has not taken. A container that cannot be had
+// for another reason is left to the run, which records why.
+func (r *reservation) takeInLine() bool {
+	iv, a := r.iv, &r.inv.Action
+	spec, err := iv.spec(r.ctx, a)
+	if err != nil {
+		return true
+	}
+	req := Request{Key: warmKey(&r.inv), Spec: spec, Concurrency: a.Limits.Concurrency}
+	lease, err := iv.acquire(iv.stopping, &r.inv, req)
+	if err != nil {
+		return iv.stopping.Err() == nil
+	}
+	r.lease = lease
 	return true
+}
+
+func (r *reservation) cancel() {
+	if r.lease != nil {
+		r.iv.pool.releaseUnused(r.lease)
+	}
+	r.iv.running.remove(r.inv.ActivationID)
+	r.end()
+}
+
+func (r *reservation) end() {
+	if r.inLine {
+		r.iv.inLine.Add(-1)
+	}
+	r.iv.reserved.Done()
 }
 
 // openNow opens or closes RunNow.

@@ -303,6 +303,20 @@ func (p *Pool) TryWarm(ctx context.Context, key string) *Lease {
 	return p.leased(ctx, c, false)
 }
 
+// HasWarm reports whether key has a container here that ran /init, free
+// or not: an activation that waits in key's line (Acquire) is then served
+// by a warm container as soon as one frees, not only by a cold start.
+func (p *Pool) HasWarm(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.warm[key] {
+		if c.initialized && !c.dead {
+			return true
+		}
+	}
+	return false
+}
+
 // awaitInit waits until the container that another activation is
 // initializing is ready. It reports false, having given back the claimed
 // slot, when /init failed or ctx ended first.

@@ -18,6 +18,18 @@
 // then their invocations and trigger records together (hub.Batch, a group
 // commit), and acknowledges each event once its own writes are stored.
 //
+// A rule whose action has a container warm on the invoker of this process
+// runs there instead of taking the queue (LocalRunner,
+// dispatch.Dispatcher.Reserve): reserved while the batch is planned,
+// started once the event's other writes are stored, given up if they
+// failed. Its event is then acknowledged only once the action's record is
+// stored, and told meanwhile that it is worked on: the event stands for
+// the invocation the queue would have kept. A redelivered event (its
+// process died, or a record's write failed) runs no rule whose record
+// is stored; one that was running when its process died runs again, as a
+// queued invocation would. This saves a fire the queue's write, delivery
+// and acknowledgement.
+//
 // Feed events over their namespace's firesPerMinute (SetThrottle) are not
 // dropped: they go back to the stream, unacknowledged, until the next
 // minute. While they wait they count against the consumer's pending

@@ -32,6 +32,20 @@ type Activator interface {
 	Activate(ctx context.Context, inv *actions.Invocation, wait time.Duration) (*actions.Activation, error)
 }
 
+// LocalRunner is an Activator that can also run an invocation on the
+// invoker of this process, where its action has a container warm, instead
+// of queuing it (*dispatch.Dispatcher, dispatch.Dispatcher.Reserve): start
+// and cancel are nil when it takes none.
+type LocalRunner interface {
+	Reserve(ctx context.Context, inv *actions.Invocation) (start func(stored func(error)), cancel func())
+}
+
+// recordReader reads a stored record (*actions.ActivationStore): a
+// redelivered event runs no rule whose activation is recorded already.
+type recordReader interface {
+	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
+}
+
 // RecordStore keeps activation records (*actions.ActivationStore).
 type RecordStore interface {
 	// PutIn stores a as a write of batch b, with the batch's
@@ -237,7 +251,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	cons, err := hub.OpenConsumer(ctx, st, jetstream.ConsumerConfig{
 		Durable:       engineConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		AckWait:       eventAckWait,
 		MaxAckPending: 1000,
 	}, e.log)
 	if err != nil {
@@ -362,10 +376,15 @@ func (e *Engine) start(ctx context.Context, f *firing, writes *hub.Batch) error 
 }
 
 // finish ends f's turn once its writes are stored (or failed): its outcome
-// published, and the event acknowledged, held back (throttled) or handed
-// back for redelivery.
+// published, the rules reserved here started (or, when it failed, given
+// back), and the event acknowledged, held back (throttled) or handed back
+// for redelivery; with rules run here, once their records are stored.
 func (e *Engine) finish(f *firing) {
 	msg, err := f.msg, f.err
+	if err != nil {
+		e.giveBack(f.here)
+		f.here = nil
+	}
 	if err == nil && f.outcome {
 		e.publishOutcome(f.ns, f.t.Name, f.triggerID, f.ev, f.results)
 	}
@@ -375,6 +394,16 @@ func (e *Engine) finish(f *firing) {
 	if f.observed != nil {
 		f.observed(outcomesOf(f.results), err)
 	}
+	if len(f.here) > 0 {
+		e.runHere(msg, f.here)
+		return
+	}
+	e.settle(msg, err)
+}
+
+// settle acknowledges msg, holds it back (throttled) or hands it back for
+// redelivery, as err says.
+func (e *Engine) settle(msg jetstream.Msg, err error) {
 	var held *throttledError
 	switch {
 	case errors.As(err, &held):
@@ -386,6 +415,65 @@ func (e *Engine) finish(f *firing) {
 	default:
 		_ = msg.Ack()
 	}
+}
+
+// eventAckWait is how long JetStream waits for the engine to acknowledge
+// an event before it delivers it again; while rules of the event run
+// here, the engine tells it every third of that that it works on it.
+const eventAckWait = 30 * time.Second
+
+// runHere starts the activations reserved here for msg's rules, and
+// acknowledges msg once all their records are stored, or hands it back if
+// one was not: its redelivery runs again only the rules whose records are
+// missing (dispatch). Meanwhile JetStream is told that msg is worked on.
+func (e *Engine) runHere(msg jetstream.Msg, here []reserved) {
+	var mu sync.Mutex
+	left, failed := len(here), error(nil)
+	var beat *time.Timer
+	mu.Lock() // the heartbeat's first tick waits for beat to be set
+	beat = time.AfterFunc(eventAckWait/3, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if left > 0 {
+			_ = msg.InProgress()
+			beat.Reset(eventAckWait / 3)
+		}
+	})
+	mu.Unlock()
+	for _, r := range here {
+		r.start(func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && failed == nil {
+				failed = fmt.Errorf("record of activation %s: %w", r.inv.ActivationID, err)
+			}
+			if left--; left == 0 {
+				beat.Stop()
+				e.settle(msg, failed)
+			}
+		})
+	}
+}
+
+// giveBack cancels reservations that will not run, with their
+// concurrency slots.
+func (e *Engine) giveBack(here []reserved) {
+	for _, r := range here {
+		r.cancel()
+		if r.inv.Slot {
+			if err := e.throttle.Release(context.Background(), r.inv.Namespace); err != nil {
+				e.log.Warn("release concurrency slot", "activation_id", r.inv.ActivationID, "err", err)
+			}
+		}
+	}
+}
+
+// reserved is a rule's activation that runs in this process once its
+// event's writes are stored (LocalRunner).
+type reserved struct {
+	inv    *actions.Invocation
+	start  func(stored func(error))
+	cancel func()
 }
 
 // firing is one event on its way through handleBatch.
@@ -421,8 +509,13 @@ type firing struct {
 	// followups.
 	handled chan struct{}
 
-	// Set by take for claimed.
-	claim *hub.Claiming
+	// Set by take for claimed; redelivered, whether JetStream delivered
+	// the event before.
+	claim       *hub.Claiming
+	redelivered bool
+	// here are the rules' activations reserved in this process, started
+	// by finish (runHere).
+	here []reserved
 	// Set by start and record: results, one per rule; writes, the
 	// event's, to wait for; outcome, whether to publish the outcome once
 	// they are stored; observed, the observer's end of the event.
@@ -473,6 +566,7 @@ func (e *Engine) take(ctx context.Context, lk lookups, f *firing, claims *hub.Ba
 	}
 	h := msg.Headers()
 	f.lk, f.ns, f.t, f.ev, f.storedAt, f.fromAPI = lk, ns, t, ev, meta.Timestamp, h.Get(hub.HeaderActivationID) != ""
+	f.redelivered = meta.NumDelivered > 1
 	f.triggerID, f.subject, f.apiKey, f.traceparent = h.Get(hub.HeaderActivationID), h.Get(hub.HeaderSubject),
 		h.Get(hub.HeaderAPIKey), hub.TraceParent(ev) // the key is set by API fires only
 	if !actions.IsActivationID(f.triggerID) {
@@ -636,6 +730,15 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 	for i := range f.steps {
 		st := &f.steps[i]
 		if inv := st.inv; inv != nil {
+			if st.delivery == nil {
+				if ran, err := e.ranBefore(ctx, f, inv); err != nil {
+					return nil, err
+				} else if ran {
+					st.res.Success, st.res.ActivationID, st.res.outcome = true, inv.ActivationID, rules.OutcomeActivated
+					*results = append(*results, st.res)
+					continue
+				}
+			}
 			if over, err := e.admit(ctx, inv, st.delivery == nil); err != nil {
 				return nil, err
 			} else if over != nil {
@@ -652,6 +755,10 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 				err = e.startDelivery(ctx, &delivery{policy: *st.delivery, inv: *inv, triggerID: f.triggerID,
 					rule: st.res.Rule, action: st.res.Action, ev: f.ev, hops: f.hops, trigger: f.t.Name, handled: f.handled})
 			default:
+				if r, ok := e.reserve(ctx, inv); ok {
+					f.here = append(f.here, r)
+					break
+				}
 				var stored func() error
 				if stored, err = e.activator.Queue(ctx, writes, inv); err == nil {
 					queued = append(queued, func(context.Context) error { return stored() })
@@ -660,7 +767,7 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 			if err != nil {
 				return nil, err
 			}
-			if inv.Slot { // queued: whoever completes it gives its slot back
+			if inv.Slot { // queued or reserved: whoever completes it gives its slot back
 				slots = slots[:len(slots)-1]
 			}
 			st.res.Success, st.res.ActivationID, st.res.outcome = true, inv.ActivationID, rules.OutcomeActivated
@@ -669,6 +776,45 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 		*results = append(*results, st.res)
 	}
 	return queued, nil
+}
+
+// ranBefore reports whether inv, a rule's activation for a redelivered
+// event, is recorded already: run here (reserve) by an earlier delivery,
+// whose acknowledgement was lost (the process stopped, say). One queued
+// then need not be looked up, as the queue drops a duplicate, but is as
+// cheaply, and this holds past the queue's duplicate window too.
+func (e *Engine) ranBefore(ctx context.Context, f *firing, inv *actions.Invocation) (bool, error) {
+	rr, ok := e.records.(recordReader)
+	if !f.redelivered || !ok {
+		return false, nil
+	}
+	switch _, err := rr.Get(ctx, inv.Namespace, inv.ActivationID); {
+	case err == nil:
+		e.log.Info("rule's activation ran before the event's redelivery", "activation_id", inv.ActivationID)
+		return true, nil
+	case errors.Is(err, hub.ErrNotFound):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+// reserve claims, when the activator runs invocations in this process too
+// (LocalRunner), a container warm and free there now for inv, which then
+// runs once the event's writes are stored instead of taking the queue.
+// That saves the queue's write, its delivery and its acknowledgement; the
+// event, acknowledged only once inv's record is stored, is what survives
+// a crash meanwhile, as the queued invocation does otherwise.
+func (e *Engine) reserve(ctx context.Context, inv *actions.Invocation) (reserved, bool) {
+	lr, ok := e.activator.(LocalRunner)
+	if !ok {
+		return reserved{}, false
+	}
+	start, cancel := lr.Reserve(ctx, inv)
+	if start == nil {
+		return reserved{}, false
+	}
+	return reserved{inv: inv, start: start, cancel: cancel}, true
 }
 
 // admit counts inv against its namespace's invocationsPerMinute and, with

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/dispatch"
@@ -36,6 +37,20 @@ func (f *flakyRecords) PutIn(b *hub.Batch, a *actions.Activation, enc []byte) fu
 	return f.ActivationStore.PutIn(b, a, enc)
 }
 
+// openQueueAndRecords opens the invocation queue and the activation store
+// on js.
+func openQueueAndRecords(t *testing.T, js jetstream.JetStream) *actions.ActivationStore {
+	t.Helper()
+	if _, err := hub.OpenInvocations(t.Context(), js); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := actions.OpenActivationStore(t.Context(), js, actions.ActivationRetention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
 // TestEngineBatchAcksEachEvent: events processed in the same batches, with
 // the production dispatcher and record store, are acknowledged each once
 // its own writes are stored. The events whose trigger record failed come
@@ -45,13 +60,7 @@ func TestEngineBatchAcksEachEvent(t *testing.T) {
 	ctx := t.Context()
 	h, acts, store := testStores(t, "echo")
 	js := h.JetStream()
-	if _, err := hub.OpenInvocations(ctx, js); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := actions.OpenActivationStore(ctx, js, actions.ActivationRetention{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := openQueueAndRecords(t, js)
 	putTrigger(t, store, "good", "echo", nil)
 	putTrigger(t, store, "bad", "echo", nil)
 	flaky := &flakyRecords{ActivationStore: recs, failing: "bad", tries: map[string]int{}}
