@@ -357,6 +357,20 @@ func (s *ActivationStore) Get(ctx context.Context, ns, id string) (*Activation, 
 	return a, nil
 }
 
+// Has reports whether activation id of namespace ns has a record, without
+// decoding it.
+func (s *ActivationStore) Has(ctx context.Context, ns, id string) (bool, error) {
+	_, err := s.stream.GetLastMsgForSubject(ctx, activationsPrefix+"."+hub.EncodeToken(ns)+".*."+hub.EncodeToken(id))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("get activation %s: %w", id, err)
+	}
+}
+
 // RerunParams returns the parameters kept on the message of activation
 // id's record (PutAsyncKeeping), or hub.ErrParamsNotKept: they may be in
 // hub.RerunParams' bucket instead.

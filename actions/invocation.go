@@ -1,6 +1,16 @@
 package actions
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"errors"
+)
+
+// ErrNotStarted is what an invoker reports of an invocation it took to run
+// off the queue (the rule engine's, dispatch.Dispatcher.Reserve) and gave
+// up before it started, because it stops: it has no record, and its
+// concurrency slot (Slot) is still held for it, so whoever reserved it
+// queues it instead.
+var ErrNotStarted = errors.New("the invoker stopped before the activation got a container")
 
 // Invocation asks an invoker to run an action once. The controller builds
 // it when an action is invoked or a rule fires; it travels through the hub's

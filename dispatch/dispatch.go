@@ -214,18 +214,20 @@ func (d *Dispatcher) Queue(ctx context.Context, b *hub.Batch, inv *actions.Invoc
 // Reserve takes inv to run on this process's invoker (RunLocally), for
 // the rule engine to run it there once its event's writes are stored
 // instead of queuing it: start runs it and calls stored once its record
-// is stored; cancel gives it up. Both are nil when there is no invoker
-// here, or it has no container of the action warm and free now, or, with
-// no other invoker in the cluster (where the queue would bring inv to this
-// one), busy but warm. An activation run so is not run again after a
-// crash of this process: its caller must acknowledge its own work (the
-// event) only once stored was called with nil.
+// is stored (invoker.Invoker.Reserve); cancel gives it up. It does so only
+// when that invoker is the only one (alone), where the queue would bring
+// inv to it anyway, and has a container of the action warm, free now or
+// busy: with other invokers, placement decides, and only the queue knows
+// whether another controller took the same invocation. Else start and
+// cancel are nil. An activation run so is not run again after a crash of
+// this process: its caller must acknowledge its own work (the event) only
+// once stored was called.
 func (d *Dispatcher) Reserve(ctx context.Context, inv *actions.Invocation) (start func(stored func(error)), cancel func()) {
 	r := d.now.Load()
-	if r == nil {
+	if r == nil || !d.place.alone(ctx) {
 		return nil, nil
 	}
-	return r.Reserve(ctx, inv, d.place.alone(ctx))
+	return r.Reserve(ctx, inv, true)
 }
 
 // activateSequence runs a sequence in the background, so that it finishes

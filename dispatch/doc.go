@@ -16,11 +16,11 @@
 // dispatcher runs the sequence and waits for each component in this
 // process, so a crash ends it either way.
 //
-// A rule's activation skips the queue the same way (Reserve), when this
-// process's invoker has a container of the action warm, free now or, with
-// no other invoker in the cluster, busy: the rule engine starts it once its
-// event's writes are stored, and acknowledges the event, which stands for
-// the invocation, once the record is stored.
+// A rule's activation skips the queue the same way (Reserve) when this
+// process's invoker is the only one and has a container of the action
+// warm, free now or busy: the rule engine starts it once its event's
+// writes are stored, and acknowledges the event, which stands for the
+// invocation, once the record is stored.
 //
 // Parameters too large for the queue's message travel by reference: the
 // Dispatcher stores them (hub.StoreParams), the invoker reads them right

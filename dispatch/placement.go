@@ -22,6 +22,7 @@ type placer struct {
 	mu       sync.Mutex
 	at       time.Time
 	invokers []hub.Load // live invokers with a home queue
+	read     bool       // invokers was read at least once
 	// running is, by home queue, the blocking invocations this placer sent
 	// there that have not completed; queued the others sent there since the
 	// view was refreshed (their completion is not seen here, so they count
@@ -55,15 +56,23 @@ func (p *placer) view(ctx context.Context) []hub.Load {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
-		p.invokers, p.queued = inv, nil
+		p.invokers, p.queued, p.read = inv, nil, true
 	}
 	return p.invokers
 }
 
-// alone reports whether fewer than two invokers advertise themselves, so
-// that everything goes to the shared queue (subject).
+// alone reports whether at most one invoker advertises itself: with an
+// invoker in this process, that is the one the queue brings everything
+// to. Until the advertisements could be read once, it is not taken to be
+// alone.
 func (p *placer) alone(ctx context.Context) bool {
-	return p == nil || p.members == nil || len(p.view(ctx)) < 2
+	if p == nil || p.members == nil {
+		return true
+	}
+	n := len(p.view(ctx))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.read && n < 2
 }
 
 // subject is where inv goes: the home queue of the invoker that keeps warm

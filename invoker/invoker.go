@@ -299,8 +299,10 @@ type reservation struct {
 // is here, the action is a sequence or built in, its parameters travel by
 // reference, inv runs here already, or the invoker stops. Otherwise the
 // caller must call one of them, once: start runs inv and calls stored, if
-// not nil, with nil once its record is stored, or with why it was not;
-// cancel gives it up. A reserved run is recorded as a queued one is, with
+// not nil, with nil once its record is stored, with actions.ErrNotStarted
+// when the invoker stopped while it waited in line (it did not run, and
+// its concurrency slot is the caller's again), or with why its record was
+// not stored; cancel gives it up. A reserved run is recorded as a queued one is, with
 // nothing to acknowledge.
 func (iv *Invoker) Reserve(ctx context.Context, inv *actions.Invocation, wait bool) (start func(stored func(error)), cancel func()) {
 	if r := iv.reserve(ctx, inv, wait); r != nil {
@@ -310,10 +312,11 @@ func (iv *Invoker) Reserve(ctx context.Context, inv *actions.Invocation, wait bo
 }
 
 // maxInLine bounds the reserved runs that wait in a line of the pool
-// (Reserve with wait). The rule engine, which reserves them, holds their
-// events unacknowledged, at most 1000 (its consumer's MaxAckPending), so
-// this binds only events with several rules; past it they take the queue.
-const maxInLine = 1024
+// (Reserve with wait); past it they take the queue. The rule engine,
+// which reserves them, holds their events unacknowledged, at most 1000
+// (its consumer's MaxAckPending): half of that is left to the events of
+// other triggers, which would wait behind a busy action's otherwise.
+const maxInLine = 500
 
 func (iv *Invoker) reserve(ctx context.Context, inv *actions.Invocation, wait bool) *reservation {
 	if inv.PayloadRef != "" || inv.Action.Exec.Kind == actions.KindSequence {
@@ -358,9 +361,10 @@ func (r *reservation) start(stored func(error)) {
 		defer r.end()
 		if r.inLine && !r.takeInLine() {
 			iv.running.remove(r.inv.ActivationID)
-			release(r.ctx, iv.opts.Slots, &r.inv, iv.log)
 			if stored != nil {
-				stored(errStopping)
+				stored(actions.ErrNotStarted) // its slot goes with it
+			} else {
+				release(r.ctx, iv.opts.Slots, &r.inv, iv.log)
 			}
 			return
 		}
@@ -368,15 +372,12 @@ func (r *reservation) start(stored func(error)) {
 	})
 }
 
-// errStopping is why a reserved run that waited in line did not start:
-// the invoker stops. It has no record; whoever reserved it runs it again.
-var errStopping = errors.New("the invoker stopped before the activation got a container")
-
 // takeInLine waits in the line of the action's containers for one, until
 // the invoker stops, and reports false if it stopped first: a run that
-// has not started is given back then, not waited for, as the queue's
-// consumer leaves what it has not taken. A container that cannot be had
-// for another reason is left to the run, which records why.
+// has not started is given back then (actions.ErrNotStarted), not waited
+// for, as the queue's consumer leaves what it has not taken. A container
+// that cannot be had for another reason is left to the run, which tries
+// again and records why.
 func (r *reservation) takeInLine() bool {
 	iv, a := r.iv, &r.inv.Action
 	spec, err := iv.spec(r.ctx, a)
@@ -384,11 +385,9 @@ func (r *reservation) takeInLine() bool {
 		return true
 	}
 	req := Request{Key: warmKey(&r.inv), Spec: spec, Concurrency: a.Limits.Concurrency}
-	lease, err := iv.acquire(iv.stopping, &r.inv, req)
-	if err != nil {
+	if r.lease, err = iv.pool.Acquire(iv.stopping, req); err != nil {
 		return iv.stopping.Err() == nil
 	}
-	r.lease = lease
 	return true
 }
 
@@ -445,7 +444,10 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 	if !iv.running.add(inv.ActivationID) {
 		// JetStream delivered it again while it runs here: heartbeats were
 		// lost (its stream's leader changed, say). The run under way
-		// acknowledges it, by stream sequence, for both deliveries.
+		// acknowledges it, by stream sequence, for both deliveries. (Or it
+		// runs here off the queue, reserved for a rule, and another
+		// controller queued it too: then a later delivery of this one
+		// finds its record.)
 		iv.log.Info("redelivered invocation is running here", "activation_id", inv.ActivationID)
 		return
 	}

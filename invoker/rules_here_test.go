@@ -126,7 +126,7 @@ func TestStoppingInvokerWaitsForWhatItReserved(t *testing.T) {
 // (the rule engine, whose event is then delivered again) runs it later,
 // as the queue keeps what its consumer had not taken.
 func TestStoppingInvokerGivesUpRunsStillInLine(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t, stackOptions{pool: invokerPool(actions.DefaultMemoryMB)}) // room for one container: the line starts no other
 	a := s.put(t, action{name: "slower", code: `function main() { return new Promise(r => setTimeout(() => r({ ok: true }), 1500)); }`})
 	if rec := s.invoke(t, "", a, ""); rec.Response.StatusCode != actions.StatusSuccess {
 		t.Fatalf("warm up: %s", rec.Response.Result)
@@ -153,8 +153,8 @@ func TestStoppingInvokerGivesUpRunsStillInLine(t *testing.T) {
 	}
 	select {
 	case err := <-waitStored:
-		if err == nil {
-			t.Error("the activation waiting in line was recorded, want it given up")
+		if !errors.Is(err, actions.ErrNotStarted) {
+			t.Errorf("the activation waiting in line ended with %v, want it given up: %v", err, actions.ErrNotStarted)
 		}
 	default:
 		t.Fatal("the invoker stopped before it said what became of the activation waiting in line")

@@ -40,10 +40,10 @@ type LocalRunner interface {
 	Reserve(ctx context.Context, inv *actions.Invocation) (start func(stored func(error)), cancel func())
 }
 
-// recordReader reads a stored record (*actions.ActivationStore): a
-// redelivered event runs no rule whose activation is recorded already.
+// recordReader tells whether a record is stored (*actions.ActivationStore):
+// a redelivered event runs no rule whose activation is recorded already.
 type recordReader interface {
-	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
+	Has(ctx context.Context, ns, id string) (bool, error)
 }
 
 // RecordStore keeps activation records (*actions.ActivationStore).
@@ -93,6 +93,11 @@ type Engine struct {
 	// trigger's DedupWindowAnnotation; Run opens it.
 	eventIDs    *hub.EventIDs
 	dedupWindow time.Duration
+
+	// running are the rules' activations that run here (runHere);
+	// stopped is Run's context, which ends when the engine stops.
+	running runsHere
+	stopped context.Context
 
 	// observer, if set, is told of every event (SetObserver).
 	observer Observer
@@ -236,6 +241,7 @@ func (e *Engine) ShareMirrors(c *actions.Cache) *Engine {
 // deliveries have finished or been abandoned (see Engine.deliver).
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.deliveries.stop()
+	e.stopped = ctx
 	wctx, stopWatches := context.WithCancel(ctx)
 	waitWatches := e.watchStores(wctx)
 	defer func() { stopWatches(); waitWatches() }()
@@ -419,13 +425,19 @@ func (e *Engine) settle(msg jetstream.Msg, err error) {
 
 // eventAckWait is how long JetStream waits for the engine to acknowledge
 // an event before it delivers it again; while rules of the event run
-// here, the engine tells it every third of that that it works on it.
-const eventAckWait = 30 * time.Second
+// here, the engine tells it every third of that that it works on it (a
+// variable for tests).
+var eventAckWait = 30 * time.Second
 
 // runHere starts the activations reserved here for msg's rules, and
-// acknowledges msg once all their records are stored, or hands it back if
-// one was not: its redelivery runs again only the rules whose records are
-// missing (dispatch). Meanwhile JetStream is told that msg is worked on.
+// acknowledges msg once each has ended: its record stored, or lost for
+// good (logged by the invoker, as for a queued invocation that is then
+// acknowledged), or, not started because the invoker stops, queued
+// instead. Only a failure to queue one hands msg back, whose redelivery
+// runs again only the rules whose records are missing (dispatch).
+// Meanwhile JetStream is told that msg is worked on, until the engine
+// stops (stopped): an event whose runs outlive it comes again after a
+// restart, and runs nothing that was recorded.
 func (e *Engine) runHere(msg jetstream.Msg, here []reserved) {
 	var mu sync.Mutex
 	left, failed := len(here), error(nil)
@@ -434,18 +446,34 @@ func (e *Engine) runHere(msg jetstream.Msg, here []reserved) {
 	beat = time.AfterFunc(eventAckWait/3, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if left > 0 {
+		if left > 0 && e.stopped.Err() == nil {
 			_ = msg.InProgress()
 			beat.Reset(eventAckWait / 3)
 		}
 	})
 	mu.Unlock()
 	for _, r := range here {
+		run := r.run
+		if run == nil {
+			run = e.running.begin(r.inv.ActivationID)
+		}
 		r.start(func(err error) {
+			own := r.run == nil // not the run of an earlier delivery, which it waits for
+			if own {
+				e.running.end(r.inv.ActivationID, run, err)
+			}
+			switch {
+			case !errors.Is(err, actions.ErrNotStarted):
+				err = nil // stored, or lost for good
+			case own:
+				err = e.queueInstead(r.inv)
+			default: // the earlier delivery queues it; this one comes again if it cannot
+				err = fmt.Errorf("activation %s: %w", r.inv.ActivationID, err)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && failed == nil {
-				failed = fmt.Errorf("record of activation %s: %w", r.inv.ActivationID, err)
+				failed = err
 			}
 			if left--; left == 0 {
 				beat.Stop()
@@ -455,12 +483,78 @@ func (e *Engine) runHere(msg jetstream.Msg, here []reserved) {
 	}
 }
 
+// queueInstead queues inv, reserved here and given up before it started
+// (the invoker stops), so that its event need not come again; the queue
+// drops it if a redelivery of the event queued it too. Its slot, if it
+// holds one, goes with it, or back when it cannot be queued.
+func (e *Engine) queueInstead(inv *actions.Invocation) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.activator.Activate(ctx, inv, 0); err != nil {
+		e.giveBack([]reserved{{inv: inv, cancel: func() {}}})
+		return fmt.Errorf("queue activation %s, given up here: %w", inv.ActivationID, err)
+	}
+	return nil
+}
+
+// runsHere are the rules' activations that run in this process, by id,
+// so that a redelivery of their event while they run waits for them
+// instead of running them again.
+type runsHere struct {
+	mu sync.Mutex
+	m  map[string]*hereRun
+}
+
+// hereRun is one of runsHere: done is closed when it ended, with err.
+type hereRun struct {
+	done chan struct{}
+	err  error
+}
+
+func (rs *runsHere) begin(id string) *hereRun {
+	r := &hereRun{done: make(chan struct{})}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.m == nil {
+		rs.m = map[string]*hereRun{}
+	}
+	rs.m[id] = r
+	return r
+}
+
+func (rs *runsHere) end(id string, r *hereRun, err error) {
+	rs.mu.Lock()
+	if rs.m[id] == r {
+		delete(rs.m, id)
+	}
+	rs.mu.Unlock()
+	r.err = err
+	close(r.done)
+}
+
+func (rs *runsHere) get(id string) *hereRun {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.m[id]
+}
+
+// waitFor is a reservation of an activation that runs here already, for
+// a redelivery of its event: it ends when that run does.
+func waitFor(inv *actions.Invocation, run *hereRun) reserved {
+	return reserved{inv: inv, run: run, cancel: func() {}, start: func(stored func(error)) {
+		go func() {
+			<-run.done
+			stored(run.err)
+		}()
+	}}
+}
+
 // giveBack cancels reservations that will not run, with their
-// concurrency slots.
+// concurrency slots (one that waits for a run of another took none).
 func (e *Engine) giveBack(here []reserved) {
 	for _, r := range here {
 		r.cancel()
-		if r.inv.Slot {
+		if r.inv.Slot && r.run == nil {
 			if err := e.throttle.Release(context.Background(), r.inv.Namespace); err != nil {
 				e.log.Warn("release concurrency slot", "activation_id", r.inv.ActivationID, "err", err)
 			}
@@ -469,11 +563,13 @@ func (e *Engine) giveBack(here []reserved) {
 }
 
 // reserved is a rule's activation that runs in this process once its
-// event's writes are stored (LocalRunner).
+// event's writes are stored (LocalRunner), or, with run, one that runs
+// here already (waitFor).
 type reserved struct {
 	inv    *actions.Invocation
 	start  func(stored func(error))
 	cancel func()
+	run    *hereRun
 }
 
 // firing is one event on its way through handleBatch.
@@ -731,6 +827,12 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 		st := &f.steps[i]
 		if inv := st.inv; inv != nil {
 			if st.delivery == nil {
+				if run := e.running.get(inv.ActivationID); run != nil { // its event came again while it runs
+					f.here = append(f.here, waitFor(inv, run))
+					st.res.Success, st.res.ActivationID, st.res.outcome = true, inv.ActivationID, rules.OutcomeActivated
+					*results = append(*results, st.res)
+					continue
+				}
 				if ran, err := e.ranBefore(ctx, f, inv); err != nil {
 					return nil, err
 				} else if ran {
@@ -788,15 +890,11 @@ func (e *Engine) ranBefore(ctx context.Context, f *firing, inv *actions.Invocati
 	if !f.redelivered || !ok {
 		return false, nil
 	}
-	switch _, err := rr.Get(ctx, inv.Namespace, inv.ActivationID); {
-	case err == nil:
+	ran, err := rr.Has(ctx, inv.Namespace, inv.ActivationID)
+	if ran {
 		e.log.Info("rule's activation ran before the event's redelivery", "activation_id", inv.ActivationID)
-		return true, nil
-	case errors.Is(err, hub.ErrNotFound):
-		return false, nil
-	default:
-		return false, err
 	}
+	return ran, err
 }
 
 // reserve claims, when the activator runs invocations in this process too

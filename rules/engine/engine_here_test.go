@@ -19,25 +19,24 @@ import (
 
 // hereActivator is the production dispatcher with an invoker in its
 // process (engine.LocalRunner) that takes every invocation: a run stores
-// the action's record, then tells the engine, after release is closed,
-// that it is stored, or the first time for failFirst that it is not.
+// the action's record, then, once release is closed, tells the engine
+// what tell says of it (nil: stored).
 type hereActivator struct {
 	*dispatch.Dispatcher
-	recs      *actions.ActivationStore
-	release   chan struct{}
-	failFirst bool
+	recs    *actions.ActivationStore
+	release chan struct{}
+	tell    func(id string) error
 
 	mu        sync.Mutex
 	started   map[string]int
 	cancelled map[string]int
-	told      map[string]int // how often the engine was told of a record
 }
 
 func newHereActivator(h *hub.Hub, acts *actions.Store, recs *actions.ActivationStore) *hereActivator {
 	release := make(chan struct{})
 	close(release)
 	return &hereActivator{Dispatcher: dispatch.New(h, acts, recs, nil), recs: recs, release: release,
-		started: map[string]int{}, cancelled: map[string]int{}, told: map[string]int{}}
+		tell: func(string) error { return nil }, started: map[string]int{}, cancelled: map[string]int{}}
 }
 
 func (a *hereActivator) Reserve(_ context.Context, inv *actions.Invocation) (func(func(error)), func()) {
@@ -47,15 +46,14 @@ func (a *hereActivator) Reserve(_ context.Context, inv *actions.Invocation) (fun
 		a.started[id]++
 		a.mu.Unlock()
 		go func() {
-			err := a.recs.Put(context.Background(), &actions.Activation{Namespace: inv.Namespace, Name: inv.Action.Name,
-				ActivationID: id, Response: actions.Response{StatusCode: actions.StatusSuccess}})
-			<-a.release
-			a.mu.Lock()
-			a.told[id]++
-			if a.failFirst && a.told[id] == 1 && err == nil {
-				err = errors.New("the record's write was not confirmed")
+			err := a.tell(id)
+			if !errors.Is(err, actions.ErrNotStarted) {
+				if perr := a.recs.Put(context.Background(), &actions.Activation{Namespace: inv.Namespace, Name: inv.Action.Name,
+					ActivationID: id, Response: actions.Response{StatusCode: actions.StatusSuccess}}); perr != nil {
+					err = perr
+				}
 			}
-			a.mu.Unlock()
+			<-a.release
 			stored(err)
 		}()
 	}
@@ -191,20 +189,86 @@ func TestRuleRunHereAcksTheEventOnceItsRecordIsStored(t *testing.T) {
 	}
 }
 
-// TestRuleRunHereWhoseRecordFailedRunsNotAgain: the event of a run whose
-// record's write was not confirmed goes back to the stream; its
-// redelivery finds the record stored after all, and runs nothing again.
-func TestRuleRunHereWhoseRecordFailedRunsNotAgain(t *testing.T) {
+// TestRuleRunHereWhoseRecordIsLostAcksItsEvent: a run here whose record
+// could not be stored for good ends its event as a queued invocation's
+// does: acknowledged (the invoker logged the loss), not delivered again to
+// run the action again and again.
+func TestRuleRunHereWhoseRecordIsLostAcksItsEvent(t *testing.T) {
 	var triggerRecords *countedRecords
 	r := newHereRig(t, func(s *actions.ActivationStore) engine.RecordStore {
 		triggerRecords = &countedRecords{ActivationStore: s, writes: map[string]int{}}
 		return triggerRecords
-	}, func(a *hereActivator) { a.failFirst = true })
+	}, func(a *hereActivator) {
+		a.tell = func(string) error { return errors.New("encode activation: the result is not JSON") }
+	})
 	id := r.fire(t, "e-1")
-	eventually(t, "the event delivered again", func() bool { return triggerRecords.most() == 2 })
+	r.settled(t)
+	time.Sleep(1500 * time.Millisecond) // a redelivery, a second after a hand-back, would be under way
 	r.settled(t)
 	if s, c := r.here.counts(id); s != 1 || c != 0 {
-		t.Errorf("run started %d times and given up %d times, want 1 and 0: the redelivery found its record", s, c)
+		t.Errorf("run started %d times and given up %d times, want 1 and 0", s, c)
+	}
+	if n := triggerRecords.most(); n != 1 {
+		t.Errorf("the event was processed %d times, want once", n)
+	}
+}
+
+// TestRuleGivenUpHereIsQueuedInstead: a run here that the invoker gave up
+// before it started (it stops) is queued, and its event acknowledged.
+func TestRuleGivenUpHereIsQueuedInstead(t *testing.T) {
+	r := newHereRig(t, func(s *actions.ActivationStore) engine.RecordStore { return s }, func(a *hereActivator) {
+		a.tell = func(string) error { return actions.ErrNotStarted }
+	})
+	id := r.fire(t, "e-1")
+	r.settled(t)
+	if n := r.queued(t); n != 1 {
+		t.Errorf("%d invocations queued, want the one given up", n)
+	}
+	if s, _ := r.here.counts(id); s != 1 {
+		t.Errorf("run started %d times, want once", s)
+	}
+}
+
+// TestRedeliveredEventRunsNotWhatWasRecorded: an event whose engine
+// stopped while its rule ran here, after the action's record was stored
+// but before the event was acknowledged (a crash), comes again to the next
+// engine, which runs nothing again and acknowledges it.
+func TestRedeliveredEventRunsNotWhatWasRecorded(t *testing.T) {
+	engine.SetEventAckWait(t, time.Second)
+	ctx := t.Context()
+	h, acts, store := testStores(t, "echo")
+	js := h.JetStream()
+	recs := openQueueAndRecords(t, js)
+	putTrigger(t, store, "t", "echo", nil)
+	if _, err := hub.OpenEvents(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	first := newHereActivator(h, acts, recs)
+	first.release = make(chan struct{}) // never told: its process died
+	t.Cleanup(func() { close(first.release) })
+	ectx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- engine.New(js, store, acts, first, recs, nil).Run(ectx) }()
+	r := &hereRig{js: js, recs: recs, here: first}
+	id := r.fire(t, "e-1")
+	eventually(t, "the action's record", func() bool { ok, _ := recs.Has(ctx, "guest", id); return ok })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	second := newHereActivator(h, acts, recs)
+	startEngine(t, engine.New(js, store, acts, second, recs, nil))
+	cons, err := js.Consumer(ctx, hub.EventsStream, hub.RulesConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the event redelivered and acknowledged", func() bool {
+		ci, err := cons.Info(ctx)
+		return err == nil && ci.NumAckPending == 0 && ci.NumPending == 0 && ci.NumRedelivered == 0 && ci.Delivered.Consumer >= 2
+	})
+	if s, c := second.counts(id); s != 0 || c != 0 {
+		t.Errorf("the redelivery started the run %d times and gave it up %d times, want neither: it is recorded", s, c)
 	}
 	if n := r.queued(t); n != 0 {
 		t.Errorf("%d invocations queued, want none", n)

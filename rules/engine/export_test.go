@@ -31,3 +31,11 @@ var AttemptID = attemptID
 // SetNow replaces the clock by which throttled events wait for the next
 // minute; call it before Run.
 func (e *Engine) SetNow(now func() time.Time) { e.now = now }
+
+// SetEventAckWait sets how long JetStream waits for an event's
+// acknowledgement, for the engines Run after it, until t ends.
+func SetEventAckWait(t interface{ Cleanup(func()) }, d time.Duration) {
+	was := eventAckWait
+	eventAckWait = d
+	t.Cleanup(func() { eventAckWait = was })
+}
