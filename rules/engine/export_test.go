@@ -10,8 +10,10 @@ import (
 
 // What serve gives the engine.
 var (
-	_ Activator   = (*dispatch.Dispatcher)(nil)
-	_ RecordStore = (*actions.ActivationStore)(nil)
+	_ Activator    = (*dispatch.Dispatcher)(nil)
+	_ LocalRunner  = (*dispatch.Dispatcher)(nil)
+	_ RecordStore  = (*actions.ActivationStore)(nil)
+	_ recordReader = (*actions.ActivationStore)(nil)
 )
 
 // SetSleep replaces the wait between a delivery's attempts; call it before
