@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gusthub/gust/actions"
+)
+
+// settledMsg is an event's message that tells how it was settled.
+type settledMsg struct {
+	jetstream.Msg // not called: the methods runHere uses are below
+	settled       chan string
+}
+
+func newSettledMsg() *settledMsg { return &settledMsg{settled: make(chan string, 1)} }
+
+func (m *settledMsg) Subject() string                  { return "gust.event.guest.t" }
+func (m *settledMsg) Ack() error                       { m.settled <- "ack"; return nil }
+func (m *settledMsg) NakWithDelay(time.Duration) error { m.settled <- "nak"; return nil }
+func (m *settledMsg) InProgress() error                { return nil }
+
+// how waits up to a second for how m was settled, "" if it was not.
+func (m *settledMsg) how() string {
+	select {
+	case s := <-m.settled:
+		return s
+	case <-time.After(time.Second):
+		return ""
+	}
+}
+
+// queuer is an Activator whose Activate notes what it queued.
+type queuer struct {
+	Activator
+	mu     sync.Mutex
+	queued []string
+}
+
+func (q *queuer) Activate(_ context.Context, inv *actions.Invocation, _ time.Duration) (*actions.Activation, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.queued = append(q.queued, inv.ActivationID)
+	return nil, nil
+}
+
+// heldRun is a reservation whose run ends, with end's error, when told.
+func heldRun(inv *actions.Invocation) (reserved, chan<- error) {
+	end := make(chan error, 1)
+	return reserved{inv: inv, cancel: func() {}, start: func(stored func(error)) {
+		go func() { stored(<-end) }()
+	}}, end
+}
+
+// A redelivery of an event while its rule runs here waits for that run,
+// and is acknowledged with it; neither starts the action again.
+func TestRedeliveryWhileItRunsHereWaitsForTheRun(t *testing.T) {
+	e := New(nil, nil, nil, &queuer{}, nil, nil)
+	e.stopped = t.Context()
+	inv := &actions.Invocation{ActivationID: "0123456789abcdef0123456789abcdef", Namespace: "guest"}
+	run, end := heldRun(inv)
+	first := newSettledMsg()
+	e.runHere(first, []reserved{run})
+	waiting := e.running.get(inv.ActivationID)
+	if waiting == nil {
+		t.Fatal("the run here is not known while it runs")
+	}
+	again := newSettledMsg()
+	e.runHere(again, []reserved{waitFor(inv, waiting)})
+	if s := again.how(); s != "" {
+		t.Fatalf("the redelivery was settled (%s) while the run was under way", s)
+	}
+	end <- nil
+	if s := first.how(); s != "ack" {
+		t.Errorf("the first delivery: %q, want ack", s)
+	}
+	if s := again.how(); s != "ack" {
+		t.Errorf("the redelivery: %q, want ack", s)
+	}
+	if e.running.get(inv.ActivationID) != nil {
+		t.Error("the run is still known after it ended")
+	}
+}
+
+// A run given up before it started is queued by its own event, which is
+// then acknowledged; a redelivery that waited for it is handed back, so
+// that nothing is lost if the queuing failed.
+func TestRunGivenUpIsQueuedOnceByItsOwnEvent(t *testing.T) {
+	q := &queuer{}
+	e := New(nil, nil, nil, q, nil, nil)
+	e.stopped = t.Context()
+	inv := &actions.Invocation{ActivationID: "0123456789abcdef0123456789abcdef", Namespace: "guest"}
+	run, end := heldRun(inv)
+	first := newSettledMsg()
+	e.runHere(first, []reserved{run})
+	again := newSettledMsg()
+	e.runHere(again, []reserved{waitFor(inv, e.running.get(inv.ActivationID))})
+	end <- actions.ErrNotStarted
+	if s := first.how(); s != "ack" {
+		t.Errorf("the first delivery: %q, want ack once its run is queued", s)
+	}
+	if s := again.how(); s != "nak" {
+		t.Errorf("the redelivery: %q, want it handed back", s)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.queued) != 1 || q.queued[0] != inv.ActivationID {
+		t.Errorf("queued %v, want %s once", q.queued, inv.ActivationID)
+	}
+}
