@@ -215,11 +215,11 @@ func (d *Dispatcher) Queue(ctx context.Context, b *hub.Batch, inv *actions.Invoc
 // the rule engine to run it there once its event's writes are stored
 // instead of queuing it: start runs it and calls stored once its record
 // is stored (invoker.Invoker.Reserve); cancel gives it up. It does so only
-// when that invoker is the only one (alone), where the queue would bring
-// inv to it anyway, and has a container of the action warm, free now or
-// busy: with other invokers, placement decides, and only the queue knows
-// whether another controller took the same invocation. Else start and
-// cancel are nil. An activation run so is not run again after a crash of
+// when this process is the only Gust process (alone), whose invoker the
+// queue would bring inv to anyway, and that invoker has a container of the
+// action warm, free now or busy: with other processes, placement decides,
+// and only the queue drops an invocation that another rule engine took
+// again. Else start and cancel are nil. An activation run so is not run again after a crash of
 // this process: its caller must acknowledge its own work (the event) only
 // once stored was called.
 func (d *Dispatcher) Reserve(ctx context.Context, inv *actions.Invocation) (start func(stored func(error)), cancel func()) {

@@ -10,17 +10,18 @@
 // (LocalRunner, invoker.Invoker.RunNow): the activation runs there at once,
 // and the queue's write, delivery and acknowledgement are saved. The queue
 // is for what must outlive this process or be placed elsewhere: a
-// non-blocking invoke, a rule's activation, a call that would wait for a
-// container here. Sequences run their components the same way, whoever
+// non-blocking invoke, a rule's activation (but see below), a call that
+// would wait for a container here. Sequences run their components the same way, whoever
 // started the sequence (a blocking call, a non-blocking one, a rule): the
 // dispatcher runs the sequence and waits for each component in this
 // process, so a crash ends it either way.
 //
 // A rule's activation skips the queue the same way (Reserve) when this
-// process's invoker is the only one and has a container of the action
-// warm, free now or busy: the rule engine starts it once its event's
-// writes are stored, and acknowledges the event, which stands for the
-// invocation, once the record is stored.
+// process is the only Gust process (no other engine takes its event, no
+// other invoker could run it) and its invoker has a container of the
+// action warm, free now or busy: the rule engine starts it once its
+// event's writes are stored, and acknowledges the event, which stands for
+// the invocation, once the record is stored.
 //
 // Parameters too large for the queue's message travel by reference: the
 // Dispatcher stores them (hub.StoreParams), the invoker reads them right

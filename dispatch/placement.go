@@ -22,7 +22,8 @@ type placer struct {
 	mu       sync.Mutex
 	at       time.Time
 	invokers []hub.Load // live invokers with a home queue
-	read     bool       // invokers was read at least once
+	readAt   time.Time  // when the advertisements were last read
+	live     int        // the processes advertised then, invokers or not
 	// running is, by home queue, the blocking invocations this placer sent
 	// there that have not completed; queued the others sent there since the
 	// view was refreshed (their completion is not seen here, so they count
@@ -48,31 +49,36 @@ func (p *placer) view(ctx context.Context) []hub.Load {
 	ms, err := p.members(rctx)
 	cancel()
 	var inv []hub.Load
+	live := 0
 	for _, m := range ms {
-		if m.Invoker != nil && m.Invoker.Queue != "" && time.Since(m.Seen) < 3*hub.AdvertInterval {
+		if time.Since(m.Seen) >= 3*hub.AdvertInterval {
+			continue
+		}
+		live++
+		if m.Invoker != nil && m.Invoker.Queue != "" {
 			inv = append(inv, *m.Invoker)
 		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
-		p.invokers, p.queued, p.read = inv, nil, true
+		p.invokers, p.queued, p.live, p.readAt = inv, nil, live, time.Now()
 	}
 	return p.invokers
 }
 
-// alone reports whether at most one invoker advertises itself: with an
-// invoker in this process, that is the one the queue brings everything
-// to. Until the advertisements could be read once, it is not taken to be
-// alone.
+// alone reports whether at most one Gust process advertises itself (of
+// any role): this one, whose rule engine alone takes events and whose
+// invoker alone takes invocations. Unless the advertisements were read
+// lately, it is not taken to be alone.
 func (p *placer) alone(ctx context.Context) bool {
 	if p == nil || p.members == nil {
 		return true
 	}
-	n := len(p.view(ctx))
+	p.view(ctx)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.read && n < 2
+	return time.Since(p.readAt) < 3*hub.AdvertInterval && p.live < 2
 }
 
 // subject is where inv goes: the home queue of the invoker that keeps warm

@@ -444,10 +444,7 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 	if !iv.running.add(inv.ActivationID) {
 		// JetStream delivered it again while it runs here: heartbeats were
 		// lost (its stream's leader changed, say). The run under way
-		// acknowledges it, by stream sequence, for both deliveries. (Or it
-		// runs here off the queue, reserved for a rule, and another
-		// controller queued it too: then a later delivery of this one
-		// finds its record.)
+		// acknowledges it, by stream sequence, for both deliveries.
 		iv.log.Info("redelivered invocation is running here", "activation_id", inv.ActivationID)
 		return
 	}

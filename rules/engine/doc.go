@@ -18,17 +18,20 @@
 // then their invocations and trigger records together (hub.Batch, a group
 // commit), and acknowledges each event once its own writes are stored.
 //
-// A rule whose action has a container warm on the invoker of this process
-// runs there instead of taking the queue (LocalRunner,
-// dispatch.Dispatcher.Reserve): reserved while the batch is planned,
-// started once the event's other writes are stored, given up if they
-// failed. Its event is then acknowledged only once the action's record is
-// stored, and told meanwhile that it is worked on: the event stands for
-// the invocation the queue would have kept. A redelivered event (its
-// process died, or a record's write failed) runs no rule whose record
-// is stored; one that was running when its process died runs again, as a
-// queued invocation would. This saves a fire the queue's write, delivery
-// and acknowledgement.
+// A rule whose action has a container warm on the invoker of this
+// process, the only Gust process, runs there instead of taking the queue
+// (LocalRunner, dispatch.Dispatcher.Reserve): reserved while the batch is
+// planned (at most 500 wait in the line of busy containers), started once
+// the event's other writes are stored, given up if they failed. Its event
+// is then acknowledged only once the action's record is stored (or lost
+// for good, as a queued invocation is then acknowledged), and JetStream is
+// told meanwhile that it is worked on: the event stands for the invocation
+// the queue would have kept. A run the invoker gave up before it started,
+// because it stops, is queued instead. A redelivered event (its process
+// died) runs no rule whose record is stored, waits for one that still runs
+// here, and queues the others: an earlier delivery may have queued them,
+// and only the queue drops the duplicate. This saves a fire the queue's
+// write, delivery and acknowledgement.
 //
 // Feed events over their namespace's firesPerMinute (SetThrottle) are not
 // dropped: they go back to the stream, unacknowledged, until the next

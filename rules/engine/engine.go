@@ -94,10 +94,8 @@ type Engine struct {
 	eventIDs    *hub.EventIDs
 	dedupWindow time.Duration
 
-	// running are the rules' activations that run here (runHere);
-	// stopped is Run's context, which ends when the engine stops.
+	// running are the rules' activations that run here (runHere).
 	running runsHere
-	stopped context.Context
 
 	// observer, if set, is told of every event (SetObserver).
 	observer Observer
@@ -231,17 +229,17 @@ func (e *Engine) ShareMirrors(c *actions.Cache) *Engine {
 }
 
 // Run consumes events until ctx ends. An event is acknowledged only after
-// its rules' invocations are queued and its record is stored, so an event is
-// not lost when Gust stops mid-stream; a redelivered event does not run a
-// rule's action twice, because each invocation's id is derived from the
-// event and the rule and the work queue drops duplicates.
+// its rules' invocations are queued (or, run here, recorded) and its record
+// is stored, so an event is not lost when Gust stops mid-stream; a
+// redelivered event does not run a rule's action twice, because each
+// invocation's id is derived from the event and the rule, the work queue
+// drops duplicates, and a rule recorded already is not run again.
 //
 // Events are processed in batches (engineBatch), in no particular order. Rules with a delivery policy (Delivery) run in the background;
 // Run returns once the events being processed are done and those
 // deliveries have finished or been abandoned (see Engine.deliver).
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.deliveries.stop()
-	e.stopped = ctx
 	wctx, stopWatches := context.WithCancel(ctx)
 	waitWatches := e.watchStores(wctx)
 	defer func() { stopWatches(); waitWatches() }()
@@ -320,13 +318,14 @@ type ruleResult struct {
 
 // handleBatch processes a batch of events, each as handle did one: take
 // (is it an event to process?), plan (what each rule of its trigger does
-// with it), dispatch (queue the invocations of the rules that run), record
-// (the trigger's activation, then the outcome). The batch reads its
-// triggers and actions through one revision barrier, stores the claims of
-// its events together, then the invocations and records of all of them
-// together. Each event is acknowledged once all of its own writes are
-// stored; an event that failed is handed back for redelivery, which derives
-// the same ids, so nothing runs twice.
+// with it), dispatch (queue the invocations of the rules that run, or
+// reserve them here), record (the trigger's activation, then the outcome).
+// The batch reads its triggers and actions through one revision barrier,
+// stores the claims of its events together, then the invocations and
+// records of all of them together. Each event is acknowledged once all of
+// its own writes are stored, and the records of its rules run here
+// (runHere); an event that failed is handed back for redelivery, which
+// derives the same ids, so nothing runs twice.
 func (e *Engine) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 	lk := e.lookups(ctx)
 	fs := make([]firing, len(msgs))
@@ -435,9 +434,9 @@ var eventAckWait = 30 * time.Second
 // acknowledged), or, not started because the invoker stops, queued
 // instead. Only a failure to queue one hands msg back, whose redelivery
 // runs again only the rules whose records are missing (dispatch).
-// Meanwhile JetStream is told that msg is worked on, until the engine
-// stops (stopped): an event whose runs outlive it comes again after a
-// restart, and runs nothing that was recorded.
+// Meanwhile JetStream is told that msg is worked on, also after the
+// engine stopped: its runs end when the invoker stops, and another
+// engine must not take msg again while they run.
 func (e *Engine) runHere(msg jetstream.Msg, here []reserved) {
 	var mu sync.Mutex
 	left, failed := len(here), error(nil)
@@ -446,7 +445,7 @@ func (e *Engine) runHere(msg jetstream.Msg, here []reserved) {
 	beat = time.AfterFunc(eventAckWait/3, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if left > 0 && e.stopped.Err() == nil {
+		if left > 0 {
 			_ = msg.InProgress()
 			beat.Reset(eventAckWait / 3)
 		}
@@ -458,17 +457,13 @@ func (e *Engine) runHere(msg jetstream.Msg, here []reserved) {
 			run = e.running.begin(r.inv.ActivationID)
 		}
 		r.start(func(err error) {
-			own := r.run == nil // not the run of an earlier delivery, which it waits for
-			if own {
-				e.running.end(r.inv.ActivationID, run, err)
-			}
-			switch {
-			case !errors.Is(err, actions.ErrNotStarted):
-				err = nil // stored, or lost for good
-			case own:
-				err = e.queueInstead(r.inv)
-			default: // the earlier delivery queues it; this one comes again if it cannot
-				err = fmt.Errorf("activation %s: %w", r.inv.ActivationID, err)
+			if r.run == nil { // its own run, not one of an earlier delivery that it waits for
+				if errors.Is(err, actions.ErrNotStarted) {
+					err = e.queueInstead(r.inv)
+				} else {
+					err = nil // stored, or lost for good
+				}
+				e.running.end(r.inv.ActivationID, run, err) // what a redelivery that waits for it gets
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -499,13 +494,15 @@ func (e *Engine) queueInstead(inv *actions.Invocation) error {
 
 // runsHere are the rules' activations that run in this process, by id,
 // so that a redelivery of their event while they run waits for them
-// instead of running them again.
+// instead of running them again, and ends as they did: acknowledged, or
+// handed back when the run, given up, could not be queued.
 type runsHere struct {
 	mu sync.Mutex
 	m  map[string]*hereRun
 }
 
-// hereRun is one of runsHere: done is closed when it ended, with err.
+// hereRun is one of runsHere: done is closed when it ended, with err,
+// non-nil when it was given up and could not be queued instead.
 type hereRun struct {
 	done chan struct{}
 	err  error
@@ -857,7 +854,7 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 				err = e.startDelivery(ctx, &delivery{policy: *st.delivery, inv: *inv, triggerID: f.triggerID,
 					rule: st.res.Rule, action: st.res.Action, ev: f.ev, hops: f.hops, trigger: f.t.Name, handled: f.handled})
 			default:
-				if r, ok := e.reserve(ctx, inv); ok {
+				if r, ok := e.reserve(ctx, f, inv); ok {
 					f.here = append(f.here, r)
 					break
 				}
@@ -884,7 +881,8 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 // event, is recorded already: run here (reserve) by an earlier delivery,
 // whose acknowledgement was lost (the process stopped, say). One queued
 // then need not be looked up, as the queue drops a duplicate, but is as
-// cheaply, and this holds past the queue's duplicate window too.
+// cheaply, and this holds past the queue's duplicate window too. One that
+// ran here and was not recorded (the process died) takes the queue.
 func (e *Engine) ranBefore(ctx context.Context, f *firing, inv *actions.Invocation) (bool, error) {
 	rr, ok := e.records.(recordReader)
 	if !f.redelivered || !ok {
@@ -897,15 +895,18 @@ func (e *Engine) ranBefore(ctx context.Context, f *firing, inv *actions.Invocati
 	return ran, err
 }
 
-// reserve claims, when the activator runs invocations in this process too
-// (LocalRunner), a container warm and free there now for inv, which then
-// runs once the event's writes are stored instead of taking the queue.
-// That saves the queue's write, its delivery and its acknowledgement; the
-// event, acknowledged only once inv's record is stored, is what survives
-// a crash meanwhile, as the queued invocation does otherwise.
-func (e *Engine) reserve(ctx context.Context, inv *actions.Invocation) (reserved, bool) {
+// reserve takes inv, when the activator runs invocations in this process
+// too (LocalRunner), to run there once the event's writes are stored,
+// instead of taking the queue: on a container of its action warm there,
+// free now or busy (dispatch.Dispatcher.Reserve says when). That saves the
+// queue's write, its delivery and its acknowledgement; the event,
+// acknowledged only once inv's record is stored, is what survives a crash
+// meanwhile, as the queued invocation does otherwise. A redelivered event
+// takes the queue: an earlier delivery may have queued inv, and only the
+// queue drops the duplicate.
+func (e *Engine) reserve(ctx context.Context, f *firing, inv *actions.Invocation) (reserved, bool) {
 	lr, ok := e.activator.(LocalRunner)
-	if !ok {
+	if !ok || f.redelivered {
 		return reserved{}, false
 	}
 	start, cancel := lr.Reserve(ctx, inv)

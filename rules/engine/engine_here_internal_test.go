@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -34,9 +35,11 @@ func (m *settledMsg) how() string {
 	}
 }
 
-// queuer is an Activator whose Activate notes what it queued.
+// queuer is an Activator whose Activate notes what it was asked to queue,
+// and fails with fail.
 type queuer struct {
 	Activator
+	fail   bool
 	mu     sync.Mutex
 	queued []string
 }
@@ -45,6 +48,9 @@ func (q *queuer) Activate(_ context.Context, inv *actions.Invocation, _ time.Dur
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.queued = append(q.queued, inv.ActivationID)
+	if q.fail {
+		return nil, errors.New("nats: no responders available for request")
+	}
 	return nil, nil
 }
 
@@ -60,7 +66,6 @@ func heldRun(inv *actions.Invocation) (reserved, chan<- error) {
 // and is acknowledged with it; neither starts the action again.
 func TestRedeliveryWhileItRunsHereWaitsForTheRun(t *testing.T) {
 	e := New(nil, nil, nil, &queuer{}, nil, nil)
-	e.stopped = t.Context()
 	inv := &actions.Invocation{ActivationID: "0123456789abcdef0123456789abcdef", Namespace: "guest"}
 	run, end := heldRun(inv)
 	first := newSettledMsg()
@@ -86,29 +91,34 @@ func TestRedeliveryWhileItRunsHereWaitsForTheRun(t *testing.T) {
 	}
 }
 
-// A run given up before it started is queued by its own event, which is
-// then acknowledged; a redelivery that waited for it is handed back, so
-// that nothing is lost if the queuing failed.
+// A run given up before it started is queued, once, by its own event's
+// delivery; both that delivery and a redelivery that waited for the run
+// are then acknowledged, or both handed back when it could not be queued.
 func TestRunGivenUpIsQueuedOnceByItsOwnEvent(t *testing.T) {
-	q := &queuer{}
-	e := New(nil, nil, nil, q, nil, nil)
-	e.stopped = t.Context()
-	inv := &actions.Invocation{ActivationID: "0123456789abcdef0123456789abcdef", Namespace: "guest"}
-	run, end := heldRun(inv)
-	first := newSettledMsg()
-	e.runHere(first, []reserved{run})
-	again := newSettledMsg()
-	e.runHere(again, []reserved{waitFor(inv, e.running.get(inv.ActivationID))})
-	end <- actions.ErrNotStarted
-	if s := first.how(); s != "ack" {
-		t.Errorf("the first delivery: %q, want ack once its run is queued", s)
-	}
-	if s := again.how(); s != "nak" {
-		t.Errorf("the redelivery: %q, want it handed back", s)
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.queued) != 1 || q.queued[0] != inv.ActivationID {
-		t.Errorf("queued %v, want %s once", q.queued, inv.ActivationID)
+	for _, fail := range []bool{false, true} {
+		q := &queuer{fail: fail}
+		e := New(nil, nil, nil, q, nil, nil)
+		inv := &actions.Invocation{ActivationID: "0123456789abcdef0123456789abcdef", Namespace: "guest"}
+		run, end := heldRun(inv)
+		first := newSettledMsg()
+		e.runHere(first, []reserved{run})
+		again := newSettledMsg()
+		e.runHere(again, []reserved{waitFor(inv, e.running.get(inv.ActivationID))})
+		end <- actions.ErrNotStarted
+		want := "ack"
+		if fail {
+			want = "nak"
+		}
+		if s := first.how(); s != want {
+			t.Errorf("queuing fails %v: the first delivery: %q, want %s", fail, s, want)
+		}
+		if s := again.how(); s != want {
+			t.Errorf("queuing fails %v: the redelivery: %q, want %s", fail, s, want)
+		}
+		q.mu.Lock()
+		if len(q.queued) != 1 || q.queued[0] != inv.ActivationID {
+			t.Errorf("queuing fails %v: queued %v, want %s once", fail, q.queued, inv.ActivationID)
+		}
+		q.mu.Unlock()
 	}
 }

@@ -16,8 +16,13 @@ import (
 // stores on it, and puts a nodejs action of namespace guest for each name.
 func testStores(t testing.TB, names ...string) (*hub.Hub, *actions.Store, *rules.Store) {
 	t.Helper()
+	return testStoresOn(t, hubtest.Start(t), names...)
+}
+
+// testStoresOn is testStores on hub h.
+func testStoresOn(t testing.TB, h *hub.Hub, names ...string) (*hub.Hub, *actions.Store, *rules.Store) {
+	t.Helper()
 	ctx := t.Context()
-	h := hubtest.Start(t)
 	acts, err := actions.OpenStore(ctx, h.JetStream())
 	if err != nil {
 		t.Fatal(err)
