@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -150,5 +151,45 @@ func TestPlacementCountsOwnSends(t *testing.T) {
 	p.at = time.Time{} // the next call refreshes the view: sends not awaited no longer count
 	if got := p.subject(ctx, invocationOf("a")); got != home("q1") {
 		t.Errorf("after a refresh with every awaited send completed: %s, want q1's home queue", got)
+	}
+}
+
+// A placer is alone, for rules to run in its process (Reserve), only when
+// at most one Gust process of any role advertises itself, in a view read
+// lately.
+func TestAloneCountsEveryLiveProcess(t *testing.T) {
+	ctx := context.Background()
+	members := func(ms ...hub.Member) func(context.Context) ([]hub.Member, error) {
+		return func(context.Context) ([]hub.Member, error) { return ms, nil }
+	}
+	now := time.Now()
+	self := hub.Member{ID: "self", Role: "all", Seen: now, Invoker: &hub.Load{Queue: "q1"}}
+	controller := hub.Member{ID: "c", Role: "controller", Seen: now}
+	gone := hub.Member{ID: "gone", Role: "all", Seen: now.Add(-time.Minute), Invoker: &hub.Load{Queue: "q2"}}
+	for _, c := range []struct {
+		name    string
+		members func(context.Context) ([]hub.Member, error)
+		want    bool
+	}{
+		{"none advertised yet", members(), true},
+		{"itself", members(self), true},
+		{"itself and a process gone", members(self, gone), true},
+		{"itself and a controller", members(self, controller), false},
+		{"two invokers", invokers(hub.Load{Queue: "q1"}, hub.Load{Queue: "q2"}), false},
+		{"the view cannot be read", func(context.Context) ([]hub.Member, error) { return nil, errors.New("no responders") }, false},
+	} {
+		if got := (&placer{members: c.members}).alone(ctx); got != c.want {
+			t.Errorf("%s: alone %v, want %v", c.name, got, c.want)
+		}
+	}
+	p := &placer{members: members(self)}
+	if !p.alone(ctx) {
+		t.Fatal("alone with itself: false")
+	}
+	p.members = func(context.Context) ([]hub.Member, error) { return nil, errors.New("no responders") }
+	p.at = time.Time{} // due for a refresh, which fails
+	p.readAt = time.Now().Add(-time.Minute)
+	if p.alone(ctx) {
+		t.Error("alone on a view last read a minute ago, want not: another process may have come since")
 	}
 }
