@@ -221,12 +221,38 @@ func (n *clusterNode) kill() {
 	default:
 	}
 	// Stopped first, it starts no action process between the listing of
-	// its children and its end.
+	// its children and its end. The stop takes effect as each thread next
+	// leaves the kernel, a fork in progress done: the listing waits for it
+	// (CI: an action process forked meanwhile outlived its node).
 	_ = n.cmd.Process.Signal(syscall.SIGSTOP)
+	waitStopped(n.cmd.Process.Pid, time.Second)
 	children := childPIDs(n.cmd.Process.Pid)
 	_ = n.cmd.Process.Signal(syscall.SIGKILL)
 	<-n.exited
 	killActions(children)
+}
+
+// waitStopped waits up to limit until every thread of pid is stopped
+// (state T in /proc) or gone.
+func waitStopped(pid int, limit time.Duration) {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := true
+		for _, f := range stats {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue // the thread ended
+			}
+			// The state follows the command name, which is in parentheses.
+			if i := strings.LastIndexByte(string(b), ')'); i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return
+		}
+	}
 }
 
 // childPIDs lists the processes whose parent is pid.
