@@ -343,7 +343,7 @@ func (s *ActivationStore) decode(ctx context.Context, h nats.Header, data []byte
 
 // Get returns the activation id of namespace ns, or hub.ErrNotFound.
 func (s *ActivationStore) Get(ctx context.Context, ns, id string) (*Activation, error) {
-	m, err := s.stream.GetLastMsgForSubject(ctx, activationsPrefix+"."+hub.EncodeToken(ns)+".*."+hub.EncodeToken(id))
+	m, err := s.stream.GetLastMsgForSubject(ctx, anyPathSubject(ns, id))
 	if err != nil {
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil, fmt.Errorf("activation %s: %w", id, hub.ErrNotFound)
@@ -357,10 +357,16 @@ func (s *ActivationStore) Get(ctx context.Context, ns, id string) (*Activation, 
 	return a, nil
 }
 
+// anyPathSubject matches the subject of activation id of namespace ns
+// whatever its entity's path, for reads by id.
+func anyPathSubject(ns, id string) string {
+	return activationsPrefix + "." + hub.EncodeToken(ns) + ".*." + hub.EncodeToken(id)
+}
+
 // Has reports whether activation id of namespace ns has a record, without
 // decoding it.
 func (s *ActivationStore) Has(ctx context.Context, ns, id string) (bool, error) {
-	_, err := s.stream.GetLastMsgForSubject(ctx, activationsPrefix+"."+hub.EncodeToken(ns)+".*."+hub.EncodeToken(id))
+	_, err := s.stream.GetLastMsgForSubject(ctx, anyPathSubject(ns, id))
 	switch {
 	case err == nil:
 		return true, nil
@@ -375,7 +381,7 @@ func (s *ActivationStore) Has(ctx context.Context, ns, id string) (bool, error) 
 // id's record (PutAsyncKeeping), or hub.ErrParamsNotKept: they may be in
 // hub.RerunParams' bucket instead.
 func (s *ActivationStore) RerunParams(ctx context.Context, ns, id string) (json.RawMessage, error) {
-	m, err := s.stream.GetLastMsgForSubject(ctx, activationsPrefix+"."+hub.EncodeToken(ns)+".*."+hub.EncodeToken(id))
+	m, err := s.stream.GetLastMsgForSubject(ctx, anyPathSubject(ns, id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, hub.ErrParamsNotKept
 	}

@@ -219,9 +219,9 @@ func (d *Dispatcher) Queue(ctx context.Context, b *hub.Batch, inv *actions.Invoc
 // queue would bring inv to anyway, and that invoker has a container of the
 // action warm, free now or busy: with other processes, placement decides,
 // and only the queue drops an invocation that another rule engine took
-// again. Else start and cancel are nil. An activation run so is not run again after a crash of
-// this process: its caller must acknowledge its own work (the event) only
-// once stored was called.
+// again. Else start and cancel are nil. An activation run so is not run
+// again after a crash of this process: its caller must acknowledge its own
+// work (the event) only once stored was called.
 func (d *Dispatcher) Reserve(ctx context.Context, inv *actions.Invocation) (start func(stored func(error)), cancel func()) {
 	r := d.now.Load()
 	if r == nil || !d.place.alone(ctx) {

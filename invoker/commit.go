@@ -3,7 +3,6 @@ package invoker
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,7 +18,7 @@ type finished struct {
 	msg      jetstream.Msg
 	inv      *actions.Invocation
 	stored   *actions.Pending
-	beat     *heartbeat
+	beat     *hub.Heartbeat
 	onStored func(error)
 }
 
@@ -126,7 +125,7 @@ func (c *committer) ack(ctx context.Context, f finished, err error) {
 		iv.log.Error("store activation", "activation_id", f.inv.ActivationID, "err", err)
 	}
 	if f.msg != nil {
-		f.beat.stop()
+		f.beat.Stop()
 		if err := f.msg.Ack(); err != nil {
 			iv.log.Warn("ack invocation", "activation_id", f.inv.ActivationID, "err", err)
 		}
@@ -141,35 +140,4 @@ func (c *committer) ack(ctx context.Context, f finished, err error) {
 			iv.log.Warn("delete the invocation's stored parameters", "activation_id", f.inv.ActivationID, "err", err)
 		}
 	}
-}
-
-// heartbeat tells JetStream, every third of invokeAckWait, that an
-// invocation is still being worked on, from a timer that starts no
-// goroutine until it fires.
-type heartbeat struct {
-	mu   sync.Mutex
-	done bool
-	t    *time.Timer
-}
-
-func startHeartbeat(msg jetstream.Msg) *heartbeat {
-	h := &heartbeat{}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.t = time.AfterFunc(invokeAckWait/3, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if !h.done {
-			_ = msg.InProgress()
-			h.t.Reset(invokeAckWait / 3)
-		}
-	})
-	return h
-}
-
-func (h *heartbeat) stop() {
-	h.mu.Lock()
-	h.done = true
-	h.t.Stop()
-	h.mu.Unlock()
 }

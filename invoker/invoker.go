@@ -302,8 +302,8 @@ type reservation struct {
 // not nil, with nil once its record is stored, with actions.ErrNotStarted
 // when the invoker stopped while it waited in line (it did not run, and
 // its concurrency slot is the caller's again), or with why its record was
-// not stored; cancel gives it up. A reserved run is recorded as a queued one is, with
-// nothing to acknowledge.
+// not stored; cancel gives it up. A reserved run is recorded as a queued
+// one is, with nothing to acknowledge.
 func (iv *Invoker) Reserve(ctx context.Context, inv *actions.Invocation, wait bool) (start func(stored func(error)), cancel func()) {
 	if r := iv.reserve(ctx, inv, wait); r != nil {
 		return r.start, r.cancel
@@ -467,7 +467,7 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 		}
 		iv.log.Info("running an invocation another invoker took and did not finish", "activation_id", inv.ActivationID, "delivery", md.NumDelivered)
 	}
-	beat := startHeartbeat(msg)
+	beat := hub.StartHeartbeat(msg, invokeAckWait/3)
 	iv.commits.add(finished{msg: msg, inv: inv, stored: iv.handle(ctx, inv, nil), beat: beat})
 }
 

@@ -440,17 +440,7 @@ var eventAckWait = 30 * time.Second
 func (e *Engine) runHere(msg jetstream.Msg, here []reserved) {
 	var mu sync.Mutex
 	left, failed := len(here), error(nil)
-	var beat *time.Timer
-	mu.Lock() // the heartbeat's first tick waits for beat to be set
-	beat = time.AfterFunc(eventAckWait/3, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if left > 0 {
-			_ = msg.InProgress()
-			beat.Reset(eventAckWait / 3)
-		}
-	})
-	mu.Unlock()
+	beat := hub.StartHeartbeat(msg, eventAckWait/3)
 	for _, r := range here {
 		run := r.run
 		if run == nil {
@@ -486,7 +476,7 @@ func (e *Engine) queueInstead(inv *actions.Invocation) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := e.activator.Activate(ctx, inv, 0); err != nil {
-		e.giveBack([]reserved{{inv: inv, cancel: func() {}}})
+		e.release(context.Background(), inv)
 		return fmt.Errorf("queue activation %s, given up here: %w", inv.ActivationID, err)
 	}
 	return nil
@@ -551,11 +541,19 @@ func waitFor(inv *actions.Invocation, run *hereRun) reserved {
 func (e *Engine) giveBack(here []reserved) {
 	for _, r := range here {
 		r.cancel()
-		if r.inv.Slot && r.run == nil {
-			if err := e.throttle.Release(context.Background(), r.inv.Namespace); err != nil {
-				e.log.Warn("release concurrency slot", "activation_id", r.inv.ActivationID, "err", err)
-			}
+		if r.run == nil {
+			e.release(context.Background(), r.inv)
 		}
+	}
+}
+
+// release gives back inv's concurrency slot, if it holds one.
+func (e *Engine) release(ctx context.Context, inv *actions.Invocation) {
+	if !inv.Slot {
+		return
+	}
+	if err := e.throttle.Release(ctx, inv.Namespace); err != nil {
+		e.log.Warn("release concurrency slot", "activation_id", inv.ActivationID, "err", err)
 	}
 }
 
@@ -815,24 +813,16 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 	var slots []*actions.Invocation // taken and not yet queued: given back when the event is handed back
 	defer func() {
 		for _, inv := range slots {
-			if err := e.throttle.Release(context.WithoutCancel(ctx), inv.Namespace); err != nil {
-				e.log.Warn("release concurrency slot", "activation_id", inv.ActivationID, "err", err)
-			}
+			e.release(context.WithoutCancel(ctx), inv)
 		}
 	}()
 	for i := range f.steps {
 		st := &f.steps[i]
 		if inv := st.inv; inv != nil {
 			if st.delivery == nil {
-				if run := e.running.get(inv.ActivationID); run != nil { // its event came again while it runs
-					f.here = append(f.here, waitFor(inv, run))
-					st.res.Success, st.res.ActivationID, st.res.outcome = true, inv.ActivationID, rules.OutcomeActivated
-					*results = append(*results, st.res)
-					continue
-				}
-				if ran, err := e.ranBefore(ctx, f, inv); err != nil {
+				if taken, err := e.takenBefore(ctx, f, inv); err != nil {
 					return nil, err
-				} else if ran {
+				} else if taken {
 					st.res.Success, st.res.ActivationID, st.res.outcome = true, inv.ActivationID, rules.OutcomeActivated
 					*results = append(*results, st.res)
 					continue
@@ -877,13 +867,19 @@ func (e *Engine) dispatch(ctx context.Context, f *firing, results *[]ruleResult,
 	return queued, nil
 }
 
-// ranBefore reports whether inv, a rule's activation for a redelivered
-// event, is recorded already: run here (reserve) by an earlier delivery,
-// whose acknowledgement was lost (the process stopped, say). One queued
-// then need not be looked up, as the queue drops a duplicate, but is as
-// cheaply, and this holds past the queue's duplicate window too. One that
-// ran here and was not recorded (the process died) takes the queue.
-func (e *Engine) ranBefore(ctx context.Context, f *firing, inv *actions.Invocation) (bool, error) {
+// takenBefore reports whether an earlier delivery of f's event took inv,
+// one of its rules' activations, so that this one starts nothing: inv
+// still runs here (f waits for it), or it is recorded already: run here
+// (reserve) by an earlier delivery whose acknowledgement was lost (the
+// process stopped, say). One queued then need not be looked up, as the
+// queue drops a duplicate, but is as cheaply, and this holds past the
+// queue's duplicate window too. One that ran here and was not recorded
+// (the process died) takes the queue.
+func (e *Engine) takenBefore(ctx context.Context, f *firing, inv *actions.Invocation) (bool, error) {
+	if run := e.running.get(inv.ActivationID); run != nil { // its event came again while it runs
+		f.here = append(f.here, waitFor(inv, run))
+		return true, nil
+	}
 	rr, ok := e.records.(recordReader)
 	if !f.redelivered || !ok {
 		return false, nil
