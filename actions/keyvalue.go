@@ -3,6 +3,9 @@ package actions
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+
+	"github.com/gusthub/gust/internal/jsonbuf"
 )
 
 // KeyValue is one parameter or annotation: {"key": k, "value": v}. Init marks
@@ -150,8 +153,28 @@ func (kvs KeyValues) Validate(what string) error {
 
 // MarshalJSON writes a nil list as [], as OpenWhisk does.
 func (kvs KeyValues) MarshalJSON() ([]byte, error) {
-	if kvs == nil {
-		return []byte("[]"), nil
+	return kvs.AppendJSON(nil)
+}
+
+// AppendJSON appends MarshalJSON's form of kvs to dst. It fails, and dst
+// is to be dropped, when a value is not valid JSON.
+func (kvs KeyValues) AppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, '[')
+	for i, kv := range kvs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '{')
+		dst = jsonbuf.KeyString(dst, "key", kv.Key)
+		dst = jsonbuf.Key(dst, "value")
+		var err error
+		if dst, err = jsonbuf.Raw(dst, kv.Value); err != nil {
+			return nil, fmt.Errorf("key %q: value: %w", kv.Key, err)
+		}
+		if kv.Init {
+			dst = jsonbuf.KeyBool(dst, "init", true)
+		}
+		dst = append(dst, '}')
 	}
-	return json.Marshal([]KeyValue(kvs))
+	return append(dst, ']'), nil
 }

@@ -1,5 +1,7 @@
 package actions
 
+import "github.com/gusthub/gust/internal/jsonbuf"
+
 // Bounds and defaults of action limits, OpenWhisk's except concurrency,
 // whose maximum OpenWhisk leaves at 1 until an operator raises it.
 const (
@@ -35,6 +37,17 @@ type Limits struct {
 	Memory      int `json:"memory"`      // MiB
 	Logs        int `json:"logs"`        // MiB of log output per activation
 	Concurrency int `json:"concurrency"` // activations at once in one container
+}
+
+// AppendJSON appends l as json.Marshal writes it: every activation's
+// record carries its action's limits.
+func (l Limits) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	dst = jsonbuf.KeyInt(dst, "timeout", int64(l.Timeout))
+	dst = jsonbuf.KeyInt(dst, "memory", int64(l.Memory))
+	dst = jsonbuf.KeyInt(dst, "logs", int64(l.Logs))
+	dst = jsonbuf.KeyInt(dst, "concurrency", int64(l.Concurrency))
+	return append(dst, '}')
 }
 
 // DefaultLimits are the limits of an action that sets none.

@@ -21,6 +21,7 @@ import (
 	"github.com/gusthub/gust/actions/proxy"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/internal/backoff"
+	"github.com/gusthub/gust/internal/jsonbuf"
 )
 
 // MaxResultBytes bounds an action's result, as OpenWhisk's 1 MB.
@@ -378,10 +379,10 @@ func (iv *Invoker) run(ctx context.Context, c Container, inv *actions.Invocation
 	if inv.APIKey != "" && providesAPIKey(a) {
 		msg.APIKey = inv.APIKey
 	}
-	body, err := json.Marshal(msg)
+	body, err := msg.appendJSON(make([]byte, 0, 384+len(msg.Value)))
 	if err != nil { // a payload that is not JSON counts for nothing, as in Params
 		msg.Value = inv.Params()
-		body, _ = json.Marshal(msg)
+		body, _ = msg.appendJSON(nil)
 	}
 	if as.queued {
 		ans, err := postQueued(ctx, c, body, timeout, logLimit, as)
@@ -424,6 +425,29 @@ type runRequest struct {
 	// activation does not keep the last one's.
 	TraceParent string `json:"traceparent"`
 	TraceID     string `json:"trace_id"`
+}
+
+// appendJSON appends the request as json.Marshal writes it, by hand: every
+// activation sends one. It fails when Value is not JSON.
+func (m *runRequest) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, '{')
+	dst = jsonbuf.KeyString(dst, "deadline", m.Deadline)
+	dst = jsonbuf.Key(dst, "value")
+	dst, err := jsonbuf.Raw(dst, m.Value)
+	if err != nil {
+		return nil, err
+	}
+	dst = jsonbuf.KeyString(dst, "namespace", m.Namespace)
+	dst = jsonbuf.KeyString(dst, "action_name", m.ActionName)
+	dst = jsonbuf.KeyString(dst, "action_version", m.ActionVersion)
+	dst = jsonbuf.KeyString(dst, "activation_id", m.ActivationID)
+	dst = jsonbuf.KeyString(dst, "transaction_id", m.TransactionID)
+	if m.APIKey != "" {
+		dst = jsonbuf.KeyString(dst, "api_key", m.APIKey)
+	}
+	dst = jsonbuf.KeyString(dst, "traceparent", m.TraceParent)
+	dst = jsonbuf.KeyString(dst, "trace_id", m.TraceID)
+	return append(dst, '}'), nil
 }
 
 // runParams is inv.Params(), without decoding and encoding the payload
@@ -741,20 +765,28 @@ func (iv *Invoker) finish(rec *actions.Activation, inv *actions.Invocation, star
 	if rec.Logs == nil {
 		rec.Logs = []string{}
 	}
-	ann := actions.KeyValues{}
-	ann = ann.Set("path", a.FullName().Path()+"/"+a.Name)
-	ann = ann.Set("waitTime", max(start.UnixMilli()-inv.Submitted, 0))
-	ann = ann.Set("kind", a.Exec.Kind)
-	ann = ann.Set("timeout", out.timeout)
-	ann = ann.Set("limits", a.Limits)
+	// Every record has these: written by hand into one buffer, each value
+	// a slice of it (capped, so that the next does not write over it).
+	buf := make([]byte, 0, 256)
+	ann := make(actions.KeyValues, 0, 7+len(inv.Annotations))
+	add := func(key string, value func([]byte) []byte) {
+		n := len(buf)
+		buf = value(buf)
+		ann = append(ann, actions.KeyValue{Key: key, Value: buf[n:len(buf):len(buf)]})
+	}
+	add("path", func(b []byte) []byte { return jsonbuf.String(b, a.FullName().Path()+"/"+a.Name) })
+	add("waitTime", func(b []byte) []byte { return jsonbuf.Int(b, max(start.UnixMilli()-inv.Submitted, 0)) })
+	add("kind", func(b []byte) []byte { return jsonbuf.String(b, a.Exec.Kind) })
+	add("timeout", func(b []byte) []byte { return jsonbuf.Bool(b, out.timeout) })
+	add("limits", a.Limits.AppendJSON)
 	switch how {
 	case startCold:
-		ann = ann.Set("initTime", initTime.Milliseconds())
+		add("initTime", func(b []byte) []byte { return jsonbuf.Int(b, initTime.Milliseconds()) })
 	case startNoContainer:
-		ann = ann.Set(actions.NoContainerAnnotation, true)
+		add(actions.NoContainerAnnotation, func(b []byte) []byte { return jsonbuf.Bool(b, true) })
 	}
 	if inv.TraceParent != "" {
-		ann = ann.Set("traceparent", inv.TraceParent)
+		add("traceparent", func(b []byte) []byte { return jsonbuf.String(b, inv.TraceParent) })
 	}
 	rec.Annotations = ann.Merge(inv.Annotations)
 	iv.observeFinish(inv, rec, start, end, initTime, how)
