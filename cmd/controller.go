@@ -38,7 +38,7 @@ func startController(ctx context.Context, o serveOptions, h *hub.Hub, s *stores,
 	apiHost string, ln net.Listener, lc *lifecycle, log *slog.Logger) error {
 	js := h.JetStream()
 	lc.closer("dispatcher", func() error { dispatcher.Close(); return nil }) // before the invoker stops: sequences need it
-	eng := tel.observe(engine.New(js, s.rules, s.actions, dispatcher, s.activations, log.With("component", "rules")).ShareMirrors(s.cache).SetDedupWindow(o.dedupWindow).SetThrottle(s.throttles))
+	eng := tel.observe(engine.New(js, s.rules, s.actions, dispatcher, s.activations, log.With("component", "rules")).ShareMirrors(s.cache).SkipUnheardOutcomes(h.Heard).SetDedupWindow(o.dedupWindow).SetThrottle(s.throttles))
 	lc.run(ctx, "rule engine", eng.Run) // stops before the dispatcher closes: the engine queues through it
 	var events telemetry.Publisher = hub.NewPublisher(js)
 	if tel.metrics != nil {

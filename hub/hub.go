@@ -253,6 +253,20 @@ func readyWithin(ctx context.Context, srv *server.Server, limit time.Duration) b
 	return false
 }
 
+// Heard reports whether a core NATS message published on subject now
+// would reach a subscriber, so that a publisher whose messages are mostly
+// unheard (an event's outcome, which only a tail follows) can spare their
+// encoding and routing. On an external NATS, which Gust cannot ask, it is
+// always true. The embedded server's routes and leaf nodes bring the
+// other nodes' subscriptions into its account, so they count too.
+func (h *Hub) Heard(subject string) bool {
+	if h.srv == nil {
+		return true
+	}
+	acc := h.srv.GlobalAccount()
+	return acc == nil || acc.SubscriptionInterest(subject)
+}
+
 // Conn is the hub's NATS connection.
 func (h *Hub) Conn() *nats.Conn { return h.nc }
 

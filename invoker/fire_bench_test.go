@@ -78,7 +78,9 @@ func startRuleEngine(tb testing.TB, s *stack, action string, fanout int) {
 	}
 	engCtx, stop := context.WithCancel(ctx)
 	engDone := make(chan error, 1)
-	go func() { engDone <- engine.New(js, rs, s.store, s.disp, s.records, nil).Run(engCtx) }()
+	go func() {
+		engDone <- engine.New(js, rs, s.store, s.disp, s.records, nil).SkipUnheardOutcomes(s.hub.Heard).Run(engCtx)
+	}()
 	tb.Cleanup(func() { stop(); <-engDone })
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		_, err := js.Consumer(ctx, hub.EventsStream, hub.RulesConsumer)

@@ -100,6 +100,10 @@ type Engine struct {
 	// observer, if set, is told of every event (SetObserver).
 	observer Observer
 
+	// heard, if set, tells whether an outcome would reach a subscriber
+	// (SkipUnheardOutcomes).
+	heard func(subject string) bool
+
 	// throttle, if set, counts feed events against firesPerMinute
 	// (SetThrottle); throttled remembers when events it held back were
 	// first held back, for their records.
@@ -217,6 +221,16 @@ func New(js jetstream.JetStream, triggers TriggerReader, acts actions.Getter, ac
 // Run.
 func (e *Engine) SetDedupWindow(d time.Duration) *Engine {
 	e.dedupWindow = min(max(d, hub.MinDedupWindow), hub.MaxDedupWindow)
+	return e
+}
+
+// SkipUnheardOutcomes makes the engine publish an event's outcome only
+// when heard says a subscriber would get it (hub.Hub.Heard): mostly
+// nobody but a tail of the trigger's events listens, and encoding and
+// routing an outcome cost a few percent of an event's CPU. Call it before
+// Run.
+func (e *Engine) SkipUnheardOutcomes(heard func(subject string) bool) *Engine {
+	e.heard = heard
 	return e
 }
 

@@ -13,7 +13,8 @@ import (
 // one buffered write, which the server drops when nobody listens.
 func (e *Engine) publishOutcome(ns, trigger, triggerID string, ev event.Event, results []ruleResult) {
 	nc := e.js.Conn()
-	if nc == nil {
+	subject := rules.OutcomeSubject(ns, trigger)
+	if nc == nil || e.heard != nil && !e.heard(subject) {
 		return
 	}
 	o := rules.Outcome{
@@ -31,7 +32,7 @@ func (e *Engine) publishOutcome(ns, trigger, triggerID string, ev event.Event, r
 	if err != nil {
 		return
 	}
-	if err := nc.Publish(rules.OutcomeSubject(ns, trigger), b); err != nil {
+	if err := nc.Publish(subject, b); err != nil {
 		e.log.Debug("outcome not published", "trigger", o.Trigger, "err", err)
 	}
 }

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/gusthub/gust/actions"
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/rules"
+	"github.com/gusthub/gust/rules/engine"
 )
 
 // TestEngineOutcomes checks the outcome the engine publishes for each
@@ -163,5 +165,61 @@ func TestOutcomesFollowCompletions(t *testing.T) {
 	case b := <-got:
 		t.Errorf("unexpected line %s", b)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestUnheardOutcomesAreSkipped: with SkipUnheardOutcomes, an event's
+// outcome is published only when its subject is heard.
+func TestUnheardOutcomesAreSkipped(t *testing.T) {
+	ctx := t.Context()
+	h, acts, store := testStores(t, "hello")
+	js := h.JetStream()
+	for _, name := range []string{"heard", "unheard"} {
+		tr := &rules.Trigger{Namespace: "guest", Name: name, Version: "0.0.1", Rules: map[string]rules.Link{
+			"guest/r-" + name: {Action: rules.Ref{Path: "guest", Name: "hello"}, Status: rules.StatusActive},
+		}}
+		if _, err := store.PutTrigger(ctx, tr, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan []byte, 10)
+	stop, err := rules.NewOutcomes(h.Conn()).Subscribe("guest", "", func(b []byte) { got <- b })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	asked := make(chan string, 10)
+	heard := func(subject string) bool {
+		asked <- subject
+		return subject == rules.OutcomeSubject("guest", "heard")
+	}
+	rec := &recorder{records: make(chan *actions.Activation, 10)}
+	startEngine(t, engine.New(js, store, acts, rec, rec, nil).SkipUnheardOutcomes(heard))
+
+	for i, trigger := range []string{"unheard", "heard", "unheard", "heard"} {
+		ev := event.New()
+		ev.SetID(fmt.Sprint("ev-", i))
+		ev.SetSource("/feed")
+		ev.SetType("com.example.tick")
+		if err := hub.PublishEvent(ctx, js, "guest", trigger, ev, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"ev-1", "ev-3"} {
+		select {
+		case b := <-got:
+			var o rules.Outcome
+			if err := json.Unmarshal(b, &o); err != nil {
+				t.Fatal(err)
+			}
+			if o.Event.ID != want || o.Trigger != "guest/heard" {
+				t.Fatalf("outcome of %s on %s, want %s's on guest/heard", o.Event.ID, o.Trigger, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no outcome for %s", want)
+		}
+	}
+	if n := len(asked); n != 4 {
+		t.Errorf("heard was asked %d times, want once per event (4)", n)
 	}
 }
