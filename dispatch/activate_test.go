@@ -276,7 +276,7 @@ type hereRunner struct {
 	offered []string
 }
 
-func (r *hereRunner) RunNow(ctx context.Context, inv *actions.Invocation, _ time.Duration) bool {
+func (r *hereRunner) RunNow(ctx context.Context, inv *actions.Invocation) bool {
 	r.mu.Lock()
 	r.offered = append(r.offered, inv.ActivationID)
 	r.mu.Unlock()

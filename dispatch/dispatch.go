@@ -67,9 +67,7 @@ type localRunner struct{ LocalRunner }
 // a blocking call at once, off the queue, on a container that is warm and
 // free now, and reports whether it took it.
 type LocalRunner interface {
-	// RunNow's caller waits for the record for wait at most; the runner
-	// may run inv on the caller's goroutine when it ends within it.
-	RunNow(ctx context.Context, inv *actions.Invocation, wait time.Duration) bool
+	RunNow(ctx context.Context, inv *actions.Invocation) bool
 	// Reserve takes inv to run here later (start) or give up (cancel),
 	// on a container warm and free now or, with wait, in the line of busy
 	// warm ones; both are nil when it takes none
@@ -135,7 +133,7 @@ func (d *Dispatcher) activate(ctx context.Context, inv *actions.Invocation, wait
 		return nil, err
 	}
 	defer d.forget(inv.ActivationID)
-	if r := d.now.Load(); !now || r == nil || !r.RunNow(ctx, inv, wait) {
+	if r := d.now.Load(); !now || r == nil || !r.RunNow(ctx, inv) {
 		b, err := d.encode(ctx, inv)
 		if err != nil {
 			return nil, err

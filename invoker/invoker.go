@@ -265,13 +265,7 @@ func (iv *Invoker) Run(ctx context.Context) error {
 // need: placement on another invoker, a wait for a free container that
 // the queue's consumer bounds, and a run after a crash of this process,
 // whose caller is gone with it. Built-in actions take the queue.
-//
-// wait is how long the caller waits for the record. A run whose action's
-// time limit is within it runs on the caller's goroutine, which has
-// nothing else to do until then, and RunNow returns once the record is
-// handed over: handing the run to a goroutine of its own, and the record
-// back, cost two thread wake-ups. A longer one runs in the background.
-func (iv *Invoker) RunNow(ctx context.Context, inv *actions.Invocation, wait time.Duration) bool {
+func (iv *Invoker) RunNow(ctx context.Context, inv *actions.Invocation) bool {
 	if iv.opts.Local == nil {
 		return false
 	}
@@ -279,11 +273,7 @@ func (iv *Invoker) RunNow(ctx context.Context, inv *actions.Invocation, wait tim
 	if r == nil {
 		return false
 	}
-	if time.Duration(inv.Action.Limits.Timeout)*time.Millisecond <= wait {
-		r.run(nil)
-	} else {
-		r.start(nil)
-	}
+	r.start(nil)
 	return true
 }
 
@@ -363,30 +353,23 @@ func (iv *Invoker) reserve(ctx context.Context, inv *actions.Invocation, wait bo
 	return &reservation{iv: iv, ctx: context.WithoutCancel(ctx), inv: *inv, lease: lease, inLine: inLine}
 }
 
-// start runs the reservation on a goroutine of its own.
 func (r *reservation) start(stored func(error)) {
 	iv := r.iv
 	iv.nowMu.Lock() // Go is not safe beside the Wait of a stopping invoker
 	defer iv.nowMu.Unlock()
-	iv.now.Go(func() { r.run(stored) })
-}
-
-// run runs the reservation and hands its record to the committer, which
-// calls stored, if not nil, once it is stored (Reserve). The invoker's
-// stop waits for it as reserved.
-func (r *reservation) run(stored func(error)) {
-	iv := r.iv
-	defer r.end()
-	if r.inLine && !r.takeInLine() {
-		iv.running.remove(r.inv.ActivationID)
-		if stored != nil {
-			stored(actions.ErrNotStarted) // its slot goes with it
-		} else {
-			release(r.ctx, iv.opts.Slots, &r.inv, iv.log)
+	iv.now.Go(func() {
+		defer r.end()
+		if r.inLine && !r.takeInLine() {
+			iv.running.remove(r.inv.ActivationID)
+			if stored != nil {
+				stored(actions.ErrNotStarted) // its slot goes with it
+			} else {
+				release(r.ctx, iv.opts.Slots, &r.inv, iv.log)
+			}
+			return
 		}
-		return
-	}
-	iv.commits.add(finished{inv: &r.inv, stored: iv.handle(r.ctx, &r.inv, r.lease), onStored: stored})
+		iv.commits.add(finished{inv: &r.inv, stored: iv.handle(r.ctx, &r.inv, r.lease), onStored: stored})
+	})
 }
 
 // takeInLine waits in the line of the action's containers for one, until

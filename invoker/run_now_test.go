@@ -138,11 +138,11 @@ func TestRunNowClaimsTheContainer(t *testing.T) {
 			Submitted: time.Now().UnixMilli(), Payload: []byte(`{"sleep":500}`)}
 	}
 	first := invocation()
-	if !s.iv.RunNow(t.Context(), first, 0) {
+	if !s.iv.RunNow(t.Context(), first) {
 		t.Fatal("RunNow refused a call to a warm free container")
 	}
 	for i := range 3 {
-		if s.iv.RunNow(t.Context(), invocation(), 0) {
+		if s.iv.RunNow(t.Context(), invocation()) {
 			t.Errorf("call %d at once: RunNow took it while the first holds the only container", i+2)
 		}
 	}
@@ -155,7 +155,7 @@ func TestRunNowClaimsTheContainer(t *testing.T) {
 	if !eventually(10*time.Second, func() bool { return s.pool.Stats().Busy == 0 }) {
 		t.Fatal("the container stayed busy after the first call")
 	}
-	if !s.iv.RunNow(t.Context(), invocation(), 0) {
+	if !s.iv.RunNow(t.Context(), invocation()) {
 		t.Error("RunNow refused a call once the container was free again")
 	}
 }
@@ -183,46 +183,5 @@ func TestStoppingInvokerFinishesTheCallsItRunsNow(t *testing.T) {
 	}
 	if _, err := s.records.Get(t.Context(), "guest", rec.ActivationID); err != nil {
 		t.Errorf("the invoker stopped before storing the record of the call it ran: %v", err)
-	}
-}
-
-// A call whose caller waits longer than its action's time limit runs on
-// the caller's goroutine: RunNow returns once the run is over. One whose
-// caller waits less runs in the background, and RunNow returns at once.
-func TestRunNowRunsOnTheCallersGoroutineWithinItsWait(t *testing.T) {
-	s, call := counterAPI(t)
-	blockingCall(t, call, `{}`) // warm
-	a, _, err := s.store.GetAction(t.Context(), actions.Name{Namespace: "guest", Name: "counter"}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	limit := time.Duration(a.Limits.Timeout) * time.Millisecond
-	for _, tc := range []struct {
-		name   string
-		wait   time.Duration
-		inline bool
-	}{
-		{"waits as long as the limit", limit, true},
-		{"waits less", limit - time.Millisecond, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if !eventually(10*time.Second, func() bool { return s.pool.Stats().Busy == 0 }) {
-				t.Fatal("the container stayed busy")
-			}
-			inv := &actions.Invocation{ActivationID: actions.NewActivationID(), Namespace: "guest", Subject: "guest", Action: *a,
-				Submitted: time.Now().UnixMilli(), Payload: []byte(`{"sleep":300}`)}
-			if !s.iv.RunNow(t.Context(), inv, tc.wait) {
-				t.Fatal("RunNow refused a call to a warm free container")
-			}
-			if busy := s.pool.Stats().Busy > 0; busy == tc.inline {
-				t.Errorf("container busy as RunNow returned: %v, want %v", busy, !tc.inline)
-			}
-			if !eventually(10*time.Second, func() bool {
-				_, err := s.records.Get(context.Background(), "guest", inv.ActivationID)
-				return err == nil
-			}) {
-				t.Fatal("the call's record was not stored")
-			}
-		})
 	}
 }
