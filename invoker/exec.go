@@ -768,7 +768,7 @@ func (iv *Invoker) finish(rec *actions.Activation, inv *actions.Invocation, star
 	// Every record has these: written by hand into one buffer, each value
 	// a slice of it (capped, so that the next does not write over it).
 	buf := make([]byte, 0, 256)
-	ann := make(actions.KeyValues, 0, 7+len(inv.Annotations))
+	ann := make(actions.KeyValues, 0, 7)
 	add := func(key string, value func([]byte) []byte) {
 		n := len(buf)
 		buf = value(buf)
@@ -788,7 +788,10 @@ func (iv *Invoker) finish(rec *actions.Activation, inv *actions.Invocation, star
 	if inv.TraceParent != "" {
 		add("traceparent", func(b []byte) []byte { return jsonbuf.String(b, inv.TraceParent) })
 	}
-	rec.Annotations = ann.Merge(inv.Annotations)
+	rec.Annotations = ann
+	if len(inv.Annotations) > 0 {
+		rec.Annotations = ann.Merge(inv.Annotations)
+	}
 	iv.observeFinish(inv, rec, start, end, initTime, how)
 	return rec
 }

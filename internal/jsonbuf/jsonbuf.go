@@ -74,7 +74,8 @@ func String(dst []byte, s string) []byte {
 }
 
 // Raw appends raw, a JSON value, as Marshal writes a json.RawMessage:
-// compacted, HTML's characters escaped, null when empty. It appends
+// compacted, HTML's characters escaped. An empty raw is null, as Marshal
+// writes a nil one (it refuses an empty one that is not nil). It appends
 // nothing and reports the error when raw is not valid JSON.
 func Raw(dst, raw []byte) ([]byte, error) {
 	if len(raw) == 0 {

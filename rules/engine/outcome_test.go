@@ -3,6 +3,7 @@ package engine_test
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,9 +189,12 @@ func TestUnheardOutcomesAreSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	asked := make(chan string, 10)
+	var mu sync.Mutex
+	asked := map[string]int{}
 	heard := func(subject string) bool {
-		asked <- subject
+		mu.Lock()
+		asked[subject]++
+		mu.Unlock()
 		return subject == rules.OutcomeSubject("guest", "heard")
 	}
 	rec := &recorder{records: make(chan *actions.Activation, 10)}
@@ -219,7 +223,9 @@ func TestUnheardOutcomesAreSkipped(t *testing.T) {
 			t.Fatalf("no outcome for %s", want)
 		}
 	}
-	if n := len(asked); n != 4 {
-		t.Errorf("heard was asked %d times, want once per event (4)", n)
+	mu.Lock()
+	defer mu.Unlock()
+	if n := asked[rules.OutcomeSubject("guest", "unheard")]; n < 2 {
+		t.Errorf("heard was asked of the unheard trigger's outcomes %d times, want once per event (2), or more when one is delivered again", n)
 	}
 }
