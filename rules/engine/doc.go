@@ -2,7 +2,8 @@
 // durably and, for every active rule of an event's trigger whose filter
 // matches, queues an invocation of the rule's action, then records the
 // trigger's activation with one log line per rule (OpenWhisk's shape) and
-// publishes the event's rules.Outcome on core NATS.
+// publishes the event's rules.Outcome on core NATS (with
+// SkipUnheardOutcomes, only when a subscriber would hear it).
 //
 // It also keeps what the rules model asks of it: the dedup window of event
 // ids (hub.EventIDs), the hop limit, and the delivery policies of rules
