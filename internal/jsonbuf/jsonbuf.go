@@ -159,43 +159,31 @@ func compactValue(b []byte, i, depth int) (int, bool) {
 		return i, false
 	}
 	switch c := b[i]; {
-	case c == '{':
+	case c == '{' || c == '[':
+		end := byte(']')
+		if c == '{' {
+			end = '}'
+		}
 		i++
-		if i < len(b) && b[i] == '}' {
+		if i < len(b) && b[i] == end {
 			return i + 1, true
 		}
 		for {
-			if i >= len(b) || b[i] != '"' {
-				return i, false
-			}
 			var ok bool
-			if i, ok = compactString(b, i); !ok || i >= len(b) || b[i] != ':' {
-				return i, false
-			}
-			if i, ok = compactValue(b, i+1, depth+1); !ok || i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case '}':
-				return i + 1, true
-			case ',':
+			if c == '{' { // a member's name and colon before its value
+				if i >= len(b) || b[i] != '"' {
+					return i, false
+				}
+				if i, ok = compactString(b, i); !ok || i >= len(b) || b[i] != ':' {
+					return i, false
+				}
 				i++
-			default:
-				return i, false
 			}
-		}
-	case c == '[':
-		i++
-		if i < len(b) && b[i] == ']' {
-			return i + 1, true
-		}
-		for {
-			var ok bool
 			if i, ok = compactValue(b, i, depth+1); !ok || i >= len(b) {
 				return i, false
 			}
 			switch b[i] {
-			case ']':
+			case end:
 				return i + 1, true
 			case ',':
 				i++

@@ -38,12 +38,7 @@ func TestEngineOutcomes(t *testing.T) {
 	if _, err := store.PutTrigger(ctx, quiet, 0); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan []byte, 10)
-	stop, err := rules.NewOutcomes(h.Conn()).Subscribe("guest", "", func(b []byte) { got <- b })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	got := subscribeOutcomes(t, h)
 
 	runEngine(t, h, acts, store, &recorder{records: make(chan *actions.Activation, 10)})
 
@@ -169,6 +164,19 @@ func TestOutcomesFollowCompletions(t *testing.T) {
 	}
 }
 
+// subscribeOutcomes gathers the outcomes of namespace guest's triggers
+// until t ends.
+func subscribeOutcomes(t *testing.T, h *hub.Hub) <-chan []byte {
+	t.Helper()
+	got := make(chan []byte, 10)
+	stop, err := rules.NewOutcomes(h.Conn()).Subscribe("guest", "", func(b []byte) { got <- b })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return got
+}
+
 // TestUnheardOutcomesAreSkipped: with SkipUnheardOutcomes, an event's
 // outcome is published only when its subject is heard.
 func TestUnheardOutcomesAreSkipped(t *testing.T) {
@@ -183,12 +191,7 @@ func TestUnheardOutcomesAreSkipped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := make(chan []byte, 10)
-	stop, err := rules.NewOutcomes(h.Conn()).Subscribe("guest", "", func(b []byte) { got <- b })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	got := subscribeOutcomes(t, h)
 	var mu sync.Mutex
 	asked := map[string]int{}
 	heard := func(subject string) bool {
