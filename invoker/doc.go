@@ -33,17 +33,22 @@
 // never more than its waiters can use, within the pool's memory. The
 // horizon is the cold start time (create and /init, a moving average by
 // image, else over all images): a container started for a line that
-// drains sooner would come up too late to serve it. Once a line has lasted a cold start since its
-// key had a warm container, it is a lasting load, not a burst, and h
-// becomes 100 ms (FPC's stale threshold), so an I/O-bound action under
-// many concurrent requests scales out to the pool's memory. The run time
-// is the key's moving average, raised to how long the running activations
-// have run so far (a timer looks again when that alone would call for a
+// drains sooner would come up too late to serve it. Once a line has
+// lasted a cold start since its key had a warm container, it is a lasting
+// load, not a burst, and h becomes 100 ms (FPC's stale threshold), so an
+// I/O-bound action under many concurrent requests scales out to the
+// pool's memory. The run time is the key's moving average of how long its
+// runs took in their containers, as Gust's proxy says with each answer
+// (proxy.RunTimeHeader; else how long they held their containers, which
+// also counts how long the answers waited for a busy invoker to read
+// them). It is raised to how long the oldest running activation has run
+// so far once that is longer than a cold start, or while no average is
+// known (a timer looks again when that alone would call for a
 // container); while neither it nor the cold start is known, the line
 // starts one container and learns from it (the run time outlives the
 // key's containers, for its next burst). So 50 invokes at once of a
-// no-op run on one container, and of an action sleeping 200 ms on as many
-// as fit. A line short of memory waits its turn in the pool's room line;
+// no-op run on one container, and so does a burst of a thousand fired
+// events, and an action sleeping 200 ms on as many as fit. A line short of memory waits its turn in the pool's room line;
 // a container freed while another key's earlier line waits for memory
 // is evicted for it rather than serving its own key's later activations.
 //

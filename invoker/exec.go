@@ -62,6 +62,9 @@ type outcome struct {
 	notRun bool
 	// started is when the proxy started a queued activation.
 	started time.Time
+	// took is how long it ran in its container, if the proxy says
+	// (answer.took).
+	took time.Duration
 }
 
 func errorResult(msg string) json.RawMessage {
@@ -230,6 +233,7 @@ func (iv *Invoker) runLeased(ctx context.Context, inv *actions.Invocation, spec 
 	default:
 		logs = lease.logs().end(session, sentinelWait)
 	}
+	lease.took = out.took
 	if iv.pool.release(lease, out.healthy) {
 		// Let the activation that got the container start its /run before
 		// this one finishes its record: the record's work then overlaps
@@ -520,10 +524,14 @@ type answer struct {
 	started time.Time
 	notRun  bool
 	waited  bool
+	// took is how long the action took in its container, as Gust's proxy
+	// says (proxy.RunTimeHeader); 0 when it does not.
+	took time.Duration
 }
 
-// with adds the answer's inline logs to o.
+// with adds the answer's inline logs, and the time the action took, to o.
 func (a answer) with(o outcome) outcome {
+	o.took = a.took
 	if a.logs == nil {
 		return o
 	}
@@ -649,6 +657,9 @@ func send(ctx context.Context, c Container, path string, body []byte, logLimit i
 	}
 	defer resp.Body.Close()
 	ans := answer{status: resp.StatusCode, limit: logLimit, notRun: resp.Header.Get(proxy.QueueHeader) == proxy.QueueNotRun}
+	if us, err := strconv.ParseInt(resp.Header.Get(proxy.RunTimeHeader), 10, 64); err == nil && us >= 0 {
+		ans.took = time.Duration(us) * time.Microsecond
+	}
 	inline := logLimit > 0 && resp.Header.Get(proxy.LogsHeader) == "inline"
 	max := int64(MaxResultBytes)
 	if inline {

@@ -108,3 +108,29 @@ func TestPostQueuedLead(t *testing.T) {
 		})
 	}
 }
+
+// The time an action took in its container comes from the proxy's
+// answer (proxy.RunTimeHeader) when it says, and is unknown otherwise.
+func TestPostReadsRunTime(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"1234", 1234 * time.Microsecond},
+		{"", 0},
+		{"soon", 0},
+		{"-5", 0},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tc.header != "" {
+				w.Header().Set(proxy.RunTimeHeader, tc.header)
+			}
+			_, _ = w.Write([]byte(`{}`))
+		}))
+		ans, err := post(t.Context(), proxyStub{srv: srv}, "/run", []byte(`{}`), time.Second, 0)
+		srv.Close()
+		if err != nil || ans.took != tc.want {
+			t.Errorf("%s %q: took %s, err %v; want %s", proxy.RunTimeHeader, tc.header, ans.took, err, tc.want)
+		}
+	}
+}

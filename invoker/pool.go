@@ -104,12 +104,15 @@ type container struct {
 	paused     bool
 	dead       bool
 	lastUsed   time.Time
-	// runSince is when the container, idle before, began to run an
-	// activation: how long the current one has run is a lower bound of
-	// the key's run time.
-	runSince time.Time
-	timer    *time.Timer
-	logs     *logCollector
+	// running are the leases of the activations running in it (their
+	// since set): how long the oldest has run is a lower bound of the
+	// key's run time. Not the time since the container was last idle:
+	// under a steady load of short activations, a container that runs
+	// several at once may never be idle, and that time would grow
+	// without bound.
+	running []*Lease
+	timer   *time.Timer
+	logs    *logCollector
 	// ready is closed once the container ran /init or was removed: other
 	// activations of a concurrent action wait for it before their /run.
 	ready       chan struct{}
@@ -195,6 +198,17 @@ type Lease struct {
 	// behind the one running there (proxy.QueueHeader): its time limit
 	// starts when the proxy starts it.
 	Queued bool
+	// took, when known, is how long the activation ran in the container
+	// (Gust's proxy says, proxy.RunTimeHeader): the key's run time is
+	// sampled from it rather than from how long the lease was held.
+	took time.Duration
+}
+
+// startLocked notes that l's activation starts running in its container
+// at now.
+func (l *Lease) startLocked(now time.Time) {
+	l.since = now
+	l.c.running = append(l.c.running, l)
 }
 
 // Container is the leased container.
@@ -280,11 +294,12 @@ func (p *Pool) Acquire(ctx context.Context, req Request) (*Lease, error) {
 // (nobody took it for PauseGrace), and its /init would wait for good. It
 // is nil, the claim given back and c destroyed, when c cannot be resumed.
 func (p *Pool) leased(ctx context.Context, c *container, cold bool) *Lease {
-	if err := p.resume(ctx, c); err != nil {
-		p.Release(&Lease{c: c, pool: p, Cold: cold}, false)
+	l := &Lease{c: c, pool: p, Cold: cold}
+	if err := p.resume(ctx, l); err != nil {
+		p.Release(l, false)
 		return nil
 	}
-	return &Lease{c: c, pool: p, Cold: cold, since: time.Now()}
+	return l
 }
 
 // TryWarm returns a lease on a warm container of key that is free now
@@ -410,9 +425,6 @@ func (p *Pool) claimLocked(c *container) claim {
 		return claimCold
 	case !c.initialized:
 		return claimJoin
-	}
-	if c.active == 1 {
-		c.runSince = time.Now()
 	}
 	return claimWarm
 }
@@ -557,13 +569,19 @@ func (p *Pool) create(c *container, spec Spec) error {
 	return err
 }
 
-func (p *Pool) resume(ctx context.Context, c *container) error {
+// resume resumes l's container if it is paused, and then starts l's
+// activation on it (startLocked).
+func (p *Pool) resume(ctx context.Context, l *Lease) error {
+	c := l.c
 	c.pauseMu.Lock() // a Pause in progress ends first
 	defer c.pauseMu.Unlock()
 	p.mu.Lock()
 	paused := c.paused
 	c.paused = false
 	c.resuming = paused
+	if !paused {
+		l.startLocked(time.Now())
+	}
 	p.mu.Unlock()
 	if !paused {
 		return nil
@@ -572,6 +590,7 @@ func (p *Pool) resume(ctx context.Context, c *container) error {
 	p.mu.Lock()
 	c.resuming = false
 	if err == nil {
+		l.startLocked(time.Now())
 		p.serveLocked(c.key) // the line may queue behind it now
 	}
 	p.mu.Unlock()
@@ -587,33 +606,44 @@ func (p *Pool) Release(l *Lease, healthy bool) { p.release(l, healthy) }
 
 // releaseUnused returns a lease that ran nothing, so that it says nothing
 // of the key's run time.
-func (p *Pool) releaseUnused(l *Lease) {
-	l.since = time.Time{}
-	p.release(l, true)
-}
+func (p *Pool) releaseUnused(l *Lease) { p.giveBack(l, true, false) }
 
 // release is Release; it reports whether it handed the container over to
 // an activation waiting in its key's line.
-func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) {
+func (p *Pool) release(l *Lease, healthy bool) (handedOver bool) { return p.giveBack(l, healthy, true) }
+
+// giveBack is release; ran says whether l's activation ran, so that its
+// time is one of the key's run times.
+func (p *Pool) giveBack(l *Lease, healthy, ran bool) (handedOver bool) {
 	c := l.c
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.unclaimLocked(c, l.Cold)
+	if i := slices.Index(c.running, l); i >= 0 {
+		c.running = slices.Delete(c.running, i, i+1)
+	}
 	switch i := slices.Index(c.behind, l); {
 	case i >= 0: // it left before its turn
 		c.behind = slices.Delete(c.behind, i, i+1)
 	case len(c.behind) > 0: // the first queued behind l runs now
-		c.behind[0].since, c.runSince = now, now
+		c.behind[0].startLocked(now)
 		c.behind = slices.Delete(c.behind, 0, 1)
 	}
 	if c.destroyLater && c.active == 0 {
 		p.destroyLaterDoneLocked(c)
 	}
 	c.lastUsed = now
-	if healthy && !l.since.IsZero() && c.key != "" && c.initialized {
+	if ran && healthy && !l.since.IsZero() && c.key != "" && c.initialized {
 		if ln := p.lines[c.key]; ln != nil {
-			ln.run = movingAverage(ln.run, now.Sub(l.since))
+			held := now.Sub(l.since)
+			if l.took > 0 && l.took < held {
+				// The rest is the invoker's own delay (its process busy,
+				// the answer not read yet): another container would not
+				// take it away.
+				held = l.took
+			}
+			ln.run = movingAverage(ln.run, held)
 		}
 	}
 	if !healthy || p.closed {
@@ -664,7 +694,7 @@ func (l *Lease) MarkInitialized() {
 		p.sampleColdLocked(c.image, c.createTook+now.Sub(l.since))
 		c.created = false
 	}
-	l.since, c.runSince = now, now
+	l.since = now // its run starts after its /init
 	if ln := p.lines[c.key]; ln != nil {
 		if first {
 			ln.readyAt = now

@@ -248,10 +248,16 @@ func (p *Pool) provisionLocked(key string) {
 // only if that is longer than the horizon h, a cold start: containers are
 // added until W·run/S < h. Once the line has lasted longer than a cold
 // start since the key had a warm container, the load is lasting and h
-// shrinks to sustainedWait. The run time is the key's mean, raised to how
-// long the running activations have run so far; while neither is known,
-// nor the cold start time, the line starts one container and learns from
-// it. It never starts more than its waiters can use.
+// shrinks to sustainedWait. The run time is the key's mean (of the times
+// Gust's proxy says its runs took, else of how long they held their
+// containers), raised to how long the oldest running activation has run
+// so far: once that is longer than a cold start, or while no mean is
+// known. Until then it may be the invoker's own delay, not the action's:
+// an invoker whose process is busy reads answers late, and holds its
+// containers for tens of milliseconds that another container would not
+// take away. While neither time is known, nor the cold start time, the
+// line starts one container and learns from it. It never starts more
+// than its waiters can use.
 func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again time.Duration) {
 	per := max(l.concurrency, 1)
 	waiting := len(l.waiters)
@@ -265,8 +271,10 @@ func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again
 		waiting += len(c.behind) // queued at its proxy: waiting too
 		if c.initialized {
 			ready = true
-			if c.active > 0 && (oldest.IsZero() || c.runSince.Before(oldest)) {
-				oldest = c.runSince
+			for _, l := range c.running {
+				if oldest.IsZero() || l.since.Before(oldest) {
+					oldest = l.since
+				}
 			}
 		}
 	}
@@ -283,7 +291,9 @@ func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again
 	var ran time.Duration
 	if !oldest.IsZero() {
 		ran = now.Sub(oldest)
-		run = max(run, ran)
+		if run <= 0 || ran >= cold {
+			run = max(run, ran)
+		}
 	}
 	if cold <= 0 || oldest.IsZero() && run <= 0 {
 		return min(least, most), 0
@@ -310,6 +320,9 @@ func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again
 		// once run reaches next.
 		have := slots + n*per
 		next := time.Duration((int64(have)*int64(h) + int64(waiting) - 1) / int64(waiting))
+		if l.run > 0 {
+			next = max(next, cold)
+		}
 		if next > ran {
 			again = next - ran
 		}

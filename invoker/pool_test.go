@@ -813,26 +813,94 @@ func TestPoolLastingLoadScalesOut(t *testing.T) {
 				sb.delay = 300 * time.Millisecond
 				r := req("a")
 				r.Spec.ProxySocket = proxy
-				var wg sync.WaitGroup
-				for range 16 {
-					wg.Go(func() {
-						for range 40 {
-							l := acquire(t, p, r)
-							if l.Cold {
-								l.MarkInitialized()
-							}
-							time.Sleep(50 * time.Millisecond)
-							p.Release(l, true)
-						}
-					})
-				}
-				wg.Wait()
+				steadyLoad(t, p, r, 16, 40, 50*time.Millisecond)
 				if n := len(sb.eventsOf("create")); n != 8 {
 					t.Errorf("%d containers created, want the 8 that fit", n)
 				}
 			})
 		})
 	}
+}
+
+// steadyLoad runs workers that each acquire a container for r, hold it
+// for run and release it, times over.
+func steadyLoad(t *testing.T, p *invoker.Pool, r invoker.Request, workers, times int, run time.Duration) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range times {
+				l := acquire(t, p, r)
+				if l.Cold {
+					l.MarkInitialized()
+				}
+				time.Sleep(run)
+				p.Release(l, true)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestPoolSteadyLoadOnAConcurrentContainer: a container that runs several
+// activations at once may never be idle under a steady load of short
+// ones; its line scales by how long they run, not by how long the
+// container has been busy, so a line that drains in milliseconds starts
+// no container however long the load lasts.
+func TestPoolSteadyLoadOnAConcurrentContainer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+		r := req("a")
+		r.Concurrency = 4
+		coldStart(t, p, r, 200*time.Millisecond, 10*time.Millisecond)
+		// 6 on 4 slots: 2 wait in line most of the time, for 2 s (ten
+		// cold starts) of 10 ms runs.
+		steadyLoad(t, p, r, 6, 200, 10*time.Millisecond)
+		if n := len(sb.eventsOf("create")); n != 1 {
+			t.Errorf("%d containers created, want the first only", n)
+		}
+	})
+}
+
+// TestPoolBusyInvokerDoesNotScaleOut: runs known to be short that hold
+// their containers longer, but for less than a cold start, are taken for
+// the invoker's own delay (a busy process reads answers late), not for a
+// slower action, and start no container; held past a cold start, they do.
+func TestPoolBusyInvokerDoesNotScaleOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+		r := req("a")
+		r.Concurrency = 4
+		coldStart(t, p, r, 200*time.Millisecond, time.Millisecond)
+		var held []*invoker.Lease
+		for range 4 {
+			held = append(held, acquire(t, p, r))
+		}
+		wait := func() {
+			go func() { // until the pool closes
+				if l, err := p.Acquire(context.Background(), r); err == nil {
+					p.Release(l, true)
+				}
+			}()
+		}
+		for range 20 { // 20 ms of runs in line, on 4 slots: no reason to scale
+			wait()
+		}
+		time.Sleep(150 * time.Millisecond) // the 4 held, by a busy invoker, say
+		wait()                             // the line looks again
+		synctest.Wait()
+		if n := len(sb.eventsOf("create")); n != 1 {
+			t.Fatalf("%d containers created while the runs held their slots for less than a cold start, want 1", n)
+		}
+		time.Sleep(60 * time.Millisecond) // now longer than a cold start
+		synctest.Wait()
+		if n := len(sb.eventsOf("create")); n == 1 {
+			t.Errorf("no container created once the runs held their slots longer than a cold start")
+		}
+		for _, l := range held {
+			p.Release(l, true)
+		}
+	})
 }
 
 // TestPoolQueuesBehindShortRuns: a busy container of Gust's proxy takes

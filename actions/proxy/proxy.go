@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -371,7 +372,9 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusProcessing)
 	}
 	hits, hitsCounted := pidsHits()
+	started := time.Now()
 	code, body = s.runOn(r.Context(), p, line)
+	w.Header().Set(RunTimeHeader, strconv.FormatInt(time.Since(started).Microseconds(), 10))
 	if now, ok := pidsHits(); hitsCounted && ok && now > hits {
 		body = withPidsLimit(body, pidsLimit())
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -239,6 +240,32 @@ func TestNoLogs(t *testing.T) {
 	case l := <-target.Logs:
 		t.Errorf("the container's %s got %q", l.Stream, l.Text)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestRunTime: each /run's answer says how long the action took in the
+// proxy (proxy.RunTimeHeader), in microseconds: at least what the action
+// waited, and not the time the request and its answer spent elsewhere.
+func TestRunTime(t *testing.T) {
+	target := startInProcess(t, runtimes.NodeJS20, nil, true)
+	init := `{"value":{"name":"sleep","main":"main","code":"function main(a) { return new Promise(r => setTimeout(() => r({slept: a.ms}), a.ms)); }"}}`
+	if resp, b := postLogs(t, target, "/init", init, proxy.LogsNone); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/init: %s %s", resp.Status, b)
+	}
+	for _, ms := range []int{0, 150} {
+		t0 := time.Now()
+		resp, b := postLogs(t, target, "/run", fmt.Sprintf(`{"value":{"ms":%d}}`, ms), proxy.LogsNone)
+		took := time.Since(t0)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/run: %s %s", resp.Status, b)
+		}
+		us, err := strconv.ParseInt(resp.Header.Get(proxy.RunTimeHeader), 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", proxy.RunTimeHeader, resp.Header.Get(proxy.RunTimeHeader), err)
+		}
+		if ran := time.Duration(us) * time.Microsecond; ran < time.Duration(ms)*time.Millisecond || ran > took {
+			t.Errorf("an action that waited %d ms ran %s by %s, within a round trip of %s", ms, ran, proxy.RunTimeHeader, took)
+		}
 	}
 }
 

@@ -25,6 +25,14 @@ import (
 // concurrent one requests pass at once, with their 102.
 const QueueHeader = "Gust-Queue"
 
+// RunTimeHeader, on the answer to a /run, is how long the action took in
+// the container, in microseconds: from when the proxy handed it the
+// request, at its turn, to its answer. The invoker's pool scales an
+// action's containers by it: the time the invoker holds a container also
+// counts how long the answer waited for the invoker, which is no reason
+// to start another container.
+const RunTimeHeader = "Gust-Run-Time"
+
 // QueueNotRun is QueueHeader's value on the answer to a queued request
 // that the action never got.
 const QueueNotRun = "not-run"
