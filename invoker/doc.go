@@ -44,12 +44,15 @@
 // them). It is raised to how long the oldest running activation has run
 // so far once that is longer than a cold start, or while no average is
 // known (a timer looks again when that alone would call for a
-// container); while neither it nor the cold start is known, the line
-// starts one container and learns from it (the run time outlives the
-// key's containers, for its next burst). So 50 invokes at once of a
-// no-op run on one container, and so does a burst of a thousand fired
-// events, and an action sleeping 200 ms on as many as fit. A line short of memory waits its turn in the pool's room line;
-// a container freed while another key's earlier line waits for memory
+// container): an action known to be fast that slows down is seen through
+// the average, a run or two later, until its runs outlast a cold start.
+// While neither time nor the cold start is known, the line starts one
+// container and learns from it (the run time outlives the key's
+// containers, for its next burst). So 50 invokes at once of a no-op run
+// on one container, and so does a burst of a thousand fired events, and
+// an action sleeping 200 ms on as many as fit. A line short of memory
+// waits its turn in the pool's room line; a container freed while
+// another key's earlier line waits for memory
 // is evicted for it rather than serving its own key's later activations.
 //
 // Queued runs (pool.go, exec.go). A burst of an action that runs one

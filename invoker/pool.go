@@ -104,12 +104,13 @@ type container struct {
 	paused     bool
 	dead       bool
 	lastUsed   time.Time
-	// running are the leases of the activations running in it (their
-	// since set): how long the oldest has run is a lower bound of the
-	// key's run time. Not the time since the container was last idle:
-	// under a steady load of short activations, a container that runs
-	// several at once may never be idle, and that time would grow
-	// without bound.
+	// running are the leases of the activations started in it (their
+	// since set): a cold one running /init, a lead that
+	// may wait at the proxy, a reserved one about to send its /run. How
+	// long the oldest has run is a lower bound of the key's run time. Not
+	// the time since the container was last idle: under a steady load of
+	// short activations, a container that runs several at once may never
+	// be idle, and that time would grow without bound.
 	running []*Lease
 	timer   *time.Timer
 	logs    *logCollector
@@ -143,8 +144,8 @@ func (p *Pool) queues(spec Spec, concurrency int) bool {
 
 // maxQueuedRun is the longest mean run time of a key whose activations
 // queue behind a running one: the queue saves the invoker's round trip
-// between two runs (about a millisecond; more on a busy machine, and the
-// mean run includes it), worth it for short runs only. An activation
+// between two runs (about a millisecond; more on a busy machine), worth
+// it for short runs only. An activation
 // queued behind a long one could have taken a container freed or started
 // meanwhile, and queued activations leave the line short, so that the
 // pool starts fewer containers: an action that waits 50 ms on I/O gains
@@ -209,6 +210,23 @@ type Lease struct {
 func (l *Lease) startLocked(now time.Time) {
 	l.since = now
 	l.c.running = append(l.c.running, l)
+}
+
+// leaveLocked takes l, given back, out of its container's running and
+// queued leases: one that leaves before its turn only leaves the queue,
+// else the first queued behind it runs now.
+func (l *Lease) leaveLocked(now time.Time) {
+	c := l.c
+	if i := slices.Index(c.running, l); i >= 0 {
+		c.running = slices.Delete(c.running, i, i+1)
+	}
+	switch i := slices.Index(c.behind, l); {
+	case i >= 0: // it left before its turn
+		c.behind = slices.Delete(c.behind, i, i+1)
+	case len(c.behind) > 0: // the first queued behind l runs now
+		c.behind[0].startLocked(now)
+		c.behind = slices.Delete(c.behind, 0, 1)
+	}
 }
 
 // Container is the leased container.
@@ -620,16 +638,7 @@ func (p *Pool) giveBack(l *Lease, healthy, ran bool) (handedOver bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.unclaimLocked(c, l.Cold)
-	if i := slices.Index(c.running, l); i >= 0 {
-		c.running = slices.Delete(c.running, i, i+1)
-	}
-	switch i := slices.Index(c.behind, l); {
-	case i >= 0: // it left before its turn
-		c.behind = slices.Delete(c.behind, i, i+1)
-	case len(c.behind) > 0: // the first queued behind l runs now
-		c.behind[0].startLocked(now)
-		c.behind = slices.Delete(c.behind, 0, 1)
-	}
+	l.leaveLocked(now)
 	if c.destroyLater && c.active == 0 {
 		p.destroyLaterDoneLocked(c)
 	}

@@ -5,7 +5,6 @@ package invoker
 
 import (
 	"context"
-	"slices"
 	"time"
 )
 
@@ -24,7 +23,9 @@ type keyLine struct {
 	since, readyAt time.Time
 	// starting counts the containers being created for the line.
 	starting int
-	// run is the mean time an activation of the key holds its container.
+	// run is the mean time an activation of the key runs in its
+	// container: as Gust's proxy says (proxy.RunTimeHeader), else how
+	// long it held the container.
 	run time.Duration
 	// spec and concurrency make the key's new containers.
 	spec        Spec
@@ -94,8 +95,10 @@ func (p *Pool) await(ctx context.Context, key string, w *keyWaiter) (grant, erro
 	if !p.dropWaiterLocked(key, w) {
 		if g := <-w.ch; g.c != nil { // served meanwhile
 			p.unclaimLocked(g.c, g.how == claimCold)
-			if i := slices.Index(g.c.behind, g.queued); g.queued != nil && i >= 0 {
-				g.c.behind = slices.Delete(g.c.behind, i, i+1)
+			if g.queued != nil {
+				// Queued behind a run that may have ended meanwhile, its
+				// turn begun: either way it leaves.
+				g.queued.leaveLocked(time.Now())
 			}
 			p.serveLocked(key)
 			p.idleLocked(g.c)
@@ -271,9 +274,9 @@ func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again
 		waiting += len(c.behind) // queued at its proxy: waiting too
 		if c.initialized {
 			ready = true
-			for _, l := range c.running {
-				if oldest.IsZero() || l.since.Before(oldest) {
-					oldest = l.since
+			for _, r := range c.running {
+				if oldest.IsZero() || r.since.Before(oldest) {
+					oldest = r.since
 				}
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -899,6 +900,63 @@ func TestPoolBusyInvokerDoesNotScaleOut(t *testing.T) {
 		}
 		for _, l := range held {
 			p.Release(l, true)
+		}
+	})
+}
+
+// TestPoolRunTimeIsWhatTheProxySays: the key's run time is how long its
+// runs took in their containers, as the proxy says, when it says: a run
+// whose answer the invoker read 150 ms late counts as the 1 ms it took.
+func TestPoolRunTimeIsWhatTheProxySays(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+		r := req("a")
+		coldStart(t, p, r, 200*time.Millisecond, time.Millisecond)
+		for _, took := range []time.Duration{time.Millisecond, 0} {
+			l := acquire(t, p, r)
+			time.Sleep(150 * time.Millisecond)
+			l.SetTook(took)
+			p.Release(l, true)
+			if run := p.RunTime("a"); took > 0 && run != time.Millisecond || took == 0 && run < 10*time.Millisecond {
+				t.Errorf("run time %s after a run held 150 ms that took %s by the proxy (0: unknown)", run, took)
+			}
+		}
+	})
+}
+
+// TestPoolWaiterThatLeavesAfterItsTurnBegan: an activation in line whose
+// context ends, granted a place queued behind a run before it could
+// leave the line, and its turn begun meanwhile, leaves its container's
+// running activations too: one left there would look like a run that
+// never ends, and scale the key out once it outlasted a cold start.
+func TestPoolWaiterThatLeavesAfterItsTurnBegan(t *testing.T) {
+	// On one thread the waiter, woken by the end of its context, runs
+	// only once this test waits: after the grant and its turn.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	synctest.Test(t, func(t *testing.T) {
+		p, _ := newFakePool(t, invoker.PoolOptions{MemoryMB: 128})
+		r := req("short")
+		r.Spec.ProxySocket = true
+		coldStart(t, p, r, 200*time.Millisecond, time.Millisecond) // its runs are short: they queue
+		running := acquire(t, p, r)
+		q1, q2 := acquire(t, p, r), acquire(t, p, r)
+		if !q1.Queued || !q2.Queued {
+			t.Fatalf("queued %t %t: want both behind the running one", q1.Queued, q2.Queued)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			if l, err := p.Acquire(ctx, r); err == nil {
+				p.Release(l, true)
+			}
+		}()
+		synctest.Wait() // it waits in line
+		cancel()
+		p.Release(running, true) // q1 runs; the waiter is granted a place behind q2
+		p.Release(q1, true)      // q2 runs
+		p.Release(q2, true)      // the waiter's turn
+		synctest.Wait()
+		if n := p.RunningLeases(); n != 0 {
+			t.Fatalf("%d leases left running once every activation is back", n)
 		}
 	})
 }

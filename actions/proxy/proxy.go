@@ -343,6 +343,10 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, r, code, body)
 		return
 	}
+	// A run sent without QueueHeader counts from its arrival, its wait
+	// for a launcher that runs one at a time included: the invoker holds
+	// its container meanwhile. A queued one counts from its turn.
+	started := time.Now()
 	limit, queued := queueLimit(r)
 	var done func()
 	if queued && r.Header.Get(LeadHeader) != "" {
@@ -368,11 +372,11 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Its time limit starts now, not when it was queued.
-		line = withDeadline(line, time.Now().Add(limit))
+		started = time.Now()
+		line = withDeadline(line, started.Add(limit))
 		w.WriteHeader(http.StatusProcessing)
 	}
 	hits, hitsCounted := pidsHits()
-	started := time.Now()
 	code, body = s.runOn(r.Context(), p, line)
 	w.Header().Set(RunTimeHeader, strconv.FormatInt(time.Since(started).Microseconds(), 10))
 	if now, ok := pidsHits(); hitsCounted && ok && now > hits {

@@ -26,11 +26,13 @@ import (
 const QueueHeader = "Gust-Queue"
 
 // RunTimeHeader, on the answer to a /run, is how long the action took in
-// the container, in microseconds: from when the proxy handed it the
-// request, at its turn, to its answer. The invoker's pool scales an
-// action's containers by it: the time the invoker holds a container also
-// counts how long the answer waited for the invoker, which is no reason
-// to start another container.
+// the container, in microseconds, up to its answer: from the request's
+// arrival, or for a queued one (QueueHeader) from its turn. A request
+// sent without QueueHeader to a launcher that runs one at a time counts
+// its wait for the one ahead: its container's slot is taken meanwhile.
+// The invoker's pool scales an action's containers by it: the time the
+// invoker holds a container also counts how long the answer waited for
+// the invoker, which is no reason to start another container.
 const RunTimeHeader = "Gust-Run-Time"
 
 // QueueNotRun is QueueHeader's value on the answer to a queued request
