@@ -115,8 +115,11 @@ type stack struct {
 	iv      *invoker.Invoker // the running one
 	disp    *dispatch.Dispatcher
 	remote  bool // the invoker does not hand records to disp directly
-	wrap    func(invoker.Sandbox) invoker.Sandbox
-	stopRun func() // stops the invoker, not its pool
+	// wrapRecords, when set, wraps the record store the next invoker
+	// started gets.
+	wrapRecords func(invoker.RecordStore) invoker.RecordStore
+	wrap        func(invoker.Sandbox) invoker.Sandbox
+	stopRun     func() // stops the invoker, not its pool
 }
 
 // stackOptions tune a stack; zero values take the test defaults.
@@ -192,7 +195,11 @@ func (s *stack) startInvoker(tb testing.TB, po invoker.PoolOptions) {
 	if s.remote {
 		opts.Local = nil
 	}
-	iv := invoker.New(s.hub, s.pool, s.store, s.records, s.images, opts)
+	var records invoker.RecordStore = s.records
+	if s.wrapRecords != nil {
+		records = s.wrapRecords(records)
+	}
+	iv := invoker.New(s.hub, s.pool, s.store, records, s.images, opts)
 	s.iv = iv
 	if !s.remote {
 		s.disp.RunLocally(iv) // as gust serve: the API's blocking calls may skip the queue

@@ -40,7 +40,7 @@ type RecordStore interface {
 	// for the invoker to keep them apart (hub.RerunParams).
 	PutAsyncKeeping(ctx context.Context, a *actions.Activation, b []byte, params json.RawMessage) (stored *actions.Pending, kept bool)
 	// Get reads a stored record, to tell whether a redelivered invocation
-	// ran already.
+	// ran already; its error wraps hub.ErrNotFound when there is none.
 	Get(ctx context.Context, ns, id string) (*actions.Activation, error)
 }
 
@@ -449,7 +449,12 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 		return
 	}
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
-		if _, err := iv.rec.Get(ctx, inv.Namespace, inv.ActivationID); err == nil {
+		ran, err := iv.recorded(msg, inv)
+		if err != nil { // the invoker stops: the invocation goes back to the queue
+			iv.running.remove(inv.ActivationID)
+			return
+		}
+		if ran {
 			iv.log.Info("redelivered invocation ran already", "activation_id", inv.ActivationID)
 			iv.announce(inv.ActivationID, nil) // a caller still waiting reads it from the store
 			_ = msg.Ack()
@@ -469,6 +474,39 @@ func (iv *Invoker) take(ctx context.Context, msg jetstream.Msg, inv *actions.Inv
 	}
 	beat := hub.StartHeartbeat(msg, invokeAckWait/3)
 	iv.commits.add(finished{msg: msg, inv: inv, stored: iv.handle(ctx, inv, nil), beat: beat})
+}
+
+// recorded reports whether a redelivered invocation has its record. A
+// store that cannot answer (its stream electing a leader after a node was
+// lost, say) is asked again every second, the invocation kept alive
+// meanwhile, until it answers or the invoker stops (err): taken for "not
+// recorded", its failure ran invocations a second time in a cluster that
+// lost its controller (TestClusterKillUnderLoad).
+func (iv *Invoker) recorded(msg jetstream.Msg, inv *actions.Invocation) (bool, error) {
+	var beat *hub.Heartbeat
+	defer func() {
+		if beat != nil {
+			beat.Stop()
+		}
+	}()
+	for {
+		_, err := iv.rec.Get(iv.stopping, inv.Namespace, inv.ActivationID)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, hub.ErrNotFound):
+			return false, nil
+		case iv.stopping.Err() != nil:
+			return false, iv.stopping.Err()
+		}
+		if beat == nil {
+			iv.log.Warn("cannot tell whether a redelivered invocation ran; asking its record store again", "activation_id", inv.ActivationID, "err", err)
+			beat = hub.StartHeartbeat(msg, invokeAckWait/3)
+		}
+		if !backoff.Wait(iv.stopping, time.Second) {
+			return false, iv.stopping.Err()
+		}
+	}
 }
 
 // recordRoomWait bounds how long the invoker keeps trying to store the

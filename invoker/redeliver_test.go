@@ -1,7 +1,9 @@
 package invoker_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,40 +20,74 @@ import (
 // again whose record is stored already (its invoker died between storing
 // the record and acknowledging the invocation) is acknowledged without
 // running: no container starts for it, and the record stays the first
-// run's.
+// run's. When the record store cannot answer for a while (its stream
+// elects a leader after a node was lost), the invoker does not run it on
+// a guess: it asks again until the store answers.
 func TestRedeliveredInvocationThatRanIsNotRunAgain(t *testing.T) {
-	s := newStack(t, stackOptions{})
-	a := s.put(t, action{name: "once", code: counterCode})
-	s.invoke(t, "", a, "") // the invoker is up
-	inv := afterCrash(t, s, a)
-	ctx := t.Context()
-	first := json.RawMessage(`{"first":"run"}`)
-	now := time.Now().UnixMilli()
-	if err := s.records.Put(ctx, &actions.Activation{
-		Namespace: "guest", Name: a.Name, Version: a.Version, Subject: "guest", ActivationID: inv.ActivationID,
-		Start: now, End: now, Response: actions.Response{StatusCode: actions.StatusSuccess, Result: first},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	cons, seq := takenAndGivenBack(t, s, inv)
+	for _, tc := range []struct {
+		name  string
+		fails int32 // Gets that fail before the store answers
+	}{
+		{"the store answers", 0},
+		{"the store cannot answer at first", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStack(t, stackOptions{})
+			a := s.put(t, action{name: "once", code: counterCode})
+			s.invoke(t, "", a, "") // the invoker is up
+			inv := afterCrash(t, s, a)
+			ctx := t.Context()
+			first := json.RawMessage(`{"first":"run"}`)
+			now := time.Now().UnixMilli()
+			if err := s.records.Put(ctx, &actions.Activation{
+				Namespace: "guest", Name: a.Name, Version: a.Version, Subject: "guest", ActivationID: inv.ActivationID,
+				Start: now, End: now, Response: actions.Response{StatusCode: actions.StatusSuccess, Result: first},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			cons, seq := takenAndGivenBack(t, s, inv)
 
-	s.startInvoker(t, invokerPool(0))
-	if !eventually(time.Minute, func() bool {
-		info, err := cons.Info(ctx)
-		return err == nil && info.NumAckPending == 0 && info.AckFloor.Stream >= seq
-	}) {
-		t.Fatal("the redelivered invocation was not acknowledged within a minute")
+			var asked atomic.Int32
+			s.wrapRecords = func(rs invoker.RecordStore) invoker.RecordStore {
+				return failingGets{RecordStore: rs, fails: tc.fails, asked: &asked}
+			}
+			s.startInvoker(t, invokerPool(0))
+			if !eventually(time.Minute, func() bool {
+				info, err := cons.Info(ctx)
+				return err == nil && info.NumAckPending == 0 && info.AckFloor.Stream >= seq
+			}) {
+				t.Fatal("the redelivered invocation was not acknowledged within a minute")
+			}
+			if n := len(s.containers(t)); n != 0 {
+				t.Errorf("%d containers after the redelivery, want 0: it ran again", n)
+			}
+			if n := asked.Load(); n < tc.fails+1 {
+				t.Errorf("the store was asked %d times, want it asked until it answered (%d)", n, tc.fails+1)
+			}
+			rec, err := s.records.Get(ctx, "guest", inv.ActivationID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(rec.Response.Result) != string(first) {
+				t.Errorf("record after the redelivery: result %s, want the first run's %s", rec.Response.Result, first)
+			}
+		})
 	}
-	if n := len(s.containers(t)); n != 0 {
-		t.Errorf("%d containers after the redelivery, want 0: it ran again", n)
+}
+
+// failingGets is a record store whose first fails Gets fail as a store
+// without a leader does.
+type failingGets struct {
+	invoker.RecordStore
+	fails int32
+	asked *atomic.Int32
+}
+
+func (f failingGets) Get(ctx context.Context, ns, id string) (*actions.Activation, error) {
+	if f.asked.Add(1) <= f.fails {
+		return nil, errors.New("get activation: nats: timeout")
 	}
-	rec, err := s.records.Get(ctx, "guest", inv.ActivationID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(rec.Response.Result) != string(first) {
-		t.Errorf("record after the redelivery: result %s, want the first run's %s", rec.Response.Result, first)
-	}
+	return f.RecordStore.Get(ctx, ns, id)
 }
 
 // TestRedeliveredInvocationRunningHereIsNotRunAgain: JetStream delivers an
