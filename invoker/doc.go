@@ -87,7 +87,10 @@
 // Exactly once is unchanged: an invocation stays on its queue until its
 // record is stored, and a redelivered one whose record exists is not run
 // again, nor one that this or another live invoker still runs (running.go:
-// a new consumer leader redelivers all that is pending). When an invoker
+// a new consumer leader redelivers all that is pending). A record store
+// that cannot say whether the record exists (its stream electing a
+// leader) is asked again until it can, the invocation kept alive
+// meanwhile; it is never run on a guess. When an invoker
 // dies, its home consumer outlives it (an hour of
 // inactivity): the others notice that it no longer advertises itself and
 // drain its home queue, and what it had taken without finishing comes back
