@@ -904,6 +904,46 @@ func TestPoolBusyInvokerDoesNotScaleOut(t *testing.T) {
 	})
 }
 
+// TestPoolLooksAgainOnceARunOutlastsAColdStart: a line that is a lasting
+// load, whose action's runs are known to be short, and whose one
+// container is taken by a run that goes on, gets a container once that
+// run has outlasted a cold start, with no other activation coming or
+// going meanwhile: the line's timer looks again then.
+func TestPoolLooksAgainOnceARunOutlastsAColdStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+		r := req("a")
+		coldStart(t, p, r, 200*time.Millisecond, time.Millisecond)
+		busy := acquire(t, p, r)
+		stuck := make(chan *invoker.Lease, 1)
+		go func() { stuck <- acquire(t, p, r) }() // first in line
+		synctest.Wait()
+		go func() { // second in line, until the pool closes
+			if l, err := p.Acquire(context.Background(), r); err == nil {
+				if l.Cold {
+					l.MarkInitialized()
+				}
+				p.Release(l, true)
+			}
+		}()
+		synctest.Wait()
+		time.Sleep(190 * time.Millisecond)
+		p.Release(busy, true) // the first in line takes the container, and runs on
+		l := <-stuck
+		defer p.Release(l, true)
+		time.Sleep(100 * time.Millisecond) // the line lasts longer than a cold start
+		synctest.Wait()
+		if n := len(sb.eventsOf("create")); n != 1 {
+			t.Fatalf("%d containers created while the run went on for less than a cold start, want 1", n)
+		}
+		time.Sleep(200 * time.Millisecond) // now longer than a cold start
+		synctest.Wait()
+		if n := len(sb.eventsOf("create")); n != 2 {
+			t.Errorf("%d containers created once the run outlasted a cold start, want a second", n)
+		}
+	})
+}
+
 // TestPoolRunTimeIsWhatTheProxySays: the key's run time is how long its
 // runs took in their containers, as the proxy says, when it says: a run
 // whose answer the invoker read 150 ms late counts as the 1 ms it took.
