@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 
@@ -20,6 +21,10 @@ func TestEngineErrorOfAFailedAttach(t *testing.T) {
 	attach := fmt.Errorf("attach to container c1: %w", fmt.Errorf("cannot connect to the Docker daemon. Is 'docker daemon' running on this host?: %w", dial))
 	if err := engineError(attach); !errors.Is(err, invoker.ErrUnavailable) {
 		t.Errorf("engineError(%v) = %v, want it ErrUnavailable", attach, err)
+	}
+	reset := fmt.Errorf("attach to container c1: %w", &net.OpError{Op: "read", Net: "unix", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}})
+	if err := engineError(reset); !errors.Is(err, invoker.ErrUnavailable) {
+		t.Errorf("engineError(%v) = %v, want it ErrUnavailable: the engine went away mid-attach", reset, err)
 	}
 	other := fmt.Errorf("attach to container c1: %w", errors.New("no such container"))
 	if err := engineError(other); errors.Is(err, invoker.ErrUnavailable) {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -317,7 +318,7 @@ func (s *Sandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Contai
 // engine could not be reached (or the connection to it broke), so that
 // the activation waits for the engine instead of failing.
 func engineError(err error) error {
-	if client.IsErrConnectionFailed(err) || dialFailed(err) {
+	if client.IsErrConnectionFailed(err) || dialFailed(err) || connectionBroke(err) {
 		return fmt.Errorf("%w: %w", invoker.ErrUnavailable, err)
 	}
 	return err
@@ -330,6 +331,13 @@ func engineError(err error) error {
 func dialFailed(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// connectionBroke reports whether err says that the engine closed a
+// connection under way: an attach's, when the engine stops as it starts
+// the container ("read: connection reset by peer").
+func connectionBroke(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // addStray remembers a container (its id or name) that could not be
