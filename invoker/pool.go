@@ -105,12 +105,12 @@ type container struct {
 	dead       bool
 	lastUsed   time.Time
 	// running are the leases of the activations started in it (their
-	// since set): a cold one running /init, a lead that
-	// may wait at the proxy, a reserved one about to send its /run. How
-	// long the oldest has run is a lower bound of the key's run time. Not
-	// the time since the container was last idle: under a steady load of
-	// short activations, a container that runs several at once may never
-	// be idle, and that time would grow without bound.
+	// since set): a cold one running /init, a lead that may wait at the
+	// proxy, a reserved one about to send its /run. How long the oldest
+	// has run is a lower bound of the key's run time. Not the time since
+	// the container was last idle: under a steady load of short
+	// activations, a container that runs several at once may never be
+	// idle, and that time would grow without bound.
 	running []*Lease
 	timer   *time.Timer
 	logs    *logCollector
@@ -145,11 +145,11 @@ func (p *Pool) queues(spec Spec, concurrency int) bool {
 // maxQueuedRun is the longest mean run time of a key whose activations
 // queue behind a running one: the queue saves the invoker's round trip
 // between two runs (about a millisecond; more on a busy machine), worth
-// it for short runs only. An activation
-// queued behind a long one could have taken a container freed or started
-// meanwhile, and queued activations leave the line short, so that the
-// pool starts fewer containers: an action that waits 50 ms on I/O gains
-// more from those than from a millisecond saved per run.
+// it for short runs only. An activation queued behind a long one could
+// have taken a container freed or started meanwhile, and queued
+// activations leave the line short, so that the pool starts fewer
+// containers: an action that waits 50 ms on I/O gains more from those
+// than from a millisecond saved per run.
 const maxQueuedRun = 25 * time.Millisecond
 
 // maxBehind is how many activations queue at a container's proxy behind

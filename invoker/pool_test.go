@@ -843,6 +843,20 @@ func steadyLoad(t *testing.T, p *invoker.Pool, r invoker.Request, workers, times
 	wg.Wait()
 }
 
+// waitInLine starts an activation of r that waits in line until it gets
+// a container (initializing a new one), or the pool closes, and runs for
+// no time.
+func waitInLine(p *invoker.Pool, r invoker.Request) {
+	go func() {
+		if l, err := p.Acquire(context.Background(), r); err == nil {
+			if l.Cold {
+				l.MarkInitialized()
+			}
+			p.Release(l, true)
+		}
+	}()
+}
+
 // TestPoolSteadyLoadOnAConcurrentContainer: a container that runs several
 // activations at once may never be idle under a steady load of short
 // ones; its line scales by how long they run, not by how long the
@@ -877,18 +891,11 @@ func TestPoolBusyInvokerDoesNotScaleOut(t *testing.T) {
 		for range 4 {
 			held = append(held, acquire(t, p, r))
 		}
-		wait := func() {
-			go func() { // until the pool closes
-				if l, err := p.Acquire(context.Background(), r); err == nil {
-					p.Release(l, true)
-				}
-			}()
-		}
 		for range 20 { // 20 ms of runs in line, on 4 slots: no reason to scale
-			wait()
+			waitInLine(p, r)
 		}
 		time.Sleep(150 * time.Millisecond) // the 4 held, by a busy invoker, say
-		wait()                             // the line looks again
+		waitInLine(p, r)                   // the line looks again
 		synctest.Wait()
 		if n := len(sb.eventsOf("create")); n != 1 {
 			t.Fatalf("%d containers created while the runs held their slots for less than a cold start, want 1", n)
@@ -918,14 +925,7 @@ func TestPoolLooksAgainOnceARunOutlastsAColdStart(t *testing.T) {
 		stuck := make(chan *invoker.Lease, 1)
 		go func() { stuck <- acquire(t, p, r) }() // first in line
 		synctest.Wait()
-		go func() { // second in line, until the pool closes
-			if l, err := p.Acquire(context.Background(), r); err == nil {
-				if l.Cold {
-					l.MarkInitialized()
-				}
-				p.Release(l, true)
-			}
-		}()
+		waitInLine(p, r) // second in line
 		synctest.Wait()
 		time.Sleep(190 * time.Millisecond)
 		p.Release(busy, true) // the first in line takes the container, and runs on
