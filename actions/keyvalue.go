@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/gusthub/gust/internal/jsonbuf"
 )
@@ -46,11 +47,31 @@ func (kvs KeyValues) IsTrue(key string) bool {
 
 // String returns the value of key when it is a JSON string.
 func (kvs KeyValues) String(key string) (string, bool) {
+	v := kvs.Get(key)
+	if s, ok := plainString(v); ok {
+		return s, true
+	}
 	var s string
-	if err := json.Unmarshal(kvs.Get(key), &s); err != nil {
+	if err := json.Unmarshal(v, &s); err != nil {
 		return "", false
 	}
 	return s, true
+}
+
+// plainString reads v when it is a JSON string with nothing to unescape
+// or replace, as json.Unmarshal would: every record's "path" annotation
+// is one, and reflection took 1.5% of the invoker's CPU reading it.
+func plainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return "", false
+		}
+	}
+	return string(in), true
 }
 
 // Set returns kvs with key set to the JSON encoding of v, replacing an
