@@ -145,6 +145,8 @@ type Invoker struct {
 	// stopping ends when Run's context does: a reserved run still in line
 	// then gives up (reservation.takeInLine).
 	stopping context.Context
+	// invocations reads what the queue delivers.
+	invocations actions.InvocationDecoder
 }
 
 // New returns an invoker; Run starts it.
@@ -419,7 +421,7 @@ func (iv *Invoker) work(ctx context.Context, msg jetstream.Msg) {
 	// if this invoker dies, another takes it after invokeAckWait.
 	// While it runs, the invoker tells JetStream so, every third of that.
 	var inv actions.Invocation
-	if err := json.Unmarshal(msg.Data(), &inv); err != nil {
+	if err := iv.invocations.Decode(msg.Data(), &inv); err != nil {
 		_ = msg.Term()
 		iv.log.Error("undecodable invocation dropped", "err", err)
 		return

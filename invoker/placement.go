@@ -2,7 +2,6 @@ package invoker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -105,7 +104,7 @@ func (iv *Invoker) drain(ctx context.Context, st jetstream.Stream, name string) 
 				iv.log.Info("taking over the invocations of an invoker that is gone", "consumer", name)
 			}
 			var inv actions.Invocation
-			if err := json.Unmarshal(msg.Data(), &inv); err != nil {
+			if err := iv.invocations.Decode(msg.Data(), &inv); err != nil {
 				_ = msg.Term()
 				continue
 			}

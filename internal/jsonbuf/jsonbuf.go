@@ -2,7 +2,9 @@
 // for byte as encoding/json's Marshal writes the same values: strings with
 // HTML's characters escaped, raw values compacted. It is for what every
 // activation encodes (its record, its /run request), where Marshal's
-// reflection cost more than the values' bytes.
+// reflection cost more than the values' bytes. Members reads back the
+// plainest of what Marshal writes, for what every queued activation
+// decodes.
 package jsonbuf
 
 import (
@@ -138,6 +140,43 @@ func Key(dst []byte, key string) []byte {
 	}
 	dst = String(dst, key)
 	return append(dst, ':')
+}
+
+// Members calls f with the name and the value of each member of the JSON
+// object b, in order, and reports whether b is such an object, written as
+// Marshal writes a struct whose strings need no escapes, and f returned
+// true for each. The value is a slice of b, valid JSON. It may say false
+// of an object Marshal wrote (one whose strings hold escapes), never true
+// of one that is not valid JSON. Names are as they are in b, unescaped.
+func Members(b []byte, f func(name, value []byte) bool) bool {
+	if len(b) < 2 || b[0] != '{' {
+		return false
+	}
+	if string(b) == "{}" {
+		return true
+	}
+	for i := 1; ; {
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		end, ok := compactString(b, i)
+		if !ok || end >= len(b) || b[end] != ':' {
+			return false
+		}
+		name := b[i+1 : end-1]
+		i = end + 1
+		if end, ok = compactValue(b, i, 1); !ok || end >= len(b) || !f(name, b[i:end]) {
+			return false
+		}
+		switch b[end] {
+		case '}':
+			return end == len(b)-1
+		case ',':
+			i = end + 1
+		default:
+			return false
+		}
+	}
 }
 
 // maxDepth bounds the nesting isCompact follows; deeper values take

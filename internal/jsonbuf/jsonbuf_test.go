@@ -94,3 +94,30 @@ func TestKeySeparatesMembers(t *testing.T) {
 		t.Errorf("got %s, want %s", b, want)
 	}
 }
+
+// FuzzMembers checks that Members says true only of a valid JSON object,
+// which its members, joined again, are byte for byte.
+func FuzzMembers(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1,"b":"x","c":[1,{"d":null}],"e":true}`, `{"a":1,}`, `{"a" :1}`, `{"a":"\u0041"}`, `{"a":1}x`, `{"a":1,"a":2}`, `[1]`, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		joined := []byte{'{'}
+		if !jsonbuf.Members(b, func(name, value []byte) bool {
+			if len(joined) > 1 {
+				joined = append(joined, ',')
+			}
+			joined = append(append(append(append(joined, '"'), name...), '"', ':'), value...)
+			return true
+		}) {
+			return
+		}
+		joined = append(joined, '}')
+		if !json.Valid(b) || b[0] != '{' {
+			t.Fatalf("Members said true of %q, not a JSON object", b)
+		}
+		if string(joined) != string(b) {
+			t.Fatalf("the members of %q join to %q", b, joined)
+		}
+	})
+}
