@@ -35,6 +35,7 @@ fuzz:
 	$(GO) test ./api -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $$((2000*$(FUZZSCALE)))x
 	$(GO) test ./api -run '^$$' -fuzz '^FuzzFire$$' -fuzztime $$((3000*$(FUZZSCALE)))x
 	$(GO) test ./hub -run '^$$' -fuzz '^FuzzTokenRoundTrip$$' -fuzztime $$((15000*$(FUZZSCALE)))x
+	$(GO) test ./actions -run '^$$' -fuzz '^FuzzInvocationDecoder$$' -fuzztime $$((5000*$(FUZZSCALE)))x
 	$(GO) test ./actions/proxy -run '^$$' -fuzz '^FuzzInitCode$$' -fuzztime $$((2000*$(FUZZSCALE)))x
 	$(GO) test ./actions/proxy -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $$((3000*$(FUZZSCALE)))x
 	$(GO) test ./feeds -run '^$$' -fuzz '^FuzzFeedParams$$' -fuzztime $$((10000*$(FUZZSCALE)))x
