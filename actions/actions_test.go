@@ -274,7 +274,7 @@ func TestActionPutApply(t *testing.T) {
 	now := time.UnixMilli(1000)
 	n := actions.Name{Namespace: "guest", Package: "p", Name: "a"}
 	var put actions.ActionPut
-	if err := json.Unmarshal([]byte(`{"exec":{"kind":"nodejs:default","code":"UEsD"},"annotations":[{"key":"exec","value":"lie"}]}`), &put); err != nil {
+	if err := json.Unmarshal([]byte(`{"exec":{"kind":"nodejs:default","code":"UEsDBA=="},"annotations":[{"key":"exec","value":"lie"}]}`), &put); err != nil {
 		t.Fatal(err)
 	}
 	a, err := put.Apply(nil, n, m, now)
@@ -293,12 +293,41 @@ func TestActionPutApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Version != "0.0.2" || b.Annotations.Has("provide-api-key") || b.Exec.Code != "UEsD" || b.Updated != 2000 {
+	if b.Version != "0.0.2" || b.Annotations.Has("provide-api-key") || b.Exec.Code != "UEsDBA==" || b.Updated != 2000 {
 		t.Errorf("updated %+v", b)
 	}
 	var noExec actions.ActionPut
 	if _, err := noExec.Apply(nil, n, m, now); err == nil {
 		t.Error("a new action without exec was accepted")
+	}
+}
+
+// TestBinaryCodeIsAZipUnlessNative: an interpreter's binary code must be
+// a zip, which the proxy extracts; other bytes it would read as source.
+func TestBinaryCodeIsAZipUnlessNative(t *testing.T) {
+	m := actions.DefaultManifest()
+	n := actions.Name{Namespace: "guest", Name: "a"}
+	random := "3q2+7wABAgMEBQYHCAkKCwwNDg8=" // 0xdeadbeef, 0x00, 0x01, ...
+	for _, tc := range []struct {
+		kind, code string
+		ok         bool
+	}{
+		{"nodejs:20", "UEsDBBQAAAAI", true},
+		{"python:3", "UEsDBBQAAAAI", true},
+		{"nodejs:20", random, false},
+		{"python:3", random, false},
+		{"nodejs:20", "QUJD", false}, // shorter than a zip's header
+		{"native", random, true},
+		{"nodejs:20", "function main() { return {}; }", true},
+	} {
+		put := actions.ActionPut{Exec: &actions.Exec{Kind: tc.kind, Code: tc.code}}
+		_, err := put.Apply(nil, n, m, time.UnixMilli(1000))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s code %q: %v", tc.kind, tc.code, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "not a zip archive") {
+			t.Errorf("%s code %q: %v, which does not say it is not a zip", tc.kind, tc.code, err)
+		}
 	}
 }
 

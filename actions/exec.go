@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"github.com/distribution/reference"
@@ -128,7 +129,21 @@ func (e Exec) normalize(m *Manifest, ns string) (Exec, error) {
 	if len(e.Code) > MaxCodeBytes {
 		return Exec{}, &SizeError{Field: "exec", Size: len(e.Code), Limit: MaxCodeBytes}
 	}
-	return Exec{Kind: r.Kind, Code: e.Code, Main: e.Main, Binary: IsBinaryCode(e.Code)}, nil
+	binary := IsBinaryCode(e.Code)
+	if binary && r.Family != "native" && !isZip(e.Code) {
+		return Exec{}, Invalidf("The request content was malformed:\nthe code of a %s action is binary (base64) but not a zip archive: send a zip of the action's files, or its source as text.", r.Kind)
+	}
+	return Exec{Kind: r.Kind, Code: e.Code, Main: e.Main, Binary: binary}, nil
+}
+
+// isZip reports whether code, base64, starts as a zip archive does: what
+// the action proxy extracts. Any other binary it runs as an executable,
+// which only a native action is; an interpreter would read it as source
+// and print it back in a syntax error.
+func isZip(code string) bool {
+	c := strings.TrimSpace(code)
+	head, err := base64.StdEncoding.DecodeString(c[:min(len(c), 8)])
+	return err == nil && strings.HasPrefix(string(head), "PK\x03\x04")
 }
 
 func nonNil(s []string) []string {
