@@ -102,6 +102,9 @@ func (o *sendOptions) event() (event.Event, error) {
 	}
 	if len(data) > 0 {
 		ct := o.contentType
+		if err := checkJSONData(data, ct); err != nil {
+			return ev, err
+		}
 		switch {
 		case ct != "":
 		case json.Valid(data):
@@ -124,6 +127,28 @@ func (o *sendOptions) event() (event.Event, error) {
 		return ev, fmt.Errorf("invalid CloudEvent: %w", err)
 	}
 	return ev, nil
+}
+
+// checkJSONData refuses data that is not valid JSON when its content type
+// ct says JSON, or, without one, when it starts as JSON does: a typo would
+// otherwise go as text, and the rules' filters on its fields would not
+// match it.
+func checkJSONData(data []byte, ct string) error {
+	trimmed := bytes.TrimSpace(data)
+	jsonType := ct == event.ApplicationJSON || strings.HasSuffix(ct, "+json")
+	looksJSON := ct == "" && len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')
+	if !jsonType && !looksJSON {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(data, &v)
+	if err == nil {
+		return nil
+	}
+	if jsonType {
+		return fmt.Errorf("--data is not valid JSON, which --datacontenttype %s says it is: %v", ct, err)
+	}
+	return fmt.Errorf("--data starts as JSON but is not valid JSON: %v; fix it, or give --datacontenttype text/plain to send it as text", err)
 }
 
 // send builds the event and its request, sends it and prints the answer.

@@ -78,6 +78,15 @@ func TestCLIEventSend(t *testing.T) {
 		{name: "no trigger", args: []string{"event", "send", "--type", "x.y"}, errMsg: "give a TRIGGER", code: exitUsage},
 		{name: "bad mode", args: []string{"event", "send", "t", "--type", "x.y", "--mode", "batch"}, errMsg: "--mode", code: exitUsage},
 		{name: "bad extension", args: []string{"event", "send", "t", "--type", "x.y", "--extension", "Bad_Name=1"}, errMsg: "--extension", code: exitUsage},
+		{name: "broken JSON", args: []string{"event", "send", "t", "--type", "x.y", "--data", `{bad`}, errMsg: "--data starts as JSON but is not valid JSON", code: exitUsage},
+		{name: "broken JSON as JSON", args: []string{"event", "send", "t", "--type", "x.y", "--data", `"open`, "--datacontenttype", "application/json"},
+			errMsg: "--data is not valid JSON, which --datacontenttype application/json says it is", code: exitUsage},
+		{name: "braces as text", args: []string{"event", "send", "t", "--type", "x.y", "--id", "e-6", "--data", `{bad`, "--datacontenttype", "text/plain"},
+			stdout: "ok: sent event e-6 to trigger t with id ", prefix: true, after: func(t *testing.T) {
+				if e := stored(t, "t"); e.ID() != "e-6" || string(e.Data()) != "{bad" || e.DataContentType() != "text/plain" {
+					t.Errorf("stored %s", e)
+				}
+			}},
 	})
 	for _, mode := range []string{"structured", "binary"} {
 		t.Run(mode, func(t *testing.T) {
