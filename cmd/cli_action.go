@@ -334,20 +334,25 @@ func (x *call) noteBuilding(name string) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
+// invocationID is the activation id of an invocation's answer: its body's,
+// else its header's.
+func invocationID(resp *client.Response) string {
+	var v struct {
+		ActivationID string `json:"activationId"`
+	}
+	if json.Unmarshal(resp.Body, &v) == nil && v.ActivationID != "" {
+		return v.ActivationID
+	}
+	return resp.Header.Get("x-openwhisk-activation-id")
+}
+
 // showInvocation prints an invocation's answer: the id, the activation or
 // the result.
 func (x *call) showInvocation(name string, resp *client.Response, o client.InvokeOptions) error {
 	if x.flags.json {
 		return x.raw(resp.Body)
 	}
-	qualified := client.Qualify(name)
-	id := resp.Header.Get("x-openwhisk-activation-id")
-	var v struct {
-		ActivationID string `json:"activationId"`
-	}
-	if json.Unmarshal(resp.Body, &v) == nil && v.ActivationID != "" {
-		id = v.ActivationID
-	}
+	qualified, id := client.Qualify(name), invocationID(resp)
 	switch {
 	case resp.StatusCode == http.StatusAccepted && o.Blocking:
 		x.ok("invoked %s, but the request has not yet finished, with id %s", qualified, id)

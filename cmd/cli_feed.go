@@ -238,17 +238,6 @@ func printEmbeddedTopics(w io.Writer, config map[string]any, url string) {
 	}
 }
 
-// runFeed invokes the feed action for the trigger named trigger with
-// lifecycle event, the CLI's key as authKey, and params; it prints the
-// activation as wsk does.
-func (x *call) runFeed(feed, event, trigger string, params actions.KeyValues) error {
-	body, err := x.feedRequest(event, trigger, params)
-	if err != nil {
-		return err
-	}
-	return x.invoke(feed, body, client.InvokeOptions{Blocking: true})
-}
-
 // feedRequest is the body of a feed action invocation, as wsk sends it:
 // the parameters with authKey (the CLI's key), lifecycleEvent and
 // triggerName, keys sorted.
@@ -313,12 +302,32 @@ func triggerDeleteLeaf() leaf {
 				return fail(err, "Unable to delete trigger '%s'", args[0])
 			}
 			if feed != "" {
-				if err := x.runFeed(feed, feeds.Delete, args[0], nil); err != nil {
+				if err := x.stopFeed(feed, args[0]); err != nil {
 					fmt.Fprintf(x.stderr, "warning: feed %s: %v\n", feed, err)
 				}
 			}
 			return deleteLeaf("trigger", triggersOf, nil).run(x, args)
 		}}
+}
+
+// stopFeed tells trigger's feed that the trigger goes (lifecycleEvent
+// DELETE), with the request wsk sends, and says so in a line: the feed's
+// activation, which wsk prints, is a page of JSON that only says it ran
+// (`gust activation get` shows it). With --json it prints nothing, so that
+// the output is the deleted trigger alone.
+func (x *call) stopFeed(feed, trigger string) error {
+	body, err := x.feedRequest(feeds.Delete, trigger, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := x.c.Invoke(x.ctx, feed, body, client.InvokeOptions{Blocking: true})
+	if err != nil {
+		return err
+	}
+	if !x.flags.json {
+		x.ok("stopped feed %s of trigger %s (activation %s)", client.Qualify(feed), trigger, invocationID(resp))
+	}
+	return nil
 }
 
 // newFeedCmd is `gust feed list`: the feed actions of the system

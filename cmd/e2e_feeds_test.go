@@ -88,7 +88,11 @@ func TestE2EAlarmOnceFiresOnce(t *testing.T) {
 	if !strings.Contains(out, "feed /whisk.system/alarms/once:") || !strings.Contains(out, `"active": false`) {
 		t.Errorf("trigger get does not show the finished feed:\n%s", out)
 	}
-	mustGust(t, cli, "trigger", "delete", "soon")
+	// The feed is told, in a line: not its activation's page of JSON.
+	out = mustGust(t, cli, "trigger", "delete", "soon")
+	if !regexp.MustCompile(`^ok: stopped feed /whisk.system/alarms/once of trigger soon \(activation [0-9a-f]{32}\)\nok: deleted trigger soon\n$`).MatchString(out) {
+		t.Errorf("trigger delete printed:\n%s", out)
+	}
 	// Bad parameters are refused at create, naming the parameter, and
 	// leave no trigger behind.
 	r := gust(t, cli, "trigger", "create", "bad", "--feed", "alarms/alarm", "-p", "cron", "not a cron")
