@@ -87,7 +87,7 @@ type leaf struct {
 // global, they all take the cliFlags.
 func group(e *env, use, short string, global bool, leaves ...leaf) *cobra.Command {
 	f := &cliFlags{}
-	g := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
+	g := &cobra.Command{Use: use, Short: short, Args: unknownSubcommand, RunE: func(cmd *cobra.Command, _ []string) error {
 		return cmd.Help()
 	}}
 	if global {
@@ -97,6 +97,23 @@ func group(e *env, use, short string, global bool, leaves ...leaf) *cobra.Comman
 		g.AddCommand(l.command(e, f))
 	}
 	return g
+}
+
+// unknownSubcommand refuses the arguments of a group, as cobra.NoArgs
+// does, with the subcommands whose names are close to the first, as cobra
+// suggests them for the top level's (`gust action lst`: did you mean list?).
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only for the top level
+	}
+	if near := cmd.SuggestionsFor(args[0]); len(near) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t")
+	}
+	return errors.New(msg)
 }
 
 // command builds the cobra command of l. Flag parsing is its own, since

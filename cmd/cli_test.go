@@ -125,6 +125,7 @@ func TestCLIAction(t *testing.T) {
 			}},
 		{name: "unknown extension", args: []string{"action", "create", "txt", "testdata/cli/hello.txt"},
 			errMsg: `cannot tell the kind of testdata/cli/hello.txt from its extension ".txt": add --kind`, code: exitUsage},
+		{name: "subcommand typo", args: []string{"action", "lst"}, errMsg: "unknown command \"lst\" for \"gust action\"\n\nDid you mean this?\n\tget\n\tlist", code: exitGeneral},
 		{name: "zip needs --kind", args: []string{"action", "create", "zipaction", "testdata/cli/action.zip"},
 			errMsg: "requires specifying the action kind explicitly: add --kind", code: exitUsage},
 		{name: "zip", args: []string{"action", "create", "zipaction", "testdata/cli/action.zip", "--kind", "nodejs:20"}, stdout: "ok: created action zipaction\n",
