@@ -506,14 +506,24 @@ func (m *Manager) publish(ctx context.Context, feed, ns, trigger string, e event
 	return m.opts.Events.Publish(ctx, ns, trigger, e, map[string]string{hub.HeaderSubject: ns, hub.HeaderFeed: feed})
 }
 
-// finish marks the instance done so that no process runs it again.
+// finish marks the instance done so that no process runs it again. Its
+// write outlives ctx: the watch of the instances cancels ctx as soon as it
+// sees the write's new revision, often before the write's own answer is
+// read, which then said "context canceled" for a write that was stored
+// (and for one that was not, would have hidden it). The revision keeps a
+// late write from undoing another's.
 func (m *Manager) finish(ctx context.Context, key string, in Instance, rev uint64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishWait)
+	defer cancel()
 	in.Done = true
 	in.Updated = m.now().UnixMilli()
 	if _, err := m.st.instances.Update(ctx, key, in, rev); err != nil && !errors.Is(err, hub.ErrConflict) {
 		m.log.Warn("feed finish", "key", key, "err", err)
 	}
 }
+
+// finishWait bounds finish's write.
+const finishWait = 10 * time.Second
 
 // deleteTrigger removes a finished instance's trigger, and its rules when
 // withRules, then the instance.
