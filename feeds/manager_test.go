@@ -1,9 +1,11 @@
 package feeds_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
@@ -63,7 +65,8 @@ func (r *runs) runningOn(trigger string) map[string]int {
 }
 
 // registry has "test/steady", which runs until cancelled, counting a
-// checkpoint up once a start; "test/failing", which fails (or panics with
+// checkpoint up once a start; "test/finishing", which returns at once, done;
+// "test/failing", which fails (or panics with
 // panic=true) at once.
 func registry(proc string, rs *runs) *feeds.Registry {
 	reg := feeds.NewRegistry()
@@ -90,6 +93,13 @@ func registry(proc string, rs *runs) *feeds.Registry {
 			<-ctx.Done()
 			time.Sleep(3 * leaseTTL) // a provider slow to return on cancel
 			return nil
+		}), nil
+	}})
+	reg.Register(feeds.Provider{Package: "test", Name: "finishing", New: func(cfg feeds.Config) (feeds.Source, error) {
+		return feedFunc(func(ctx context.Context, emit feeds.Emit) error {
+			rs.start(cfg.Trigger.Name, proc, nil)
+			rs.stop(cfg.Trigger.Name)
+			return nil // its last event went out
 		}), nil
 	}})
 	reg.Register(feeds.Provider{Package: "test", Name: "failing", New: func(cfg feeds.Config) (feeds.Source, error) {
@@ -287,6 +297,57 @@ func TestFailingInstance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFinishedInstanceIsDoneQuietly: an instance whose feed returns is
+// marked done, and nothing is logged about it. The watch of the instances
+// cancels the instance's context when it sees that very write, often
+// before the write's answer is read: the write must outlive it.
+func TestFinishedInstanceIsDoneQuietly(t *testing.T) {
+	h := startHub(t)
+	ctx := context.Background()
+	js := h.JetStream()
+	if _, err := hub.OpenEvents(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	m, err := feeds.Open(ctx, feeds.Options{Registry: registry("a", newRuns()), JetStream: js, Events: hub.NewPublisher(js),
+		Triggers: feedrun.Triggers(t, h), LeaseTTL: leaseTTL, MaxBackoff: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := feedrun.Run(t, h, m)
+	createFeeds(t, h, m, "finishing", 20, nil)
+	for i := range 20 {
+		eventually(t, fmt.Sprintf("trigger%d's instance is done", i), func() bool {
+			got, err := m.Lifecycle(ctx, feeds.Request{Event: feeds.Read, Feed: "test/finishing",
+				Trigger: actions.Name{Namespace: "guest", Name: fmt.Sprintf("trigger%d", i)}})
+			return err == nil && got["status"].(map[string]any)["active"] == false
+		})
+	}
+	p.Stop()
+	if s := logs.String(); s != "" {
+		t.Errorf("finished instances logged:\n%s", s)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for writers on several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestEmitPublishes: events a feed emits are on its trigger's subject.
