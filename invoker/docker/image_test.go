@@ -207,3 +207,40 @@ func lengths(ss []string) []int {
 	}
 	return n
 }
+
+// TestPruneRuntimeImages: once older than pruneAge, another build's tag
+// of a runtime's repository goes, and so does an untagged runtime image
+// (left so when its tag was built again); the tag kept stays.
+func TestPruneRuntimeImages(t *testing.T) {
+	s := requireDocker(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	repo := "gust-test/prune-" + run + "-" + randomID()
+	recipe := func(version string) runtimes.Recipe {
+		r := echoRecipe(t, runtimes.File{Path: "/etc/version", Data: []byte(version + "\n")})
+		r.Tag = repo + ":" + version
+		shared.mu.Lock()
+		shared.images = append(shared.images, r.Tag)
+		shared.mu.Unlock()
+		if err := s.EnsureImage(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	old, kept, orphan := recipe("old"), recipe("kept"), recipe("orphan")
+	orphanImage, err := s.cli.ImageInspect(ctx, orphan.Tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cli.ImageTag(ctx, kept.Tag, orphan.Tag); err != nil { // orphan's image keeps no tag
+		t.Fatal(err)
+	}
+	defer func(age time.Duration) { pruneAge = age }(pruneAge)
+	pruneAge = 0
+	s.pruneRuntimeImages(ctx, kept.Tag)
+	for ref, want := range map[string]bool{old.Tag: false, kept.Tag: true, orphanImage.ID: false} {
+		if have, err := s.ImageExists(ctx, ref); err != nil || have != want {
+			t.Errorf("%s: on the engine %v (%v), want %v", ref, have, err, want)
+		}
+	}
+}

@@ -85,18 +85,22 @@ func (s *Sandbox) RuntimeImages(proxyBinary string) invoker.ImageFunc {
 }
 
 // pruneAge is how old another build's runtime image must be before it is
-// pruned: a younger one may belong to another Gust on the same engine.
-const pruneAge = 24 * time.Hour
+// pruned: a younger one may belong to another Gust on the same engine. A
+// variable for the tests.
+var pruneAge = 24 * time.Hour
 
 // pruneRuntimeImages removes the other tags of keep's repository older
 // than pruneAge: images of runtimes built by earlier gust builds, which are
-// content-versioned and would otherwise pile up. An image a container still
-// uses stays (the engine refuses to remove it without force).
+// content-versioned and would otherwise pile up. So go the untagged
+// runtime images as old (a tag built again leaves the image it named
+// untagged). An image a container still uses stays (the engine refuses to
+// remove it without force).
 func (s *Sandbox) pruneRuntimeImages(ctx context.Context, keep string) {
 	repo, _, ok := strings.Cut(keep, ":")
 	if !ok {
 		return
 	}
+	s.pruneUntaggedRuntimeImages(ctx)
 	imgs, err := s.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
 	if err != nil {
 		s.log.Debug("list runtime images", "err", err)
@@ -116,5 +120,26 @@ func (s *Sandbox) pruneRuntimeImages(ctx context.Context, keep string) {
 			}
 			s.log.Info("removed old runtime image", "image", tag)
 		}
+	}
+}
+
+// pruneUntaggedRuntimeImages removes Gust's runtime images that no tag
+// names any more and are older than pruneAge.
+func (s *Sandbox) pruneUntaggedRuntimeImages(ctx context.Context) {
+	imgs, err := s.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("dangling", "true"), filters.Arg("label", LabelImage+"=runtime"))})
+	if err != nil {
+		s.log.Debug("list untagged runtime images", "err", err)
+		return
+	}
+	for _, img := range imgs {
+		if time.Since(time.Unix(img.Created, 0)) < pruneAge {
+			continue
+		}
+		if _, err := s.cli.ImageRemove(ctx, img.ID, image.RemoveOptions{PruneChildren: true}); err != nil {
+			s.log.Debug("keep untagged runtime image", "image", img.ID, "err", err)
+			continue
+		}
+		s.log.Info("removed untagged runtime image", "image", img.ID)
 	}
 }
