@@ -3,6 +3,7 @@ package docker
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -25,6 +26,12 @@ func TestEngineErrorOfAFailedAttach(t *testing.T) {
 	reset := fmt.Errorf("attach to container c1: %w", &net.OpError{Op: "read", Net: "unix", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}})
 	if err := engineError(reset); !errors.Is(err, invoker.ErrUnavailable) {
 		t.Errorf("engineError(%v) = %v, want it ErrUnavailable: the engine went away mid-attach", reset, err)
+	}
+	for _, eof := range []error{io.ErrUnexpectedEOF, io.EOF} { // CI: the engine closed the attach's connection within or before its answer
+		cut := fmt.Errorf("attach to container c1: %w", eof)
+		if err := engineError(cut); !errors.Is(err, invoker.ErrUnavailable) {
+			t.Errorf("engineError(%v) = %v, want it ErrUnavailable: the engine closed the attach's connection", cut, err)
+		}
 	}
 	other := fmt.Errorf("attach to container c1: %w", errors.New("no such container"))
 	if err := engineError(other); errors.Is(err, invoker.ErrUnavailable) {

@@ -66,6 +66,12 @@ func (s *Sandbox) EnsureImage(ctx context.Context, recipe runtimes.Recipe) error
 	if recipe.Tag == "" {
 		return fmt.Errorf("ensure image for kind %s: recipe has no tag", recipe.Kind)
 	}
+	s.buildMu.Lock()
+	if s.recipes == nil {
+		s.recipes = map[string]runtimes.Recipe{}
+	}
+	s.recipes[recipe.Tag] = recipe
+	s.buildMu.Unlock()
 	ok, err := s.ImageExists(ctx, recipe.Tag)
 	if err != nil || ok {
 		return err
@@ -88,6 +94,25 @@ func (s *Sandbox) EnsureImage(ctx context.Context, recipe runtimes.Recipe) error
 		}()
 		return s.build(ctx, recipe)
 	})
+}
+
+// rebuilt builds again the runtime image tag, one EnsureImage made sure
+// of that is gone since (a Gust of another build on the same engine
+// prunes the runtime images it does not know once they are a day old),
+// and reports whether it did.
+func (s *Sandbox) rebuilt(ctx context.Context, tag string) bool {
+	s.buildMu.Lock()
+	recipe, ok := s.recipes[tag]
+	s.buildMu.Unlock()
+	if !ok {
+		return false
+	}
+	s.log.Warn("runtime image gone from the engine; building it again", "image", tag)
+	if err := s.EnsureImage(ctx, recipe); err != nil {
+		s.log.Warn("build runtime image again", "image", tag, "err", err)
+		return false
+	}
+	return true
 }
 
 // Building returns the runtime kinds whose images EnsureImage is building

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/image"
+
 	"github.com/gusthub/gust/actions/runtimes"
 	"github.com/gusthub/gust/invoker"
 )
@@ -242,5 +244,37 @@ func TestPruneRuntimeImages(t *testing.T) {
 		if have, err := s.ImageExists(ctx, ref); err != nil || have != want {
 			t.Errorf("%s: on the engine %v (%v), want %v", ref, have, err, want)
 		}
+	}
+}
+
+// TestCreateBuildsAGoneRuntimeImageAgain: a runtime image removed since
+// EnsureImage made sure of it (another Gust's pruning) is built again by
+// the next create, which then succeeds; an image the sandbox never built
+// is still not found.
+func TestCreateBuildsAGoneRuntimeImageAgain(t *testing.T) {
+	s := requireDocker(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := echoRecipe(t, runtimes.File{Path: "/etc/version", Data: []byte("gone\n")})
+	if err := s.EnsureImage(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.cli.ImageRemove(ctx, r.Tag, image.RemoveOptions{PruneChildren: true}); err != nil {
+		t.Fatal(err)
+	}
+	spec := testSpec(t, s, true)
+	spec.Image = r.Tag
+	builds := s.nbuilds.Load()
+	c := create(t, s, spec)
+	if n := s.nbuilds.Load() - builds; n != 1 {
+		t.Errorf("%d builds for the create, want 1", n)
+	}
+	if out := runValue(t, c, map[string]any{"hello": "again"}); out["hello"] != "again" {
+		t.Errorf("run echoed %v", out)
+	}
+	spec = testSpec(t, s, true)
+	spec.Image = "gust-test/never-built:" + run
+	if _, err := s.Create(ctx, spec); !errors.Is(err, ErrImageNotFound) {
+		t.Errorf("create from an image never built: %v, want ErrImageNotFound", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -25,6 +26,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/gusthub/gust/actions/proxy"
+	"github.com/gusthub/gust/actions/runtimes"
 	"github.com/gusthub/gust/invoker"
 )
 
@@ -161,7 +163,11 @@ type Sandbox struct {
 	builds   flight // concurrent EnsureImage calls, by tag
 	buildMu  sync.Mutex
 	building map[string]string // kind by tag, of the images being built
-	nbuilds  atomic.Int64      // images built, for tests
+	// recipes are those EnsureImage made sure of, by tag: a runtime image
+	// removed since (another Gust's pruning) is built again at its next
+	// create instead of failing it.
+	recipes  map[string]runtimes.Recipe
+	nbuilds  atomic.Int64 // images built, for tests
 	closeMu  sync.Mutex
 	isClosed bool
 }
@@ -291,6 +297,9 @@ func (s *Sandbox) Create(ctx context.Context, spec invoker.Spec) (invoker.Contai
 	s.removeStrays(ctx)
 	cfg, hc := s.containerConfig(spec, sockDir, command)
 	created, err := s.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
+	if errdefs.IsNotFound(err) && s.rebuilt(ctx, spec.Image) {
+		created, err = s.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
+	}
 	if err != nil {
 		if client.IsErrConnectionFailed(err) {
 			// The engine may have made it before the connection broke.
@@ -335,9 +344,11 @@ func dialFailed(err error) bool {
 
 // connectionBroke reports whether err says that the engine closed a
 // connection under way: an attach's, when the engine stops as it starts
-// the container ("read: connection reset by peer").
+// the container ("read: connection reset by peer", or "unexpected EOF"
+// when it closed the connection within its answer to the attach).
 func connectionBroke(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // addStray remembers a container (its id or name) that could not be
