@@ -131,7 +131,7 @@ func (e Exec) normalize(m *Manifest, ns string) (Exec, error) {
 	}
 	binary := IsBinaryCode(e.Code)
 	if binary && r.Family != "native" && !isZip(e.Code) {
-		return Exec{}, Invalidf("The request content was malformed:\nthe code of a %s action is binary (base64) but not a zip archive: send a zip of the action's files, or its source as text.", r.Kind)
+		return Exec{}, Invalidf("The request content was malformed:\nthe code of a %s action reads as base64 (binary) but is not a zip archive: send a zip of the action's files, or its source as text (source of only letters, digits, + and /, a multiple of 4 long, reads as base64: add a comment).", r.Kind)
 	}
 	return Exec{Kind: r.Kind, Code: e.Code, Main: e.Main, Binary: binary}, nil
 }

@@ -22,8 +22,14 @@ type InvocationDecoder struct {
 }
 
 // maxDecodedActions bounds the actions an InvocationDecoder keeps; when it
-// holds that many it forgets them all, which costs a decode each.
-const maxDecodedActions = 256
+// holds that many it forgets them all, which costs a decode each. An
+// action larger than maxDecodedAction bytes (its parameters and
+// annotations may hold a megabyte each) is decoded every time, so that
+// the decoder keeps at most a few megabytes.
+const (
+	maxDecodedActions = 256
+	maxDecodedAction  = 8 << 10
+)
 
 // Decode reads b into inv, which it overwrites, as json.Unmarshal would.
 // The action's slices (parameters, annotations, components) are shared
@@ -106,6 +112,9 @@ func (d *InvocationDecoder) action(v []byte, a *Action) bool {
 	}
 	if json.Unmarshal(v, a) != nil {
 		return false
+	}
+	if len(v) > maxDecodedAction {
+		return true
 	}
 	a.Annotations, a.Parameters, a.Exec.Components = slices.Clip(a.Annotations), slices.Clip(a.Parameters), slices.Clip(a.Exec.Components)
 	kept := *a

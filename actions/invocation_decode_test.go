@@ -62,6 +62,9 @@ func TestInvocationDecoderReadsWhatUnmarshalReads(t *testing.T) {
 		"a sequence": queuedInvocation(t, func(inv *actions.Invocation) {
 			inv.Action.Exec = actions.Exec{Kind: actions.KindSequence, Components: []string{"/guest/a", "/guest/b"}}
 		}),
+		"a large action": queuedInvocation(t, func(inv *actions.Invocation) {
+			inv.Action.Parameters = actions.KeyValues{{Key: "big", Value: json.RawMessage(`"` + strings.Repeat("x", 10<<10) + `"`)}}
+		}),
 		"another case":               []byte(strings.Replace(string(plain), `"subject"`, `"SUBJECT"`, 1)),
 		"a member twice":             []byte(strings.Replace(string(plain), `"subject":"guest"`, `"subject":"guest","subject":"other"`, 1)),
 		"an unknown member":          []byte(strings.Replace(string(plain), `"subject"`, `"extra":[1,{"a":null}],"subject"`, 1)),

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"os"
 	"strings"
@@ -135,16 +136,14 @@ func (o *sendOptions) event() (event.Event, error) {
 // match it.
 func checkJSONData(data []byte, ct string) error {
 	trimmed := bytes.TrimSpace(data)
-	jsonType := ct == event.ApplicationJSON || strings.HasSuffix(ct, "+json")
+	mediaType, _, _ := mime.ParseMediaType(ct) // lower-cased, without parameters
+	jsonType := mediaType == event.ApplicationJSON || strings.HasSuffix(mediaType, "+json")
 	looksJSON := ct == "" && len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')
-	if !jsonType && !looksJSON {
+	if !jsonType && !looksJSON || json.Valid(data) {
 		return nil
 	}
-	var v any
-	err := json.Unmarshal(data, &v)
-	if err == nil {
-		return nil
-	}
+	var syntax json.RawMessage
+	err := json.Unmarshal(data, &syntax) // says where it is not JSON
 	if jsonType {
 		return fmt.Errorf("--data is not valid JSON, which --datacontenttype %s says it is: %v", ct, err)
 	}

@@ -81,6 +81,14 @@ func TestCLIEventSend(t *testing.T) {
 		{name: "broken JSON", args: []string{"event", "send", "t", "--type", "x.y", "--data", `{bad`}, errMsg: "--data starts as JSON but is not valid JSON", code: exitUsage},
 		{name: "broken JSON as JSON", args: []string{"event", "send", "t", "--type", "x.y", "--data", `"open`, "--datacontenttype", "application/json"},
 			errMsg: "--data is not valid JSON, which --datacontenttype application/json says it is", code: exitUsage},
+		{name: "broken JSON with a charset", args: []string{"event", "send", "t", "--type", "x.y", "--data", `{bad`, "--datacontenttype", "Application/JSON; charset=utf-8"},
+			errMsg: "--data is not valid JSON", code: exitUsage},
+		{name: "JSON that only a float64 cannot hold", args: []string{"event", "send", "t", "--type", "x.y", "--id", "e-7", "--data", `{"n":1e400}`},
+			stdout: "ok: sent event e-7 to trigger t with id ", prefix: true, after: func(t *testing.T) {
+				if e := stored(t, "t"); e.ID() != "e-7" || string(e.Data()) != `{"n":1e400}` || e.DataContentType() != "application/json" {
+					t.Errorf("stored %s", e)
+				}
+			}},
 		{name: "braces as text", args: []string{"event", "send", "t", "--type", "x.y", "--id", "e-6", "--data", `{bad`, "--datacontenttype", "text/plain"},
 			stdout: "ok: sent event e-6 to trigger t with id ", prefix: true, after: func(t *testing.T) {
 				if e := stored(t, "t"); e.ID() != "e-6" || string(e.Data()) != "{bad" || e.DataContentType() != "text/plain" {

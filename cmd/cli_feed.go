@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -324,7 +325,11 @@ func (x *call) stopFeed(feed, trigger string) error {
 	if err != nil {
 		return err
 	}
-	if !x.flags.json {
+	switch {
+	case x.flags.json:
+	case resp.StatusCode == http.StatusAccepted: // the blocking wait ended first
+		x.ok("told feed %s that trigger %s goes; it has not answered yet (activation %s)", client.Qualify(feed), trigger, invocationID(resp))
+	default:
 		x.ok("stopped feed %s of trigger %s (activation %s)", client.Qualify(feed), trigger, invocationID(resp))
 	}
 	return nil

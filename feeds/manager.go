@@ -522,8 +522,9 @@ func (m *Manager) finish(ctx context.Context, key string, in Instance, rev uint6
 	}
 }
 
-// finishWait bounds finish's write.
-const finishWait = 10 * time.Second
+// finishWait bounds finish's write: within the grace that Run gives its
+// instances to stop.
+const finishWait = 5 * time.Second
 
 // deleteTrigger removes a finished instance's trigger, and its rules when
 // withRules, then the instance.
