@@ -318,12 +318,17 @@ func TestBinaryCodeIsAZipUnlessNative(t *testing.T) {
 		{"python:3", random, false},
 		{"nodejs:20", "QUJD", false}, // shorter than a zip's header
 		{"native", random, true},
+		{"nodejs:20", "UEsDBBQA\nAAAI\n", true},          // wrapped in lines, as base64(1) writes
+		{"nodejs:20", "3q2+7wAB\r\nAgMEBQYH\r\n", false}, // and not a zip
 		{"nodejs:20", "function main() { return {}; }", true},
 	} {
 		put := actions.ActionPut{Exec: &actions.Exec{Kind: tc.kind, Code: tc.code}}
-		_, err := put.Apply(nil, n, m, time.UnixMilli(1000))
+		a, err := put.Apply(nil, n, m, time.UnixMilli(1000))
 		if (err == nil) != tc.ok {
 			t.Errorf("%s code %q: %v", tc.kind, tc.code, err)
+		}
+		if err == nil && a.Exec.Binary != (tc.code != "function main() { return {}; }") {
+			t.Errorf("%s code %q: binary %v", tc.kind, tc.code, a.Exec.Binary)
 		}
 		if err != nil && !strings.Contains(err.Error(), "not a zip archive") {
 			t.Errorf("%s code %q: %v, which does not say it is not a zip", tc.kind, tc.code, err)

@@ -129,8 +129,11 @@ func (e Exec) normalize(m *Manifest, ns string) (Exec, error) {
 	if len(e.Code) > MaxCodeBytes {
 		return Exec{}, &SizeError{Field: "exec", Size: len(e.Code), Limit: MaxCodeBytes}
 	}
-	binary := IsBinaryCode(e.Code)
-	if binary && r.Family != "native" && !isZip(e.Code) {
+	// A zip's base64 may come wrapped in lines (base64(1) wraps at 76), and
+	// it is still a zip: the proxy skips the line breaks as it decodes.
+	unwrapped := strings.NewReplacer("\n", "", "\r", "").Replace(e.Code)
+	binary := IsBinaryCode(unwrapped)
+	if binary && r.Family != "native" && !isZip(unwrapped) {
 		return Exec{}, Invalidf("The request content was malformed:\nthe code of a %s action reads as base64 (binary) but is not a zip archive: send a zip of the action's files, or its source as text (source of only letters, digits, + and /, a multiple of 4 long, reads as base64: add a comment).", r.Kind)
 	}
 	return Exec{Kind: r.Kind, Code: e.Code, Main: e.Main, Binary: binary}, nil

@@ -123,3 +123,23 @@ func FuzzInitCode(f *testing.F) {
 		})
 	})
 }
+
+// TestWrappedZipIsExtracted: a zip's base64 wrapped in lines, as base64(1)
+// writes it and the API takes it as binary code, is extracted.
+func TestWrappedZipIsExtracted(t *testing.T) {
+	code := zipCode(t, zipEntry{name: "index.js", body: "module.exports.main = p => p"})
+	var wrapped strings.Builder
+	for len(code) > 76 {
+		wrapped.WriteString(code[:76] + "\n")
+		code = code[76:]
+	}
+	wrapped.WriteString(code + "\n")
+	dir := filepath.Join(t.TempDir(), "action")
+	where, err := writeCode(dir, "index.js", wrapped.String(), true)
+	if err != nil || where != dir {
+		t.Fatalf("writeCode = %q, %v; want the zip extracted into %s", where, err, dir)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "index.js")); err != nil || string(b) != "module.exports.main = p => p" {
+		t.Fatalf("index.js: %q, %v", b, err)
+	}
+}
