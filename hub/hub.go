@@ -356,9 +356,11 @@ func (n natsLogger) Errorf(format string, v ...any) {
 	if n.writeFailed != nil && isWriteFailure(detail) {
 		n.writeFailed.Store(true)
 	}
-	if strings.Contains(detail, "authentication error") {
+	if strings.Contains(detail, "authentication error") || strings.Contains(detail, "Publish Violation") ||
+		strings.Contains(detail, "Subscription Violation") {
 		// A client (an MQTT device, a NATS client on --nats-listen) with
-		// wrong credentials: its fault, not the server's.
+		// wrong credentials, or that publishes or subscribes outside its
+		// namespace: its fault, not the server's.
 		n.l.Warn("nats server", "detail", detail)
 		return
 	}

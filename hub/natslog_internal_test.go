@@ -9,7 +9,8 @@ import (
 
 // TestNATSLogLevels: the NATS server's errors stay errors, except a peer
 // that does not answer yet (nodes of a cluster start in any order) and a
-// client's wrong credentials.
+// client's wrong credentials or publishes and subscriptions outside its
+// permissions.
 func TestNATSLogLevels(t *testing.T) {
 	for _, tc := range []struct {
 		format string
@@ -18,6 +19,8 @@ func TestNATSLogLevels(t *testing.T) {
 	}{
 		{"Error trying to connect to route (attempt %v): %v", []any{3, "dial tcp 127.0.0.1:6222: connect: connection refused"}, "level=INFO"},
 		{"%s - authentication error", []any{"cid:7"}, "level=WARN"},
+		{"cid:9 - \"mqtt_device\" - Publish Violation - Subject %q", []any{"gust.mqtt.other.t"}, "level=WARN"},
+		{"cid:9 - Subscription Violation - Subject %q, SID %s", []any{"gust.>", "1"}, "level=WARN"},
 		{"JetStream failed to store a msg on stream '%s': %v", []any{"$G > EVENTS", "write: no space left on device"}, "level=ERROR"},
 	} {
 		var buf bytes.Buffer
