@@ -356,6 +356,11 @@ func (n natsLogger) Errorf(format string, v ...any) {
 	if n.writeFailed != nil && isWriteFailure(detail) {
 		n.writeFailed.Store(true)
 	}
+	if strings.Contains(detail, " - mid:") && strings.Contains(detail, "authentication error") {
+		// An MQTT device refused: deviceAuth logged it, with its reason.
+		n.l.Debug("nats server", "detail", detail)
+		return
+	}
 	if strings.Contains(detail, "authentication error") || strings.Contains(detail, "Publish Violation") ||
 		strings.Contains(detail, "Subscription Violation") {
 		// A client (an MQTT device, a NATS client on --nats-listen) with

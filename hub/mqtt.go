@@ -85,18 +85,32 @@ func (a *deviceAuth) Check(c server.ClientAuthentication) bool {
 	if opts.Lang != "" {
 		return true // a NATS client
 	}
-	if opts.Username == InternalMQTTUser {
-		return subtle.ConstantTimeCompare([]byte(opts.Password), []byte(a.secret)) == 1
-	}
-	if opts.Username == "" || a.authenticate == nil {
+	// Each refusal is logged here, once, with its reason: the server's own
+	// lines about it are debug (natsLogger).
+	refuse := func(err error) bool {
+		a.log("mqtt device refused", "user", opts.Username, "remote", fmt.Sprint(c.RemoteAddress()), "err", err)
 		return false
+	}
+	if opts.Username == InternalMQTTUser {
+		if subtle.ConstantTimeCompare([]byte(opts.Password), []byte(a.secret)) != 1 {
+			return refuse(errors.New("bad credentials for the internal user"))
+		}
+		return true
+	}
+	if opts.Username == "" {
+		return refuse(errors.New("no username: a device signs in with its credentials"))
+	}
+	if a.authenticate == nil {
+		return refuse(errors.New("no device credentials are configured"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ns, err := a.authenticate(ctx, opts.Username, opts.Password)
-	if err != nil || ns == "" {
-		a.log("mqtt device refused", "user", opts.Username, "remote", fmt.Sprint(c.RemoteAddress()), "err", err)
-		return false
+	if err == nil && ns == "" {
+		err = errors.New("no namespace")
+	}
+	if err != nil {
+		return refuse(err)
 	}
 	own := []string{mqttSubject(ns) + ".>"}
 	c.RegisterUser(&server.User{Username: opts.Username, Permissions: &server.Permissions{

@@ -19,12 +19,13 @@ func TestNATSLogLevels(t *testing.T) {
 	}{
 		{"Error trying to connect to route (attempt %v): %v", []any{3, "dial tcp 127.0.0.1:6222: connect: connection refused"}, "level=INFO"},
 		{"%s - authentication error", []any{"cid:7"}, "level=WARN"},
+		{"%s - mid:85 - \"dev\" - authentication error - User %q", []any{"127.0.0.1:50940", "guest"}, "level=DEBUG"}, // deviceAuth says why
 		{"cid:9 - \"mqtt_device\" - Publish Violation - Subject %q", []any{"gust.mqtt.other.t"}, "level=WARN"},
 		{"cid:9 - Subscription Violation - Subject %q, SID %s", []any{"gust.>", "1"}, "level=WARN"},
 		{"JetStream failed to store a msg on stream '%s': %v", []any{"$G > EVENTS", "write: no space left on device"}, "level=ERROR"},
 	} {
 		var buf bytes.Buffer
-		natsLogger{l: slog.New(slog.NewTextHandler(&buf, nil))}.Errorf(tc.format, tc.args...)
+		natsLogger{l: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}.Errorf(tc.format, tc.args...)
 		if !strings.HasPrefix(strings.SplitN(buf.String(), " ", 2)[1], tc.want) {
 			t.Errorf("%q logged %q, want %s", tc.format, buf.String(), tc.want)
 		}
