@@ -42,10 +42,11 @@
 // (proxy.RunTimeHeader; else how long they held their containers, which
 // also counts how long the answers waited for a busy invoker to read
 // them). It is raised to how long the oldest running activation has run
-// so far once that is longer than a cold start, or while no average is
-// known (a timer looks again when that alone would call for a
-// container): an action known to be fast that slows down is seen through
-// the average, a run or two later, until its runs outlast a cold start.
+// so far once that is longer than a cold start and than 100 ms (how late
+// a busy invoker may read an answer), or while no average is known (a
+// timer looks again when that alone would call for a container): an
+// action known to be fast that slows down is seen through the average, a
+// run or two later, until its runs outlast both.
 // While neither time nor the cold start is known, the line starts one
 // container and learns from it (the run time outlives the key's
 // containers, for its next burst). So 50 invokes at once of a no-op run

@@ -243,6 +243,14 @@ func (p *Pool) provisionLocked(key string) {
 	}
 }
 
+// lateReads is how late a busy invoker may read its runs' answers: 15–90
+// ms were measured while a burst of fired events saturated Gust's one
+// thread. A running activation's time raises a run time known to be short
+// only once it is longer, as well as longer than a cold start: the
+// process sandbox's cold starts take tens of milliseconds, less than that
+// delay, and it scaled a no-op out for nothing.
+const lateReads = 100 * time.Millisecond
+
 // demandLocked is how many new containers key's line needs now, and how
 // long until it should look again (0: at its next event).
 //
@@ -254,11 +262,11 @@ func (p *Pool) provisionLocked(key string) {
 // shrinks to sustainedWait. The run time is the key's mean (of the times
 // Gust's proxy says its runs took, else of how long they held their
 // containers), raised to how long the oldest running activation has run
-// so far: once that is longer than a cold start, or while no mean is
-// known. Until then it may be the invoker's own delay, not the action's:
-// an invoker whose process is busy reads answers late, and holds its
-// containers for tens of milliseconds that another container would not
-// take away. While neither time is known, nor the cold start time, the
+// so far: once that is longer than a cold start and than lateReads, or
+// while no mean is known. Until then it may be the invoker's own delay,
+// not the action's: an invoker whose process is busy reads answers late,
+// and holds its containers for tens of milliseconds that another
+// container would not take away. While neither time is known, nor the cold start time, the
 // line starts one container and learns from it. It never starts more
 // than its waiters can use.
 func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again time.Duration) {
@@ -291,10 +299,11 @@ func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again
 		least = 1
 	}
 	run, cold := l.run, p.coldLocked(l.spec.Image)
+	trust := max(cold, lateReads) // when a running activation's time is the action's
 	var ran time.Duration
 	if !oldest.IsZero() {
 		ran = now.Sub(oldest)
-		if run <= 0 || ran >= cold {
+		if run <= 0 || ran >= trust {
 			run = max(run, ran)
 		}
 	}
@@ -324,7 +333,7 @@ func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again
 		have := slots + n*per
 		next := time.Duration((int64(have)*int64(h) + int64(waiting) - 1) / int64(waiting))
 		if l.run > 0 {
-			next = max(next, cold)
+			next = max(next, trust)
 		}
 		if next > ran {
 			again = next - ran

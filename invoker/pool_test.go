@@ -1056,3 +1056,37 @@ func TestPoolQueuesBehindShortRuns(t *testing.T) {
 		t.Errorf("long runs: got %s queued %t while %s runs in %s", l.Container().ID(), l.Queued, busy.Container().ID(), c)
 	}
 }
+
+// TestPoolBusyInvokerDoesNotScaleOutOnFastColdStarts: as
+// TestPoolBusyInvokerDoesNotScaleOut, with the process sandbox's cold
+// starts of tens of milliseconds: runs held longer than a cold start, but
+// not longer than a busy invoker may read late, start no container.
+func TestPoolBusyInvokerDoesNotScaleOutOnFastColdStarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+		r := req("a")
+		r.Concurrency = 4
+		coldStart(t, p, r, 20*time.Millisecond, time.Millisecond)
+		var held []*invoker.Lease
+		for range 4 {
+			held = append(held, acquire(t, p, r))
+		}
+		for range 20 {
+			waitInLine(p, r)
+		}
+		time.Sleep(60 * time.Millisecond) // 3 cold starts, read late
+		waitInLine(p, r)
+		synctest.Wait()
+		if n := len(sb.eventsOf("create")); n != 1 {
+			t.Fatalf("%d containers created while the runs held their slots for 60 ms, want 1", n)
+		}
+		time.Sleep(60 * time.Millisecond) // now longer than a late read
+		synctest.Wait()
+		if n := len(sb.eventsOf("create")); n == 1 {
+			t.Errorf("no container created once the runs held their slots for 120 ms")
+		}
+		for _, l := range held {
+			p.Release(l, true)
+		}
+	})
+}
