@@ -878,37 +878,48 @@ func TestPoolSteadyLoadOnAConcurrentContainer(t *testing.T) {
 }
 
 // TestPoolBusyInvokerDoesNotScaleOut: runs known to be short that hold
-// their containers longer, but for less than a cold start, are taken for
-// the invoker's own delay (a busy process reads answers late), not for a
-// slower action, and start no container; held past a cold start, they do.
+// their containers longer, but for less than a cold start and than a busy
+// invoker may read late (lateReads), are taken for the invoker's own
+// delay, not for a slower action, and start no container; held past both,
+// they do. The process sandbox's cold starts take tens of milliseconds.
 func TestPoolBusyInvokerDoesNotScaleOut(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
-		r := req("a")
-		r.Concurrency = 4
-		coldStart(t, p, r, 200*time.Millisecond, time.Millisecond)
-		var held []*invoker.Lease
-		for range 4 {
-			held = append(held, acquire(t, p, r))
-		}
-		for range 20 { // 20 ms of runs in line, on 4 slots: no reason to scale
-			waitInLine(p, r)
-		}
-		time.Sleep(150 * time.Millisecond) // the 4 held, by a busy invoker, say
-		waitInLine(p, r)                   // the line looks again
-		synctest.Wait()
-		if n := len(sb.eventsOf("create")); n != 1 {
-			t.Fatalf("%d containers created while the runs held their slots for less than a cold start, want 1", n)
-		}
-		time.Sleep(60 * time.Millisecond) // now longer than a cold start
-		synctest.Wait()
-		if n := len(sb.eventsOf("create")); n == 1 {
-			t.Errorf("no container created once the runs held their slots longer than a cold start")
-		}
-		for _, l := range held {
-			p.Release(l, true)
-		}
-	})
+	for _, tc := range []struct {
+		name             string
+		cold, held, more time.Duration // held: for less than both; held+more: past both
+	}{
+		{"docker", 200 * time.Millisecond, 150 * time.Millisecond, 60 * time.Millisecond},
+		{"process", 20 * time.Millisecond, 60 * time.Millisecond, 60 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
+				r := req("a")
+				r.Concurrency = 4
+				coldStart(t, p, r, tc.cold, time.Millisecond)
+				var held []*invoker.Lease
+				for range 4 {
+					held = append(held, acquire(t, p, r))
+				}
+				for range 20 { // 20 ms of runs in line, on 4 slots: no reason to scale
+					waitInLine(p, r)
+				}
+				time.Sleep(tc.held) // the 4 held, by a busy invoker, say
+				waitInLine(p, r)    // the line looks again
+				synctest.Wait()
+				if n := len(sb.eventsOf("create")); n != 1 {
+					t.Fatalf("%d containers created while the runs held their slots for %v, want 1", n, tc.held)
+				}
+				time.Sleep(tc.more)
+				synctest.Wait()
+				if n := len(sb.eventsOf("create")); n == 1 {
+					t.Errorf("no container created once the runs held their slots for %v", tc.held+tc.more)
+				}
+				for _, l := range held {
+					p.Release(l, true)
+				}
+			})
+		})
+	}
 }
 
 // TestPoolLooksAgainOnceARunOutlastsAColdStart: a line that is a lasting
@@ -1055,38 +1066,4 @@ func TestPoolQueuesBehindShortRuns(t *testing.T) {
 	if l.Queued || busy.Container().ID() != c || l.Container().ID() == c {
 		t.Errorf("long runs: got %s queued %t while %s runs in %s", l.Container().ID(), l.Queued, busy.Container().ID(), c)
 	}
-}
-
-// TestPoolBusyInvokerDoesNotScaleOutOnFastColdStarts: as
-// TestPoolBusyInvokerDoesNotScaleOut, with the process sandbox's cold
-// starts of tens of milliseconds: runs held longer than a cold start, but
-// not longer than a busy invoker may read late, start no container.
-func TestPoolBusyInvokerDoesNotScaleOutOnFastColdStarts(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		p, sb := newFakePool(t, invoker.PoolOptions{MemoryMB: 1024})
-		r := req("a")
-		r.Concurrency = 4
-		coldStart(t, p, r, 20*time.Millisecond, time.Millisecond)
-		var held []*invoker.Lease
-		for range 4 {
-			held = append(held, acquire(t, p, r))
-		}
-		for range 20 {
-			waitInLine(p, r)
-		}
-		time.Sleep(60 * time.Millisecond) // 3 cold starts, read late
-		waitInLine(p, r)
-		synctest.Wait()
-		if n := len(sb.eventsOf("create")); n != 1 {
-			t.Fatalf("%d containers created while the runs held their slots for 60 ms, want 1", n)
-		}
-		time.Sleep(60 * time.Millisecond) // now longer than a late read
-		synctest.Wait()
-		if n := len(sb.eventsOf("create")); n == 1 {
-			t.Errorf("no container created once the runs held their slots for 120 ms")
-		}
-		for _, l := range held {
-			p.Release(l, true)
-		}
-	})
 }
