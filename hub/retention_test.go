@@ -88,6 +88,37 @@ func TestEventRetentionPrune(t *testing.T) {
 	}
 }
 
+// TestEventRetentionPurgesNothingItSeesWrong: when the search for a
+// namespace's first event within its retention finds none, but its
+// triggers' last events are within it (a store still recovering from a
+// crash: a CI run of the crash soak lost three events accepted before the
+// kill so), nothing is purged; once they are all past it, they go.
+func TestEventRetentionPurgesNothingItSeesWrong(t *testing.T) {
+	ctx := t.Context()
+	h, st := hubtest.Events(t)
+	js := h.JetStream()
+	for i := range 3 {
+		for _, trigger := range []string{"a", "b"} {
+			if err := hub.PublishEvent(ctx, js, "guest", trigger, retentionEvent(i, `{"n":1}`), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer hub.SeeNoEventSince()()
+	r := hub.NewEventRetention(js, nil)
+	if n, err := r.Prune(ctx, time.Now()); err != nil || n != 0 {
+		t.Fatalf("prune now: %d, %v; want nothing purged", n, err)
+	}
+	for _, trigger := range []string{"a", "b"} {
+		if got := subjectTotal(t, st, hub.EventSubject("guest", trigger)); got != 3 {
+			t.Errorf("trigger %s keeps %d events, want 3", trigger, got)
+		}
+	}
+	if n, err := r.Prune(ctx, time.Now().Add(hub.DefaultEventRetention+time.Hour)); err != nil || n != 6 {
+		t.Fatalf("prune past the retention: %d, %v; want the 6 events", n, err)
+	}
+}
+
 // TestEventStorageCost measures what a stored event costs the events
 // stream (JetStream's own accounting of the file store's message bytes),
 // for the README: a GitHub-like event with 1 KB of JSON data.
