@@ -127,7 +127,9 @@ func (r *EventRetention) Prune(ctx context.Context, now time.Time) (uint64, erro
 
 // pruneNamespace purges the events of ns (on subjects) stored before
 // cutoff: those below the sequence of its first event at or after cutoff
-// or, when there is none, all up to last.
+// or, when there is none, all up to last, unless the last event of one of
+// subjects is not before cutoff: then the search missed it, and nothing
+// is purged this time.
 func (r *EventRetention) pruneNamespace(ctx context.Context, st jetstream.Stream, ns string, subjects []string, cutoff time.Time, last uint64) (uint64, error) {
 	subject := eventsPrefix + "." + EncodeToken(ns) + ".>"
 	keep, found, err := firstSince(ctx, st, subject, cutoff)

@@ -266,9 +266,9 @@ const lateReads = 100 * time.Millisecond
 // while no mean is known. Until then it may be the invoker's own delay,
 // not the action's: an invoker whose process is busy reads answers late,
 // and holds its containers for tens of milliseconds that another
-// container would not take away. While neither time is known, nor the cold start time, the
-// line starts one container and learns from it. It never starts more
-// than its waiters can use.
+// container would not take away. While neither time is known, nor the
+// cold start time, the line starts one container and learns from it. It
+// never starts more than its waiters can use.
 func (p *Pool) demandLocked(key string, l *keyLine, now time.Time) (n int, again time.Duration) {
 	per := max(l.concurrency, 1)
 	waiting := len(l.waiters)
