@@ -1,7 +1,6 @@
 package feeds_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/gusthub/gust/hub"
 	"github.com/gusthub/gust/hub/hubtest"
 	"github.com/gusthub/gust/internal/feedrun"
+	"github.com/gusthub/gust/internal/syncbuf"
 	"github.com/gusthub/gust/rules"
 )
 
@@ -126,17 +126,24 @@ const leaseTTL = 900 * time.Millisecond
 // of registry(name, rs), on a shared hub.
 func startProcess(t *testing.T, h *hub.Hub, name string, rs *runs) *feedrun.Process {
 	t.Helper()
+	return feedrun.Run(t, h, openManager(t, h, name, rs, nil))
+}
+
+// openManager is the feed manager of startProcess, logging to log (nil:
+// nowhere).
+func openManager(t *testing.T, h *hub.Hub, name string, rs *runs, log *slog.Logger) *feeds.Manager {
+	t.Helper()
 	ctx := context.Background()
 	js := h.JetStream()
 	if _, err := hub.OpenEvents(ctx, js); err != nil {
 		t.Fatal(err)
 	}
 	m, err := feeds.Open(ctx, feeds.Options{Registry: registry(name, rs), JetStream: js, Events: hub.NewPublisher(js),
-		Triggers: feedrun.Triggers(t, h), LeaseTTL: leaseTTL, MaxBackoff: 200 * time.Millisecond})
+		Triggers: feedrun.Triggers(t, h), LeaseTTL: leaseTTL, MaxBackoff: 200 * time.Millisecond, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return feedrun.Run(t, h, m)
+	return m
 }
 
 // createFeeds makes n triggers trigger0... with feed test/<feed>.
@@ -306,17 +313,8 @@ func TestFailingInstance(t *testing.T) {
 func TestFinishedInstanceIsDoneQuietly(t *testing.T) {
 	h := startHub(t)
 	ctx := context.Background()
-	js := h.JetStream()
-	if _, err := hub.OpenEvents(ctx, js); err != nil {
-		t.Fatal(err)
-	}
-	var logs lockedBuffer
-	m, err := feeds.Open(ctx, feeds.Options{Registry: registry("a", newRuns()), JetStream: js, Events: hub.NewPublisher(js),
-		Triggers: feedrun.Triggers(t, h), LeaseTTL: leaseTTL, MaxBackoff: 200 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var logs syncbuf.Buffer
+	m := openManager(t, h, "a", newRuns(), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	p := feedrun.Run(t, h, m)
 	createFeeds(t, h, m, "finishing", 20, nil)
 	for i := range 20 {
@@ -330,24 +328,6 @@ func TestFinishedInstanceIsDoneQuietly(t *testing.T) {
 	if s := logs.String(); s != "" {
 		t.Errorf("finished instances logged:\n%s", s)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer for writers on several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestEmitPublishes: events a feed emits are on its trigger's subject.
